@@ -1,0 +1,308 @@
+//! Request bodies checked against the model: the runtime type, every property's type, enum
+//! members, documented ranges, required and server-managed properties, and deep-inserted children.
+//! The result is normalised JSON ready to store; nothing here fills defaults (projection does).
+
+use crate::edm::{Model, Navigation, Primitive, Property, StructuredType, TypeKind, TypeRef, ValueType, Version};
+use crate::value::{is_base64, is_guid, DateTimeOffset};
+use crate::ODataError;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Create,
+    Update,
+}
+
+/// A checked entity body.
+#[derive(Debug)]
+pub struct Validated<'m> {
+    /// The runtime type the body names (or the declared type when it names none).
+    pub ty: &'m StructuredType,
+    /// The `id` the client sent, if any; the service decides what it means.
+    pub id: Option<String>,
+    pub properties: Map<String, Value>,
+    /// Contained children sent inline (deep insert), per navigation.
+    pub children: Vec<(&'m Navigation, Vec<Validated<'m>>)>,
+}
+
+pub struct Validator<'m> {
+    pub model: &'m Model,
+    pub version: Version,
+}
+
+impl<'m> Validator<'m> {
+    pub fn new(model: &'m Model, version: Version) -> Self {
+        Self { model, version }
+    }
+
+    /// Checks `body` as an entity of `declared` (or, for `Mode::Update`, of exactly that type).
+    pub fn entity(&self, declared: &'m StructuredType, body: &Value, mode: Mode) -> Result<Validated<'m>, ODataError> {
+        self.entity_at(declared, body, mode, "")
+    }
+
+    fn entity_at(
+        &self,
+        declared: &'m StructuredType,
+        body: &Value,
+        mode: Mode,
+        path: &str,
+    ) -> Result<Validated<'m>, ODataError> {
+        let object = body.as_object().ok_or_else(|| not_an_object(path))?;
+        let ty = match mode {
+            Mode::Create => self.runtime_type(declared, object)?,
+            Mode::Update => self.update_type(declared, object)?,
+        };
+        if mode == Mode::Create && ty.is_abstract {
+            return Err(ODataError::model(format!(
+                "Cannot create an instance of the abstract type '{}'. Name a concrete derived type in '@odata.type'.",
+                ty.name
+            )));
+        }
+        let mut out = Validated { ty, id: None, properties: Map::new(), children: Vec::new() };
+        for (key, value) in object {
+            if is_annotation(key) {
+                continue;
+            }
+            if key == "id" {
+                out.id = match value {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Null => None,
+                    other => return Err(wrong_type(&join(path, key), other, "Edm.String")),
+                };
+                continue;
+            }
+            if let Some(prop) = self.model.property(ty, key, self.version) {
+                if prop.server_managed {
+                    return Err(ODataError::model(format!(
+                        "The property '{}' is read-only and cannot be set by a client.",
+                        join(path, key)
+                    )));
+                }
+                out.properties.insert(key.clone(), self.property(prop, value, &join(path, key))?);
+            } else if let Some(nav) = self.model.navigation(ty, key, self.version) {
+                if mode == Mode::Update || !nav.collection {
+                    return Err(ODataError::model(format!(
+                        "The navigation property '{}' cannot be written inline here; address it by its own URL.",
+                        join(path, key)
+                    )));
+                }
+                out.children.push((nav, self.children(nav, value, &join(path, key))?));
+            } else {
+                return Err(unknown_property(&join(path, key), ty));
+            }
+        }
+        if mode == Mode::Create {
+            for prop in self.model.properties(ty, self.version) {
+                if prop.required && out.properties.get(&prop.name).is_none_or(Value::is_null) {
+                    return Err(ODataError::model(format!(
+                        "The property '{}' is required when creating an entity of type '{}'.",
+                        join(path, &prop.name),
+                        ty.name
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Members of a bound action's collection parameter: each a new entity of the navigation's type.
+    pub fn children(&self, nav: &'m Navigation, value: &Value, path: &str) -> Result<Vec<Validated<'m>>, ODataError> {
+        let target = self
+            .model
+            .structured(&nav.target)
+            .ok_or_else(|| ODataError::model(format!("Unknown type '{}'.", nav.target)))?;
+        let items = value.as_array().ok_or_else(|| wrong_type(path, value, "a JSON array"))?;
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.entity_at(target, item, Mode::Create, &format!("{path}[{i}]")))
+            .collect()
+    }
+
+    fn runtime_type(&self, declared: &'m StructuredType, object: &Map<String, Value>) -> Result<&'m StructuredType, ODataError> {
+        let Some(named) = object.get("@odata.type") else {
+            return Ok(declared);
+        };
+        let resolved = self.resolve(named)?;
+        if !self.model.is_derived_from(resolved, &declared.name) || resolved.kind != declared.kind {
+            return Err(ODataError::model(format!(
+                "An entry with type '{}' was found, but it is not assignable to the expected type '{}'. The type specified in the entry must be equal to either the expected type or a derived type.",
+                resolved.name, declared.name
+            )));
+        }
+        Ok(resolved)
+    }
+
+    /// On update the stored type is fixed; a body may repeat it or name one of its bases.
+    fn update_type(&self, stored: &'m StructuredType, object: &Map<String, Value>) -> Result<&'m StructuredType, ODataError> {
+        if let Some(named) = object.get("@odata.type") {
+            let resolved = self.resolve(named)?;
+            if !self.model.is_derived_from(stored, &resolved.name) {
+                return Err(ODataError::model(format!(
+                    "An entry with type '{}' was found, but the entity being updated is of type '{}'.",
+                    resolved.name, stored.name
+                )));
+            }
+        }
+        Ok(stored)
+    }
+
+    fn resolve(&self, named: &Value) -> Result<&'m StructuredType, ODataError> {
+        let text = match named {
+            Value::String(s) if !s.trim().is_empty() && !s.contains(char::is_whitespace) => s,
+            other => return Err(ODataError::bad_request(format!("Invalid OData type specified: {other}"))),
+        };
+        match self.model.resolve_type_name(text) {
+            Some(ty) if self.model.exists_in(ty, self.version) => Ok(ty),
+            _ => Err(ODataError::model(format!(
+                "A type named '{}' could not be resolved by the model. When a model is available, each type name must resolve to a valid type.",
+                text.trim_start_matches('#')
+            ))),
+        }
+    }
+
+    fn property(&self, prop: &Property, value: &Value, path: &str) -> Result<Value, ODataError> {
+        self.typed(prop, &prop.ty, value, path)
+    }
+
+    fn typed(&self, prop: &Property, ty: &TypeRef, value: &Value, path: &str) -> Result<Value, ODataError> {
+        if value.is_null() {
+            return if ty.nullable {
+                Ok(Value::Null)
+            } else {
+                Err(ODataError::model(format!("The property '{path}' cannot be null.")))
+            };
+        }
+        if ty.collection {
+            let items = value.as_array().ok_or_else(|| wrong_type(path, value, "a JSON array"))?;
+            if let Some(max) = prop.max_items.filter(|max| items.len() > *max) {
+                return Err(ODataError::model(format!(
+                    "The property '{path}' holds {} items; at most {max} are allowed.",
+                    items.len()
+                )));
+            }
+            let element = TypeRef { value: ty.value.clone(), collection: false, nullable: false };
+            return items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| self.typed(prop, &element, item, &format!("{path}[{i}]")))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array);
+        }
+        match &ty.value {
+            ValueType::Primitive(p) => primitive(*p, prop.range, value, path),
+            ValueType::Enum(name) => self.enum_value(name, value, path),
+            ValueType::Complex(name) => self.complex(name, value, path),
+        }
+    }
+
+    fn enum_value(&self, enum_name: &str, value: &Value, path: &str) -> Result<Value, ODataError> {
+        let text = value.as_str().ok_or_else(|| wrong_type(path, value, enum_name))?;
+        match self.model.enum_member(enum_name, text, self.version) {
+            Some(_) => Ok(value.clone()),
+            None => Err(ODataError::model(format!(
+                "Requested value '{text}' was not found in enum type '{enum_name}' (property '{path}')."
+            ))),
+        }
+    }
+
+    fn complex(&self, declared_name: &str, value: &Value, path: &str) -> Result<Value, ODataError> {
+        let declared = self
+            .model
+            .structured(declared_name)
+            .filter(|t| t.kind == TypeKind::Complex)
+            .ok_or_else(|| ODataError::model(format!("Unknown complex type '{declared_name}'.")))?;
+        let object = value.as_object().ok_or_else(|| wrong_type(path, value, declared_name))?;
+        let ty = self.runtime_type(declared, object)?;
+        let mut out = Map::new();
+        out.insert("@odata.type".into(), Value::String(format!("#{}", ty.name)));
+        for (key, item) in object {
+            if is_annotation(key) {
+                continue;
+            }
+            let prop = self
+                .model
+                .property(ty, key, self.version)
+                .ok_or_else(|| unknown_property(&join(path, key), ty))?;
+            out.insert(key.clone(), self.property(prop, item, &join(path, key))?);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+fn primitive(p: Primitive, range: Option<(i64, i64)>, value: &Value, path: &str) -> Result<Value, ODataError> {
+    let ok = match p {
+        Primitive::String => value.is_string(),
+        Primitive::Boolean => value.is_boolean(),
+        Primitive::Int32 | Primitive::Int64 => {
+            let n = value.as_i64().ok_or_else(|| wrong_type(path, value, p.edm_name()))?;
+            let (lo, hi) = if p == Primitive::Int32 { (i32::MIN.into(), i32::MAX.into()) } else { (i64::MIN, i64::MAX) };
+            if n < lo || n > hi {
+                return Err(ODataError::model(format!(
+                    "The value {n} of property '{path}' is out of range for {}.",
+                    p.edm_name()
+                )));
+            }
+            if let Some((lo, hi)) = range.filter(|(lo, hi)| n < *lo || n > *hi) {
+                return Err(ODataError::model(format!(
+                    "The value {n} of property '{path}' is out of range: valid values are {lo} to {hi}."
+                )));
+            }
+            true
+        }
+        Primitive::DateTimeOffset => {
+            let text = value.as_str().ok_or_else(|| wrong_type(path, value, p.edm_name()))?;
+            if DateTimeOffset::parse(text).is_none() {
+                return Err(ODataError::model(format!(
+                    "The value '{text}' of property '{path}' is not a valid Edm.DateTimeOffset (expected e.g. 2017-01-01T00:00:17.7769392-08:00)."
+                )));
+            }
+            true
+        }
+        Primitive::Guid => value.as_str().is_some_and(is_guid),
+        Primitive::Binary => value.as_str().is_some_and(is_base64),
+    };
+    if ok {
+        Ok(value.clone())
+    } else {
+        Err(wrong_type(path, value, p.edm_name()))
+    }
+}
+
+fn is_annotation(key: &str) -> bool {
+    key.starts_with('@') || key.contains("@odata.")
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn not_an_object(path: &str) -> ODataError {
+    if path.is_empty() {
+        ODataError::bad_request("The request body must be a JSON object.")
+    } else {
+        ODataError::model(format!("The value of '{path}' must be a JSON object."))
+    }
+}
+
+fn wrong_type(path: &str, value: &Value, expected: &str) -> ODataError {
+    let mut literal = value.to_string();
+    if literal.len() > 80 {
+        literal.truncate(77);
+        literal.push_str("...");
+    }
+    ODataError::model(format!(
+        "Cannot convert the literal '{literal}' to the expected type '{expected}' of property '{path}'."
+    ))
+}
+
+fn unknown_property(path: &str, ty: &StructuredType) -> ODataError {
+    ODataError::model(format!(
+        "The property '{path}' does not exist on type '{}'. Make sure to only use property names that are defined by the type.",
+        ty.name
+    ))
+}
