@@ -1,1 +1,87 @@
-fn main(){}
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use clap::Parser;
+use cli::{Cli, Command, ServeArgs, TokenArgs};
+use complyd::{auth, Config};
+use std::io::Write;
+
+const FULL_ACCESS: &str = "DeviceManagementConfiguration.ReadWrite.All";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+        Command::Token(args) => token(args),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .with_max_level(log_level())
+        .init();
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on http://{}", listener.local_addr()?)?;
+    stdout.flush()?;
+    let config = Config {
+        data_dir: args.data.data,
+        jwt_secret: args.data.jwt_secret,
+        fidelity: args.fidelity.into(),
+        max_body_bytes: args.max_body_bytes,
+        page_size: args.page_size,
+    };
+    complyd::serve(config, listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn log_level() -> tracing::Level {
+    std::env::var("COMPLYD_LOG")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(tracing::Level::INFO)
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let secret = auth::load_or_create_secret(&args.data.data, args.data.jwt_secret.as_deref())?;
+    let app_only = args.app_only || !args.roles.is_empty();
+    let mut permissions = if app_only { args.roles } else { args.scopes };
+    if permissions.is_empty() {
+        permissions.push(FULL_ACCESS.to_string());
+    }
+    let request = auth::TokenRequest {
+        tenant: args.tenant,
+        permissions,
+        app_only,
+        lifetime_seconds: args.lifetime,
+    };
+    println!("{}", auth::mint(&secret, &request)?);
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -8,6 +8,7 @@ pub mod edm;
 pub mod error;
 pub mod path;
 pub mod project;
+pub mod query;
 pub mod validate;
 pub mod value;
 

@@ -38,14 +38,24 @@ pub enum Addressed {
 
 impl<'m> ResourcePath<'m> {
     pub fn parse(model: &'m Model, version: Version, path: &str) -> Result<Self, ODataError> {
-        let mut segments = path.split('/').filter(|s| !s.is_empty()).map(percent_decode);
+        let mut segments = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(percent_decode);
         let first = segments.next().ok_or_else(|| ODataError::segment(""))?;
         let (root_name, root_key) = split_key(&first)?;
-        let root = model.root(root_name, version).ok_or_else(|| ODataError::segment(root_name))?;
+        let root = model
+            .root(root_name, version)
+            .ok_or_else(|| ODataError::segment(root_name))?;
         let root_type = model
             .structured(root.type_name)
             .ok_or_else(|| ODataError::segment(root_name))?;
-        let mut out = Self { root, steps: Vec::new(), action: None, count: false };
+        let mut out = Self {
+            root,
+            steps: Vec::new(),
+            action: None,
+            count: false,
+        };
         match root.kind {
             RootKind::Singleton if root_key.is_some() => return Err(ODataError::segment(&first)),
             RootKind::Singleton => {}
@@ -56,13 +66,15 @@ impl<'m> ResourcePath<'m> {
                 key: root_key,
             }),
         }
-        let mut segments = segments.peekable();
-        while let Some(segment) = segments.next() {
+        for segment in segments {
             if out.action.is_some() || out.count {
                 return Err(ODataError::segment(&segment));
             }
             let current = out.steps.last().map_or(root_type, |s| s.target);
-            let awaiting_key = out.steps.last().is_some_and(|s| s.collection && s.key.is_none());
+            let awaiting_key = out
+                .steps
+                .last()
+                .is_some_and(|s| s.collection && s.key.is_none());
             if awaiting_key {
                 if segment == "$count" {
                     out.count = true;
@@ -73,13 +85,23 @@ impl<'m> ResourcePath<'m> {
             }
             let (name, key) = split_key(&segment)?;
             if let Some(nav) = model.navigation(current, name, version) {
-                let target = model.structured(&nav.target).ok_or_else(|| ODataError::segment(name))?;
+                let target = model
+                    .structured(&nav.target)
+                    .ok_or_else(|| ODataError::segment(name))?;
                 if key.is_some() && !nav.collection {
                     return Err(ODataError::segment(&segment));
                 }
-                out.steps.push(Step { name: &nav.name, target, collection: nav.collection, key });
+                out.steps.push(Step {
+                    name: &nav.name,
+                    target,
+                    collection: nav.collection,
+                    key,
+                });
             } else if let (Some(action), None) = (model.action(current, name, version), &key) {
-                let on_entity = out.steps.last().is_some_and(|s| s.collection && s.key.is_some());
+                let on_entity = out
+                    .steps
+                    .last()
+                    .is_some_and(|s| s.collection && s.key.is_some());
                 if !on_entity {
                     return Err(ODataError::segment(name));
                 }
@@ -115,7 +137,9 @@ impl<'m> ResourcePath<'m> {
         let last = self.steps.len().saturating_sub(1);
         for (i, step) in self.steps.iter().enumerate() {
             match &step.key {
-                Some(key) if i < last => parts.push(format!("{}('{}')", step.name, key.replace('\'', "''"))),
+                Some(key) if i < last => {
+                    parts.push(format!("{}('{}')", step.name, key.replace('\'', "''")))
+                }
                 _ => parts.push(step.name.to_string()),
             }
         }
@@ -147,7 +171,11 @@ fn percent_decode(segment: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -176,7 +204,10 @@ mod tests {
         let b = parse("deviceManagement/deviceCompliancePolicies/p1/assignments('a1')");
         let (a, b) = (a.map(|p| p.context_path()), b.map(|p| p.context_path()));
         assert_eq!(a, b);
-        assert_eq!(a.as_deref().ok(), Some("deviceManagement/deviceCompliancePolicies('p1')/assignments"));
+        assert_eq!(
+            a.as_deref().ok(),
+            Some("deviceManagement/deviceCompliancePolicies('p1')/assignments")
+        );
     }
 
     #[test]
@@ -192,7 +223,13 @@ mod tests {
     #[test]
     fn unknown_segments_are_named_in_the_error() {
         let err = parse("deviceManagement/deviceCompliancePolicies/p1/bogus").err();
-        assert_eq!(err.map(|e| e.message), Some("Resource not found for the segment 'bogus'.".into()));
-        assert!(parse("managedDeviceCompliances").is_err(), "beta-only root on v1.0");
+        assert_eq!(
+            err.map(|e| e.message),
+            Some("Resource not found for the segment 'bogus'.".into())
+        );
+        assert!(
+            parse("managedDeviceCompliances").is_err(),
+            "beta-only root on v1.0"
+        );
     }
 }

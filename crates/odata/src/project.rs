@@ -16,7 +16,12 @@ pub struct Projection<'m> {
 impl<'m> Projection<'m> {
     /// One entity as the client sees it. A type that `version` lacks is shown as its nearest
     /// visible base, without `@odata.type`, as the live v1.0 service does.
-    pub fn entity(&self, ty: &'m StructuredType, id: &str, body: &Map<String, Value>) -> Map<String, Value> {
+    pub fn entity(
+        &self,
+        ty: &'m StructuredType,
+        id: &str,
+        body: &Map<String, Value>,
+    ) -> Map<String, Value> {
         let visible = self.model.visible_type(ty, self.version);
         let mut out = Map::new();
         if std::ptr::eq(visible, ty) {
@@ -40,12 +45,19 @@ impl<'m> Projection<'m> {
     fn value(&self, ty: &TypeRef, value: &Value) -> Value {
         match (value, &ty.value) {
             (Value::Array(items), _) if ty.collection => {
-                let element = TypeRef { value: ty.value.clone(), collection: false, nullable: false };
+                let element = TypeRef {
+                    value: ty.value.clone(),
+                    collection: false,
+                    nullable: false,
+                };
                 Value::Array(items.iter().map(|i| self.value(&element, i)).collect())
             }
             (Value::Object(object), ValueType::Complex(declared)) => self.complex(declared, object),
-            (Value::String(text), ValueType::Primitive(Primitive::DateTimeOffset)) if self.utc_timestamps => {
-                DateTimeOffset::parse(text).map_or_else(|| value.clone(), |t| Value::String(t.to_utc_string()))
+            (Value::String(text), ValueType::Primitive(Primitive::DateTimeOffset))
+                if self.utc_timestamps =>
+            {
+                DateTimeOffset::parse(text)
+                    .map_or_else(|| value.clone(), |t| Value::String(t.to_utc_string()))
             }
             _ => value.clone(),
         }
@@ -61,7 +73,10 @@ impl<'m> Projection<'m> {
         };
         let visible = self.model.visible_type(ty, self.version);
         let mut out = Map::new();
-        out.insert("@odata.type".into(), Value::String(format!("#{}", visible.name)));
+        out.insert(
+            "@odata.type".into(),
+            Value::String(format!("#{}", visible.name)),
+        );
         self.fill(visible, object, &mut out);
         Value::Object(out)
     }
@@ -85,7 +100,11 @@ impl<'m> Projection<'m> {
             ValueType::Enum(name) => self
                 .model
                 .enum_type(name)
-                .and_then(|e| e.members.iter().find(|m| m.availability.in_version(self.version)))
+                .and_then(|e| {
+                    e.members
+                        .iter()
+                        .find(|m| m.availability.in_version(self.version))
+                })
                 .map_or(Value::Null, |m| Value::String(m.name.clone())),
             ValueType::Complex(_) => Value::Null,
         }

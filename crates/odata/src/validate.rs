@@ -2,7 +2,9 @@
 //! members, documented ranges, required and server-managed properties, and deep-inserted children.
 //! The result is normalised JSON ready to store; nothing here fills defaults (projection does).
 
-use crate::edm::{Model, Navigation, Primitive, Property, StructuredType, TypeKind, TypeRef, ValueType, Version};
+use crate::edm::{
+    Model, Navigation, Primitive, Property, StructuredType, TypeKind, TypeRef, ValueType, Version,
+};
 use crate::value::{is_base64, is_guid, DateTimeOffset};
 use crate::ODataError;
 use serde_json::{Map, Value};
@@ -36,7 +38,12 @@ impl<'m> Validator<'m> {
     }
 
     /// Checks `body` as an entity of `declared` (or, for `Mode::Update`, of exactly that type).
-    pub fn entity(&self, declared: &'m StructuredType, body: &Value, mode: Mode) -> Result<Validated<'m>, ODataError> {
+    pub fn entity(
+        &self,
+        declared: &'m StructuredType,
+        body: &Value,
+        mode: Mode,
+    ) -> Result<Validated<'m>, ODataError> {
         self.entity_at(declared, body, mode, "")
     }
 
@@ -58,7 +65,12 @@ impl<'m> Validator<'m> {
                 ty.name
             )));
         }
-        let mut out = Validated { ty, id: None, properties: Map::new(), children: Vec::new() };
+        let mut out = Validated {
+            ty,
+            id: None,
+            properties: Map::new(),
+            children: Vec::new(),
+        };
         for (key, value) in object {
             if is_annotation(key) {
                 continue;
@@ -78,7 +90,8 @@ impl<'m> Validator<'m> {
                         join(path, key)
                     )));
                 }
-                out.properties.insert(key.clone(), self.property(prop, value, &join(path, key))?);
+                out.properties
+                    .insert(key.clone(), self.property(prop, value, &join(path, key))?);
             } else if let Some(nav) = self.model.navigation(ty, key, self.version) {
                 if mode == Mode::Update || !nav.collection {
                     return Err(ODataError::model(format!(
@@ -86,7 +99,8 @@ impl<'m> Validator<'m> {
                         join(path, key)
                     )));
                 }
-                out.children.push((nav, self.children(nav, value, &join(path, key))?));
+                out.children
+                    .push((nav, self.children(nav, value, &join(path, key))?));
             } else {
                 return Err(unknown_property(&join(path, key), ty));
             }
@@ -106,12 +120,19 @@ impl<'m> Validator<'m> {
     }
 
     /// Members of a bound action's collection parameter: each a new entity of the navigation's type.
-    pub fn children(&self, nav: &'m Navigation, value: &Value, path: &str) -> Result<Vec<Validated<'m>>, ODataError> {
+    pub fn children(
+        &self,
+        nav: &'m Navigation,
+        value: &Value,
+        path: &str,
+    ) -> Result<Vec<Validated<'m>>, ODataError> {
         let target = self
             .model
             .structured(&nav.target)
             .ok_or_else(|| ODataError::model(format!("Unknown type '{}'.", nav.target)))?;
-        let items = value.as_array().ok_or_else(|| wrong_type(path, value, "a JSON array"))?;
+        let items = value
+            .as_array()
+            .ok_or_else(|| wrong_type(path, value, "a JSON array"))?;
         items
             .iter()
             .enumerate()
@@ -119,7 +140,11 @@ impl<'m> Validator<'m> {
             .collect()
     }
 
-    fn runtime_type(&self, declared: &'m StructuredType, object: &Map<String, Value>) -> Result<&'m StructuredType, ODataError> {
+    fn runtime_type(
+        &self,
+        declared: &'m StructuredType,
+        object: &Map<String, Value>,
+    ) -> Result<&'m StructuredType, ODataError> {
         let Some(named) = object.get("@odata.type") else {
             return Ok(declared);
         };
@@ -134,7 +159,11 @@ impl<'m> Validator<'m> {
     }
 
     /// On update the stored type is fixed; a body may repeat it or name one of its bases.
-    fn update_type(&self, stored: &'m StructuredType, object: &Map<String, Value>) -> Result<&'m StructuredType, ODataError> {
+    fn update_type(
+        &self,
+        stored: &'m StructuredType,
+        object: &Map<String, Value>,
+    ) -> Result<&'m StructuredType, ODataError> {
         if let Some(named) = object.get("@odata.type") {
             let resolved = self.resolve(named)?;
             if !self.model.is_derived_from(stored, &resolved.name) {
@@ -150,7 +179,11 @@ impl<'m> Validator<'m> {
     fn resolve(&self, named: &Value) -> Result<&'m StructuredType, ODataError> {
         let text = match named {
             Value::String(s) if !s.trim().is_empty() && !s.contains(char::is_whitespace) => s,
-            other => return Err(ODataError::bad_request(format!("Invalid OData type specified: {other}"))),
+            other => {
+                return Err(ODataError::bad_request(format!(
+                    "Invalid OData type specified: {other}"
+                )))
+            }
         };
         match self.model.resolve_type_name(text) {
             Some(ty) if self.model.exists_in(ty, self.version) => Ok(ty),
@@ -165,23 +198,37 @@ impl<'m> Validator<'m> {
         self.typed(prop, &prop.ty, value, path)
     }
 
-    fn typed(&self, prop: &Property, ty: &TypeRef, value: &Value, path: &str) -> Result<Value, ODataError> {
+    fn typed(
+        &self,
+        prop: &Property,
+        ty: &TypeRef,
+        value: &Value,
+        path: &str,
+    ) -> Result<Value, ODataError> {
         if value.is_null() {
             return if ty.nullable {
                 Ok(Value::Null)
             } else {
-                Err(ODataError::model(format!("The property '{path}' cannot be null.")))
+                Err(ODataError::model(format!(
+                    "The property '{path}' cannot be null."
+                )))
             };
         }
         if ty.collection {
-            let items = value.as_array().ok_or_else(|| wrong_type(path, value, "a JSON array"))?;
+            let items = value
+                .as_array()
+                .ok_or_else(|| wrong_type(path, value, "a JSON array"))?;
             if let Some(max) = prop.max_items.filter(|max| items.len() > *max) {
                 return Err(ODataError::model(format!(
                     "The property '{path}' holds {} items; at most {max} are allowed.",
                     items.len()
                 )));
             }
-            let element = TypeRef { value: ty.value.clone(), collection: false, nullable: false };
+            let element = TypeRef {
+                value: ty.value.clone(),
+                collection: false,
+                nullable: false,
+            };
             return items
                 .iter()
                 .enumerate()
@@ -197,7 +244,9 @@ impl<'m> Validator<'m> {
     }
 
     fn enum_value(&self, enum_name: &str, value: &Value, path: &str) -> Result<Value, ODataError> {
-        let text = value.as_str().ok_or_else(|| wrong_type(path, value, enum_name))?;
+        let text = value
+            .as_str()
+            .ok_or_else(|| wrong_type(path, value, enum_name))?;
         match self.model.enum_member(enum_name, text, self.version) {
             Some(_) => Ok(value.clone()),
             None => Err(ODataError::model(format!(
@@ -212,7 +261,9 @@ impl<'m> Validator<'m> {
             .structured(declared_name)
             .filter(|t| t.kind == TypeKind::Complex)
             .ok_or_else(|| ODataError::model(format!("Unknown complex type '{declared_name}'.")))?;
-        let object = value.as_object().ok_or_else(|| wrong_type(path, value, declared_name))?;
+        let object = value
+            .as_object()
+            .ok_or_else(|| wrong_type(path, value, declared_name))?;
         let ty = self.runtime_type(declared, object)?;
         let mut out = Map::new();
         out.insert("@odata.type".into(), Value::String(format!("#{}", ty.name)));
@@ -230,13 +281,24 @@ impl<'m> Validator<'m> {
     }
 }
 
-fn primitive(p: Primitive, range: Option<(i64, i64)>, value: &Value, path: &str) -> Result<Value, ODataError> {
+fn primitive(
+    p: Primitive,
+    range: Option<(i64, i64)>,
+    value: &Value,
+    path: &str,
+) -> Result<Value, ODataError> {
     let ok = match p {
         Primitive::String => value.is_string(),
         Primitive::Boolean => value.is_boolean(),
         Primitive::Int32 | Primitive::Int64 => {
-            let n = value.as_i64().ok_or_else(|| wrong_type(path, value, p.edm_name()))?;
-            let (lo, hi) = if p == Primitive::Int32 { (i32::MIN.into(), i32::MAX.into()) } else { (i64::MIN, i64::MAX) };
+            let n = value
+                .as_i64()
+                .ok_or_else(|| wrong_type(path, value, p.edm_name()))?;
+            let (lo, hi) = if p == Primitive::Int32 {
+                (i32::MIN.into(), i32::MAX.into())
+            } else {
+                (i64::MIN, i64::MAX)
+            };
             if n < lo || n > hi {
                 return Err(ODataError::model(format!(
                     "The value {n} of property '{path}' is out of range for {}.",
@@ -251,7 +313,9 @@ fn primitive(p: Primitive, range: Option<(i64, i64)>, value: &Value, path: &str)
             true
         }
         Primitive::DateTimeOffset => {
-            let text = value.as_str().ok_or_else(|| wrong_type(path, value, p.edm_name()))?;
+            let text = value
+                .as_str()
+                .ok_or_else(|| wrong_type(path, value, p.edm_name()))?;
             if DateTimeOffset::parse(text).is_none() {
                 return Err(ODataError::model(format!(
                     "The value '{text}' of property '{path}' is not a valid Edm.DateTimeOffset (expected e.g. 2017-01-01T00:00:17.7769392-08:00)."

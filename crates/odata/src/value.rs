@@ -17,13 +17,23 @@ impl DateTimeOffset {
     /// `YYYY-MM-DDTHH:MM:SS[.f{1,7}](Z|±HH:MM)`; anything else is `None`.
     pub fn parse(text: &str) -> Option<Self> {
         let b = text.as_bytes();
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        if b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+            || b[16] != b':'
+        {
             return None;
         }
         let year = digits(&b[0..4])?;
         let month = digits(&b[5..7])?;
         let day = digits(&b[8..10])?;
-        let (hour, minute, second) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+        let (hour, minute, second) = (
+            digits(&b[11..13])?,
+            digits(&b[14..16])?,
+            digits(&b[17..19])?,
+        );
         if year < 1 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
             return None;
         }
@@ -57,9 +67,14 @@ impl DateTimeOffset {
             _ => return None,
         };
         let days = days_from_civil(year, month, day) + DAYS_TO_UNIX_EPOCH;
-        let local = days * TICKS_PER_DAY + (hour * 3600 + minute * 60 + second) * TICKS_PER_SECOND + fraction;
+        let local = days * TICKS_PER_DAY
+            + (hour * 3600 + minute * 60 + second) * TICKS_PER_SECOND
+            + fraction;
         let utc_ticks = local - i64::from(offset_minutes) * 60 * TICKS_PER_SECOND;
-        Some(Self { utc_ticks, offset_minutes })
+        Some(Self {
+            utc_ticks,
+            offset_minutes,
+        })
     }
 
     /// The instant in UTC with `Z` and at most 7 fractional digits, trailing zeros trimmed.
@@ -69,7 +84,12 @@ impl DateTimeOffset {
         let (y, m, d) = civil_from_days(days - DAYS_TO_UNIX_EPOCH);
         let secs = in_day / TICKS_PER_SECOND;
         let fraction = in_day % TICKS_PER_SECOND;
-        let mut out = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+        let mut out = format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        );
         if fraction > 0 {
             let digits = format!("{fraction:07}");
             out.push('.');
@@ -84,7 +104,11 @@ fn digits(bytes: &[u8]) -> Option<i64> {
     if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(bytes.iter().fold(0, |acc, c| acc * 10 + i64::from(c - b'0')))
+    Some(
+        bytes
+            .iter()
+            .fold(0, |acc, c| acc * 10 + i64::from(c - b'0')),
+    )
 }
 
 fn days_in_month(year: i64, month: i64) -> i64 {
@@ -116,7 +140,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hex digits of either case.
@@ -133,9 +165,11 @@ pub fn is_guid(text: &str) -> bool {
 pub fn is_base64(text: &str) -> bool {
     let body = text.trim_end_matches('=');
     let padding = text.len() - body.len();
-    text.len() % 4 == 0
+    text.len().is_multiple_of(4)
         && padding <= 2
-        && body.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_'))
+        && body
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_'))
 }
 
 #[cfg(test)]
@@ -145,11 +179,20 @@ mod tests {
     #[test]
     fn seed_timestamps_convert_to_utc() {
         let t = DateTimeOffset::parse("2016-12-31T23:56:44.951111-08:00");
-        assert_eq!(t.map(|t| t.to_utc_string()).as_deref(), Some("2017-01-01T07:56:44.951111Z"));
+        assert_eq!(
+            t.map(|t| t.to_utc_string()).as_deref(),
+            Some("2017-01-01T07:56:44.951111Z")
+        );
         let t = DateTimeOffset::parse("2017-01-01T00:00:17.7769392-08:00");
-        assert_eq!(t.map(|t| t.to_utc_string()).as_deref(), Some("2017-01-01T08:00:17.7769392Z"));
+        assert_eq!(
+            t.map(|t| t.to_utc_string()).as_deref(),
+            Some("2017-01-01T08:00:17.7769392Z")
+        );
         let t = DateTimeOffset::parse("2026-07-17T16:08:48Z");
-        assert_eq!(t.map(|t| t.to_utc_string()).as_deref(), Some("2026-07-17T16:08:48Z"));
+        assert_eq!(
+            t.map(|t| t.to_utc_string()).as_deref(),
+            Some("2026-07-17T16:08:48Z")
+        );
     }
 
     #[test]
@@ -175,5 +218,19 @@ mod tests {
         let a = DateTimeOffset::parse("2020-01-01T00:00:00+01:00").map(|t| t.utc_ticks);
         let b = DateTimeOffset::parse("2019-12-31T23:00:00Z").map(|t| t.utc_ticks);
         assert_eq!(a, b);
+    }
+}
+
+impl DateTimeOffset {
+    /// The current instant, from the system clock.
+    pub fn now() -> Self {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let ticks = (since_epoch.as_nanos() / 100) as i64;
+        Self {
+            utc_ticks: ticks + DAYS_TO_UNIX_EPOCH * TICKS_PER_DAY,
+            offset_minutes: 0,
+        }
     }
 }

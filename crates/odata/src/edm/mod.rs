@@ -164,7 +164,10 @@ const SLICE: &[(&str, &str)] = &[
     ("policies.edm", include_str!("slice/policies.edm")),
     ("actions.edm", include_str!("slice/actions.edm")),
     ("statuses.edm", include_str!("slice/statuses.edm")),
-    ("managed_device_compliance.edm", include_str!("slice/managed_device_compliance.edm")),
+    (
+        "managed_device_compliance.edm",
+        include_str!("slice/managed_device_compliance.edm"),
+    ),
 ];
 
 impl Model {
@@ -214,19 +217,31 @@ impl Model {
             }
             for n in &ty.own_navigations {
                 if !self.types.contains_key(&n.target) {
-                    return Err(format!("{}.{}: unknown target {}", ty.name, n.name, n.target));
+                    return Err(format!(
+                        "{}.{}: unknown target {}",
+                        ty.name, n.name, n.target
+                    ));
                 }
             }
         }
         for root in &self.roots {
             if !self.types.contains_key(root.type_name) {
-                return Err(format!("root {}: unknown type {}", root.name, root.type_name));
+                return Err(format!(
+                    "root {}: unknown type {}",
+                    root.name, root.type_name
+                ));
             }
         }
         for action in &self.actions {
             let bound = self.structured(action.bound_to);
-            if bound.and_then(|t| self.navigation(t, action.replaces, Version::Beta)).is_none() {
-                return Err(format!("action {}: no navigation {}", action.name, action.replaces));
+            if bound
+                .and_then(|t| self.navigation(t, action.replaces, Version::Beta))
+                .is_none()
+            {
+                return Err(format!(
+                    "action {}: no navigation {}",
+                    action.name, action.replaces
+                ));
             }
         }
         Ok(())
@@ -245,7 +260,9 @@ impl Model {
     }
 
     pub fn root(&self, name: &str, version: Version) -> Option<&Root> {
-        self.roots.iter().find(|r| r.name == name && r.availability.in_version(version))
+        self.roots
+            .iter()
+            .find(|r| r.name == name && r.availability.in_version(version))
     }
 
     /// A type name as a client writes it (`#microsoft.graph.x` or `microsoft.graph.x`).
@@ -254,8 +271,13 @@ impl Model {
     }
 
     /// `ty` and its bases, most derived first.
-    pub fn lineage<'a>(&'a self, ty: &'a StructuredType) -> impl Iterator<Item = &'a StructuredType> {
-        std::iter::successors(Some(ty), |t| t.base.as_deref().and_then(|b| self.types.get(b)))
+    pub fn lineage<'a>(
+        &'a self,
+        ty: &'a StructuredType,
+    ) -> impl Iterator<Item = &'a StructuredType> {
+        std::iter::successors(Some(ty), |t| {
+            t.base.as_deref().and_then(|b| self.types.get(b))
+        })
     }
 
     pub fn is_derived_from(&self, ty: &StructuredType, base: &str) -> bool {
@@ -267,15 +289,24 @@ impl Model {
     }
 
     /// The nearest type in `ty`'s lineage that exists in `version`.
-    pub fn visible_type<'a>(&'a self, ty: &'a StructuredType, version: Version) -> &'a StructuredType {
-        self.lineage(ty).find(|t| self.exists_in(t, version)).unwrap_or(ty)
+    pub fn visible_type<'a>(
+        &'a self,
+        ty: &'a StructuredType,
+        version: Version,
+    ) -> &'a StructuredType {
+        self.lineage(ty)
+            .find(|t| self.exists_in(t, version))
+            .unwrap_or(ty)
     }
 
     /// Every property, base types first, in every version.
     pub fn all_properties<'a>(&'a self, ty: &'a StructuredType) -> Vec<&'a Property> {
         let mut chain: Vec<_> = self.lineage(ty).collect();
         chain.reverse();
-        chain.into_iter().flat_map(|t| t.own_properties.iter()).collect()
+        chain
+            .into_iter()
+            .flat_map(|t| t.own_properties.iter())
+            .collect()
     }
 
     /// The properties `version` shows, base types first.
@@ -285,19 +316,33 @@ impl Model {
         props
     }
 
-    pub fn property<'a>(&'a self, ty: &'a StructuredType, name: &str, version: Version) -> Option<&'a Property> {
+    pub fn property<'a>(
+        &'a self,
+        ty: &'a StructuredType,
+        name: &str,
+        version: Version,
+    ) -> Option<&'a Property> {
         self.lineage(ty)
             .flat_map(|t| t.own_properties.iter())
             .find(|p| p.name == name && p.availability.in_version(version))
     }
 
-    pub fn navigation<'a>(&'a self, ty: &'a StructuredType, name: &str, version: Version) -> Option<&'a Navigation> {
+    pub fn navigation<'a>(
+        &'a self,
+        ty: &'a StructuredType,
+        name: &str,
+        version: Version,
+    ) -> Option<&'a Navigation> {
         self.lineage(ty)
             .flat_map(|t| t.own_navigations.iter())
             .find(|n| n.name == name && n.availability.in_version(version))
     }
 
-    pub fn navigations<'a>(&'a self, ty: &'a StructuredType, version: Version) -> Vec<&'a Navigation> {
+    pub fn navigations<'a>(
+        &'a self,
+        ty: &'a StructuredType,
+        version: Version,
+    ) -> Vec<&'a Navigation> {
         let mut chain: Vec<_> = self.lineage(ty).collect();
         chain.reverse();
         chain
@@ -310,11 +355,18 @@ impl Model {
     /// An action bound to `ty` (or one of its bases) that `version` has.
     pub fn action(&self, ty: &StructuredType, name: &str, version: Version) -> Option<&Action> {
         self.actions.iter().find(|a| {
-            a.name == name && a.availability.in_version(version) && self.is_derived_from(ty, a.bound_to)
+            a.name == name
+                && a.availability.in_version(version)
+                && self.is_derived_from(ty, a.bound_to)
         })
     }
 
-    pub fn enum_member<'a>(&'a self, enum_name: &str, member: &str, version: Version) -> Option<&'a EnumMember> {
+    pub fn enum_member<'a>(
+        &'a self,
+        enum_name: &str,
+        member: &str,
+        version: Version,
+    ) -> Option<&'a EnumMember> {
         self.enums
             .get(enum_name)?
             .members
@@ -327,7 +379,9 @@ impl Model {
         let mut found: Vec<_> = self
             .types
             .values()
-            .filter(|t| !t.is_abstract && self.exists_in(t, version) && self.is_derived_from(t, base))
+            .filter(|t| {
+                !t.is_abstract && self.exists_in(t, version) && self.is_derived_from(t, base)
+            })
             .collect();
         found.sort_by(|a, b| a.name.cmp(&b.name));
         found

@@ -42,7 +42,10 @@ pub struct Action {
 }
 
 const CONFIGURATION: Permissions = Permissions {
-    read: &["DeviceManagementConfiguration.Read.All", "DeviceManagementConfiguration.ReadWrite.All"],
+    read: &[
+        "DeviceManagementConfiguration.Read.All",
+        "DeviceManagementConfiguration.ReadWrite.All",
+    ],
     write: &["DeviceManagementConfiguration.ReadWrite.All"],
 };
 
@@ -55,7 +58,10 @@ const DEVICE_COMPLIANCE_VIEW: Permissions = Permissions {
         "DeviceManagementConfiguration.Read.All",
         "DeviceManagementConfiguration.ReadWrite.All",
     ],
-    write: &["DeviceManagementManagedDevices.ReadWrite.All", "DeviceManagementConfiguration.ReadWrite.All"],
+    write: &[
+        "DeviceManagementManagedDevices.ReadWrite.All",
+        "DeviceManagementConfiguration.ReadWrite.All",
+    ],
 };
 
 pub(super) fn roots() -> Vec<Root> {

@@ -1,8 +1,8 @@
 //! Parser for the `.edm` model text (see FORMAT.md beside this file).
 
 use super::{
-    Availability, EnumMember, EnumType, Navigation, Primitive, Property, StructuredType, TypeKind, TypeRef,
-    ValueType,
+    Availability, EnumMember, EnumType, Navigation, Primitive, Property, StructuredType, TypeKind,
+    TypeRef, ValueType,
 };
 use std::collections::HashMap;
 
@@ -76,11 +76,21 @@ fn header(out: &mut Parsed, namespace: &mut String, line: &str) -> Result<Block,
         }
         ["enum", name] => {
             let name = qualify(namespace, name);
-            out.enums.insert(name.clone(), EnumType { name: name.clone(), members: Vec::new() });
+            out.enums.insert(
+                name.clone(),
+                EnumType {
+                    name: name.clone(),
+                    members: Vec::new(),
+                },
+            );
             Ok(Block::Enum(name))
         }
         [keyword @ ("entity" | "complex"), name, rest @ ..] => {
-            let kind = if *keyword == "entity" { TypeKind::Entity } else { TypeKind::Complex };
+            let kind = if *keyword == "entity" {
+                TypeKind::Entity
+            } else {
+                TypeKind::Complex
+            };
             let mut ty = StructuredType {
                 name: qualify(namespace, name),
                 kind,
@@ -119,19 +129,32 @@ fn enum_member(line: &str) -> Result<EnumMember, String> {
         [name, "=", value, flags @ ..] => (name, value, flags),
         _ => return Err(format!("cannot read enum member '{line}'")),
     };
-    let value = value.parse().map_err(|_| format!("bad enum value '{value}'"))?;
+    let value = value
+        .parse()
+        .map_err(|_| format!("bad enum value '{value}'"))?;
     let availability = match flags {
         [] => Availability::Both,
         ["beta"] => Availability::BetaOnly,
         _ => return Err(format!("unknown enum member flags in '{line}'")),
     };
-    Ok(EnumMember { name: name.to_string(), value, availability })
+    Ok(EnumMember {
+        name: name.to_string(),
+        value,
+        availability,
+    })
 }
 
-fn navigation(name: &str, rest: &str, qualify: &dyn Fn(&str) -> String) -> Result<Navigation, String> {
+fn navigation(
+    name: &str,
+    rest: &str,
+    qualify: &dyn Fn(&str) -> String,
+) -> Result<Navigation, String> {
     let mut words = rest.split_whitespace();
     let ty = words.next().ok_or("navigation without a type")?;
-    let (target, collection) = match ty.strip_prefix("Collection(").and_then(|t| t.strip_suffix(')')) {
+    let (target, collection) = match ty
+        .strip_prefix("Collection(")
+        .and_then(|t| t.strip_suffix(')'))
+    {
         Some(inner) => (inner, true),
         None => (ty, false),
     };
@@ -140,7 +163,12 @@ fn navigation(name: &str, rest: &str, qualify: &dyn Fn(&str) -> String) -> Resul
         Some("beta") => Availability::BetaOnly,
         Some(other) => return Err(format!("unknown navigation flag '{other}'")),
     };
-    Ok(Navigation { name: name.to_string(), target: qualify(target), collection, availability })
+    Ok(Navigation {
+        name: name.to_string(),
+        target: qualify(target),
+        collection,
+        availability,
+    })
 }
 
 fn property(
@@ -148,14 +176,19 @@ fn property(
     qualify: &dyn Fn(&str) -> String,
     enums: &HashMap<String, EnumType>,
 ) -> Result<Property, String> {
-    let (name, rest) = line.split_once(':').ok_or_else(|| format!("cannot read property '{line}'"))?;
+    let (name, rest) = line
+        .split_once(':')
+        .ok_or_else(|| format!("cannot read property '{line}'"))?;
     let mut words = rest.split_whitespace();
     let ty = words.next().ok_or("property without a type")?;
     let (ty, nullable) = match ty.strip_suffix('?') {
         Some(t) => (t, true),
         None => (ty, false),
     };
-    let (inner, collection) = match ty.strip_prefix("Collection(").and_then(|t| t.strip_suffix(')')) {
+    let (inner, collection) = match ty
+        .strip_prefix("Collection(")
+        .and_then(|t| t.strip_suffix(')'))
+    {
         Some(inner) => (inner, true),
         None => (ty, false),
     };
@@ -166,7 +199,11 @@ fn property(
     };
     let mut prop = Property {
         name: name.trim().to_string(),
-        ty: TypeRef { value, collection, nullable },
+        ty: TypeRef {
+            value,
+            collection,
+            nullable,
+        },
         availability: Availability::Both,
         range: None,
         required: false,
@@ -180,7 +217,9 @@ fn property(
             "server" => prop.server_managed = true,
             "range" => {
                 let spec = words.next().ok_or("range without bounds")?;
-                let (lo, hi) = spec.split_once("..").ok_or_else(|| format!("bad range '{spec}'"))?;
+                let (lo, hi) = spec
+                    .split_once("..")
+                    .ok_or_else(|| format!("bad range '{spec}'"))?;
                 let lo = lo.parse().map_err(|_| format!("bad range '{spec}'"))?;
                 let hi = hi.parse().map_err(|_| format!("bad range '{spec}'"))?;
                 prop.range = Some((lo, hi));

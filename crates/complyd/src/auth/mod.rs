@@ -1,0 +1,240 @@
+//! Bearer tokens: validation into a `Principal`, permission checks, and minting dev tokens.
+//! Tokens are HS256 JWTs carrying the claims Graph relies on (`aud`, `tid`, `scp`/`roles`, ...).
+
+mod secret;
+
+pub use secret::load_or_create_secret;
+
+use jsonwebtoken::{
+    errors::ErrorKind as JwtErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
+use odata::edm::Permissions;
+use serde::{Deserialize, Serialize};
+
+/// The audiences Graph accepts: its URL and its application id.
+pub const AUDIENCES: [&str; 2] = [
+    "https://graph.microsoft.com",
+    "00000003-0000-0000-c000-000000000000",
+];
+/// The tenant of personal Microsoft accounts, which Intune does not serve.
+pub const PERSONAL_ACCOUNT_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+/// The tenant `complyd token` uses when none is given.
+pub const DEFAULT_TENANT: &str = "5e1b4d9a-0c2f-4e7b-9a51-c0a1d7f3b001";
+/// The client id of tokens minted by `complyd token`.
+pub const DEV_APP_ID: &str = "c0c0c0c0-1d0e-4a2b-8f00-00000000c0de";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub aud: String,
+    #[serde(default)]
+    pub iss: String,
+    pub tid: String,
+    #[serde(default)]
+    pub oid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idtyp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    #[serde(default)]
+    pub ver: String,
+}
+
+/// Who is calling, as far as authorisation cares.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub tenant: String,
+    pub app_only: bool,
+    pub permissions: Vec<String>,
+}
+
+/// Why a token was refused (401) or a caller turned away (403).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    Unauthenticated(String),
+    Forbidden(String),
+}
+
+pub struct Authenticator {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl Authenticator {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&AUDIENCES);
+        validation.set_required_spec_claims(&["exp", "aud"]);
+        validation.validate_nbf = true;
+        validation.leeway = 30;
+        Self {
+            key: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// The `Authorization` header's value (if any) to a principal.
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+        let unauthenticated = |m: &str| AuthError::Unauthenticated(m.to_string());
+        let raw = authorization.map(str::trim).unwrap_or("");
+        let token = match raw.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ if raw.is_empty() => "",
+            _ => {
+                return Err(unauthenticated(
+                    "CompactToken parsing failed with error code: 80049217",
+                ))
+            }
+        };
+        if token.is_empty() {
+            return Err(unauthenticated("Access token is empty."));
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
+            |e| match e.kind() {
+                JwtErrorKind::InvalidToken
+                | JwtErrorKind::Base64(_)
+                | JwtErrorKind::Json(_)
+                | JwtErrorKind::Utf8(_) => {
+                    unauthenticated("CompactToken parsing failed with error code: 80049217")
+                }
+                JwtErrorKind::InvalidAudience => {
+                    unauthenticated("Access token validation failure. Invalid audience.")
+                }
+                JwtErrorKind::ExpiredSignature => {
+                    unauthenticated("Lifetime validation failed, the token is expired.")
+                }
+                JwtErrorKind::ImmatureSignature => {
+                    unauthenticated("Lifetime validation failed, the token is not yet valid.")
+                }
+                _ => unauthenticated("Access token validation failure."),
+            },
+        )?;
+        let claims = data.claims;
+        if claims.tid.is_empty() {
+            return Err(unauthenticated(
+                "Access token validation failure. The token names no tenant (tid).",
+            ));
+        }
+        let app_only = claims.idtyp.as_deref() == Some("app")
+            || (claims.idtyp.is_none() && claims.scp.is_none());
+        let permissions = if app_only {
+            claims.roles
+        } else {
+            claims
+                .scp
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        };
+        Ok(Principal {
+            tenant: claims.tid,
+            app_only,
+            permissions,
+        })
+    }
+}
+
+impl Principal {
+    /// Admits the caller when it holds any one of the permissions the operation accepts.
+    pub fn authorize(&self, permissions: &Permissions, write: bool) -> Result<(), AuthError> {
+        if self.tenant == PERSONAL_ACCOUNT_TENANT {
+            return Err(AuthError::Forbidden(
+                "Personal Microsoft accounts are not supported for this API.".to_string(),
+            ));
+        }
+        let accepted = if write {
+            permissions.write
+        } else {
+            permissions.read
+        };
+        if accepted
+            .iter()
+            .any(|p| self.permissions.iter().any(|h| h == p))
+        {
+            return Ok(());
+        }
+        let (who, kind) = if self.app_only {
+            ("Application", "roles")
+        } else {
+            ("User", "scopes")
+        };
+        Err(AuthError::Forbidden(format!(
+            "{who} is not authorized to perform this operation. {who} must have one of the following {kind}: {}",
+            accepted.join(", ")
+        )))
+    }
+}
+
+/// What `complyd token` and the tests ask for.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub tenant: String,
+    pub permissions: Vec<String>,
+    pub app_only: bool,
+    pub lifetime_seconds: i64,
+}
+
+impl TokenRequest {
+    pub fn delegated(tenant: &str, scopes: &[&str]) -> Self {
+        Self {
+            tenant: tenant.to_string(),
+            permissions: scopes.iter().map(|s| s.to_string()).collect(),
+            app_only: false,
+            lifetime_seconds: 3600,
+        }
+    }
+}
+
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// An HS256 token with Graph's claim layout.
+pub fn mint(secret: &[u8], req: &TokenRequest) -> Result<String, jsonwebtoken::errors::Error> {
+    let now = now_unix();
+    let claims = Claims {
+        aud: AUDIENCES[0].to_string(),
+        iss: format!("https://sts.windows.net/{}/", req.tenant),
+        tid: req.tenant.clone(),
+        oid: uuid::Uuid::new_v4().to_string(),
+        appid: Some(DEV_APP_ID.to_string()),
+        idtyp: Some(if req.app_only { "app" } else { "user" }.to_string()),
+        scp: (!req.app_only).then(|| req.permissions.join(" ")),
+        roles: if req.app_only {
+            req.permissions.clone()
+        } else {
+            Vec::new()
+        },
+        iat: now,
+        nbf: now,
+        exp: now + req.lifetime_seconds,
+        ver: "1.0".to_string(),
+    };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+}
+
+/// Encodes arbitrary claims (tests use it for wrong audiences, missing tenants, ...).
+pub fn mint_claims(
+    secret: &[u8],
+    claims: &serde_json::Value,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+}

@@ -1,0 +1,111 @@
+//! The one error type of the server, and the only place that maps errors to HTTP statuses and
+//! Graph error codes.
+
+use crate::auth::AuthError;
+use crate::store::StoreError;
+use odata::{ErrorKind, ODataError};
+use std::fmt;
+
+#[derive(Debug)]
+pub enum ApiError {
+    OData(ODataError),
+    Auth(AuthError),
+    /// The addressed entity (or one containing it) does not exist.
+    NotFound(String),
+    /// The path names something real, but not with this method (Graph answers 400).
+    Route(String),
+    /// The version segment is missing or unknown.
+    InvalidVersion(String),
+    /// A rule of the service refused the request.
+    Business(String),
+    PayloadTooLarge(usize),
+    Store(StoreError),
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::OData(ODataError::bad_request(message))
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::OData(e) => match e.kind {
+                ErrorKind::ResourceNotFound => 404,
+                _ => 400,
+            },
+            Self::Auth(AuthError::Unauthenticated(_)) => 401,
+            Self::Auth(AuthError::Forbidden(_)) => 403,
+            Self::NotFound(_) | Self::InvalidVersion(_) => 404,
+            Self::Route(_) | Self::Business(_) => 400,
+            Self::PayloadTooLarge(_) => 413,
+            Self::Store(StoreError::Conflict) => 409,
+            Self::Store(StoreError::Backend(_)) | Self::Internal(_) => 500,
+        }
+    }
+
+    pub fn graph_code(&self) -> &'static str {
+        match self {
+            Self::OData(e) => match e.kind {
+                ErrorKind::BadRequest | ErrorKind::SegmentNotFound => "BadRequest",
+                ErrorKind::ModelValidation => "ModelValidationFailure",
+                ErrorKind::RouteNotFound => "No method match route template",
+                ErrorKind::ResourceNotFound => "ResourceNotFound",
+            },
+            Self::Auth(AuthError::Unauthenticated(_)) => "InvalidAuthenticationToken",
+            Self::Auth(AuthError::Forbidden(_)) => "Forbidden",
+            Self::NotFound(_) | Self::InvalidVersion(_) => "ResourceNotFound",
+            Self::Route(_) => "No method match route template",
+            Self::Business(_) => "BadRequest",
+            Self::PayloadTooLarge(_) => "RequestEntityTooLarge",
+            Self::Store(StoreError::Conflict) => "Conflict",
+            Self::Store(StoreError::Backend(_)) | Self::Internal(_) => "InternalError",
+        }
+    }
+
+    /// What the client reads; internal details stay in the logs.
+    pub fn message(&self) -> String {
+        match self {
+            Self::OData(e) => e.message.clone(),
+            Self::Auth(AuthError::Unauthenticated(m) | AuthError::Forbidden(m)) => m.clone(),
+            Self::NotFound(m) | Self::Route(m) | Self::InvalidVersion(m) | Self::Business(m) => {
+                m.clone()
+            }
+            Self::PayloadTooLarge(limit) => {
+                format!("The request body exceeds the limit of {limit} bytes.")
+            }
+            Self::Store(StoreError::Conflict) => "An entity with this key already exists.".into(),
+            Self::Store(StoreError::Backend(_)) | Self::Internal(_) => {
+                "An internal server error occurred. Quote the request-id when reporting it.".into()
+            }
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(e) => write!(f, "{e}"),
+            Self::Internal(m) => write!(f, "internal: {m}"),
+            other => f.write_str(&other.message()),
+        }
+    }
+}
+
+impl From<ODataError> for ApiError {
+    fn from(e: ODataError) -> Self {
+        Self::OData(e)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        Self::Auth(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}

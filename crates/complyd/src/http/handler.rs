@@ -1,0 +1,179 @@
+//! The OData handler: version, token, path, permission, query, body — then the service.
+
+use super::response::{self, Urls};
+use super::{AppState, RequestContext};
+use crate::error::ApiError;
+use crate::service::{Call, Operation};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, Uri};
+use axum::response::Response;
+use axum::Extension;
+use odata::path::ResourcePath;
+use odata::query::QueryOptions;
+use odata::Version;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub async fn odata(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestContext>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_string();
+    match handle(&state, &method, &uri, &headers, body).await {
+        Ok((version, reply)) => {
+            let origin = format!("{}://{host}", state.scheme);
+            let urls = Urls {
+                service_root: format!("{origin}/{}", version.as_str()),
+                request_without_skiptoken: format!("{origin}{}", without_skiptoken(&uri)),
+            };
+            response::reply(&urls, reply)
+        }
+        Err(err) => response::error(&ctx, &err),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Version, crate::service::Reply), ApiError> {
+    let (version_segment, rest) = uri
+        .path()
+        .trim_start_matches('/')
+        .split_once('/')
+        .unwrap_or((uri.path().trim_start_matches('/'), ""));
+    let version = Version::parse(version_segment).ok_or_else(|| {
+        ApiError::InvalidVersion(format!(
+            "Invalid version: {}",
+            version_segment.to_lowercase()
+        ))
+    })?;
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok());
+    let principal = state.auth.authenticate(authorization)?;
+    let path = ResourcePath::parse(state.model, version, rest)?;
+    let operation = match *method {
+        Method::GET => Operation::Get,
+        Method::POST => Operation::Post,
+        Method::PATCH => Operation::Patch,
+        Method::DELETE => Operation::Delete,
+        _ => Operation::Other,
+    };
+    principal.authorize(&path.root.permissions, operation.is_write())?;
+    let query = QueryOptions::parse(
+        query_pairs(uri.query().unwrap_or(""))
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+        version == Version::Beta,
+    )?;
+    let body = if matches!(operation, Operation::Post | Operation::Patch) {
+        read_json(headers, body, state.max_body_bytes).await?
+    } else {
+        None
+    };
+    let call = Call {
+        tenant: principal.tenant,
+        version,
+        path,
+        operation,
+        verb: method.as_str().to_string(),
+        raw_path: uri.path().to_string(),
+        body,
+        query,
+    };
+    Ok((version, state.service.execute(call).await?))
+}
+
+/// The body as JSON: `None` when empty, 413 past the limit, 400 when it is not JSON.
+async fn read_json(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Option<Value>, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"))
+            || e.to_string().contains("length limit")
+        {
+            ApiError::PayloadTooLarge(limit)
+        } else {
+            ApiError::bad_request(format!("The request body could not be read: {e}"))
+        }
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}.")))
+}
+
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(k), form_decode(v))
+        })
+        .collect()
+}
+
+fn form_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The request path and query with any `$skiptoken` removed (raw, still encoded).
+fn without_skiptoken(uri: &Uri) -> String {
+    let kept: Vec<&str> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            let name = form_decode(p.split('=').next().unwrap_or(""));
+            name != "$skiptoken" && name != "skiptoken"
+        })
+        .collect();
+    if kept.is_empty() {
+        uri.path().to_string()
+    } else {
+        format!("{}?{}", uri.path(), kept.join("&"))
+    }
+}

@@ -1,0 +1,87 @@
+//! HTTP: one router that sends every request to the OData handler, wrapped in the middleware that
+//! stamps request ids, catches panics and logs one line per request.
+
+mod handler;
+mod response;
+
+use crate::auth::Authenticator;
+use crate::service::Service;
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use futures_util::FutureExt;
+use odata::Model;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct AppState {
+    pub model: &'static Model,
+    pub service: Service,
+    pub auth: Authenticator,
+    pub max_body_bytes: usize,
+    /// `http` or `https`: how clients reach us, for absolute URLs.
+    pub scheme: &'static str,
+}
+
+/// The ids a request carries through its life, for headers, error bodies and logs.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub client_request_id: String,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .fallback(handler::odata)
+        .with_state(state)
+        // Outermost: everything inside, panics included, leaves with ids, a Graph body and a log line.
+        .layer(middleware::from_fn(envelope))
+}
+
+async fn envelope(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let client_request_id = req
+        .headers()
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .map_or_else(|| request_id.clone(), str::to_string);
+    let ctx = RequestContext {
+        request_id,
+        client_request_id,
+    };
+    req.extensions_mut().insert(ctx.clone());
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut res = match AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::error!(request_id = %ctx.request_id, "handler panicked");
+            response::error(
+                &ctx,
+                &crate::error::ApiError::Internal("handler panicked".into()),
+            )
+        }
+    };
+    for (name, value) in [
+        ("request-id", &ctx.request_id),
+        ("client-request-id", &ctx.client_request_id),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            res.headers_mut().insert(name, v);
+        }
+    }
+    tracing::info!(
+        method = %method,
+        path = %path,
+        status = res.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        request_id = %ctx.request_id,
+        "request"
+    );
+    res
+}

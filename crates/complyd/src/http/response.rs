@@ -1,0 +1,110 @@
+//! Replies and errors to HTTP responses: the OData envelope and the Graph error body.
+
+use super::RequestContext;
+use crate::error::ApiError;
+use crate::service::Reply;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use odata::value::DateTimeOffset;
+use serde_json::{json, Map, Value};
+
+const JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+
+/// Absolute URLs of the version the client called.
+pub struct Urls {
+    /// `http://host/v1.0`
+    pub service_root: String,
+    /// The request URL without `$skiptoken`, for the next page's link.
+    pub request_without_skiptoken: String,
+}
+
+pub fn reply(urls: &Urls, reply: Reply) -> Response {
+    let context = |c: &str| Value::String(format!("{}/$metadata#{c}", urls.service_root));
+    match reply {
+        Reply::Entity {
+            context: c,
+            body,
+            created,
+        } => {
+            let mut out = Map::new();
+            out.insert("@odata.context".into(), context(&c));
+            out.extend(body);
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            json_response(status, &Value::Object(out))
+        }
+        Reply::Collection {
+            context: c,
+            items,
+            count,
+            skiptoken,
+        } => {
+            let mut out = Map::new();
+            out.insert("@odata.context".into(), context(&c));
+            if let Some(n) = count {
+                out.insert("@odata.count".into(), Value::from(n));
+            }
+            if let Some(token) = skiptoken {
+                let sep = if urls.request_without_skiptoken.contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
+                let link = format!("{}{sep}$skiptoken={token}", urls.request_without_skiptoken);
+                out.insert("@odata.nextLink".into(), Value::String(link));
+            }
+            out.insert(
+                "value".into(),
+                Value::Array(items.into_iter().map(Value::Object).collect()),
+            );
+            json_response(StatusCode::OK, &Value::Object(out))
+        }
+        Reply::Count(n) => (
+            [(header::CONTENT_TYPE, "text/plain;charset=utf-8")],
+            n.to_string(),
+        )
+            .into_response(),
+        Reply::NoContent => StatusCode::NO_CONTENT.into_response(),
+        Reply::EmptyOk => StatusCode::OK.into_response(),
+    }
+}
+
+pub fn error(ctx: &RequestContext, err: &ApiError) -> Response {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status.is_server_error() {
+        tracing::error!(request_id = %ctx.request_id, error = %err, "request failed");
+    }
+    let mut date = DateTimeOffset::now().to_utc_string();
+    date.truncate(19);
+    let body = json!({
+        "error": {
+            "code": err.graph_code(),
+            "message": err.message(),
+            "innerError": {
+                "date": date,
+                "request-id": ctx.request_id,
+                "client-request-id": ctx.client_request_id,
+            }
+        }
+    });
+    let mut res = json_response(status, &body);
+    if status == StatusCode::UNAUTHORIZED {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"complyd\", error=\"invalid_token\""),
+        );
+    }
+    res
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let mut res = (status, body.to_string()).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    res.headers_mut()
+        .insert("odata-version", HeaderValue::from_static("4.0"));
+    res
+}

@@ -1,0 +1,649 @@
+//! The semantics of each operation on the model: create, read, update, delete, bound actions and
+//! derived overviews, for any entity type. Nothing here knows HTTP or SQL.
+
+mod fidelity;
+mod locate;
+mod summaries;
+
+pub use fidelity::Fidelity;
+
+use crate::error::ApiError;
+use crate::store::{Key, PageRequest, SqliteStore, WriteTx};
+use locate::Location;
+use odata::path::{Addressed, ResourcePath};
+use odata::project::Projection;
+use odata::query::QueryOptions;
+use odata::validate::{Mode, Validated, Validator};
+use odata::value::DateTimeOffset;
+use odata::{Model, Version};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Get,
+    Post,
+    Patch,
+    Delete,
+    Other,
+}
+
+impl Operation {
+    pub fn is_write(self) -> bool {
+        self != Self::Get
+    }
+}
+
+/// One request, as the service sees it.
+pub struct Call {
+    pub tenant: String,
+    pub version: Version,
+    pub path: ResourcePath<'static>,
+    pub operation: Operation,
+    pub verb: String,
+    /// The request path as sent, for messages.
+    pub raw_path: String,
+    pub body: Option<Value>,
+    pub query: QueryOptions,
+}
+
+#[derive(Debug)]
+pub enum Reply {
+    /// One entity; `created` answers 201. `context` is the part after `$metadata#`.
+    Entity {
+        context: String,
+        body: Map<String, Value>,
+        created: bool,
+    },
+    Collection {
+        context: String,
+        items: Vec<Map<String, Value>>,
+        count: Option<u64>,
+        skiptoken: Option<String>,
+    },
+    Count(u64),
+    NoContent,
+    /// 200 with no body at all (the live `assign`).
+    EmptyOk,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub fidelity: Fidelity,
+    pub page_size: usize,
+}
+
+pub struct Service {
+    model: &'static Model,
+    store: Arc<SqliteStore>,
+    settings: Settings,
+}
+
+/// A new row, planned before the write transaction runs.
+struct NewRow {
+    key: Key,
+    type_name: String,
+    body: Map<String, Value>,
+}
+
+impl Service {
+    pub fn new(model: &'static Model, store: Arc<SqliteStore>, settings: Settings) -> Self {
+        Self {
+            model,
+            store,
+            settings,
+        }
+    }
+
+    pub async fn execute(&self, call: Call) -> Result<Reply, ApiError> {
+        let addressed = call.path.addressed();
+        let last_nav = call.path.steps.last().map(|s| s.name).unwrap_or("");
+        if self.settings.fidelity == Fidelity::Intune
+            && fidelity::is_live_route_gap(last_nav, addressed, call.operation)
+        {
+            return Err(route_error(&call));
+        }
+        match (addressed, call.operation) {
+            (Addressed::Collection, Operation::Get) => self.list(call).await,
+            (Addressed::Collection, Operation::Post) => self.create(call).await,
+            (Addressed::Entity, Operation::Get) => self.read(call).await,
+            (Addressed::Entity, Operation::Patch) => self.update(call).await,
+            (Addressed::Entity, Operation::Delete) => self.delete(call).await,
+            (Addressed::Single, Operation::Get) => self.read_single(call).await,
+            (Addressed::Single, Operation::Patch) => self.update_single(call).await,
+            (Addressed::Action, Operation::Post) => self.invoke(call).await,
+            (Addressed::Count, Operation::Get) => self.count(call).await,
+            _ => Err(route_error(&call)),
+        }
+    }
+
+    fn projection(&self, version: Version) -> Projection<'static> {
+        Projection {
+            model: self.model,
+            version,
+            utc_timestamps: self.settings.fidelity == Fidelity::Intune,
+        }
+    }
+
+    fn project_row(
+        &self,
+        version: Version,
+        type_name: &str,
+        id: &str,
+        body: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let ty = self.model.structured(type_name).ok_or_else(|| {
+            ApiError::Internal(format!("stored type {type_name} is not in the model"))
+        })?;
+        Ok(self.projection(version).entity(ty, id, body))
+    }
+
+    async fn require_ancestors(&self, location: &Location) -> Result<(), ApiError> {
+        match self.store.all_exist(location.ancestors.clone()).await? {
+            Some(missing) => Err(not_found(&missing)),
+            None => Ok(()),
+        }
+    }
+
+    async fn list(&self, call: Call) -> Result<Reply, ApiError> {
+        let location = Location::of(&call.tenant, &call.path);
+        self.require_ancestors(&location).await?;
+        let after_seq = call
+            .query
+            .skiptoken
+            .as_deref()
+            .map(parse_skiptoken)
+            .transpose()?;
+        let limit = call
+            .query
+            .top
+            .unwrap_or(self.settings.page_size)
+            .min(self.settings.page_size.max(odata::query::MAX_TOP));
+        let mut rows = self
+            .store
+            .page(PageRequest {
+                tenant: &call.tenant,
+                collection: &location.collection,
+                parent: &location.parent,
+                after_seq,
+                limit: limit + 1,
+            })
+            .await?;
+        // $top asks for at most that many in all; server paging continues only without it.
+        let more = rows.len() > limit && call.query.top.is_none();
+        rows.truncate(limit);
+        let skiptoken = if more {
+            rows.last().map(|r| format!("{:x}", r.seq))
+        } else {
+            None
+        };
+        let count = if call.query.count {
+            Some(
+                self.store
+                    .count(&call.tenant, &location.collection, &location.parent)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let items = rows
+            .iter()
+            .map(|r| self.project_row(call.version, &r.type_name, &r.key.id, &parse_body(&r.body)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Reply::Collection {
+            context: call.path.context_path(),
+            items,
+            count,
+            skiptoken,
+        })
+    }
+
+    async fn count(&self, call: Call) -> Result<Reply, ApiError> {
+        let location = Location::of(&call.tenant, &call.path);
+        self.require_ancestors(&location).await?;
+        Ok(Reply::Count(
+            self.store
+                .count(&call.tenant, &location.collection, &location.parent)
+                .await?,
+        ))
+    }
+
+    async fn read(&self, call: Call) -> Result<Reply, ApiError> {
+        let key = Location::of(&call.tenant, &call.path).key(&call.tenant);
+        let row = self.store.get(&key).await?.ok_or_else(|| not_found(&key))?;
+        let body = self.project_row(
+            call.version,
+            &row.type_name,
+            &key.id,
+            &parse_body(&row.body)?,
+        )?;
+        Ok(Reply::Entity {
+            context: format!("{}/$entity", call.path.context_path()),
+            body,
+            created: false,
+        })
+    }
+
+    async fn create(&self, mut call: Call) -> Result<Reply, ApiError> {
+        let location = Location::of(&call.tenant, &call.path);
+        let declared = call
+            .path
+            .steps
+            .last()
+            .map(|s| s.target)
+            .ok_or_else(|| route_error(&call))?;
+        let body = call
+            .body
+            .take()
+            .ok_or_else(|| ApiError::bad_request("A request body is required."))?;
+        let validated =
+            Validator::new(self.model, call.version).entity(declared, &body, Mode::Create)?;
+        if self.settings.fidelity == Fidelity::Intune
+            && self
+                .model
+                .is_derived_from(validated.ty, fidelity::POLICY_TYPE)
+        {
+            let rules = validated
+                .children
+                .iter()
+                .find(|(n, _)| n.name == fidelity::SCHEDULED_ACTIONS);
+            fidelity::require_one_block_action(rules.map(|(_, r)| r.as_slice()).unwrap_or(&[]))?;
+        }
+        let mut rows = Vec::new();
+        plan_rows(
+            self.model,
+            &call.tenant,
+            &location.collection,
+            &location.parent,
+            &validated,
+            &mut rows,
+        );
+        let top = rows
+            .first()
+            .map(|r| (r.type_name.clone(), r.key.id.clone(), r.body.clone()));
+        let ancestors = location.ancestors.clone();
+        self.store
+            .write(move |tx| {
+                check_exists(tx, &ancestors)?;
+                insert_rows(tx, &rows)
+            })
+            .await?;
+        let (type_name, id, stored) =
+            top.ok_or_else(|| ApiError::Internal("nothing planned".into()))?;
+        let body = self.project_row(call.version, &type_name, &id, &stored)?;
+        Ok(Reply::Entity {
+            context: format!("{}/$entity", call.path.context_path()),
+            body,
+            created: true,
+        })
+    }
+
+    async fn update(&self, mut call: Call) -> Result<Reply, ApiError> {
+        let key = Location::of(&call.tenant, &call.path).key(&call.tenant);
+        let row = self.store.get(&key).await?.ok_or_else(|| not_found(&key))?;
+        let ty = self.model.structured(&row.type_name).ok_or_else(|| {
+            ApiError::Internal(format!("stored type {} is not in the model", row.type_name))
+        })?;
+        let body = call
+            .body
+            .take()
+            .ok_or_else(|| ApiError::bad_request("A request body is required."))?;
+        let validated = Validator::new(self.model, call.version).entity(ty, &body, Mode::Update)?;
+        if validated.id.as_ref().is_some_and(|id| *id != key.id) {
+            return Err(ApiError::bad_request(format!(
+                "The id in the body does not match the key '{}'.",
+                key.id
+            )));
+        }
+        let changes = validated.properties;
+        let stamp_key = key.clone();
+        let stored = self
+            .store
+            .write(move |tx| {
+                let row = tx.get(&stamp_key)?.ok_or_else(|| not_found(&stamp_key))?;
+                let mut body = parse_body(&row.body)?;
+                body.extend(changes);
+                stamp_update(&mut body);
+                tx.update(&stamp_key, &Value::Object(body.clone()).to_string())?;
+                Ok::<_, ApiError>(body)
+            })
+            .await?;
+        self.after_update(&call, &row.type_name, &key.id, &stored)
+    }
+
+    fn after_update(
+        &self,
+        call: &Call,
+        type_name: &str,
+        id: &str,
+        stored: &Map<String, Value>,
+    ) -> Result<Reply, ApiError> {
+        if self.settings.fidelity == Fidelity::Intune {
+            return Ok(Reply::NoContent);
+        }
+        let body = self.project_row(call.version, type_name, id, stored)?;
+        Ok(Reply::Entity {
+            context: format!("{}/$entity", call.path.context_path()),
+            body,
+            created: false,
+        })
+    }
+
+    async fn delete(&self, call: Call) -> Result<Reply, ApiError> {
+        let key = Location::of(&call.tenant, &call.path).key(&call.tenant);
+        self.store
+            .write(move |tx| {
+                if tx.delete_tree(&key)? {
+                    Ok(())
+                } else {
+                    Err(not_found(&key))
+                }
+            })
+            .await?;
+        Ok(Reply::NoContent)
+    }
+
+    /// The stored single-valued entity, else its derived form, else all defaults.
+    async fn current_single(
+        &self,
+        location: &Location,
+        tenant: &str,
+    ) -> Result<(String, Map<String, Value>, bool), ApiError> {
+        let key = location.key(tenant);
+        let container = match location.ancestors.last() {
+            Some(parent) => Some(
+                self.store
+                    .get(parent)
+                    .await?
+                    .ok_or_else(|| not_found(parent))?,
+            ),
+            None => None,
+        };
+        if let Some(row) = self.store.get(&key).await? {
+            return Ok((row.type_name, parse_body(&row.body)?, true));
+        }
+        let container_body = container
+            .as_ref()
+            .map(|r| parse_body(&r.body))
+            .transpose()?;
+        let derived = summaries::derive(&self.store, &key, container_body.as_ref()).await?;
+        Ok((String::new(), derived.unwrap_or_default(), false))
+    }
+
+    async fn read_single(&self, call: Call) -> Result<Reply, ApiError> {
+        let location = Location::of(&call.tenant, &call.path);
+        let (_, body, _) = self.current_single(&location, &call.tenant).await?;
+        let ty = call
+            .path
+            .steps
+            .last()
+            .map(|s| s.target)
+            .ok_or_else(|| route_error(&call))?;
+        let id = location.id.clone().unwrap_or_default();
+        let body = self.projection(call.version).entity(ty, &id, &body);
+        Ok(Reply::Entity {
+            context: format!("{}/$entity", call.path.context_path()),
+            body,
+            created: false,
+        })
+    }
+
+    async fn update_single(&self, mut call: Call) -> Result<Reply, ApiError> {
+        let location = Location::of(&call.tenant, &call.path);
+        let ty = call
+            .path
+            .steps
+            .last()
+            .map(|s| s.target)
+            .ok_or_else(|| route_error(&call))?;
+        let body = call
+            .body
+            .take()
+            .ok_or_else(|| ApiError::bad_request("A request body is required."))?;
+        let validated = Validator::new(self.model, call.version).entity(ty, &body, Mode::Update)?;
+        let (_, current, _) = self.current_single(&location, &call.tenant).await?;
+        let key = location.key(&call.tenant);
+        let (ancestors, changes, type_name) = (
+            location.ancestors.clone(),
+            validated.properties,
+            ty.name.clone(),
+        );
+        let stored = self
+            .store
+            .write(move |tx| {
+                check_exists(tx, &ancestors)?;
+                let existing = tx.get(&key)?;
+                let mut body = match &existing {
+                    Some(row) => parse_body(&row.body)?,
+                    None => current,
+                };
+                body.extend(changes);
+                let text = Value::Object(body.clone()).to_string();
+                if existing.is_some() {
+                    tx.update(&key, &text)?;
+                } else {
+                    tx.insert(&key, &type_name, &text)?;
+                }
+                Ok::<_, ApiError>(body)
+            })
+            .await?;
+        let id = location.id.clone().unwrap_or_default();
+        self.after_update(&call, &ty.name, &id, &stored)
+    }
+
+    /// A bound action that replaces one contained collection (`assign`, `scheduleActionsForRules`).
+    async fn invoke(&self, mut call: Call) -> Result<Reply, ApiError> {
+        let action = call.path.action.ok_or_else(|| route_error(&call))?;
+        let entity = call.path.steps.last().ok_or_else(|| route_error(&call))?;
+        let nav = self
+            .model
+            .navigation(entity.target, action.replaces, call.version)
+            .ok_or_else(|| route_error(&call))?;
+        let body = call.body.take().unwrap_or(Value::Object(Map::new()));
+        let params = body
+            .as_object()
+            .ok_or_else(|| ApiError::bad_request("The request body must be a JSON object."))?;
+        if let Some(unknown) = params
+            .keys()
+            .find(|k| *k != action.parameter && !k.starts_with('@'))
+        {
+            return Err(odata::ODataError::model(format!(
+                "The parameter '{unknown}' is not a parameter of the action '{}'.",
+                action.name
+            ))
+            .into());
+        }
+        let members = match params.get(action.parameter) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(value) => {
+                Validator::new(self.model, call.version).children(nav, value, action.parameter)?
+            }
+        };
+        if self.settings.fidelity == Fidelity::Intune
+            && action.replaces == fidelity::SCHEDULED_ACTIONS
+        {
+            fidelity::require_one_block_action(&members)?;
+        }
+        let location = Location::of(&call.tenant, &call.path);
+        let entity_key = location.key(&call.tenant);
+        let collection = format!("{}/{}", entity_key.collection, nav.name);
+        let parent = entity_key.child_parent();
+        let mut rows = Vec::new();
+        for member in &members {
+            plan_rows(
+                self.model,
+                &call.tenant,
+                &collection,
+                &parent,
+                member,
+                &mut rows,
+            );
+        }
+        let created: Vec<(String, String, Map<String, Value>)> = rows
+            .iter()
+            .filter(|r| r.key.collection == collection)
+            .map(|r| (r.type_name.clone(), r.key.id.clone(), r.body.clone()))
+            .collect();
+        let (tenant, mut must_exist) = (call.tenant.clone(), location.ancestors.clone());
+        must_exist.push(entity_key);
+        self.store
+            .write(move |tx| {
+                check_exists(tx, &must_exist)?;
+                tx.clear_collection(&tenant, &collection, &parent)?;
+                insert_rows(tx, &rows)
+            })
+            .await?;
+        if !action.returns_collection {
+            return Ok(Reply::NoContent);
+        }
+        if self.settings.fidelity == Fidelity::Intune {
+            return Ok(Reply::EmptyOk);
+        }
+        let items = created
+            .iter()
+            .map(|(t, id, b)| self.project_row(call.version, t, id, b))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Reply::Collection {
+            context: format!("Collection({})", nav.target),
+            items,
+            count: None,
+            skiptoken: None,
+        })
+    }
+}
+
+/// Rows for a validated entity and, recursively, its deep-inserted children.
+fn plan_rows(
+    model: &Model,
+    tenant: &str,
+    collection: &str,
+    parent: &str,
+    v: &Validated<'_>,
+    out: &mut Vec<NewRow>,
+) {
+    let key = Key {
+        tenant: tenant.to_string(),
+        collection: collection.to_string(),
+        parent: parent.to_string(),
+        id: uuid::Uuid::new_v4().to_string(),
+    };
+    let mut body = v.properties.clone();
+    stamp_create(model, v, &mut body);
+    let child_parent = key.child_parent();
+    out.push(NewRow {
+        key,
+        type_name: v.ty.name.clone(),
+        body,
+    });
+    for (nav, items) in &v.children {
+        let child_collection = format!("{collection}/{}", nav.name);
+        for item in items {
+            plan_rows(model, tenant, &child_collection, &child_parent, item, out);
+        }
+    }
+}
+
+/// Server-managed properties at creation: timestamps now, version 1.
+fn stamp_create(model: &Model, v: &Validated<'_>, body: &mut Map<String, Value>) {
+    let now = Value::String(DateTimeOffset::now().to_utc_string());
+    for prop in model
+        .all_properties(v.ty)
+        .into_iter()
+        .filter(|p| p.server_managed)
+    {
+        let value = match prop.name.as_str() {
+            "createdDateTime" | "lastModifiedDateTime" => now.clone(),
+            "version" => Value::from(1),
+            _ => continue,
+        };
+        body.insert(prop.name.clone(), value);
+    }
+}
+
+/// Server-managed properties on change: a new modification time and the next version.
+fn stamp_update(body: &mut Map<String, Value>) {
+    if body.contains_key("lastModifiedDateTime") {
+        body.insert(
+            "lastModifiedDateTime".into(),
+            Value::String(DateTimeOffset::now().to_utc_string()),
+        );
+    }
+    if let Some(version) = body.get("version").and_then(Value::as_i64) {
+        body.insert("version".into(), Value::from(version.saturating_add(1)));
+    }
+}
+
+fn check_exists(tx: &mut dyn WriteTx, keys: &[Key]) -> Result<(), ApiError> {
+    for key in keys {
+        if tx.get(key)?.is_none() {
+            return Err(not_found(key));
+        }
+    }
+    Ok(())
+}
+
+fn insert_rows(tx: &mut dyn WriteTx, rows: &[NewRow]) -> Result<(), ApiError> {
+    for row in rows {
+        tx.insert(
+            &row.key,
+            &row.type_name,
+            &Value::Object(row.body.clone()).to_string(),
+        )?;
+    }
+    Ok(())
+}
+
+fn parse_body(text: &str) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(ApiError::Internal(
+            "a stored body is not a JSON object".into(),
+        )),
+    }
+}
+
+fn parse_skiptoken(token: &str) -> Result<i64, ApiError> {
+    i64::from_str_radix(token, 16)
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| ApiError::bad_request(format!("The $skiptoken '{token}' is not valid.")))
+}
+
+fn not_found(key: &Key) -> ApiError {
+    let set = key.collection.rsplit('/').next().unwrap_or(&key.collection);
+    ApiError::NotFound(format!(
+        "The resource '{set}' with key '{}' was not found.",
+        key.id
+    ))
+}
+
+/// Graph's answer when a path exists but the method is not served there.
+fn route_error(call: &Call) -> ApiError {
+    let mut template = Vec::new();
+    for (i, step) in call.path.steps.iter().enumerate() {
+        let is_root_set = i == 0 && call.path.root.kind == odata::edm::RootKind::EntitySet;
+        template.push(if is_root_set {
+            "entityset"
+        } else {
+            "navigation"
+        });
+        if step.key.is_some() {
+            template.push("key");
+        }
+    }
+    if call.path.root.kind == odata::edm::RootKind::Singleton {
+        template.insert(0, "singleton");
+    }
+    if call.path.action.is_some() {
+        template.push("action");
+    }
+    if call.path.count {
+        template.push("$count");
+    }
+    ApiError::Route(format!(
+        "No OData route exists that match template ~/{} with http verb {} for request {}.",
+        template.join("/"),
+        call.verb,
+        call.raw_path
+    ))
+}
