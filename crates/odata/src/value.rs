@@ -100,6 +100,20 @@ impl DateTimeOffset {
     }
 }
 
+impl DateTimeOffset {
+    /// The current instant, from the system clock.
+    pub fn now() -> Self {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let ticks = (since_epoch.as_nanos() / 100) as i64;
+        Self {
+            utc_ticks: ticks + DAYS_TO_UNIX_EPOCH * TICKS_PER_DAY,
+            offset_minutes: 0,
+        }
+    }
+}
+
 fn digits(bytes: &[u8]) -> Option<i64> {
     if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
         return None;
@@ -218,19 +232,5 @@ mod tests {
         let a = DateTimeOffset::parse("2020-01-01T00:00:00+01:00").map(|t| t.utc_ticks);
         let b = DateTimeOffset::parse("2019-12-31T23:00:00Z").map(|t| t.utc_ticks);
         assert_eq!(a, b);
-    }
-}
-
-impl DateTimeOffset {
-    /// The current instant, from the system clock.
-    pub fn now() -> Self {
-        let since_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let ticks = (since_epoch.as_nanos() / 100) as i64;
-        Self {
-            utc_ticks: ticks + DAYS_TO_UNIX_EPOCH * TICKS_PER_DAY,
-            offset_minutes: 0,
-        }
     }
 }
