@@ -1,1 +1,6 @@
-fn main() {}
+//! The one integration-test binary: every module drives a real complyd over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod seeds;

@@ -1,0 +1,210 @@
+//! Test support: a real complyd on port 0 in a temporary data folder, and a small typed client.
+
+#![allow(dead_code)]
+
+use complyd::auth::{self, TokenRequest};
+use complyd::service::Fidelity;
+use complyd::Config;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use tokio::sync::oneshot;
+
+pub const SECRET: &str = "integration-test-secret";
+pub const TENANT: &str = "11111111-1111-4111-8111-111111111111";
+pub const OTHER_TENANT: &str = "22222222-2222-4222-8222-222222222222";
+pub const READ: &str = "DeviceManagementConfiguration.Read.All";
+pub const WRITE: &str = "DeviceManagementConfiguration.ReadWrite.All";
+pub const POLICIES: &str = "deviceManagement/deviceCompliancePolicies";
+
+pub struct Server {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Server {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn intune() -> Self {
+        Self::start_with(|c| c.fidelity = Fidelity::Intune).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, configure).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, configure: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::new(dir.path());
+        config.jwt_secret = Some(SECRET.to_string());
+        configure(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(complyd::serve(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        Self { base, dir, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Stops the server (graceful) and hands back its data folder.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server result");
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A delegated user of the test tenant with read-write access.
+    pub fn client(&self) -> Client {
+        self.client_with(TokenRequest::delegated(TENANT, &[WRITE]))
+    }
+
+    pub fn client_with(&self, request: TokenRequest) -> Client {
+        let token = auth::mint(SECRET.as_bytes(), &request).expect("mint");
+        self.client_with_token(Some(token))
+    }
+
+    pub fn client_with_token(&self, token: Option<String>) -> Client {
+        Client { http: reqwest::Client::new(), base: self.base.clone(), token }
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    }
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
+    }
+    pub fn error_message(&self) -> String {
+        self.json()["error"]["message"].as_str().unwrap_or_default().to_string()
+    }
+    pub fn id(&self) -> String {
+        self.json()["id"].as_str().unwrap_or_else(|| panic!("no id in {}", self.text)).to_string()
+    }
+    /// Asserts the status, printing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        self
+    }
+    /// Asserts a Graph error with this status and code, with a complete error body.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Self {
+        let resp = self.expect(status);
+        let body = resp.json();
+        assert_eq!(body["error"]["code"], code, "body: {}", resp.text);
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "empty message: {}", resp.text);
+        let inner = &body["error"]["innerError"];
+        assert_eq!(inner["request-id"].as_str(), resp.header("request-id").as_deref());
+        assert!(inner["client-request-id"].is_string() && inner["date"].is_string(), "{}", resp.text);
+        resp
+    }
+}
+
+impl Client {
+    pub fn url(&self, version: &str, path: &str) -> String {
+        format!("{}/{version}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    pub async fn send(&self, method: reqwest::Method, url: &str, body: Option<String>) -> Resp {
+        let mut req = self.http.request(method, url);
+        if let Some(token) = &self.token {
+            req = req.header("Authorization", format!("Bearer {token}"));
+        }
+        if let Some(body) = body {
+            req = req.header("Content-Type", "application/json").body(body);
+        }
+        let res = req.send().await.expect("request failed");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        Resp { status, headers, text }
+    }
+
+    pub async fn get(&self, version: &str, path: &str) -> Resp {
+        self.send(reqwest::Method::GET, &self.url(version, path), None).await
+    }
+    pub async fn get_url(&self, url: &str) -> Resp {
+        self.send(reqwest::Method::GET, url, None).await
+    }
+    pub async fn post(&self, version: &str, path: &str, body: &Value) -> Resp {
+        self.send(reqwest::Method::POST, &self.url(version, path), Some(body.to_string())).await
+    }
+    pub async fn post_raw(&self, version: &str, path: &str, body: &str) -> Resp {
+        self.send(reqwest::Method::POST, &self.url(version, path), Some(body.to_string())).await
+    }
+    pub async fn patch(&self, version: &str, path: &str, body: &Value) -> Resp {
+        self.send(reqwest::Method::PATCH, &self.url(version, path), Some(body.to_string())).await
+    }
+    pub async fn delete(&self, version: &str, path: &str) -> Resp {
+        self.send(reqwest::Method::DELETE, &self.url(version, path), None).await
+    }
+
+    /// Creates a Windows 10 policy with one block action (valid in both fidelity modes).
+    pub async fn create_policy(&self, version: &str, name: &str) -> String {
+        self.post(version, POLICIES, &windows10_policy(name)).await.expect(201).id()
+    }
+}
+
+pub fn windows10_policy(name: &str) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.windows10CompliancePolicy",
+        "displayName": name,
+        "passwordRequired": true,
+        "scheduledActionsForRule": [{
+            "ruleName": "PasswordRequired",
+            "scheduledActionConfigurations": [{ "actionType": "block", "gracePeriodHours": 0 }]
+        }]
+    })
+}
+
+pub fn fixture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/api/fixtures").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Asserts that every property of `expected` appears in `actual` with the same value, `id` aside.
+#[track_caller]
+pub fn assert_matches_example(actual: &Value, expected: &Value) {
+    let (Some(actual), Some(expected)) = (actual.as_object(), expected.as_object()) else {
+        panic!("not objects: {actual} / {expected}");
+    };
+    for (key, value) in expected {
+        if key == "id" {
+            assert!(actual["id"].is_string(), "no id in {actual:?}");
+            continue;
+        }
+        assert_eq!(actual.get(key), Some(value), "property {key}: got {:?}", actual.get(key));
+    }
+}
