@@ -15,6 +15,9 @@ pub const OTHER_TENANT: &str = "22222222-2222-4222-8222-222222222222";
 pub const READ: &str = "DeviceManagementConfiguration.Read.All";
 pub const WRITE: &str = "DeviceManagementConfiguration.ReadWrite.All";
 pub const POLICIES: &str = "deviceManagement/deviceCompliancePolicies";
+pub const VERSIONS: [&str; 2] = ["v1.0", "beta"];
+/// The error code Graph uses when a path exists but the method is not served there.
+pub const ROUTE_ERROR: &str = "No method match route template";
 
 pub struct Server {
     pub base: String,
@@ -41,13 +44,20 @@ impl Server {
         let mut config = Config::new(dir.path());
         config.jwt_secret = Some(SECRET.to_string());
         configure(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(complyd::serve(config, listener, async move {
             let _ = stopped.await;
         }));
-        Self { base, dir, stop: Some(stop), task: Some(task) }
+        Self {
+            base,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// Stops the server (graceful) and hands back its data folder.
@@ -77,7 +87,11 @@ impl Server {
     }
 
     pub fn client_with_token(&self, token: Option<String>) -> Client {
-        Client { http: reqwest::Client::new(), base: self.base.clone(), token }
+        Client {
+            http: reqwest::Client::new(),
+            base: self.base.clone(),
+            token,
+        }
     }
 }
 
@@ -100,21 +114,61 @@ impl Resp {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
     pub fn error_code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
     pub fn error_message(&self) -> String {
-        self.json()["error"]["message"].as_str().unwrap_or_default().to_string()
+        self.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+    pub fn context(&self) -> String {
+        self.json()["@odata.context"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+    /// The members of a collection response.
+    pub fn values(&self) -> Vec<Value> {
+        match self.json()["value"].as_array() {
+            Some(items) => items.clone(),
+            None => panic!("no value array in {}", self.text),
+        }
+    }
+    /// Asserts that `@odata.context` is `<base>/<version>/$metadata#<fragment>`.
+    #[track_caller]
+    pub fn expect_context(self, version: &str, fragment: &str) -> Self {
+        let context = self.context();
+        let wanted = format!("/{version}/$metadata#{fragment}");
+        assert!(
+            context.starts_with("http") && context.ends_with(&wanted),
+            "context {context:?} does not end with {wanted:?}"
+        );
+        self
     }
     pub fn id(&self) -> String {
-        self.json()["id"].as_str().unwrap_or_else(|| panic!("no id in {}", self.text)).to_string()
+        self.json()["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {}", self.text))
+            .to_string()
     }
     /// Asserts the status, printing the body when it differs.
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
         self
     }
     /// Asserts a Graph error with this status and code, with a complete error body.
@@ -126,8 +180,15 @@ impl Resp {
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert!(!message.is_empty(), "empty message: {}", resp.text);
         let inner = &body["error"]["innerError"];
-        assert_eq!(inner["request-id"].as_str(), resp.header("request-id").as_deref());
-        assert!(inner["client-request-id"].is_string() && inner["date"].is_string(), "{}", resp.text);
+        assert_eq!(
+            inner["request-id"].as_str(),
+            resp.header("request-id").as_deref()
+        );
+        assert!(
+            inner["client-request-id"].is_string() && inner["date"].is_string(),
+            "{}",
+            resp.text
+        );
         resp
     }
 }
@@ -138,7 +199,20 @@ impl Client {
     }
 
     pub async fn send(&self, method: reqwest::Method, url: &str, body: Option<String>) -> Resp {
+        self.send_with(method, url, body, &[]).await
+    }
+
+    pub async fn send_with(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut req = self.http.request(method, url);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(token) = &self.token {
             req = req.header("Authorization", format!("Bearer {token}"));
         }
@@ -149,31 +223,68 @@ impl Client {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let text = res.text().await.expect("body");
-        Resp { status, headers, text }
+        Resp {
+            status,
+            headers,
+            text,
+        }
     }
 
     pub async fn get(&self, version: &str, path: &str) -> Resp {
-        self.send(reqwest::Method::GET, &self.url(version, path), None).await
+        self.send(reqwest::Method::GET, &self.url(version, path), None)
+            .await
     }
     pub async fn get_url(&self, url: &str) -> Resp {
         self.send(reqwest::Method::GET, url, None).await
     }
     pub async fn post(&self, version: &str, path: &str, body: &Value) -> Resp {
-        self.send(reqwest::Method::POST, &self.url(version, path), Some(body.to_string())).await
+        self.send(
+            reqwest::Method::POST,
+            &self.url(version, path),
+            Some(body.to_string()),
+        )
+        .await
     }
     pub async fn post_raw(&self, version: &str, path: &str, body: &str) -> Resp {
-        self.send(reqwest::Method::POST, &self.url(version, path), Some(body.to_string())).await
+        self.send(
+            reqwest::Method::POST,
+            &self.url(version, path),
+            Some(body.to_string()),
+        )
+        .await
     }
     pub async fn patch(&self, version: &str, path: &str, body: &Value) -> Resp {
-        self.send(reqwest::Method::PATCH, &self.url(version, path), Some(body.to_string())).await
+        self.send(
+            reqwest::Method::PATCH,
+            &self.url(version, path),
+            Some(body.to_string()),
+        )
+        .await
     }
     pub async fn delete(&self, version: &str, path: &str) -> Resp {
-        self.send(reqwest::Method::DELETE, &self.url(version, path), None).await
+        self.send(reqwest::Method::DELETE, &self.url(version, path), None)
+            .await
+    }
+
+    /// GET of a collection that must answer 200: its members.
+    pub async fn list(&self, version: &str, path: &str) -> Vec<Value> {
+        self.get(version, path).await.expect(200).values()
+    }
+    /// The ids of a collection's members.
+    pub async fn ids(&self, version: &str, path: &str) -> Vec<String> {
+        let items = self.list(version, path).await;
+        items
+            .iter()
+            .map(|v| v["id"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// Creates a Windows 10 policy with one block action (valid in both fidelity modes).
     pub async fn create_policy(&self, version: &str, name: &str) -> String {
-        self.post(version, POLICIES, &windows10_policy(name)).await.expect(201).id()
+        self.post(version, POLICIES, &windows10_policy(name))
+            .await
+            .expect(201)
+            .id()
     }
 }
 
@@ -189,8 +300,62 @@ pub fn windows10_policy(name: &str) -> Value {
     })
 }
 
+/// The URL path of one policy.
+pub fn policy_path(id: &str) -> String {
+    format!("{POLICIES}/{id}")
+}
+
+/// A device status body with this compliance status.
+pub fn device_status(status: &str) -> Value {
+    json!({
+        "deviceDisplayName": format!("device {status}"),
+        "status": status,
+        "complianceGracePeriodExpirationDateTime": "2024-01-01T00:00:00Z",
+        "lastReportedDateTime": "2024-01-02T03:04:05.1234567+01:00"
+    })
+}
+
+/// A user status body with this compliance status.
+pub fn user_status(status: &str) -> Value {
+    json!({ "userDisplayName": format!("user {status}"), "status": status, "devicesCount": 1 })
+}
+
+/// Valid delegated read-write claims of the test tenant; `changes` overrides or removes (null) claims.
+pub fn claims(changes: Value) -> Value {
+    let now = auth::now_unix();
+    let mut base = json!({
+        "aud": "https://graph.microsoft.com",
+        "iss": format!("https://sts.windows.net/{TENANT}/"),
+        "tid": TENANT,
+        "oid": "33333333-3333-4333-8333-333333333333",
+        "idtyp": "user",
+        "scp": WRITE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+        "ver": "1.0"
+    });
+    if let (Some(base), Some(changes)) = (base.as_object_mut(), changes.as_object()) {
+        for (key, value) in changes {
+            if value.is_null() {
+                base.remove(key);
+            } else {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    base
+}
+
+/// A token for `claims`, signed with the test secret.
+pub fn token_for(claims: &Value) -> String {
+    auth::mint_claims(SECRET.as_bytes(), claims).expect("mint")
+}
+
 pub fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/api/fixtures").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/api/fixtures")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -205,6 +370,11 @@ pub fn assert_matches_example(actual: &Value, expected: &Value) {
             assert!(actual["id"].is_string(), "no id in {actual:?}");
             continue;
         }
-        assert_eq!(actual.get(key), Some(value), "property {key}: got {:?}", actual.get(key));
+        assert_eq!(
+            actual.get(key),
+            Some(value),
+            "property {key}: got {:?}",
+            actual.get(key)
+        );
     }
 }
