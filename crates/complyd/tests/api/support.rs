@@ -279,6 +279,29 @@ impl Client {
             .collect()
     }
 
+    /// Asserts that the entity at `path` does not exist: GET, PATCH and DELETE are 404.
+    pub async fn expect_gone(&self, version: &str, path: &str) {
+        let url = self.url(version, path);
+        for (method, body) in [
+            (reqwest::Method::GET, None),
+            (reqwest::Method::PATCH, Some("{}".to_string())),
+            (reqwest::Method::DELETE, None),
+        ] {
+            let resp = self.send(method.clone(), &url, body).await;
+            assert_eq!(resp.status, 404, "{method} {path}: {}", resp.text);
+            resp.expect_error(404, "ResourceNotFound");
+        }
+    }
+
+    /// Asserts that the collection at `path` lies under a missing entity: GET and POST are 404.
+    pub async fn expect_orphan(&self, version: &str, path: &str, body: &Value) {
+        self.get(version, path)
+            .await
+            .expect_error(404, "ResourceNotFound");
+        let resp = self.post(version, path, body).await;
+        resp.expect_error(404, "ResourceNotFound");
+    }
+
     /// Creates a Windows 10 policy with one block action (valid in both fidelity modes).
     pub async fn create_policy(&self, version: &str, name: &str) -> String {
         self.post(version, POLICIES, &windows10_policy(name))
