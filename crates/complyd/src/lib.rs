@@ -9,7 +9,7 @@ pub mod http;
 pub mod service;
 pub mod store;
 
-use service::{Fidelity, Service, Settings};
+use service::{Fidelity, Service, Settings, TokenKey};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,7 +53,7 @@ pub async fn serve(
     };
     let state = Arc::new(http::AppState {
         model,
-        service: Service::new(model, store, settings),
+        service: Service::new(model, store, settings, TokenKey::derive(&secret)),
         auth: auth::Authenticator::new(&secret),
         max_body_bytes: config.max_body_bytes,
         scheme: "http",

@@ -114,6 +114,17 @@ impl DateTimeOffset {
     }
 }
 
+impl DateTimeOffset {
+    /// Year, month, day, hour, minute, second in the value's own offset.
+    pub fn local_parts(&self) -> [i64; 6] {
+        let local = self.utc_ticks + i64::from(self.offset_minutes) * 60 * TICKS_PER_SECOND;
+        let days = local.div_euclid(TICKS_PER_DAY);
+        let secs = local.rem_euclid(TICKS_PER_DAY) / TICKS_PER_SECOND;
+        let (y, m, d) = civil_from_days(days - DAYS_TO_UNIX_EPOCH);
+        [y, m, d, secs / 3600, secs / 60 % 60, secs % 60]
+    }
+}
+
 fn digits(bytes: &[u8]) -> Option<i64> {
     if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
         return None;

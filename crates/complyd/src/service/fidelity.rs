@@ -4,6 +4,7 @@
 use super::Operation;
 use crate::error::ApiError;
 use odata::path::Addressed;
+use odata::query::bind::BoundQuery;
 use odata::validate::Validated;
 use serde_json::Value;
 
@@ -49,5 +50,37 @@ pub fn require_one_block_action(rules: &[Validated<'_>]) -> Result<(), ApiError>
         Err(ApiError::Business(
             "Compliance policy must have one and only one block scheduled action".into(),
         ))
+    }
+}
+
+/// What the live service does with string functions in `$filter`, per collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StringFunctions {
+    Refused,
+    Ignored,
+}
+
+/// Compliance policies refuse them; the status collections, like managed devices, drop a filter
+/// they cannot serve and answer unfiltered.
+const STRING_FUNCTION_RULES: &[(&str, StringFunctions)] = &[
+    ("deviceCompliancePolicies", StringFunctions::Refused),
+    ("deviceCompliancePolicies/deviceStatuses", StringFunctions::Ignored),
+    ("deviceCompliancePolicies/userStatuses", StringFunctions::Ignored),
+];
+
+/// Applies the live `$filter` restrictions in `intune` fidelity; the documented mode follows OData.
+pub fn apply_filter_rules(fidelity: Fidelity, collection: &str, bound: &mut BoundQuery<'_>) -> Result<(), ApiError> {
+    if fidelity != Fidelity::Intune || !bound.filter.as_ref().is_some_and(|f| f.uses_string_functions()) {
+        return Ok(());
+    }
+    match STRING_FUNCTION_RULES.iter().find(|(c, _)| *c == collection).map(|(_, r)| *r) {
+        Some(StringFunctions::Refused) => Err(ApiError::bad_request(format!(
+            "Invalid filter clause: string functions (contains, startswith, endswith, tolower, toupper, length) are not supported on {collection}."
+        ))),
+        Some(StringFunctions::Ignored) => {
+            bound.filter = None;
+            Ok(())
+        }
+        None => Ok(()),
     }
 }

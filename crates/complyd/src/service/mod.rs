@@ -3,12 +3,15 @@
 
 mod fidelity;
 mod locate;
+mod paging;
+mod read;
 mod summaries;
 
 pub use fidelity::Fidelity;
+pub use paging::TokenKey;
 
 use crate::error::ApiError;
-use crate::store::{Key, PageRequest, SqliteStore, WriteTx};
+use crate::store::{Key, SqliteStore, WriteTx};
 use locate::Location;
 use odata::path::{Addressed, ResourcePath};
 use odata::project::Projection;
@@ -77,6 +80,7 @@ pub struct Service {
     model: &'static Model,
     store: Arc<SqliteStore>,
     settings: Settings,
+    token_key: TokenKey,
 }
 
 /// A new row, planned before the write transaction runs.
@@ -87,12 +91,8 @@ struct NewRow {
 }
 
 impl Service {
-    pub fn new(model: &'static Model, store: Arc<SqliteStore>, settings: Settings) -> Self {
-        Self {
-            model,
-            store,
-            settings,
-        }
+    pub fn new(model: &'static Model, store: Arc<SqliteStore>, settings: Settings, token_key: TokenKey) -> Self {
+        Self { model, store, settings, token_key }
     }
 
     pub async fn execute(&self, call: Call) -> Result<Reply, ApiError> {
@@ -143,85 +143,6 @@ impl Service {
             Some(missing) => Err(not_found(&missing)),
             None => Ok(()),
         }
-    }
-
-    async fn list(&self, call: Call) -> Result<Reply, ApiError> {
-        let location = Location::of(&call.tenant, &call.path);
-        self.require_ancestors(&location).await?;
-        let after_seq = call
-            .query
-            .skiptoken
-            .as_deref()
-            .map(parse_skiptoken)
-            .transpose()?;
-        let limit = call
-            .query
-            .top
-            .unwrap_or(self.settings.page_size)
-            .min(self.settings.page_size.max(odata::query::MAX_TOP));
-        let mut rows = self
-            .store
-            .page(PageRequest {
-                tenant: &call.tenant,
-                collection: &location.collection,
-                parent: &location.parent,
-                after_seq,
-                limit: limit + 1,
-            })
-            .await?;
-        // $top asks for at most that many in all; server paging continues only without it.
-        let more = rows.len() > limit && call.query.top.is_none();
-        rows.truncate(limit);
-        let skiptoken = if more {
-            rows.last().map(|r| format!("{:x}", r.seq))
-        } else {
-            None
-        };
-        let count = if call.query.count {
-            Some(
-                self.store
-                    .count(&call.tenant, &location.collection, &location.parent)
-                    .await?,
-            )
-        } else {
-            None
-        };
-        let items = rows
-            .iter()
-            .map(|r| self.project_row(call.version, &r.type_name, &r.key.id, &parse_body(&r.body)?))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Reply::Collection {
-            context: call.path.context_path(),
-            items,
-            count,
-            skiptoken,
-        })
-    }
-
-    async fn count(&self, call: Call) -> Result<Reply, ApiError> {
-        let location = Location::of(&call.tenant, &call.path);
-        self.require_ancestors(&location).await?;
-        Ok(Reply::Count(
-            self.store
-                .count(&call.tenant, &location.collection, &location.parent)
-                .await?,
-        ))
-    }
-
-    async fn read(&self, call: Call) -> Result<Reply, ApiError> {
-        let key = Location::of(&call.tenant, &call.path).key(&call.tenant);
-        let row = self.store.get(&key).await?.ok_or_else(|| not_found(&key))?;
-        let body = self.project_row(
-            call.version,
-            &row.type_name,
-            &key.id,
-            &parse_body(&row.body)?,
-        )?;
-        Ok(Reply::Entity {
-            context: format!("{}/$entity", call.path.context_path()),
-            body,
-            created: false,
-        })
     }
 
     async fn create(&self, mut call: Call) -> Result<Reply, ApiError> {
@@ -343,51 +264,6 @@ impl Service {
         Ok(Reply::NoContent)
     }
 
-    /// The stored single-valued entity, else its derived form, else all defaults.
-    async fn current_single(
-        &self,
-        location: &Location,
-        tenant: &str,
-    ) -> Result<(String, Map<String, Value>, bool), ApiError> {
-        let key = location.key(tenant);
-        let container = match location.ancestors.last() {
-            Some(parent) => Some(
-                self.store
-                    .get(parent)
-                    .await?
-                    .ok_or_else(|| not_found(parent))?,
-            ),
-            None => None,
-        };
-        if let Some(row) = self.store.get(&key).await? {
-            return Ok((row.type_name, parse_body(&row.body)?, true));
-        }
-        let container_body = container
-            .as_ref()
-            .map(|r| parse_body(&r.body))
-            .transpose()?;
-        let derived = summaries::derive(&self.store, &key, container_body.as_ref()).await?;
-        Ok((String::new(), derived.unwrap_or_default(), false))
-    }
-
-    async fn read_single(&self, call: Call) -> Result<Reply, ApiError> {
-        let location = Location::of(&call.tenant, &call.path);
-        let (_, body, _) = self.current_single(&location, &call.tenant).await?;
-        let ty = call
-            .path
-            .steps
-            .last()
-            .map(|s| s.target)
-            .ok_or_else(|| route_error(&call))?;
-        let id = location.id.clone().unwrap_or_default();
-        let body = self.projection(call.version).entity(ty, &id, &body);
-        Ok(Reply::Entity {
-            context: format!("{}/$entity", call.path.context_path()),
-            body,
-            created: false,
-        })
-    }
-
     async fn update_single(&self, mut call: Call) -> Result<Reply, ApiError> {
         let location = Location::of(&call.tenant, &call.path);
         let ty = call
@@ -401,7 +277,7 @@ impl Service {
             .take()
             .ok_or_else(|| ApiError::bad_request("A request body is required."))?;
         let validated = Validator::new(self.model, call.version).entity(ty, &body, Mode::Update)?;
-        let (_, current, _) = self.current_single(&location, &call.tenant).await?;
+        let current = self.single_body(&location.key(&call.tenant), location.ancestors.last()).await?;
         let key = location.key(&call.tenant);
         let (ancestors, changes, type_name) = (
             location.ancestors.clone(),
@@ -514,7 +390,7 @@ impl Service {
 
 /// Rows for a validated entity and, recursively, its deep-inserted children.
 fn plan_rows(
-    model: &Model,
+    model: &'static Model,
     tenant: &str,
     collection: &str,
     parent: &str,
@@ -529,6 +405,7 @@ fn plan_rows(
     };
     let mut body = v.properties.clone();
     stamp_create(model, v, &mut body);
+    fill_defaults(model, v, &mut body);
     let child_parent = key.child_parent();
     out.push(NewRow {
         key,
@@ -544,7 +421,7 @@ fn plan_rows(
 }
 
 /// Server-managed properties at creation: timestamps now, version 1.
-fn stamp_create(model: &Model, v: &Validated<'_>, body: &mut Map<String, Value>) {
+fn stamp_create(model: &'static Model, v: &Validated<'_>, body: &mut Map<String, Value>) {
     let now = Value::String(DateTimeOffset::now().to_utc_string());
     for prop in model
         .all_properties(v.ty)
@@ -557,6 +434,17 @@ fn stamp_create(model: &Model, v: &Validated<'_>, body: &mut Map<String, Value>)
             _ => continue,
         };
         body.insert(prop.name.clone(), value);
+    }
+}
+
+/// Every property the entity's type has in any version, so that what is stored is what is shown
+/// (and what filters see): null for nullable properties, the type's zero value otherwise.
+fn fill_defaults(model: &'static Model, v: &Validated<'_>, body: &mut Map<String, Value>) {
+    let superset = Projection { model, version: Version::Beta, utc_timestamps: false };
+    for prop in model.all_properties(v.ty) {
+        if !body.contains_key(&prop.name) {
+            body.insert(prop.name.clone(), superset.default(&prop.ty));
+        }
     }
 }
 
@@ -600,13 +488,6 @@ fn parse_body(text: &str) -> Result<Map<String, Value>, ApiError> {
             "a stored body is not a JSON object".into(),
         )),
     }
-}
-
-fn parse_skiptoken(token: &str) -> Result<i64, ApiError> {
-    i64::from_str_radix(token, 16)
-        .ok()
-        .filter(|n| *n >= 0)
-        .ok_or_else(|| ApiError::bad_request(format!("The $skiptoken '{token}' is not valid.")))
 }
 
 fn not_found(key: &Key) -> ApiError {

@@ -1,6 +1,7 @@
 //! Storage: one `Store` for every entity type. Entities are rows keyed by tenant, collection path,
 //! parent keys and id; bodies are JSON. SQL lives only below this module.
 
+pub mod sql;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
@@ -38,14 +39,34 @@ pub struct Row {
     pub seq: i64,
 }
 
-/// A page of one collection, in `seq` order.
+/// A page (or count) of one collection under one parent.
 #[derive(Debug, Clone)]
-pub struct PageRequest<'a> {
-    pub tenant: &'a str,
-    pub collection: &'a str,
-    pub parent: &'a str,
-    pub after_seq: Option<i64>,
+pub struct Query {
+    pub tenant: String,
+    pub collection: String,
+    pub parent: String,
+    pub filter: Option<odata::query::bind::Condition>,
+    /// Sort keys; `true` is descending. `seq` always breaks ties.
+    pub order: Vec<(odata::query::bind::Operand, bool)>,
+    /// Continue after the row with these sort-key values and this `seq`.
+    pub cursor: Option<(Vec<sql::Param>, i64)>,
+    pub skip: usize,
     pub limit: usize,
+}
+
+impl Query {
+    pub fn all(tenant: &str, collection: &str, parent: &str) -> Self {
+        Self {
+            tenant: tenant.into(),
+            collection: collection.into(),
+            parent: parent.into(),
+            filter: None,
+            order: Vec::new(),
+            cursor: None,
+            skip: 0,
+            limit: usize::MAX >> 1,
+        }
+    }
 }
 
 #[derive(Debug)]

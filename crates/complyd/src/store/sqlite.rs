@@ -1,14 +1,21 @@
 //! The embedded store: SQLite in WAL mode, one writer thread that commits requests in groups,
 //! and a small pool of reader connections.
 
-use super::{Key, PageRequest, Row, StoreError, WriteTx};
-use rusqlite::{params, Connection, OptionalExtension};
+use super::sql::{self, Param, Sql};
+use super::{Key, Query, Row, StoreError, WriteTx};
+use odata::value::DateTimeOffset;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_entities.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_entities.sql"),
+    include_str!("migrations/0002_query_indexes.sql"),
+];
 const READERS: usize = 4;
 /// The most write jobs one transaction commits together.
 const GROUP_LIMIT: usize = 256;
@@ -45,7 +52,60 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    register_functions(&conn)?;
     Ok(conn)
+}
+
+/// `dto_ticks(text)`: a DateTimeOffset's instant; `dto_part(text, part)`: one of its fields in
+/// its own offset. Indexes use the first, so every connection must have both.
+fn register_functions(conn: &Connection) -> Result<(), StoreError> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("dto_ticks", 1, flags, |ctx| {
+        let text: Option<String> = ctx.get(0).unwrap_or(None);
+        Ok(text.and_then(|t| DateTimeOffset::parse(&t)).map(|t| t.utc_ticks))
+    })?;
+    conn.create_scalar_function("dto_part", 2, flags, |ctx| {
+        let text: Option<String> = ctx.get(0).unwrap_or(None);
+        let part: String = ctx.get(1).unwrap_or_default();
+        let index = ["year", "month", "day", "hour", "minute", "second"].iter().position(|p| *p == part);
+        Ok(text
+            .and_then(|t| DateTimeOffset::parse(&t))
+            .zip(index)
+            .map(|(t, i)| t.local_parts()[i]))
+    })?;
+    Ok(())
+}
+
+fn to_sql(p: &Param) -> SqlValue {
+    match p {
+        Param::Null => SqlValue::Null,
+        Param::Int(n) => SqlValue::Integer(*n),
+        Param::Real(r) => SqlValue::Real(*r),
+        Param::Text(t) => SqlValue::Text(t.clone()),
+    }
+}
+
+fn from_sql(v: ValueRef<'_>) -> Param {
+    match v {
+        ValueRef::Null | ValueRef::Blob(_) => Param::Null,
+        ValueRef::Integer(n) => Param::Int(n),
+        ValueRef::Real(r) => Param::Real(r),
+        ValueRef::Text(t) => Param::Text(String::from_utf8_lossy(t).into_owned()),
+    }
+}
+
+/// `WHERE` for one collection of one parent, plus the bound filter.
+fn scope_sql(sql: &mut Sql, q: &Query) -> Result<String, StoreError> {
+    if !sql::is_plain(&q.collection) {
+        return Err(StoreError::Backend(format!("collection path '{}' is not plain", q.collection)));
+    }
+    let (tenant, parent) = (sql.param(Param::Text(q.tenant.clone())), sql.param(Param::Text(q.parent.clone())));
+    let mut text = format!("tenant = {tenant} AND collection = '{}' AND parent = {parent}", q.collection);
+    if let Some(filter) = &q.filter {
+        text.push_str(" AND ");
+        text.push_str(&sql::condition(sql, filter));
+    }
+    Ok(text)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -147,52 +207,72 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn page(self: &Arc<Self>, req: PageRequest<'_>) -> Result<Vec<Row>, StoreError> {
-        let (tenant, collection, parent) = (
-            req.tenant.to_string(),
-            req.collection.to_string(),
-            req.parent.to_string(),
-        );
-        let (after, limit) = (req.after_seq.unwrap_or(0), req.limit as i64);
+    /// One page of a collection: filtered, ordered (then by `seq`), after a cursor. Each row comes
+    /// with the values of its sort keys, for the next cursor.
+    pub async fn query(self: &Arc<Self>, q: Query) -> Result<Vec<(Row, Vec<Param>)>, StoreError> {
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT seq, id, type_name, body FROM entity
-                 WHERE tenant = ?1 AND collection = ?2 AND parent = ?3 AND seq > ?4 ORDER BY seq LIMIT ?5",
-            )?;
-            let rows = stmt.query_map(params![tenant, collection, parent, after, limit], |r| {
-                Ok(Row {
+            let mut sql = Sql::default();
+            let mut where_sql = scope_sql(&mut sql, &q)?;
+            let keys: Vec<(String, bool)> =
+                q.order.iter().map(|(o, desc)| (sql::comparable(&mut sql, o, true), *desc)).collect();
+            if let Some((values, seq)) = &q.cursor {
+                where_sql.push_str(" AND ");
+                where_sql.push_str(&sql::after_cursor(&mut sql, &keys, values, *seq));
+            }
+            let mut order: Vec<String> = keys
+                .iter()
+                .map(|(k, desc)| format!("{k} {}", if *desc { "DESC NULLS LAST" } else { "ASC NULLS FIRST" }))
+                .collect();
+            order.push("seq ASC".into());
+            let extra: String = keys.iter().map(|(k, _)| format!(", {k}")).collect();
+            let limit = sql.param(Param::Int(q.limit as i64));
+            let offset = sql.param(Param::Int(q.skip as i64));
+            sql.text = format!(
+                "SELECT seq, id, type_name, body{extra} FROM entity WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+                order.join(", ")
+            );
+            let mut stmt = c.prepare_cached(&sql.text)?;
+            let params: Vec<SqlValue> = sql.params.iter().map(to_sql).collect();
+            let mut rows = stmt.query(params_from_iter(params))?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let row = Row {
                     seq: r.get(0)?,
-                    key: Key {
-                        tenant: tenant.clone(),
-                        collection: collection.clone(),
-                        parent: parent.clone(),
-                        id: r.get(1)?,
-                    },
+                    key: Key { tenant: q.tenant.clone(), collection: q.collection.clone(), parent: q.parent.clone(), id: r.get(1)? },
                     type_name: r.get(2)?,
                     body: r.get(3)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                };
+                let values = (0..keys.len()).map(|i| r.get_ref(4 + i).map(from_sql)).collect::<Result<_, _>>()?;
+                out.push((row, values));
+            }
+            Ok(out)
         })
         .await
     }
 
-    pub async fn count(
-        self: &Arc<Self>,
-        tenant: &str,
-        collection: &str,
-        parent: &str,
-    ) -> Result<u64, StoreError> {
-        let (t, c, p) = (
-            tenant.to_string(),
-            collection.to_string(),
-            parent.to_string(),
-        );
-        self.read(move |conn| {
-            let n: i64 = conn
-                .prepare_cached("SELECT count(*) FROM entity WHERE tenant = ?1 AND collection = ?2 AND parent = ?3")?
-                .query_row(params![t, c, p], |r| r.get(0))?;
+    /// How many members of the collection match the query's filter.
+    pub async fn count_matching(self: &Arc<Self>, q: Query) -> Result<u64, StoreError> {
+        self.read(move |c| {
+            let mut sql = Sql::default();
+            let where_sql = scope_sql(&mut sql, &q)?;
+            let text = format!("SELECT count(*) FROM entity WHERE {where_sql}");
+            let params: Vec<SqlValue> = sql.params.iter().map(to_sql).collect();
+            let n: i64 = c.prepare_cached(&text)?.query_row(params_from_iter(params), |r| r.get(0))?;
             Ok(n as u64)
+        })
+        .await
+    }
+
+    /// The query plan SQLite picks for a query (for tests and diagnostics).
+    pub async fn explain(self: &Arc<Self>, q: Query) -> Result<Vec<String>, StoreError> {
+        self.read(move |c| {
+            let mut sql = Sql::default();
+            let where_sql = scope_sql(&mut sql, &q)?;
+            let text = format!("EXPLAIN QUERY PLAN SELECT seq, body FROM entity WHERE {where_sql} ORDER BY seq LIMIT 100");
+            let params: Vec<SqlValue> = sql.params.iter().map(to_sql).collect();
+            let mut stmt = c.prepare(&text)?;
+            let rows = stmt.query_map(params_from_iter(params), |r| r.get::<_, String>(3))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }
@@ -211,13 +291,17 @@ impl SqliteStore {
             collection.to_string(),
             parent.map(str::to_string),
         );
-        let path = format!("$.\"{}\"", property.replace('"', ""));
+        if !sql::is_plain(&c) || !sql::is_plain(property) {
+            return Err(StoreError::Backend("count_by needs plain names".into()));
+        }
+        // Literal collection and path, so the planner can use the partial expression indexes.
+        let text = format!(
+            "SELECT json_extract(body, '$.{property}'), count(*) FROM entity
+             WHERE tenant = ?1 AND collection = '{c}' AND (?2 IS NULL OR parent = ?2) GROUP BY 1"
+        );
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT json_extract(body, ?4), count(*) FROM entity
-                 WHERE tenant = ?1 AND collection = ?2 AND (?3 IS NULL OR parent = ?3) GROUP BY 1",
-            )?;
-            let rows = stmt.query_map(params![t, c, p, path], |r| {
+            let mut stmt = conn.prepare_cached(&text)?;
+            let rows = stmt.query_map(params![t, p], |r| {
                 Ok((
                     r.get::<_, Option<String>>(0)?.unwrap_or_default(),
                     r.get::<_, i64>(1)? as u64,

@@ -1,0 +1,155 @@
+//! Reads: collections with the bound query options (filter, order, keyset paging, `$select`,
+//! `$expand`, counts), single entities and single-valued navigations.
+
+use super::paging::Cursor;
+use super::{fidelity, not_found, parse_body, Call, Reply, Service};
+use crate::error::ApiError;
+use crate::store::{Key, Query, Row};
+use futures_util::future::BoxFuture;
+use odata::path::ResourcePath;
+use odata::query::bind::{self, BoundExpand, BoundQuery};
+use odata::Version;
+use serde_json::{Map, Value};
+
+/// The most members an expanded collection shows.
+const EXPAND_LIMIT: usize = 1000;
+
+/// One page of projected entities and the cursor of the next, if any.
+pub(super) struct Page {
+    pub items: Vec<Map<String, Value>>,
+    pub next: Option<Cursor>,
+}
+
+impl Service {
+    fn bind(&self, call: &Call) -> Result<BoundQuery<'static>, ApiError> {
+        let target = call.path.steps.last().map(|s| s.target).ok_or_else(|| super::route_error(call))?;
+        Ok(bind::bind(self.model, call.version, target, &call.query)?)
+    }
+
+    pub(super) async fn list(&self, call: Call) -> Result<Reply, ApiError> {
+        let location = super::locate::Location::of(&call.tenant, &call.path);
+        self.require_ancestors(&location).await?;
+        let mut bound = self.bind(&call)?;
+        fidelity::apply_filter_rules(self.settings.fidelity, &location.collection, &mut bound)?;
+        let mut query = Query::all(&call.tenant, &location.collection, &location.parent);
+        query.filter = bound.filter.clone();
+        let fingerprint = format!("{}|{}|{}|{:?}|{:?}", call.tenant, query.collection, query.parent, query.filter, bound.orderby);
+        let cursor = bound.skiptoken.as_deref().map(|t| self.token_key.decode(&fingerprint, t)).transpose()?;
+        let count = if bound.count { Some(self.store.count_matching(query.clone()).await?) } else { None };
+        let page_size = bound.top.unwrap_or(self.settings.page_size);
+        let page = self.page(query, &bound, call.version, cursor, page_size).await?;
+        let skiptoken = page.next.map(|c| self.token_key.encode(&fingerprint, &c));
+        Ok(Reply::Collection { context: with_select(call.path.context_path(), &bound), items: page.items, count, skiptoken })
+    }
+
+    /// Fetches, projects and expands one page. `query` carries scope and filter.
+    fn page<'a>(
+        &'a self,
+        mut query: Query,
+        bound: &'a BoundQuery<'static>,
+        version: Version,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page, ApiError>> {
+        Box::pin(async move {
+            query.order = bound.orderby.clone();
+            query.skip = if cursor.is_none() { bound.skip.unwrap_or(0) } else { 0 };
+            query.cursor = cursor.map(|c| (c.values, c.seq));
+            query.limit = limit.saturating_add(1);
+            let mut rows = self.store.query(query).await?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let next = if more { rows.last().map(|(row, values)| Cursor { values: values.clone(), seq: row.seq }) } else { None };
+            let mut items = Vec::with_capacity(rows.len());
+            for (row, _) in &rows {
+                items.push(self.shape(row, bound, version).await?);
+            }
+            Ok(Page { items, next })
+        })
+    }
+
+    /// A stored row as the client sees it: projected, selected, expanded.
+    async fn shape(&self, row: &Row, bound: &BoundQuery<'static>, version: Version) -> Result<Map<String, Value>, ApiError> {
+        let mut out = select(self.project_row(version, &row.type_name, &row.key.id, &parse_body(&row.body)?)?, bound);
+        for expand in &bound.expand {
+            let value = self.expanded(&row.key, expand, version).await?;
+            out.insert(expand.navigation.name.clone(), value);
+        }
+        Ok(out)
+    }
+
+    fn expanded<'a>(&'a self, owner: &'a Key, expand: &'a BoundExpand<'static>, version: Version) -> BoxFuture<'a, Result<Value, ApiError>> {
+        Box::pin(async move {
+            let collection = format!("{}/{}", owner.collection, expand.navigation.name);
+            if !expand.navigation.collection {
+                let key = Key { tenant: owner.tenant.clone(), collection, parent: owner.child_parent(), id: owner.id.clone() };
+                let body = self.single_body(&key, Some(owner)).await?;
+                let projected = self.projection(version).entity(expand.target, &key.id, &body);
+                return Ok(Value::Object(select(projected, &expand.query)));
+            }
+            let mut query = Query::all(&owner.tenant, &collection, &owner.child_parent());
+            query.filter = expand.query.filter.clone();
+            let limit = expand.query.top.unwrap_or(EXPAND_LIMIT).min(EXPAND_LIMIT);
+            let page = self.page(query, &expand.query, version, None, limit).await?;
+            Ok(Value::Array(page.items.into_iter().map(Value::Object).collect()))
+        })
+    }
+
+    pub(super) async fn count(&self, call: Call) -> Result<Reply, ApiError> {
+        let location = super::locate::Location::of(&call.tenant, &call.path);
+        self.require_ancestors(&location).await?;
+        let mut bound = self.bind(&call)?;
+        fidelity::apply_filter_rules(self.settings.fidelity, &location.collection, &mut bound)?;
+        let mut query = Query::all(&call.tenant, &location.collection, &location.parent);
+        query.filter = bound.filter;
+        Ok(Reply::Count(self.store.count_matching(query).await?))
+    }
+
+    pub(super) async fn read(&self, call: Call) -> Result<Reply, ApiError> {
+        let key = super::locate::Location::of(&call.tenant, &call.path).key(&call.tenant);
+        let bound = self.bind(&call)?;
+        let row = self.store.get(&key).await?.ok_or_else(|| not_found(&key))?;
+        let body = self.shape(&row, &bound, call.version).await?;
+        Ok(Reply::Entity { context: entity_context(&call.path, &bound), body, created: false })
+    }
+
+    pub(super) async fn read_single(&self, call: Call) -> Result<Reply, ApiError> {
+        let location = super::locate::Location::of(&call.tenant, &call.path);
+        let bound = self.bind(&call)?;
+        let ty = call.path.steps.last().map(|s| s.target).ok_or_else(|| super::route_error(&call))?;
+        let key = location.key(&call.tenant);
+        let body = self.single_body(&key, location.ancestors.last()).await?;
+        let body = select(self.projection(call.version).entity(ty, &key.id, &body), &bound);
+        Ok(Reply::Entity { context: entity_context(&call.path, &bound), body, created: false })
+    }
+
+    /// A single-valued navigation's body: stored (after a PATCH), else derived from what it counts.
+    pub(super) async fn single_body(&self, key: &Key, container: Option<&Key>) -> Result<Map<String, Value>, ApiError> {
+        let container_body = match container {
+            Some(parent) => Some(parse_body(&self.store.get(parent).await?.ok_or_else(|| not_found(parent))?.body)?),
+            None => None,
+        };
+        if let Some(row) = self.store.get(key).await? {
+            return parse_body(&row.body);
+        }
+        Ok(super::summaries::derive(&self.store, key, container_body.as_ref()).await?.unwrap_or_default())
+    }
+}
+
+fn select(mut entity: Map<String, Value>, bound: &BoundQuery<'_>) -> Map<String, Value> {
+    if let Some(names) = &bound.select {
+        entity.retain(|k, _| k == "@odata.type" || k == "id" || names.iter().any(|n| n == k));
+    }
+    entity
+}
+
+fn with_select(context: String, bound: &BoundQuery<'_>) -> String {
+    match &bound.select {
+        Some(names) => format!("{context}({})", names.join(",")),
+        None => context,
+    }
+}
+
+fn entity_context(path: &ResourcePath<'_>, bound: &BoundQuery<'_>) -> String {
+    format!("{}/$entity", with_select(path.context_path(), bound))
+}
