@@ -3,5 +3,8 @@
 
 mod support;
 
+mod auth;
+mod bad_input;
+mod polymorphism;
 mod routes;
 mod seeds;

@@ -1,0 +1,668 @@
+//! Each class of bad input: its status, its exact `error.code`, a message that names the culprit,
+//! and nothing stored.
+
+use crate::support::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// POSTs `body` as sent to the collection at `path` and asserts the refusal: status 400, `code`,
+/// a message containing `needle`, and a collection left as it was.
+async fn refused_create(
+    client: &Client,
+    version: &str,
+    path: &str,
+    body: &str,
+    code: &str,
+    needle: &str,
+) {
+    let before = client.get(version, path).await.expect(200).values();
+    let resp = client
+        .post_raw(version, path, body)
+        .await
+        .expect_error(400, code);
+    let message = resp.error_message();
+    assert!(
+        message.contains(needle),
+        "message {message:?} does not name {needle:?}"
+    );
+    assert_eq!(
+        client.get(version, path).await.expect(200).values(),
+        before,
+        "a refused POST stored something"
+    );
+}
+
+/// PATCHes `body` as sent to the entity at `path` and asserts the refusal and an unchanged entity.
+async fn refused_patch(
+    client: &Client,
+    version: &str,
+    path: &str,
+    body: &str,
+    code: &str,
+    needle: &str,
+) {
+    let before = client.get(version, path).await.expect(200).json();
+    let url = client.url(version, path);
+    let resp = client
+        .send(Method::PATCH, &url, Some(body.to_string()))
+        .await;
+    let message = resp.expect_error(400, code).error_message();
+    assert!(
+        message.contains(needle),
+        "message {message:?} does not name {needle:?}"
+    );
+    assert_eq!(
+        client.get(version, path).await.expect(200).json(),
+        before,
+        "a refused PATCH changed something"
+    );
+}
+
+/// A policy body with one property replaced (or added).
+fn policy_with(key: &str, value: Value) -> String {
+    let mut body = windows10_policy("bad input");
+    body[key] = value;
+    body.to_string()
+}
+
+#[tokio::test]
+async fn malformed_json_and_non_object_bodies_are_bad_requests() {
+    let server = Server::start().await;
+    let client = server.client();
+    for version in VERSIONS {
+        let p = client.create_policy(version, "target").await;
+        let statuses = format!("{POLICIES}/{p}/deviceStatuses");
+        for path in [POLICIES, statuses.as_str()] {
+            refused_create(
+                &client,
+                version,
+                path,
+                r#"{"displayName": "x",,}"#,
+                "BadRequest",
+                "JSON",
+            )
+            .await;
+            refused_create(
+                &client,
+                version,
+                path,
+                r#"{"displayName": "x""#,
+                "BadRequest",
+                "JSON",
+            )
+            .await;
+            for not_object in [r#"["displayName"]"#, r#""text""#, "42", "null"] {
+                refused_create(&client, version, path, not_object, "BadRequest", "object").await;
+            }
+        }
+        let entity = policy_path(&p);
+        refused_patch(&client, version, &entity, "{nope", "BadRequest", "JSON").await;
+        refused_patch(&client, version, &entity, "[1, 2]", "BadRequest", "object").await;
+    }
+}
+
+#[tokio::test]
+async fn wrong_json_types_are_model_validation_failures_naming_the_property() {
+    let server = Server::start().await;
+    let client = server.client();
+    for version in VERSIONS {
+        for (key, value) in [
+            ("displayName", json!(5)),
+            ("passwordRequired", json!("yes")),
+            ("passwordMinimumLength", json!("8")),
+            ("passwordMinimumLength", json!(8.5)),
+            ("description", json!({ "text": "x" })),
+            ("passwordRequiredType", json!(1)),
+        ] {
+            let body = policy_with(key, value);
+            refused_create(
+                &client,
+                version,
+                POLICIES,
+                &body,
+                "ModelValidationFailure",
+                key,
+            )
+            .await;
+        }
+        let p = client.create_policy(version, "typed").await;
+        let path = policy_path(&p);
+        refused_patch(
+            &client,
+            version,
+            &path,
+            r#"{"passwordRequired": 1}"#,
+            "ModelValidationFailure",
+            "passwordRequired",
+        )
+        .await;
+        let statuses = format!("{path}/deviceStatuses");
+        let body = json!({ "status": "compliant", "deviceDisplayName": ["a"] }).to_string();
+        refused_create(
+            &client,
+            version,
+            &statuses,
+            &body,
+            "ModelValidationFailure",
+            "deviceDisplayName",
+        )
+        .await;
+        let assignments = format!("{path}/assignments");
+        let body = json!({ "target": "all devices" }).to_string();
+        refused_create(
+            &client,
+            version,
+            &assignments,
+            &body,
+            "ModelValidationFailure",
+            "target",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn unknown_properties_are_refused_by_name_and_case() {
+    let server = Server::start().await;
+    let client = server.client();
+    for version in VERSIONS {
+        for name in ["tPMRequired", "PasswordRequired", "noSuchProperty"] {
+            let body = policy_with(name, json!(true));
+            refused_create(
+                &client,
+                version,
+                POLICIES,
+                &body,
+                "ModelValidationFailure",
+                name,
+            )
+            .await;
+        }
+        let p = client.create_policy(version, "unknown").await;
+        let path = policy_path(&p);
+        refused_patch(
+            &client,
+            version,
+            &path,
+            r#"{"colour": "red"}"#,
+            "ModelValidationFailure",
+            "colour",
+        )
+        .await;
+        let body = json!({ "target": { "@odata.type": "#microsoft.graph.groupAssignmentTarget", "group": "g" } });
+        let assignments = format!("{path}/assignments");
+        refused_create(
+            &client,
+            version,
+            &assignments,
+            &body.to_string(),
+            "ModelValidationFailure",
+            "group",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn enum_values_must_be_members_of_the_version() {
+    let server = Server::start().await;
+    let client = server.client();
+    for version in VERSIONS {
+        let p = client.create_policy(version, "enums").await;
+        let statuses = format!("{POLICIES}/{p}/deviceStatuses");
+        for bad in ["sortOf", "Compliant", ""] {
+            let body = json!({ "status": bad }).to_string();
+            refused_create(
+                &client,
+                version,
+                &statuses,
+                &body,
+                "ModelValidationFailure",
+                "status",
+            )
+            .await;
+        }
+        let body = policy_with("passwordRequiredType", json!("alphabetic"));
+        refused_create(
+            &client,
+            version,
+            POLICIES,
+            &body,
+            "ModelValidationFailure",
+            "alphabetic",
+        )
+        .await;
+    }
+    // `remoteLock` is a beta-only member of deviceComplianceActionType.
+    let configs = |client: Client, version: &'static str| async move {
+        let p = client.create_policy(version, "remote lock").await;
+        let rules = format!("{POLICIES}/{p}/scheduledActionsForRule");
+        let rule = client.ids(version, &rules).await[0].clone();
+        format!("{rules}/{rule}/scheduledActionConfigurations")
+    };
+    let lock = json!({ "actionType": "remoteLock", "gracePeriodHours": 1 });
+    let v1 = configs(client.clone(), "v1.0").await;
+    refused_create(
+        &client,
+        "v1.0",
+        &v1,
+        &lock.to_string(),
+        "ModelValidationFailure",
+        "remoteLock",
+    )
+    .await;
+    let beta = configs(client.clone(), "beta").await;
+    let created = client.post("beta", &beta, &lock).await.expect(201);
+    assert_eq!(created.json()["actionType"], "remoteLock");
+}
+
+#[tokio::test]
+async fn integers_outside_int32_or_a_documented_range_are_refused() {
+    let server = Server::start().await;
+    let client = server.client();
+    let p = client.create_policy("beta", "ranges").await;
+    let statuses = format!("{POLICIES}/{p}/deviceStatuses");
+    for platform in [3_000_000_000_i64, -3_000_000_000] {
+        let body = json!({ "status": "compliant", "platform": platform }).to_string();
+        refused_create(
+            &client,
+            "beta",
+            &statuses,
+            &body,
+            "ModelValidationFailure",
+            "platform",
+        )
+        .await;
+    }
+    let edge = json!({ "status": "compliant", "platform": i32::MAX });
+    assert_eq!(
+        client
+            .post("beta", &statuses, &edge)
+            .await
+            .expect(201)
+            .json()["platform"],
+        i32::MAX
+    );
+
+    for version in VERSIONS {
+        let p = client.create_policy(version, "grace").await;
+        let rules = format!("{POLICIES}/{p}/scheduledActionsForRule");
+        let rule = client.ids(version, &rules).await[0].clone();
+        let configs = format!("{rules}/{rule}/scheduledActionConfigurations");
+        for hours in [8761, -1] {
+            let body =
+                json!({ "actionType": "notification", "gracePeriodHours": hours }).to_string();
+            refused_create(
+                &client,
+                version,
+                &configs,
+                &body,
+                "ModelValidationFailure",
+                "gracePeriodHours",
+            )
+            .await;
+        }
+        for hours in [0, 8760] {
+            let body = json!({ "actionType": "notification", "gracePeriodHours": hours });
+            let created = client.post(version, &configs, &body).await.expect(201);
+            assert_eq!(created.json()["gracePeriodHours"], hours);
+        }
+        let config = client.ids(version, &configs).await[0].clone();
+        let entity = format!("{configs}/{config}");
+        refused_patch(
+            &client,
+            version,
+            &entity,
+            r#"{"gracePeriodHours": 9000}"#,
+            "ModelValidationFailure",
+            "gracePeriodHours",
+        )
+        .await;
+        // iOS passcodeMinimumLength is documented as 4..14.
+        let ios = json!({ "@odata.type": "#microsoft.graph.iosCompliancePolicy", "displayName": "ios",
+            "passcodeMinimumLength": 15 });
+        refused_create(
+            &client,
+            version,
+            POLICIES,
+            &ios.to_string(),
+            "ModelValidationFailure",
+            "passcodeMinimumLength",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn date_time_offsets_take_any_offset_and_up_to_seven_fractional_digits() {
+    let server = Server::start().await;
+    let client = server.client();
+    let p = client.create_policy("v1.0", "dates").await;
+    let statuses = format!("{POLICIES}/{p}/deviceStatuses");
+    let key = "lastReportedDateTime";
+    for bad in [
+        "yesterday",
+        "2024-01-01T00:00:00.12345678Z",
+        "2024-13-01T00:00:00Z",
+        "2024-02-30T00:00:00Z",
+        "2024-01-01T24:00:00Z",
+        "2024-01-01 00:00:00Z",
+        "2024-01-01T00:00:00",
+        "2024-01-01T00:00:00.Z",
+        "2024-01-01T00:00:00+15:00",
+    ] {
+        let body = json!({ "status": "compliant", key: bad }).to_string();
+        refused_create(
+            &client,
+            "v1.0",
+            &statuses,
+            &body,
+            "ModelValidationFailure",
+            key,
+        )
+        .await;
+    }
+    let fractions = [
+        "", ".1", ".12", ".123", ".1234", ".12345", ".123456", ".1234567",
+    ];
+    let offsets = ["Z", "+00:00", "-08:00", "+05:30", "+14:00", "-12:00"];
+    for (i, fraction) in fractions.iter().enumerate() {
+        let good = format!(
+            "2024-02-29T23:59:59{fraction}{}",
+            offsets[i % offsets.len()]
+        );
+        let body = json!({ "status": "compliant", key: good });
+        let created = client.post("v1.0", &statuses, &body).await.expect(201);
+        assert_eq!(created.json()[key], good.as_str(), "echoed as sent");
+    }
+    let entity = format!("{statuses}/{}", client.ids("v1.0", &statuses).await[0]);
+    refused_patch(
+        &client,
+        "v1.0",
+        &entity,
+        r#"{"complianceGracePeriodExpirationDateTime": "soon"}"#,
+        "ModelValidationFailure",
+        "complianceGracePeriodExpirationDateTime",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_policy_needs_a_display_name() {
+    let server = Server::start().await;
+    let client = server.client();
+    for version in VERSIONS {
+        let mut body = windows10_policy("x");
+        body.as_object_mut().unwrap().remove("displayName");
+        refused_create(
+            &client,
+            version,
+            POLICIES,
+            &body.to_string(),
+            "ModelValidationFailure",
+            "displayName",
+        )
+        .await;
+        let body = policy_with("displayName", Value::Null);
+        refused_create(
+            &client,
+            version,
+            POLICIES,
+            &body,
+            "ModelValidationFailure",
+            "displayName",
+        )
+        .await;
+        let p = client.create_policy(version, "named").await;
+        refused_patch(
+            &client,
+            version,
+            &policy_path(&p),
+            r#"{"displayName": null}"#,
+            "ModelValidationFailure",
+            "displayName",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn server_managed_properties_are_read_only() {
+    let server = Server::start().await;
+    let client = server.client();
+    for version in VERSIONS {
+        let p = client.create_policy(version, "read only").await;
+        for (key, value) in [
+            ("createdDateTime", json!("2020-01-01T00:00:00Z")),
+            ("lastModifiedDateTime", json!("2020-01-01T00:00:00Z")),
+            ("version", json!(7)),
+        ] {
+            refused_create(
+                &client,
+                version,
+                POLICIES,
+                &policy_with(key, value.clone()),
+                "ModelValidationFailure",
+                key,
+            )
+            .await;
+            let body = json!({ key: value }).to_string();
+            refused_patch(
+                &client,
+                version,
+                &policy_path(&p),
+                &body,
+                "ModelValidationFailure",
+                key,
+            )
+            .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn odata_type_that_is_not_a_type_name_is_a_bad_request() {
+    let server = Server::start().await;
+    let client = server.client();
+    for version in VERSIONS {
+        for value in [
+            json!(5),
+            json!(null),
+            json!({ "name": "x" }),
+            json!(""),
+            json!("two words"),
+        ] {
+            let body = policy_with("@odata.type", value);
+            refused_create(
+                &client,
+                version,
+                POLICIES,
+                &body,
+                "BadRequest",
+                "Invalid OData type",
+            )
+            .await;
+        }
+        let p = client.create_policy(version, "typed").await;
+        let body = json!({ "target": { "@odata.type": 7 } }).to_string();
+        let assignments = format!("{POLICIES}/{p}/assignments");
+        refused_create(
+            &client,
+            version,
+            &assignments,
+            &body,
+            "BadRequest",
+            "Invalid OData type",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_and_stores_nothing() {
+    let server = Server::start_with(|c| c.max_body_bytes = 1024).await;
+    let client = server.client();
+    let mut body = windows10_policy("big");
+    body["description"] = json!("x".repeat(2000));
+    let resp = client.post("v1.0", POLICIES, &body).await;
+    resp.expect_error(413, "RequestEntityTooLarge");
+    let p = client.create_policy("v1.0", "small").await;
+    let resp = client
+        .patch(
+            "v1.0",
+            &policy_path(&p),
+            &json!({ "description": "y".repeat(1100) }),
+        )
+        .await;
+    resp.expect_error(413, "RequestEntityTooLarge");
+    let policies = client.list("v1.0", POLICIES).await;
+    assert_eq!(policies.len(), 1);
+    assert_eq!(policies[0]["description"], Value::Null);
+}
+
+#[tokio::test]
+async fn unknown_segments_are_400_and_unknown_versions_404() {
+    let server = Server::start().await;
+    let client = server.client();
+    let p = client.create_policy("v1.0", "routes").await;
+    for version in VERSIONS {
+        for (path, segment) in [
+            ("deviceManagement/bogus".to_string(), "bogus"),
+            (format!("{POLICIES}/{p}/bogus"), "bogus"),
+            (format!("{POLICIES}/{p}/assignments/a/nested"), "nested"),
+            (
+                "deviceManagement/DeviceCompliancePolicies".to_string(),
+                "DeviceCompliancePolicies",
+            ),
+            ("nowhere".to_string(), "nowhere"),
+        ] {
+            let resp = client
+                .get(version, &path)
+                .await
+                .expect_error(400, "BadRequest");
+            assert!(resp.error_message().contains(segment), "{}", resp.text);
+        }
+    }
+    for url in [
+        format!("{}/v2.0/{POLICIES}", client.base),
+        format!("{}/{POLICIES}", client.base),
+        format!("{}/V1.0/{POLICIES}", client.base),
+        format!("{}/", client.base),
+    ] {
+        client
+            .get_url(&url)
+            .await
+            .expect_error(404, "ResourceNotFound");
+    }
+    let resp = client
+        .get_url(&format!("{}/{POLICIES}", client.base))
+        .await
+        .expect(404);
+    assert!(
+        resp.error_message()
+            .contains("Invalid version: devicemanagement"),
+        "{}",
+        resp.text
+    );
+    let url = format!("{}/v2.0/{POLICIES}", client.base);
+    let resp = client
+        .send(Method::POST, &url, Some(windows10_policy("v2").to_string()))
+        .await;
+    resp.expect_error(404, "ResourceNotFound");
+    assert_eq!(client.list("v1.0", POLICIES).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_invalid_deep_inserted_child_leaves_no_policy_and_no_rule() {
+    let server = Server::start().await;
+    let client = server.client();
+    for version in VERSIONS {
+        let mut body = windows10_policy("deep");
+        body["scheduledActionsForRule"] = json!([
+            { "ruleName": "ok", "scheduledActionConfigurations": [{ "actionType": "block", "gracePeriodHours": 0 }] },
+            { "ruleName": "bad", "scheduledActionConfigurations": [{ "actionType": "explode", "gracePeriodHours": 0 }] }
+        ]);
+        refused_create(
+            &client,
+            version,
+            POLICIES,
+            &body.to_string(),
+            "ModelValidationFailure",
+            "explode",
+        )
+        .await;
+        body["scheduledActionsForRule"] = json!([{ "ruleName": "ok", "unknownThing": 1 }]);
+        refused_create(
+            &client,
+            version,
+            POLICIES,
+            &body.to_string(),
+            "ModelValidationFailure",
+            "unknownThing",
+        )
+        .await;
+        body["scheduledActionsForRule"] = json!({ "ruleName": "not a list" });
+        refused_create(
+            &client,
+            version,
+            POLICIES,
+            &body.to_string(),
+            "ModelValidationFailure",
+            "scheduledActionsForRule",
+        )
+        .await;
+    }
+    assert!(client.list("beta", POLICIES).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_action_leaves_the_previous_set_in_place() {
+    let server = Server::start().await;
+    let client = server.client();
+    for version in VERSIONS {
+        let p = client.create_policy(version, "actions").await;
+        let assignments = format!("{POLICIES}/{p}/assignments");
+        let target =
+            json!({ "target": { "@odata.type": "#microsoft.graph.allDevicesAssignmentTarget" } });
+        client
+            .post(version, &assignments, &target)
+            .await
+            .expect(201);
+        let before = client.list(version, &assignments).await;
+        let bad = json!({ "assignments": [target, { "target": { "@odata.type": "#microsoft.graph.nope" } }] });
+        let resp = client
+            .post(version, &format!("{POLICIES}/{p}/assign"), &bad)
+            .await;
+        resp.expect_error(400, "ModelValidationFailure");
+        let resp = client
+            .post(
+                version,
+                &format!("{POLICIES}/{p}/assign"),
+                &json!({ "assignmentz": [] }),
+            )
+            .await;
+        assert!(resp
+            .expect_error(400, "ModelValidationFailure")
+            .error_message()
+            .contains("assignmentz"));
+        assert_eq!(client.list(version, &assignments).await, before);
+
+        let rules = format!("{POLICIES}/{p}/scheduledActionsForRule");
+        let before = client.list(version, &rules).await;
+        let bad = json!({ "deviceComplianceScheduledActionForRules": [
+            { "ruleName": "r", "scheduledActionConfigurations": [{ "actionType": "block", "gracePeriodHours": 9999 }] }
+        ]});
+        let resp = client
+            .post(
+                version,
+                &format!("{POLICIES}/{p}/scheduleActionsForRules"),
+                &bad,
+            )
+            .await;
+        assert!(resp
+            .expect_error(400, "ModelValidationFailure")
+            .error_message()
+            .contains("gracePeriodHours"));
+        assert_eq!(client.list(version, &rules).await, before);
+    }
+}
