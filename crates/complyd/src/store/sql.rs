@@ -28,7 +28,10 @@ impl Sql {
 
 /// A model-derived name is only ever letters, digits, `_` and `/`.
 pub fn is_plain(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'/')
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'/')
 }
 
 /// `'$.a.b'` for a JSON path of plain member names.
@@ -60,7 +63,12 @@ fn scope_root(scope: Scope) -> String {
 pub fn operand(sql: &mut Sql, o: &Operand) -> String {
     match o {
         Operand::Id => "id".into(),
-        Operand::Property { scope, path, only_types, .. } => {
+        Operand::Property {
+            scope,
+            path,
+            only_types,
+            ..
+        } => {
             let value = if path.is_empty() {
                 scope_root(*scope)
             } else {
@@ -68,15 +76,24 @@ pub fn operand(sql: &mut Sql, o: &Operand) -> String {
             };
             match only_types {
                 Some(types) => {
-                    let list: Vec<String> = types.iter().map(|t| sql.param(Param::Text(t.clone()))).collect();
-                    format!("(CASE WHEN type_name IN ({}) THEN {value} END)", list.join(", "))
+                    let list: Vec<String> = types
+                        .iter()
+                        .map(|t| sql.param(Param::Text(t.clone())))
+                        .collect();
+                    format!(
+                        "(CASE WHEN type_name IN ({}) THEN {value} END)",
+                        list.join(", ")
+                    )
                 }
                 None => value,
             }
         }
         Operand::Literal(lit) => literal(sql, lit),
         Operand::Call { func, args } => {
-            let arg = args.first().map(|a| operand(sql, a)).unwrap_or_else(|| "NULL".into());
+            let arg = args
+                .first()
+                .map(|a| operand(sql, a))
+                .unwrap_or_else(|| "NULL".into());
             match func {
                 Func::ToLower => format!("lower({arg})"),
                 Func::ToUpper => format!("upper({arg})"),
@@ -107,12 +124,22 @@ fn literal(sql: &mut Sql, lit: &Literal) -> String {
 /// The operand as a value that orders correctly: instants for dates, member values for enums.
 pub fn comparable(sql: &mut Sql, o: &Operand, ordered: bool) -> String {
     match o {
-        Operand::Property { ty: Scalar::DateTimeOffset, .. } => format!("dto_ticks({})", operand(sql, o)),
-        Operand::Property { ty: Scalar::Enum(_), members, .. } if ordered => {
+        Operand::Property {
+            ty: Scalar::DateTimeOffset,
+            ..
+        } => format!("dto_ticks({})", operand(sql, o)),
+        Operand::Property {
+            ty: Scalar::Enum(_),
+            members,
+            ..
+        } if ordered => {
             let value = operand(sql, o);
             let mut case = format!("(CASE {value}");
             for (name, number) in members {
-                let (n, v) = (sql.param(Param::Text(name.clone())), sql.param(Param::Int(*number)));
+                let (n, v) = (
+                    sql.param(Param::Text(name.clone())),
+                    sql.param(Param::Int(*number)),
+                );
                 case.push_str(&format!(" WHEN {n} THEN {v}"));
             }
             case.push_str(" END)");
@@ -126,9 +153,14 @@ pub fn comparable(sql: &mut Sql, o: &Operand, ordered: bool) -> String {
 /// A condition as a SQL Boolean expression; null-safe where OData says a comparison is false.
 pub fn condition(sql: &mut Sql, c: &Condition) -> String {
     match c {
-        Condition::Compare { op, left, right, .. } => {
+        Condition::Compare {
+            op, left, right, ..
+        } => {
             let ordered = !matches!(op, Compare::Eq | Compare::Ne);
-            let (l, r) = (comparable(sql, left, ordered), comparable(sql, right, ordered));
+            let (l, r) = (
+                comparable(sql, left, ordered),
+                comparable(sql, right, ordered),
+            );
             let op = match op {
                 Compare::Eq => "IS",
                 Compare::Ne => "IS NOT",
@@ -139,7 +171,10 @@ pub fn condition(sql: &mut Sql, c: &Condition) -> String {
             };
             format!("{l} {op} {r}")
         }
-        Condition::IsNull { operand: o, negated } => {
+        Condition::IsNull {
+            operand: o,
+            negated,
+        } => {
             let v = operand(sql, o);
             format!("{v} IS {}NULL", if *negated { "NOT " } else { "" })
         }
@@ -151,33 +186,50 @@ pub fn condition(sql: &mut Sql, c: &Condition) -> String {
             let items: Vec<String> = list.iter().map(|lit| literal(sql, lit)).collect();
             format!("{l} IN ({})", items.join(", "))
         }
-        Condition::StringTest { test, subject, needle } => {
+        Condition::StringTest {
+            test,
+            subject,
+            needle,
+        } => {
             let (s, n) = (operand(sql, subject), operand(sql, needle));
             match test {
                 StringTest::Contains => format!("instr({s}, {n}) > 0"),
                 StringTest::StartsWith => format!("substr({s}, 1, length({n})) = {n}"),
-                StringTest::EndsWith => format!("(length({n}) = 0 OR substr({s}, -length({n})) = {n})"),
+                StringTest::EndsWith => {
+                    format!("(length({n}) = 0 OR substr({s}, -length({n})) = {n})")
+                }
             }
         }
         Condition::IsTrue(o) => format!("{} = 1", operand(sql, o)),
         Condition::And(a, b) => format!("({} AND {})", condition(sql, a), condition(sql, b)),
         Condition::Or(a, b) => format!("({} OR {})", condition(sql, a), condition(sql, b)),
         Condition::Not(a) => format!("NOT COALESCE({}, 0)", condition(sql, a)),
-        Condition::Lambda { scope, path, all, depth, body } => {
+        Condition::Lambda {
+            scope,
+            path,
+            all,
+            depth,
+            body,
+        } => {
             let source = format!("{}, {}", scope_root(*scope), json_path(path));
+            // json_each walks a scalar (or null) as one row: only arrays have members.
+            let is_array = format!("json_type({source}) = 'array'");
             match (body, all) {
                 (None, _) => format!("COALESCE(json_array_length({source}), 0) > 0"),
                 (Some(b), false) => {
-                    format!("EXISTS (SELECT 1 FROM json_each({source}) AS e{depth} WHERE {})", condition(sql, b))
+                    format!("EXISTS (SELECT 1 FROM json_each({source}) AS e{depth} WHERE {is_array} AND {})", condition(sql, b))
                 }
                 (Some(b), true) => format!(
-                    "NOT EXISTS (SELECT 1 FROM json_each({source}) AS e{depth} WHERE NOT COALESCE({}, 0))",
+                    "NOT EXISTS (SELECT 1 FROM json_each({source}) AS e{depth} WHERE {is_array} AND NOT COALESCE({}, 0))",
                     condition(sql, b)
                 ),
             }
         }
         Condition::IsOf(types) => {
-            let list: Vec<String> = types.iter().map(|t| sql.param(Param::Text(t.clone()))).collect();
+            let list: Vec<String> = types
+                .iter()
+                .map(|t| sql.param(Param::Text(t.clone())))
+                .collect();
             format!("type_name IN ({})", list.join(", "))
         }
         Condition::Literal(b) => if *b { "1" } else { "0" }.into(),

@@ -6,5 +6,6 @@ mod support;
 mod auth;
 mod bad_input;
 mod polymorphism;
+mod query;
 mod routes;
 mod seeds;

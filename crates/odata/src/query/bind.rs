@@ -403,7 +403,9 @@ impl<'m> Binder<'m> {
                             ty.name
                         ))
                     })?;
-                only_types = Some(self.descendants(cast));
+                if path.is_empty() && scope == Scope::Entity {
+                    only_types = Some(self.descendants(cast));
+                }
                 current = Some(cast);
                 continue;
             }
@@ -414,12 +416,16 @@ impl<'m> Binder<'m> {
                         "Invalid $filter: navigation property '{segment}' cannot be used here."
                     )))
                 }
-                None => return Err(bad(format!(
+                None => {
+                    return Err(bad(format!(
                     "Invalid $filter: could not find a property named '{segment}' on type '{}'.",
                     ty.name
-                ))),
+                )))
+                }
             };
-            if only_types.is_none() {
+            // Type conditions apply to the entity's own type; inside a complex value an absent
+            // member simply reads as null.
+            if only_types.is_none() && path.is_empty() && scope == Scope::Entity {
                 only_types = implicit;
             }
             path.push(prop.name.clone());
@@ -522,10 +528,12 @@ impl<'m> Binder<'m> {
                     path,
                     ..
                 }
-                | Resolved::Complex { path, .. } => return Err(bad(format!(
+                | Resolved::Complex { path, .. } => {
+                    return Err(bad(format!(
                     "Invalid $filter: '{}' is not a single primitive value; use any() or all().",
                     path.join("/")
-                ))),
+                )))
+                }
                 Resolved::Scalar {
                     scope,
                     path,
@@ -869,9 +877,14 @@ fn coerce(
     other: &Operand,
     written: &Expr,
 ) -> Result<Literal, ODataError> {
+    let target = match other {
+        Operand::Property { path, .. } => format!("property '{}'", path.join("/")),
+        Operand::Id => "property 'id'".to_string(),
+        _ => "the value it is compared with".to_string(),
+    };
     let mismatch = || {
         bad(format!(
-            "Invalid $filter: the literal {written} does not fit a value of type {ty:?}."
+            "Invalid $filter: the literal {written} does not fit {target} of type {ty:?}."
         ))
     };
     Ok(match (ty, lit) {
