@@ -5,56 +5,43 @@ use crate::support::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-/// POSTs `body` as sent to the collection at `path` and asserts the refusal: status 400, `code`,
-/// a message containing `needle`, and a collection left as it was.
-async fn refused_create(
-    client: &Client,
-    version: &str,
-    path: &str,
-    body: &str,
-    code: &str,
-    needle: &str,
-) {
-    let before = client.get(version, path).await.expect(200).values();
-    let resp = client
-        .post_raw(version, path, body)
-        .await
-        .expect_error(400, code);
+const INVALID: &str = "ModelValidationFailure";
+
+/// Refusals of one client in one version.
+struct Refuse<'a>(&'a Client, &'a str);
+
+impl Refuse<'_> {
+    /// POSTs `body` as sent to the collection at `path` and asserts the refusal: status 400,
+    /// `code`, a message containing `needle`, and a collection left as it was.
+    async fn create(&self, path: &str, body: &str, code: &str, needle: &str) {
+        let Self(client, version) = self;
+        let before = client.get(version, path).await.expect(200).values();
+        let resp = client.post_raw(version, path, body).await;
+        assert_names(&resp.expect_error(400, code), needle);
+        let after = client.get(version, path).await.expect(200).values();
+        assert_eq!(after, before, "a refused POST stored something");
+    }
+
+    /// PATCHes `body` as sent to the entity at `path`; asserts the refusal and an unchanged entity.
+    async fn patch(&self, path: &str, body: &str, code: &str, needle: &str) {
+        let Self(client, version) = self;
+        let before = client.get(version, path).await.expect(200).json();
+        let url = client.url(version, path);
+        let resp = client
+            .send(Method::PATCH, &url, Some(body.to_string()))
+            .await;
+        assert_names(&resp.expect_error(400, code), needle);
+        let after = client.get(version, path).await.expect(200).json();
+        assert_eq!(after, before, "a refused PATCH changed something");
+    }
+}
+
+#[track_caller]
+fn assert_names(resp: &Resp, needle: &str) {
     let message = resp.error_message();
     assert!(
         message.contains(needle),
         "message {message:?} does not name {needle:?}"
-    );
-    assert_eq!(
-        client.get(version, path).await.expect(200).values(),
-        before,
-        "a refused POST stored something"
-    );
-}
-
-/// PATCHes `body` as sent to the entity at `path` and asserts the refusal and an unchanged entity.
-async fn refused_patch(
-    client: &Client,
-    version: &str,
-    path: &str,
-    body: &str,
-    code: &str,
-    needle: &str,
-) {
-    let before = client.get(version, path).await.expect(200).json();
-    let url = client.url(version, path);
-    let resp = client
-        .send(Method::PATCH, &url, Some(body.to_string()))
-        .await;
-    let message = resp.expect_error(400, code).error_message();
-    assert!(
-        message.contains(needle),
-        "message {message:?} does not name {needle:?}"
-    );
-    assert_eq!(
-        client.get(version, path).await.expect(200).json(),
-        before,
-        "a refused PATCH changed something"
     );
 }
 
@@ -73,31 +60,25 @@ async fn malformed_json_and_non_object_bodies_are_bad_requests() {
         let p = client.create_policy(version, "target").await;
         let statuses = format!("{POLICIES}/{p}/deviceStatuses");
         for path in [POLICIES, statuses.as_str()] {
-            refused_create(
-                &client,
-                version,
-                path,
-                r#"{"displayName": "x",,}"#,
-                "BadRequest",
-                "JSON",
-            )
-            .await;
-            refused_create(
-                &client,
-                version,
-                path,
-                r#"{"displayName": "x""#,
-                "BadRequest",
-                "JSON",
-            )
-            .await;
+            Refuse(&client, version)
+                .create(path, r#"{"displayName": "x",,}"#, "BadRequest", "JSON")
+                .await;
+            Refuse(&client, version)
+                .create(path, r#"{"displayName": "x""#, "BadRequest", "JSON")
+                .await;
             for not_object in [r#"["displayName"]"#, r#""text""#, "42", "null"] {
-                refused_create(&client, version, path, not_object, "BadRequest", "object").await;
+                Refuse(&client, version)
+                    .create(path, not_object, "BadRequest", "object")
+                    .await;
             }
         }
         let entity = policy_path(&p);
-        refused_patch(&client, version, &entity, "{nope", "BadRequest", "JSON").await;
-        refused_patch(&client, version, &entity, "[1, 2]", "BadRequest", "object").await;
+        Refuse(&client, version)
+            .patch(&entity, "{nope", "BadRequest", "JSON")
+            .await;
+        Refuse(&client, version)
+            .patch(&entity, "[1, 2]", "BadRequest", "object")
+            .await;
     }
 }
 
@@ -115,49 +96,30 @@ async fn wrong_json_types_are_model_validation_failures_naming_the_property() {
             ("passwordRequiredType", json!(1)),
         ] {
             let body = policy_with(key, value);
-            refused_create(
-                &client,
-                version,
-                POLICIES,
-                &body,
-                "ModelValidationFailure",
-                key,
-            )
-            .await;
+            Refuse(&client, version)
+                .create(POLICIES, &body, INVALID, key)
+                .await;
         }
         let p = client.create_policy(version, "typed").await;
         let path = policy_path(&p);
-        refused_patch(
-            &client,
-            version,
-            &path,
-            r#"{"passwordRequired": 1}"#,
-            "ModelValidationFailure",
-            "passwordRequired",
-        )
-        .await;
+        Refuse(&client, version)
+            .patch(
+                &path,
+                r#"{"passwordRequired": 1}"#,
+                INVALID,
+                "passwordRequired",
+            )
+            .await;
         let statuses = format!("{path}/deviceStatuses");
         let body = json!({ "status": "compliant", "deviceDisplayName": ["a"] }).to_string();
-        refused_create(
-            &client,
-            version,
-            &statuses,
-            &body,
-            "ModelValidationFailure",
-            "deviceDisplayName",
-        )
-        .await;
+        Refuse(&client, version)
+            .create(&statuses, &body, INVALID, "deviceDisplayName")
+            .await;
         let assignments = format!("{path}/assignments");
         let body = json!({ "target": "all devices" }).to_string();
-        refused_create(
-            &client,
-            version,
-            &assignments,
-            &body,
-            "ModelValidationFailure",
-            "target",
-        )
-        .await;
+        Refuse(&client, version)
+            .create(&assignments, &body, INVALID, "target")
+            .await;
     }
 }
 
@@ -168,38 +130,20 @@ async fn unknown_properties_are_refused_by_name_and_case() {
     for version in VERSIONS {
         for name in ["tPMRequired", "PasswordRequired", "noSuchProperty"] {
             let body = policy_with(name, json!(true));
-            refused_create(
-                &client,
-                version,
-                POLICIES,
-                &body,
-                "ModelValidationFailure",
-                name,
-            )
-            .await;
+            Refuse(&client, version)
+                .create(POLICIES, &body, INVALID, name)
+                .await;
         }
         let p = client.create_policy(version, "unknown").await;
         let path = policy_path(&p);
-        refused_patch(
-            &client,
-            version,
-            &path,
-            r#"{"colour": "red"}"#,
-            "ModelValidationFailure",
-            "colour",
-        )
-        .await;
+        Refuse(&client, version)
+            .patch(&path, r#"{"colour": "red"}"#, INVALID, "colour")
+            .await;
         let body = json!({ "target": { "@odata.type": "#microsoft.graph.groupAssignmentTarget", "group": "g" } });
         let assignments = format!("{path}/assignments");
-        refused_create(
-            &client,
-            version,
-            &assignments,
-            &body.to_string(),
-            "ModelValidationFailure",
-            "group",
-        )
-        .await;
+        Refuse(&client, version)
+            .create(&assignments, &body.to_string(), INVALID, "group")
+            .await;
     }
 }
 
@@ -212,26 +156,14 @@ async fn enum_values_must_be_members_of_the_version() {
         let statuses = format!("{POLICIES}/{p}/deviceStatuses");
         for bad in ["sortOf", "Compliant", ""] {
             let body = json!({ "status": bad }).to_string();
-            refused_create(
-                &client,
-                version,
-                &statuses,
-                &body,
-                "ModelValidationFailure",
-                "status",
-            )
-            .await;
+            Refuse(&client, version)
+                .create(&statuses, &body, INVALID, "status")
+                .await;
         }
         let body = policy_with("passwordRequiredType", json!("alphabetic"));
-        refused_create(
-            &client,
-            version,
-            POLICIES,
-            &body,
-            "ModelValidationFailure",
-            "alphabetic",
-        )
-        .await;
+        Refuse(&client, version)
+            .create(POLICIES, &body, INVALID, "alphabetic")
+            .await;
     }
     // `remoteLock` is a beta-only member of deviceComplianceActionType.
     let configs = |client: Client, version: &'static str| async move {
@@ -242,15 +174,9 @@ async fn enum_values_must_be_members_of_the_version() {
     };
     let lock = json!({ "actionType": "remoteLock", "gracePeriodHours": 1 });
     let v1 = configs(client.clone(), "v1.0").await;
-    refused_create(
-        &client,
-        "v1.0",
-        &v1,
-        &lock.to_string(),
-        "ModelValidationFailure",
-        "remoteLock",
-    )
-    .await;
+    Refuse(&client, "v1.0")
+        .create(&v1, &lock.to_string(), INVALID, "remoteLock")
+        .await;
     let beta = configs(client.clone(), "beta").await;
     let created = client.post("beta", &beta, &lock).await.expect(201);
     assert_eq!(created.json()["actionType"], "remoteLock");
@@ -264,15 +190,9 @@ async fn integers_outside_int32_or_a_documented_range_are_refused() {
     let statuses = format!("{POLICIES}/{p}/deviceStatuses");
     for platform in [3_000_000_000_i64, -3_000_000_000] {
         let body = json!({ "status": "compliant", "platform": platform }).to_string();
-        refused_create(
-            &client,
-            "beta",
-            &statuses,
-            &body,
-            "ModelValidationFailure",
-            "platform",
-        )
-        .await;
+        Refuse(&client, "beta")
+            .create(&statuses, &body, INVALID, "platform")
+            .await;
     }
     let edge = json!({ "status": "compliant", "platform": i32::MAX });
     assert_eq!(
@@ -292,15 +212,9 @@ async fn integers_outside_int32_or_a_documented_range_are_refused() {
         for hours in [8761, -1] {
             let body =
                 json!({ "actionType": "notification", "gracePeriodHours": hours }).to_string();
-            refused_create(
-                &client,
-                version,
-                &configs,
-                &body,
-                "ModelValidationFailure",
-                "gracePeriodHours",
-            )
-            .await;
+            Refuse(&client, version)
+                .create(&configs, &body, INVALID, "gracePeriodHours")
+                .await;
         }
         for hours in [0, 8760] {
             let body = json!({ "actionType": "notification", "gracePeriodHours": hours });
@@ -309,27 +223,20 @@ async fn integers_outside_int32_or_a_documented_range_are_refused() {
         }
         let config = client.ids(version, &configs).await[0].clone();
         let entity = format!("{configs}/{config}");
-        refused_patch(
-            &client,
-            version,
-            &entity,
-            r#"{"gracePeriodHours": 9000}"#,
-            "ModelValidationFailure",
-            "gracePeriodHours",
-        )
-        .await;
+        Refuse(&client, version)
+            .patch(
+                &entity,
+                r#"{"gracePeriodHours": 9000}"#,
+                INVALID,
+                "gracePeriodHours",
+            )
+            .await;
         // iOS passcodeMinimumLength is documented as 4..14.
         let ios = json!({ "@odata.type": "#microsoft.graph.iosCompliancePolicy", "displayName": "ios",
             "passcodeMinimumLength": 15 });
-        refused_create(
-            &client,
-            version,
-            POLICIES,
-            &ios.to_string(),
-            "ModelValidationFailure",
-            "passcodeMinimumLength",
-        )
-        .await;
+        Refuse(&client, version)
+            .create(POLICIES, &ios.to_string(), INVALID, "passcodeMinimumLength")
+            .await;
     }
 }
 
@@ -352,15 +259,9 @@ async fn date_time_offsets_take_any_offset_and_up_to_seven_fractional_digits() {
         "2024-01-01T00:00:00+15:00",
     ] {
         let body = json!({ "status": "compliant", key: bad }).to_string();
-        refused_create(
-            &client,
-            "v1.0",
-            &statuses,
-            &body,
-            "ModelValidationFailure",
-            key,
-        )
-        .await;
+        Refuse(&client, "v1.0")
+            .create(&statuses, &body, INVALID, key)
+            .await;
     }
     let fractions = [
         "", ".1", ".12", ".123", ".1234", ".12345", ".123456", ".1234567",
@@ -376,15 +277,14 @@ async fn date_time_offsets_take_any_offset_and_up_to_seven_fractional_digits() {
         assert_eq!(created.json()[key], good.as_str(), "echoed as sent");
     }
     let entity = format!("{statuses}/{}", client.ids("v1.0", &statuses).await[0]);
-    refused_patch(
-        &client,
-        "v1.0",
-        &entity,
-        r#"{"complianceGracePeriodExpirationDateTime": "soon"}"#,
-        "ModelValidationFailure",
-        "complianceGracePeriodExpirationDateTime",
-    )
-    .await;
+    Refuse(&client, "v1.0")
+        .patch(
+            &entity,
+            r#"{"complianceGracePeriodExpirationDateTime": "soon"}"#,
+            INVALID,
+            "complianceGracePeriodExpirationDateTime",
+        )
+        .await;
 }
 
 #[tokio::test]
@@ -394,35 +294,22 @@ async fn a_policy_needs_a_display_name() {
     for version in VERSIONS {
         let mut body = windows10_policy("x");
         body.as_object_mut().unwrap().remove("displayName");
-        refused_create(
-            &client,
-            version,
-            POLICIES,
-            &body.to_string(),
-            "ModelValidationFailure",
-            "displayName",
-        )
-        .await;
+        Refuse(&client, version)
+            .create(POLICIES, &body.to_string(), INVALID, "displayName")
+            .await;
         let body = policy_with("displayName", Value::Null);
-        refused_create(
-            &client,
-            version,
-            POLICIES,
-            &body,
-            "ModelValidationFailure",
-            "displayName",
-        )
-        .await;
+        Refuse(&client, version)
+            .create(POLICIES, &body, INVALID, "displayName")
+            .await;
         let p = client.create_policy(version, "named").await;
-        refused_patch(
-            &client,
-            version,
-            &policy_path(&p),
-            r#"{"displayName": null}"#,
-            "ModelValidationFailure",
-            "displayName",
-        )
-        .await;
+        Refuse(&client, version)
+            .patch(
+                &policy_path(&p),
+                r#"{"displayName": null}"#,
+                INVALID,
+                "displayName",
+            )
+            .await;
     }
 }
 
@@ -437,25 +324,13 @@ async fn server_managed_properties_are_read_only() {
             ("lastModifiedDateTime", json!("2020-01-01T00:00:00Z")),
             ("version", json!(7)),
         ] {
-            refused_create(
-                &client,
-                version,
-                POLICIES,
-                &policy_with(key, value.clone()),
-                "ModelValidationFailure",
-                key,
-            )
-            .await;
+            Refuse(&client, version)
+                .create(POLICIES, &policy_with(key, value.clone()), INVALID, key)
+                .await;
             let body = json!({ key: value }).to_string();
-            refused_patch(
-                &client,
-                version,
-                &policy_path(&p),
-                &body,
-                "ModelValidationFailure",
-                key,
-            )
-            .await;
+            Refuse(&client, version)
+                .patch(&policy_path(&p), &body, INVALID, key)
+                .await;
         }
     }
 }
@@ -473,28 +348,16 @@ async fn odata_type_that_is_not_a_type_name_is_a_bad_request() {
             json!("two words"),
         ] {
             let body = policy_with("@odata.type", value);
-            refused_create(
-                &client,
-                version,
-                POLICIES,
-                &body,
-                "BadRequest",
-                "Invalid OData type",
-            )
-            .await;
+            Refuse(&client, version)
+                .create(POLICIES, &body, "BadRequest", "Invalid OData type")
+                .await;
         }
         let p = client.create_policy(version, "typed").await;
         let body = json!({ "target": { "@odata.type": 7 } }).to_string();
         let assignments = format!("{POLICIES}/{p}/assignments");
-        refused_create(
-            &client,
-            version,
-            &assignments,
-            &body,
-            "BadRequest",
-            "Invalid OData type",
-        )
-        .await;
+        Refuse(&client, version)
+            .create(&assignments, &body, "BadRequest", "Invalid OData type")
+            .await;
     }
 }
 
@@ -582,35 +445,22 @@ async fn an_invalid_deep_inserted_child_leaves_no_policy_and_no_rule() {
             { "ruleName": "ok", "scheduledActionConfigurations": [{ "actionType": "block", "gracePeriodHours": 0 }] },
             { "ruleName": "bad", "scheduledActionConfigurations": [{ "actionType": "explode", "gracePeriodHours": 0 }] }
         ]);
-        refused_create(
-            &client,
-            version,
-            POLICIES,
-            &body.to_string(),
-            "ModelValidationFailure",
-            "explode",
-        )
-        .await;
+        Refuse(&client, version)
+            .create(POLICIES, &body.to_string(), INVALID, "explode")
+            .await;
         body["scheduledActionsForRule"] = json!([{ "ruleName": "ok", "unknownThing": 1 }]);
-        refused_create(
-            &client,
-            version,
-            POLICIES,
-            &body.to_string(),
-            "ModelValidationFailure",
-            "unknownThing",
-        )
-        .await;
+        Refuse(&client, version)
+            .create(POLICIES, &body.to_string(), INVALID, "unknownThing")
+            .await;
         body["scheduledActionsForRule"] = json!({ "ruleName": "not a list" });
-        refused_create(
-            &client,
-            version,
-            POLICIES,
-            &body.to_string(),
-            "ModelValidationFailure",
-            "scheduledActionsForRule",
-        )
-        .await;
+        Refuse(&client, version)
+            .create(
+                POLICIES,
+                &body.to_string(),
+                INVALID,
+                "scheduledActionsForRule",
+            )
+            .await;
     }
     assert!(client.list("beta", POLICIES).await.is_empty());
 }
