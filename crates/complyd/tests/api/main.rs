@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod bad_input;
+mod durability;
 mod fidelity;
 mod polymorphism;
 mod query;

@@ -1,0 +1,251 @@
+//! The real binary as a child process: acknowledged writes survive SIGKILL, SIGTERM exits 0 and
+//! keeps the data, and the generated signing secret works with `complyd token`.
+
+use crate::support::*;
+use serde_json::json;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_complyd");
+
+/// `complyd` with none of the environment that could change its settings.
+fn complyd(args: &[&str], data: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).arg("--data").arg(data);
+    for var in [
+        "COMPLYD_LISTEN",
+        "COMPLYD_DATA",
+        "COMPLYD_JWT_SECRET",
+        "COMPLYD_FIDELITY",
+        "COMPLYD_MAX_BODY",
+        "COMPLYD_PAGE_SIZE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// A `complyd serve` child process on a free port.
+struct Daemon {
+    child: Child,
+    base: String,
+}
+
+impl Daemon {
+    async fn start(data: &Path, secret: Option<&str>) -> Self {
+        let mut cmd = complyd(&["serve", "--listen", "127.0.0.1:0"], data);
+        if let Some(secret) = secret {
+            cmd.args(["--jwt-secret", secret]);
+        }
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("spawn complyd");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("no listening line in time")
+            .expect("stdout")
+            .expect("complyd exited before listening");
+        let base = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            base: base.to_string(),
+            child,
+        }
+    }
+
+    fn client(&self, token: &str) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base: self.base.clone(),
+            token: Some(token.to_string()),
+        }
+    }
+
+    /// The test tenant's read-write client, for a daemon started with `SECRET`.
+    fn test_client(&self) -> Client {
+        self.client(&token_for(&claims(json!({}))))
+    }
+
+    async fn wait(mut self) -> std::process::ExitStatus {
+        tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("complyd did not exit in time")
+            .expect("wait")
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_creates_survive_sigkill() {
+    let data = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(data.path(), Some(SECRET)).await;
+    let client = daemon.test_client();
+    let mut acknowledged = Vec::new();
+    for i in 0..20 {
+        acknowledged.push(
+            client
+                .create_policy("v1.0", &format!("sequential {i}"))
+                .await,
+        );
+    }
+    let mut concurrent = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let client = client.clone();
+        concurrent.spawn(async move {
+            client
+                .create_policy("beta", &format!("concurrent {i}"))
+                .await
+        });
+    }
+    while let Some(id) = concurrent.join_next().await {
+        acknowledged.push(id.expect("create task"));
+    }
+    let last = acknowledged.last().unwrap().clone();
+    let status = client
+        .post(
+            "v1.0",
+            &format!("{POLICIES}/{last}/deviceStatuses"),
+            &device_status("compliant"),
+        )
+        .await;
+    let status = status.expect(201).id();
+
+    let mut daemon = daemon;
+    daemon.child.kill().await.expect("SIGKILL");
+
+    let daemon = Daemon::start(data.path(), Some(SECRET)).await;
+    let client = daemon.test_client();
+    let mut stored = client.ids("v1.0", &format!("{POLICIES}?$top=999")).await;
+    stored.sort();
+    let mut expected = acknowledged.clone();
+    expected.sort();
+    assert_eq!(
+        stored, expected,
+        "every acknowledged create is there after SIGKILL"
+    );
+    for id in &acknowledged {
+        let policy = client
+            .get("beta", &policy_path(id))
+            .await
+            .expect(200)
+            .json();
+        assert!(
+            policy["displayName"]
+                .as_str()
+                .unwrap()
+                .contains("sequential")
+                || policy["displayName"]
+                    .as_str()
+                    .unwrap()
+                    .contains("concurrent")
+        );
+        let rules = format!("{POLICIES}/{id}/scheduledActionsForRule");
+        assert_eq!(
+            client.list("beta", &rules).await.len(),
+            1,
+            "the deep-inserted rule survived too"
+        );
+    }
+    client
+        .get(
+            "v1.0",
+            &format!("{POLICIES}/{last}/deviceStatuses/{status}"),
+        )
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn sigterm_exits_zero_and_keeps_the_data() {
+    let data = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(data.path(), Some(SECRET)).await;
+    let id = daemon.test_client().create_policy("v1.0", "graceful").await;
+    let pid = daemon.child.id().expect("pid").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let exit = daemon.wait().await;
+    assert_eq!(exit.code(), Some(0), "SIGTERM exits 0: {exit:?}");
+
+    let daemon = Daemon::start(data.path(), Some(SECRET)).await;
+    let client = daemon.test_client();
+    assert_eq!(client.ids("v1.0", POLICIES).await, vec![id.clone()]);
+    assert_eq!(
+        client
+            .get("v1.0", &policy_path(&id))
+            .await
+            .expect(200)
+            .json()["displayName"],
+        "graceful"
+    );
+}
+
+/// `complyd token --data DIR` plus `extra` arguments: the printed token.
+async fn mint_with_cli(data: &Path, extra: &[&str]) -> String {
+    let mut cmd = complyd(&["token"], data);
+    cmd.args(extra);
+    let out = cmd.output().await.expect("complyd token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(token.split('.').count(), 3, "not a JWT: {token}");
+    token
+}
+
+#[tokio::test]
+async fn a_generated_secret_is_kept_and_shared_with_complyd_token() {
+    let data = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(data.path(), None).await;
+    // Once it answers, the server runs with its secret: the test secret is not it.
+    let resp = daemon.test_client().get("v1.0", POLICIES).await;
+    resp.expect_error(401, "InvalidAuthenticationToken");
+    let secret_file = data.path().join("jwt-secret");
+    let secret = std::fs::read_to_string(&secret_file).expect("a secret file in the data folder");
+    assert!(
+        secret.trim().len() >= 32,
+        "a long secret: {} chars",
+        secret.trim().len()
+    );
+    assert_ne!(secret.trim(), SECRET);
+
+    let token = mint_with_cli(data.path(), &[]).await;
+    let client = daemon.client(&token);
+    let id = client.create_policy("v1.0", "cli token").await;
+
+    let reader = daemon.client(&mint_with_cli(data.path(), &["--scopes", READ]).await);
+    reader.get("v1.0", &policy_path(&id)).await.expect(200);
+    reader
+        .post("v1.0", POLICIES, &windows10_policy("no"))
+        .await
+        .expect_error(403, "Forbidden");
+    let app = daemon.client(&mint_with_cli(data.path(), &["--app-only", "--roles", WRITE]).await);
+    app.get("v1.0", &policy_path(&id)).await.expect(200);
+    let other = daemon.client(&mint_with_cli(data.path(), &["--tenant", OTHER_TENANT]).await);
+    assert!(
+        other.list("v1.0", POLICIES).await.is_empty(),
+        "another tenant sees nothing"
+    );
+
+    let mut daemon = daemon;
+    daemon.child.kill().await.expect("SIGKILL");
+    let daemon = Daemon::start(data.path(), None).await;
+    assert_eq!(
+        std::fs::read_to_string(&secret_file).unwrap(),
+        secret,
+        "the secret is kept"
+    );
+    assert_eq!(daemon.client(&token).ids("v1.0", POLICIES).await, vec![id]);
+}
