@@ -64,13 +64,28 @@ enum StringFunctions {
 /// they cannot serve and answer unfiltered.
 const STRING_FUNCTION_RULES: &[(&str, StringFunctions)] = &[
     ("deviceCompliancePolicies", StringFunctions::Refused),
-    ("deviceCompliancePolicies/deviceStatuses", StringFunctions::Ignored),
-    ("deviceCompliancePolicies/userStatuses", StringFunctions::Ignored),
+    (
+        "deviceCompliancePolicies/deviceStatuses",
+        StringFunctions::Ignored,
+    ),
+    (
+        "deviceCompliancePolicies/userStatuses",
+        StringFunctions::Ignored,
+    ),
 ];
 
 /// Applies the live `$filter` restrictions in `intune` fidelity; the documented mode follows OData.
-pub fn apply_filter_rules(fidelity: Fidelity, collection: &str, bound: &mut BoundQuery<'_>) -> Result<(), ApiError> {
-    if fidelity != Fidelity::Intune || !bound.filter.as_ref().is_some_and(|f| f.uses_string_functions()) {
+pub fn apply_filter_rules(
+    fidelity: Fidelity,
+    collection: &str,
+    bound: &mut BoundQuery<'_>,
+) -> Result<(), ApiError> {
+    if fidelity != Fidelity::Intune
+        || !bound
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.uses_string_functions())
+    {
         return Ok(());
     }
     match STRING_FUNCTION_RULES.iter().find(|(c, _)| *c == collection).map(|(_, r)| *r) {

@@ -91,8 +91,18 @@ struct NewRow {
 }
 
 impl Service {
-    pub fn new(model: &'static Model, store: Arc<SqliteStore>, settings: Settings, token_key: TokenKey) -> Self {
-        Self { model, store, settings, token_key }
+    pub fn new(
+        model: &'static Model,
+        store: Arc<SqliteStore>,
+        settings: Settings,
+        token_key: TokenKey,
+    ) -> Self {
+        Self {
+            model,
+            store,
+            settings,
+            token_key,
+        }
     }
 
     pub async fn execute(&self, call: Call) -> Result<Reply, ApiError> {
@@ -277,7 +287,9 @@ impl Service {
             .take()
             .ok_or_else(|| ApiError::bad_request("A request body is required."))?;
         let validated = Validator::new(self.model, call.version).entity(ty, &body, Mode::Update)?;
-        let current = self.single_body(&location.key(&call.tenant), location.ancestors.last()).await?;
+        let current = self
+            .single_body(&location.key(&call.tenant), location.ancestors.last())
+            .await?;
         let key = location.key(&call.tenant);
         let (ancestors, changes, type_name) = (
             location.ancestors.clone(),
@@ -440,7 +452,11 @@ fn stamp_create(model: &'static Model, v: &Validated<'_>, body: &mut Map<String,
 /// Every property the entity's type has in any version, so that what is stored is what is shown
 /// (and what filters see): null for nullable properties, the type's zero value otherwise.
 fn fill_defaults(model: &'static Model, v: &Validated<'_>, body: &mut Map<String, Value>) {
-    let superset = Projection { model, version: Version::Beta, utc_timestamps: false };
+    let superset = Projection {
+        model,
+        version: Version::Beta,
+        utc_timestamps: false,
+    };
     for prop in model.all_properties(v.ty) {
         if !body.contains_key(&prop.name) {
             body.insert(prop.name.clone(), superset.default(&prop.ty));

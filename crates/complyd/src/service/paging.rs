@@ -30,7 +30,9 @@ impl TokenKey {
 
     fn sign(&self, fingerprint: &str, payload: &str) -> Vec<u8> {
         // HMAC accepts keys of any length; the fallback is unreachable.
-        let Ok(mut mac) = Signer::new_from_slice(&self.0) else { return Vec::new() };
+        let Ok(mut mac) = Signer::new_from_slice(&self.0) else {
+            return Vec::new();
+        };
         mac.update(fingerprint.as_bytes());
         mac.update(b"\n");
         mac.update(payload.as_bytes());
@@ -49,7 +51,13 @@ impl TokenKey {
         let (payload, signature) = token.split_once('.').ok_or_else(invalid)?;
         let expected = self.sign(fingerprint, payload);
         let given = URL_SAFE_NO_PAD.decode(signature).map_err(|_| invalid())?;
-        if given.len() != expected.len() || given.iter().zip(&expected).fold(0, |acc, (a, b)| acc | (a ^ b)) != 0 {
+        if given.len() != expected.len()
+            || given
+                .iter()
+                .zip(&expected)
+                .fold(0, |acc, (a, b)| acc | (a ^ b))
+                != 0
+        {
             return Err(invalid());
         }
         let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
@@ -94,7 +102,10 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_refuse_tampering() {
         let key = TokenKey::derive(b"secret");
-        let cursor = Cursor { values: vec![Param::Text("a".into()), Param::Null, Param::Int(3)], seq: 42 };
+        let cursor = Cursor {
+            values: vec![Param::Text("a".into()), Param::Null, Param::Int(3)],
+            seq: 42,
+        };
         let token = key.encode("q1", &cursor);
         assert_eq!(key.decode("q1", &token).ok(), Some(cursor));
         assert!(key.decode("q2", &token).is_err(), "foreign query");

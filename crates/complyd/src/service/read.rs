@@ -22,7 +22,12 @@ pub(super) struct Page {
 
 impl Service {
     fn bind(&self, call: &Call) -> Result<BoundQuery<'static>, ApiError> {
-        let target = call.path.steps.last().map(|s| s.target).ok_or_else(|| super::route_error(call))?;
+        let target = call
+            .path
+            .steps
+            .last()
+            .map(|s| s.target)
+            .ok_or_else(|| super::route_error(call))?;
         Ok(bind::bind(self.model, call.version, target, &call.query)?)
     }
 
@@ -33,13 +38,31 @@ impl Service {
         fidelity::apply_filter_rules(self.settings.fidelity, &location.collection, &mut bound)?;
         let mut query = Query::all(&call.tenant, &location.collection, &location.parent);
         query.filter = bound.filter.clone();
-        let fingerprint = format!("{}|{}|{}|{:?}|{:?}", call.tenant, query.collection, query.parent, query.filter, bound.orderby);
-        let cursor = bound.skiptoken.as_deref().map(|t| self.token_key.decode(&fingerprint, t)).transpose()?;
-        let count = if bound.count { Some(self.store.count_matching(query.clone()).await?) } else { None };
+        let fingerprint = format!(
+            "{}|{}|{}|{:?}|{:?}",
+            call.tenant, query.collection, query.parent, query.filter, bound.orderby
+        );
+        let cursor = bound
+            .skiptoken
+            .as_deref()
+            .map(|t| self.token_key.decode(&fingerprint, t))
+            .transpose()?;
+        let count = if bound.count {
+            Some(self.store.count_matching(query.clone()).await?)
+        } else {
+            None
+        };
         let page_size = bound.top.unwrap_or(self.settings.page_size);
-        let page = self.page(query, &bound, call.version, cursor, page_size).await?;
+        let page = self
+            .page(query, &bound, call.version, cursor, page_size)
+            .await?;
         let skiptoken = page.next.map(|c| self.token_key.encode(&fingerprint, &c));
-        Ok(Reply::Collection { context: with_select(call.path.context_path(), &bound), items: page.items, count, skiptoken })
+        Ok(Reply::Collection {
+            context: with_select(call.path.context_path(), &bound),
+            items: page.items,
+            count,
+            skiptoken,
+        })
     }
 
     /// Fetches, projects and expands one page. `query` carries scope and filter.
@@ -53,13 +76,24 @@ impl Service {
     ) -> BoxFuture<'a, Result<Page, ApiError>> {
         Box::pin(async move {
             query.order = bound.orderby.clone();
-            query.skip = if cursor.is_none() { bound.skip.unwrap_or(0) } else { 0 };
+            query.skip = if cursor.is_none() {
+                bound.skip.unwrap_or(0)
+            } else {
+                0
+            };
             query.cursor = cursor.map(|c| (c.values, c.seq));
             query.limit = limit.saturating_add(1);
             let mut rows = self.store.query(query).await?;
             let more = rows.len() > limit;
             rows.truncate(limit);
-            let next = if more { rows.last().map(|(row, values)| Cursor { values: values.clone(), seq: row.seq }) } else { None };
+            let next = if more {
+                rows.last().map(|(row, values)| Cursor {
+                    values: values.clone(),
+                    seq: row.seq,
+                })
+            } else {
+                None
+            };
             let mut items = Vec::with_capacity(rows.len());
             for (row, _) in &rows {
                 items.push(self.shape(row, bound, version).await?);
@@ -69,8 +103,21 @@ impl Service {
     }
 
     /// A stored row as the client sees it: projected, selected, expanded.
-    async fn shape(&self, row: &Row, bound: &BoundQuery<'static>, version: Version) -> Result<Map<String, Value>, ApiError> {
-        let mut out = select(self.project_row(version, &row.type_name, &row.key.id, &parse_body(&row.body)?)?, bound);
+    async fn shape(
+        &self,
+        row: &Row,
+        bound: &BoundQuery<'static>,
+        version: Version,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let mut out = select(
+            self.project_row(
+                version,
+                &row.type_name,
+                &row.key.id,
+                &parse_body(&row.body)?,
+            )?,
+            bound,
+        );
         for expand in &bound.expand {
             let value = self.expanded(&row.key, expand, version).await?;
             out.insert(expand.navigation.name.clone(), value);
@@ -78,20 +125,36 @@ impl Service {
         Ok(out)
     }
 
-    fn expanded<'a>(&'a self, owner: &'a Key, expand: &'a BoundExpand<'static>, version: Version) -> BoxFuture<'a, Result<Value, ApiError>> {
+    fn expanded<'a>(
+        &'a self,
+        owner: &'a Key,
+        expand: &'a BoundExpand<'static>,
+        version: Version,
+    ) -> BoxFuture<'a, Result<Value, ApiError>> {
         Box::pin(async move {
             let collection = format!("{}/{}", owner.collection, expand.navigation.name);
             if !expand.navigation.collection {
-                let key = Key { tenant: owner.tenant.clone(), collection, parent: owner.child_parent(), id: owner.id.clone() };
+                let key = Key {
+                    tenant: owner.tenant.clone(),
+                    collection,
+                    parent: owner.child_parent(),
+                    id: owner.id.clone(),
+                };
                 let body = self.single_body(&key, Some(owner)).await?;
-                let projected = self.projection(version).entity(expand.target, &key.id, &body);
+                let projected = self
+                    .projection(version)
+                    .entity(expand.target, &key.id, &body);
                 return Ok(Value::Object(select(projected, &expand.query)));
             }
             let mut query = Query::all(&owner.tenant, &collection, &owner.child_parent());
             query.filter = expand.query.filter.clone();
             let limit = expand.query.top.unwrap_or(EXPAND_LIMIT).min(EXPAND_LIMIT);
-            let page = self.page(query, &expand.query, version, None, limit).await?;
-            Ok(Value::Array(page.items.into_iter().map(Value::Object).collect()))
+            let page = self
+                .page(query, &expand.query, version, None, limit)
+                .await?;
+            Ok(Value::Array(
+                page.items.into_iter().map(Value::Object).collect(),
+            ))
         })
     }
 
@@ -110,29 +173,60 @@ impl Service {
         let bound = self.bind(&call)?;
         let row = self.store.get(&key).await?.ok_or_else(|| not_found(&key))?;
         let body = self.shape(&row, &bound, call.version).await?;
-        Ok(Reply::Entity { context: entity_context(&call.path, &bound), body, created: false })
+        Ok(Reply::Entity {
+            context: entity_context(&call.path, &bound),
+            body,
+            created: false,
+        })
     }
 
     pub(super) async fn read_single(&self, call: Call) -> Result<Reply, ApiError> {
         let location = super::locate::Location::of(&call.tenant, &call.path);
         let bound = self.bind(&call)?;
-        let ty = call.path.steps.last().map(|s| s.target).ok_or_else(|| super::route_error(&call))?;
+        let ty = call
+            .path
+            .steps
+            .last()
+            .map(|s| s.target)
+            .ok_or_else(|| super::route_error(&call))?;
         let key = location.key(&call.tenant);
         let body = self.single_body(&key, location.ancestors.last()).await?;
-        let body = select(self.projection(call.version).entity(ty, &key.id, &body), &bound);
-        Ok(Reply::Entity { context: entity_context(&call.path, &bound), body, created: false })
+        let body = select(
+            self.projection(call.version).entity(ty, &key.id, &body),
+            &bound,
+        );
+        Ok(Reply::Entity {
+            context: entity_context(&call.path, &bound),
+            body,
+            created: false,
+        })
     }
 
     /// A single-valued navigation's body: stored (after a PATCH), else derived from what it counts.
-    pub(super) async fn single_body(&self, key: &Key, container: Option<&Key>) -> Result<Map<String, Value>, ApiError> {
+    pub(super) async fn single_body(
+        &self,
+        key: &Key,
+        container: Option<&Key>,
+    ) -> Result<Map<String, Value>, ApiError> {
         let container_body = match container {
-            Some(parent) => Some(parse_body(&self.store.get(parent).await?.ok_or_else(|| not_found(parent))?.body)?),
+            Some(parent) => Some(parse_body(
+                &self
+                    .store
+                    .get(parent)
+                    .await?
+                    .ok_or_else(|| not_found(parent))?
+                    .body,
+            )?),
             None => None,
         };
         if let Some(row) = self.store.get(key).await? {
             return parse_body(&row.body);
         }
-        Ok(super::summaries::derive(&self.store, key, container_body.as_ref()).await?.unwrap_or_default())
+        Ok(
+            super::summaries::derive(&self.store, key, container_body.as_ref())
+                .await?
+                .unwrap_or_default(),
+        )
     }
 }
 

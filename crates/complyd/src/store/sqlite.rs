@@ -62,12 +62,16 @@ fn register_functions(conn: &Connection) -> Result<(), StoreError> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("dto_ticks", 1, flags, |ctx| {
         let text: Option<String> = ctx.get(0).unwrap_or(None);
-        Ok(text.and_then(|t| DateTimeOffset::parse(&t)).map(|t| t.utc_ticks))
+        Ok(text
+            .and_then(|t| DateTimeOffset::parse(&t))
+            .map(|t| t.utc_ticks))
     })?;
     conn.create_scalar_function("dto_part", 2, flags, |ctx| {
         let text: Option<String> = ctx.get(0).unwrap_or(None);
         let part: String = ctx.get(1).unwrap_or_default();
-        let index = ["year", "month", "day", "hour", "minute", "second"].iter().position(|p| *p == part);
+        let index = ["year", "month", "day", "hour", "minute", "second"]
+            .iter()
+            .position(|p| *p == part);
         Ok(text
             .and_then(|t| DateTimeOffset::parse(&t))
             .zip(index)
@@ -97,10 +101,19 @@ fn from_sql(v: ValueRef<'_>) -> Param {
 /// `WHERE` for one collection of one parent, plus the bound filter.
 fn scope_sql(sql: &mut Sql, q: &Query) -> Result<String, StoreError> {
     if !sql::is_plain(&q.collection) {
-        return Err(StoreError::Backend(format!("collection path '{}' is not plain", q.collection)));
+        return Err(StoreError::Backend(format!(
+            "collection path '{}' is not plain",
+            q.collection
+        )));
     }
-    let (tenant, parent) = (sql.param(Param::Text(q.tenant.clone())), sql.param(Param::Text(q.parent.clone())));
-    let mut text = format!("tenant = {tenant} AND collection = '{}' AND parent = {parent}", q.collection);
+    let (tenant, parent) = (
+        sql.param(Param::Text(q.tenant.clone())),
+        sql.param(Param::Text(q.parent.clone())),
+    );
+    let mut text = format!(
+        "tenant = {tenant} AND collection = '{}' AND parent = {parent}",
+        q.collection
+    );
     if let Some(filter) = &q.filter {
         text.push_str(" AND ");
         text.push_str(&sql::condition(sql, filter));
@@ -257,7 +270,9 @@ impl SqliteStore {
             let where_sql = scope_sql(&mut sql, &q)?;
             let text = format!("SELECT count(*) FROM entity WHERE {where_sql}");
             let params: Vec<SqlValue> = sql.params.iter().map(to_sql).collect();
-            let n: i64 = c.prepare_cached(&text)?.query_row(params_from_iter(params), |r| r.get(0))?;
+            let n: i64 = c
+                .prepare_cached(&text)?
+                .query_row(params_from_iter(params), |r| r.get(0))?;
             Ok(n as u64)
         })
         .await

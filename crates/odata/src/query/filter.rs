@@ -392,7 +392,8 @@ impl Parser {
         if self.peek_word() == Some("not") {
             self.pos += 1;
             self.enter()?;
-            let inner = self.expr(3)?;
+            // Unary `not` binds tighter than any binary operator (OData precedence).
+            let inner = self.unary()?;
             self.depth -= 1;
             return Ok(Expr::Not(Box::new(inner)));
         }
