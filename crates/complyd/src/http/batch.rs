@@ -1,0 +1,271 @@
+//! JSON batching (`POST /{version}/$batch`): up to 20 requests, ordered by `dependsOn`, each
+//! re-dispatched through the router so that it meets exactly the authentication, permissions,
+//! validation and routing of a direct request.
+
+use crate::error::ApiError;
+use axum::body::{to_bytes, Body};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use tower::ServiceExt;
+
+/// Graph's limit on requests in one batch.
+pub const MAX_REQUESTS: usize = 20;
+/// Inner response headers worth handing back.
+const KEPT_HEADERS: [&str; 6] = [
+    "content-type",
+    "request-id",
+    "client-request-id",
+    "retry-after",
+    "location",
+    "odata-version",
+];
+
+struct Item {
+    id: String,
+    method: Method,
+    url: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Option<Vec<u8>>,
+    depends_on: Vec<usize>,
+}
+
+fn malformed(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(message)
+}
+
+/// Reads and checks the envelope; any fault refuses the whole batch.
+fn parse(envelope: &Value) -> Result<Vec<Item>, ApiError> {
+    let requests = envelope
+        .get("requests")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("A batch body must be an object with a 'requests' array."))?;
+    if requests.is_empty() || requests.len() > MAX_REQUESTS {
+        return Err(malformed(format!(
+            "A batch must hold between 1 and {MAX_REQUESTS} requests; this one holds {}.",
+            requests.len()
+        )));
+    }
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, r) in requests.iter().enumerate() {
+        let id = r
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        let id = id.ok_or_else(|| malformed(format!("Request {i} of the batch has no 'id'.")))?;
+        if index.insert(id.to_lowercase(), i).is_some() {
+            return Err(malformed(format!(
+                "The batch has more than one request with id '{id}'."
+            )));
+        }
+    }
+    requests.iter().map(|r| item(r, &index)).collect()
+}
+
+fn item(r: &Value, index: &HashMap<String, usize>) -> Result<Item, ApiError> {
+    let id = r["id"].as_str().unwrap_or_default().to_string();
+    let method = r
+        .get("method")
+        .and_then(Value::as_str)
+        .and_then(|m| Method::from_bytes(m.to_uppercase().as_bytes()).ok())
+        .filter(|m| {
+            [
+                Method::GET,
+                Method::POST,
+                Method::PATCH,
+                Method::PUT,
+                Method::DELETE,
+            ]
+            .contains(m)
+        })
+        .ok_or_else(|| malformed(format!("Request '{id}' has no valid 'method'.")))?;
+    let url = r
+        .get("url")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty() && !u.contains("://"))
+        .ok_or_else(|| {
+            malformed(format!(
+                "Request '{id}' needs a 'url' relative to the version root."
+            ))
+        })?;
+    let mut headers = Vec::new();
+    if let Some(given) = r.get("headers") {
+        let given = given.as_object().ok_or_else(|| {
+            malformed(format!("The headers of request '{id}' must be an object."))
+        })?;
+        for (name, value) in given {
+            let parsed = (
+                HeaderName::from_bytes(name.as_bytes()),
+                value.as_str().map(HeaderValue::from_str),
+            );
+            match parsed {
+                (Ok(n), Some(Ok(v))) => headers.push((n, v)),
+                _ => {
+                    return Err(malformed(format!(
+                        "Request '{id}' has an invalid header '{name}'."
+                    )))
+                }
+            }
+        }
+    }
+    let content_type = headers
+        .iter()
+        .find(|(n, _)| *n == header::CONTENT_TYPE)
+        .map(|(_, v)| v.to_str().unwrap_or(""));
+    let body = match r.get("body") {
+        None | Some(Value::Null) => None,
+        Some(body) => {
+            let content_type = content_type.ok_or_else(|| {
+                malformed(format!(
+                    "Request '{id}' has a body but no Content-Type header."
+                ))
+            })?;
+            Some(match body {
+                Value::String(text) if !content_type.contains("json") => STANDARD
+                    .decode(text)
+                    .map_err(|_| malformed(format!("The body of request '{id}' is not base64.")))?,
+                other => other.to_string().into_bytes(),
+            })
+        }
+    };
+    let depends_on = match r.get("dependsOn") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(ids)) => ids
+            .iter()
+            .map(|d| {
+                d.as_str()
+                    .and_then(|d| index.get(&d.to_lowercase()).copied())
+                    .filter(|i| index.get(&id.to_lowercase()) != Some(i))
+                    .ok_or_else(|| {
+                        malformed(format!("Request '{id}' depends on an unknown request {d}."))
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(malformed(format!(
+                "The dependsOn of request '{id}' must be an array of ids."
+            )))
+        }
+    };
+    Ok(Item {
+        id,
+        method,
+        url: url.trim_start_matches('/').to_string(),
+        headers,
+        body,
+        depends_on,
+    })
+}
+
+/// Indexes in an order where every request follows its dependencies; a cycle refuses the batch.
+fn order(items: &[Item]) -> Result<Vec<usize>, ApiError> {
+    let mut done = vec![false; items.len()];
+    let mut out = Vec::with_capacity(items.len());
+    while out.len() < items.len() {
+        let ready =
+            (0..items.len()).find(|&i| !done[i] && items[i].depends_on.iter().all(|&d| done[d]));
+        let i = ready
+            .ok_or_else(|| malformed("The dependsOn references of the batch form a cycle."))?;
+        done[i] = true;
+        out.push(i);
+    }
+    Ok(out)
+}
+
+/// Runs the batch and returns the `{"responses": [...]}` document.
+pub async fn run(
+    router: Router,
+    version: &str,
+    outer: &HeaderMap,
+    envelope: &Value,
+) -> Result<Value, ApiError> {
+    let items = parse(envelope)?;
+    let mut statuses: Vec<Option<u16>> = vec![None; items.len()];
+    let mut responses: Vec<Option<Value>> = vec![None; items.len()];
+    for i in order(&items)? {
+        let item = &items[i];
+        let failed = item
+            .depends_on
+            .iter()
+            .find(|&&d| statuses[d].is_some_and(|s| s >= 400));
+        let (status, response) = match failed {
+            Some(&d) => failed_dependency(item, &items[d].id),
+            None => dispatch(router.clone(), version, outer, item).await,
+        };
+        statuses[i] = Some(status);
+        responses[i] = Some(response);
+    }
+    Ok(json!({ "responses": responses.into_iter().flatten().collect::<Vec<_>>() }))
+}
+
+fn failed_dependency(item: &Item, dependency: &str) -> (u16, Value) {
+    let body = json!({"error": {
+        "code": "FailedDependency",
+        "message": format!("The request '{dependency}' this request depends on failed."),
+    }});
+    (
+        424,
+        json!({ "id": item.id, "status": 424, "headers": {"content-type": "application/json"}, "body": body }),
+    )
+}
+
+async fn dispatch(router: Router, version: &str, outer: &HeaderMap, item: &Item) -> (u16, Value) {
+    if item.url.split(['?', '/']).next() == Some("$batch") {
+        let body = json!({"error": {"code": "BadRequest", "message": "A batch request cannot contain another batch request."}});
+        return (400, json!({ "id": item.id, "status": 400, "body": body }));
+    }
+    let mut builder = Request::builder()
+        .method(item.method.clone())
+        .uri(format!("/{version}/{}", item.url));
+    for name in [header::AUTHORIZATION, header::HOST] {
+        if let Some(v) = outer.get(&name) {
+            builder = builder.header(name, v.clone());
+        }
+    }
+    for (name, value) in &item.headers {
+        builder = builder.header(name.clone(), value.clone());
+    }
+    let request = match builder.body(
+        item.body
+            .clone()
+            .map(Body::from)
+            .unwrap_or_else(Body::empty),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            let body = json!({"error": {"code": "BadRequest", "message": format!("The request could not be formed: {e}")}});
+            return (400, json!({ "id": item.id, "status": 400, "body": body }));
+        }
+    };
+    let response = match router.oneshot(request).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    let status = response.status().as_u16();
+    let mut headers = Map::new();
+    for name in KEPT_HEADERS {
+        if let Some(v) = response.headers().get(name).and_then(|v| v.to_str().ok()) {
+            headers.insert(name.to_string(), Value::String(v.to_string()));
+        }
+    }
+    let is_json = headers
+        .get("content-type")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.contains("json"));
+    let bytes = to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    let mut out = json!({ "id": item.id, "status": status, "headers": headers });
+    if !bytes.is_empty() {
+        out["body"] = if is_json {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        } else {
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        };
+    }
+    (status, out)
+}

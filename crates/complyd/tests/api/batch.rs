@@ -1,0 +1,154 @@
+//! JSON batching: envelope rules, dependsOn, and inner requests that meet the same checks as
+//! direct ones.
+
+use crate::support::*;
+use complyd::auth::TokenRequest;
+use serde_json::{json, Value};
+
+fn responses(body: &Value) -> Vec<Value> {
+    body["responses"].as_array().cloned().unwrap_or_default()
+}
+
+fn by_id<'a>(responses: &'a [Value], id: &str) -> &'a Value {
+    responses
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no response {id}"))
+}
+
+#[tokio::test]
+async fn inner_requests_run_in_dependency_order_with_their_own_statuses() {
+    let server = Server::start().await;
+    let client = server.client();
+    let json_headers = json!({"Content-Type": "application/json"});
+    let batch = json!({"requests": [
+        {"id": "2", "method": "GET", "url": "/deviceManagement/deviceCompliancePolicies", "dependsOn": ["1"]},
+        {"id": "1", "method": "POST", "url": "/deviceManagement/deviceCompliancePolicies",
+         "headers": json_headers, "body": windows10_policy("batched")},
+        {"id": "3", "method": "GET", "url": "deviceManagement/deviceCompliancePolicies/nosuch"},
+        {"id": "4", "method": "GET", "url": "/deviceManagement/deviceCompliancePolicies/$count"},
+    ]});
+    let body = client
+        .post("v1.0", "$batch", &batch)
+        .await
+        .expect(200)
+        .json();
+    let all = responses(&body);
+    assert_eq!(all.len(), 4);
+    let created = by_id(&all, "1");
+    assert_eq!(created["status"], 201);
+    assert_eq!(created["body"]["displayName"], "batched");
+    assert!(created["headers"]["request-id"].is_string());
+    let listed = by_id(&all, "2");
+    assert_eq!(listed["status"], 200);
+    assert_eq!(
+        listed["body"]["value"][0]["id"], created["body"]["id"],
+        "the GET ran after the POST"
+    );
+    let missing = by_id(&all, "3");
+    assert_eq!(missing["status"], 404);
+    assert_eq!(missing["body"]["error"]["code"], "ResourceNotFound");
+    assert_eq!(by_id(&all, "4")["body"], "1");
+}
+
+#[tokio::test]
+async fn a_failed_dependency_answers_424() {
+    let server = Server::start().await;
+    let client = server.client();
+    let batch = json!({"requests": [
+        {"id": "a", "method": "POST", "url": "/deviceManagement/deviceCompliancePolicies",
+         "headers": {"content-type": "application/json"}, "body": {"@odata.type": "#microsoft.graph.deviceCompliancePolicy", "displayName": "abstract"}},
+        {"id": "b", "method": "GET", "url": "/deviceManagement/deviceCompliancePolicies", "dependsOn": ["a"]},
+        {"id": "c", "method": "GET", "url": "/deviceManagement/deviceCompliancePolicies", "dependsOn": ["b"]},
+    ]});
+    let all = responses(
+        &client
+            .post("beta", "$batch", &batch)
+            .await
+            .expect(200)
+            .json(),
+    );
+    assert_eq!(by_id(&all, "a")["status"], 400);
+    assert_eq!(by_id(&all, "b")["status"], 424);
+    assert_eq!(by_id(&all, "c")["status"], 424);
+    assert!(
+        client.list("beta", POLICIES).await.is_empty(),
+        "nothing stored"
+    );
+}
+
+#[tokio::test]
+async fn inner_requests_meet_the_callers_permissions() {
+    let server = Server::start().await;
+    let reader = server.client_with(TokenRequest::delegated(TENANT, &[READ]));
+    let batch = json!({"requests": [
+        {"id": "r", "method": "GET", "url": "/deviceManagement/deviceCompliancePolicies"},
+        {"id": "w", "method": "POST", "url": "/deviceManagement/deviceCompliancePolicies",
+         "headers": {"Content-Type": "application/json"}, "body": windows10_policy("denied")},
+    ]});
+    let all = responses(
+        &reader
+            .post("v1.0", "$batch", &batch)
+            .await
+            .expect(200)
+            .json(),
+    );
+    assert_eq!(by_id(&all, "r")["status"], 200);
+    assert_eq!(by_id(&all, "w")["status"], 403);
+    assert_eq!(by_id(&all, "w")["body"]["error"]["code"], "Forbidden");
+    server
+        .client_with_token(None)
+        .post("v1.0", "$batch", &batch)
+        .await
+        .expect_error(401, "InvalidAuthenticationToken");
+}
+
+#[tokio::test]
+async fn malformed_envelopes_refuse_the_whole_batch() {
+    let server = Server::start().await;
+    let client = server.client();
+    let get = |id: &str| json!({"id": id, "method": "GET", "url": "/deviceManagement/deviceCompliancePolicies"});
+    let too_many: Vec<Value> = (0..21).map(|i| get(&i.to_string())).collect();
+    let cases = [
+        json!({"requests": too_many}),
+        json!({"requests": []}),
+        json!({"nope": []}),
+        json!({"requests": [get("x"), get("X")]}),
+        json!({"requests": [{"id": "1", "method": "GET"}]}),
+        json!({"requests": [{"id": "1", "method": "FETCH", "url": "/x"}]}),
+        json!({"requests": [{"id": "1", "method": "GET", "url": "/x", "dependsOn": ["2"]}]}),
+        json!({"requests": [
+            {"id": "1", "method": "GET", "url": "/x", "dependsOn": ["2"]},
+            {"id": "2", "method": "GET", "url": "/x", "dependsOn": ["1"]}]}),
+        json!({"requests": [{"id": "1", "method": "POST", "url": "/x", "body": {"a": 1}}]}),
+    ];
+    for case in cases {
+        client
+            .post("v1.0", "$batch", &case)
+            .await
+            .expect_error(400, "BadRequest");
+    }
+    assert!(client.list("v1.0", POLICIES).await.is_empty());
+    client
+        .get("v1.0", "$batch")
+        .await
+        .expect_error(400, ROUTE_ERROR);
+}
+
+#[tokio::test]
+async fn a_batch_inside_a_batch_is_refused() {
+    let server = Server::start().await;
+    let client = server.client();
+    let inner = json!({"requests": [{"id": "1", "method": "GET", "url": "/deviceManagement/deviceCompliancePolicies"}]});
+    let batch = json!({"requests": [
+        {"id": "outer", "method": "POST", "url": "/$batch", "headers": {"Content-Type": "application/json"}, "body": inner}
+    ]});
+    let all = responses(
+        &client
+            .post("v1.0", "$batch", &batch)
+            .await
+            .expect(200)
+            .json(),
+    );
+    assert_eq!(by_id(&all, "outer")["status"], 400);
+}
