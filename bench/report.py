@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Aggregates bench/run.sh's wrk runs: prints a table and writes the JSON results (stdlib only)."""
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+
+WORKLOADS = {
+    "W1": "POST deviceComplianceActionItem (seed 000) under one policy + rule",
+    "W2": "POST deviceComplianceDeviceStatus (seed 001) under one of 100 policies",
+    "W3": "GET a device status by id (random, from the stored ones)",
+    "W4": "GET deviceStatuses first page of one of 100 policies",
+    "W5": "80% W3 reads / 20% W2 writes",
+}
+MIB = 1024 * 1024
+
+
+def machine():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model}
+
+
+def commit():
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def summarise(runs):
+    """Mean over rounds of requests/s and of the p50/p99 latencies (ms)."""
+    rps = [r["requests"] / (r["duration_us"] / 1e6) for r in runs]
+    errors = sum(sum(r["errors"].values()) for r in runs)
+    return {
+        "rps": statistics.mean(rps),
+        "rps_rounds": [round(x, 1) for x in rps],
+        "p50_ms": statistics.mean(r["latency_us"]["p50"] for r in runs) / 1000,
+        "p99_ms": statistics.mean(r["latency_us"]["p99"] for r in runs) / 1000,
+        "max_ms": max(r["latency_us"]["max"] for r in runs) / 1000,
+        "requests": sum(r["requests"] for r in runs),
+        "errors": errors,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", required=True)
+    ap.add_argument("--coldstart", required=True)
+    ap.add_argument("--peak-rss-kib", type=int, required=True)
+    ap.add_argument("--seeded-bytes", type=int, required=True)
+    ap.add_argument("--final-bytes", type=int, required=True)
+    ap.add_argument("--statuses", type=int, required=True)
+    ap.add_argument("--duration", required=True)
+    ap.add_argument("--rounds", type=int, required=True)
+    ap.add_argument("--connections", type=int, required=True)
+    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--w4-query", required=True)
+    ap.add_argument("--response-bytes", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+
+    by = {}
+    with open(a.runs) as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                by.setdefault(r["workload"], {}).setdefault(r["server"], []).append(r["wrk"])
+    with open(a.coldstart) as f:
+        cold = json.load(f)
+
+    workloads = {}
+    for w, servers in sorted(by.items()):
+        c, fl = summarise(servers["complyd"]), summarise(servers["floor"])
+        workloads[w] = {
+            "what": WORKLOADS.get(w, w),
+            "complyd": c,
+            "floor": fl,
+            "ratio_rps": c["rps"] / fl["rps"] if fl["rps"] else None,
+        }
+
+    peak_mib = a.peak_rss_kib / 1024
+    targets = []
+
+    def target(name, ok, figure):
+        targets.append({"target": name, "met": ok, "figure": figure})
+
+    for w, need in (("W1", 0.5), ("W2", 0.5), ("W3", 0.8)):
+        if w in workloads:
+            ratio = workloads[w]["ratio_rps"]
+            target(f"{w} >= {need} of floor throughput", ratio is not None and ratio >= need, f"{ratio:.2f}")
+    if "W4" in workloads:
+        p99 = workloads["W4"]["complyd"]["p99_ms"]
+        target("W4 p99 < 20 ms", p99 < 20, f"{p99:.2f} ms")
+    target("peak RSS < 150 MiB", peak_mib < 150, f"{peak_mib:.1f} MiB")
+    target("cold start < 300 ms", cold["median_ms"] < 300, f"{cold['median_ms']:.1f} ms")
+
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit(),
+        "machine": machine(),
+        "config": {
+            "statuses": a.statuses,
+            "policies": 100,
+            "duration_per_run": a.duration,
+            "rounds": a.rounds,
+            "order": "A B A B (complyd, floor) per workload",
+            "connections": a.connections,
+            "wrk_threads": a.threads,
+            "w4_query": a.w4_query,
+            "response_bytes": dict(kv.split("=") for kv in a.response_bytes.split(",")),
+        },
+        "workloads": workloads,
+        "complyd_peak_rss_mib": round(peak_mib, 1),
+        "data_folder_bytes": {"seeded": a.seeded_bytes, "after_run": a.final_bytes},
+        "cold_start_ms": cold,
+        "targets": targets,
+    }
+    with open(a.out, "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+
+    print()
+    print(f"complyd vs floor: {a.statuses:,} statuses, {a.connections} connections, "
+          f"{a.rounds} x {a.duration} per server, A B A B, {os.cpu_count()} CPUs")
+    head = f"{'':4} {'complyd req/s':>13} {'p50 ms':>7} {'p99 ms':>7} | {'floor req/s':>11} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5} {'errors':>6}"
+    print(head)
+    print("-" * len(head))
+    for w, r in workloads.items():
+        c, fl = r["complyd"], r["floor"]
+        print(f"{w:4} {c['rps']:13.0f} {c['p50_ms']:7.2f} {c['p99_ms']:7.2f} | {fl['rps']:11.0f} "
+              f"{fl['p50_ms']:7.2f} {fl['p99_ms']:7.2f} | {r['ratio_rps']:5.2f} {c['errors'] + fl['errors']:6}")
+    print()
+    print(f"complyd peak RSS (VmHWM): {peak_mib:.1f} MiB")
+    print(f"data folder: {a.seeded_bytes / MIB:.1f} MiB seeded, {a.final_bytes / MIB:.1f} MiB after the run")
+    runs = ", ".join(f"{x:.1f}" for x in cold["runs_ms"])
+    print(f"cold start: median {cold['median_ms']:.1f} ms ({runs})")
+    print()
+    for t in targets:
+        print(f"  [{'met' if t['met'] else 'NOT met':>7}] {t['target']}: {t['figure']}")
+    print(f"\nwritten {a.out}")
+
+
+if __name__ == "__main__":
+    main()
