@@ -2,6 +2,7 @@
 //! bound actions. Everything that differs between entities lives here as data; the rest of the
 //! crate (validation, projection, paths) is generic over it.
 
+mod csdl;
 mod service;
 mod text;
 

@@ -1,0 +1,240 @@
+//! The model as a CSDL (`$metadata`) document for one version.
+
+use super::{
+    Availability, Model, Navigation, Primitive, Property, StructuredType, TypeKind, TypeRef,
+    ValueType, Version,
+};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+const GRAPH: &str = "microsoft.graph";
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn type_name(ty: &TypeRef) -> String {
+    let inner = match &ty.value {
+        ValueType::Primitive(p) => p.edm_name().to_string(),
+        ValueType::Enum(n) | ValueType::Complex(n) => n.clone(),
+    };
+    if ty.collection {
+        format!("Collection({inner})")
+    } else {
+        inner
+    }
+}
+
+fn namespace_of(name: &str) -> &str {
+    name.rsplit_once('.').map_or("", |(ns, _)| ns)
+}
+
+fn short(name: &str) -> &str {
+    name.rsplit('.').next().unwrap_or(name)
+}
+
+impl Model {
+    /// The CSDL XML of everything `version` has.
+    pub fn csdl(&self, version: Version) -> String {
+        let mut by_namespace: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        let mut enums: Vec<_> = self.enums.values().collect();
+        enums.sort_by(|a, b| a.name.cmp(&b.name));
+        for e in enums {
+            let members: Vec<_> = e
+                .members
+                .iter()
+                .filter(|m| m.availability.in_version(version))
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let mut xml = format!("    <EnumType Name=\"{}\">\n", short(&e.name));
+            for m in members {
+                let _ = writeln!(
+                    xml,
+                    "      <Member Name=\"{}\" Value=\"{}\"/>",
+                    escape(&m.name),
+                    m.value
+                );
+            }
+            xml.push_str("    </EnumType>\n");
+            by_namespace
+                .entry(namespace_of(&e.name))
+                .or_default()
+                .push(xml);
+        }
+        by_namespace.entry(GRAPH).or_default().push(
+            "    <EntityType Name=\"entity\" Abstract=\"true\">\n      <Key><PropertyRef Name=\"id\"/></Key>\n      <Property Name=\"id\" Type=\"Edm.String\" Nullable=\"false\"/>\n    </EntityType>\n".into(),
+        );
+        let mut types: Vec<_> = self
+            .types
+            .values()
+            .filter(|t| self.exists_in(t, version))
+            .collect();
+        types.sort_by(|a, b| a.name.cmp(&b.name));
+        for ty in types {
+            by_namespace
+                .entry(namespace_of(&ty.name))
+                .or_default()
+                .push(self.structured_xml(ty, version));
+        }
+        for action in self
+            .actions
+            .iter()
+            .filter(|a| a.availability.in_version(version))
+        {
+            let nav = self
+                .structured(action.bound_to)
+                .and_then(|t| self.navigation(t, action.replaces, version));
+            let Some(nav) = nav else { continue };
+            let mut xml = format!(
+                "    <Action Name=\"{}\" IsBound=\"true\">\n      <Parameter Name=\"bindingParameter\" Type=\"{}\" Nullable=\"false\"/>\n      <Parameter Name=\"{}\" Type=\"Collection({})\"/>\n",
+                action.name, action.bound_to, action.parameter, nav.target
+            );
+            if action.returns_collection {
+                let _ = writeln!(
+                    xml,
+                    "      <ReturnType Type=\"Collection({})\"/>",
+                    nav.target
+                );
+            }
+            xml.push_str("    </Action>\n");
+            by_namespace.entry(GRAPH).or_default().push(xml);
+        }
+        let mut container = String::from("    <EntityContainer Name=\"GraphService\">\n");
+        for root in self
+            .roots
+            .iter()
+            .filter(|r| r.availability.in_version(version))
+        {
+            let element = match root.kind {
+                super::RootKind::Singleton => "Singleton",
+                super::RootKind::EntitySet => "EntitySet",
+            };
+            let attribute = if element == "Singleton" {
+                "Type"
+            } else {
+                "EntityType"
+            };
+            let _ = writeln!(
+                container,
+                "      <{element} Name=\"{}\" {attribute}=\"{}\"/>",
+                root.name, root.type_name
+            );
+        }
+        container.push_str("    </EntityContainer>\n");
+        by_namespace.entry(GRAPH).or_default().push(container);
+
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\">\n  <edmx:DataServices>\n",
+        );
+        for (namespace, elements) in by_namespace {
+            let _ = writeln!(out, "  <Schema Namespace=\"{namespace}\" xmlns=\"http://docs.oasis-open.org/odata/ns/edm\">");
+            for element in elements {
+                out.push_str(&element);
+            }
+            out.push_str("  </Schema>\n");
+        }
+        out.push_str("  </edmx:DataServices>\n</edmx:Edmx>\n");
+        out
+    }
+
+    fn structured_xml(&self, ty: &StructuredType, version: Version) -> String {
+        let element = match ty.kind {
+            TypeKind::Entity => "EntityType",
+            TypeKind::Complex => "ComplexType",
+        };
+        let base = match (&ty.base, ty.kind) {
+            (Some(b), _) => format!(" BaseType=\"{b}\""),
+            (None, TypeKind::Entity) => format!(" BaseType=\"{GRAPH}.entity\""),
+            (None, TypeKind::Complex) => String::new(),
+        };
+        let abstract_ = if ty.is_abstract {
+            " Abstract=\"true\""
+        } else {
+            ""
+        };
+        let mut xml = format!(
+            "    <{element} Name=\"{}\"{base}{abstract_}>\n",
+            ty.short_name()
+        );
+        for p in ty
+            .own_properties
+            .iter()
+            .filter(|p| p.availability.in_version(version))
+        {
+            xml.push_str(&property_xml(p));
+        }
+        for n in ty
+            .own_navigations
+            .iter()
+            .filter(|n| n.availability.in_version(version))
+        {
+            if self
+                .structured(&n.target)
+                .is_some_and(|t| self.exists_in(t, version))
+            {
+                xml.push_str(&navigation_xml(n));
+            }
+        }
+        let _ = writeln!(xml, "    </{element}>");
+        xml
+    }
+}
+
+fn property_xml(p: &Property) -> String {
+    let nullable = if p.ty.nullable {
+        ""
+    } else {
+        " Nullable=\"false\""
+    };
+    format!(
+        "      <Property Name=\"{}\" Type=\"{}\"{nullable}/>\n",
+        p.name,
+        type_name(&p.ty)
+    )
+}
+
+fn navigation_xml(n: &Navigation) -> String {
+    let ty = if n.collection {
+        format!("Collection({})", n.target)
+    } else {
+        n.target.clone()
+    };
+    format!(
+        "      <NavigationProperty Name=\"{}\" Type=\"{ty}\" ContainsTarget=\"true\"/>\n",
+        n.name
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_version_lists_only_its_own_members() {
+        let Ok(model) = Model::intune() else {
+            return assert!(false, "model");
+        };
+        let v1 = model.csdl(Version::V1);
+        let beta = model.csdl(Version::Beta);
+        assert!(v1.contains("<EntityType Name=\"deviceCompliancePolicy\" BaseType=\"microsoft.graph.entity\" Abstract=\"true\">"));
+        assert!(
+            !v1.contains("androidDeviceOwnerCompliancePolicy")
+                && beta.contains("androidDeviceOwnerCompliancePolicy")
+        );
+        assert!(!v1.contains("roleScopeTagIds") && beta.contains("roleScopeTagIds"));
+        assert!(
+            !v1.contains("remoteLock")
+                && beta.contains("<Member Name=\"remoteLock\" Value=\"10\"/>")
+        );
+        assert!(v1.contains("<Action Name=\"assign\" IsBound=\"true\">"));
+        assert!(
+            !v1.contains("managedDeviceCompliances")
+                && beta.contains("<EntitySet Name=\"managedDeviceCompliances\"")
+        );
+    }
+}
