@@ -516,3 +516,25 @@ async fn a_refused_action_leaves_the_previous_set_in_place() {
         assert_eq!(client.list(version, &rules).await, before);
     }
 }
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_413_too() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start_with(|c| c.max_body_bytes = 1024).await;
+    let token = server.client().token.unwrap();
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let body = windows10_policy(&"x".repeat(3000)).to_string();
+    let request = format!(
+        "POST /v1.0/{POLICIES} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+         {:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(response.contains("\"RequestEntityTooLarge\""), "{response}");
+    assert!(server.client().list("v1.0", POLICIES).await.is_empty());
+}
