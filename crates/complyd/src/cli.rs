@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use complyd::auth;
+use complyd::http::throttle::ThrottleLimits;
 use complyd::service::Fidelity;
 use std::path::PathBuf;
 
@@ -55,6 +56,30 @@ pub struct ServeArgs {
     /// Server page size for collections.
     #[arg(long, env = "COMPLYD_PAGE_SIZE", default_value_t = 100)]
     pub page_size: usize,
+    /// `intune` answers 429 with Retry-After past Intune's documented limits per tenant and app.
+    #[arg(long, env = "COMPLYD_THROTTLE", value_enum, default_value = "off")]
+    pub throttle: ThrottleArg,
+    /// Replaces limits of the intune profile and switches it on, for tests:
+    /// `writes=5,requests=10,window=2s` (also tenant-writes, app-writes, tenant-requests, app-requests).
+    #[arg(long, env = "COMPLYD_THROTTLE_LIMITS", value_parser = ThrottleLimits::parse)]
+    pub throttle_limits: Option<ThrottleLimits>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ThrottleArg {
+    Off,
+    Intune,
+}
+
+impl ServeArgs {
+    /// The limits in force: none when off, the intune profile with any overrides.
+    pub fn throttle(&self) -> Option<ThrottleLimits> {
+        match (self.throttle, self.throttle_limits) {
+            (_, Some(limits)) => Some(limits),
+            (ThrottleArg::Intune, None) => Some(ThrottleLimits::INTUNE),
+            (ThrottleArg::Off, None) => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -19,6 +19,10 @@ pub enum ApiError {
     /// A rule of the service refused the request.
     Business(String),
     PayloadTooLarge(usize),
+    /// Over a throttling limit: 429 with `Retry-After`.
+    Throttled {
+        retry_after_seconds: u64,
+    },
     Store(StoreError),
     Internal(String),
 }
@@ -39,6 +43,7 @@ impl ApiError {
             Self::NotFound(_) | Self::InvalidVersion(_) => 404,
             Self::Route(_) | Self::Business(_) => 400,
             Self::PayloadTooLarge(_) => 413,
+            Self::Throttled { .. } => 429,
             Self::Store(StoreError::Conflict) => 409,
             Self::Store(StoreError::Backend(_)) | Self::Internal(_) => 500,
         }
@@ -58,8 +63,19 @@ impl ApiError {
             Self::Route(_) => "No method match route template",
             Self::Business(_) => "BadRequest",
             Self::PayloadTooLarge(_) => "RequestEntityTooLarge",
+            Self::Throttled { .. } => "TooManyRequests",
             Self::Store(StoreError::Conflict) => "Conflict",
             Self::Store(StoreError::Backend(_)) | Self::Internal(_) => "InternalError",
+        }
+    }
+
+    /// The `Retry-After` header's seconds, for errors that carry one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Throttled {
+                retry_after_seconds,
+            } => Some(*retry_after_seconds),
+            _ => None,
         }
     }
 
@@ -74,6 +90,11 @@ impl ApiError {
             Self::PayloadTooLarge(limit) => {
                 format!("The request body exceeds the limit of {limit} bytes.")
             }
+            Self::Throttled {
+                retry_after_seconds,
+            } => format!(
+                "Too many requests: the application or tenant is over its request limit. Retry after {retry_after_seconds} seconds."
+            ),
             Self::Store(StoreError::Conflict) => "An entity with this key already exists.".into(),
             Self::Store(StoreError::Backend(_)) | Self::Internal(_) => {
                 "An internal server error occurred. Quote the request-id when reporting it.".into()

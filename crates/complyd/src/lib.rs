@@ -23,6 +23,8 @@ pub struct Config {
     pub fidelity: Fidelity,
     pub max_body_bytes: usize,
     pub page_size: usize,
+    /// Request limits (`--throttle intune`); `None` never throttles.
+    pub throttle: Option<http::throttle::ThrottleLimits>,
 }
 
 impl Config {
@@ -33,6 +35,7 @@ impl Config {
             fidelity: Fidelity::Documented,
             max_body_bytes: 4 * 1024 * 1024,
             page_size: 100,
+            throttle: None,
         }
     }
 }
@@ -56,6 +59,7 @@ pub async fn serve(
         service: Service::new(model, store, settings, TokenKey::derive(&secret)),
         auth: auth::Authenticator::new(&secret),
         max_body_bytes: config.max_body_bytes,
+        throttle: http::throttle::Throttle::new(config.throttle),
         scheme: "http",
     });
     axum::serve(listener, http::router(state))

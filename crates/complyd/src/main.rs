@@ -28,7 +28,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on http://{}", listener.local_addr()?)?;
     stdout.flush()?;
+    let throttle = args.throttle();
     let config = Config {
+        throttle,
         data_dir: args.data.data,
         jwt_secret: args.data.jwt_secret,
         fidelity: args.fidelity.into(),

@@ -33,6 +33,9 @@ pub struct Claims {
     pub oid: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appid: Option<String>,
+    /// The client id in v2.0 tokens (v1.0 tokens carry `appid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idtyp: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,6 +53,8 @@ pub struct Claims {
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub tenant: String,
+    /// The calling application (`appid`, or `azp` in v2.0 tokens), for per-app throttling.
+    pub app_id: Option<String>,
     pub app_only: bool,
     pub permissions: Vec<String>,
 }
@@ -135,6 +140,7 @@ impl Authenticator {
         };
         Ok(Principal {
             tenant: claims.tid,
+            app_id: claims.appid.or(claims.azp),
             app_only,
             permissions,
         })
@@ -208,6 +214,7 @@ pub fn mint(secret: &[u8], req: &TokenRequest) -> Result<String, jsonwebtoken::e
         tid: req.tenant.clone(),
         oid: uuid::Uuid::new_v4().to_string(),
         appid: Some(DEV_APP_ID.to_string()),
+        azp: None,
         idtyp: Some(if req.app_only { "app" } else { "user" }.to_string()),
         scp: (!req.app_only).then(|| req.permissions.join(" ")),
         roles: if req.app_only {

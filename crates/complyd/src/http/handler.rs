@@ -63,6 +63,13 @@ async fn handle(
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok());
     let principal = state.auth.authenticate(authorization)?;
+    state.throttle.admit(
+        &principal,
+        matches!(
+            *method,
+            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+        ),
+    )?;
     let path = ResourcePath::parse(state.model, version, rest)?;
     let operation = match *method {
         Method::GET => Operation::Get,

@@ -3,6 +3,7 @@
 
 mod handler;
 mod response;
+pub mod throttle;
 
 use crate::auth::Authenticator;
 use crate::service::Service;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub service: Service,
     pub auth: Authenticator,
     pub max_body_bytes: usize,
+    /// Request limits per tenant and app (`--throttle`).
+    pub throttle: throttle::Throttle,
     /// `http` or `https`: how clients reach us, for absolute URLs.
     pub scheme: &'static str,
 }

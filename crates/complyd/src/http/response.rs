@@ -91,6 +91,10 @@ pub fn error(ctx: &RequestContext, err: &ApiError) -> Response {
         }
     });
     let mut res = json_response(status, &body);
+    if let Some(seconds) = err.retry_after() {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     if status == StatusCode::UNAUTHORIZED {
         res.headers_mut().insert(
             header::WWW_AUTHENTICATE,

@@ -11,3 +11,4 @@ mod polymorphism;
 mod query;
 mod routes;
 mod seeds;
+mod throttle;

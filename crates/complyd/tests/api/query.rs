@@ -233,7 +233,7 @@ async fn select_projects_and_shapes_the_context() {
         .expect(200);
     assert!(
         one.context()
-            .ends_with(&format!("deviceCompliancePolicies(description)/$entity")),
+            .ends_with("deviceCompliancePolicies(description)/$entity"),
         "{}",
         one.context()
     );

@@ -350,8 +350,7 @@ impl Parser {
     fn expr(&mut self, min_precedence: u8) -> Result<Expr, ODataError> {
         self.enter()?;
         let mut left = self.unary()?;
-        loop {
-            let Some(word) = self.peek_word() else { break };
+        while let Some(word) = self.peek_word() {
             if word == "in" {
                 if 4 < min_precedence {
                     break;
