@@ -61,9 +61,14 @@ pub async fn serve(
         max_body_bytes: config.max_body_bytes,
         throttle: http::throttle::Throttle::new(config.throttle),
         scheme: "http",
+        dispatcher: std::sync::Mutex::new(None),
     });
-    axum::serve(listener, http::router(state))
+    let served = axum::serve(listener, http::router(state.clone()))
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    if let Ok(mut slot) = state.dispatcher.lock() {
+        slot.take();
+    }
+    served?;
     Ok(())
 }

@@ -29,7 +29,8 @@ pub async fn odata(
         .unwrap_or("localhost")
         .to_string();
     match handle(&state, &method, &uri, &headers, body).await {
-        Ok((version, reply)) => {
+        Ok(Outcome::Document(document)) => response::document(document),
+        Ok(Outcome::Service(version, reply)) => {
             let origin = format!("{}://{host}", state.scheme);
             let urls = Urls {
                 service_root: format!("{origin}/{}", version.as_str()),
@@ -41,13 +42,19 @@ pub async fn odata(
     }
 }
 
+/// What a request produced: a service reply, or a whole document (a batch response).
+enum Outcome {
+    Service(Version, crate::service::Reply),
+    Document(Value),
+}
+
 async fn handle(
     state: &AppState,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Version, crate::service::Reply), ApiError> {
+) -> Result<Outcome, ApiError> {
     let (version_segment, rest) = uri
         .path()
         .trim_start_matches('/')
@@ -70,6 +77,9 @@ async fn handle(
             Method::POST | Method::PUT | Method::PATCH | Method::DELETE
         ),
     )?;
+    if rest == "$batch" {
+        return batch(state, method, version, headers, body).await;
+    }
     let path = ResourcePath::parse(state.model, version, rest)?;
     let operation = match *method {
         Method::GET => Operation::Get,
@@ -100,7 +110,36 @@ async fn handle(
         body,
         query,
     };
-    Ok((version, state.service.execute(call).await?))
+    Ok(Outcome::Service(
+        version,
+        state.service.execute(call).await?,
+    ))
+}
+
+async fn batch(
+    state: &AppState,
+    method: &Method,
+    version: Version,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Outcome, ApiError> {
+    if method != Method::POST {
+        return Err(ApiError::Route(format!(
+            "No OData route exists that match template ~/$batch with http verb {method} for request /{}/$batch.",
+            version.as_str()
+        )));
+    }
+    let envelope = read_json(headers, body, state.max_body_bytes)
+        .await?
+        .ok_or_else(|| ApiError::bad_request("A batch request needs a body."))?;
+    let router = state
+        .dispatcher
+        .lock()
+        .ok()
+        .and_then(|r| r.clone())
+        .ok_or_else(|| ApiError::Internal("the router is not available for batching".into()))?;
+    let document = super::batch::run(router, version.as_str(), headers, &envelope).await?;
+    Ok(Outcome::Document(document))
 }
 
 /// The body as JSON: `None` when empty, 413 past the limit, 400 when it is not JSON.

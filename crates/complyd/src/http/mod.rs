@@ -1,6 +1,7 @@
 //! HTTP: one router that sends every request to the OData handler, wrapped in the middleware that
 //! stamps request ids, catches panics and logs one line per request.
 
+mod batch;
 mod handler;
 mod response;
 pub mod throttle;
@@ -27,6 +28,9 @@ pub struct AppState {
     pub throttle: throttle::Throttle,
     /// `http` or `https`: how clients reach us, for absolute URLs.
     pub scheme: &'static str,
+    /// The router itself, for re-dispatching the requests of a `$batch`. Cleared at shutdown to
+    /// break the cycle router → state → router.
+    pub dispatcher: std::sync::Mutex<Option<Router>>,
 }
 
 /// The ids a request carries through its life, for headers, error bodies and logs.
@@ -37,11 +41,15 @@ pub struct RequestContext {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let app = Router::new()
         .fallback(handler::odata)
-        .with_state(state)
+        .with_state(state.clone())
         // Outermost: everything inside, panics included, leaves with ids, a Graph body and a log line.
-        .layer(middleware::from_fn(envelope))
+        .layer(middleware::from_fn(envelope));
+    if let Ok(mut slot) = state.dispatcher.lock() {
+        *slot = Some(app.clone());
+    }
+    app
 }
 
 async fn envelope(mut req: Request, next: Next) -> Response {

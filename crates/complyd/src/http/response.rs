@@ -72,6 +72,11 @@ pub fn reply(urls: &Urls, reply: Reply) -> Response {
     }
 }
 
+/// A whole JSON document answered 200 (a batch response).
+pub fn document(body: Value) -> Response {
+    json_response(StatusCode::OK, &body)
+}
+
 pub fn error(ctx: &RequestContext, err: &ApiError) -> Response {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if status.is_server_error() {

@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod bad_input;
+mod batch;
 mod durability;
 mod fidelity;
 mod polymorphism;
