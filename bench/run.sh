@@ -33,10 +33,8 @@ LUA=$BENCH/lua/bench.lua
 FIXTURES=$ROOT/crates/complyd/tests/api/fixtures
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 POLICIES_PATH=deviceManagement/deviceCompliancePolicies
-# W4's query, one variable. When the query engine lands it becomes
-#   $filter=status eq 'nonCompliant'&$top=100   (sent as %24filter=status%20eq%20%27nonCompliant%27&%24top=100)
-# Until then the server refuses $filter, so W4 lists the plain first page.
-W4_QUERY='$top=100'
+# W4's query: the first page of one policy's nonCompliant statuses.
+W4_QUERY='%24filter=status%20eq%20%27nonCompliant%27&%24top=100'
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -111,7 +109,7 @@ echo "/v1.0/$POLICIES_PATH/$P0/scheduledActionsForRule/$R0/scheduledActionConfig
 sed "s|.*|/beta/$POLICIES_PATH/&/deviceStatuses|" "$CACHE/policies.txt" >"$WORK/w2.paths"
 shuf -n "$ID_SAMPLE" --random-source=<(yes) "$CACHE/ids.txt" |
   awk -v p="/beta/$POLICIES_PATH" '{ print p "/" $1 "/deviceStatuses/" $2 }' >"$WORK/w3.paths"
-sed "s|.*|/beta/$POLICIES_PATH/&/deviceStatuses?$W4_QUERY|" "$CACHE/policies.txt" >"$WORK/w4.paths"
+sed "s|.*|/beta/$POLICIES_PATH/&/deviceStatuses?${W4_QUERY//&/\\&}|" "$CACHE/policies.txt" >"$WORK/w4.paths"
 W1_BODY=$FIXTURES/seed000_action_item.request.json
 W2_BODY=$FIXTURES/seed001_device_status.request.json
 

@@ -32,6 +32,17 @@ impl<'m> Projection<'m> {
         out
     }
 
+    /// The properties alone, in this version's order with defaults filled (no `@odata.type`, no `id`).
+    pub fn properties(
+        &self,
+        ty: &'m StructuredType,
+        body: &Map<String, Value>,
+    ) -> Map<String, Value> {
+        let mut out = Map::new();
+        self.fill(self.model.visible_type(ty, self.version), body, &mut out);
+        out
+    }
+
     fn fill(&self, ty: &StructuredType, body: &Map<String, Value>, out: &mut Map<String, Value>) {
         for prop in self.model.properties(ty, self.version) {
             let value = match body.get(&prop.name) {

@@ -2,11 +2,11 @@
 
 use super::RequestContext;
 use crate::error::ApiError;
-use crate::service::Reply;
+use crate::service::{JsonObject, Reply};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use odata::value::DateTimeOffset;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 const JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
@@ -26,15 +26,13 @@ pub fn reply(urls: &Urls, reply: Reply) -> Response {
             body,
             created,
         } => {
-            let mut out = Map::new();
-            out.insert("@odata.context".into(), context(&c));
-            out.extend(body);
+            let body = JsonObject::with_leading(&[("@odata.context", &context(&c))], body.as_str());
             let status = if created {
                 StatusCode::CREATED
             } else {
                 StatusCode::OK
             };
-            json_response(status, &Value::Object(out))
+            json_text_response(status, body.into_string())
         }
         Reply::Collection {
             context: c,
@@ -42,10 +40,9 @@ pub fn reply(urls: &Urls, reply: Reply) -> Response {
             count,
             skiptoken,
         } => {
-            let mut out = Map::new();
-            out.insert("@odata.context".into(), context(&c));
+            let mut leading: Vec<(&str, Value)> = vec![("@odata.context", context(&c))];
             if let Some(n) = count {
-                out.insert("@odata.count".into(), Value::from(n));
+                leading.push(("@odata.count", Value::from(n)));
             }
             if let Some(token) = skiptoken {
                 let sep = if urls.request_without_skiptoken.contains('?') {
@@ -54,13 +51,27 @@ pub fn reply(urls: &Urls, reply: Reply) -> Response {
                     '?'
                 };
                 let link = format!("{}{sep}$skiptoken={token}", urls.request_without_skiptoken);
-                out.insert("@odata.nextLink".into(), Value::String(link));
+                leading.push(("@odata.nextLink", Value::String(link)));
             }
-            out.insert(
-                "value".into(),
-                Value::Array(items.into_iter().map(Value::Object).collect()),
+            let mut text = String::with_capacity(
+                items.iter().map(|i| i.as_str().len() + 1).sum::<usize>() + 256,
             );
-            json_response(StatusCode::OK, &Value::Object(out))
+            text.push('{');
+            for (key, value) in &leading {
+                text.push_str(&Value::String((*key).to_string()).to_string());
+                text.push(':');
+                text.push_str(&value.to_string());
+                text.push(',');
+            }
+            text.push_str("\"value\":[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                text.push_str(item.as_str());
+            }
+            text.push_str("]}");
+            json_text_response(StatusCode::OK, text)
         }
         Reply::Count(n) => (
             [(header::CONTENT_TYPE, "text/plain;charset=utf-8")],
@@ -110,7 +121,11 @@ pub fn error(ctx: &RequestContext, err: &ApiError) -> Response {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut res = (status, body.to_string()).into_response();
+    json_text_response(status, body.to_string())
+}
+
+fn json_text_response(status: StatusCode, body: String) -> Response {
+    let mut res = (status, body).into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
     res.headers_mut()

@@ -2,12 +2,14 @@
 //! derived overviews, for any entity type. Nothing here knows HTTP or SQL.
 
 mod fidelity;
+mod json;
 mod locate;
 mod paging;
 mod read;
 mod summaries;
 
 pub use fidelity::Fidelity;
+pub use json::JsonObject;
 pub use paging::TokenKey;
 
 use crate::error::ApiError;
@@ -55,12 +57,12 @@ pub enum Reply {
     /// One entity; `created` answers 201. `context` is the part after `$metadata#`.
     Entity {
         context: String,
-        body: Map<String, Value>,
+        body: JsonObject,
         created: bool,
     },
     Collection {
         context: String,
-        items: Vec<Map<String, Value>>,
+        items: Vec<JsonObject>,
         count: Option<u64>,
         skiptoken: Option<String>,
     },
@@ -125,6 +127,10 @@ impl Service {
             (Addressed::Count, Operation::Get) => self.count(call).await,
             _ => Err(route_error(&call)),
         }
+    }
+
+    fn utc_timestamps(&self) -> bool {
+        self.settings.fidelity == Fidelity::Intune
     }
 
     fn projection(&self, version: Version) -> Projection<'static> {
@@ -204,7 +210,7 @@ impl Service {
         let body = self.project_row(call.version, &type_name, &id, &stored)?;
         Ok(Reply::Entity {
             context: format!("{}/$entity", call.path.context_path()),
-            body,
+            body: JsonObject::from_map(&body),
             created: true,
         })
     }
@@ -228,6 +234,7 @@ impl Service {
         }
         let changes = validated.properties;
         let stamp_key = key.clone();
+        let model = self.model;
         let stored = self
             .store
             .write(move |tx| {
@@ -235,6 +242,7 @@ impl Service {
                 let mut body = parse_body(&row.body)?;
                 body.extend(changes);
                 stamp_update(&mut body);
+                let body = canonical(model, ty, &body);
                 tx.update(&stamp_key, &Value::Object(body.clone()).to_string())?;
                 Ok::<_, ApiError>(body)
             })
@@ -255,7 +263,7 @@ impl Service {
         let body = self.project_row(call.version, type_name, id, stored)?;
         Ok(Reply::Entity {
             context: format!("{}/$entity", call.path.context_path()),
-            body,
+            body: JsonObject::from_map(&body),
             created: false,
         })
     }
@@ -296,6 +304,7 @@ impl Service {
             validated.properties,
             ty.name.clone(),
         );
+        let model = self.model;
         let stored = self
             .store
             .write(move |tx| {
@@ -306,6 +315,7 @@ impl Service {
                     None => current,
                 };
                 body.extend(changes);
+                let body = canonical(model, ty, &body);
                 let text = Value::Object(body.clone()).to_string();
                 if existing.is_some() {
                     tx.update(&key, &text)?;
@@ -389,7 +399,10 @@ impl Service {
         }
         let items = created
             .iter()
-            .map(|(t, id, b)| self.project_row(call.version, t, id, b))
+            .map(|(t, id, b)| {
+                self.project_row(call.version, t, id, b)
+                    .map(|m| JsonObject::from_map(&m))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Reply::Collection {
             context: format!("Collection({})", nav.target),
@@ -406,18 +419,19 @@ fn plan_rows(
     tenant: &str,
     collection: &str,
     parent: &str,
-    v: &Validated<'_>,
+    v: &Validated<'static>,
     out: &mut Vec<NewRow>,
 ) {
     let key = Key {
         tenant: tenant.to_string(),
         collection: collection.to_string(),
         parent: parent.to_string(),
-        id: uuid::Uuid::new_v4().to_string(),
+        // Time-ordered GUIDs keep the key index append-mostly.
+        id: uuid::Uuid::now_v7().to_string(),
     };
     let mut body = v.properties.clone();
     stamp_create(model, v, &mut body);
-    fill_defaults(model, v, &mut body);
+    let body = canonical(model, v.ty, &body);
     let child_parent = key.child_parent();
     out.push(NewRow {
         key,
@@ -449,19 +463,20 @@ fn stamp_create(model: &'static Model, v: &Validated<'_>, body: &mut Map<String,
     }
 }
 
-/// Every property the entity's type has in any version, so that what is stored is what is shown
-/// (and what filters see): null for nullable properties, the type's zero value otherwise.
-fn fill_defaults(model: &'static Model, v: &Validated<'_>, body: &mut Map<String, Value>) {
-    let superset = Projection {
+/// The stored form of a body: every property of the type in any version, in model order, with
+/// defaults for what was never set — what /beta shows, so reads can answer it as it is (and
+/// filters see what clients see).
+fn canonical(
+    model: &'static Model,
+    ty: &'static odata::edm::StructuredType,
+    body: &Map<String, Value>,
+) -> Map<String, Value> {
+    Projection {
         model,
         version: Version::Beta,
         utc_timestamps: false,
-    };
-    for prop in model.all_properties(v.ty) {
-        if !body.contains_key(&prop.name) {
-            body.insert(prop.name.clone(), superset.default(&prop.ty));
-        }
     }
+    .properties(ty, body)
 }
 
 /// Server-managed properties on change: a new modification time and the next version.

@@ -2,7 +2,7 @@
 //! `$expand`, counts), single entities and single-valued navigations.
 
 use super::paging::Cursor;
-use super::{fidelity, not_found, parse_body, Call, Reply, Service};
+use super::{fidelity, not_found, parse_body, Call, JsonObject, Reply, Service};
 use crate::error::ApiError;
 use crate::store::{Key, Query, Row};
 use futures_util::future::BoxFuture;
@@ -16,7 +16,7 @@ const EXPAND_LIMIT: usize = 1000;
 
 /// One page of projected entities and the cursor of the next, if any.
 pub(super) struct Page {
-    pub items: Vec<Map<String, Value>>,
+    pub items: Vec<JsonObject>,
     pub next: Option<Cursor>,
 }
 
@@ -108,7 +108,17 @@ impl Service {
         row: &Row,
         bound: &BoundQuery<'static>,
         version: Version,
-    ) -> Result<Map<String, Value>, ApiError> {
+    ) -> Result<JsonObject, ApiError> {
+        // A row stored in its /beta shape answers /beta as it is: no parsing, no printing.
+        let plain = bound.select.is_none() && bound.expand.is_empty();
+        if plain && row.canonical && version == Version::Beta && !self.utc_timestamps() {
+            let type_name = Value::String(format!("#{}", row.type_name));
+            let id = Value::String(row.key.id.clone());
+            return Ok(JsonObject::with_leading(
+                &[("@odata.type", &type_name), ("id", &id)],
+                &row.body,
+            ));
+        }
         let mut out = select(
             self.project_row(
                 version,
@@ -122,7 +132,7 @@ impl Service {
             let value = self.expanded(&row.key, expand, version).await?;
             out.insert(expand.navigation.name.clone(), value);
         }
-        Ok(out)
+        Ok(JsonObject::from_map(&out))
     }
 
     fn expanded<'a>(
@@ -153,7 +163,7 @@ impl Service {
                 .page(query, &expand.query, version, None, limit)
                 .await?;
             Ok(Value::Array(
-                page.items.into_iter().map(Value::Object).collect(),
+                page.items.iter().map(JsonObject::to_value).collect(),
             ))
         })
     }
@@ -197,7 +207,7 @@ impl Service {
         );
         Ok(Reply::Entity {
             context: entity_context(&call.path, &bound),
-            body,
+            body: JsonObject::from_map(&body),
             created: false,
         })
     }

@@ -36,6 +36,8 @@ pub struct Row {
     pub type_name: String,
     /// JSON object text.
     pub body: String,
+    /// The body is in the canonical stored shape (see the service); older rows may not be.
+    pub canonical: bool,
     pub seq: i64,
 }
 

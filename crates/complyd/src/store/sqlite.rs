@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_entities.sql"),
     include_str!("migrations/0002_query_indexes.sql"),
+    include_str!("migrations/0003_row_shape.sql"),
 ];
 const READERS: usize = 4;
 /// The most write jobs one transaction commits together.
@@ -31,6 +32,8 @@ pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Dropped with the store, which tells the checkpoint thread to stop.
+    _alive: Arc<()>,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -52,7 +55,12 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // 16 MiB of page cache per connection (negative = KiB); temporary b-trees in memory.
+    conn.pragma_update(None, "cache_size", -16384)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     register_functions(&conn)?;
+    // One cached statement per collection and operation, and the query shapes in use.
+    conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
 }
 
@@ -121,6 +129,18 @@ fn scope_sql(sql: &mut Sql, q: &Query) -> Result<String, StoreError> {
     Ok(text)
 }
 
+/// `template` with `{C}` replaced by the collection path as a SQL literal. Collection paths come
+/// from the model (never from a client) and are checked to be plain. A literal, not a parameter:
+/// SQLite re-prepares a statement whenever a parameter decides whether a partial index applies.
+fn in_collection(template: &str, collection: &str) -> Result<String, StoreError> {
+    if !sql::is_plain(collection) {
+        return Err(StoreError::Backend(format!(
+            "collection path '{collection}' is not plain"
+        )));
+    }
+    Ok(template.replace("{C}", &format!("'{collection}'")))
+}
+
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
@@ -138,6 +158,18 @@ impl SqliteStore {
         let path = dir.join("complyd.db");
         let mut writer_conn = open(&path)?;
         migrate(&mut writer_conn)?;
+        // Checkpoints run on their own thread, not inside a commit.
+        writer_conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let alive = Arc::new(());
+        let (checkpointer, weak, wal) = (
+            open(&path)?,
+            Arc::downgrade(&alive),
+            dir.join("complyd.db-wal"),
+        );
+        std::thread::Builder::new()
+            .name("complyd-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, wal, weak))
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         let readers = (0..READERS)
             .map(|_| open(&path).map(Mutex::new))
             .collect::<Result<_, _>>()?;
@@ -150,6 +182,7 @@ impl SqliteStore {
             writer: tx,
             readers,
             next_reader: AtomicUsize::new(0),
+            _alive: alive,
         }))
     }
 
@@ -202,14 +235,35 @@ impl SqliteStore {
         .map_err(|e| StoreError::Backend(e.to_string()))?
     }
 
-    pub async fn get(self: &Arc<Self>, key: &Key) -> Result<Option<Row>, StoreError> {
-        let key = key.clone();
-        self.read(move |c| get(c, &key)).await
+    /// Runs a short read (a lookup by key) on the calling thread: a hop to a blocking thread
+    /// costs more than the lookup. Each thread prefers its own connection.
+    fn read_now<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::thread::current().id().hash(&mut hasher);
+        let preferred = hasher.finish() as usize % self.readers.len();
+        let free = (0..self.readers.len())
+            .map(|i| (preferred + i) % self.readers.len())
+            .find_map(|i| self.readers[i].try_lock().ok());
+        let conn = match free {
+            Some(conn) => conn,
+            None => self.readers[preferred]
+                .lock()
+                .map_err(|_| StoreError::Backend("reader poisoned".into()))?,
+        };
+        f(&conn)
     }
 
-    /// True when every key exists (the ancestors of a contained path).
+    pub async fn get(self: &Arc<Self>, key: &Key) -> Result<Option<Row>, StoreError> {
+        self.read_now(|c| get(c, key))
+    }
+
+    /// The first of `keys` that does not exist (checking the ancestors of a contained path).
     pub async fn all_exist(self: &Arc<Self>, keys: Vec<Key>) -> Result<Option<Key>, StoreError> {
-        self.read(move |c| {
+        self.read_now(|c| {
             for key in keys {
                 if get(c, &key)?.is_none() {
                     return Ok(Some(key));
@@ -217,7 +271,6 @@ impl SqliteStore {
             }
             Ok(None)
         })
-        .await
     }
 
     /// One page of a collection: filtered, ordered (then by `seq`), after a cursor. Each row comes
@@ -241,7 +294,7 @@ impl SqliteStore {
             let limit = sql.param(Param::Int(q.limit as i64));
             let offset = sql.param(Param::Int(q.skip as i64));
             sql.text = format!(
-                "SELECT seq, id, type_name, body{extra} FROM entity WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+                "SELECT seq, id, type_name, body, shape{extra} FROM entity WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {offset}",
                 order.join(", ")
             );
             let mut stmt = c.prepare_cached(&sql.text)?;
@@ -254,8 +307,9 @@ impl SqliteStore {
                     key: Key { tenant: q.tenant.clone(), collection: q.collection.clone(), parent: q.parent.clone(), id: r.get(1)? },
                     type_name: r.get(2)?,
                     body: r.get(3)?,
+                    canonical: r.get::<_, i64>(4)? == 1,
                 };
-                let values = (0..keys.len()).map(|i| r.get_ref(4 + i).map(from_sql)).collect::<Result<_, _>>()?;
+                let values = (0..keys.len()).map(|i| r.get_ref(5 + i).map(from_sql)).collect::<Result<_, _>>()?;
                 out.push((row, values));
             }
             Ok(out)
@@ -330,26 +384,44 @@ impl SqliteStore {
 
 fn get(conn: &Connection, key: &Key) -> Result<Option<Row>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, type_name, body FROM entity WHERE tenant = ?1 AND collection = ?2 AND parent = ?3 AND id = ?4",
+        &in_collection(
+            "SELECT seq, type_name, body, shape FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+            &key.collection,
+        )?,
     )?;
     let row = stmt
-        .query_row(
-            params![key.tenant, key.collection, key.parent, key.id],
-            |r| {
-                Ok(Row {
-                    seq: r.get(0)?,
-                    key: key.clone(),
-                    type_name: r.get(1)?,
-                    body: r.get(2)?,
-                })
-            },
-        )
+        .query_row(params![key.tenant, key.parent, key.id], |r| {
+            Ok(Row {
+                seq: r.get(0)?,
+                key: key.clone(),
+                type_name: r.get(1)?,
+                body: r.get(2)?,
+                canonical: r.get::<_, i64>(3)? == 1,
+            })
+        })
         .optional()?;
     Ok(row)
 }
 
 /// Takes a first job, then whatever else is already queued, and commits them in one transaction.
 /// Each job runs inside its own savepoint so that one refused request leaves the others intact.
+/// Checkpoints the WAL off the commit path: passively every half second, and with RESTART when
+/// the log has grown past `WAL_RESTART_BYTES` (which briefly waits for readers). Ends when the
+/// store is dropped.
+fn checkpoint_loop(conn: Connection, wal: std::path::PathBuf, alive: std::sync::Weak<()>) {
+    const WAL_RESTART_BYTES: u64 = 256 * 1024 * 1024;
+    while alive.upgrade().is_some() {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let large = std::fs::metadata(&wal)
+            .map(|m| m.len() > WAL_RESTART_BYTES)
+            .unwrap_or(false);
+        let mode = if large { "RESTART" } else { "PASSIVE" };
+        if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
+}
+
 fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
@@ -367,21 +439,30 @@ fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
 }
 
 fn commit_group(conn: &mut Connection, jobs: &mut [Job]) -> Result<(), String> {
-    let tx = conn.transaction().map_err(|e| e.to_string())?;
+    // IMMEDIATE takes the write lock up front, where the busy handler applies; a deferred
+    // transaction upgrading from a read can fail at once when the checkpointer is busy.
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| e.to_string())?;
     for job in jobs.iter_mut() {
         let run = std::mem::replace(&mut job.run, Box::new(|_| true));
-        let savepoint_ok = tx.execute_batch("SAVEPOINT job").is_ok();
+        let savepoint_ok = tx
+            .prepare_cached("SAVEPOINT job")
+            .and_then(|mut st| st.execute([]))
+            .is_ok();
         let mut ops = SqliteTx { conn: &tx };
         // A panicking job is refused like a failing one; the writer thread lives on.
         let ok = savepoint_ok
             && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut ops)))
                 .unwrap_or(false);
-        let end = if ok {
-            "RELEASE job"
-        } else {
-            "ROLLBACK TO job; RELEASE job"
-        };
-        tx.execute_batch(end).map_err(|e| e.to_string())?;
+        if !ok {
+            tx.prepare_cached("ROLLBACK TO job")
+                .and_then(|mut st| st.execute([]))
+                .map_err(|e| e.to_string())?;
+        }
+        tx.prepare_cached("RELEASE job")
+            .and_then(|mut st| st.execute([]))
+            .map_err(|e| e.to_string())?;
     }
     tx.commit().map_err(|e| e.to_string())
 }
@@ -398,7 +479,7 @@ impl WriteTx for SqliteTx<'_> {
     fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT INTO entity (tenant, collection, parent, id, type_name, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO entity (tenant, collection, parent, id, type_name, body, shape) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
             )?
             .execute(params![key.tenant, key.collection, key.parent, key.id, type_name, body])?;
         Ok(())
@@ -407,16 +488,22 @@ impl WriteTx for SqliteTx<'_> {
     fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError> {
         let n = self
             .conn
-            .prepare_cached("UPDATE entity SET body = ?5 WHERE tenant = ?1 AND collection = ?2 AND parent = ?3 AND id = ?4")?
-            .execute(params![key.tenant, key.collection, key.parent, key.id, body])?;
+            .prepare_cached(&in_collection(
+                "UPDATE entity SET body = ?4, shape = 1 WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+                &key.collection,
+            )?)?
+            .execute(params![key.tenant, key.parent, key.id, body])?;
         Ok(n > 0)
     }
 
     fn delete_tree(&mut self, key: &Key) -> Result<bool, StoreError> {
         let n = self
             .conn
-            .prepare_cached("DELETE FROM entity WHERE tenant = ?1 AND collection = ?2 AND parent = ?3 AND id = ?4")?
-            .execute(params![key.tenant, key.collection, key.parent, key.id])?;
+            .prepare_cached(&in_collection(
+                "DELETE FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+                &key.collection,
+            )?)?
+            .execute(params![key.tenant, key.parent, key.id])?;
         if n > 0 {
             delete_descendants(self.conn, &key.tenant, &key.collection, &key.child_parent())?;
         }
@@ -431,16 +518,18 @@ impl WriteTx for SqliteTx<'_> {
     ) -> Result<(), StoreError> {
         let ids: Vec<String> = self
             .conn
-            .prepare_cached(
-                "SELECT id FROM entity WHERE tenant = ?1 AND collection = ?2 AND parent = ?3",
-            )?
-            .query_map(params![tenant, collection, parent], |r| r.get(0))?
+            .prepare_cached(&in_collection(
+                "SELECT id FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2",
+                collection,
+            )?)?
+            .query_map(params![tenant, parent], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         self.conn
-            .prepare_cached(
-                "DELETE FROM entity WHERE tenant = ?1 AND collection = ?2 AND parent = ?3",
-            )?
-            .execute(params![tenant, collection, parent])?;
+            .prepare_cached(&in_collection(
+                "DELETE FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2",
+                collection,
+            )?)?
+            .execute(params![tenant, parent])?;
         for id in ids {
             let key = Key {
                 tenant: tenant.into(),
@@ -462,11 +551,12 @@ fn delete_descendants(
     collection: &str,
     path: &str,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.prepare_cached(&in_collection(
         "DELETE FROM entity WHERE tenant = ?1
-           AND collection >= ?2 || '/' AND collection < ?2 || '0'
-           AND (parent = ?3 OR (parent >= ?3 || '/' AND parent < ?3 || '0'))",
-    )?
-    .execute(params![tenant, collection, path])?;
+           AND collection >= {C} || '/' AND collection < {C} || '0'
+           AND (parent = ?2 OR (parent >= ?2 || '/' AND parent < ?2 || '0'))",
+        collection,
+    )?)?
+    .execute(params![tenant, path])?;
     Ok(())
 }

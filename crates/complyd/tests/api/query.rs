@@ -673,3 +673,46 @@ async fn hot_filters_use_their_indexes() {
         assert!(plan.contains(index), "{filter}: {plan}");
     }
 }
+
+#[tokio::test]
+async fn stored_shape_answers_exactly_as_the_projection_would() {
+    let server = Server::start().await;
+    let client = server.client();
+    let policy = client.create_policy("beta", "shape").await;
+    let patch = json!({"description": "patched", "roleScopeTagIds": ["0"]});
+    client
+        .patch("beta", &policy_path(&policy), &patch)
+        .await
+        .expect(200);
+    // A plain read answers the stored body as it is; an expanded read re-projects it.
+    let plain = client
+        .get("beta", &policy_path(&policy))
+        .await
+        .expect(200)
+        .json();
+    let mut projected = client
+        .get(
+            "beta",
+            &format!("{}?$expand=assignments", policy_path(&policy)),
+        )
+        .await
+        .expect(200)
+        .json();
+    projected.as_object_mut().unwrap().remove("assignments");
+    assert_eq!(plain, projected);
+    let status = client
+        .post(
+            "beta",
+            &format!("{}/deviceStatuses", policy_path(&policy)),
+            &device_status("error"),
+        )
+        .await
+        .expect(201);
+    let listed = client
+        .get("beta", &format!("{}/deviceStatuses", policy_path(&policy)))
+        .await
+        .values();
+    let mut created = status.json();
+    created.as_object_mut().unwrap().remove("@odata.context");
+    assert_eq!(listed[0], created);
+}

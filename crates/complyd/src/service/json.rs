@@ -1,0 +1,82 @@
+//! Entities as serialized JSON objects, so that a stored body already in its wire shape can be
+//! answered without being parsed and printed again.
+
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonObject(String);
+
+impl JsonObject {
+    pub fn from_map(map: &Map<String, Value>) -> Self {
+        // Serializing a map of JSON values cannot fail.
+        Self(serde_json::to_string(map).unwrap_or_else(|_| "{}".into()))
+    }
+
+    /// `leading` members first, then the members of the object text `rest`.
+    pub fn with_leading(leading: &[(&str, &Value)], rest: &str) -> Self {
+        let mut out = String::with_capacity(rest.len() + 64 * leading.len() + 2);
+        out.push('{');
+        for (i, (key, value)) in leading.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&Value::String((*key).to_string()).to_string());
+            out.push(':');
+            out.push_str(&value.to_string());
+        }
+        let inner = rest
+            .trim()
+            .strip_prefix('{')
+            .and_then(|r| r.strip_suffix('}'))
+            .unwrap_or("")
+            .trim();
+        if !inner.is_empty() {
+            if !leading.is_empty() {
+                out.push(',');
+            }
+            out.push_str(inner);
+        }
+        out.push('}');
+        Self(out)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// The object as a value (for the rare caller that must look inside).
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn leading_members_come_first_and_empty_objects_stay_valid() {
+        let ctx = json!("ctx");
+        let joined = JsonObject::with_leading(&[("@odata.context", &ctx)], r#"{"a":1,"b":[2]}"#);
+        assert_eq!(
+            joined.to_value(),
+            json!({"@odata.context": "ctx", "a": 1, "b": [2]})
+        );
+        assert!(joined
+            .as_str()
+            .starts_with(r#"{"@odata.context":"ctx","a""#));
+        assert_eq!(
+            JsonObject::with_leading(&[("k", &ctx)], "{}").to_value(),
+            json!({"k": "ctx"})
+        );
+        assert_eq!(
+            JsonObject::with_leading(&[], r#"{"a":1}"#).to_value(),
+            json!({"a": 1})
+        );
+    }
+}
