@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The compatibility suite: the official Microsoft Graph clients (Python msgraph-sdk and
+# msgraph-beta-sdk, JavaScript @microsoft/microsoft-graph-client) drive every endpoint of complyd.
+#
+#   compat/run.sh                  installs the pinned clients if needed (compat/.venv, compat/js/node_modules),
+#                                  builds complyd, and runs both suites against fresh servers in both
+#                                  fidelity modes, plus a throttled server for the Retry-After cases
+#   COMPLYD_URL=... COMPLYD_TOKEN=... compat/run.sh
+#                                  runs both suites once against an already running complyd instead
+#                                  (also COMPLYD_READ_TOKEN, COMPLYD_FIDELITY, COMPLYD_THROTTLED_URL,
+#                                  COMPLYD_THROTTLED_TOKEN; see README)
+#
+# Exits non-zero when any case failed.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+started=$SECONDS
+
+# ---- clients, installed only when missing or when the pins changed
+
+venv="$here/.venv"
+req="$here/python/requirements.txt"
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$req" | cut -d' ' -f1)"
+if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+    echo "# compat: installing the pinned Python clients into compat/.venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+    echo "$want" >"$stamp"
+fi
+lock="$here/js/package-lock.json"
+jsstamp="$here/js/node_modules/.lock.sha256"
+jswant="$(sha256sum "$lock" | cut -d' ' -f1)"
+if [[ "$(cat "$jsstamp" 2>/dev/null)" != "$jswant" ]]; then
+    echo "# compat: npm ci in compat/js"
+    (cd "$here/js" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$jswant" >"$jsstamp"
+fi
+
+status=0
+passed=0
+failed=0
+
+# Runs one suite; keeps its output, adds its closing line to the totals.
+suite() {
+    local name=$1
+    shift
+    local log
+    log="$(mktemp)"
+    echo "# compat: $name"
+    if "$@" 2>&1 | tee "$log"; then :; else status=1; fi
+    local line
+    line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 || true)"
+    if [[ -z "$line" ]]; then
+        echo "FAIL - $name: the suite ended without its closing line"
+        failed=$((failed + 1))
+        status=1
+    else
+        passed=$((passed + ${line%% passed*}))
+        local f=${line#*, }
+        failed=$((failed + ${f%% failed}))
+    fi
+    rm -f "$log"
+}
+
+run_both() {
+    suite "python ($1)" "$venv/bin/python" "$here/python/run.py"
+    suite "js ($1)" node "$here/js/run.mjs"
+}
+
+if [[ -n "${COMPLYD_URL:-}" ]]; then
+    # Against a running complyd.
+    : "${COMPLYD_TOKEN:?COMPLYD_TOKEN is needed with COMPLYD_URL}"
+    run_both "$COMPLYD_URL"
+    echo "compat: $passed passed, $failed failed"
+    exit $status
+fi
+
+# ---- our own servers
+
+cd "$root"
+bin="${COMPLYD_BIN:-}"
+if [[ -z "$bin" ]]; then
+    cargo build --locked --quiet -p complyd
+    bin="$root/target/debug/complyd"
+fi
+secret="compat-suite-secret"
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# start NAME ARGS...: a complyd on a free port; sets $url.
+start() {
+    local name=$1
+    shift
+    mkdir -p "$work/$name"
+    "$bin" serve --listen 127.0.0.1:0 --data "$work/$name/data" --jwt-secret "$secret" "$@" \
+        >"$work/$name/stdout" 2>"$work/$name/stderr" &
+    pids+=($!)
+    url=""
+    for _ in $(seq 1 100); do
+        url="$(grep -o 'http://[0-9.:]*' "$work/$name/stdout" 2>/dev/null | head -1 || true)"
+        [[ -n "$url" ]] && return 0
+        sleep 0.1
+    done
+    echo "complyd ($name) did not start:" >&2
+    cat "$work/$name/stderr" >&2
+    exit 1
+}
+token() {
+    "$bin" token --data "$work/$1/data" --jwt-secret "$secret" "${@:2}"
+}
+
+# Writes beyond 5 per 2 s window (per app, and per tenant) are throttled.
+start throttled --throttle-limits writes=5,requests=200,window=2s
+throttled_url=$url
+throttled_token="$(token throttled)"
+
+for mode in documented intune; do
+    start "$mode" --fidelity "$mode" --page-size 5
+    export COMPLYD_URL=$url COMPLYD_FIDELITY=$mode
+    COMPLYD_TOKEN="$(token "$mode")"
+    COMPLYD_READ_TOKEN="$(token "$mode" --scopes DeviceManagementConfiguration.Read.All)"
+    export COMPLYD_TOKEN COMPLYD_READ_TOKEN
+    if [[ $mode == documented ]]; then
+        # The Retry-After cases need a throttled server; once is enough.
+        export COMPLYD_THROTTLED_URL=$throttled_url COMPLYD_THROTTLED_TOKEN=$throttled_token
+    else
+        unset COMPLYD_THROTTLED_URL COMPLYD_THROTTLED_TOKEN
+    fi
+    run_both "$mode"
+done
+
+throttled_429=$(grep -c 'status=429' "$work/throttled/stderr" || true)
+echo "# compat: the throttled complyd answered 429 (with Retry-After) $throttled_429 times; every throttled call was retried by the clients"
+if [[ "$throttled_429" -lt 1 ]]; then
+    echo "FAIL - throttling: the throttled complyd never answered 429"
+    failed=$((failed + 1))
+    status=1
+fi
+echo "# compat: $((SECONDS - started)) s"
+echo "compat: $passed passed, $failed failed"
+exit $status
