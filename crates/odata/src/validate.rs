@@ -265,6 +265,12 @@ impl<'m> Validator<'m> {
             .as_object()
             .ok_or_else(|| wrong_type(path, value, declared_name))?;
         let ty = self.runtime_type(declared, object)?;
+        if ty.is_abstract {
+            return Err(ODataError::model(format!(
+                "Cannot create an instance of the abstract type '{}' (property '{path}'). Name a concrete derived type in '@odata.type'.",
+                ty.name
+            )));
+        }
         let mut out = Map::new();
         out.insert("@odata.type".into(), Value::String(format!("#{}", ty.name)));
         for (key, item) in object {
@@ -356,7 +362,12 @@ fn not_an_object(path: &str) -> ODataError {
 fn wrong_type(path: &str, value: &Value, expected: &str) -> ODataError {
     let mut literal = value.to_string();
     if literal.len() > 80 {
-        literal.truncate(77);
+        // At a character boundary: the literal may hold any Unicode.
+        let cut = (0..=77)
+            .rev()
+            .find(|i| literal.is_char_boundary(*i))
+            .unwrap_or(0);
+        literal.truncate(cut);
         literal.push_str("...");
     }
     ODataError::model(format!(
@@ -369,4 +380,34 @@ fn unknown_property(path: &str, ty: &StructuredType) -> ODataError {
         "The property '{path}' does not exist on type '{}'. Make sure to only use property names that are defined by the type.",
         ty.name
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_literals_are_cut_at_a_character_boundary() {
+        let value = Value::String("é".repeat(60));
+        let message = wrong_type("p", &value, "Edm.Int32").message;
+        assert!(
+            message.contains("...") && message.contains('é'),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_abstract_complex_value_is_refused() -> Result<(), String> {
+        let model = Model::intune()?;
+        let ty = model
+            .structured("microsoft.graph.deviceCompliancePolicyAssignment")
+            .ok_or("no assignment type")?;
+        let body = serde_json::json!({ "target": {} });
+        let err = Validator::new(model, Version::V1)
+            .entity(ty, &body, Mode::Create)
+            .err()
+            .map(|e| e.message);
+        assert!(err.is_some_and(|m| m.contains("abstract")));
+        Ok(())
+    }
 }
