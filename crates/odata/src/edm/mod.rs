@@ -3,9 +3,11 @@
 //! crate (validation, projection, paths) is generic over it.
 
 mod csdl;
+mod openapi;
 mod service;
 mod text;
 
+pub use openapi::DATE_TIME_OFFSET_PATTERN;
 pub use service::{Action, Permissions, Root, RootKind};
 
 use std::collections::HashMap;
