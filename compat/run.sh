@@ -82,7 +82,7 @@ cd "$root"
 bin="${COMPLYD_BIN:-}"
 if [[ -z "$bin" ]]; then
     cargo build --locked --quiet -p complyd
-    bin="$root/target/debug/complyd"
+    bin="${CARGO_TARGET_DIR:-$root/target}/debug/complyd"
 fi
 secret="compat-suite-secret"
 work="$(mktemp -d)"
