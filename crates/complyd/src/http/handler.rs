@@ -7,7 +7,7 @@ use crate::service::{Call, Operation};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use odata::path::ResourcePath;
 use odata::query::QueryOptions;
@@ -23,13 +23,12 @@ pub async fn odata(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost")
-        .to_string();
+    let host = host(&headers).to_string();
     match handle(&state, &method, &uri, &headers, body).await {
         Ok(Outcome::Document(document)) => response::document(document),
+        Ok(Outcome::Text(content_type, text)) => {
+            ([(header::CONTENT_TYPE, content_type)], text).into_response()
+        }
         Ok(Outcome::Service(version, reply)) => {
             let origin = format!("{}://{host}", state.scheme);
             let urls = Urls {
@@ -42,10 +41,12 @@ pub async fn odata(
     }
 }
 
-/// What a request produced: a service reply, or a whole document (a batch response).
+/// What a request produced: a service reply, a whole JSON document (a batch response), or a
+/// description of the service (`$metadata`, `/openapi.json`) with its content type.
 enum Outcome {
     Service(Version, crate::service::Reply),
     Document(Value),
+    Text(&'static str, String),
 }
 
 async fn handle(
@@ -55,6 +56,13 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Outcome, ApiError> {
+    if uri.path() == "/openapi.json" {
+        // Like `$metadata`, the description of the service is public.
+        return described(method, "/openapi.json", || {
+            let origin = format!("{}://{}", state.scheme, host(headers));
+            ("application/json", state.model.openapi(&origin).to_string())
+        });
+    }
     let (version_segment, rest) = uri
         .path()
         .trim_start_matches('/')
@@ -66,6 +74,13 @@ async fn handle(
             version_segment.to_lowercase()
         ))
     })?;
+    if rest == "$metadata" {
+        // Graph answers `$metadata` without a token.
+        let path = format!("/{}/$metadata", version.as_str());
+        return described(method, &path, || {
+            ("application/xml;charset=utf-8", state.model.csdl(version))
+        });
+    }
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok());
@@ -114,6 +129,28 @@ async fn handle(
         version,
         state.service.execute(call).await?,
     ))
+}
+
+/// A GET-only description of the service.
+fn described(
+    method: &Method,
+    path: &str,
+    render: impl FnOnce() -> (&'static str, String),
+) -> Result<Outcome, ApiError> {
+    if method != Method::GET {
+        return Err(ApiError::Route(format!(
+            "No OData route exists that match template ~{path} with http verb {method} for request {path}."
+        )));
+    }
+    let (content_type, text) = render();
+    Ok(Outcome::Text(content_type, text))
+}
+
+fn host(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
 }
 
 async fn batch(

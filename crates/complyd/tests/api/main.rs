@@ -6,6 +6,7 @@ mod support;
 mod auth;
 mod bad_input;
 mod batch;
+mod descriptions;
 mod durability;
 mod fidelity;
 mod polymorphism;
