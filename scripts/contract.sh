@@ -17,7 +17,7 @@ fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tools/requirements.txt
 
 cargo build --locked --quiet -p complyd --bin complyd
-BIN=$ROOT/target/debug/complyd
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/complyd
 
 WORK=$(mktemp -d)
 SECRET=contract-$RANDOM$RANDOM
