@@ -1,4 +1,5 @@
-//! The command line: `complyd serve` and `complyd token`.
+//! The command line: `complyd serve`, `complyd token`, and the token service's registry
+//! (`complyd app ...`, `complyd user ...`).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use complyd::auth;
@@ -23,6 +24,90 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print a bearer token for local use.
     Token(TokenArgs),
+    /// App registrations of the token service (client credentials).
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Users of the token service (delegated tokens, password grant).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AppCommand {
+    /// Register an app; prints it as JSON, with the secret when one was generated.
+    Add(AppAddArgs),
+    /// List registered apps (a table; `--json` for JSON).
+    List(ListArgs),
+    /// Remove an app by client id.
+    Remove(RemoveArgs),
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a user; prints it as JSON.
+    Add(UserAddArgs),
+    /// List users (a table; `--json` for JSON).
+    List(ListArgs),
+    /// Remove a user by id or user name.
+    Remove(RemoveArgs),
+}
+
+#[derive(Args)]
+pub struct AppAddArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Tenant id the app is registered in.
+    #[arg(long, default_value = auth::DEFAULT_TENANT)]
+    pub tenant: String,
+    /// Display name (`app_displayname`).
+    #[arg(long)]
+    pub name: String,
+    /// Client id (default: a new GUID).
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// A client secret to accept.
+    #[arg(long, conflicts_with = "generate_secret")]
+    pub secret: Option<String>,
+    /// Generate a client secret and print it (it is stored hashed only).
+    #[arg(long)]
+    pub generate_secret: bool,
+    /// A PEM certificate whose key signs client assertions (repeatable).
+    #[arg(long)]
+    pub certificate: Vec<PathBuf>,
+    /// Granted application permissions (`roles`), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub roles: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct UserAddArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[arg(long, default_value = auth::DEFAULT_TENANT)]
+    pub tenant: String,
+    #[arg(long)]
+    pub username: String,
+    #[arg(long)]
+    pub password: String,
+    /// Consented delegated permissions (`scp`), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct RemoveArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    pub id: String,
 }
 
 #[derive(Args)]
@@ -33,6 +118,10 @@ pub struct DataArgs {
     /// HS256 secret for bearer tokens (default: generated once and kept in the data folder).
     #[arg(long, env = "COMPLYD_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// `postgres://user@host/db` to share one PostgreSQL between instances (default: SQLite in
+    /// the data folder).
+    #[arg(long, env = "COMPLYD_STORE", hide_env_values = true)]
+    pub store: Option<String>,
 }
 
 #[derive(Args)]
@@ -63,6 +152,61 @@ pub struct ServeArgs {
     /// `writes=5,requests=10,window=2s` (also tenant-writes, app-writes, tenant-requests, app-requests).
     #[arg(long, env = "COMPLYD_THROTTLE_LIMITS", value_parser = ThrottleLimits::parse)]
     pub throttle_limits: Option<ThrottleLimits>,
+    /// Clock leeway on tokens' `exp` and `nbf`, in seconds.
+    #[arg(long, env = "COMPLYD_TOKEN_LEEWAY", default_value_t = auth::DEFAULT_LEEWAY)]
+    pub token_leeway: u64,
+    /// Accept tokens with this `iss` (repeatable; `{tenantid}` matches the token's `tid`),
+    /// verified with the keys of the `--trust-jwks` of the same position.
+    #[arg(long, env = "COMPLYD_TRUST_ISSUER", value_delimiter = ',')]
+    pub trust_issuer: Vec<String>,
+    /// A JWKS file or http(s) URL for the `--trust-issuer` of the same position.
+    #[arg(long, env = "COMPLYD_TRUST_JWKS", value_delimiter = ',')]
+    pub trust_jwks: Vec<String>,
+    /// Serve https: `auto` makes a local CA and a server certificate in the data folder.
+    #[arg(long, env = "COMPLYD_TLS", value_enum, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls: Option<TlsArg>,
+    /// Serve https with this PEM certificate chain (with `--tls-key`).
+    #[arg(long, env = "COMPLYD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "COMPLYD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Extra names (DNS or IP) for the `--tls auto` certificate (repeatable).
+    #[arg(long, env = "COMPLYD_TLS_NAME", value_delimiter = ',')]
+    pub tls_name: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TlsArg {
+    Auto,
+}
+
+impl ServeArgs {
+    /// `--trust-issuer`s paired with their `--trust-jwks`.
+    pub fn trusted_issuers(&self) -> anyhow::Result<Vec<auth::TrustedIssuerConfig>> {
+        if self.trust_issuer.len() != self.trust_jwks.len() {
+            anyhow::bail!("each --trust-issuer needs one --trust-jwks, in the same order");
+        }
+        Ok(self
+            .trust_issuer
+            .iter()
+            .zip(&self.trust_jwks)
+            .map(|(issuer, jwks)| auth::TrustedIssuerConfig {
+                issuer: issuer.clone(),
+                jwks: jwks.clone(),
+            })
+            .collect())
+    }
+
+    /// The certificate to serve https with, if any.
+    pub fn tls_identity(&self) -> anyhow::Result<Option<complyd::tls::TlsIdentity>> {
+        use complyd::tls::TlsIdentity;
+        Ok(match (self.tls, &self.tls_cert, &self.tls_key) {
+            (Some(TlsArg::Auto), _, _) => Some(TlsIdentity::auto(&self.data.data, &self.tls_name)?),
+            (None, Some(cert), Some(key)) => Some(TlsIdentity::from_files(cert, key)?),
+            _ => None,
+        })
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -45,6 +45,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => 413,
             Self::Throttled { .. } => 429,
             Self::Store(StoreError::Conflict) => 409,
+            Self::Store(StoreError::Unavailable(_)) => 503,
             Self::Store(StoreError::Backend(_)) | Self::Internal(_) => 500,
         }
     }
@@ -65,6 +66,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "RequestEntityTooLarge",
             Self::Throttled { .. } => "TooManyRequests",
             Self::Store(StoreError::Conflict) => "Conflict",
+            Self::Store(StoreError::Unavailable(_)) => "ServiceUnavailable",
             Self::Store(StoreError::Backend(_)) | Self::Internal(_) => "InternalError",
         }
     }
@@ -96,6 +98,9 @@ impl ApiError {
                 "Too many requests: the application or tenant is over its request limit. Retry after {retry_after_seconds} seconds."
             ),
             Self::Store(StoreError::Conflict) => "An entity with this key already exists.".into(),
+            Self::Store(StoreError::Unavailable(_)) => {
+                "The service is temporarily unavailable: its database cannot be reached. Retry shortly.".into()
+            }
             Self::Store(StoreError::Backend(_)) | Self::Internal(_) => {
                 "An internal server error occurred. Quote the request-id when reporting it.".into()
             }

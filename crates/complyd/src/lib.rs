@@ -6,8 +6,10 @@
 pub mod auth;
 pub mod error;
 pub mod http;
+pub mod identity;
 pub mod service;
 pub mod store;
+pub mod tls;
 
 use service::{Fidelity, Service, Settings, TokenKey};
 use std::future::Future;
@@ -25,6 +27,14 @@ pub struct Config {
     pub page_size: usize,
     /// Request limits (`--throttle intune`); `None` never throttles.
     pub throttle: Option<http::throttle::ThrottleLimits>,
+    /// Clock leeway on tokens' `exp`/`nbf`, seconds.
+    pub token_leeway: u64,
+    /// Issuers whose tokens are accepted besides complyd's own (`--trust-issuer`).
+    pub trusted_issuers: Vec<auth::TrustedIssuerConfig>,
+    /// Serve https with this certificate; `None` serves plain http.
+    pub tls: Option<tls::TlsIdentity>,
+    /// `postgres://…` for a shared PostgreSQL; `None` is SQLite in `data_dir`.
+    pub store: Option<String>,
 }
 
 impl Config {
@@ -36,6 +46,10 @@ impl Config {
             max_body_bytes: 4 * 1024 * 1024,
             page_size: 100,
             throttle: None,
+            token_leeway: auth::DEFAULT_LEEWAY,
+            trusted_issuers: Vec::new(),
+            tls: None,
+            store: None,
         }
     }
 }
@@ -48,8 +62,17 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
     let model = odata::Model::intune().map_err(anyhow::Error::msg)?;
-    let store = store::SqliteStore::open(&config.data_dir)?;
-    let secret = auth::load_or_create_secret(&config.data_dir, config.jwt_secret.as_deref())?;
+    let store = store::Store::open(config.store.as_deref(), &config.data_dir).await?;
+    let secret = resolve_secret(&store, &config.data_dir, config.jwt_secret.as_deref()).await?;
+    let mut trusted = Vec::new();
+    for issuer in &config.trusted_issuers {
+        trusted.push(auth::TrustedIssuer::load(issuer.clone()).await?);
+    }
+    let identity = Arc::new(identity::Identity::new(store.clone()));
+    let authenticator = auth::Authenticator::new(&secret)
+        .with_identity(identity.clone())
+        .with_trusted(trusted)
+        .with_leeway(config.token_leeway);
     let settings = Settings {
         fidelity: config.fidelity,
         page_size: config.page_size.clamp(1, odata::query::MAX_TOP),
@@ -57,18 +80,45 @@ pub async fn serve(
     let state = Arc::new(http::AppState {
         model,
         service: Service::new(model, store, settings, TokenKey::derive(&secret)),
-        auth: auth::Authenticator::new(&secret),
+        auth: authenticator,
+        identity,
         max_body_bytes: config.max_body_bytes,
         throttle: http::throttle::Throttle::new(config.throttle),
-        scheme: "http",
-        dispatcher: std::sync::Mutex::new(None),
+        scheme: if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
     });
-    let served = axum::serve(listener, http::router(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
-    if let Ok(mut slot) = state.dispatcher.lock() {
-        slot.take();
-    }
+    let app = http::router(state.clone());
+    let served = match &config.tls {
+        Some(identity) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let listener = tls::TlsListener::new(listener, identity)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
     served?;
     Ok(())
+}
+
+/// The HS256 secret: the operator's, else the shared store's (PostgreSQL), else the one kept in
+/// the data folder (SQLite).
+pub async fn resolve_secret(
+    store: &store::Store,
+    data_dir: &std::path::Path,
+    given: Option<&str>,
+) -> anyhow::Result<Vec<u8>> {
+    match (given, store) {
+        (Some(s), _) if !s.is_empty() => Ok(s.as_bytes().to_vec()),
+        (_, store::Store::Postgres(_)) => Ok(auth::load_or_create_shared_secret(store).await?),
+        _ => Ok(auth::load_or_create_secret(data_dir, None)?),
+    }
 }

@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod registry_cmd;
 
 use clap::Parser;
 use cli::{Cli, Command, ServeArgs, TokenArgs};
@@ -13,7 +14,9 @@ const FULL_ACCESS: &str = "DeviceManagementConfiguration.ReadWrite.All";
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
-        Command::Token(args) => token(args),
+        Command::Token(args) => token(args).await,
+        Command::App(command) => registry_cmd::app(command).await,
+        Command::User(command) => registry_cmd::user(command).await,
     }
 }
 
@@ -24,9 +27,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_target(false)
         .with_max_level(log_level())
         .init();
+    let tls = args.tls_identity()?;
+    let trusted_issuers = args.trusted_issuers()?;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "listening on http://{}", listener.local_addr()?)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    writeln!(stdout, "listening on {scheme}://{}", listener.local_addr()?)?;
+    if let Some(ca) = tls.as_ref().and_then(|t| t.ca_path.as_ref()) {
+        writeln!(stdout, "ca certificate: {}", ca.display())?;
+    }
     stdout.flush()?;
     let throttle = args.throttle();
     let config = Config {
@@ -36,6 +45,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         fidelity: args.fidelity.into(),
         max_body_bytes: args.max_body_bytes,
         page_size: args.page_size,
+        token_leeway: args.token_leeway,
+        trusted_issuers,
+        tls,
+        store: args.data.store,
     };
     complyd::serve(config, listener, shutdown_signal()).await?;
     tracing::info!("stopped");
@@ -49,8 +62,16 @@ fn log_level() -> tracing::Level {
         .unwrap_or(tracing::Level::INFO)
 }
 
-fn token(args: TokenArgs) -> anyhow::Result<()> {
-    let secret = auth::load_or_create_secret(&args.data.data, args.data.jwt_secret.as_deref())?;
+async fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let secret = match &args.data.store {
+        Some(_) => {
+            let store =
+                complyd::store::Store::open(args.data.store.as_deref(), &args.data.data).await?;
+            complyd::resolve_secret(&store, &args.data.data, args.data.jwt_secret.as_deref())
+                .await?
+        }
+        None => auth::load_or_create_secret(&args.data.data, args.data.jwt_secret.as_deref())?,
+    };
     let app_only = args.app_only || !args.roles.is_empty();
     let mut permissions = if app_only { args.roles } else { args.scopes };
     if permissions.is_empty() {

@@ -1,9 +1,15 @@
 //! Bearer tokens: validation into a `Principal`, permission checks, and minting dev tokens.
-//! Tokens are HS256 JWTs carrying the claims Graph relies on (`aud`, `tid`, `scp`/`roles`, ...).
+//! Tokens carry the claims Graph relies on (`aud`, `tid`, `scp`/`roles`, ...): HS256 with the dev
+//! secret, RS256 from complyd's own token service, or signed by an issuer the operator trusts.
 
+pub mod issuers;
 mod secret;
 
-pub use secret::load_or_create_secret;
+pub use issuers::{TrustedIssuer, TrustedIssuerConfig};
+pub use secret::{load_or_create_secret, load_or_create_shared_secret};
+
+use crate::identity::{access_token_issuer, Identity};
+use std::sync::Arc;
 
 use jsonwebtoken::{
     errors::ErrorKind as JwtErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
@@ -66,26 +72,128 @@ pub enum AuthError {
     Forbidden(String),
 }
 
+/// Default clock leeway on `exp`/`nbf`, seconds (`--token-leeway`).
+pub const DEFAULT_LEEWAY: u64 = 30;
+
+/// The claims read before the signature is checked, to pick the key.
+#[derive(Deserialize)]
+struct Unverified {
+    #[serde(default)]
+    iss: String,
+    #[serde(default)]
+    tid: String,
+}
+
 pub struct Authenticator {
     key: DecodingKey,
-    validation: Validation,
+    leeway: u64,
+    /// complyd's own token service, whose RS256 keys are in the store.
+    identity: Option<Arc<Identity>>,
+    trusted: Vec<TrustedIssuer>,
 }
 
 impl Authenticator {
+    /// HS256 tokens signed with `secret` only.
     pub fn new(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_audience(&AUDIENCES);
-        validation.set_required_spec_claims(&["exp", "aud"]);
-        validation.validate_nbf = true;
-        validation.leeway = 30;
         Self {
             key: DecodingKey::from_secret(secret),
-            validation,
+            leeway: DEFAULT_LEEWAY,
+            identity: None,
+            trusted: Vec::new(),
         }
     }
 
+    /// Also RS256 tokens of complyd's own token service.
+    pub fn with_identity(mut self, identity: Arc<Identity>) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Also tokens of these issuers.
+    pub fn with_trusted(mut self, trusted: Vec<TrustedIssuer>) -> Self {
+        self.trusted = trusted;
+        self
+    }
+
+    pub fn with_leeway(mut self, seconds: u64) -> Self {
+        self.leeway = seconds;
+        self
+    }
+
+    fn validation(&self, alg: Algorithm, issuer: Option<&str>) -> Validation {
+        let mut validation = Validation::new(alg);
+        validation.set_audience(&AUDIENCES);
+        validation.set_required_spec_claims(&["exp", "aud"]);
+        if let Some(issuer) = issuer {
+            validation.set_issuer(&[issuer]);
+        }
+        validation.validate_nbf = true;
+        validation.leeway = self.leeway;
+        validation
+    }
+
+    /// The key and the checks for a token signed with a public key: complyd's own (by `kid`,
+    /// RS256 only, issuer `https://sts.windows.net/{tid}/`), else a trusted issuer's (by `iss`,
+    /// then `kid`).
+    async fn public_key(
+        &self,
+        token: &str,
+        header: &Header,
+    ) -> Result<(DecodingKey, Validation), AuthError> {
+        let unauthenticated = |m: &str| AuthError::Unauthenticated(m.to_string());
+        let not_allowed = || {
+            unauthenticated(
+                "Access token validation failure. The signing algorithm is not allowed for this key.",
+            )
+        };
+        let kid = header.kid.as_deref().unwrap_or("");
+        let claims = jsonwebtoken::dangerous::insecure_decode::<Unverified>(token)
+            .map_err(|_| unauthenticated("CompactToken parsing failed with error code: 80049217"))?
+            .claims;
+        if let Some(identity) = &self.identity {
+            let own = identity.verification_key(kid).await.map_err(|e| {
+                tracing::error!(error = %e, "loading the signing key");
+                unauthenticated("Access token validation failure.")
+            })?;
+            if let Some(own) = own {
+                if header.alg != Algorithm::RS256 {
+                    return Err(not_allowed());
+                }
+                let issuer = access_token_issuer(&claims.tid);
+                return Ok((
+                    own.decoding.clone(),
+                    self.validation(Algorithm::RS256, Some(&issuer)),
+                ));
+            }
+        }
+        for trusted in self
+            .trusted
+            .iter()
+            .filter(|t| t.matches(&claims.iss, &claims.tid))
+        {
+            if let Some(cached) = trusted.key(kid).await {
+                if !cached.algorithms.contains(&header.alg) {
+                    return Err(not_allowed());
+                }
+                return Ok((cached.key, self.validation(header.alg, Some(&claims.iss))));
+            }
+        }
+        if self
+            .trusted
+            .iter()
+            .any(|t| t.matches(&claims.iss, &claims.tid))
+        {
+            return Err(unauthenticated(
+                "Access token validation failure. The signing key was not found.",
+            ));
+        }
+        Err(unauthenticated(
+            "Access token validation failure. Invalid issuer.",
+        ))
+    }
+
     /// The `Authorization` header's value (if any) to a principal.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
         let unauthenticated = |m: &str| AuthError::Unauthenticated(m.to_string());
         let raw = authorization.map(str::trim).unwrap_or("");
         let token = match raw.split_once(' ') {
@@ -100,7 +208,14 @@ impl Authenticator {
         if token.is_empty() {
             return Err(unauthenticated("Access token is empty."));
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
+        let header = jsonwebtoken::decode_header(token).map_err(|_| {
+            unauthenticated("CompactToken parsing failed with error code: 80049217")
+        })?;
+        let (key, validation) = match header.alg {
+            Algorithm::HS256 => (self.key.clone(), self.validation(Algorithm::HS256, None)),
+            _ => self.public_key(token, &header).await?,
+        };
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(
             |e| match e.kind() {
                 JwtErrorKind::InvalidToken
                 | JwtErrorKind::Base64(_)
@@ -117,6 +232,15 @@ impl Authenticator {
                 JwtErrorKind::ImmatureSignature => {
                     unauthenticated("Lifetime validation failed, the token is not yet valid.")
                 }
+                JwtErrorKind::InvalidIssuer => {
+                    unauthenticated("Access token validation failure. Invalid issuer.")
+                }
+                JwtErrorKind::InvalidSignature => {
+                    unauthenticated("Access token validation failure. Invalid signature.")
+                }
+                JwtErrorKind::InvalidAlgorithm => unauthenticated(
+                    "Access token validation failure. The signing algorithm is not allowed for this key.",
+                ),
                 _ => unauthenticated("Access token validation failure."),
             },
         )?;

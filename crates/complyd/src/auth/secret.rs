@@ -39,3 +39,38 @@ pub fn load_or_create_secret(data_dir: &Path, given: Option<&str>) -> std::io::R
         Err(e) => Err(e),
     }
 }
+
+/// The HS256 secret kept in a shared store, so that every instance signs and checks alike.
+/// Created by the first instance that finds none (inside one write, so two never race).
+pub async fn load_or_create_shared_secret(
+    store: &crate::store::Store,
+) -> Result<Vec<u8>, crate::store::StoreError> {
+    use crate::store::{Key, StoreError};
+    let key = Key {
+        tenant: "_system".into(),
+        collection: "secrets".into(),
+        parent: String::new(),
+        id: "hs256".into(),
+    };
+    let fresh = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let body = store
+        .write(move |tx| -> Result<String, StoreError> {
+            if let Some(row) = tx.get(&key)? {
+                return Ok(row.body);
+            }
+            let body = serde_json::json!({ "value": fresh }).to_string();
+            tx.insert(&key, "complyd.secret", &body)?;
+            Ok(body)
+        })
+        .await?;
+    let value: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| StoreError::Backend(e.to_string()))?;
+    value["value"]
+        .as_str()
+        .map(|s| s.as_bytes().to_vec())
+        .ok_or_else(|| StoreError::Backend("the stored secret has no value".into()))
+}

@@ -50,7 +50,7 @@ enum Outcome {
 }
 
 async fn handle(
-    state: &AppState,
+    state: &Arc<AppState>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -84,7 +84,7 @@ async fn handle(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok());
-    let principal = state.auth.authenticate(authorization)?;
+    let principal = state.auth.authenticate(authorization).await?;
     state.throttle.admit(
         &principal,
         matches!(
@@ -154,7 +154,7 @@ fn host(headers: &HeaderMap) -> &str {
 }
 
 async fn batch(
-    state: &AppState,
+    state: &Arc<AppState>,
     method: &Method,
     version: Version,
     headers: &HeaderMap,
@@ -169,12 +169,8 @@ async fn batch(
     let envelope = read_json(headers, body, state.max_body_bytes)
         .await?
         .ok_or_else(|| ApiError::bad_request("A batch request needs a body."))?;
-    let router = state
-        .dispatcher
-        .lock()
-        .ok()
-        .and_then(|r| r.clone())
-        .ok_or_else(|| ApiError::Internal("the router is not available for batching".into()))?;
+    // A router of its own for the inner requests (keeping one in the state would be a cycle).
+    let router = super::router(state.clone());
     let document = super::batch::run(router, version.as_str(), headers, &envelope).await?;
     Ok(Outcome::Document(document))
 }

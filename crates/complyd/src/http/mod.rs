@@ -23,14 +23,13 @@ pub struct AppState {
     pub model: &'static Model,
     pub service: Service,
     pub auth: Authenticator,
+    /// The token service (`/{tenant}/oauth2/v2.0/token`, discovery, JWKS).
+    pub identity: Arc<crate::identity::Identity>,
     pub max_body_bytes: usize,
     /// Request limits per tenant and app (`--throttle`).
     pub throttle: throttle::Throttle,
     /// `http` or `https`: how clients reach us, for absolute URLs.
     pub scheme: &'static str,
-    /// The router itself, for re-dispatching the requests of a `$batch`. Cleared at shutdown to
-    /// break the cycle router → state → router.
-    pub dispatcher: std::sync::Mutex<Option<Router>>,
 }
 
 /// The ids a request carries through its life, for headers, error bodies and logs.
@@ -41,15 +40,12 @@ pub struct RequestContext {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    let app = Router::new()
+    // The token service's paths first; everything else is Graph's.
+    crate::identity::routes()
         .fallback(handler::odata)
-        .with_state(state.clone())
+        .with_state(state)
         // Outermost: everything inside, panics included, leaves with ids, a Graph body and a log line.
-        .layer(middleware::from_fn(envelope));
-    if let Ok(mut slot) = state.dispatcher.lock() {
-        *slot = Some(app.clone());
-    }
-    app
+        .layer(middleware::from_fn(envelope))
 }
 
 async fn envelope(mut req: Request, next: Next) -> Response {

@@ -13,7 +13,7 @@ pub use json::JsonObject;
 pub use paging::TokenKey;
 
 use crate::error::ApiError;
-use crate::store::{Key, SqliteStore, WriteTx};
+use crate::store::{Key, Store, WriteTx};
 use locate::Location;
 use odata::path::{Addressed, ResourcePath};
 use odata::project::Projection;
@@ -22,7 +22,6 @@ use odata::validate::{Mode, Validated, Validator};
 use odata::value::DateTimeOffset;
 use odata::{Model, Version};
 use serde_json::{Map, Value};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -80,7 +79,7 @@ pub struct Settings {
 
 pub struct Service {
     model: &'static Model,
-    store: Arc<SqliteStore>,
+    store: Store,
     settings: Settings,
     token_key: TokenKey,
 }
@@ -95,7 +94,7 @@ struct NewRow {
 impl Service {
     pub fn new(
         model: &'static Model,
-        store: Arc<SqliteStore>,
+        store: Store,
         settings: Settings,
         token_key: TokenKey,
     ) -> Self {

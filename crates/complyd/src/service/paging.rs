@@ -77,6 +77,7 @@ impl TokenKey {
 fn param_json(p: &Param) -> Value {
     match p {
         Param::Null => Value::Null,
+        Param::Bool(b) => json!(["b", b]),
         Param::Int(n) => json!(["i", n]),
         Param::Real(r) => json!(["r", r]),
         Param::Text(t) => json!(["t", t]),
@@ -88,6 +89,7 @@ fn json_param(v: &Value) -> Option<Param> {
         return Some(Param::Null);
     }
     match (v.get(0)?.as_str()?, v.get(1)?) {
+        ("b", b) => b.as_bool().map(Param::Bool),
         ("i", n) => n.as_i64().map(Param::Int),
         ("r", r) => r.as_f64().map(Param::Real),
         ("t", t) => t.as_str().map(|t| Param::Text(t.to_string())),

@@ -2,9 +2,8 @@
 //! Which single-valued navigation counts what is data here; the counting is one routine.
 
 use crate::error::ApiError;
-use crate::store::{Key, SqliteStore};
+use crate::store::{Key, Store};
 use serde_json::{Map, Value};
-use std::sync::Arc;
 
 pub struct Derivation {
     /// Collection path of the single-valued navigation.
@@ -71,7 +70,7 @@ pub const DERIVATIONS: &[Derivation] = &[
 
 /// The derived body of the single-valued navigation at `key`, if it is one we derive.
 pub async fn derive(
-    store: &Arc<SqliteStore>,
+    store: &Store,
     key: &Key,
     container: Option<&Map<String, Value>>,
 ) -> Result<Option<Map<String, Value>>, ApiError> {

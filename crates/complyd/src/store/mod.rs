@@ -1,9 +1,12 @@
 //! Storage: one `Store` for every entity type. Entities are rows keyed by tenant, collection path,
 //! parent keys and id; bodies are JSON. SQL lives only below this module.
 
+mod postgres;
 pub mod sql;
 mod sqlite;
+mod writer;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use std::fmt;
@@ -71,10 +74,12 @@ impl Query {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum StoreError {
     /// The key is taken.
     Conflict,
+    /// The database cannot be reached now; the request may be retried.
+    Unavailable(String),
     /// The database failed; the message is for logs, not for clients.
     Backend(String),
 }
@@ -84,6 +89,7 @@ impl fmt::Display for StoreError {
         match self {
             Self::Conflict => f.write_str("an entity with this key exists"),
             Self::Backend(m) => write!(f, "storage failure: {m}"),
+            Self::Unavailable(m) => write!(f, "storage unavailable: {m}"),
         }
     }
 }
@@ -105,4 +111,97 @@ pub trait WriteTx {
         collection: &str,
         parent: &str,
     ) -> Result<(), StoreError>;
+}
+
+/// The store in use: the embedded SQLite database, or a shared PostgreSQL. Both answer the same
+/// calls with the same results; only where the data lives differs.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PgStore>),
+}
+
+use std::sync::Arc;
+
+impl Store {
+    /// `postgres://…` opens PostgreSQL; anything else is the SQLite database in `data_dir`.
+    pub async fn open(url: Option<&str>, data_dir: &std::path::Path) -> Result<Self, StoreError> {
+        match url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let url = url.to_string();
+                let store = tokio::task::spawn_blocking(move || PgStore::open(&url))
+                    .await
+                    .map_err(|e| StoreError::Backend(e.to_string()))??;
+                Ok(Self::Postgres(store))
+            }
+            Some(other) => Err(StoreError::Backend(format!(
+                "unsupported store '{other}': use postgres://…, or omit it for SQLite"
+            ))),
+            None => Ok(Self::Sqlite(SqliteStore::open(data_dir)?)),
+        }
+    }
+
+    pub async fn write<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn WriteTx) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        match self {
+            Self::Sqlite(s) => s.write(f).await,
+            Self::Postgres(s) => s.write(f).await,
+        }
+    }
+
+    pub async fn get(&self, key: &Key) -> Result<Option<Row>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.get(key).await,
+            Self::Postgres(s) => s.get(key).await,
+        }
+    }
+
+    /// The first of `keys` that does not exist.
+    pub async fn all_exist(&self, keys: Vec<Key>) -> Result<Option<Key>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.all_exist(keys).await,
+            Self::Postgres(s) => s.all_exist(keys).await,
+        }
+    }
+
+    pub async fn query(&self, q: Query) -> Result<Vec<(Row, Vec<sql::Param>)>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.query(q).await,
+            Self::Postgres(s) => s.query(q).await,
+        }
+    }
+
+    pub async fn count_matching(&self, q: Query) -> Result<u64, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.count_matching(q).await,
+            Self::Postgres(s) => s.count_matching(q).await,
+        }
+    }
+
+    pub async fn count_by(
+        &self,
+        tenant: &str,
+        collection: &str,
+        parent: Option<&str>,
+        property: &str,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.count_by(tenant, collection, parent, property).await,
+            Self::Postgres(s) => s.count_by(tenant, collection, parent, property).await,
+        }
+    }
+
+    /// The plan the database picks for a page of `q`, one line per step.
+    pub async fn explain(&self, q: Query) -> Result<Vec<String>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.explain(q).await,
+            Self::Postgres(s) => s.explain(q).await,
+        }
+    }
 }

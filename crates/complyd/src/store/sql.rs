@@ -1,28 +1,54 @@
-//! A bound query as parameterised SQL. Every literal becomes a parameter; the only text spliced in
-//! comes from the model (collection paths and property names, checked to be plain identifiers).
+//! A bound query as parameterised SQL, for SQLite or PostgreSQL. Every literal becomes a
+//! parameter; the only text spliced in comes from the model (collection paths and property names,
+//! checked to be plain identifiers). The two dialects differ only in the few places `Dialect`
+//! names; the shape of every statement is shared.
 
+use super::{Query, StoreError};
 use odata::query::bind::{Compare, Condition, Func, Literal, Operand, Scalar, Scope, StringTest};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
 
 /// A parameter value, independent of the driver.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param {
     Null,
+    Bool(bool),
     Int(i64),
     Real(f64),
     Text(String),
 }
 
-/// SQL text under construction with its parameters (`?1`, `?2`, ...).
-#[derive(Debug, Default)]
+/// SQL text under construction with its parameters.
+#[derive(Debug)]
 pub struct Sql {
+    pub dialect: Dialect,
     pub text: String,
     pub params: Vec<Param>,
 }
 
 impl Sql {
+    pub fn new(dialect: Dialect) -> Self {
+        Self {
+            dialect,
+            text: String::new(),
+            params: Vec::new(),
+        }
+    }
+
     pub fn param(&mut self, p: Param) -> String {
         self.params.push(p);
-        format!("?{}", self.params.len())
+        match self.dialect {
+            Dialect::Sqlite => format!("?{}", self.params.len()),
+            Dialect::Postgres => format!("${}", self.params.len()),
+        }
+    }
+
+    fn pg(&self) -> bool {
+        self.dialect == Dialect::Postgres
     }
 }
 
@@ -34,28 +60,74 @@ pub fn is_plain(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'/')
 }
 
-/// `'$.a.b'` for a JSON path of plain member names.
-fn json_path(path: &[String]) -> String {
-    let mut out = String::from("'$");
-    for segment in path {
-        out.push('.');
-        if is_plain(segment) {
-            out.push_str(segment);
-        } else {
-            // Not reachable with the model's names; kept quoted and escaped all the same.
-            out.push('"');
-            out.push_str(&segment.replace(['"', '\''], ""));
-            out.push('"');
+/// `template` with `{C}` replaced by the collection path as a SQL literal. A literal, not a
+/// parameter: the planners match partial indexes (`WHERE collection = '…'`) only against literals.
+pub fn in_collection(template: &str, collection: &str) -> Result<String, StoreError> {
+    if !is_plain(collection) {
+        return Err(StoreError::Backend(format!(
+            "collection path '{collection}' is not plain"
+        )));
+    }
+    Ok(template.replace("{C}", &format!("'{collection}'")))
+}
+
+fn plain(segment: &str) -> String {
+    segment
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// The text (or JSON scalar) at `path` inside the JSON value `root`.
+fn json_value(sql: &Sql, root: &str, path: &[String]) -> String {
+    match sql.dialect {
+        Dialect::Sqlite => {
+            let dotted: Vec<String> = path.iter().map(|s| plain(s)).collect();
+            format!("json_extract({root}, '$.{}')", dotted.join("."))
+        }
+        // `->>` for one member and byte-wise collation, so that the expression matches the
+        // indexes and orders as SQLite does.
+        Dialect::Postgres if path.len() == 1 => {
+            format!("(({root}->>'{}') COLLATE \"C\")", plain(&path[0]))
+        }
+        Dialect::Postgres => {
+            let segments: Vec<String> = path.iter().map(|s| plain(s)).collect();
+            format!("(({root}#>>'{{{}}}') COLLATE \"C\")", segments.join(","))
         }
     }
-    out.push('\'');
-    out
+}
+
+/// The JSON value (not its text) at `path`, for walking collections.
+fn json_node(sql: &Sql, root: &str, path: &[String]) -> String {
+    match sql.dialect {
+        Dialect::Sqlite => {
+            let dotted: Vec<String> = path.iter().map(|s| plain(s)).collect();
+            format!("{root}, '$.{}'", dotted.join("."))
+        }
+        Dialect::Postgres => {
+            let segments: Vec<String> = path.iter().map(|s| plain(s)).collect();
+            format!("({root}#>'{{{}}}')", segments.join(","))
+        }
+    }
 }
 
 fn scope_root(scope: Scope) -> String {
     match scope {
         Scope::Entity => "body".into(),
         Scope::Element(depth) => format!("e{depth}.value"),
+    }
+}
+
+/// PostgreSQL reads JSON members as text; a typed comparison needs a cast.
+fn typed(sql: &Sql, text: String, ty: &Scalar) -> String {
+    if !sql.pg() {
+        return text;
+    }
+    match ty {
+        Scalar::Int => format!("({text})::bigint"),
+        Scalar::Decimal => format!("({text})::float8"),
+        Scalar::Boolean => format!("({text})::boolean"),
+        _ => text,
     }
 }
 
@@ -67,13 +139,17 @@ pub fn operand(sql: &mut Sql, o: &Operand) -> String {
             scope,
             path,
             only_types,
+            ty,
             ..
         } => {
-            let value = if path.is_empty() {
-                scope_root(*scope)
-            } else {
-                format!("json_extract({}, {})", scope_root(*scope), json_path(path))
+            let value = match (path.is_empty(), scope, sql.dialect) {
+                (true, Scope::Element(d), Dialect::Postgres) => {
+                    format!("((e{d}.value#>>'{{}}') COLLATE \"C\")")
+                }
+                (true, _, _) => scope_root(*scope),
+                (false, _, _) => json_value(sql, &scope_root(*scope), path),
             };
+            let value = typed(sql, value, ty);
             match only_types {
                 Some(types) => {
                     let list: Vec<String> = types
@@ -100,7 +176,7 @@ pub fn operand(sql: &mut Sql, o: &Operand) -> String {
                 Func::Trim => format!("trim({arg})"),
                 Func::Length => format!("length({arg})"),
                 part => {
-                    let name = sql.param(Param::Text(format!("{part:?}").to_lowercase()));
+                    let name = literal(sql, &Literal::String(format!("{part:?}").to_lowercase()));
                     format!("dto_part({arg}, {name})")
                 }
             }
@@ -111,6 +187,7 @@ pub fn operand(sql: &mut Sql, o: &Operand) -> String {
 fn literal(sql: &mut Sql, lit: &Literal) -> String {
     let p = match lit {
         Literal::Null => return "NULL".into(),
+        Literal::Bool(b) if sql.pg() => Param::Bool(*b),
         Literal::Bool(b) => Param::Int(i64::from(*b)),
         Literal::Int(n) => Param::Int(*n),
         Literal::Decimal(d) => Param::Real(*d),
@@ -118,7 +195,15 @@ fn literal(sql: &mut Sql, lit: &Literal) -> String {
         Literal::DateTimeOffset(ticks) => Param::Int(*ticks),
         Literal::Enum { name, .. } => Param::Text(name.clone()),
     };
-    sql.param(p)
+    let placeholder = sql.param(p.clone());
+    // PostgreSQL infers a parameter's type from its use; say it where the use does not.
+    match (sql.dialect, p) {
+        (Dialect::Postgres, Param::Int(_)) => format!("{placeholder}::bigint"),
+        (Dialect::Postgres, Param::Real(_)) => format!("{placeholder}::float8"),
+        (Dialect::Postgres, Param::Text(_)) => format!("({placeholder}::text COLLATE \"C\")"),
+        (Dialect::Postgres, Param::Bool(_)) => format!("{placeholder}::boolean"),
+        _ => placeholder,
+    }
 }
 
 /// The operand as a value that orders correctly: instants for dates, member values for enums.
@@ -137,37 +222,47 @@ pub fn comparable(sql: &mut Sql, o: &Operand, ordered: bool) -> String {
             let mut case = format!("(CASE {value}");
             for (name, number) in members {
                 let (n, v) = (
-                    sql.param(Param::Text(name.clone())),
-                    sql.param(Param::Int(*number)),
+                    literal(sql, &Literal::String(name.clone())),
+                    literal(sql, &Literal::Int(*number)),
                 );
                 case.push_str(&format!(" WHEN {n} THEN {v}"));
             }
             case.push_str(" END)");
             case
         }
-        Operand::Literal(Literal::Enum { value, .. }) if ordered => sql.param(Param::Int(*value)),
+        Operand::Literal(Literal::Enum { value, .. }) if ordered => {
+            literal(sql, &Literal::Int(*value))
+        }
         other => operand(sql, other),
     }
 }
 
 /// A condition as a SQL Boolean expression; null-safe where OData says a comparison is false.
 pub fn condition(sql: &mut Sql, c: &Condition) -> String {
+    let pg = sql.pg();
     match c {
         Condition::Compare {
             op, left, right, ..
         } => {
             let ordered = !matches!(op, Compare::Eq | Compare::Ne);
+            // Against a literal (never null here: null literals are IsNull) plain `=` is exact and
+            // indexable; PostgreSQL cannot use an index for IS NOT DISTINCT FROM.
+            let literal_side =
+                matches!(left, Operand::Literal(_)) || matches!(right, Operand::Literal(_));
             let (l, r) = (
                 comparable(sql, left, ordered),
                 comparable(sql, right, ordered),
             );
-            let op = match op {
-                Compare::Eq => "IS",
-                Compare::Ne => "IS NOT",
-                Compare::Gt => ">",
-                Compare::Ge => ">=",
-                Compare::Lt => "<",
-                Compare::Le => "<=",
+            let op = match (op, pg) {
+                (Compare::Eq, _) if literal_side => "=",
+                (Compare::Eq, false) => "IS",
+                (Compare::Ne, false) => "IS NOT",
+                (Compare::Eq, true) => "IS NOT DISTINCT FROM",
+                (Compare::Ne, true) => "IS DISTINCT FROM",
+                (Compare::Gt, _) => ">",
+                (Compare::Ge, _) => ">=",
+                (Compare::Lt, _) => "<",
+                (Compare::Le, _) => "<=",
             };
             format!("{l} {op} {r}")
         }
@@ -181,7 +276,7 @@ pub fn condition(sql: &mut Sql, c: &Condition) -> String {
         Condition::In { left, list, .. } => {
             let l = comparable(sql, left, false);
             if list.is_empty() {
-                return "0".into();
+                return "FALSE".into();
             }
             let items: Vec<String> = list.iter().map(|lit| literal(sql, lit)).collect();
             format!("{l} IN ({})", items.join(", "))
@@ -192,39 +287,35 @@ pub fn condition(sql: &mut Sql, c: &Condition) -> String {
             needle,
         } => {
             let (s, n) = (operand(sql, subject), operand(sql, needle));
-            match test {
-                StringTest::Contains => format!("instr({s}, {n}) > 0"),
-                StringTest::StartsWith => format!("substr({s}, 1, length({n})) = {n}"),
-                StringTest::EndsWith => {
+            match (test, pg) {
+                (StringTest::Contains, false) => format!("instr({s}, {n}) > 0"),
+                (StringTest::Contains, true) => format!("strpos({s}, {n}) > 0"),
+                (StringTest::StartsWith, false) => format!("substr({s}, 1, length({n})) = {n}"),
+                (StringTest::StartsWith, true) => format!("left({s}, length({n})) = {n}"),
+                (StringTest::EndsWith, false) => {
                     format!("(length({n}) = 0 OR substr({s}, -length({n})) = {n})")
                 }
+                (StringTest::EndsWith, true) => format!("right({s}, length({n})) = {n}"),
             }
         }
-        Condition::IsTrue(o) => format!("{} = 1", operand(sql, o)),
+        Condition::IsTrue(o) => {
+            let v = operand(sql, o);
+            if pg {
+                format!("{v} IS TRUE")
+            } else {
+                format!("{v} = 1")
+            }
+        }
         Condition::And(a, b) => format!("({} AND {})", condition(sql, a), condition(sql, b)),
         Condition::Or(a, b) => format!("({} OR {})", condition(sql, a), condition(sql, b)),
-        Condition::Not(a) => format!("NOT COALESCE({}, 0)", condition(sql, a)),
+        Condition::Not(a) => format!("NOT COALESCE({}, FALSE)", condition(sql, a)),
         Condition::Lambda {
             scope,
             path,
             all,
             depth,
             body,
-        } => {
-            let source = format!("{}, {}", scope_root(*scope), json_path(path));
-            // json_each walks a scalar (or null) as one row: only arrays have members.
-            let is_array = format!("json_type({source}) = 'array'");
-            match (body, all) {
-                (None, _) => format!("COALESCE(json_array_length({source}), 0) > 0"),
-                (Some(b), false) => {
-                    format!("EXISTS (SELECT 1 FROM json_each({source}) AS e{depth} WHERE {is_array} AND {})", condition(sql, b))
-                }
-                (Some(b), true) => format!(
-                    "NOT EXISTS (SELECT 1 FROM json_each({source}) AS e{depth} WHERE {is_array} AND NOT COALESCE({}, 0))",
-                    condition(sql, b)
-                ),
-            }
-        }
+        } => lambda(sql, *scope, path, *all, *depth, body.as_deref()),
         Condition::IsOf(types) => {
             let list: Vec<String> = types
                 .iter()
@@ -232,7 +323,55 @@ pub fn condition(sql: &mut Sql, c: &Condition) -> String {
                 .collect();
             format!("type_name IN ({})", list.join(", "))
         }
-        Condition::Literal(b) => if *b { "1" } else { "0" }.into(),
+        Condition::Literal(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+    }
+}
+
+fn lambda(
+    sql: &mut Sql,
+    scope: Scope,
+    path: &[String],
+    all: bool,
+    depth: usize,
+    body: Option<&Condition>,
+) -> String {
+    let root = scope_root(scope);
+    // Only arrays have members: a scalar or null collection has none.
+    let (elements, length) = match sql.dialect {
+        Dialect::Sqlite => {
+            let node = json_node(sql, &root, path);
+            (
+                format!("json_each({node}) AS e{depth}"),
+                format!("CASE WHEN json_type({node}) = 'array' THEN json_array_length({node}) ELSE 0 END"),
+            )
+        }
+        Dialect::Postgres => {
+            let node = json_node(sql, &root, path);
+            let array = format!(
+                "(CASE WHEN json_typeof({node}) = 'array' THEN {node} ELSE '[]'::json END)"
+            );
+            (
+                format!("json_array_elements({array}) AS e{depth}(value)"),
+                format!("json_array_length({array})"),
+            )
+        }
+    };
+    let guard = match sql.dialect {
+        Dialect::Sqlite => format!("json_type({}) = 'array' AND ", json_node(sql, &root, path)),
+        Dialect::Postgres => String::new(),
+    };
+    match (body, all) {
+        (None, _) => format!("COALESCE({length}, 0) > 0"),
+        (Some(b), false) => format!(
+            "EXISTS (SELECT 1 FROM {elements} WHERE {guard}{})",
+            condition(sql, b)
+        ),
+        (Some(b), true) => {
+            format!(
+                "NOT EXISTS (SELECT 1 FROM {elements} WHERE {guard}NOT COALESCE({}, FALSE))",
+                condition(sql, b)
+            )
+        }
     }
 }
 
@@ -242,17 +381,21 @@ pub fn after_cursor(sql: &mut Sql, keys: &[(String, bool)], values: &[Param], se
     for i in 0..=keys.len() {
         let mut parts = Vec::new();
         for ((key, _), value) in keys.iter().zip(values).take(i) {
-            let v = value_sql(sql, value);
-            parts.push(format!("{key} IS {v}"));
+            if *value == Param::Null {
+                parts.push(format!("{key} IS NULL"));
+            } else {
+                let v = value_sql(sql, value);
+                parts.push(format!("{key} = {v}"));
+            }
         }
         if i == keys.len() {
-            let s = sql.param(Param::Int(seq));
+            let s = literal(sql, &Literal::Int(seq));
             parts.push(format!("seq > {s}"));
         } else {
             let (key, descending) = &keys[i];
             let after = match (values.get(i), descending) {
                 (Some(Param::Null) | None, false) => format!("{key} IS NOT NULL"),
-                (Some(Param::Null) | None, true) => "0".into(),
+                (Some(Param::Null) | None, true) => "FALSE".into(),
                 (Some(v), false) => {
                     let v = value_sql(sql, v);
                     format!("{key} > {v}")
@@ -270,8 +413,110 @@ pub fn after_cursor(sql: &mut Sql, keys: &[(String, bool)], values: &[Param], se
 }
 
 fn value_sql(sql: &mut Sql, value: &Param) -> String {
-    match value {
-        Param::Null => "NULL".into(),
-        other => sql.param(other.clone()),
+    let lit = match value {
+        Param::Null => return "NULL".into(),
+        Param::Bool(b) => Literal::Bool(*b),
+        Param::Int(n) => Literal::Int(*n),
+        Param::Real(r) => Literal::Decimal(*r),
+        Param::Text(t) => Literal::String(t.clone()),
+    };
+    literal(sql, &lit)
+}
+
+/// `WHERE` for one collection of one parent, plus the bound filter.
+fn scope_sql(sql: &mut Sql, q: &Query) -> Result<String, StoreError> {
+    let (tenant, parent) = (
+        literal(sql, &Literal::String(q.tenant.clone())),
+        literal(sql, &Literal::String(q.parent.clone())),
+    );
+    let mut text = in_collection(
+        &format!("tenant = {tenant} AND collection = {{C}} AND parent = {parent}"),
+        &q.collection,
+    )?;
+    if let Some(filter) = &q.filter {
+        text.push_str(" AND ");
+        text.push_str(&condition(sql, filter));
     }
+    Ok(text)
+}
+
+/// A page of a collection; columns: seq, id, type_name, body, shape, then the sort keys.
+pub fn page(dialect: Dialect, q: &Query) -> Result<(Sql, usize), StoreError> {
+    let mut sql = Sql::new(dialect);
+    let mut where_sql = scope_sql(&mut sql, q)?;
+    let keys: Vec<(String, bool)> = q
+        .order
+        .iter()
+        .map(|(o, desc)| (comparable(&mut sql, o, true), *desc))
+        .collect();
+    if let Some((values, seq)) = &q.cursor {
+        where_sql.push_str(" AND ");
+        where_sql.push_str(&after_cursor(&mut sql, &keys, values, *seq));
+    }
+    let mut order: Vec<String> = keys
+        .iter()
+        .map(|(k, desc)| {
+            format!(
+                "{k} {}",
+                if *desc {
+                    "DESC NULLS LAST"
+                } else {
+                    "ASC NULLS FIRST"
+                }
+            )
+        })
+        .collect();
+    order.push("seq ASC".into());
+    let extra: String = keys.iter().map(|(k, _)| format!(", {k}")).collect();
+    let limit = literal(
+        &mut sql,
+        &Literal::Int(q.limit.min(i64::MAX as usize) as i64),
+    );
+    let offset = literal(
+        &mut sql,
+        &Literal::Int(q.skip.min(i64::MAX as usize) as i64),
+    );
+    let body = if dialect == Dialect::Postgres {
+        "body::text"
+    } else {
+        "body"
+    };
+    sql.text = format!(
+        "SELECT seq, id, type_name, {body}, shape{extra} FROM entity WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        order.join(", ")
+    );
+    Ok((sql, keys.len()))
+}
+
+/// How many members of the collection match the query's filter.
+pub fn count(dialect: Dialect, q: &Query) -> Result<Sql, StoreError> {
+    let mut sql = Sql::new(dialect);
+    let where_sql = scope_sql(&mut sql, q)?;
+    sql.text = format!("SELECT count(*) FROM entity WHERE {where_sql}");
+    Ok(sql)
+}
+
+/// Members grouped by the text of one top-level property; `parent` `None` spans every parent.
+pub fn count_by(
+    dialect: Dialect,
+    tenant: &str,
+    collection: &str,
+    parent: Option<&str>,
+    property: &str,
+) -> Result<Sql, StoreError> {
+    if !is_plain(property) {
+        return Err(StoreError::Backend(
+            "count_by needs a plain property name".into(),
+        ));
+    }
+    let mut sql = Sql::new(dialect);
+    let value = json_value(&sql, "body", &[property.to_string()]);
+    let t = literal(&mut sql, &Literal::String(tenant.into()));
+    let mut where_sql = in_collection(&format!("tenant = {t} AND collection = {{C}}"), collection)?;
+    if let Some(parent) = parent {
+        let p = literal(&mut sql, &Literal::String(parent.into()));
+        where_sql.push_str(&format!(" AND parent = {p}"));
+    }
+    sql.text = format!("SELECT {value}, count(*) FROM entity WHERE {where_sql} GROUP BY 1");
+    Ok(sql)
 }

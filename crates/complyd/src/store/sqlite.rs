@@ -1,7 +1,8 @@
 //! The embedded store: SQLite in WAL mode, one writer thread that commits requests in groups,
 //! and a small pool of reader connections.
 
-use super::sql::{self, Param, Sql};
+use super::sql::{self, in_collection, Dialect, Param};
+use super::writer::{self, Job};
 use super::{Key, Query, Row, StoreError, WriteTx};
 use odata::value::DateTimeOffset;
 use rusqlite::functions::FunctionFlags;
@@ -10,7 +11,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_entities.sql"),
@@ -18,16 +19,6 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_row_shape.sql"),
 ];
 const READERS: usize = 4;
-/// The most write jobs one transaction commits together.
-const GROUP_LIMIT: usize = 256;
-
-type JobFn = Box<dyn FnOnce(&mut dyn WriteTx) -> bool + Send>;
-
-struct Job {
-    run: JobFn,
-    committed: oneshot::Sender<Result<(), String>>,
-}
-
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
     readers: Vec<Mutex<Connection>>,
@@ -93,6 +84,7 @@ fn to_sql(p: &Param) -> SqlValue {
         Param::Null => SqlValue::Null,
         Param::Int(n) => SqlValue::Integer(*n),
         Param::Real(r) => SqlValue::Real(*r),
+        Param::Bool(b) => SqlValue::Integer(i64::from(*b)),
         Param::Text(t) => SqlValue::Text(t.clone()),
     }
 }
@@ -104,41 +96,6 @@ fn from_sql(v: ValueRef<'_>) -> Param {
         ValueRef::Real(r) => Param::Real(r),
         ValueRef::Text(t) => Param::Text(String::from_utf8_lossy(t).into_owned()),
     }
-}
-
-/// `WHERE` for one collection of one parent, plus the bound filter.
-fn scope_sql(sql: &mut Sql, q: &Query) -> Result<String, StoreError> {
-    if !sql::is_plain(&q.collection) {
-        return Err(StoreError::Backend(format!(
-            "collection path '{}' is not plain",
-            q.collection
-        )));
-    }
-    let (tenant, parent) = (
-        sql.param(Param::Text(q.tenant.clone())),
-        sql.param(Param::Text(q.parent.clone())),
-    );
-    let mut text = format!(
-        "tenant = {tenant} AND collection = '{}' AND parent = {parent}",
-        q.collection
-    );
-    if let Some(filter) = &q.filter {
-        text.push_str(" AND ");
-        text.push_str(&sql::condition(sql, filter));
-    }
-    Ok(text)
-}
-
-/// `template` with `{C}` replaced by the collection path as a SQL literal. Collection paths come
-/// from the model (never from a client) and are checked to be plain. A literal, not a parameter:
-/// SQLite re-prepares a statement whenever a parameter decides whether a partial index applies.
-fn in_collection(template: &str, collection: &str) -> Result<String, StoreError> {
-    if !sql::is_plain(collection) {
-        return Err(StoreError::Backend(format!(
-            "collection path '{collection}' is not plain"
-        )));
-    }
-    Ok(template.replace("{C}", &format!("'{collection}'")))
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -196,27 +153,7 @@ impl SqliteStore {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let slot: Arc<Mutex<Option<Result<T, E>>>> = Arc::new(Mutex::new(None));
-        let result_slot = slot.clone();
-        let run: JobFn = Box::new(move |tx| {
-            let result = f(tx);
-            let ok = result.is_ok();
-            if let Ok(mut guard) = result_slot.lock() {
-                *guard = Some(result);
-            }
-            ok
-        });
-        let (committed, done) = oneshot::channel();
-        let closed = || E::from(StoreError::Backend("the writer has stopped".into()));
-        self.writer
-            .send(Job { run, committed })
-            .await
-            .map_err(|_| closed())?;
-        done.await
-            .map_err(|_| closed())?
-            .map_err(|m| E::from(StoreError::Backend(m)))?;
-        let result = slot.lock().ok().and_then(|mut g| g.take());
-        result.unwrap_or_else(|| Err(closed()))
+        writer::submit(&self.writer, f).await
     }
 
     async fn read<T: Send + 'static>(
@@ -277,39 +214,27 @@ impl SqliteStore {
     /// with the values of its sort keys, for the next cursor.
     pub async fn query(self: &Arc<Self>, q: Query) -> Result<Vec<(Row, Vec<Param>)>, StoreError> {
         self.read(move |c| {
-            let mut sql = Sql::default();
-            let mut where_sql = scope_sql(&mut sql, &q)?;
-            let keys: Vec<(String, bool)> =
-                q.order.iter().map(|(o, desc)| (sql::comparable(&mut sql, o, true), *desc)).collect();
-            if let Some((values, seq)) = &q.cursor {
-                where_sql.push_str(" AND ");
-                where_sql.push_str(&sql::after_cursor(&mut sql, &keys, values, *seq));
-            }
-            let mut order: Vec<String> = keys
-                .iter()
-                .map(|(k, desc)| format!("{k} {}", if *desc { "DESC NULLS LAST" } else { "ASC NULLS FIRST" }))
-                .collect();
-            order.push("seq ASC".into());
-            let extra: String = keys.iter().map(|(k, _)| format!(", {k}")).collect();
-            let limit = sql.param(Param::Int(q.limit as i64));
-            let offset = sql.param(Param::Int(q.skip as i64));
-            sql.text = format!(
-                "SELECT seq, id, type_name, body, shape{extra} FROM entity WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-                order.join(", ")
-            );
+            let (sql, keys) = sql::page(Dialect::Sqlite, &q)?;
             let mut stmt = c.prepare_cached(&sql.text)?;
-            let params: Vec<SqlValue> = sql.params.iter().map(to_sql).collect();
-            let mut rows = stmt.query(params_from_iter(params))?;
+            let mut rows = stmt.query(params_from_iter(sql.params.iter().map(to_sql)))?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
+                let key = Key {
+                    tenant: q.tenant.clone(),
+                    collection: q.collection.clone(),
+                    parent: q.parent.clone(),
+                    id: r.get(1)?,
+                };
                 let row = Row {
                     seq: r.get(0)?,
-                    key: Key { tenant: q.tenant.clone(), collection: q.collection.clone(), parent: q.parent.clone(), id: r.get(1)? },
+                    key,
                     type_name: r.get(2)?,
                     body: r.get(3)?,
                     canonical: r.get::<_, i64>(4)? == 1,
                 };
-                let values = (0..keys.len()).map(|i| r.get_ref(5 + i).map(from_sql)).collect::<Result<_, _>>()?;
+                let values = (0..keys)
+                    .map(|i| r.get_ref(5 + i).map(from_sql))
+                    .collect::<Result<_, _>>()?;
                 out.push((row, values));
             }
             Ok(out)
@@ -320,34 +245,32 @@ impl SqliteStore {
     /// How many members of the collection match the query's filter.
     pub async fn count_matching(self: &Arc<Self>, q: Query) -> Result<u64, StoreError> {
         self.read(move |c| {
-            let mut sql = Sql::default();
-            let where_sql = scope_sql(&mut sql, &q)?;
-            let text = format!("SELECT count(*) FROM entity WHERE {where_sql}");
-            let params: Vec<SqlValue> = sql.params.iter().map(to_sql).collect();
+            let sql = sql::count(Dialect::Sqlite, &q)?;
             let n: i64 = c
-                .prepare_cached(&text)?
-                .query_row(params_from_iter(params), |r| r.get(0))?;
+                .prepare_cached(&sql.text)?
+                .query_row(params_from_iter(sql.params.iter().map(to_sql)), |r| {
+                    r.get(0)
+                })?;
             Ok(n as u64)
         })
         .await
     }
 
-    /// The query plan SQLite picks for a query (for tests and diagnostics).
+    /// The query plan SQLite picks for a page of `q` (for tests and diagnostics).
     pub async fn explain(self: &Arc<Self>, q: Query) -> Result<Vec<String>, StoreError> {
         self.read(move |c| {
-            let mut sql = Sql::default();
-            let where_sql = scope_sql(&mut sql, &q)?;
-            let text = format!("EXPLAIN QUERY PLAN SELECT seq, body FROM entity WHERE {where_sql} ORDER BY seq LIMIT 100");
-            let params: Vec<SqlValue> = sql.params.iter().map(to_sql).collect();
-            let mut stmt = c.prepare(&text)?;
-            let rows = stmt.query_map(params_from_iter(params), |r| r.get::<_, String>(3))?;
+            let (sql, _) = sql::page(Dialect::Sqlite, &q)?;
+            let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))?;
+            let rows = stmt.query_map(params_from_iter(sql.params.iter().map(to_sql)), |r| {
+                r.get::<_, String>(3)
+            })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }
 
-    /// Members of `collection` grouped by the string value of one top-level property; `parent`
-    /// `None` counts across every parent.
+    /// Members of `collection` grouped by the text of one top-level property; `parent` `None`
+    /// counts across every parent.
     pub async fn count_by(
         self: &Arc<Self>,
         tenant: &str,
@@ -355,22 +278,10 @@ impl SqliteStore {
         parent: Option<&str>,
         property: &str,
     ) -> Result<Vec<(String, u64)>, StoreError> {
-        let (t, c, p) = (
-            tenant.to_string(),
-            collection.to_string(),
-            parent.map(str::to_string),
-        );
-        if !sql::is_plain(&c) || !sql::is_plain(property) {
-            return Err(StoreError::Backend("count_by needs plain names".into()));
-        }
-        // Literal collection and path, so the planner can use the partial expression indexes.
-        let text = format!(
-            "SELECT json_extract(body, '$.{property}'), count(*) FROM entity
-             WHERE tenant = ?1 AND collection = '{c}' AND (?2 IS NULL OR parent = ?2) GROUP BY 1"
-        );
+        let sql = sql::count_by(Dialect::Sqlite, tenant, collection, parent, property)?;
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(&text)?;
-            let rows = stmt.query_map(params![t, p], |r| {
+            let mut stmt = conn.prepare_cached(&sql.text)?;
+            let rows = stmt.query_map(params_from_iter(sql.params.iter().map(to_sql)), |r| {
                 Ok((
                     r.get::<_, Option<String>>(0)?.unwrap_or_default(),
                     r.get::<_, i64>(1)? as u64,
@@ -422,49 +333,27 @@ fn checkpoint_loop(conn: Connection, wal: std::path::PathBuf, alive: std::sync::
     }
 }
 
-fn write_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < GROUP_LIMIT {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        let outcome = commit_group(&mut conn, &mut jobs);
-        for job in jobs {
-            let _ = job.committed.send(outcome.clone());
-        }
-    }
+fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
+    writer::run_writer(rx, |jobs| commit_group(&mut conn, jobs));
 }
 
-fn commit_group(conn: &mut Connection, jobs: &mut [Job]) -> Result<(), String> {
+fn commit_group(conn: &mut Connection, jobs: &mut [Job]) -> Result<(), StoreError> {
     // IMMEDIATE takes the write lock up front, where the busy handler applies; a deferred
     // transaction upgrading from a read can fail at once when the checkpointer is busy.
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(|e| e.to_string())?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for job in jobs.iter_mut() {
-        let run = std::mem::replace(&mut job.run, Box::new(|_| true));
         let savepoint_ok = tx
             .prepare_cached("SAVEPOINT job")
             .and_then(|mut st| st.execute([]))
             .is_ok();
-        let mut ops = SqliteTx { conn: &tx };
-        // A panicking job is refused like a failing one; the writer thread lives on.
-        let ok = savepoint_ok
-            && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut ops)))
-                .unwrap_or(false);
+        let ok = savepoint_ok && job.run_in(&mut SqliteTx { conn: &tx });
         if !ok {
-            tx.prepare_cached("ROLLBACK TO job")
-                .and_then(|mut st| st.execute([]))
-                .map_err(|e| e.to_string())?;
+            tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
         }
-        tx.prepare_cached("RELEASE job")
-            .and_then(|mut st| st.execute([]))
-            .map_err(|e| e.to_string())?;
+        tx.prepare_cached("RELEASE job")?.execute([])?;
     }
-    tx.commit().map_err(|e| e.to_string())
+    tx.commit()?;
+    Ok(())
 }
 
 struct SqliteTx<'c> {

@@ -22,8 +22,13 @@ fn complyd(args: &[&str], data: &Path) -> Command {
         "COMPLYD_FIDELITY",
         "COMPLYD_MAX_BODY",
         "COMPLYD_PAGE_SIZE",
+        "COMPLYD_STORE",
     ] {
         cmd.env_remove(var);
+    }
+    // The suite's store: SQLite in the data folder, or the folder's own PostgreSQL database.
+    if let Some(store) = test_store(data) {
+        cmd.arg("--store").arg(store);
     }
     cmd
 }
@@ -212,8 +217,7 @@ async fn a_generated_secret_is_kept_and_shared_with_complyd_token() {
     // Once it answers, the server runs with its secret: the test secret is not it.
     let resp = daemon.test_client().get("v1.0", POLICIES).await;
     resp.expect_error(401, "InvalidAuthenticationToken");
-    let secret_file = data.path().join("jwt-secret");
-    let secret = std::fs::read_to_string(&secret_file).expect("a secret file in the data folder");
+    let secret = generated_secret(data.path());
     assert!(
         secret.trim().len() >= 32,
         "a long secret: {} chars",
@@ -242,10 +246,25 @@ async fn a_generated_secret_is_kept_and_shared_with_complyd_token() {
     let mut daemon = daemon;
     daemon.child.kill().await.expect("SIGKILL");
     let daemon = Daemon::start(data.path(), None).await;
-    assert_eq!(
-        std::fs::read_to_string(&secret_file).unwrap(),
-        secret,
-        "the secret is kept"
-    );
+    assert_eq!(generated_secret(data.path()), secret, "the secret is kept");
     assert_eq!(daemon.client(&token).ids("v1.0", POLICIES).await, vec![id]);
+}
+
+/// The secret a server generated: a file in the data folder on SQLite, a row of the shared
+/// store on PostgreSQL (where every instance must find the same one).
+fn generated_secret(data: &Path) -> String {
+    match test_store(data) {
+        None => std::fs::read_to_string(data.join("jwt-secret"))
+            .expect("a secret file in the data folder"),
+        Some(url) => {
+            let out = std::process::Command::new("psql")
+                .arg(&url)
+                .args(["-qtAc", "SELECT body::json->>'value' FROM entity WHERE tenant = '_system' AND id = 'hs256'"])
+                .output()
+                .expect("psql");
+            let secret = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            assert!(!secret.is_empty(), "a secret in the shared store");
+            secret
+        }
+    }
 }

@@ -619,7 +619,11 @@ async fn hot_filters_use_their_indexes() {
     let server = Server::start().await;
     let client = server.client();
     let (policy, _) = policy_with_statuses(&client, "v1.0", 3).await;
-    let store = complyd::store::SqliteStore::open(server.data_dir()).unwrap();
+    // The suite's own store (SQLite in the folder, or the folder's PostgreSQL database).
+    let store =
+        complyd::store::Store::open(test_store(server.data_dir()).as_deref(), server.data_dir())
+            .await
+            .unwrap();
     let model = odata::Model::intune().unwrap();
     let status_type = model
         .structured("microsoft.graph.deviceComplianceDeviceStatus")

@@ -43,6 +43,7 @@ impl Server {
     pub async fn start_in(dir: tempfile::TempDir, configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::new(dir.path());
         config.jwt_secret = Some(SECRET.to_string());
+        config.store = test_store(dir.path());
         configure(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -400,4 +401,33 @@ pub fn assert_matches_example(actual: &Value, expected: &Value) {
             actual.get(key)
         );
     }
+}
+
+/// With `COMPLYD_TEST_POSTGRES=postgres://user@host:port` set, every server of the suite runs on
+/// PostgreSQL: one database per data folder (so a restart on the same folder finds its data),
+/// created on first use. Unset, servers use SQLite in the data folder.
+pub fn test_store(data_dir: &Path) -> Option<String> {
+    let base = std::env::var("COMPLYD_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())?;
+    let base = base
+        .trim_end_matches('/')
+        .trim_end_matches("/postgres")
+        .to_string();
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut hasher);
+    let name = format!("t{:016x}", hasher.finish());
+    let created = std::process::Command::new("psql")
+        .arg(format!("{base}/postgres"))
+        .args(["-qtAc", &format!("CREATE DATABASE {name}")])
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("psql");
+    let stderr = String::from_utf8_lossy(&created.stderr);
+    assert!(
+        created.status.success() || stderr.contains("already exists"),
+        "CREATE DATABASE: {stderr}"
+    );
+    Some(format!("{base}/{name}"))
 }

@@ -362,7 +362,7 @@ impl<'m> Builder<'m> {
         list_params.extend(self.shape_parameters(target, true));
         list_params.extend(param_refs(&["top", "skip", "count", "skiptoken"]));
         let list = operation(
-            &at,
+            at,
             v,
             "list",
             format!("List {} ({})", at.names.join("/"), target.name),
@@ -380,7 +380,7 @@ impl<'m> Builder<'m> {
             ),
         );
         let post = operation(
-            &at,
+            at,
             v,
             "create",
             format!(

@@ -1,0 +1,217 @@
+//! `complyd app ...` and `complyd user ...`: the token service's registry, edited in the data
+//! folder's store directly (SQLite in WAL mode lets this run beside a serving complyd).
+
+use crate::cli::{
+    AppAddArgs, AppCommand, DataArgs, ListArgs, RemoveArgs, UserAddArgs, UserCommand,
+};
+use complyd::identity::registry::{self, Application, User};
+use complyd::store::{Store, StoreError};
+use serde_json::json;
+
+async fn open(data: &DataArgs) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&data.data)?;
+    Ok(Store::open(data.store.as_deref(), &data.data).await?)
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Columns padded to their widest cell.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, String::len))
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(header.to_vec()));
+    for row in rows {
+        println!("{}", line(row.iter().map(String::as_str).collect()));
+    }
+}
+
+fn app_json(app: &Application) -> serde_json::Value {
+    json!({
+        "clientId": app.client_id,
+        "tenant": app.tenant,
+        "name": app.name,
+        "objectId": app.object_id,
+        "roles": app.roles,
+        "secrets": app.secrets.len(),
+        "certificates": app.certificates.len(),
+    })
+}
+
+fn user_json(user: &User) -> serde_json::Value {
+    json!({
+        "id": user.id,
+        "tenant": user.tenant,
+        "username": user.username,
+        "scopes": user.scopes,
+    })
+}
+
+fn not_empty(values: Vec<String>) -> Vec<String> {
+    values
+        .into_iter()
+        .filter(|v| !v.trim().is_empty())
+        .collect()
+}
+
+pub async fn app(command: AppCommand) -> anyhow::Result<()> {
+    match command {
+        AppCommand::Add(args) => app_add(args).await,
+        AppCommand::List(args) => app_list(args).await,
+        AppCommand::Remove(args) => remove(args, true).await,
+    }
+}
+
+pub async fn user(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add(args) => user_add(args).await,
+        UserCommand::List(args) => user_list(args).await,
+        UserCommand::Remove(args) => remove(args, false).await,
+    }
+}
+
+async fn app_add(args: AppAddArgs) -> anyhow::Result<()> {
+    let store = open(&args.data).await?;
+    let generated = args.generate_secret.then(|| {
+        format!(
+            "{}~{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )
+    });
+    let secret = args.secret.clone().or(generated.clone());
+    let mut certificates = Vec::new();
+    for path in &args.certificate {
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if complyd::identity::cert::rsa_keys(&pem).is_empty() {
+            anyhow::bail!("{}: no RSA certificate in this PEM", path.display());
+        }
+        certificates.push(pem);
+    }
+    let app = Application {
+        client_id: args
+            .client_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        tenant: args.tenant.clone(),
+        name: args.name.clone(),
+        object_id: uuid::Uuid::new_v4().to_string(),
+        secrets: secret.iter().map(|s| registry::hash_secret(s)).collect(),
+        certificates,
+        roles: not_empty(args.roles),
+        created: complyd::auth::now_unix(),
+    };
+    match registry::add_app(&store, app.clone()).await {
+        Err(StoreError::Conflict) => {
+            anyhow::bail!("an app with client id {} exists", app.client_id)
+        }
+        other => other?,
+    }
+    let mut out = app_json(&app);
+    if let (Some(secret), serde_json::Value::Object(map)) = (generated, &mut out) {
+        map.insert("secret".into(), json!(secret));
+    }
+    print_json(&out)
+}
+
+async fn app_list(args: ListArgs) -> anyhow::Result<()> {
+    let store = open(&args.data).await?;
+    let apps = registry::apps(&store).await?;
+    if args.json {
+        return print_json(&json!(apps.iter().map(app_json).collect::<Vec<_>>()));
+    }
+    let rows: Vec<Vec<String>> = apps
+        .iter()
+        .map(|a| {
+            vec![
+                a.client_id.clone(),
+                a.tenant.clone(),
+                a.name.clone(),
+                format!(
+                    "{} secret(s), {} cert(s)",
+                    a.secrets.len(),
+                    a.certificates.len()
+                ),
+                a.roles.join(","),
+            ]
+        })
+        .collect();
+    print_table(
+        &["CLIENT ID", "TENANT", "NAME", "CREDENTIALS", "ROLES"],
+        &rows,
+    );
+    Ok(())
+}
+
+async fn user_add(args: UserAddArgs) -> anyhow::Result<()> {
+    let store = open(&args.data).await?;
+    let user = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant: args.tenant.clone(),
+        username: args.username.clone(),
+        password: registry::hash_secret(&args.password),
+        scopes: not_empty(args.scopes),
+        created: complyd::auth::now_unix(),
+    };
+    match registry::add_user(&store, user.clone()).await {
+        Err(StoreError::Conflict) => {
+            anyhow::bail!("tenant {} has a user named {}", user.tenant, user.username)
+        }
+        other => other?,
+    }
+    print_json(&user_json(&user))
+}
+
+async fn user_list(args: ListArgs) -> anyhow::Result<()> {
+    let store = open(&args.data).await?;
+    let users = registry::users(&store).await?;
+    if args.json {
+        return print_json(&json!(users.iter().map(user_json).collect::<Vec<_>>()));
+    }
+    let rows: Vec<Vec<String>> = users
+        .iter()
+        .map(|u| {
+            vec![
+                u.id.clone(),
+                u.tenant.clone(),
+                u.username.clone(),
+                u.scopes.join(","),
+            ]
+        })
+        .collect();
+    print_table(&["ID", "TENANT", "USERNAME", "SCOPES"], &rows);
+    Ok(())
+}
+
+async fn remove(args: RemoveArgs, app: bool) -> anyhow::Result<()> {
+    let store = open(&args.data).await?;
+    let removed = if app {
+        registry::remove_app(&store, &args.id).await?
+    } else {
+        registry::remove_user(&store, &args.id).await?
+    };
+    if !removed {
+        anyhow::bail!("no {} {}", if app { "app" } else { "user" }, args.id);
+    }
+    print_json(&json!({ "removed": args.id }))
+}

@@ -1,0 +1,76 @@
+//! Group commit, shared by every backend: requests hand their write to one writer thread, which
+//! takes whatever is queued, runs each in its own savepoint inside one transaction, commits once,
+//! and answers every request after the commit.
+
+use super::{StoreError, WriteTx};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+/// The most write jobs one transaction commits together.
+pub const GROUP_LIMIT: usize = 256;
+
+/// Runs against the transaction; `true` keeps its changes, `false` rolls back its savepoint.
+pub type JobFn = Box<dyn FnOnce(&mut dyn WriteTx) -> bool + Send>;
+
+pub struct Job {
+    pub run: JobFn,
+    pub committed: oneshot::Sender<Result<(), StoreError>>,
+}
+
+impl Job {
+    /// Runs the job, refusing it like a failure if it panics: the writer thread lives on.
+    pub fn run_in(&mut self, tx: &mut dyn WriteTx) -> bool {
+        let run = std::mem::replace(&mut self.run, Box::new(|_| true));
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(tx))).unwrap_or(false)
+    }
+}
+
+/// Hands `f` to the writer and waits until its result is committed (or refused).
+pub async fn submit<T, E>(
+    writer: &mpsc::Sender<Job>,
+    f: impl FnOnce(&mut dyn WriteTx) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    let slot: Arc<Mutex<Option<Result<T, E>>>> = Arc::new(Mutex::new(None));
+    let result_slot = slot.clone();
+    let run: JobFn = Box::new(move |tx| {
+        let result = f(tx);
+        let ok = result.is_ok();
+        if let Ok(mut guard) = result_slot.lock() {
+            *guard = Some(result);
+        }
+        ok
+    });
+    let (committed, done) = oneshot::channel();
+    let closed = || E::from(StoreError::Backend("the writer has stopped".into()));
+    writer
+        .send(Job { run, committed })
+        .await
+        .map_err(|_| closed())?;
+    done.await.map_err(|_| closed())?.map_err(E::from)?;
+    let result = slot.lock().ok().and_then(|mut g| g.take());
+    result.unwrap_or_else(|| Err(closed()))
+}
+
+/// The writer thread's loop: `commit` runs one group and says how it ended.
+pub fn run_writer(
+    mut rx: mpsc::Receiver<Job>,
+    mut commit: impl FnMut(&mut [Job]) -> Result<(), StoreError>,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP_LIMIT {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let outcome = commit(&mut jobs);
+        for job in jobs {
+            let _ = job.committed.send(outcome.clone());
+        }
+    }
+}

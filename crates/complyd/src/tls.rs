@@ -1,0 +1,226 @@
+//! https: a certificate and key from PEM files, or (`--tls auto`) a local CA and a server
+//! certificate made in the data folder and kept for later starts. rustls on ring.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+/// The names a `--tls auto` server certificate always covers.
+pub const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const CA_NAME: &str = "complyd local CA";
+
+/// A server certificate chain and its key, PEM.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub cert_chain_pem: String,
+    pub key_pem: String,
+    /// The CA file clients should trust, when complyd made it.
+    pub ca_path: Option<PathBuf>,
+}
+
+impl fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsIdentity")
+            .field("ca_path", &self.ca_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsIdentity {
+    /// `--tls-cert PEM --tls-key PEM`.
+    pub fn from_files(cert: &Path, key: &Path) -> anyhow::Result<Self> {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+        };
+        Ok(Self {
+            cert_chain_pem: read(cert)?,
+            key_pem: read(key)?,
+            ca_path: None,
+        })
+    }
+
+    /// `--tls auto`: the CA in `DIR/tls/` (made once), and a server certificate for the loopback
+    /// names plus `extra_names`, remade only when the names change.
+    pub fn auto(data_dir: &Path, extra_names: &[String]) -> anyhow::Result<Self> {
+        let dir = data_dir.join("tls");
+        std::fs::create_dir_all(&dir)?;
+        let (ca_cert_path, ca_key_path) = (dir.join("ca.pem"), dir.join("ca-key.pem"));
+        let ca_key = match std::fs::read_to_string(&ca_key_path) {
+            Ok(pem) if ca_cert_path.exists() => KeyPair::from_pem(&pem)?,
+            _ => {
+                let key = KeyPair::generate()?;
+                let cert = ca_params().self_signed(&key)?;
+                write_private(&ca_key_path, &key.serialize_pem())?;
+                std::fs::write(&ca_cert_path, cert.pem())?;
+                key
+            }
+        };
+        let mut names: Vec<String> = LOOPBACK_NAMES.iter().map(|s| s.to_string()).collect();
+        for name in extra_names {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        let (cert_path, key_path, names_path) = (
+            dir.join("server.pem"),
+            dir.join("server-key.pem"),
+            dir.join("server.names"),
+        );
+        let wanted = names.join("\n");
+        let reusable = std::fs::read_to_string(&names_path).is_ok_and(|n| n == wanted)
+            && cert_path.exists()
+            && key_path.exists();
+        if !reusable {
+            // Same subject and key as the CA file: what the server is signed with chains to it.
+            let ca_cert = ca_params().self_signed(&ca_key)?;
+            let key = KeyPair::generate()?;
+            let mut params = CertificateParams::new(names.clone())?;
+            let mut dn = DistinguishedName::new();
+            dn.push(DnType::CommonName, "complyd");
+            params.distinguished_name = dn;
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            params.use_authority_key_identifier_extension = true;
+            params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2049, 12, 31);
+            let cert = params.signed_by(&key, &ca_cert, &ca_key)?;
+            write_private(&key_path, &key.serialize_pem())?;
+            std::fs::write(&cert_path, cert.pem())?;
+            std::fs::write(&names_path, &wanted)?;
+        }
+        Ok(Self {
+            cert_chain_pem: std::fs::read_to_string(&cert_path)?,
+            key_pem: std::fs::read_to_string(&key_path)?,
+            ca_path: Some(std::fs::canonicalize(&ca_cert_path)?),
+        })
+    }
+
+    fn acceptor(&self) -> anyhow::Result<TlsAcceptor> {
+        let certs = CertificateDer::pem_slice_iter(self.cert_chain_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("TLS certificate: {e}"))?;
+        if certs.is_empty() {
+            anyhow::bail!("TLS certificate: no CERTIFICATE in the PEM");
+        }
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
+            .map_err(|e| anyhow::anyhow!("TLS key: {e}"))?;
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+fn ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, CA_NAME);
+    dn.push(DnType::OrganizationName, "complyd");
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2049, 12, 31);
+    params
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+/// A listener whose connections arrive after their TLS handshake. Handshakes run in their own
+/// tasks, so a slow client holds up nobody else.
+pub struct TlsListener {
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+    acceptor_task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsListener {
+    pub fn new(listener: TcpListener, identity: &TlsIdentity) -> anyhow::Result<Self> {
+        let acceptor = identity.acceptor()?;
+        let local = listener.local_addr()?;
+        let (tx, ready) = mpsc::channel(64);
+        let acceptor_task = tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                if tx.is_closed() {
+                    break;
+                }
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = tx.send((stream, peer)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        Ok(Self {
+            ready,
+            local,
+            acceptor_task,
+        })
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.acceptor_task.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(accepted) => accepted,
+            // The acceptor stopped: nothing more will come.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
