@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --locked
+# The API suite again on PostgreSQL: the one given in COMPLYD_TEST_POSTGRES, else a throwaway
+# cluster started here (PostgreSQL's server binaries are needed; see README).
+if [ -n "${COMPLYD_TEST_POSTGRES:-}" ]; then
+  cargo test --locked -p complyd --test api
+else
+  pgdir=$(mktemp -d /tmp/complyd-test-pg.XXXXXX)
+  trap 'scripts/pg.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
+  COMPLYD_TEST_POSTGRES=$(scripts/pg.sh start "$pgdir") cargo test --locked -p complyd --test api
+fi
 # The official Graph clients against fresh servers (installs them on first use; see compat/run.sh).
 env -u COMPLYD_URL -u COMPLYD_TOKEN -u COMPLYD_READ_TOKEN -u COMPLYD_FIDELITY \
     -u COMPLYD_THROTTLED_URL -u COMPLYD_THROTTLED_TOKEN compat/run.sh
