@@ -2,7 +2,8 @@
 # A throwaway PostgreSQL for tests: `scripts/pg.sh start DIR` initialises a cluster in DIR (owned
 # by the postgres user, as initdb refuses root), starts it on a free loopback port with trust
 # authentication and prints `postgres://postgres@127.0.0.1:PORT/postgres`; `scripts/pg.sh stop DIR`
-# stops it. Needs PostgreSQL's server binaries (Debian: postgresql).
+# stops it. `scripts/pg.sh start DIR PORT` restarts a stopped cluster on a known port.
+# Needs PostgreSQL's server binaries (Debian: postgresql).
 set -euo pipefail
 action=${1:?start|stop}
 dir=${2:?data directory}
@@ -16,7 +17,7 @@ case "$action" in
     if [ ! -f "$dir/PG_VERSION" ]; then
       as_postgres "$bin/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 >/dev/null
     fi
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=${3:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
     as_postgres "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
       -o "-h 127.0.0.1 -p $port -k /tmp -c max_connections=400 -c fsync=on -c shared_buffers=64MB" start >/dev/null
     echo "postgres://postgres@127.0.0.1:$port/postgres"

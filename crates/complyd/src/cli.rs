@@ -30,6 +30,29 @@ pub enum Command {
     /// Users of the token service (delegated tokens, password grant).
     #[command(subcommand)]
     User(UserCommand),
+    /// Bring the store's schema up to date, then exit (serve does it too, under the same lock).
+    Migrate(DataArgs),
+    /// Write every tenant's entities as NDJSON, one entity a line.
+    Export(ExportArgs),
+    /// Load an export into an empty store (SQLite or PostgreSQL).
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// File to write (`-` for standard output).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The NDJSON file written by `complyd export` (`-` for standard input).
+    pub file: PathBuf,
 }
 
 #[derive(Subcommand)]

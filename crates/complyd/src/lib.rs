@@ -10,6 +10,7 @@ pub mod identity;
 pub mod service;
 pub mod store;
 pub mod tls;
+pub mod transfer;
 
 use service::{Fidelity, Service, Settings, TokenKey};
 use std::future::Future;

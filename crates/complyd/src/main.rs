@@ -17,6 +17,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Token(args) => token(args).await,
         Command::App(command) => registry_cmd::app(command).await,
         Command::User(command) => registry_cmd::user(command).await,
+        Command::Migrate(data) => migrate(data).await,
+        Command::Export(args) => export(args).await,
+        Command::Import(args) => import(args).await,
     }
 }
 
@@ -107,4 +110,39 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+async fn open_store(data: &cli::DataArgs) -> anyhow::Result<complyd::store::Store> {
+    std::fs::create_dir_all(&data.data)?;
+    Ok(complyd::store::Store::open(data.store.as_deref(), &data.data).await?)
+}
+
+async fn migrate(data: cli::DataArgs) -> anyhow::Result<()> {
+    open_store(&data).await?;
+    println!("the store's schema is up to date");
+    Ok(())
+}
+
+async fn export(args: cli::ExportArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.data).await?;
+    if args.out.as_os_str() == "-" {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        complyd::transfer::export(&store, &mut out).await?;
+    } else {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&args.out)?);
+        complyd::transfer::export(&store, &mut out).await?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    }
+    Ok(())
+}
+
+async fn import(args: cli::ImportArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.data).await?;
+    if args.file.as_os_str() == "-" {
+        complyd::transfer::import(&store, &mut std::io::stdin().lock()).await?;
+    } else {
+        let mut input = std::io::BufReader::new(std::fs::File::open(&args.file)?);
+        complyd::transfer::import(&store, &mut input).await?;
+    }
+    Ok(())
 }

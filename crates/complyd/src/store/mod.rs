@@ -197,6 +197,14 @@ impl Store {
         }
     }
 
+    /// Every row of every tenant after `after_seq`, in `seq` order, at most `limit`.
+    pub async fn scan(&self, after_seq: i64, limit: usize) -> Result<Vec<Row>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.scan(after_seq, limit).await,
+            Self::Postgres(s) => s.scan(after_seq, limit).await,
+        }
+    }
+
     /// The plan the database picks for a page of `q`, one line per step.
     pub async fn explain(&self, q: Query) -> Result<Vec<String>, StoreError> {
         match self {

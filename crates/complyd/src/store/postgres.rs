@@ -287,6 +287,32 @@ impl PgStore {
         .await
     }
 
+    /// Every row of every tenant after `after_seq`, in `seq` order (export).
+    pub async fn scan(
+        self: &Arc<Self>,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        self.read(move |c| {
+            let statement = c.statement(
+                "SELECT seq, tenant, collection, parent, id, type_name, body::text, shape FROM entity WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )?;
+            let rows = c.client.query(&statement, &[&after_seq, &(limit as i64)])?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Row {
+                        seq: r.try_get(0)?,
+                        key: Key { tenant: r.try_get(1)?, collection: r.try_get(2)?, parent: r.try_get(3)?, id: r.try_get(4)? },
+                        type_name: r.try_get(5)?,
+                        body: r.try_get(6)?,
+                        canonical: r.try_get::<_, i32>(7)? == 1,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
     /// The plan PostgreSQL picks for a page of `q` (for tests and diagnostics).
     pub async fn explain(self: &Arc<Self>, q: Query) -> Result<Vec<String>, StoreError> {
         self.read(move |c| {

@@ -98,12 +98,16 @@ fn from_sql(v: ValueRef<'_>) -> Param {
     }
 }
 
+/// Applies each migration in its own IMMEDIATE transaction, reading the schema version under
+/// the write lock: processes starting together on one folder migrate once.
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index + 1)?;
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if current <= index {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index + 1)?;
+        }
         tx.commit()?;
     }
     Ok(())
@@ -252,6 +256,30 @@ impl SqliteStore {
                     r.get(0)
                 })?;
             Ok(n as u64)
+        })
+        .await
+    }
+
+    /// Every row of every tenant after `after_seq`, in `seq` order (export).
+    pub async fn scan(
+        self: &Arc<Self>,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, tenant, collection, parent, id, type_name, body, shape FROM entity WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after_seq, limit as i64], |r| {
+                Ok(Row {
+                    seq: r.get(0)?,
+                    key: Key { tenant: r.get(1)?, collection: r.get(2)?, parent: r.get(3)?, id: r.get(4)? },
+                    type_name: r.get(5)?,
+                    body: r.get(6)?,
+                    canonical: r.get::<_, i64>(7)? == 1,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }

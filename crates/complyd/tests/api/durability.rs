@@ -12,7 +12,12 @@ use tokio::process::{Child, Command};
 const BIN: &str = env!("CARGO_BIN_EXE_complyd");
 
 /// `complyd` with none of the environment that could change its settings.
-fn complyd(args: &[&str], data: &Path) -> Command {
+pub(crate) fn complyd(args: &[&str], data: &Path) -> Command {
+    complyd_on(args, data, test_store(data))
+}
+
+/// `complyd` on a given store (`None`: SQLite in the data folder).
+pub(crate) fn complyd_on(args: &[&str], data: &Path, store: Option<String>) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args).arg("--data").arg(data);
     for var in [
@@ -27,26 +32,51 @@ fn complyd(args: &[&str], data: &Path) -> Command {
         cmd.env_remove(var);
     }
     // The suite's store: SQLite in the data folder, or the folder's own PostgreSQL database.
-    if let Some(store) = test_store(data) {
+    if let Some(store) = store {
         cmd.arg("--store").arg(store);
     }
     cmd
 }
 
 /// A `complyd serve` child process on a free port.
-struct Daemon {
-    child: Child,
-    base: String,
+pub(crate) struct Daemon {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Daemon {
-    async fn start(data: &Path, secret: Option<&str>) -> Self {
-        let mut cmd = complyd(&["serve", "--listen", "127.0.0.1:0"], data);
+    pub(crate) async fn start(data: &Path, secret: Option<&str>) -> Self {
+        Self::start_with(data, secret, &[]).await
+    }
+
+    /// With extra `serve` arguments (a later `--store` overrides the suite's).
+    pub(crate) async fn start_with(data: &Path, secret: Option<&str>, extra: &[&str]) -> Self {
+        Self::start_on(data, secret, extra, test_store(data)).await
+    }
+
+    /// On a given store (`None`: SQLite in the data folder).
+    pub(crate) async fn start_on(
+        data: &Path,
+        secret: Option<&str>,
+        extra: &[&str],
+        store: Option<String>,
+    ) -> Self {
+        let mut cmd = complyd_on(&["serve", "--listen", "127.0.0.1:0"], data, store);
+        cmd.args(extra);
         if let Some(secret) = secret {
             cmd.args(["--jwt-secret", secret]);
         }
         cmd.stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(match std::env::var_os("COMPLYD_TEST_DAEMON_LOG") {
+                Some(path) => Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .expect("log"),
+                ),
+                None => Stdio::null(),
+            })
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("spawn complyd");
         let stdout = child.stdout.take().expect("stdout");
@@ -67,7 +97,7 @@ impl Daemon {
         }
     }
 
-    fn client(&self, token: &str) -> Client {
+    pub(crate) fn client(&self, token: &str) -> Client {
         Client {
             http: reqwest::Client::new(),
             base: self.base.clone(),
@@ -76,11 +106,11 @@ impl Daemon {
     }
 
     /// The test tenant's read-write client, for a daemon started with `SECRET`.
-    fn test_client(&self) -> Client {
+    pub(crate) fn test_client(&self) -> Client {
         self.client(&token_for(&claims(json!({}))))
     }
 
-    async fn wait(mut self) -> std::process::ExitStatus {
+    pub(crate) async fn wait(mut self) -> std::process::ExitStatus {
         tokio::time::timeout(Duration::from_secs(20), self.child.wait())
             .await
             .expect("complyd did not exit in time")

@@ -14,4 +14,5 @@ mod polymorphism;
 mod query;
 mod routes;
 mod seeds;
+mod stores;
 mod throttle;

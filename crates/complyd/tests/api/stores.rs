@@ -1,0 +1,245 @@
+//! What the store must guarantee beyond one process: several instances on one database, export
+//! and import between stores, and a database that goes away and comes back.
+
+use crate::durability::{complyd, complyd_on, Daemon};
+use crate::support::*;
+use serde_json::json;
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn two_instances_on_one_store_agree() {
+    let data = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        Daemon::start(data.path(), Some(SECRET)).await,
+        Daemon::start(data.path(), Some(SECRET)).await,
+    );
+    let (ca, cb) = (a.test_client(), b.test_client());
+
+    // A write through one is read through the other at once.
+    let policy = ca.create_policy("beta", "shared").await;
+    cb.get("beta", &policy_path(&policy)).await.expect(200);
+
+    // Concurrent PATCHes of different properties through both: none is lost.
+    let mut patches = Vec::new();
+    for i in 0..20 {
+        let (ca, cb, path) = (ca.clone(), cb.clone(), policy_path(&policy));
+        patches.push(tokio::spawn(async move {
+            ca.patch("beta", &path, &json!({"description": format!("a{i}")}))
+                .await
+                .expect(200);
+        }));
+        let path = policy_path(&policy);
+        patches.push(tokio::spawn(async move {
+            cb.patch("beta", &path, &json!({"osMinimumVersion": format!("b{i}")}))
+                .await
+                .expect(200);
+        }));
+    }
+    for p in patches {
+        p.await.unwrap();
+    }
+    let after = ca.get("beta", &policy_path(&policy)).await.json();
+    assert_eq!(after["version"], 41, "every PATCH counted once: {after}");
+    assert!(after["description"].as_str().unwrap().starts_with('a'));
+    assert!(after["osMinimumVersion"].as_str().unwrap().starts_with('b'));
+
+    // Concurrent creates through both: no duplicate ids.
+    let mut creates = Vec::new();
+    for i in 0..30 {
+        let client = if i % 2 == 0 { ca.clone() } else { cb.clone() };
+        let path = format!("{}/deviceStatuses", policy_path(&policy));
+        creates.push(tokio::spawn(async move {
+            client
+                .post("beta", &path, &device_status("compliant"))
+                .await
+                .expect(201)
+                .id()
+        }));
+    }
+    let mut ids = HashSet::new();
+    for c in creates {
+        assert!(ids.insert(c.await.unwrap()), "duplicate id");
+    }
+
+    // A paging walk that alternates between the instances sees every status once.
+    let mut next = Some(format!(
+        "{}/beta/{}/deviceStatuses?$top=4",
+        a.base,
+        policy_path(&policy)
+    ));
+    let (mut seen, mut turn) = (Vec::new(), 0);
+    while let Some(url) = next {
+        let other = if turn % 2 == 0 { &a.base } else { &b.base };
+        let url = url.replacen(&a.base, other, 1).replacen(&b.base, other, 1);
+        let page = ca.get_url(&url).await.expect(200).json();
+        seen.extend(
+            page["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["id"].as_str().unwrap().to_string()),
+        );
+        next = page["@odata.nextLink"].as_str().map(str::to_string);
+        turn += 1;
+        assert!(turn < 100);
+    }
+    assert_eq!(seen.len(), 30);
+    assert_eq!(seen.iter().cloned().collect::<HashSet<_>>(), ids);
+}
+
+async fn run(mut cmd: tokio::process::Command) -> String {
+    let out = cmd.output().await.expect("complyd");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+fn export(data: &Path, file: &Path) -> tokio::process::Command {
+    let mut cmd = complyd(&["export"], data);
+    cmd.arg("--out").arg(file);
+    cmd
+}
+
+#[tokio::test]
+async fn export_then_import_into_another_store_round_trips() {
+    let (source, target) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // Some data of two tenants, through the API.
+    let daemon = Daemon::start(source.path(), Some(SECRET)).await;
+    let client = daemon.test_client();
+    let policy = client.create_policy("beta", "exported").await;
+    client
+        .post(
+            "beta",
+            &format!("{}/deviceStatuses", policy_path(&policy)),
+            &device_status("error"),
+        )
+        .await
+        .expect(201);
+    client.post("beta", &format!("{}/assign", policy_path(&policy)),
+        &json!({"assignments": [{"target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}}]})).await.expect(200);
+    daemon
+        .client(&token_for(&claims(json!({"tid": OTHER_TENANT}))))
+        .create_policy("v1.0", "other tenant")
+        .await;
+    drop(daemon);
+
+    let files = tempfile::tempdir().unwrap();
+    let (first, second) = (
+        files.path().join("first.ndjson"),
+        files.path().join("second.ndjson"),
+    );
+    let summary = run(export(source.path(), &first)).await;
+    // Tenant one: policy, rule, action, status, assignment; tenant two: policy, rule, action.
+    assert!(summary.contains("exported 8 entities"), "{summary}");
+    let mut import = complyd(&["import"], target.path());
+    import.arg(&first);
+    assert!(run(import).await.contains("imported 8 entities"));
+    run(export(target.path(), &second)).await;
+    assert_eq!(
+        std::fs::read_to_string(&first).unwrap(),
+        std::fs::read_to_string(&second).unwrap()
+    );
+    let line: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&first)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(line["path"], format!("deviceCompliancePolicies/{policy}"));
+
+    // The imported store serves the same entities, and refuses a second import.
+    let daemon = Daemon::start(target.path(), Some(SECRET)).await;
+    let body = daemon
+        .test_client()
+        .get(
+            "beta",
+            &format!("{}?$expand=assignments", policy_path(&policy)),
+        )
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(body["assignments"].as_array().unwrap().len(), 1);
+    drop(daemon);
+    let mut again = complyd(&["import"], target.path());
+    again.arg(&first);
+    let out = again.output().await.unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not empty"));
+}
+
+fn pg_script(args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg.sh");
+    let out = std::process::Command::new(script)
+        .args(args)
+        .output()
+        .expect("scripts/pg.sh");
+    assert!(
+        out.status.success(),
+        "pg.sh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A PostgreSQL of its own (stopped and started by the test), whichever store the suite runs on.
+#[tokio::test]
+async fn a_lost_database_answers_503_fast_and_recovers() {
+    let cluster = tempfile::Builder::new()
+        .prefix("complyd-pg-failure")
+        .tempdir()
+        .unwrap();
+    let cluster_dir = cluster.path().to_str().unwrap().to_string();
+    let url = pg_script(&["start", &cluster_dir]);
+    let port = url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let data = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start_on(data.path(), Some(SECRET), &[], Some(url.clone())).await;
+    let client = daemon.test_client();
+    let policy = client.create_policy("v1.0", "before").await;
+
+    pg_script(&["stop", &cluster_dir]);
+    for _ in 0..5 {
+        let started = Instant::now();
+        let resp = client.get("v1.0", &policy_path(&policy)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "failed slowly: {:?}",
+            started.elapsed()
+        );
+        let resp = resp.expect_error(503, "ServiceUnavailable");
+        assert!(resp.header("retry-after").is_some());
+        client
+            .post("v1.0", POLICIES, &windows10_policy("during"))
+            .await
+            .expect_error(503, "ServiceUnavailable");
+    }
+
+    pg_script(&["start", &cluster_dir, &port]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let resp = client.get("v1.0", &policy_path(&policy)).await;
+        if resp.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not recover: {}", resp.text);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    client.create_policy("v1.0", "after").await;
+    assert_eq!(
+        client.list("v1.0", POLICIES).await.len(),
+        2,
+        "nothing half-written while down"
+    );
+    drop(daemon);
+    pg_script(&["stop", &cluster_dir]);
+    let _ = complyd_on;
+}
