@@ -14,14 +14,15 @@ use tower::ServiceExt;
 
 /// Graph's limit on requests in one batch.
 pub const MAX_REQUESTS: usize = 20;
-/// Inner response headers worth handing back.
+/// Inner response headers worth handing back, spelled as Graph spells them (clients such as
+/// the JavaScript SDK look for `Content-Type` exactly).
 const KEPT_HEADERS: [&str; 6] = [
-    "content-type",
+    "Content-Type",
     "request-id",
     "client-request-id",
-    "retry-after",
-    "location",
-    "odata-version",
+    "Retry-After",
+    "Location",
+    "OData-Version",
 ];
 
 struct Item {
@@ -217,9 +218,13 @@ async fn dispatch(router: Router, version: &str, outer: &HeaderMap, item: &Item)
         let body = json!({"error": {"code": "BadRequest", "message": "A batch request cannot contain another batch request."}});
         return (400, json!({ "id": item.id, "status": 400, "body": body }));
     }
-    let mut builder = Request::builder()
-        .method(item.method.clone())
-        .uri(format!("/{version}/{}", item.url));
+    // Relative to the version root; some clients repeat the version (`/v1.0/...`): keep theirs.
+    let named = item.url.split('/').next().and_then(odata::Version::parse);
+    let uri = match named {
+        Some(_) => format!("/{}", item.url),
+        None => format!("/{version}/{}", item.url),
+    };
+    let mut builder = Request::builder().method(item.method.clone()).uri(uri);
     for name in [header::AUTHORIZATION, header::HOST] {
         if let Some(v) = outer.get(&name) {
             builder = builder.header(name, v.clone());
@@ -252,7 +257,7 @@ async fn dispatch(router: Router, version: &str, outer: &HeaderMap, item: &Item)
         }
     }
     let is_json = headers
-        .get("content-type")
+        .get("Content-Type")
         .and_then(Value::as_str)
         .is_some_and(|c| c.contains("json"));
     let bytes = to_bytes(response.into_body(), usize::MAX)

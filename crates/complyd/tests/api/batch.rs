@@ -27,6 +27,7 @@ async fn inner_requests_run_in_dependency_order_with_their_own_statuses() {
          "headers": json_headers, "body": windows10_policy("batched")},
         {"id": "3", "method": "GET", "url": "deviceManagement/deviceCompliancePolicies/nosuch"},
         {"id": "4", "method": "GET", "url": "/deviceManagement/deviceCompliancePolicies/$count"},
+        {"id": "5", "method": "GET", "url": "/v1.0/deviceManagement/deviceCompliancePolicies", "dependsOn": ["1"]},
     ]});
     let body = client
         .post("v1.0", "$batch", &batch)
@@ -34,7 +35,7 @@ async fn inner_requests_run_in_dependency_order_with_their_own_statuses() {
         .expect(200)
         .json();
     let all = responses(&body);
-    assert_eq!(all.len(), 4);
+    assert_eq!(all.len(), 5);
     let created = by_id(&all, "1");
     assert_eq!(created["status"], 201);
     assert_eq!(created["body"]["displayName"], "batched");
@@ -49,6 +50,15 @@ async fn inner_requests_run_in_dependency_order_with_their_own_statuses() {
     assert_eq!(missing["status"], 404);
     assert_eq!(missing["body"]["error"]["code"], "ResourceNotFound");
     assert_eq!(by_id(&all, "4")["body"], "1");
+    // A URL that repeats the version (as the JavaScript client's batch helper writes it).
+    assert_eq!(
+        by_id(&all, "5")["body"]["value"][0]["id"],
+        created["body"]["id"]
+    );
+    assert!(by_id(&all, "5")["headers"]["Content-Type"]
+        .as_str()
+        .unwrap()
+        .starts_with("application/json"));
 }
 
 #[tokio::test]
