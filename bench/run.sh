@@ -164,6 +164,11 @@ for w in $WORKLOADS; do
   stop "$FLOOR_PID"
 done
 
+# --- issue 5's walk: every page of one policy's statuses with $top=999 ----------------------------
+log "walk: every status of one policy, \$top=999"
+read -r WALK_POLICY _ < <(head -n1 "$CACHE/ids.txt")
+python3 "$BENCH/walk.py" "$COMPLYD_URL" "$TOKEN" "$WALK_POLICY" 5 | tee "$WORK/walk.json" >&2
+
 # --- peak RSS and data size, then the report ----------------------------------------------------
 HWM_KB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$COMPLYD_PID/status")
 stop "$COMPLYD_PID"
