@@ -18,3 +18,5 @@ env -u COMPLYD_URL -u COMPLYD_TOKEN -u COMPLYD_READ_TOKEN -u COMPLYD_FIDELITY \
     -u COMPLYD_THROTTLED_URL -u COMPLYD_THROTTLED_TOKEN compat/run.sh
 # $metadata in an OData client library, and schemathesis with the OpenAPI document (see README).
 scripts/contract.sh
+# The official Python clients against the token service over https (installs them on first use).
+identity/run.sh

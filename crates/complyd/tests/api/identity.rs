@@ -15,6 +15,14 @@ const CERT_CLIENT: &str = "aaaaaaaa-0000-4000-8000-000000000003";
 const PUBLIC_CLIENT: &str = "aaaaaaaa-0000-4000-8000-000000000004";
 const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
 
+/// The store the server uses (SQLite in its folder, or its PostgreSQL database in the PG run).
+async fn open_store(server: &Server) -> Store {
+    let url = crate::support::test_store(server.data_dir());
+    Store::open(url.as_deref(), server.data_dir())
+        .await
+        .unwrap()
+}
+
 fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
@@ -35,7 +43,7 @@ fn app(client_id: &str, roles: &[&str], secret: Option<&str>, certs: Vec<String>
 /// A server with a ReadWrite app (secret), a Read app, a public client and a user.
 async fn registered() -> (Server, Store) {
     let server = Server::start().await;
-    let store = Store::open(None, server.data_dir()).await.unwrap();
+    let store = open_store(&server).await;
     registry::add_app(&store, app(CLIENT, &[WRITE], Some(SECRET), vec![]))
         .await
         .unwrap();
@@ -358,7 +366,7 @@ async fn token_endpoint_errors_are_entras_oauth_bodies() {
     // A tenant nobody registered in, and the app asked for in another registered tenant.
     let (s, b) = token_call(&server, "99999999-9999-4999-8999-999999999999", &base).await;
     assert_oauth_error(s, &b, 400, "invalid_request", 90002);
-    let store = Store::open(None, server.data_dir()).await.unwrap();
+    let store = open_store(&server).await;
     let mut other = app(
         "aaaaaaaa-0000-4000-8000-0000000000ff",
         &[WRITE],
@@ -666,7 +674,7 @@ async fn every_kind_of_bad_rs256_token_is_refused_with_401() {
 #[tokio::test]
 async fn the_token_leeway_is_configurable() {
     let server = Server::start_with(|c| c.token_leeway = 0).await;
-    let store = Store::open(None, server.data_dir()).await.unwrap();
+    let store = open_store(&server).await;
     registry::add_app(&store, app(CLIENT, &[WRITE], Some(SECRET), vec![]))
         .await
         .unwrap();
@@ -866,15 +874,11 @@ async fn tls_auto_serves_https_with_a_ca_it_keeps() {
         .unwrap()
         .starts_with("https://"));
     // Plain http on the https port fails; a client without the CA refuses the certificate.
-    assert!(
-        http()
-            .get(format!("http://127.0.0.1:{port}/v1.0/{POLICIES}"))
-            .send()
-            .await
-            .map(|r| r.status().is_success())
-            .unwrap_or(false)
-            == false
-    );
+    let plain = http()
+        .get(format!("http://127.0.0.1:{port}/v1.0/{POLICIES}"))
+        .send()
+        .await;
+    assert!(!plain.is_ok_and(|r| r.status().is_success()));
     assert!(reqwest::Client::new()
         .get(format!("https://127.0.0.1:{port}/v1.0/{POLICIES}"))
         .send()
