@@ -27,10 +27,7 @@ fn check(version: Version) {
             .lines()
             .zip(expected.lines())
             .position(|(a, e)| a != e)
-            .map_or_else(
-                || actual.lines().count().min(expected.lines().count()),
-                |i| i,
-            );
+            .unwrap_or_else(|| actual.lines().count().min(expected.lines().count()));
         panic!(
             "{} differs from the generated CSDL at line {}:\n  snapshot:  {}\n  generated: {}\nIf the change is intended, run with UPDATE_SNAPSHOTS=1 and commit the file.",
             path.display(),
