@@ -46,8 +46,10 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // 16 MiB of page cache per connection (negative = KiB); temporary b-trees in memory.
-    conn.pragma_update(None, "cache_size", -16384)?;
+    // 8 MiB of page cache per connection (negative = KiB); temporary b-trees in memory; a reset
+    // WAL is cut back to 64 MiB rather than keeping its largest size.
+    conn.pragma_update(None, "cache_size", -8192)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES as i64)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     register_functions(&conn)?;
     // One cached statement per collection and operation, and the query shapes in use.
@@ -129,7 +131,7 @@ impl SqliteStore {
         );
         std::thread::Builder::new()
             .name("complyd-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpointer, wal, weak))
+            .spawn(move || checkpoint_loop(checkpointer, weak))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         let readers = (0..READERS)
             .map(|_| open(&path).map(Mutex::new))
@@ -137,7 +139,7 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel(4096);
         std::thread::Builder::new()
             .name("complyd-writer".into())
-            .spawn(move || write_loop(writer_conn, rx))
+            .spawn(move || write_loop(writer_conn, rx, wal))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(Arc::new(Self {
             writer: tx,
@@ -342,27 +344,31 @@ fn get(conn: &Connection, key: &Key) -> Result<Option<Row>, StoreError> {
     Ok(row)
 }
 
-/// Takes a first job, then whatever else is already queued, and commits them in one transaction.
-/// Each job runs inside its own savepoint so that one refused request leaves the others intact.
-/// Checkpoints the WAL off the commit path: passively every half second, and with RESTART when
-/// the log has grown past `WAL_RESTART_BYTES` (which briefly waits for readers). Ends when the
-/// store is dropped.
-fn checkpoint_loop(conn: Connection, wal: std::path::PathBuf, alive: std::sync::Weak<()>) {
-    const WAL_RESTART_BYTES: u64 = 256 * 1024 * 1024;
+/// Checkpoints the WAL off the commit path, passively, every half second. Ends when the store is
+/// dropped.
+fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
     while alive.upgrade().is_some() {
         std::thread::sleep(std::time::Duration::from_millis(500));
-        let large = std::fs::metadata(&wal)
-            .map(|m| m.len() > WAL_RESTART_BYTES)
-            .unwrap_or(false);
-        let mode = if large { "RESTART" } else { "PASSIVE" };
-        if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(error = %e, "WAL checkpoint failed");
         }
     }
 }
 
-fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
-    writer::run_writer(rx, |jobs| commit_group(&mut conn, jobs));
+/// Past this size the writer truncates the WAL between two groups (the background checkpoints
+/// have copied most of it by then; under constant writes a passive checkpoint never resets it).
+const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
+fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, wal: std::path::PathBuf) {
+    writer::run_writer(rx, |jobs| {
+        let outcome = commit_group(&mut conn, jobs);
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT_BYTES) {
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "WAL truncation failed");
+            }
+        }
+        outcome
+    });
 }
 
 fn commit_group(conn: &mut Connection, jobs: &mut [Job]) -> Result<(), StoreError> {
