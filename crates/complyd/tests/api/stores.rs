@@ -96,8 +96,8 @@ async fn run(mut cmd: tokio::process::Command) -> String {
     stderr
 }
 
-fn export(data: &Path, file: &Path) -> tokio::process::Command {
-    let mut cmd = complyd(&["export"], data);
+fn export(data: &Path, store: Option<String>, file: &Path) -> tokio::process::Command {
+    let mut cmd = complyd_on(&["export"], data, store);
     cmd.arg("--out").arg(file);
     cmd
 }
@@ -105,8 +105,9 @@ fn export(data: &Path, file: &Path) -> tokio::process::Command {
 #[tokio::test]
 async fn export_then_import_into_another_store_round_trips() {
     let (source, target) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    // Some data of two tenants, through the API.
-    let daemon = Daemon::start(source.path(), Some(SECRET)).await;
+    // The source is always SQLite; the target is the suite's store, so that on the PostgreSQL run
+    // this is SQLite → export → PostgreSQL import → export. Some data of two tenants first.
+    let daemon = Daemon::start_on(source.path(), Some(SECRET), &[], None).await;
     let client = daemon.test_client();
     let policy = client.create_policy("beta", "exported").await;
     client
@@ -130,13 +131,13 @@ async fn export_then_import_into_another_store_round_trips() {
         files.path().join("first.ndjson"),
         files.path().join("second.ndjson"),
     );
-    let summary = run(export(source.path(), &first)).await;
+    let summary = run(export(source.path(), None, &first)).await;
     // Tenant one: policy, rule, action, status, assignment; tenant two: policy, rule, action.
     assert!(summary.contains("exported 8 entities"), "{summary}");
     let mut import = complyd(&["import"], target.path());
     import.arg(&first);
     assert!(run(import).await.contains("imported 8 entities"));
-    run(export(target.path(), &second)).await;
+    run(export(target.path(), test_store(target.path()), &second)).await;
     assert_eq!(
         std::fs::read_to_string(&first).unwrap(),
         std::fs::read_to_string(&second).unwrap()
@@ -241,5 +242,4 @@ async fn a_lost_database_answers_503_fast_and_recovers() {
     );
     drop(daemon);
     pg_script(&["stop", &cluster_dir]);
-    let _ = complyd_on;
 }
