@@ -61,6 +61,19 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    prepare(config).await?.run(listener, shutdown).await
+}
+
+/// A server whose store is open and whose keys are loaded: what remains is to accept requests.
+/// `complyd serve` announces `listening on …` only once it has one, so a script that sees the
+/// line can rely on the server.
+pub struct Prepared {
+    state: Arc<http::AppState>,
+    tls: Option<tls::TlsIdentity>,
+}
+
+/// Opens the store, loads the secret and the trusted issuers' keys, and builds the state.
+pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     std::fs::create_dir_all(&config.data_dir)?;
     let model = odata::Model::intune().map_err(anyhow::Error::msg)?;
     let store = store::Store::open(config.store.as_deref(), &config.data_dir).await?;
@@ -91,23 +104,36 @@ pub async fn serve(
             "http"
         },
     });
-    let app = http::router(state.clone());
-    let served = match &config.tls {
-        Some(identity) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let listener = tls::TlsListener::new(listener, identity)?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
+    Ok(Prepared {
+        state,
+        tls: config.tls,
+    })
+}
+
+impl Prepared {
+    /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = http::router(self.state);
+        match &self.tls {
+            Some(identity) => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let listener = tls::TlsListener::new(listener, identity)?;
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await?;
+            }
+            None => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await?
+            }
         }
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-    };
-    served?;
-    Ok(())
+        Ok(())
+    }
 }
 
 /// The HS256 secret: the operator's, else the shared store's (PostgreSQL), else the one kept in

@@ -33,16 +33,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let tls = args.tls_identity()?;
     let trusted_issuers = args.trusted_issuers()?;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-    let mut stdout = std::io::stdout();
     let scheme = if tls.is_some() { "https" } else { "http" };
-    writeln!(stdout, "listening on {scheme}://{}", listener.local_addr()?)?;
-    if let Some(ca) = tls.as_ref().and_then(|t| t.ca_path.as_ref()) {
-        writeln!(stdout, "ca certificate: {}", ca.display())?;
-    }
-    stdout.flush()?;
-    let throttle = args.throttle();
+    let ca_path = tls.as_ref().and_then(|t| t.ca_path.clone());
     let config = Config {
-        throttle,
+        throttle: args.throttle(),
         data_dir: args.data.data,
         jwt_secret: args.data.jwt_secret,
         fidelity: args.fidelity.into(),
@@ -53,7 +47,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tls,
         store: args.data.store,
     };
-    complyd::serve(config, listener, shutdown_signal()).await?;
+    // The store is open before the line that tells scripts the server is up.
+    let prepared = complyd::prepare(config).await?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on {scheme}://{}", listener.local_addr()?)?;
+    if let Some(ca) = ca_path {
+        writeln!(stdout, "ca certificate: {}", ca.display())?;
+    }
+    stdout.flush()?;
+    prepared.run(listener, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
