@@ -51,6 +51,24 @@ pub struct Call {
     pub query: QueryOptions,
 }
 
+impl Call {
+    /// The entity type the path's last step addresses.
+    fn target(&self) -> Result<&'static odata::edm::StructuredType, ApiError> {
+        self.path
+            .steps
+            .last()
+            .map(|s| s.target)
+            .ok_or_else(|| route_error(self))
+    }
+
+    /// The request body, which this operation needs.
+    fn take_body(&mut self) -> Result<Value, ApiError> {
+        self.body
+            .take()
+            .ok_or_else(|| ApiError::bad_request("A request body is required."))
+    }
+}
+
 #[derive(Debug)]
 pub enum Reply {
     /// One entity; `created` answers 201. `context` is the part after `$metadata#`.
@@ -162,16 +180,8 @@ impl Service {
 
     async fn create(&self, mut call: Call) -> Result<Reply, ApiError> {
         let location = Location::of(&call.tenant, &call.path);
-        let declared = call
-            .path
-            .steps
-            .last()
-            .map(|s| s.target)
-            .ok_or_else(|| route_error(&call))?;
-        let body = call
-            .body
-            .take()
-            .ok_or_else(|| ApiError::bad_request("A request body is required."))?;
+        let declared = call.target()?;
+        let body = call.take_body()?;
         let validated =
             Validator::new(self.model, call.version).entity(declared, &body, Mode::Create)?;
         if self.settings.fidelity == Fidelity::Intune
@@ -220,10 +230,7 @@ impl Service {
         let ty = self.model.structured(&row.type_name).ok_or_else(|| {
             ApiError::Internal(format!("stored type {} is not in the model", row.type_name))
         })?;
-        let body = call
-            .body
-            .take()
-            .ok_or_else(|| ApiError::bad_request("A request body is required."))?;
+        let body = call.take_body()?;
         let validated = Validator::new(self.model, call.version).entity(ty, &body, Mode::Update)?;
         if validated.id.as_ref().is_some_and(|id| *id != key.id) {
             return Err(ApiError::bad_request(format!(
@@ -283,16 +290,8 @@ impl Service {
 
     async fn update_single(&self, mut call: Call) -> Result<Reply, ApiError> {
         let location = Location::of(&call.tenant, &call.path);
-        let ty = call
-            .path
-            .steps
-            .last()
-            .map(|s| s.target)
-            .ok_or_else(|| route_error(&call))?;
-        let body = call
-            .body
-            .take()
-            .ok_or_else(|| ApiError::bad_request("A request body is required."))?;
+        let ty = call.target()?;
+        let body = call.take_body()?;
         let validated = Validator::new(self.model, call.version).entity(ty, &body, Mode::Update)?;
         let current = self
             .single_body(&location.key(&call.tenant), location.ancestors.last())

@@ -22,12 +22,7 @@ pub(super) struct Page {
 
 impl Service {
     fn bind(&self, call: &Call) -> Result<BoundQuery<'static>, ApiError> {
-        let target = call
-            .path
-            .steps
-            .last()
-            .map(|s| s.target)
-            .ok_or_else(|| super::route_error(call))?;
+        let target = call.target()?;
         Ok(bind::bind(self.model, call.version, target, &call.query)?)
     }
 
@@ -193,12 +188,7 @@ impl Service {
     pub(super) async fn read_single(&self, call: Call) -> Result<Reply, ApiError> {
         let location = super::locate::Location::of(&call.tenant, &call.path);
         let bound = self.bind(&call)?;
-        let ty = call
-            .path
-            .steps
-            .last()
-            .map(|s| s.target)
-            .ok_or_else(|| super::route_error(&call))?;
+        let ty = call.target()?;
         let key = location.key(&call.tenant);
         let body = self.single_body(&key, location.ancestors.last()).await?;
         let body = select(
