@@ -9,6 +9,9 @@ cargo test --workspace --locked
 if [ -n "${COMPLYD_TEST_POSTGRES:-}" ]; then
   cargo test --locked -p complyd --test api
 else
+  if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+  fi
   pgdir=$(mktemp -d /tmp/complyd-test-pg.XXXXXX)
   trap 'scripts/pg.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
   COMPLYD_TEST_POSTGRES=$(scripts/pg.sh start "$pgdir") cargo test --locked -p complyd --test api
