@@ -517,7 +517,7 @@ fn describe(t: &Token) -> String {
     }
 }
 
-/// Prints an expression so that `parse(print(e)) == e` (binary operations fully parenthesised).
+/// Prints an expression so that `parse(print(e)) == e`.
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -547,12 +547,33 @@ impl fmt::Display for Expr {
                 write!(f, "{name}({})", args.join(", "))
             }
             Expr::Not(inner) => write!(f, "not ({inner})"),
-            Expr::Binary { op, left, right } => write!(f, "({left} {} {right})", op.keyword()),
+            Expr::Binary { op, left, right } => {
+                operand(f, left, op.precedence(), false)?;
+                write!(f, " {} ", op.keyword())?;
+                operand(f, right, op.precedence(), true)
+            }
             Expr::In { left, list } => {
                 let items: Vec<String> = list.iter().map(ToString::to_string).collect();
-                write!(f, "({left} in ({}))", items.join(", "))
+                f.write_str("(")?;
+                operand(f, left, BinOp::Eq.precedence(), false)?;
+                write!(f, " in ({}))", items.join(", "))
             }
         }
+    }
+}
+
+/// A binary operand, parenthesised only where the parser would otherwise group it differently
+/// (all binary operators are left-associative). Minimal parentheses keep a long chain such as
+/// `a or b or c …` as flat when printed as when parsed, within the nesting cap.
+fn operand(f: &mut fmt::Formatter<'_>, child: &Expr, parent: u8, right: bool) -> fmt::Result {
+    let grouped = match child {
+        Expr::Binary { op, .. } => op.precedence() < parent || (op.precedence() == parent && right),
+        _ => false,
+    };
+    if grouped {
+        write!(f, "({child})")
+    } else {
+        write!(f, "{child}")
     }
 }
 
@@ -601,7 +622,7 @@ mod tests {
         assert!(matches!(e, Ok(Expr::In { .. })), "{e:?}");
         assert_eq!(
             parse("displayName eq 'O''Brien'").map(|e| e.to_string()),
-            Ok("(displayName eq 'O''Brien')".into())
+            Ok("displayName eq 'O''Brien'".into())
         );
     }
 
@@ -616,5 +637,21 @@ mod tests {
         );
         let deep = format!("{}a eq 1{}", "(".repeat(200), ")".repeat(200));
         assert!(parse(&deep).is_err());
+    }
+
+    #[test]
+    fn a_long_flat_chain_prints_flat_and_parses_again() {
+        // Found by the fuzzer: 200 `or`s parse (left-associative, no nesting) and must reprint
+        // without 200 levels of parentheses.
+        let chain = (0..200)
+            .map(|i| format!("a eq {i}"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let parsed = parse(&chain);
+        let printed = parsed.as_ref().map(ToString::to_string);
+        assert_eq!(printed.as_deref(), Ok(chain.as_str()));
+        assert_eq!(printed.map(|p| parse(&p)), Ok(parsed.clone()));
+        let grouped = parse("a or (b or c) and not (d eq 1)").map(|e| e.to_string());
+        assert_eq!(grouped.as_deref(), Ok("a or (b or c) and not (d eq 1)"));
     }
 }
