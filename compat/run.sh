@@ -19,15 +19,7 @@ started=$SECONDS
 # ---- clients, installed only when missing or when the pins changed
 
 venv="$here/.venv"
-req="$here/python/requirements.txt"
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$req" | cut -d' ' -f1)"
-if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
-    echo "# compat: installing the pinned Python clients into compat/.venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
-    echo "$want" >"$stamp"
-fi
+"$root/scripts/venv.sh" "$venv" "$here/python/requirements.txt" compat
 lock="$here/js/package-lock.json"
 jsstamp="$here/js/node_modules/.lock.sha256"
 jswant="$(sha256sum "$lock" | cut -d' ' -f1)"

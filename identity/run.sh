@@ -12,15 +12,7 @@ root="$(dirname "$here")"
 started=$SECONDS
 
 venv="$here/.venv"
-req="$here/python/requirements.txt"
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$req" | cut -d' ' -f1)"
-if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
-    echo "# identity: installing the pinned Python clients into identity/.venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
-    echo "$want" >"$stamp"
-fi
+"$root/scripts/venv.sh" "$venv" "$here/python/requirements.txt" identity
 
 (cd "$root" && cargo build --quiet --locked -p complyd)
 bin="$root/target/debug/complyd"

@@ -11,10 +11,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=$ROOT/compat/.venv   # the one virtualenv of the project's Python tooling
 
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check -r tools/requirements.txt
+scripts/venv.sh "$VENV" tools/requirements.txt contract
 
 cargo build --locked --quiet -p complyd --bin complyd
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/complyd
