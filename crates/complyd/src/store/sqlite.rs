@@ -9,8 +9,8 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 
 const MIGRATIONS: &[&str] = &[
@@ -19,10 +19,16 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_row_shape.sql"),
 ];
 const READERS: usize = 4;
+/// SQLite VM steps a read may run on an async worker before it moves to a blocking thread
+/// (about a millisecond); the budget is checked every [`STEPS_PER_CHECK`] steps.
+const INLINE_BUDGET_STEPS: u64 = 200_000;
+const STEPS_PER_CHECK: i32 = 1_000;
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// See [`INLINE_BUDGET_STEPS`].
+    inline_budget_steps: u64,
     /// Dropped with the store, which tells the checkpoint thread to stop.
     _alive: Arc<()>,
 }
@@ -52,6 +58,12 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES as i64)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     register_functions(&conn)?;
+    // Plans never depend on bound values, so a cached statement is not re-prepared when a
+    // parameter changes (SQLite otherwise re-plans when a value could select a partial index).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     // One cached statement per collection and operation, and the query shapes in use.
     conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
@@ -79,6 +91,15 @@ fn register_functions(conn: &Connection) -> Result<(), StoreError> {
             .map(|(t, i)| t.local_parts()[i]))
     })?;
     Ok(())
+}
+
+/// The reader an async worker thread tries first, so that each worker tends to keep its own
+/// connection (and that connection's page cache).
+fn thread_slot() -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::thread::current().id().hash(&mut hasher);
+    hasher.finish() as usize
 }
 
 fn to_sql(p: &Param) -> SqlValue {
@@ -145,6 +166,7 @@ impl SqliteStore {
             writer: tx,
             readers,
             next_reader: AtomicUsize::new(0),
+            inline_budget_steps: INLINE_BUDGET_STEPS,
             _alive: alive,
         }))
     }
@@ -162,51 +184,85 @@ impl SqliteStore {
         writer::submit(&self.writer, f).await
     }
 
+    /// Runs `f` on a blocking thread (a read that may take long).
     async fn read<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            let index = this.next_reader.fetch_add(1, Ordering::Relaxed) % this.readers.len();
-            let conn = this.readers[index]
-                .lock()
-                .map_err(|_| StoreError::Backend("reader poisoned".into()))?;
-            f(&conn)
+            let first = this.next_reader.fetch_add(1, Ordering::Relaxed);
+            f(&*this.reader(first)?)
         })
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))?
     }
 
-    /// Runs a short read (a lookup by key) on the calling thread: a hop to a blocking thread
-    /// costs more than the lookup. Each thread prefers its own connection.
-    fn read_now<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        std::thread::current().id().hash(&mut hasher);
-        let preferred = hasher.finish() as usize % self.readers.len();
-        let free = (0..self.readers.len())
-            .map(|i| (preferred + i) % self.readers.len())
-            .find_map(|i| self.readers[i].try_lock().ok());
-        let conn = match free {
-            Some(conn) => conn,
-            None => self.readers[preferred]
+    /// A free reader connection, trying from `first` on; when all are busy, waits for `first`.
+    fn reader(&self, first: usize) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.free_reader(first).map(Ok).unwrap_or_else(|| {
+            self.readers[first % self.readers.len()]
                 .lock()
-                .map_err(|_| StoreError::Backend("reader poisoned".into()))?,
-        };
-        f(&conn)
+                .map_err(|_| StoreError::Backend("reader poisoned".into()))
+        })
+    }
+
+    fn free_reader(&self, first: usize) -> Option<MutexGuard<'_, Connection>> {
+        (0..self.readers.len())
+            .map(|i| (first + i) % self.readers.len())
+            .find_map(|i| self.readers[i].try_lock().ok())
+    }
+
+    /// Runs a lookup by key, bounded by the key index, on the calling thread whenever a reader
+    /// is free: a hop to a blocking thread costs more than the lookup.
+    async fn lookup<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        if let Some(conn) = self.free_reader(thread_slot()) {
+            return f(&conn);
+        }
+        self.read(f).await
+    }
+
+    /// Runs a read on the calling thread when a reader is free and the read stays within
+    /// [`INLINE_BUDGET_STEPS`]: a hop to a blocking thread costs more than a lookup or a
+    /// page read through an index. A read that is over budget is abandoned and runs again on
+    /// a blocking thread, so a long scan never holds up the async workers.
+    async fn read_bounded<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl Fn(&Connection) -> Result<T, StoreError> + Send + Sync + 'static,
+    ) -> Result<T, StoreError> {
+        if let Some(conn) = self.free_reader(thread_slot()) {
+            let exceeded = Arc::new(AtomicBool::new(false));
+            let flag = exceeded.clone();
+            let (mut steps, budget) = (0u64, self.inline_budget_steps);
+            conn.progress_handler(
+                STEPS_PER_CHECK,
+                Some(move || {
+                    steps += STEPS_PER_CHECK as u64;
+                    let over = steps > budget;
+                    flag.store(over, Ordering::Relaxed);
+                    over
+                }),
+            );
+            let result = f(&conn);
+            conn.progress_handler(0, None::<fn() -> bool>);
+            if !exceeded.load(Ordering::Relaxed) {
+                return result;
+            }
+        }
+        self.read(move |c| f(c)).await
     }
 
     pub async fn get(self: &Arc<Self>, key: &Key) -> Result<Option<Row>, StoreError> {
-        self.read_now(|c| get(c, key))
+        let key = key.clone();
+        self.lookup(move |c| get(c, &key)).await
     }
 
     /// The first of `keys` that does not exist (checking the ancestors of a contained path).
     pub async fn all_exist(self: &Arc<Self>, keys: Vec<Key>) -> Result<Option<Key>, StoreError> {
-        self.read_now(|c| {
+        self.lookup(move |c| {
             for key in keys {
                 if get(c, &key)?.is_none() {
                     return Ok(Some(key));
@@ -214,12 +270,13 @@ impl SqliteStore {
             }
             Ok(None)
         })
+        .await
     }
 
     /// One page of a collection: filtered, ordered (then by `seq`), after a cursor. Each row comes
     /// with the values of its sort keys, for the next cursor.
     pub async fn query(self: &Arc<Self>, q: Query) -> Result<Vec<(Row, Vec<Param>)>, StoreError> {
-        self.read(move |c| {
+        self.read_bounded(move |c| {
             let (sql, keys) = sql::page(Dialect::Sqlite, &q)?;
             let mut stmt = c.prepare_cached(&sql.text)?;
             let mut rows = stmt.query(params_from_iter(sql.params.iter().map(to_sql)))?;
@@ -250,7 +307,7 @@ impl SqliteStore {
 
     /// How many members of the collection match the query's filter.
     pub async fn count_matching(self: &Arc<Self>, q: Query) -> Result<u64, StoreError> {
-        self.read(move |c| {
+        self.read_bounded(move |c| {
             let sql = sql::count(Dialect::Sqlite, &q)?;
             let n: i64 = c
                 .prepare_cached(&sql.text)?
@@ -309,7 +366,7 @@ impl SqliteStore {
         property: &str,
     ) -> Result<Vec<(String, u64)>, StoreError> {
         let sql = sql::count_by(Dialect::Sqlite, tenant, collection, parent, property)?;
-        self.read(move |conn| {
+        self.read_bounded(move |conn| {
             let mut stmt = conn.prepare_cached(&sql.text)?;
             let rows = stmt.query_map(params_from_iter(sql.params.iter().map(to_sql)), |r| {
                 Ok((
@@ -482,4 +539,51 @@ fn delete_descendants(
     )?)?
     .execute(params![tenant, path])?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn status(i: usize) -> Key {
+        Key {
+            tenant: "t".into(),
+            collection: "deviceCompliancePolicies/deviceStatuses".into(),
+            parent: "p".into(),
+            id: format!("s{i:04}"),
+        }
+    }
+
+    /// A read over its inline budget is abandoned and run again on a blocking thread, with the
+    /// same answer as a read that stays within it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store
+            .write(|tx| {
+                (0..500).try_for_each(|i| tx.insert(&status(i), "x", &format!("{{\"n\":{i}}}")))
+            })
+            .await
+            .unwrap();
+        let query = || Query::all("t", "deviceCompliancePolicies/deviceStatuses", "p");
+        let ids = |rows: Vec<(Row, Vec<Param>)>| -> Vec<String> {
+            rows.into_iter().map(|(r, _)| r.key.id).collect()
+        };
+        let inline = ids(store.query(query()).await.unwrap());
+        assert_eq!(inline.len(), 500);
+        assert_eq!(store.count_matching(query()).await.unwrap(), 500);
+
+        let mut tight = Arc::try_unwrap(store).ok().expect("one owner");
+        tight.inline_budget_steps = 10;
+        let tight = Arc::new(tight);
+        assert_eq!(ids(tight.query(query()).await.unwrap()), inline);
+        assert_eq!(tight.count_matching(query()).await.unwrap(), 500);
+        // The abandoned attempt left no progress handler behind on the reader.
+        assert_eq!(
+            tight.get(&status(7)).await.unwrap().unwrap().body,
+            "{\"n\":7}"
+        );
+    }
 }
