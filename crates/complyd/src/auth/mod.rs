@@ -9,7 +9,8 @@ pub use issuers::{TrustedIssuer, TrustedIssuerConfig};
 pub use secret::{load_or_create_secret, load_or_create_shared_secret};
 
 use crate::identity::{access_token_issuer, Identity};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use jsonwebtoken::{
     errors::ErrorKind as JwtErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
@@ -84,8 +85,22 @@ struct Unverified {
     tid: String,
 }
 
+/// How many verified tokens are remembered; past it the memory starts afresh.
+const VERIFIED_LIMIT: usize = 4096;
+
+/// A token whose signature and claims have been checked, kept until its lifetime ends.
+struct Verified {
+    principal: Principal,
+    nbf: i64,
+    exp: i64,
+}
+
 pub struct Authenticator {
     key: DecodingKey,
+    /// Verified tokens by their exact text: a client sends the same token with every request,
+    /// and checking a signature and parsing claims cost more than a lookup by key. A hit still
+    /// checks the lifetime.
+    verified: Mutex<HashMap<String, Verified>>,
     leeway: u64,
     /// complyd's own token service, whose RS256 keys are in the store.
     identity: Option<Arc<Identity>>,
@@ -97,6 +112,7 @@ impl Authenticator {
     pub fn new(secret: &[u8]) -> Self {
         Self {
             key: DecodingKey::from_secret(secret),
+            verified: Mutex::new(HashMap::new()),
             leeway: DEFAULT_LEEWAY,
             identity: None,
             trusted: Vec::new(),
@@ -208,6 +224,32 @@ impl Authenticator {
         if token.is_empty() {
             return Err(unauthenticated("Access token is empty."));
         }
+        if let Some(principal) = self.remembered(token) {
+            return Ok(principal);
+        }
+        let verified = self.verify(token).await?;
+        let principal = verified.principal.clone();
+        if let Ok(mut memory) = self.verified.lock() {
+            if memory.len() >= VERIFIED_LIMIT {
+                memory.clear();
+            }
+            memory.insert(token.to_string(), verified);
+        }
+        Ok(principal)
+    }
+
+    /// The principal of a token verified before, while its lifetime (with the leeway) lasts.
+    fn remembered(&self, token: &str) -> Option<Principal> {
+        let now = now_unix();
+        let leeway = self.leeway as i64;
+        let memory = self.verified.lock().ok()?;
+        let known = memory.get(token)?;
+        (known.exp >= now - leeway && known.nbf <= now + leeway).then(|| known.principal.clone())
+    }
+
+    /// Checks a token's signature and claims.
+    async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
+        let unauthenticated = |m: &str| AuthError::Unauthenticated(m.to_string());
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
             unauthenticated("CompactToken parsing failed with error code: 80049217")
         })?;
@@ -262,11 +304,15 @@ impl Authenticator {
                 .map(str::to_string)
                 .collect()
         };
-        Ok(Principal {
-            tenant: claims.tid,
-            app_id: claims.appid.or(claims.azp),
-            app_only,
-            permissions,
+        Ok(Verified {
+            principal: Principal {
+                tenant: claims.tid,
+                app_id: claims.appid.or(claims.azp),
+                app_only,
+                permissions,
+            },
+            nbf: claims.nbf,
+            exp: claims.exp,
         })
     }
 }

@@ -412,16 +412,18 @@ fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
     }
 }
 
-/// Past this size the writer truncates the WAL between two groups (the background checkpoints
+/// Past this size the writer restarts the WAL between two groups (the background checkpoints
 /// have copied most of it by then; under constant writes a passive checkpoint never resets it).
+/// RESTART, not TRUNCATE: the next frames overwrite the file's first blocks instead of growing
+/// an emptied file again block by block, and `journal_size_limit` trims what is past the limit.
 const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
 fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, wal: std::path::PathBuf) {
     writer::run_writer(rx, |jobs| {
         let outcome = commit_group(&mut conn, jobs);
         if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT_BYTES) {
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
-                tracing::warn!(error = %e, "WAL truncation failed");
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "WAL restart failed");
             }
         }
         outcome

@@ -88,6 +88,28 @@ async fn bad_tokens_are_401_with_a_bearer_challenge() {
     );
 }
 
+/// Verified tokens are remembered (the signature is not checked again on every request), but a
+/// remembered token is refused as soon as its lifetime ends.
+#[tokio::test]
+async fn a_token_accepted_before_is_refused_once_it_expires() {
+    let server = Server::start_with(|c| c.token_leeway = 0).await;
+    let now = complyd::auth::now_unix();
+    let token = token_for(&claims(json!({ "iat": now, "nbf": now, "exp": now + 2 })));
+    let client = server.client_with_token(Some(token));
+    for _ in 0..3 {
+        client.get("v1.0", POLICIES).await.expect(200);
+    }
+    while complyd::auth::now_unix() <= now + 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let resp = expect_unauthenticated(client.get("v1.0", POLICIES).await);
+    assert!(
+        resp.error_message().contains("expired"),
+        "{}",
+        resp.error_message()
+    );
+}
+
 #[tokio::test]
 async fn the_graph_app_id_is_an_accepted_audience() {
     let server = Server::start().await;
