@@ -100,6 +100,8 @@ read -r P0 S0 < <(head -n1 "$CACHE/ids.txt")
   --token "$(token "$CACHE/data")" --path "/beta/$POLICIES_PATH/$P0/deviceStatuses/$S0" --runs 1 >/dev/null
 log "copying the data folder"
 cp -a "$CACHE/data" "$WORK/data"
+# Write the copy out now: left dirty, its gigabyte would be flushed by the first fsyncs of W1.
+sync
 TOKEN=$(token "$WORK/data")
 SEEDED_BYTES=$(du -sb "$WORK/data" | cut -f1)
 

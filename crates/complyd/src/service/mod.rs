@@ -107,6 +107,8 @@ struct NewRow {
     key: Key,
     type_name: String,
     body: Map<String, Value>,
+    /// `body` as stored, printed before the write so that the writer thread only stores it.
+    text: String,
 }
 
 impl Service {
@@ -431,10 +433,13 @@ fn plan_rows(
     stamp_create(model, v, &mut body);
     let body = canonical(model, v.ty, &body);
     let child_parent = key.child_parent();
+    // Printing a map of JSON values cannot fail.
+    let text = serde_json::to_string(&body).unwrap_or_default();
     out.push(NewRow {
         key,
         type_name: v.ty.name.clone(),
         body,
+        text,
     });
     for (nav, items) in &v.children {
         let child_collection = format!("{collection}/{}", nav.name);
@@ -492,7 +497,7 @@ fn stamp_update(body: &mut Map<String, Value>) {
 
 fn check_exists(tx: &mut dyn WriteTx, keys: &[Key]) -> Result<(), ApiError> {
     for key in keys {
-        if tx.get(key)?.is_none() {
+        if !tx.exists(key)? {
             return Err(not_found(key));
         }
     }
@@ -501,11 +506,7 @@ fn check_exists(tx: &mut dyn WriteTx, keys: &[Key]) -> Result<(), ApiError> {
 
 fn insert_rows(tx: &mut dyn WriteTx, rows: &[NewRow]) -> Result<(), ApiError> {
     for row in rows {
-        tx.insert(
-            &row.key,
-            &row.type_name,
-            &Value::Object(row.body.clone()).to_string(),
-        )?;
+        tx.insert(&row.key, &row.type_name, &row.text)?;
     }
     Ok(())
 }

@@ -99,6 +99,10 @@ impl std::error::Error for StoreError {}
 /// The operations available inside one write transaction.
 pub trait WriteTx {
     fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError>;
+    /// Whether the entity exists, guarded like `get` against a concurrent delete.
+    fn exists(&mut self, key: &Key) -> Result<bool, StoreError> {
+        Ok(self.get(key)?.is_some())
+    }
     fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError>;
     /// False when no such entity exists.
     fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError>;

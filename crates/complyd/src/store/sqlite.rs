@@ -73,11 +73,15 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
 /// its own offset. Indexes use the first, so every connection must have both.
 fn register_functions(conn: &Connection) -> Result<(), StoreError> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    // Evaluated for every index entry written: reads the text in place.
     conn.create_scalar_function("dto_ticks", 1, flags, |ctx| {
-        let text: Option<String> = ctx.get(0).unwrap_or(None);
-        Ok(text
-            .and_then(|t| DateTimeOffset::parse(&t))
-            .map(|t| t.utc_ticks))
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(DateTimeOffset::parse)
+                .map(|t| t.utc_ticks),
+            _ => None,
+        })
     })?;
     conn.create_scalar_function("dto_part", 2, flags, |ctx| {
         let text: Option<String> = ctx.get(0).unwrap_or(None);
@@ -456,6 +460,18 @@ struct SqliteTx<'c> {
 impl WriteTx for SqliteTx<'_> {
     fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
         get(self.conn, key)
+    }
+
+    /// Answered from the key index alone, without reading the row.
+    fn exists(&mut self, key: &Key) -> Result<bool, StoreError> {
+        let found = self
+            .conn
+            .prepare_cached(&in_collection(
+                "SELECT 1 FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+                &key.collection,
+            )?)?
+            .exists(params![key.tenant, key.parent, key.id])?;
+        Ok(found)
     }
 
     fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError> {
