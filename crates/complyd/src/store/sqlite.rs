@@ -19,6 +19,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_row_shape.sql"),
 ];
 const READERS: usize = 4;
+/// 2 KiB pages: a write dirties one leaf page in each of the six b-trees a device status is in,
+/// and every dirty page goes to the WAL whole. Measured against 4 KiB on 200,000 statuses: 20%
+/// more creates per second, the same reads, a 14% larger file. (1 KiB: 30% more creates, but
+/// slower filtered pages and a 45% larger file.)
+const PAGE_SIZE: i64 = 2048;
 /// SQLite VM steps a read may run on an async worker before it moves to a blocking thread
 /// (about a millisecond); the budget is checked every [`STEPS_PER_CHECK`] steps.
 const INLINE_BUDGET_STEPS: u64 = 200_000;
@@ -49,6 +54,8 @@ impl From<rusqlite::Error> for StoreError {
 fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Takes effect only when the database file is created (before WAL mode is set).
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
