@@ -275,7 +275,7 @@ impl SqliteStore {
     pub async fn all_exist(self: &Arc<Self>, keys: Vec<Key>) -> Result<Option<Key>, StoreError> {
         self.lookup(move |c| {
             for key in keys {
-                if get(c, &key)?.is_none() {
+                if !exists(c, &key)? {
                     return Ok(Some(key));
                 }
             }
@@ -391,6 +391,17 @@ impl SqliteStore {
     }
 }
 
+/// Answered from the key index alone, without reading the row.
+fn exists(conn: &Connection, key: &Key) -> Result<bool, StoreError> {
+    let found = conn
+        .prepare_cached(&in_collection(
+            "SELECT 1 FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+            &key.collection,
+        )?)?
+        .exists(params![key.tenant, key.parent, key.id])?;
+    Ok(found)
+}
+
 fn get(conn: &Connection, key: &Key) -> Result<Option<Row>, StoreError> {
     let mut stmt = conn.prepare_cached(
         &in_collection(
@@ -469,16 +480,8 @@ impl WriteTx for SqliteTx<'_> {
         get(self.conn, key)
     }
 
-    /// Answered from the key index alone, without reading the row.
     fn exists(&mut self, key: &Key) -> Result<bool, StoreError> {
-        let found = self
-            .conn
-            .prepare_cached(&in_collection(
-                "SELECT 1 FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
-                &key.collection,
-            )?)?
-            .exists(params![key.tenant, key.parent, key.id])?;
-        Ok(found)
+        exists(self.conn, key)
     }
 
     fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError> {
