@@ -105,12 +105,17 @@ fn register_functions(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// The reader an async worker thread tries first, so that each worker tends to keep its own
-/// connection (and that connection's page cache).
+/// connection (and that connection's page cache). Computed once per thread.
 fn thread_slot() -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    std::thread::current().id().hash(&mut hasher);
-    hasher.finish() as usize
+    thread_local! {
+        static SLOT: usize = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            std::thread::current().id().hash(&mut hasher);
+            hasher.finish() as usize
+        };
+    }
+    SLOT.with(|slot| *slot)
 }
 
 fn to_sql(p: &Param) -> SqlValue {
@@ -224,16 +229,10 @@ impl SqliteStore {
             .find_map(|i| self.readers[i].try_lock().ok())
     }
 
-    /// Runs a lookup by key, bounded by the key index, on the calling thread whenever a reader
-    /// is free: a hop to a blocking thread costs more than the lookup.
-    async fn lookup<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        if let Some(conn) = self.free_reader(thread_slot()) {
-            return f(&conn);
-        }
-        self.read(f).await
+    /// A free reader for a read on the calling thread, which costs less than a hop to a
+    /// blocking thread when the read is short.
+    fn inline_reader(&self) -> Option<MutexGuard<'_, Connection>> {
+        self.free_reader(thread_slot())
     }
 
     /// Runs a read on the calling thread when a reader is free and the read stays within
@@ -244,7 +243,7 @@ impl SqliteStore {
         self: &Arc<Self>,
         f: impl Fn(&Connection) -> Result<T, StoreError> + Send + Sync + 'static,
     ) -> Result<T, StoreError> {
-        if let Some(conn) = self.free_reader(thread_slot()) {
+        if let Some(conn) = self.inline_reader() {
             let exceeded = Arc::new(AtomicBool::new(false));
             let flag = exceeded.clone();
             let (mut steps, budget) = (0u64, self.inline_budget_steps);
@@ -253,7 +252,9 @@ impl SqliteStore {
                 Some(move || {
                     steps += STEPS_PER_CHECK as u64;
                     let over = steps > budget;
-                    flag.store(over, Ordering::Relaxed);
+                    if over {
+                        flag.store(true, Ordering::Relaxed);
+                    }
                     over
                 }),
             );
@@ -266,22 +267,21 @@ impl SqliteStore {
         self.read(move |c| f(c)).await
     }
 
+    /// A lookup by key, bounded by the key index: on the calling thread whenever a reader is free.
     pub async fn get(self: &Arc<Self>, key: &Key) -> Result<Option<Row>, StoreError> {
+        if let Some(conn) = self.inline_reader() {
+            return get(&conn, key);
+        }
         let key = key.clone();
-        self.lookup(move |c| get(c, &key)).await
+        self.read(move |c| get(c, &key)).await
     }
 
     /// The first of `keys` that does not exist (checking the ancestors of a contained path).
     pub async fn all_exist(self: &Arc<Self>, keys: Vec<Key>) -> Result<Option<Key>, StoreError> {
-        self.lookup(move |c| {
-            for key in keys {
-                if !exists(c, &key)? {
-                    return Ok(Some(key));
-                }
-            }
-            Ok(None)
-        })
-        .await
+        if let Some(conn) = self.inline_reader() {
+            return first_missing(&conn, keys);
+        }
+        self.read(move |c| first_missing(c, keys)).await
     }
 
     /// One page of a collection: filtered, ordered (then by `seq`), after a cursor. Each row comes
@@ -389,6 +389,15 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+fn first_missing(conn: &Connection, keys: Vec<Key>) -> Result<Option<Key>, StoreError> {
+    for key in keys {
+        if !exists(conn, &key)? {
+            return Ok(Some(key));
+        }
+    }
+    Ok(None)
 }
 
 /// Answered from the key index alone, without reading the row.
