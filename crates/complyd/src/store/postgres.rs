@@ -15,7 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_entities.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/postgres/0001_entities.sql"),
+    include_str!("migrations/postgres/0002_key_index_by_id.sql"),
+];
 const READERS: usize = 4;
 /// Held while migrating, so that instances starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x0063_6f6d_706c_7964;
