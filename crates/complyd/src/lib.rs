@@ -70,6 +70,7 @@ pub async fn serve(
 pub struct Prepared {
     state: Arc<http::AppState>,
     tls: Option<tls::TlsIdentity>,
+    store: store::Store,
 }
 
 /// Opens the store, loads the secret and the trusted issuers' keys, and builds the state.
@@ -93,7 +94,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     };
     let state = Arc::new(http::AppState {
         model,
-        service: Service::new(model, store, settings, TokenKey::derive(&secret)),
+        service: Service::new(model, store.clone(), settings, TokenKey::derive(&secret)),
         auth: authenticator,
         identity,
         max_body_bytes: config.max_body_bytes,
@@ -107,11 +108,13 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     Ok(Prepared {
         state,
         tls: config.tls,
+        store,
     })
 }
 
 impl Prepared {
-    /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests.
+    /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests and closes
+    /// the store.
     pub async fn run(
         self,
         listener: TcpListener,
@@ -131,6 +134,9 @@ impl Prepared {
                     .with_graceful_shutdown(shutdown)
                     .await?
             }
+        }
+        if let Err(e) = self.store.close().await {
+            tracing::warn!(error = %e, "the store was not closed cleanly");
         }
         Ok(())
     }

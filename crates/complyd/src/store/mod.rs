@@ -159,6 +159,15 @@ impl Store {
         }
     }
 
+    /// At a clean stop, after the last request: SQLite empties its log; PostgreSQL has nothing
+    /// to do.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => s.close().await,
+            Self::Postgres(_) => Ok(()),
+        }
+    }
+
     pub async fn get(&self, key: &Key) -> Result<Option<Row>, StoreError> {
         match self {
             Self::Sqlite(s) => s.get(key).await,

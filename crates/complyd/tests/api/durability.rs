@@ -1,5 +1,5 @@
-//! The real binary as a child process: acknowledged writes survive SIGKILL, SIGTERM exits 0 and
-//! keeps the data, and the generated signing secret works with `complyd token`.
+//! The real binary as a child process: acknowledged writes survive SIGKILL, SIGTERM exits 0,
+//! keeps the data and leaves an empty log, and the generated signing secret works with `complyd token`.
 
 use crate::support::*;
 use serde_json::json;
@@ -199,7 +199,7 @@ async fn acknowledged_creates_survive_sigkill() {
 }
 
 #[tokio::test]
-async fn sigterm_exits_zero_and_keeps_the_data() {
+async fn sigterm_exits_zero_keeps_the_data_and_empties_the_log() {
     let data = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(data.path(), Some(SECRET)).await;
     let id = daemon.test_client().create_policy("v1.0", "graceful").await;
@@ -211,6 +211,11 @@ async fn sigterm_exits_zero_and_keeps_the_data() {
     assert!(sent.success());
     let exit = daemon.wait().await;
     assert_eq!(exit.code(), Some(0), "SIGTERM exits 0: {exit:?}");
+    if test_store(data.path()).is_none() {
+        // SQLite: a clean stop copies the WAL into the database, so the next start reads no log.
+        let wal = std::fs::metadata(data.path().join("complyd.db-wal")).map_or(0, |m| m.len());
+        assert_eq!(wal, 0, "the WAL is empty after a clean stop");
+    }
 
     let daemon = Daemon::start(data.path(), Some(SECRET)).await;
     let client = daemon.test_client();
