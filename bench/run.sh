@@ -2,10 +2,10 @@
 # The load benchmark of issue 3: complyd against the floor (bare hyper, canned response of the same
 # size), each workload run A B A B with wrk, 32 connections, a valid bearer token.
 #
-#   bench/run.sh                                         # the full run: 1,000,000 statuses, 2 x 10 s
+#   bench/run.sh                                         # the full run: 1,000,000 statuses, 3 x 10 s
 #   BENCH_STATUSES=100000 BENCH_DURATION=3s bench/run.sh # a quick run
 #
-# Overrides: BENCH_STATUSES (1000000), BENCH_DURATION (10s), BENCH_ROUNDS (2),
+# Overrides: BENCH_STATUSES (1000000), BENCH_DURATION (10s), BENCH_ROUNDS (3),
 # BENCH_WORKLOADS ("W1 W2 W3 W4 W5"), BENCH_COLD_RUNS (7), BENCH_ID_SAMPLE (100000 ids for reads),
 # BENCH_SEED_CONNECTIONS (48), BENCH_JWT_SECRET.
 # The seeded data folder is cached in bench/.cache/seed-N and copied for each run; delete it to reseed.
@@ -18,7 +18,7 @@ BENCH=$ROOT/bench
 STATUSES=${BENCH_STATUSES:-1000000}
 POLICIES=100
 DURATION=${BENCH_DURATION:-10s}
-ROUNDS=${BENCH_ROUNDS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNECTIONS=32
 THREADS=2
 WORKLOADS=${BENCH_WORKLOADS:-W1 W2 W3 W4 W5}
