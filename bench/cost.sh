@@ -9,11 +9,17 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-WORK=$ROOT/bench/.work
-COST=$ROOT/bench/.cost
+BENCH=$ROOT/bench
+WORK=$BENCH/.work
+COST=$BENCH/.cost
+LOGS=$COST
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 SECRET=${BENCH_JWT_SECRET:-complyd-bench-secret-0123456789abcdef0123456789}
 FIXTURES=$ROOT/crates/complyd/tests/api/fixtures
+W1_BODY=$FIXTURES/seed000_action_item.request.json
+W2_BODY=$FIXTURES/seed001_device_status.request.json
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 [ -f "$WORK/w3.response" ] || { echo "run bench/run.sh first" >&2; exit 1; }
 
 rm -rf "$COST" && mkdir -p "$COST"
@@ -25,43 +31,27 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 ticks() { awk '{ print $14 + $15 }' "$1"; } # utime + stime of /proc/…/stat
 
 measure() { # SERVER WORKLOAD
-  local server=$1 w=$2 pid url writer='' p0 p1 t0=0 t1=0 wrk_pid wrk_ticks n rps
-  : >"$COST/server.out"
+  local server=$1 w=$2 writer='' p0 p1 t0=0 t1=0 wrk_pid wrk_ticks n rps
+  workload "$w"
   if [ "$server" = complyd ]; then
-    "$BIN/complyd" serve --listen 127.0.0.1:0 --data "$COST/data" --jwt-secret "$SECRET" \
-      >"$COST/server.out" 2>/dev/null &
-  else
-    "$BIN/floor" --listen 127.0.0.1:0 --response-file "$WORK/${w,,}.response" \
-      >"$COST/server.out" 2>/dev/null &
-  fi
-  pid=$!
-  for _ in $(seq 300); do
-    url=$(sed -n 's/^listening on //p' "$COST/server.out" | head -n1)
-    [ -n "$url" ] && break
-    sleep 0.1
-  done
-  [ -n "$url" ] || { echo "$server did not start" >&2; kill "$pid"; return 1; }
-  case $w in
-    W1) export BENCH_POST_PATHS=$WORK/w1.paths BENCH_POST_BODY=$FIXTURES/seed000_action_item.request.json BENCH_WRITE_PCT=100 ;;
-    W2) export BENCH_POST_PATHS=$WORK/w2.paths BENCH_POST_BODY=$FIXTURES/seed001_device_status.request.json BENCH_WRITE_PCT=100 ;;
-    W3) export BENCH_GET_PATHS=$WORK/w3.paths BENCH_WRITE_PCT=0 ;;
-  esac
-  if [ "$server" = complyd ]; then
-    writer=$(grep -l complyd-writer /proc/"$pid"/task/*/comm | head -n1 | xargs dirname)
+    start complyd "$BIN/complyd" serve --listen 127.0.0.1:0 --data "$COST/data" --jwt-secret "$SECRET"
+    writer=$(grep -l complyd-writer /proc/"$PID"/task/*/comm | head -n1 | xargs dirname)
     t0=$(ticks "$writer/stat")
+  else
+    start floor "$BIN/floor" --listen 127.0.0.1:0 "${floor_args[@]}"
   fi
-  p0=$(ticks "/proc/$pid/stat")
-  wrk -t2 -c32 -d10s --timeout 10s -s "$ROOT/bench/lua/bench.lua" \
-    -H "Authorization: Bearer $TOKEN" "$url/" >"$COST/wrk.out" &
+  p0=$(ticks "/proc/$PID/stat")
+  BENCH_GET_PATHS=$gets BENCH_POST_PATHS=$posts BENCH_POST_BODY=$body BENCH_WRITE_PCT=$pct \
+    wrk -t2 -c32 -d10s --timeout 10s -s "$BENCH/lua/bench.lua" \
+    -H "Authorization: Bearer $TOKEN" "$URL/" >"$COST/wrk.out" &
   wrk_pid=$!
   # wrk's own CPU, read just before it exits.
   sleep 9.8
   wrk_ticks=$(ticks "/proc/$wrk_pid/stat" 2>/dev/null || echo 0)
   wait "$wrk_pid"
-  p1=$(ticks "/proc/$pid/stat")
+  p1=$(ticks "/proc/$PID/stat")
   [ -n "$writer" ] && t1=$(ticks "$writer/stat")
-  kill -TERM "$pid"
-  wait "$pid" || true
+  stop "$PID"
   n=$(awk '/requests in/ { print $1 }' "$COST/wrk.out")
   rps=$(awk '/^Requests\/sec/ { print $2 }' "$COST/wrk.out")
   printf '%-3s %-7s %9s req/s  server %4d µs  writer %4s µs  wrk %3d µs per request\n' \

@@ -36,37 +36,9 @@ POLICIES_PATH=deviceManagement/deviceCompliancePolicies
 # W4's query: the first page of one policy's nonCompliant statuses.
 W4_QUERY='%24filter=status%20eq%20%27nonCompliant%27&%24top=100'
 
-log() { printf '== %s\n' "$*" >&2; }
-
-# --- processes: every one started here is tracked by pid and stopped by pid -----------------------
-PIDS=()
-forget() { local keep=() p; for p in "${PIDS[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done; PIDS=("${keep[@]}"); }
-stop() {
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  forget "$1"
-}
-cleanup() { local p; for p in "${PIDS[@]}"; do stop "$p"; done; }
-trap cleanup EXIT
-
-# start NAME CMD... : runs CMD in the background, waits for `listening on URL`; sets PID and URL.
-start() {
-  local name=$1 out=$WORK/$1.out; shift
-  : >"$out"
-  "$@" >"$out" 2>/dev/null &
-  PID=$!
-  PIDS+=("$PID")
-  for _ in $(seq 300); do
-    URL=$(sed -n 's/^listening on //p' "$out" | head -n1)
-    [ -n "$URL" ] && return 0
-    kill -0 "$PID" 2>/dev/null || { echo "$name exited before listening" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "$name did not print its address within 30 s" >&2
-  return 1
-}
+LOGS=$WORK
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 
 # --- build and tools ----------------------------------------------------------------------------
 log "building (release)"
@@ -147,15 +119,7 @@ run_wrk() { # WORKLOAD SERVER ROUND URL GETS POSTS BODY WRITE_PCT
   printf '   %-3s %-7s round %s: %s\n' "$1" "$2" "$3" "$(grep -E 'Requests/sec|Non-2xx' "$out" | tr -s ' ' | paste -sd' ')" >&2
 }
 for w in $WORKLOADS; do
-  case $w in
-    W1) gets='' posts=$WORK/w1.paths body=$W1_BODY pct=100 floor_args=(--response-file "$WORK/w1.response") ;;
-    W2) gets='' posts=$WORK/w2.paths body=$W2_BODY pct=100 floor_args=(--response-file "$WORK/w2.response") ;;
-    W3) gets=$WORK/w3.paths posts='' body='' pct=0 floor_args=(--response-file "$WORK/w3.response") ;;
-    W4) gets=$WORK/w4.paths posts='' body='' pct=0 floor_args=(--response-file "$WORK/w4.response") ;;
-    W5) gets=$WORK/w3.paths posts=$WORK/w2.paths body=$W2_BODY pct=20
-        floor_args=(--response-file "$WORK/w3.response" --post-response-file "$WORK/w2.response") ;;
-    *) echo "unknown workload $w" >&2; exit 2 ;;
-  esac
+  workload "$w" || exit 2
   log "$w"
   start floor "$BIN/floor" --listen 127.0.0.1:0 "${floor_args[@]}"
   FLOOR_PID=$PID FLOOR_URL=$URL

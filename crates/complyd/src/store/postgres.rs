@@ -17,7 +17,8 @@ use tokio::sync::mpsc;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_entities.sql"),
-    include_str!("migrations/postgres/0002_key_index_by_id.sql"),
+    // The same statements as SQLite's.
+    include_str!("migrations/0004_key_index_by_id.sql"),
 ];
 const READERS: usize = 4;
 /// Held while migrating, so that instances starting together migrate once.

@@ -22,9 +22,9 @@ const MIGRATIONS: &[&str] = &[
 const READERS: usize = 4;
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// 2 KiB pages: a create dirties one leaf page in each of the four indexes of a device status
-/// that are ordered by parent first, and every dirty page goes to the WAL whole. Measured against 4 KiB on 200,000 statuses: 20%
-/// more creates per second, the same reads, a 14% larger file. (1 KiB: 30% more creates, but
-/// slower filtered pages and a 45% larger file.)
+/// that are ordered by parent first, and every dirty page goes to the WAL whole. Measured against
+/// 4 KiB on 200,000 statuses: 20% more creates per second, the same reads, a 14% larger file.
+/// (1 KiB: 30% more creates, but slower filtered pages and a 45% larger file.)
 const PAGE_SIZE: i64 = 2048;
 /// SQLite VM steps a read may run on an async worker before it moves to a blocking thread
 /// (about a millisecond); the budget is checked every [`STEPS_PER_CHECK`] steps.
@@ -161,9 +161,11 @@ fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
 /// readers of other processes.
 fn truncate_wal(conn: &Connection, patience: std::time::Duration) -> Result<(), StoreError> {
     conn.busy_timeout(patience)?;
-    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    if busy != 0 {
+    if busy? != 0 {
         return Err(StoreError::Unavailable(
             "another process is reading; the WAL stays".into(),
         ));
@@ -653,6 +655,7 @@ mod tests {
             "{\"n\":7}"
         );
     }
+
     /// A data folder written before the key index led with the id opens with its rows, finds
     /// them by key, and still refuses a second entity with a taken key.
     #[tokio::test]

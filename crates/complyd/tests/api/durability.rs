@@ -1,5 +1,6 @@
 //! The real binary as a child process: acknowledged writes survive SIGKILL, SIGTERM exits 0,
-//! keeps the data and leaves an empty log, and the generated signing secret works with `complyd token`.
+//! keeps the data and leaves an empty log, and the generated signing secret works with
+//! `complyd token`.
 
 use crate::support::*;
 use serde_json::json;
