@@ -47,6 +47,9 @@ echo "== \$metadata in python-odata ($BASE)"
 "$VENV/bin/python" tools/metadata-check/check.py "$BASE"
 
 echo "== schemathesis with $BASE/openapi.json"
+# One worker: with two, Hypothesis's shared lambda-source cache is read and written from two
+# threads, and a fresh clone's run once died inside the tool (KeyError, "FlakyFailure") before
+# sending the request.
 set +e
 (cd tools/schemathesis && timeout "${SCHEMATHESIS_TIMEOUT:-900}" "$VENV/bin/schemathesis" \
     --config-file schemathesis.toml \
@@ -54,7 +57,7 @@ set +e
     --header "Authorization: Bearer $TOKEN" \
     --max-examples "${SCHEMATHESIS_EXAMPLES:-20}" \
     --seed "${SCHEMATHESIS_SEED:-1}" \
-    --workers 2 \
+    --workers 1 \
     --no-color)
 status=$?
 set -e
