@@ -352,7 +352,7 @@ impl Parser {
         let mut left = self.unary()?;
         while let Some(word) = self.peek_word() {
             if word == "in" {
-                if 4 < min_precedence {
+                if IN_PRECEDENCE < min_precedence {
                     break;
                 }
                 self.pos += 1;
@@ -546,7 +546,11 @@ impl fmt::Display for Expr {
                 let args: Vec<String> = args.iter().map(ToString::to_string).collect();
                 write!(f, "{name}({})", args.join(", "))
             }
-            Expr::Not(inner) => write!(f, "not ({inner})"),
+            Expr::Not(inner) => {
+                f.write_str("not ")?;
+                // `not` binds tighter than any operator, so only an operator needs parentheses.
+                operand(f, inner, u8::MAX, false)
+            }
             Expr::Binary { op, left, right } => {
                 operand(f, left, op.precedence(), false)?;
                 write!(f, " {} ", op.keyword())?;
@@ -554,22 +558,26 @@ impl fmt::Display for Expr {
             }
             Expr::In { left, list } => {
                 let items: Vec<String> = list.iter().map(ToString::to_string).collect();
-                f.write_str("(")?;
-                operand(f, left, BinOp::Eq.precedence(), false)?;
-                write!(f, " in ({}))", items.join(", "))
+                operand(f, left, IN_PRECEDENCE, false)?;
+                write!(f, " in ({})", items.join(", "))
             }
         }
     }
 }
 
-/// A binary operand, parenthesised only where the parser would otherwise group it differently
-/// (all binary operators are left-associative). Minimal parentheses keep a long chain such as
-/// `a or b or c …` as flat when printed as when parsed, within the nesting cap.
+/// `in` groups like a comparison: left-associative, at the comparisons' precedence.
+const IN_PRECEDENCE: u8 = 4;
+
+/// An operand, parenthesised only where the parser would otherwise group it differently (all
+/// operators are left-associative). Minimal parentheses keep the printed text nested no deeper
+/// than the parsed one, so whatever parsed within the nesting cap prints within it too.
 fn operand(f: &mut fmt::Formatter<'_>, child: &Expr, parent: u8, right: bool) -> fmt::Result {
-    let grouped = match child {
-        Expr::Binary { op, .. } => op.precedence() < parent || (op.precedence() == parent && right),
-        _ => false,
+    let precedence = match child {
+        Expr::Binary { op, .. } => Some(op.precedence()),
+        Expr::In { .. } => Some(IN_PRECEDENCE),
+        _ => None,
     };
+    let grouped = precedence.is_some_and(|p| p < parent || (p == parent && right));
     if grouped {
         write!(f, "({child})")
     } else {
@@ -653,5 +661,24 @@ mod tests {
         assert_eq!(printed.map(|p| parse(&p)), Ok(parsed.clone()));
         let grouped = parse("a or (b or c) and not (d eq 1)").map(|e| e.to_string());
         assert_eq!(grouped.as_deref(), Ok("a or (b or c) and not (d eq 1)"));
+    }
+
+    #[test]
+    fn chained_in_and_repeated_not_print_no_deeper_than_they_parse() {
+        // Found by the fuzzer: `a in (…) in (…) …` and `not not … a` parse within the nesting
+        // cap, and each printed level used to add a pair of parentheses.
+        let chain = format!("a{}", " in (1, b)".repeat(100));
+        let nots = format!("{}a", "not ".repeat(MAX_DEPTH - 2));
+        for text in [chain.as_str(), nots.as_str()] {
+            let parsed = parse(text);
+            let printed = parsed.as_ref().map(ToString::to_string);
+            assert_eq!(printed.as_deref(), Ok(text));
+            assert_eq!(printed.map(|p| parse(&p)), Ok(parsed.clone()));
+        }
+        let mixed = parse("not (a in (1)) eq (b in (2)) and not c in (3)").map(|e| e.to_string());
+        assert_eq!(
+            mixed.as_deref(),
+            Ok("not (a in (1)) eq (b in (2)) and not c in (3)")
+        );
     }
 }
