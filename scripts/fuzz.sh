@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Fuzzes the $filter/$orderby/$select/$expand parsers and the binder.
+# Fuzzes every target in fuzz/fuzz_targets for SECONDS each: the query-option parsers and binder
+# (query_options), the resource-path parser and the body validator (request_parts).
 #   scripts/fuzz.sh [SECONDS] [SEED]   SECONDS defaults to 60; SEED to a random one.
 # CI passes a fixed seed and a fresh clone has no corpus, so its run is repeatable: the same seed
 # explores the same inputs in the same order, and a slower machine only stops earlier. Run without
-# a seed (and for longer) to look for new failures.
+# a seed (and for longer) to look for new failures. Inputs that found bugs are kept in
+# fuzz/seeds/<target>.
 # Stable toolchain: sanitizers off (-s none); libFuzzer still finds panics and runaway recursion.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +13,10 @@ seconds="${1:-60}"
 seed_option=()
 [[ -n "${2:-}" ]] && seed_option=(-seed="$2")
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-mkdir -p fuzz/corpus
 cd fuzz
-cargo fuzz run query_options -s none corpus seeds -- \
-    -max_total_time="$seconds" -rss_limit_mb=2048 "${seed_option[@]}"
+for target in query_options request_parts; do
+    echo "== fuzz $target for ${seconds}s"
+    mkdir -p "corpus/$target"
+    cargo fuzz run "$target" -s none "corpus/$target" "seeds/$target" -- \
+        -max_total_time="$seconds" -rss_limit_mb=2048 "${seed_option[@]}"
+done
