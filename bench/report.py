@@ -12,7 +12,7 @@ WORKLOADS = {
     "W1": "POST deviceComplianceActionItem (seed 000) under one policy + rule",
     "W2": "POST deviceComplianceDeviceStatus (seed 001) under one of 100 policies",
     "W3": "GET a device status by id (random, from the stored ones)",
-    "W4": "GET deviceStatuses first page of one of 100 policies",
+    "W4": "GET deviceStatuses?$filter=status eq 'nonCompliant'&$top=100 of one of 100 policies",
     "W5": "80% W3 reads / 20% W2 writes",
 }
 MIB = 1024 * 1024
