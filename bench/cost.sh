@@ -6,7 +6,8 @@
 #
 # W0 is a diagnostic, not a workload of the issue: W3's requests with an unknown query option,
 # which complyd refuses (400) after the token check, routing and query parsing but before the
-# store; the floor answers with that same 400. It is what complyd's HTTP path costs on its own.
+# store; the floor answers with that same 400 (both made by bench/run.sh). It is what complyd's
+# HTTP path costs on its own.
 #
 #   bench/run.sh && bench/cost.sh
 set -euo pipefail
@@ -24,7 +25,7 @@ W1_BODY=$FIXTURES/seed000_action_item.request.json
 W2_BODY=$FIXTURES/seed001_device_status.request.json
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
-[ -f "$WORK/w3.response" ] || { echo "run bench/run.sh first" >&2; exit 1; }
+[ -f "$WORK/w0.response" ] || { echo "run bench/run.sh first" >&2; exit 1; }
 
 rm -rf "$COST" && mkdir -p "$COST"
 cp -a "$WORK/data" "$COST/data"
@@ -36,11 +37,7 @@ ticks() { awk '{ print $14 + $15 }' "$1"; } # utime + stime of /proc/…/stat
 
 measure() { # SERVER WORKLOAD
   local server=$1 w=$2 writer='' p0 p1 t0=0 t1=0 wrk_pid wrk_ticks n rps
-  if [ "$w" = W0 ]; then
-    gets=$COST/w0.paths posts='' body='' pct=0 floor_args=(--response-file "$COST/w0.response")
-  else
-    workload "$w"
-  fi
+  workload "$w"
   if [ "$server" = complyd ]; then
     start complyd "$BIN/complyd" serve --listen 127.0.0.1:0 --data "$COST/data" --jwt-secret "$SECRET"
     writer=$(grep -l complyd-writer /proc/"$PID"/task/*/comm | head -n1 | xargs dirname)
@@ -66,14 +63,6 @@ measure() { # SERVER WORKLOAD
     "$w" "$server" "$rps" $(((p1 - p0) * TICK_US / n)) \
     "$([ -n "$writer" ] && echo $(((t1 - t0) * TICK_US / n)) || echo -)" $((wrk_ticks * TICK_US / n))
 }
-
-# W0's requests, and complyd's answer to one of them for the floor.
-sed 's/$/?$unknownOption=1/' "$WORK/w3.paths" >"$COST/w0.paths"
-start complyd "$BIN/complyd" serve --listen 127.0.0.1:0 --data "$COST/data" --jwt-secret "$SECRET"
-status=$(curl -s -o "$COST/w0.response" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
-  "$URL$(head -n1 "$COST/w0.paths")")
-stop "$PID"
-[ "$status" = 400 ] || { echo "W0: expected 400 from complyd, got $status" >&2; exit 1; }
 
 for w in W0 W1 W2 W3; do
   measure floor "$w"

@@ -35,9 +35,11 @@ start() {
 }
 
 # workload W : sets gets, posts, body and pct (what wrk's bench.lua sends) and floor_args (the
-# floor's canned answers) for workload W.
+# floor's canned answers) for workload W. W0 is bench/cost.sh's diagnostic, not a workload of
+# issue 3: W3's requests refused with 400 before the store.
 workload() {
   case $1 in
+    W0) gets=$WORK/w0.paths posts='' body='' pct=0 floor_args=(--response-file "$WORK/w0.response") ;;
     W1) gets='' posts=$WORK/w1.paths body=$W1_BODY pct=100 floor_args=(--response-file "$WORK/w1.response") ;;
     W2) gets='' posts=$WORK/w2.paths body=$W2_BODY pct=100 floor_args=(--response-file "$WORK/w2.response") ;;
     W3) gets=$WORK/w3.paths posts='' body='' pct=0 floor_args=(--response-file "$WORK/w3.response") ;;

@@ -9,6 +9,7 @@ import statistics
 import subprocess
 
 WORKLOADS = {
+    "W0": "GET as W3 with an unknown query option: 400 before the store (diagnostic)",
     "W1": "POST deviceComplianceActionItem (seed 000) under one policy + rule",
     "W2": "POST deviceComplianceDeviceStatus (seed 001) under one of 100 policies",
     "W3": "GET a device status by id (random, from the stored ones)",

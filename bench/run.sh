@@ -84,6 +84,9 @@ sed "s|.*|/beta/$POLICIES_PATH/&/deviceStatuses|" "$CACHE/policies.txt" >"$WORK/
 shuf -n "$ID_SAMPLE" --random-source=<(yes) "$CACHE/ids.txt" |
   awk -v p="/beta/$POLICIES_PATH" '{ print p "/" $1 "/deviceStatuses/" $2 }' >"$WORK/w3.paths"
 sed "s|.*|/beta/$POLICIES_PATH/&/deviceStatuses?${W4_QUERY//&/\\&}|" "$CACHE/policies.txt" >"$WORK/w4.paths"
+# W0 (a diagnostic for bench/cost.sh): W3's requests with an unknown query option, refused with 400
+# before the store.
+sed 's/$/?$unknownOption=1/' "$WORK/w3.paths" >"$WORK/w0.paths"
 W1_BODY=$FIXTURES/seed000_action_item.request.json
 W2_BODY=$FIXTURES/seed001_device_status.request.json
 
@@ -105,6 +108,7 @@ capture w1 201 POST "$(head -n1 "$WORK/w1.paths")" "$W1_BODY"
 capture w2 201 POST "$(head -n1 "$WORK/w2.paths")" "$W2_BODY"
 capture w3 200 GET "$(head -n1 "$WORK/w3.paths")"
 capture w4 200 GET "$(head -n1 "$WORK/w4.paths")"
+capture w0 400 GET "$(head -n1 "$WORK/w0.paths")"
 
 # --- workloads, A B A B -------------------------------------------------------------------------
 : >"$WORK/runs.jsonl"
