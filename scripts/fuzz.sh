@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes every target in fuzz/fuzz_targets for SECONDS each: the query-option parsers and binder
+# Fuzzes every target of fuzz/Cargo.toml for SECONDS each: the query-option parsers and binder
 # (query_options), the resource-path parser and the body validator (request_parts).
 #   scripts/fuzz.sh [SECONDS] [SEED]   SECONDS defaults to 60; SEED to a random one.
 # CI passes a fixed seed and a fresh clone has no corpus, so its run is repeatable: the same seed
@@ -14,7 +14,7 @@ seed_option=()
 [[ -n "${2:-}" ]] && seed_option=(-seed="$2")
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 cd fuzz
-for target in query_options request_parts; do
+for target in $(cargo fuzz list); do
     echo "== fuzz $target for ${seconds}s"
     mkdir -p "corpus/$target"
     cargo fuzz run "$target" -s none "corpus/$target" "seeds/$target" -- \
