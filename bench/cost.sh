@@ -18,11 +18,6 @@ BENCH=$ROOT/bench
 WORK=$BENCH/.work
 COST=$BENCH/.cost
 LOGS=$COST
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
-SECRET=${BENCH_JWT_SECRET:-complyd-bench-secret-0123456789abcdef0123456789}
-FIXTURES=$ROOT/crates/complyd/tests/api/fixtures
-W1_BODY=$FIXTURES/seed000_action_item.request.json
-W2_BODY=$FIXTURES/seed001_device_status.request.json
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
 [ -f "$WORK/w0.response" ] || { echo "run bench/run.sh first" >&2; exit 1; }

@@ -1,6 +1,12 @@
-# Shared by bench/run.sh and bench/cost.sh (sourced): the processes they start, and what each
-# workload sends. Expects WORK (the run's request lists and captured responses), W1_BODY, W2_BODY
-# and LOGS (where servers' output goes).
+# Shared by bench/run.sh and bench/cost.sh (sourced): their common settings, the processes they
+# start, and what each workload sends. Expects ROOT (the repository), WORK (the run's request lists
+# and captured responses) and LOGS (where servers' output goes).
+
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
+SECRET=${BENCH_JWT_SECRET:-complyd-bench-secret-0123456789abcdef0123456789}
+FIXTURES=$ROOT/crates/complyd/tests/api/fixtures
+W1_BODY=$FIXTURES/seed000_action_item.request.json
+W2_BODY=$FIXTURES/seed001_device_status.request.json
 
 log() { printf '== %s\n' "$*" >&2; }
 

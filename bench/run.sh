@@ -25,13 +25,10 @@ WORKLOADS=${BENCH_WORKLOADS:-W1 W2 W3 W4 W5}
 COLD_RUNS=${BENCH_COLD_RUNS:-7}
 ID_SAMPLE=${BENCH_ID_SAMPLE:-100000}
 SEED_CONNECTIONS=${BENCH_SEED_CONNECTIONS:-48}
-SECRET=${BENCH_JWT_SECRET:-complyd-bench-secret-0123456789abcdef0123456789}
 CACHE=$BENCH/.cache/seed-$STATUSES
 WORK=$BENCH/.work
 RESULTS=$BENCH/results
 LUA=$BENCH/lua/bench.lua
-FIXTURES=$ROOT/crates/complyd/tests/api/fixtures
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 POLICIES_PATH=deviceManagement/deviceCompliancePolicies
 # W4's query: the first page of one policy's nonCompliant statuses.
 W4_QUERY='%24filter=status%20eq%20%27nonCompliant%27&%24top=100'
@@ -59,7 +56,7 @@ if [ ! -f "$CACHE/done" ]; then
   start seeding "$BIN/complyd" serve --listen 127.0.0.1:0 --data "$CACHE/data" --jwt-secret "$SECRET"
   "$BIN/seed" --url "$URL" --token "$(token "$CACHE/data")" --statuses "$STATUSES" \
     --policies "$POLICIES" --connections "$SEED_CONNECTIONS" \
-    --body "$FIXTURES/seed001_device_status.request.json" --out "$CACHE"
+    --body "$W2_BODY" --out "$CACHE"
   stop "$PID"
   touch "$CACHE/done"
 else
@@ -87,8 +84,6 @@ sed "s|.*|/beta/$POLICIES_PATH/&/deviceStatuses?${W4_QUERY//&/\\&}|" "$CACHE/pol
 # W0 (a diagnostic for bench/cost.sh): W3's requests with an unknown query option, refused with 400
 # before the store.
 sed 's/$/?$unknownOption=1/' "$WORK/w3.paths" >"$WORK/w0.paths"
-W1_BODY=$FIXTURES/seed000_action_item.request.json
-W2_BODY=$FIXTURES/seed001_device_status.request.json
 
 # --- cold start ---------------------------------------------------------------------------------
 log "cold start: $COLD_RUNS runs"
