@@ -46,6 +46,7 @@ impl ApiError {
             Self::Throttled { .. } => 429,
             Self::Store(StoreError::Conflict) => 409,
             Self::Store(StoreError::Unavailable(_)) => 503,
+            Self::Store(StoreError::Full(_)) => 507,
             Self::Store(StoreError::Backend(_)) | Self::Internal(_) => 500,
         }
     }
@@ -67,6 +68,7 @@ impl ApiError {
             Self::Throttled { .. } => "TooManyRequests",
             Self::Store(StoreError::Conflict) => "Conflict",
             Self::Store(StoreError::Unavailable(_)) => "ServiceUnavailable",
+            Self::Store(StoreError::Full(_)) => "InsufficientStorage",
             Self::Store(StoreError::Backend(_)) | Self::Internal(_) => "InternalError",
         }
     }
@@ -100,6 +102,9 @@ impl ApiError {
             Self::Store(StoreError::Conflict) => "An entity with this key already exists.".into(),
             Self::Store(StoreError::Unavailable(_)) => {
                 "The service is temporarily unavailable: its database cannot be reached. Retry shortly.".into()
+            }
+            Self::Store(StoreError::Full(_)) => {
+                "The service has no storage left for this change; nothing was written. Reads still work; retry the write later.".into()
             }
             Self::Store(StoreError::Backend(_)) | Self::Internal(_) => {
                 "An internal server error occurred. Quote the request-id when reporting it.".into()

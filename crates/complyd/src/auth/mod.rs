@@ -139,9 +139,14 @@ impl Authenticator {
     fn validation(&self, alg: Algorithm, issuer: Option<&str>) -> Validation {
         let mut validation = Validation::new(alg);
         validation.set_audience(&AUDIENCES);
-        validation.set_required_spec_claims(&["exp", "aud"]);
-        if let Some(issuer) = issuer {
-            validation.set_issuer(&[issuer]);
+        // A token verified with an issuer's key must name that issuer: without `iss` in the
+        // required claims, the library would skip the issuer check for a token that has none.
+        match issuer {
+            Some(issuer) => {
+                validation.set_required_spec_claims(&["exp", "aud", "iss"]);
+                validation.set_issuer(&[issuer]);
+            }
+            None => validation.set_required_spec_claims(&["exp", "aud"]),
         }
         validation.validate_nbf = true;
         validation.leeway = self.leeway;
@@ -275,6 +280,9 @@ impl Authenticator {
                     unauthenticated("Lifetime validation failed, the token is not yet valid.")
                 }
                 JwtErrorKind::InvalidIssuer => {
+                    unauthenticated("Access token validation failure. Invalid issuer.")
+                }
+                JwtErrorKind::MissingRequiredClaim(claim) if claim == "iss" => {
                     unauthenticated("Access token validation failure. Invalid issuer.")
                 }
                 JwtErrorKind::InvalidSignature => {

@@ -337,7 +337,15 @@ impl Service {
             .model
             .navigation(entity.target, action.replaces, call.version)
             .ok_or_else(|| route_error(&call))?;
-        let body = call.body.take().unwrap_or(Value::Object(Map::new()));
+        // The parameter is required: a missing body or parameter must never read as "clear
+        // everything". An explicitly empty list is the documented way to clear.
+        let missing = || {
+            ApiError::bad_request(format!(
+                "The parameter '{}' of the action '{}' is required.",
+                action.parameter, action.name
+            ))
+        };
+        let body = call.body.take().ok_or_else(missing)?;
         let params = body
             .as_object()
             .ok_or_else(|| ApiError::bad_request("The request body must be a JSON object."))?;
@@ -352,7 +360,7 @@ impl Service {
             .into());
         }
         let members = match params.get(action.parameter) {
-            None | Some(Value::Null) => Vec::new(),
+            None | Some(Value::Null) => return Err(missing()),
             Some(value) => {
                 Validator::new(self.model, call.version).children(nav, value, action.parameter)?
             }

@@ -80,6 +80,9 @@ pub enum StoreError {
     Conflict,
     /// The database cannot be reached now; the request may be retried.
     Unavailable(String),
+    /// The disk (or the database's quota) is full: nothing was written; reads still work, and
+    /// writes succeed again once space is freed.
+    Full(String),
     /// The database failed; the message is for logs, not for clients.
     Backend(String),
 }
@@ -90,6 +93,7 @@ impl fmt::Display for StoreError {
             Self::Conflict => f.write_str("an entity with this key exists"),
             Self::Backend(m) => write!(f, "storage failure: {m}"),
             Self::Unavailable(m) => write!(f, "storage unavailable: {m}"),
+            Self::Full(m) => write!(f, "storage full: {m}"),
         }
     }
 }

@@ -36,6 +36,9 @@ impl From<postgres::Error> for StoreError {
             Some(c) if c.code().starts_with("08") || c.code().starts_with("57P") => {
                 StoreError::Unavailable(e.to_string())
             }
+            // Class 53: insufficient resources (disk full, out of memory, too many connections
+            // are 53100, 53200, 53300); only a full disk is the client's 507.
+            Some(c) if *c == SqlState::DISK_FULL => StoreError::Full(e.to_string()),
             _ => StoreError::Backend(e.to_string()),
         }
     }

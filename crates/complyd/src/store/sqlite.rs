@@ -48,6 +48,9 @@ impl From<rusqlite::Error> for StoreError {
             {
                 StoreError::Conflict
             }
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+                StoreError::Full(e.to_string())
+            }
             other => StoreError::Backend(other.to_string()),
         }
     }

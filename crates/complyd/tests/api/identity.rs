@@ -9,14 +9,14 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 const SECRET: &str = "app-secret-value";
-const CLIENT: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+pub(crate) const CLIENT: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 const READER: &str = "aaaaaaaa-0000-4000-8000-000000000002";
 const CERT_CLIENT: &str = "aaaaaaaa-0000-4000-8000-000000000003";
 const PUBLIC_CLIENT: &str = "aaaaaaaa-0000-4000-8000-000000000004";
 const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
 
 /// The store the server uses (SQLite in its folder, or its PostgreSQL database in the PG run).
-async fn open_store(server: &Server) -> Store {
+pub(crate) async fn open_store(server: &Server) -> Store {
     let url = crate::support::test_store(server.data_dir());
     Store::open(url.as_deref(), server.data_dir())
         .await
@@ -41,7 +41,7 @@ fn app(client_id: &str, roles: &[&str], secret: Option<&str>, certs: Vec<String>
 }
 
 /// A server with a ReadWrite app (secret), a Read app, a public client and a user.
-async fn registered() -> (Server, Store) {
+pub(crate) async fn registered() -> (Server, Store) {
     let server = Server::start().await;
     let store = open_store(&server).await;
     registry::add_app(&store, app(CLIENT, &[WRITE], Some(SECRET), vec![]))
@@ -88,7 +88,7 @@ async fn token_call(server: &Server, tenant: &str, form: &[(&str, &str)]) -> (u1
     (status, res.json().await.unwrap())
 }
 
-async fn app_token(server: &Server, client_id: &str) -> String {
+pub(crate) async fn app_token(server: &Server, client_id: &str) -> String {
     let (status, body) = token_call(
         server,
         TENANT,
@@ -104,7 +104,7 @@ async fn app_token(server: &Server, client_id: &str) -> String {
     body["access_token"].as_str().unwrap().to_string()
 }
 
-async fn list_policies(server: &Server, token: &str) -> (u16, Value) {
+pub(crate) async fn list_policies(server: &Server, token: &str) -> (u16, Value) {
     let res = http()
         .get(format!("{}/v1.0/{POLICIES}", server.base))
         .bearer_auth(token)
@@ -528,7 +528,7 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
 }
 
 /// Signs `claims` with complyd's own key (read from the store), under `alg` and `kid`.
-async fn own_signed(store: &Store, alg: Algorithm, claims: &Value) -> String {
+pub(crate) async fn own_signed(store: &Store, alg: Algorithm, claims: &Value) -> String {
     let stored = registry::signing_key(store).await.unwrap().unwrap();
     let der = base64::engine::general_purpose::STANDARD
         .decode(&stored.private_key)
@@ -538,7 +538,7 @@ async fn own_signed(store: &Store, alg: Algorithm, claims: &Value) -> String {
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_der(&der)).unwrap()
 }
 
-fn graph_claims(now: i64) -> Value {
+pub(crate) fn graph_claims(now: i64) -> Value {
     json!({
         "aud": "https://graph.microsoft.com",
         "iss": format!("https://sts.windows.net/{TENANT}/"),
