@@ -569,9 +569,10 @@ impl<'m> Builder<'m> {
             )
         };
         let mut body = Map::new();
+        // Required and never null: a missing parameter is refused, an empty list clears.
         body.insert(
             action.parameter.to_string(),
-            nullable(json!({ "type": "array", "items": create }), true),
+            json!({ "type": "array", "items": create }),
         );
         self.paths.insert(
             at.path.clone(),
@@ -583,6 +584,7 @@ impl<'m> Builder<'m> {
                 "requestBody": { "required": true, "content": json_content(json!({
                     "type": "object",
                     "additionalProperties": false,
+                    "required": [action.parameter],
                     "properties": body,
                 })) },
                 "responses": with_errors(Errors::Write, [success]),
