@@ -10,6 +10,7 @@ mod descriptions;
 mod durability;
 mod fidelity;
 mod identity;
+mod ops;
 mod polymorphism;
 mod query;
 mod routes;
