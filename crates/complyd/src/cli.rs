@@ -197,6 +197,9 @@ pub struct ServeArgs {
     /// Extra names (DNS or IP) for the `--tls auto` certificate (repeatable).
     #[arg(long, env = "COMPLYD_TLS_NAME", value_delimiter = ',')]
     pub tls_name: Vec<String>,
+    /// Serve `/metrics` (Prometheus text format, no token: do not expose it publicly).
+    #[arg(long, env = "COMPLYD_METRICS")]
+    pub metrics: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod tls;
@@ -36,6 +37,8 @@ pub struct Config {
     pub tls: Option<tls::TlsIdentity>,
     /// `postgres://…` for a shared PostgreSQL; `None` is SQLite in `data_dir`.
     pub store: Option<String>,
+    /// Serve `/metrics` (`--metrics`).
+    pub metrics: bool,
 }
 
 impl Config {
@@ -51,6 +54,7 @@ impl Config {
             trusted_issuers: Vec::new(),
             tls: None,
             store: None,
+            metrics: false,
         }
     }
 }
@@ -78,6 +82,13 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     std::fs::create_dir_all(&config.data_dir)?;
     let model = odata::Model::intune().map_err(anyhow::Error::msg)?;
     let store = store::Store::open(config.store.as_deref(), &config.data_dir).await?;
+    let metrics = config
+        .metrics
+        .then(|| Arc::new(metrics::Metrics::new(store.pool_use().is_some())));
+    let store = match &metrics {
+        Some(metrics) => store.observed(metrics.store()),
+        None => store,
+    };
     let secret = resolve_secret(&store, &config.data_dir, config.jwt_secret.as_deref()).await?;
     let mut trusted = Vec::new();
     for issuer in &config.trusted_issuers {
@@ -104,6 +115,8 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
         } else {
             "http"
         },
+        readiness: http::ops::Readiness::new(store.clone()),
+        metrics,
     });
     Ok(Prepared {
         state,
@@ -113,6 +126,15 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
 }
 
 impl Prepared {
+    /// What the accept loop counts open connections with: take `opened()` for each accepted
+    /// connection and drop the guard when the connection ends.
+    pub fn connections(&self) -> metrics::Connections {
+        self.state
+            .metrics
+            .as_ref()
+            .map_or_else(metrics::Connections::off, |m| m.connections())
+    }
+
     /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests and closes
     /// the store.
     pub async fn run(
@@ -120,16 +142,19 @@ impl Prepared {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let connections = self.connections();
         let app = http::router(self.state);
         match &self.tls {
             Some(identity) => {
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 let listener = tls::TlsListener::new(listener, identity)?;
+                let listener = metrics::CountingListener::new(listener, connections);
                 axum::serve(listener, app)
                     .with_graceful_shutdown(shutdown)
                     .await?;
             }
             None => {
+                let listener = metrics::CountingListener::new(listener, connections);
                 axum::serve(listener, app)
                     .with_graceful_shutdown(shutdown)
                     .await?
@@ -151,7 +176,9 @@ pub async fn resolve_secret(
 ) -> anyhow::Result<Vec<u8>> {
     match (given, store) {
         (Some(s), _) if !s.is_empty() => Ok(s.as_bytes().to_vec()),
-        (_, store::Store::Postgres(_)) => Ok(auth::load_or_create_shared_secret(store).await?),
+        (_, store) if matches!(store.backend(), store::Backend::Postgres(_)) => {
+            Ok(auth::load_or_create_shared_secret(store).await?)
+        }
         _ => Ok(auth::load_or_create_secret(data_dir, None)?),
     }
 }

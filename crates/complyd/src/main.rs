@@ -46,6 +46,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         trusted_issuers,
         tls,
         store: args.data.store,
+        metrics: args.metrics,
     };
     // The store is open before the line that tells scripts the server is up.
     let prepared = complyd::prepare(config).await?;

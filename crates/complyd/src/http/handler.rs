@@ -3,6 +3,7 @@
 use super::response::{self, Urls};
 use super::{AppState, RequestContext};
 use crate::error::ApiError;
+use crate::metrics::{Route, Template};
 use crate::service::{Call, Operation};
 use axum::body::Body;
 use axum::extract::State;
@@ -24,7 +25,8 @@ pub async fn odata(
     body: Body,
 ) -> Response {
     let host = host(&headers).to_string();
-    match handle(&state, &method, &uri, &headers, body).await {
+    let mut route = Route::Unresolved;
+    let mut res = match handle(&state, &method, &uri, &headers, body, &mut route).await {
         Ok(Outcome::Document(document)) => response::document(document),
         Ok(Outcome::Text(content_type, text)) => {
             ([(header::CONTENT_TYPE, content_type)], text).into_response()
@@ -38,7 +40,11 @@ pub async fn odata(
             response::reply(&urls, reply)
         }
         Err(err) => response::error(&ctx, &err),
+    };
+    if state.metrics.is_some() {
+        res.extensions_mut().insert(route);
     }
+    res
 }
 
 /// What a request produced: a service reply, a whole JSON document (a batch response), or a
@@ -55,8 +61,10 @@ async fn handle(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
+    route: &mut Route,
 ) -> Result<Outcome, ApiError> {
     if uri.path() == "/openapi.json" {
+        *route = Route::OpenApi;
         // Like `$metadata`, the description of the service is public.
         return described(method, "/openapi.json", || {
             let origin = format!("{}://{}", state.scheme, host(headers));
@@ -69,12 +77,14 @@ async fn handle(
         .split_once('/')
         .unwrap_or((uri.path().trim_start_matches('/'), ""));
     let version = Version::parse(version_segment).ok_or_else(|| {
+        *route = Route::Unmatched;
         ApiError::InvalidVersion(format!(
             "Invalid version: {}",
             version_segment.to_lowercase()
         ))
     })?;
     if rest == "$metadata" {
+        *route = Route::Metadata;
         // Graph answers `$metadata` without a token.
         let path = format!("/{}/$metadata", version.as_str());
         return described(method, &path, || {
@@ -85,17 +95,27 @@ async fn handle(
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok());
     let principal = state.auth.authenticate(authorization).await?;
-    state.throttle.admit(
+    let admitted = state.throttle.admit(
         &principal,
         matches!(
             *method,
             Method::POST | Method::PUT | Method::PATCH | Method::DELETE
         ),
-    )?;
+    );
+    if let (Err(_), Some(metrics)) = (&admitted, &state.metrics) {
+        metrics.throttled();
+    }
+    admitted?;
     if rest == "$batch" {
+        *route = Route::Batch;
         return batch(state, method, version, headers, body).await;
     }
-    let path = ResourcePath::parse(state.model, version, rest)?;
+    let path = ResourcePath::parse(state.model, version, rest).inspect_err(|_| {
+        *route = Route::Unmatched;
+    })?;
+    if state.metrics.is_some() {
+        *route = Route::Resource(Template::of(&path));
+    }
     let operation = match *method {
         Method::GET => Operation::Get,
         Method::POST => Operation::Post,

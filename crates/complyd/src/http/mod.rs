@@ -1,8 +1,10 @@
 //! HTTP: one router that sends every request to the OData handler, wrapped in the middleware that
-//! stamps request ids, catches panics and logs one line per request.
+//! stamps request ids, catches panics and logs one line per request (and, with metrics on, counts
+//! it).
 
 mod batch;
 mod handler;
+pub mod ops;
 mod response;
 pub mod throttle;
 
@@ -30,6 +32,10 @@ pub struct AppState {
     pub throttle: throttle::Throttle,
     /// `http` or `https`: how clients reach us, for absolute URLs.
     pub scheme: &'static str,
+    /// `/readyz`'s view of the store.
+    pub readiness: ops::Readiness,
+    /// `/metrics` (`--metrics`); `None` counts nothing.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// The ids a request carries through its life, for headers, error bodies and logs.
@@ -40,12 +46,22 @@ pub struct RequestContext {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    // The token service's paths first; everything else is Graph's.
-    crate::identity::routes()
+    let metrics = state.metrics.clone();
+    let mut identity = crate::identity::routes();
+    if metrics.is_some() {
+        identity = identity.route_layer(middleware::from_fn(ops::token_service));
+    }
+    // The token service's paths and the operator's first; everything else is Graph's.
+    let app = identity
+        .merge(ops::routes(metrics.is_some()))
         .fallback(handler::odata)
         .with_state(state)
-        // Outermost: everything inside, panics included, leaves with ids, a Graph body and a log line.
-        .layer(middleware::from_fn(envelope))
+        // Everything inside, panics included, leaves with ids, a Graph body and a log line.
+        .layer(middleware::from_fn(envelope));
+    match metrics {
+        Some(metrics) => app.layer(middleware::from_fn_with_state(metrics, ops::observe)),
+        None => app,
+    }
 }
 
 async fn envelope(mut req: Request, next: Next) -> Response {

@@ -124,29 +124,66 @@ pub trait WriteTx {
 /// The store in use: the embedded SQLite database, or a shared PostgreSQL. Both answer the same
 /// calls with the same results; only where the data lives differs.
 #[derive(Clone)]
-pub enum Store {
+pub struct Store {
+    backend: Backend,
+    /// Times every operation when `/metrics` is on.
+    observer: Option<Arc<StoreMetrics>>,
+}
+
+#[derive(Clone)]
+pub enum Backend {
     Sqlite(Arc<SqliteStore>),
     Postgres(Arc<PgStore>),
 }
 
+use crate::metrics::{StoreMetrics, StoreOp};
+use std::future::Future;
 use std::sync::Arc;
 
 impl Store {
     /// `postgres://…` opens PostgreSQL; anything else is the SQLite database in `data_dir`.
     pub async fn open(url: Option<&str>, data_dir: &std::path::Path) -> Result<Self, StoreError> {
-        match url {
+        let backend = match url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let url = url.to_string();
                 let store = tokio::task::spawn_blocking(move || PgStore::open(&url))
                     .await
                     .map_err(|e| StoreError::Backend(e.to_string()))??;
-                Ok(Self::Postgres(store))
+                Backend::Postgres(store)
             }
-            Some(other) => Err(StoreError::Backend(format!(
-                "unsupported store '{other}': use postgres://…, or omit it for SQLite"
-            ))),
-            None => Ok(Self::Sqlite(SqliteStore::open(data_dir)?)),
+            Some(other) => {
+                return Err(StoreError::Backend(format!(
+                    "unsupported store '{other}': use postgres://…, or omit it for SQLite"
+                )))
+            }
+            None => Backend::Sqlite(SqliteStore::open(data_dir)?),
+        };
+        Ok(Self {
+            backend,
+            observer: None,
+        })
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The same store, timing its operations into `observer`.
+    pub fn observed(self, observer: Arc<StoreMetrics>) -> Self {
+        Self {
+            observer: Some(observer),
+            ..self
         }
+    }
+
+    async fn timed<T>(&self, op: StoreOp, work: impl Future<Output = T>) -> T {
+        let Some(observer) = &self.observer else {
+            return work.await;
+        };
+        let started = std::time::Instant::now();
+        let out = work.await;
+        observer.observe(op, started.elapsed());
+        out
     }
 
     pub async fn write<T, E>(
@@ -157,48 +194,63 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        match self {
-            Self::Sqlite(s) => s.write(f).await,
-            Self::Postgres(s) => s.write(f).await,
-        }
+        self.timed(StoreOp::Write, async {
+            match &self.backend {
+                Backend::Sqlite(s) => s.write(f).await,
+                Backend::Postgres(s) => s.write(f).await,
+            }
+        })
+        .await
     }
 
     /// At a clean stop, after the last request: SQLite empties its log; PostgreSQL has nothing
     /// to do.
     pub async fn close(&self) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(s) => s.close().await,
-            Self::Postgres(_) => Ok(()),
+        match &self.backend {
+            Backend::Sqlite(s) => s.close().await,
+            Backend::Postgres(_) => Ok(()),
         }
     }
 
     pub async fn get(&self, key: &Key) -> Result<Option<Row>, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.get(key).await,
-            Self::Postgres(s) => s.get(key).await,
-        }
+        self.timed(StoreOp::Get, async {
+            match &self.backend {
+                Backend::Sqlite(s) => s.get(key).await,
+                Backend::Postgres(s) => s.get(key).await,
+            }
+        })
+        .await
     }
 
     /// The first of `keys` that does not exist.
     pub async fn all_exist(&self, keys: Vec<Key>) -> Result<Option<Key>, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.all_exist(keys).await,
-            Self::Postgres(s) => s.all_exist(keys).await,
-        }
+        self.timed(StoreOp::Get, async {
+            match &self.backend {
+                Backend::Sqlite(s) => s.all_exist(keys).await,
+                Backend::Postgres(s) => s.all_exist(keys).await,
+            }
+        })
+        .await
     }
 
     pub async fn query(&self, q: Query) -> Result<Vec<(Row, Vec<sql::Param>)>, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.query(q).await,
-            Self::Postgres(s) => s.query(q).await,
-        }
+        self.timed(StoreOp::Query, async {
+            match &self.backend {
+                Backend::Sqlite(s) => s.query(q).await,
+                Backend::Postgres(s) => s.query(q).await,
+            }
+        })
+        .await
     }
 
     pub async fn count_matching(&self, q: Query) -> Result<u64, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.count_matching(q).await,
-            Self::Postgres(s) => s.count_matching(q).await,
-        }
+        self.timed(StoreOp::Count, async {
+            match &self.backend {
+                Backend::Sqlite(s) => s.count_matching(q).await,
+                Backend::Postgres(s) => s.count_matching(q).await,
+            }
+        })
+        .await
     }
 
     pub async fn count_by(
@@ -208,25 +260,53 @@ impl Store {
         parent: Option<&str>,
         property: &str,
     ) -> Result<Vec<(String, u64)>, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.count_by(tenant, collection, parent, property).await,
-            Self::Postgres(s) => s.count_by(tenant, collection, parent, property).await,
-        }
+        self.timed(StoreOp::Count, async {
+            match &self.backend {
+                Backend::Sqlite(s) => s.count_by(tenant, collection, parent, property).await,
+                Backend::Postgres(s) => s.count_by(tenant, collection, parent, property).await,
+            }
+        })
+        .await
     }
 
     /// Every row of every tenant after `after_seq`, in `seq` order, at most `limit`.
     pub async fn scan(&self, after_seq: i64, limit: usize) -> Result<Vec<Row>, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.scan(after_seq, limit).await,
-            Self::Postgres(s) => s.scan(after_seq, limit).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.scan(after_seq, limit).await,
+            Backend::Postgres(s) => s.scan(after_seq, limit).await,
         }
     }
 
     /// The plan the database picks for a page of `q`, one line per step.
     pub async fn explain(&self, q: Query) -> Result<Vec<String>, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.explain(q).await,
-            Self::Postgres(s) => s.explain(q).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.explain(q).await,
+            Backend::Postgres(s) => s.explain(q).await,
+        }
+    }
+
+    /// Whether the store answers: its writer runs and the database answers a trivial query.
+    /// The caller bounds the wait.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.ping().await,
+            Backend::Postgres(s) => s.ping().await,
+        }
+    }
+
+    /// Writes waiting for the writer.
+    pub fn queued_writes(&self) -> usize {
+        match &self.backend {
+            Backend::Sqlite(s) => s.queued_writes(),
+            Backend::Postgres(s) => s.queued_writes(),
+        }
+    }
+
+    /// PostgreSQL's reader pool: connections in use, and its size.
+    pub fn pool_use(&self) -> Option<(usize, usize)> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(s) => Some(s.pool_use()),
         }
     }
 }

@@ -115,6 +115,26 @@ pub struct PgStore {
     writer: mpsc::Sender<Job>,
     readers: Vec<Mutex<Option<Conn>>>,
     next_reader: AtomicUsize,
+    /// Readers running a read now.
+    busy: AtomicUsize,
+    /// The readiness check's own connection, so that a busy pool does not fail it.
+    probe: Mutex<Option<Conn>>,
+}
+
+/// Counts a reader as busy while it lives.
+struct Busy<'a>(&'a AtomicUsize);
+
+impl<'a> Busy<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Parses a `postgres://` URL with short timeouts, so that an unreachable database fails fast.
@@ -173,6 +193,8 @@ impl PgStore {
             writer: tx,
             readers: (0..READERS).map(|_| Mutex::new(None)).collect(),
             next_reader: AtomicUsize::new(0),
+            busy: AtomicUsize::new(0),
+            probe: Mutex::new(None),
         }))
     }
 
@@ -198,6 +220,7 @@ impl PgStore {
             let mut slot = this.readers[index]
                 .lock()
                 .map_err(|_| StoreError::Backend("reader poisoned".into()))?;
+            let _busy = Busy::enter(&this.busy);
             if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
                 *slot = Some(connect(&this.config)?);
             }
@@ -206,6 +229,53 @@ impl PgStore {
                 .ok_or_else(|| StoreError::Unavailable("no connection".into()))?;
             let result = f(conn);
             if matches!(result, Err(StoreError::Unavailable(_))) {
+                *slot = None;
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    /// Writes waiting for the writer.
+    pub fn queued_writes(&self) -> usize {
+        writer::queued(&self.writer)
+    }
+
+    /// Reader connections in use, and the pool's size.
+    pub fn pool_use(&self) -> (usize, usize) {
+        (self.busy.load(Ordering::Relaxed), READERS)
+    }
+
+    /// Whether the store can serve: the writer runs and PostgreSQL answers `SELECT 1` on the
+    /// probe's connection (made anew after a failure). A check still waiting on a database that
+    /// does not answer fails the next one at once, rather than queueing behind it.
+    pub async fn ping(self: &Arc<Self>) -> Result<(), StoreError> {
+        if self.writer.is_closed() {
+            return Err(StoreError::Unavailable("the writer has stopped".into()));
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut slot = match this.probe.try_lock() {
+                Ok(slot) => slot,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Unavailable(
+                        "the previous check has not finished".into(),
+                    ))
+                }
+            };
+            if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
+                *slot = Some(connect(&this.config)?);
+            }
+            let conn = slot
+                .as_mut()
+                .ok_or_else(|| StoreError::Unavailable("no connection".into()))?;
+            let result = conn
+                .client
+                .batch_execute("SELECT 1")
+                .map_err(StoreError::from);
+            if result.is_err() {
                 *slot = None;
             }
             result
@@ -341,9 +411,10 @@ impl Drop for PgStore {
     /// the pooled connections are closed on a thread of their own.
     fn drop(&mut self) {
         let readers = std::mem::take(&mut self.readers);
+        let probe = self.probe.get_mut().ok().and_then(Option::take);
         let _ = std::thread::Builder::new()
             .name("complyd-pg-close".into())
-            .spawn(move || drop(readers));
+            .spawn(move || drop((readers, probe)));
     }
 }
 

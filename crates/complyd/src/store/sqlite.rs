@@ -8,7 +8,7 @@ use odata::value::DateTimeOffset;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
@@ -38,6 +38,23 @@ pub struct SqliteStore {
     inline_budget_steps: u64,
     /// Dropped with the store, which tells the checkpoint thread to stop.
     _alive: Arc<()>,
+    /// The database file, and which file it was when opened (see [`SqliteStore::ping`]).
+    path: PathBuf,
+    file_id: Option<FileId>,
+}
+
+/// A file's device and inode: the same path may come to name another file.
+type FileId = (u64, u64);
+
+#[cfg(unix)]
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &Path) -> Option<FileId> {
+    std::fs::metadata(path).ok().map(|_| (0, 0))
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -212,6 +229,8 @@ impl SqliteStore {
             next_reader: AtomicUsize::new(0),
             inline_budget_steps: INLINE_BUDGET_STEPS,
             _alive: alive,
+            file_id: file_id(&path),
+            path,
         }))
     }
 
@@ -233,6 +252,33 @@ impl SqliteStore {
         E: From<StoreError> + Send + 'static,
     {
         writer::submit(&self.writer, f).await
+    }
+
+    /// Writes waiting for the writer.
+    pub fn queued_writes(&self) -> usize {
+        writer::queued(&self.writer)
+    }
+
+    /// Whether the store can serve: the writer runs, the data folder still holds the database
+    /// file this store has open (a deleted or replaced file keeps answering from the open
+    /// handles, but nothing written now would be found after a restart), and a reader answers.
+    pub async fn ping(self: &Arc<Self>) -> Result<(), StoreError> {
+        if self.writer.is_closed() {
+            return Err(StoreError::Unavailable("the writer has stopped".into()));
+        }
+        if file_id(&self.path) != self.file_id {
+            return Err(StoreError::Unavailable(format!(
+                "{} is no longer the database file this server opened",
+                self.path.display()
+            )));
+        }
+        self.read(|conn| {
+            conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+                r.get::<_, i64>(0)
+            })?;
+            Ok(())
+        })
+        .await
     }
 
     /// Runs `f` on a blocking thread (a read that may take long).

@@ -25,6 +25,11 @@ impl Job {
     }
 }
 
+/// Jobs handed to the writer and not yet taken into a group.
+pub fn queued(writer: &mpsc::Sender<Job>) -> usize {
+    writer.max_capacity() - writer.capacity()
+}
+
 /// Hands `f` to the writer and waits until its result is committed (or refused).
 pub async fn submit<T, E>(
     writer: &mpsc::Sender<Job>,

@@ -29,6 +29,7 @@ pub(crate) fn complyd_on(args: &[&str], data: &Path, store: Option<String>) -> C
         "COMPLYD_MAX_BODY",
         "COMPLYD_PAGE_SIZE",
         "COMPLYD_STORE",
+        "COMPLYD_METRICS",
     ] {
         cmd.env_remove(var);
     }
@@ -62,8 +63,19 @@ impl Daemon {
         extra: &[&str],
         store: Option<String>,
     ) -> Self {
+        Self::start_on_with_env(data, secret, extra, store, &[]).await
+    }
+
+    /// With these environment variables set too.
+    pub(crate) async fn start_on_with_env(
+        data: &Path,
+        secret: Option<&str>,
+        extra: &[&str],
+        store: Option<String>,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut cmd = complyd_on(&["serve", "--listen", "127.0.0.1:0"], data, store);
-        cmd.args(extra);
+        cmd.args(extra).envs(env.iter().copied());
         if let Some(secret) = secret {
             cmd.args(["--jwt-secret", secret]);
         }

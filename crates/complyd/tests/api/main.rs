@@ -11,6 +11,7 @@ mod durability;
 mod fidelity;
 mod hardening;
 mod identity;
+mod ops;
 mod polymorphism;
 mod query;
 mod routes;

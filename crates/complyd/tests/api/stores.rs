@@ -171,7 +171,7 @@ async fn export_then_import_into_another_store_round_trips() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not empty"));
 }
 
-fn pg_script(args: &[&str]) -> String {
+pub(crate) fn pg_script(args: &[&str]) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg.sh");
     let out = std::process::Command::new(script)
         .args(args)

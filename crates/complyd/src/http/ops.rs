@@ -1,0 +1,162 @@
+//! For load balancers, orchestrators and scrapers, without a token and outside throttling:
+//! `/healthz` (the process answers), `/readyz` (the store answers) and, with `--metrics`,
+//! `/metrics`; and the middleware that counts every request for `/metrics`.
+
+use super::{response, AppState, RequestContext};
+use crate::error::ApiError;
+use crate::metrics::{MethodLabel, Metrics, Route, StoreSample};
+use crate::store::{Store, StoreError};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Extension, Router};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long `/readyz` waits for the store.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one answer of the store serves later `/readyz` requests: however often it is
+/// asked, the store is asked at most about once a second.
+const READY_FRESH: Duration = Duration::from_secs(1);
+
+pub fn routes(metrics: bool) -> Router<Arc<AppState>> {
+    let routes = Router::new()
+        .route("/healthz", any(healthz))
+        .route("/readyz", any(readyz));
+    if metrics {
+        routes.route("/metrics", any(scrape))
+    } else {
+        routes
+    }
+}
+
+/// The store's latest answer, shared by concurrent `/readyz` requests.
+pub struct Readiness {
+    store: Store,
+    last: tokio::sync::Mutex<Option<(Instant, Result<(), StoreError>)>>,
+}
+
+impl Readiness {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Asks the store, unless it answered less than [`READY_FRESH`] ago; one question at a time.
+    pub async fn check(&self) -> Result<(), StoreError> {
+        let mut last = self.last.lock().await;
+        if let Some((at, result)) = last.as_ref() {
+            if at.elapsed() < READY_FRESH {
+                return result.clone();
+            }
+        }
+        let result = tokio::time::timeout(READY_TIMEOUT, self.store.ping())
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "no answer within {} s",
+                    READY_TIMEOUT.as_secs()
+                )))
+            });
+        *last = Some((Instant::now(), result.clone()));
+        result
+    }
+}
+
+async fn healthz(method: Method, Extension(ctx): Extension<RequestContext>) -> Response {
+    labelled(
+        Route::Healthz,
+        get_only(&method, "/healthz").map(|()| ok()),
+        &ctx,
+    )
+}
+
+async fn readyz(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    Extension(ctx): Extension<RequestContext>,
+) -> Response {
+    let answer = match get_only(&method, "/readyz") {
+        // Whatever failed, the answer is "not now, retry": 503 with Retry-After.
+        Ok(()) => state.readiness.check().await.map(|()| ok()).map_err(|e| {
+            ApiError::Store(StoreError::Unavailable(match e {
+                StoreError::Unavailable(m) | StoreError::Backend(m) => m,
+                StoreError::Conflict => e.to_string(),
+            }))
+        }),
+        Err(e) => Err(e),
+    };
+    labelled(Route::Readyz, answer, &ctx)
+}
+
+async fn scrape(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    Extension(ctx): Extension<RequestContext>,
+) -> Response {
+    let answer = get_only(&method, "/metrics").and_then(|()| {
+        let metrics = state
+            .metrics
+            .as_ref()
+            .ok_or_else(|| ApiError::Internal("/metrics is served only with metrics on".into()))?;
+        let store = state.readiness.store.clone();
+        let text = metrics
+            .render(StoreSample {
+                queued_writes: store.queued_writes(),
+                pool: store.pool_use(),
+            })
+            .map_err(|e| ApiError::Internal(format!("rendering the metrics: {e}")))?;
+        Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
+    });
+    labelled(Route::Metrics, answer, &ctx)
+}
+
+fn get_only(method: &Method, path: &str) -> Result<(), ApiError> {
+    if method == Method::GET || method == Method::HEAD {
+        return Ok(());
+    }
+    Err(ApiError::Route(format!(
+        "No route exists that match template ~{path} with http verb {method} for request {path}; it answers GET."
+    )))
+}
+
+fn ok() -> Response {
+    let mut res = r#"{"status":"ok"}"#.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+fn labelled(route: Route, answer: Result<Response, ApiError>, ctx: &RequestContext) -> Response {
+    let mut res = answer.unwrap_or_else(|e| response::error(ctx, &e));
+    res.extensions_mut().insert(route);
+    res
+}
+
+/// Outermost when metrics are on: counts the request under the route its handler labelled the
+/// response with, and times it.
+pub async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = MethodLabel::of(req.method());
+    let res = next.run(req).await;
+    let route = res
+        .extensions()
+        .get::<Route>()
+        .copied()
+        .unwrap_or(Route::Other);
+    metrics.request(route, method, res.status().as_u16(), started.elapsed());
+    res
+}
+
+/// Labels the token service's responses (its routes only).
+pub async fn token_service(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    res.extensions_mut().insert(Route::TokenService);
+    res
+}
