@@ -84,7 +84,7 @@ async fn readyz(
         // Whatever failed, the answer is "not now, retry": 503 with Retry-After.
         Ok(()) => state.readiness.check().await.map(|()| ok()).map_err(|e| {
             ApiError::Store(StoreError::Unavailable(match e {
-                StoreError::Unavailable(m) | StoreError::Backend(m) => m,
+                StoreError::Unavailable(m) | StoreError::Backend(m) | StoreError::Full(m) => m,
                 StoreError::Conflict => e.to_string(),
             }))
         }),
