@@ -103,7 +103,7 @@ async fn main() -> anyhow::Result<()> {
             accepted = listener.accept() => accepted?,
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
-        // Nagle left on, as axum::serve leaves it for complyd: the same socket either side.
+        // Nagle left on, as complyd's accept loop leaves it: the same socket either side.
         let canned = canned.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| answer(canned.clone(), req));

@@ -165,6 +165,21 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "COMPLYD_MAX_BODY", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Seconds a client may take to send a request's line and headers (and a TLS handshake);
+    /// a connection that has not sent its head by then is closed.
+    #[arg(long, env = "COMPLYD_HEADER_TIMEOUT", default_value_t = complyd::DEFAULT_HEADER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a kept-alive connection may rest between requests (and a request body take to
+    /// arrive).
+    #[arg(long, env = "COMPLYD_IDLE_TIMEOUT", default_value_t = complyd::DEFAULT_IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout: u64,
+    /// Connections served at once; one more is answered 503 and closed (default: 1024, or
+    /// fewer when the open-files limit is lower).
+    #[arg(long, env = "COMPLYD_MAX_CONNECTIONS", default_value_t = complyd::server::default_max_connections(),
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_connections: usize,
     /// Server page size for collections.
     #[arg(long, env = "COMPLYD_PAGE_SIZE", default_value_t = 100)]
     pub page_size: usize,

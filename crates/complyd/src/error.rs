@@ -19,6 +19,21 @@ pub enum ApiError {
     /// A rule of the service refused the request.
     Business(String),
     PayloadTooLarge(usize),
+    /// The request body did not arrive in time (seconds allowed).
+    BodyTimeout(u64),
+    /// A body that is not declared JSON (the Content-Type given, if any).
+    UnsupportedMediaType(Option<String>),
+    /// The request target is longer than the limit (bytes).
+    UriTooLong(usize),
+    /// The request line and headers are larger than the limit (bytes) or too many.
+    HeadTooLarge {
+        bytes: usize,
+        fields: usize,
+    },
+    /// The request line or a header is not valid HTTP (refused before routing).
+    MalformedHead,
+    /// Every connection slot is taken (the cap).
+    Overloaded(usize),
     /// Over a throttling limit: 429 with `Retry-After`.
     Throttled {
         retry_after_seconds: u64,
@@ -43,6 +58,12 @@ impl ApiError {
             Self::NotFound(_) | Self::InvalidVersion(_) => 404,
             Self::Route(_) | Self::Business(_) => 400,
             Self::PayloadTooLarge(_) => 413,
+            Self::BodyTimeout(_) => 408,
+            Self::UnsupportedMediaType(_) => 415,
+            Self::UriTooLong(_) => 414,
+            Self::HeadTooLarge { .. } => 431,
+            Self::MalformedHead => 400,
+            Self::Overloaded(_) => 503,
             Self::Throttled { .. } => 429,
             Self::Store(StoreError::Conflict) => 409,
             Self::Store(StoreError::Unavailable(_)) => 503,
@@ -65,6 +86,12 @@ impl ApiError {
             Self::Route(_) => "No method match route template",
             Self::Business(_) => "BadRequest",
             Self::PayloadTooLarge(_) => "RequestEntityTooLarge",
+            Self::BodyTimeout(_) => "RequestTimeout",
+            Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            Self::UriTooLong(_) => "RequestUriTooLong",
+            Self::HeadTooLarge { .. } => "RequestHeaderFieldsTooLarge",
+            Self::MalformedHead => "BadRequest",
+            Self::Overloaded(_) => "ServiceUnavailable",
             Self::Throttled { .. } => "TooManyRequests",
             Self::Store(StoreError::Conflict) => "Conflict",
             Self::Store(StoreError::Unavailable(_)) => "ServiceUnavailable",
@@ -94,6 +121,23 @@ impl ApiError {
             Self::PayloadTooLarge(limit) => {
                 format!("The request body exceeds the limit of {limit} bytes.")
             }
+            Self::BodyTimeout(seconds) => {
+                format!("The request body did not arrive within the limit of {seconds} seconds.")
+            }
+            Self::UnsupportedMediaType(given) => format!(
+                "A request body must be JSON, sent with a JSON Content-Type header such as 'application/json'; this one's is {}.",
+                given.as_deref().map_or_else(|| "missing".to_string(), |t| format!("'{t}'"))
+            ),
+            Self::UriTooLong(limit) => {
+                format!("The request URI exceeds the limit of {limit} bytes.")
+            }
+            Self::HeadTooLarge { bytes, fields } => format!(
+                "The request line and headers exceed the limit of {bytes} bytes or of {fields} header fields."
+            ),
+            Self::MalformedHead => "The request line or a header is malformed: the method, the path or a header holds bytes HTTP does not allow.".into(),
+            Self::Overloaded(limit) => format!(
+                "The server is at its limit of {limit} concurrent connections. Retry shortly."
+            ),
             Self::Throttled {
                 retry_after_seconds,
             } => format!(

@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod server;
 pub mod service;
 pub mod store;
 pub mod tls;
@@ -17,7 +18,13 @@ use service::{Fidelity, Service, Settings, TokenKey};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+
+/// How long a request head may take to arrive, by default.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a kept-alive connection may rest, by default (IIS's connection timeout).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Everything `complyd serve` can be told.
 #[derive(Debug, Clone)]
@@ -39,6 +46,12 @@ pub struct Config {
     pub store: Option<String>,
     /// Serve `/metrics` (`--metrics`).
     pub metrics: bool,
+    /// How long a request head (and a TLS handshake) may take to arrive.
+    pub header_timeout: Duration,
+    /// How long a kept-alive connection may rest between requests, and a body take to arrive.
+    pub idle_timeout: Duration,
+    /// Connections served at once; more are answered 503.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -55,6 +68,9 @@ impl Config {
             tls: None,
             store: None,
             metrics: false,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: server::default_max_connections(),
         }
     }
 }
@@ -74,6 +90,7 @@ pub async fn serve(
 pub struct Prepared {
     state: Arc<http::AppState>,
     tls: Option<tls::TlsIdentity>,
+    limits: server::Limits,
     store: store::Store,
 }
 
@@ -109,6 +126,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
         auth: authenticator,
         identity,
         max_body_bytes: config.max_body_bytes,
+        body_timeout: config.idle_timeout,
         throttle: http::throttle::Throttle::new(config.throttle),
         scheme: if config.tls.is_some() {
             "https"
@@ -121,6 +139,11 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     Ok(Prepared {
         state,
         tls: config.tls,
+        limits: server::Limits {
+            header_timeout: config.header_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+        },
         store,
     })
 }
@@ -144,22 +167,14 @@ impl Prepared {
     ) -> anyhow::Result<()> {
         let connections = self.connections();
         let app = http::router(self.state);
-        match &self.tls {
+        let acceptor = match &self.tls {
             Some(identity) => {
                 let _ = rustls::crypto::ring::default_provider().install_default();
-                let listener = tls::TlsListener::new(listener, identity)?;
-                let listener = metrics::CountingListener::new(listener, connections);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await?;
+                Some(identity.acceptor()?)
             }
-            None => {
-                let listener = metrics::CountingListener::new(listener, connections);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await?
-            }
-        }
+            None => None,
+        };
+        server::serve(listener, acceptor, app, self.limits, connections, shutdown).await;
         if let Err(e) = self.store.close().await {
             tracing::warn!(error = %e, "the store was not closed cleanly");
         }

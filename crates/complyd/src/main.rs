@@ -7,6 +7,7 @@ use clap::Parser;
 use cli::{Cli, Command, ServeArgs, TokenArgs};
 use complyd::{auth, Config};
 use std::io::Write;
+use std::time::Duration;
 
 const FULL_ACCESS: &str = "DeviceManagementConfiguration.ReadWrite.All";
 
@@ -47,6 +48,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tls,
         store: args.data.store,
         metrics: args.metrics,
+        header_timeout: Duration::from_secs(args.header_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connections: args.max_connections,
     };
     // The store is open before the line that tells scripts the server is up.
     let prepared = complyd::prepare(config).await?;

@@ -7,7 +7,7 @@ use crate::metrics::{Route, Template};
 use crate::service::{Call, Operation};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, Method, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use odata::path::ResourcePath;
@@ -22,11 +22,13 @@ pub async fn odata(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    in_batch: Option<Extension<super::batch::BatchItem>>,
     body: Body,
 ) -> Response {
     let host = host(&headers).to_string();
     let mut route = Route::Unresolved;
-    let mut res = match handle(&state, &method, &uri, &headers, body, &mut route).await {
+    let inner = in_batch.is_some();
+    let mut res = match handle(&state, &method, &uri, &headers, inner, body, &mut route).await {
         Ok(Outcome::Document(document)) => response::document(document),
         Ok(Outcome::Text(content_type, text)) => {
             ([(header::CONTENT_TYPE, content_type)], text).into_response()
@@ -60,6 +62,7 @@ async fn handle(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
+    inner: bool,
     body: Body,
     route: &mut Route,
 ) -> Result<Outcome, ApiError> {
@@ -106,8 +109,14 @@ async fn handle(
         metrics.throttled();
     }
     admitted?;
-    if rest == "$batch" {
+    if names_batch(rest) {
         *route = Route::Batch;
+        if inner {
+            // Graph refuses nested batches: one request never fans out past one batch.
+            return Err(ApiError::bad_request(
+                "A batch request cannot contain another batch request.",
+            ));
+        }
         return batch(state, method, version, headers, body).await;
     }
     let path = ResourcePath::parse(state.model, version, rest).inspect_err(|_| {
@@ -131,7 +140,7 @@ async fn handle(
         version == Version::Beta,
     )?;
     let body = if matches!(operation, Operation::Post | Operation::Patch) {
-        read_json(headers, body, state.max_body_bytes).await?
+        read_json(headers, body, state).await?
     } else {
         None
     };
@@ -186,7 +195,7 @@ async fn batch(
             version.as_str()
         )));
     }
-    let envelope = read_json(headers, body, state.max_body_bytes)
+    let envelope = read_json(headers, body, state)
         .await?
         .ok_or_else(|| ApiError::bad_request("A batch request needs a body."))?;
     // A router of its own for the inner requests (keeping one in the state would be a cycle).
@@ -195,12 +204,24 @@ async fn batch(
     Ok(Outcome::Document(document))
 }
 
-/// The body as JSON: `None` when empty, 413 past the limit, 400 when it is not JSON.
+/// The version-relative path names `$batch`, however spelled (`%24batch`, trailing slash).
+fn names_batch(rest: &str) -> bool {
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    // Decoded only when it could spell `$batch` (each of its 6 bytes at most 3 encoded).
+    rest.eq_ignore_ascii_case("$batch")
+        || (rest.len() <= 18
+            && rest.contains('%')
+            && form_decode(rest).eq_ignore_ascii_case("$batch"))
+}
+
+/// The body as JSON: `None` when empty (whatever its type), 413 past the limit, 408 when it does
+/// not arrive in time, 415 when it is not declared JSON, 400 when it is not JSON.
 async fn read_json(
     headers: &HeaderMap,
     body: Body,
-    limit: usize,
+    state: &AppState,
 ) -> Result<Option<Value>, ApiError> {
+    let limit = state.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -208,21 +229,53 @@ async fn read_json(
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::PayloadTooLarge(limit));
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"))
-            || e.to_string().contains("length limit")
-        {
-            ApiError::PayloadTooLarge(limit)
-        } else {
-            ApiError::bad_request(format!("The request body could not be read: {e}"))
-        }
-    })?;
+    let read = tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, limit));
+    let bytes = read
+        .await
+        .map_err(|_| ApiError::BodyTimeout(state.body_timeout.as_secs()))?
+        .map_err(|e| {
+            if std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"))
+                || e.to_string().contains("length limit")
+            {
+                ApiError::PayloadTooLarge(limit)
+            } else {
+                ApiError::bad_request(format!("The request body could not be read: {e}"))
+            }
+        })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
+    }
+    let content_type = headers.get(header::CONTENT_TYPE);
+    if !content_type.is_some_and(is_json_media_type) {
+        let given = content_type.map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(100)
+                .collect()
+        });
+        return Err(ApiError::UnsupportedMediaType(given));
     }
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}.")))
+}
+
+/// `application/json` or `application/…+json`, parameters (`; charset=utf-8`) aside.
+fn is_json_media_type(value: &HeaderValue) -> bool {
+    let Ok(text) = value.to_str() else {
+        return false;
+    };
+    let essence = text.split(';').next().unwrap_or("").trim();
+    match essence.split_once('/') {
+        Some((kind, subtype)) => {
+            kind.eq_ignore_ascii_case("application")
+                && (subtype.eq_ignore_ascii_case("json")
+                    || subtype
+                        .get(subtype.len().saturating_sub(5)..)
+                        .is_some_and(|tail| tail.eq_ignore_ascii_case("+json")))
+        }
+        None => false,
+    }
 }
 
 fn query_pairs(query: &str) -> Vec<(String, String)> {

@@ -5,13 +5,14 @@
 mod batch;
 mod handler;
 pub mod ops;
-mod response;
+pub(crate) mod response;
 pub mod throttle;
 
 use crate::auth::Authenticator;
+use crate::error::ApiError;
 use crate::service::Service;
 use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
@@ -28,6 +29,8 @@ pub struct AppState {
     /// The token service (`/{tenant}/oauth2/v2.0/token`, discovery, JWKS).
     pub identity: Arc<crate::identity::Identity>,
     pub max_body_bytes: usize,
+    /// The longest wait for a request body to arrive.
+    pub body_timeout: std::time::Duration,
     /// Request limits per tenant and app (`--throttle`).
     pub throttle: throttle::Throttle,
     /// `http` or `https`: how clients reach us, for absolute URLs.
@@ -64,19 +67,52 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
 }
 
+impl RequestContext {
+    /// A new request id; the client's `client-request-id` when it sent a usable one, else the same.
+    pub fn new(headers: &HeaderMap) -> Self {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let client_request_id = headers
+            .get("client-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 200)
+            .map_or_else(|| request_id.clone(), str::to_string);
+        Self {
+            request_id,
+            client_request_id,
+        }
+    }
+}
+
+/// The answer to a request refused before the router (by the connection layer): the Graph error
+/// with the ids in headers, and the log line.
+pub fn refused(method: &Method, path: &str, headers: &HeaderMap, err: &ApiError) -> Response {
+    let ctx = RequestContext::new(headers);
+    let mut res = response::error(&ctx, err);
+    stamp_ids(&mut res, &ctx);
+    tracing::info!(
+        method = %method,
+        path = %path.char_indices().nth(200).map_or(path, |(end, _)| &path[..end]),
+        status = res.status().as_u16(),
+        request_id = %ctx.request_id,
+        "request refused"
+    );
+    res
+}
+
+fn stamp_ids(res: &mut Response, ctx: &RequestContext) {
+    for (name, value) in [
+        ("request-id", &ctx.request_id),
+        ("client-request-id", &ctx.client_request_id),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            res.headers_mut().insert(name, v);
+        }
+    }
+}
+
 async fn envelope(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let client_request_id = req
-        .headers()
-        .get("client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 200)
-        .map_or_else(|| request_id.clone(), str::to_string);
-    let ctx = RequestContext {
-        request_id,
-        client_request_id,
-    };
+    let ctx = RequestContext::new(req.headers());
     req.extensions_mut().insert(ctx.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -90,14 +126,7 @@ async fn envelope(mut req: Request, next: Next) -> Response {
             )
         }
     };
-    for (name, value) in [
-        ("request-id", &ctx.request_id),
-        ("client-request-id", &ctx.client_request_id),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            res.headers_mut().insert(name, v);
-        }
-    }
+    stamp_ids(&mut res, &ctx);
     tracing::info!(
         method = %method,
         path = %path,

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use odata::value::DateTimeOffset;
 use serde_json::{json, Value};
 
-const JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+pub(crate) const JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 /// Absolute URLs of the version the client called.
 pub struct Urls {
@@ -93,20 +93,7 @@ pub fn error(ctx: &RequestContext, err: &ApiError) -> Response {
     if status.is_server_error() {
         tracing::error!(request_id = %ctx.request_id, error = %err, "request failed");
     }
-    let mut date = DateTimeOffset::now().to_utc_string();
-    date.truncate(19);
-    let body = json!({
-        "error": {
-            "code": err.graph_code(),
-            "message": err.message(),
-            "innerError": {
-                "date": date,
-                "request-id": ctx.request_id,
-                "client-request-id": ctx.client_request_id,
-            }
-        }
-    });
-    let mut res = json_response(status, &body);
+    let mut res = json_response(status, &error_body(ctx, err));
     if let Some(seconds) = err.retry_after() {
         res.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -122,6 +109,23 @@ pub fn error(ctx: &RequestContext, err: &ApiError) -> Response {
         );
     }
     res
+}
+
+/// Graph's error document: code, message, and the ids and date of the request.
+pub fn error_body(ctx: &RequestContext, err: &ApiError) -> Value {
+    let mut date = DateTimeOffset::now().to_utc_string();
+    date.truncate(19);
+    json!({
+        "error": {
+            "code": err.graph_code(),
+            "message": err.message(),
+            "innerError": {
+                "date": date,
+                "request-id": ctx.request_id,
+                "client-request-id": ctx.client_request_id,
+            }
+        }
+    })
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {

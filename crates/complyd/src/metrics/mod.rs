@@ -6,7 +6,7 @@
 mod connections;
 mod route;
 
-pub use connections::{ConnectionGuard, Connections, Counted, CountingListener};
+pub use connections::{ConnectionGuard, Connections};
 pub use route::{MethodLabel, Route, Template};
 
 use prometheus_client::encoding::{prometheus_text, EncodeLabelSet, EncodeLabelValue};

@@ -30,6 +30,9 @@ pub(crate) fn complyd_on(args: &[&str], data: &Path, store: Option<String>) -> C
         "COMPLYD_PAGE_SIZE",
         "COMPLYD_STORE",
         "COMPLYD_METRICS",
+        "COMPLYD_HEADER_TIMEOUT",
+        "COMPLYD_IDLE_TIMEOUT",
+        "COMPLYD_MAX_CONNECTIONS",
     ] {
         cmd.env_remove(var);
     }

@@ -24,12 +24,13 @@ const GUID_PATTERN: &str =
     "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 const BASE64_PATTERN: &str = "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$";
 const VERSIONS: [Version; 2] = [Version::V1, Version::Beta];
-const ERRORS: [(u16, &str); 6] = [
+const ERRORS: [(u16, &str); 7] = [
     (400, "Bad request: the path, a query option or the body is not valid (Graph's `BadRequest`, `ModelValidationFailure`, or `No method match route template`)."),
     (401, "The bearer token is missing, malformed, expired or not signed by this server (`InvalidAuthenticationToken`)."),
     (403, "The token lacks the permission this operation needs, or belongs to a personal account tenant (`Forbidden`)."),
     (404, "The addressed entity, or one that contains it, does not exist (`ResourceNotFound`)."),
     (413, "The request body is larger than the server's limit (`RequestEntityTooLarge`)."),
+    (415, "The request body is not declared JSON: its `Content-Type` is missing or not `application/json` (`UnsupportedMediaType`)."),
     (429, "Over the request limit of the tenant or application (`TooManyRequests`); see `Retry-After`."),
 ];
 
@@ -38,14 +39,14 @@ const ERRORS: [(u16, &str); 6] = [
 enum Errors {
     /// Reads: 400, 401, 403, 404, 429.
     Read,
-    /// Writes with a body: every error, 413 included.
+    /// Writes with a body: every error, 413 and 415 included.
     Write,
 }
 
 fn error_refs(errors: Errors) -> Map<String, Value> {
     ERRORS
         .iter()
-        .filter(|(status, _)| *status != 413 || matches!(errors, Errors::Write))
+        .filter(|(status, _)| !matches!(status, 413 | 415) || matches!(errors, Errors::Write))
         .map(|(status, _)| {
             (
                 status.to_string(),

@@ -1,4 +1,4 @@
-//! The attacks of the hardening review, each reproduced: what broke, and the answer it gets now.
+//! Bound actions, tokens and a full disk: the service-level findings of the hardening review.
 
 use crate::support::*;
 use serde_json::{json, Value};
@@ -175,7 +175,7 @@ async fn a_full_disk_is_507_reads_go_on_and_writes_resume_once_space_is_freed() 
             .arg(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "hardening::a_full_disk_is_507_reads_go_on_and_writes_resume_once_space_is_freed",
+                "hardening::service::a_full_disk_is_507_reads_go_on_and_writes_resume_once_space_is_freed",
             ])
             .env(IN_NAMESPACE, "1")
             .status()

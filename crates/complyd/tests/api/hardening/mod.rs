@@ -1,0 +1,4 @@
+//! Hardening (issue 14): each attack of the review reproduced, with the answer it gets now.
+
+mod http_layer;
+mod service;
