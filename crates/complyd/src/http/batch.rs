@@ -14,6 +14,8 @@ use tower::ServiceExt;
 
 /// Graph's limit on requests in one batch.
 pub const MAX_REQUESTS: usize = 20;
+/// The longest URL (path and query) an inner request may have: the most the HTTP layer carries.
+pub const MAX_URL_LENGTH: usize = u16::MAX as usize - 1;
 /// Inner response headers worth handing back, spelled as Graph spells them (clients such as
 /// the JavaScript SDK look for `Content-Type` exactly).
 const KEPT_HEADERS: [&str; 6] = [
@@ -224,6 +226,14 @@ async fn dispatch(router: Router, version: &str, outer: &HeaderMap, item: &Item)
         Some(_) => format!("/{}", item.url),
         None => format!("/{version}/{}", item.url),
     };
+    if uri.len() > MAX_URL_LENGTH {
+        let message = format!(
+            "The URL of request '{}' is longer than {MAX_URL_LENGTH} bytes (the limit).",
+            item.id
+        );
+        let body = json!({"error": {"code": "BadRequest", "message": message}});
+        return (400, json!({ "id": item.id, "status": 400, "body": body }));
+    }
     let mut builder = Request::builder().method(item.method.clone()).uri(uri);
     for name in [header::AUTHORIZATION, header::HOST] {
         if let Some(v) = outer.get(&name) {
