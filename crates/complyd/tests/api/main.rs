@@ -9,6 +9,7 @@ mod batch;
 mod descriptions;
 mod durability;
 mod fidelity;
+mod hardening;
 mod identity;
 mod polymorphism;
 mod query;
