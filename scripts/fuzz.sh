@@ -5,7 +5,9 @@
 # CI passes a fixed seed and a fresh clone has no corpus, so its run is repeatable: the same seed
 # explores the same inputs in the same order, and a slower machine only stops earlier. Run without
 # a seed (and for longer) to look for new failures. Inputs that found bugs are kept in
-# fuzz/seeds/<target>.
+# fuzz/seeds/<target>; fuzz/dict/<target>.dict lists the tokens a target's input is made of. A
+# selector bit makes a target expand a short template into a long input (fuzz/src/lib.rs), so
+# chains of thousands of terms fit in libFuzzer's default input size.
 # Stable toolchain: sanitizers off (-s none); libFuzzer still finds panics and runaway recursion.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,8 @@ cd fuzz
 for target in $(cargo fuzz list); do
     echo "== fuzz $target for ${seconds}s"
     mkdir -p "corpus/$target"
+    dict_option=()
+    [[ -f "dict/$target.dict" ]] && dict_option=(-dict="dict/$target.dict")
     cargo fuzz run "$target" -s none "corpus/$target" "seeds/$target" -- \
-        -max_total_time="$seconds" -rss_limit_mb=2048 "${seed_option[@]}"
+        -max_total_time="$seconds" -rss_limit_mb=2048 "${seed_option[@]}" "${dict_option[@]}"
 done

@@ -1,17 +1,28 @@
-//! Arbitrary text into the resource-path parser and, for a path that parses, arbitrary JSON into
-//! the body validator for the type the path addresses, as a create and as an update: neither may
-//! panic or recurse without bound. Input: a selector byte (its low bit picks /beta), the path,
-//! a newline, the body.
+//! Arbitrary text into the resource-path parser and the query options of the URL, and, for a path
+//! that parses, arbitrary JSON into the body validator for the type the path addresses, as a
+//! create and as an update: none of it may panic or recurse without bound. Input: a selector byte
+//! (0x01: /beta; 0x02: the rest is a template for `odata_fuzz::expand`, which makes long chains and
+//! deep bodies reachable), the path with an optional `?query`, a newline, the body.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use odata::path::ResourcePath;
+use odata::query::{bind, QueryOptions};
 use odata::validate::{Mode, Validator};
 use odata::{Model, Version};
+
+const REPEAT: u8 = 0x02;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
+    };
+    let expanded;
+    let rest = if selector & REPEAT != 0 {
+        expanded = odata_fuzz::expand(rest);
+        expanded.as_slice()
+    } else {
+        rest
     };
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
@@ -22,7 +33,8 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Version::Beta
     };
-    let (path, body) = text.split_once('\n').unwrap_or((text, ""));
+    let (url, body) = text.split_once('\n').unwrap_or((text, ""));
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let Ok(parsed) = ResourcePath::parse(model, version, path) else {
         return;
     };
@@ -30,6 +42,14 @@ fuzz_target!(|data: &[u8]| {
     let Some(target) = parsed.steps.last().map(|step| step.target) else {
         return;
     };
+    // Query pairs as the handler reads them (less its percent-decoding).
+    let pairs = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")));
+    if let Ok(options) = QueryOptions::parse(pairs, version == Version::Beta) {
+        let _ = bind::bind(model, version, target, &options);
+    }
     let Ok(body) = serde_json::from_str::<serde_json::Value>(body) else {
         return;
     };

@@ -18,6 +18,8 @@ pub enum ApiError {
     InvalidVersion(String),
     /// A rule of the service refused the request.
     Business(String),
+    /// A batch item was not run because a request it depends on failed.
+    FailedDependency(String),
     PayloadTooLarge(usize),
     /// The request body did not arrive in time (seconds allowed).
     BodyTimeout(u64),
@@ -57,6 +59,7 @@ impl ApiError {
             Self::Auth(AuthError::Forbidden(_)) => 403,
             Self::NotFound(_) | Self::InvalidVersion(_) => 404,
             Self::Route(_) | Self::Business(_) => 400,
+            Self::FailedDependency(_) => 424,
             Self::PayloadTooLarge(_) => 413,
             Self::BodyTimeout(_) => 408,
             Self::UnsupportedMediaType(_) => 415,
@@ -85,6 +88,7 @@ impl ApiError {
             Self::NotFound(_) | Self::InvalidVersion(_) => "ResourceNotFound",
             Self::Route(_) => "No method match route template",
             Self::Business(_) => "BadRequest",
+            Self::FailedDependency(_) => "FailedDependency",
             Self::PayloadTooLarge(_) => "RequestEntityTooLarge",
             Self::BodyTimeout(_) => "RequestTimeout",
             Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
@@ -115,7 +119,11 @@ impl ApiError {
         match self {
             Self::OData(e) => e.message.clone(),
             Self::Auth(AuthError::Unauthenticated(m) | AuthError::Forbidden(m)) => m.clone(),
-            Self::NotFound(m) | Self::Route(m) | Self::InvalidVersion(m) | Self::Business(m) => {
+            Self::NotFound(m)
+            | Self::Route(m)
+            | Self::InvalidVersion(m)
+            | Self::Business(m)
+            | Self::FailedDependency(m) => {
                 m.clone()
             }
             Self::PayloadTooLarge(limit) => {

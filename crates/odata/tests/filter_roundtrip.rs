@@ -1,7 +1,7 @@
 //! Printed-then-reparsed `$filter` trees come back unchanged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use odata::query::filter::{parse, BinOp, Expr};
+use odata::query::filter::{parse, BinOp, Expr, Logic};
 use proptest::prelude::*;
 
 const KEYWORDS: &[&str] = &[
@@ -53,8 +53,6 @@ fn leaf() -> impl Strategy<Value = Expr> {
 
 fn op() -> impl Strategy<Value = BinOp> {
     prop_oneof![
-        Just(BinOp::Or),
-        Just(BinOp::And),
         Just(BinOp::Eq),
         Just(BinOp::Ne),
         Just(BinOp::Gt),
@@ -73,6 +71,11 @@ fn expr() -> impl Strategy<Value = Expr> {
                 left: Box::new(l),
                 right: Box::new(r)
             }),
+            (
+                prop_oneof![Just(Logic::And), Just(Logic::Or)],
+                prop::collection::vec(inner.clone(), 2..5)
+            )
+                .prop_map(|(op, terms)| Expr::Logical { op, terms }),
             inner.clone().prop_map(|e| Expr::Not(Box::new(e))),
             (inner.clone(), prop::collection::vec(inner.clone(), 1..4)).prop_map(|(l, list)| {
                 Expr::In {

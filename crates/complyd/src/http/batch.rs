@@ -14,6 +14,8 @@ use tower::ServiceExt;
 
 /// Graph's limit on requests in one batch.
 pub const MAX_REQUESTS: usize = 20;
+/// The longest URL (path and query) an inner request may have: the most the HTTP layer carries.
+pub const MAX_URL_LENGTH: usize = u16::MAX as usize - 1;
 /// Inner response headers worth handing back, spelled as Graph spells them (clients such as
 /// the JavaScript SDK look for `Content-Type` exactly).
 const KEPT_HEADERS: [&str; 6] = [
@@ -203,13 +205,25 @@ pub async fn run(
 }
 
 fn failed_dependency(item: &Item, dependency: &str) -> (u16, Value) {
-    let body = json!({"error": {
-        "code": "FailedDependency",
-        "message": format!("The request '{dependency}' this request depends on failed."),
-    }});
+    refused(
+        item,
+        &ApiError::FailedDependency(format!(
+            "The request '{dependency}' this request depends on failed."
+        )),
+    )
+}
+
+/// An item answered by the batch itself, without running it: a Graph error body with ids of its
+/// own (the item's `client-request-id` header when it sent one).
+fn refused(item: &Item, err: &ApiError) -> (u16, Value) {
+    let mut headers = HeaderMap::new();
+    headers.extend(item.headers.iter().cloned().map(|(n, v)| (Some(n), v)));
+    let ctx = super::RequestContext::new(&headers);
+    let body = super::response::error_body(&ctx, err);
+    let status = err.status();
     (
-        424,
-        json!({ "id": item.id, "status": 424, "headers": {"content-type": "application/json"}, "body": body }),
+        status,
+        json!({ "id": item.id, "status": status, "headers": {"Content-Type": "application/json"}, "body": body }),
     )
 }
 
@@ -225,6 +239,13 @@ async fn dispatch(router: Router, version: &str, outer: &HeaderMap, item: &Item)
         Some(_) => format!("/{}", item.url),
         None => format!("/{version}/{}", item.url),
     };
+    if uri.len() > MAX_URL_LENGTH {
+        let message = format!(
+            "The URL of request '{}' is longer than {MAX_URL_LENGTH} bytes (the limit).",
+            item.id
+        );
+        return refused(item, &ApiError::bad_request(message));
+    }
     let mut builder = Request::builder()
         .method(item.method.clone())
         .uri(uri)
@@ -245,8 +266,8 @@ async fn dispatch(router: Router, version: &str, outer: &HeaderMap, item: &Item)
     ) {
         Ok(r) => r,
         Err(e) => {
-            let body = json!({"error": {"code": "BadRequest", "message": format!("The request could not be formed: {e}")}});
-            return (400, json!({ "id": item.id, "status": 400, "body": body }));
+            let message = format!("The request could not be formed: {e}");
+            return refused(item, &ApiError::bad_request(message));
         }
     };
     let response = match router.oneshot(request).await {

@@ -306,8 +306,8 @@ pub fn condition(sql: &mut Sql, c: &Condition) -> String {
                 format!("{v} = 1")
             }
         }
-        Condition::And(a, b) => format!("({} AND {})", condition(sql, a), condition(sql, b)),
-        Condition::Or(a, b) => format!("({} OR {})", condition(sql, a), condition(sql, b)),
+        Condition::And(terms) => joined(sql, terms, "AND", "TRUE"),
+        Condition::Or(terms) => joined(sql, terms, "OR", "FALSE"),
         Condition::Not(a) => format!("NOT COALESCE({}, FALSE)", condition(sql, a)),
         Condition::Lambda {
             scope,
@@ -325,6 +325,16 @@ pub fn condition(sql: &mut Sql, c: &Condition) -> String {
         }
         Condition::Literal(b) => if *b { "TRUE" } else { "FALSE" }.into(),
     }
+}
+
+/// The terms of a flat `and`/`or` chain joined by `keyword`, in one pair of parentheses; `empty`
+/// when there are none.
+fn joined(sql: &mut Sql, terms: &[Condition], keyword: &str, empty: &str) -> String {
+    if terms.is_empty() {
+        return empty.into();
+    }
+    let parts: Vec<String> = terms.iter().map(|t| condition(sql, t)).collect();
+    format!("({})", parts.join(&format!(" {keyword} ")))
 }
 
 fn lambda(

@@ -81,6 +81,18 @@ async fn a_failed_dependency_answers_424() {
     assert_eq!(by_id(&all, "a")["status"], 400);
     assert_eq!(by_id(&all, "b")["status"], 424);
     assert_eq!(by_id(&all, "c")["status"], 424);
+    // Items the batch answers itself carry Graph's whole error body, ids included.
+    let error = &by_id(&all, "b")["body"]["error"];
+    assert_eq!(error["code"], "FailedDependency");
+    let inner = &error["innerError"];
+    assert!(
+        inner["request-id"].is_string() && inner["date"].is_string(),
+        "{error}"
+    );
+    assert_eq!(
+        by_id(&all, "b")["headers"]["Content-Type"],
+        "application/json"
+    );
     assert!(
         client.list("beta", POLICIES).await.is_empty(),
         "nothing stored"

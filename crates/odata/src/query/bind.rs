@@ -1,7 +1,8 @@
 //! Parsed query options + the model → a bound query: every property resolved and typed, every
 //! literal checked against what it is compared with. Only a `BoundQuery` reaches the store.
 
-use super::filter::{BinOp, Expr};
+use super::filter::{BinOp, Expr, Logic};
+use super::limits::MAX_EXPANDED_NAVIGATIONS;
 use super::{ExpandItem, QueryOptions};
 use crate::edm::{Model, Navigation, Primitive, StructuredType, TypeKind, ValueType, Version};
 use crate::value::DateTimeOffset;
@@ -121,8 +122,10 @@ pub enum Condition {
     },
     /// A Boolean property used as a condition.
     IsTrue(Operand),
-    And(Box<Condition>, Box<Condition>),
-    Or(Box<Condition>, Box<Condition>),
+    /// All of the terms (a chain of `and`, kept flat as the parser kept it).
+    And(Vec<Condition>),
+    /// Any of the terms.
+    Or(Vec<Condition>),
     Not(Box<Condition>),
     /// `path/any(...)` or `path/all(...)` over a collection property; `body: None` is `any()`.
     Lambda {
@@ -144,9 +147,7 @@ impl Condition {
             Self::StringTest { .. } => true,
             Self::Compare { left, right, .. } => left.uses_function() || right.uses_function(),
             Self::In { left, .. } => left.uses_function(),
-            Self::And(a, b) | Self::Or(a, b) => {
-                a.uses_string_functions() || b.uses_string_functions()
-            }
+            Self::And(terms) | Self::Or(terms) => terms.iter().any(Self::uses_string_functions),
             Self::Not(a) => a.uses_string_functions(),
             Self::Lambda { body, .. } => body.as_ref().is_some_and(|b| b.uses_string_functions()),
             Self::IsNull { operand, .. } | Self::IsTrue(operand) => operand.uses_function(),
@@ -197,13 +198,23 @@ pub fn bind<'m>(
     ty: &'m StructuredType,
     q: &QueryOptions,
 ) -> Result<BoundQuery<'m>, ODataError> {
-    let binder = Binder {
+    bind_counting(model, version, ty, q, &mut 0)
+}
+
+/// `bind`, adding the navigations it expands (at every level) to `expanded`.
+fn bind_counting<'m>(
+    model: &'m Model,
+    version: Version,
+    ty: &'m StructuredType,
+    q: &QueryOptions,
+    expanded: &mut usize,
+) -> Result<BoundQuery<'m>, ODataError> {
+    let mut binder = Binder {
         model,
         version,
         root: ty,
         vars: Vec::new(),
     };
-    let mut binder = binder;
     let filter = q.filter.as_ref().map(|e| binder.condition(e)).transpose()?;
     let orderby = q
         .orderby
@@ -224,7 +235,7 @@ pub fn bind<'m>(
     let expand = q
         .expand
         .iter()
-        .map(|item| binder.expand(item))
+        .map(|item| binder.expand(item, expanded))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(BoundQuery {
         filter,
@@ -295,7 +306,11 @@ impl<'m> Binder<'m> {
             .collect()
     }
 
-    fn expand(&self, item: &ExpandItem) -> Result<Vec<BoundExpand<'m>>, ODataError> {
+    fn expand(
+        &self,
+        item: &ExpandItem,
+        expanded: &mut usize,
+    ) -> Result<Vec<BoundExpand<'m>>, ODataError> {
         let navs: Vec<&'m Navigation> = if item.path == "*" {
             self.model.navigations(self.root, self.version)
         } else {
@@ -310,13 +325,20 @@ impl<'m> Binder<'m> {
                 })?;
             vec![nav]
         };
+        *expanded += navs.len();
+        if *expanded > MAX_EXPANDED_NAVIGATIONS {
+            return Err(bad(format!(
+                "Invalid $expand: more than {MAX_EXPANDED_NAVIGATIONS} navigations are expanded in all (the limit)."
+            )));
+        }
         navs.into_iter()
             .map(|navigation| {
                 let target = self
                     .model
                     .structured(&navigation.target)
                     .ok_or_else(|| bad(format!("Unknown type '{}'.", navigation.target)))?;
-                let query = bind(self.model, self.version, target, &item.options)?;
+                let query =
+                    bind_counting(self.model, self.version, target, &item.options, expanded)?;
                 Ok(BoundExpand {
                     navigation,
                     target,
@@ -633,22 +655,16 @@ impl<'m> Binder<'m> {
 
     fn condition(&mut self, e: &Expr) -> Result<Condition, ODataError> {
         Ok(match e {
-            Expr::Binary {
-                op: BinOp::And,
-                left,
-                right,
-            } => Condition::And(
-                Box::new(self.condition(left)?),
-                Box::new(self.condition(right)?),
-            ),
-            Expr::Binary {
-                op: BinOp::Or,
-                left,
-                right,
-            } => Condition::Or(
-                Box::new(self.condition(left)?),
-                Box::new(self.condition(right)?),
-            ),
+            Expr::Logical { op, terms } => {
+                let terms = terms
+                    .iter()
+                    .map(|t| self.condition(t))
+                    .collect::<Result<Vec<_>, _>>()?;
+                match op {
+                    Logic::And => Condition::And(terms),
+                    Logic::Or => Condition::Or(terms),
+                }
+            }
             Expr::Not(inner) => Condition::Not(Box::new(self.condition(inner)?)),
             Expr::Binary {
                 op: BinOp::Has,
@@ -1002,5 +1018,74 @@ mod tests {
             bind_filter(POLICY, Version::V1, "roleScopeTagIds/any(t: t eq '0')").is_err(),
             "beta-only"
         );
+    }
+
+    #[test]
+    fn and_or_chains_bind_as_flat_lists() {
+        let chain = vec!["status eq 'compliant'"; 200].join(" or ");
+        let c = bind_filter(STATUS, Version::V1, &chain);
+        assert!(
+            matches!(&c, Ok(Condition::Or(terms)) if terms.len() == 200),
+            "{c:?}"
+        );
+        let c = bind_filter(
+            STATUS,
+            Version::V1,
+            "userName eq 'a' and (userName eq 'b' or userName eq 'c') and not (userName eq 'd')",
+        );
+        let shape = |terms: &[Condition]| {
+            terms.len() == 3
+                && matches!(&terms[1], Condition::Or(inner) if inner.len() == 2)
+                && matches!(&terms[2], Condition::Not(_))
+        };
+        assert!(
+            matches!(&c, Ok(Condition::And(terms)) if shape(terms)),
+            "{c:?}"
+        );
+        let c = bind_filter(
+            STATUS,
+            Version::V1,
+            "userName eq 'a' or contains(userName, 'b')",
+        );
+        assert!(c.is_ok_and(|c| c.uses_string_functions()));
+    }
+
+    #[test]
+    fn the_deepest_filter_the_parser_allows_binds() {
+        // Nesting at the depth limit, through `not`, `tolower` and lambdas, binds without trouble.
+        let depth = crate::query::MAX_FILTER_DEPTH;
+        let nots = |n: usize| format!("{}(tolower(userName) eq 'a')", "not ".repeat(n));
+        let c = bind_filter(STATUS, Version::V1, &nots(depth - 3));
+        assert!(c.is_ok(), "{c:?}");
+        assert!(bind_filter(STATUS, Version::V1, &nots(depth - 2)).is_err());
+        let lambdas = format!(
+            "{}x eq 'a'{}",
+            "roleScopeTagIds/any(x: ".repeat(2),
+            ")".repeat(2)
+        );
+        assert!(bind_filter(POLICY, Version::Beta, &lambdas).is_ok());
+    }
+
+    #[test]
+    fn expanded_navigations_are_counted_over_every_level() -> Result<(), ODataError> {
+        let model = Model::intune().map_err(ODataError::bad_request)?;
+        let ty = model.structured(POLICY).ok_or_else(|| bad("no type"))?;
+        let limit = crate::query::MAX_EXPANDED_NAVIGATIONS;
+        // Each item expands the rule and, below it, `inner` configuration lists.
+        let expand = |items: usize, inner: usize| {
+            let nested = vec!["scheduledActionConfigurations"; inner].join(",");
+            vec![format!("scheduledActionsForRule($expand={nested})"); items].join(",")
+        };
+        let within = QueryOptions::parse([("$expand", expand(limit / 2, 1).as_str())], false)?;
+        assert!(bind(model, Version::V1, ty, &within).is_ok());
+        let past = QueryOptions::parse([("$expand", expand(limit / 3 + 1, 2).as_str())], false)?;
+        let err = bind(model, Version::V1, ty, &past).err().map(|e| e.message);
+        assert!(
+            err.as_ref().is_some_and(|m| m.contains(&format!(
+                "more than {limit} navigations are expanded in all (the limit)"
+            ))),
+            "{err:?}"
+        );
+        Ok(())
     }
 }

@@ -2,14 +2,11 @@
 
 pub mod bind;
 pub mod filter;
+pub mod limits;
 
 use crate::ODataError;
 pub use filter::Expr;
-
-/// The largest page a client may ask for with `$top`.
-pub const MAX_TOP: usize = 999;
-/// How deep `$expand` may nest.
-pub const MAX_EXPAND_DEPTH: usize = 4;
+pub use limits::*;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueryOptions {
@@ -77,10 +74,23 @@ impl QueryOptions {
     }
 
     fn apply(&mut self, name: &str, value: &str, depth: usize) -> Result<(), ODataError> {
+        // A `$skiptoken` is the server's own, signed and checked before it is read; it grows with
+        // the sort values it carries, so only the URL's own limit bounds it.
+        if value.len() > MAX_OPTION_LENGTH && name != "skiptoken" {
+            return Err(bad(format!(
+                "Invalid ${name}: the value is longer than {MAX_OPTION_LENGTH} bytes (the limit)."
+            )));
+        }
         match name {
             "filter" => self.filter = Some(filter::parse(value)?),
             "orderby" => {
-                self.orderby = split_top_level(value, ',')
+                let keys = split_top_level(value, ',');
+                if keys.len() > MAX_ORDERBY_KEYS {
+                    return Err(bad(format!(
+                        "Invalid $orderby: more than {MAX_ORDERBY_KEYS} keys (the limit)."
+                    )));
+                }
+                self.orderby = keys
                     .into_iter()
                     .map(|item| filter::parse_order_item(item.trim()))
                     .collect::<Result<_, _>>()
@@ -91,6 +101,11 @@ impl QueryOptions {
             }
             "select" => {
                 let items: Vec<String> = value.split(',').map(|s| s.trim().to_string()).collect();
+                if items.len() > MAX_SELECT_ITEMS {
+                    return Err(bad(format!(
+                        "Invalid $select: more than {MAX_SELECT_ITEMS} items (the limit)."
+                    )));
+                }
                 if items.iter().any(String::is_empty) {
                     return Err(bad(format!("Invalid $select '{value}': empty item.")));
                 }
@@ -167,11 +182,17 @@ impl QueryOptions {
 fn parse_expand(value: &str, depth: usize) -> Result<Vec<ExpandItem>, ODataError> {
     if depth > MAX_EXPAND_DEPTH {
         return Err(bad(format!(
-            "$expand is nested deeper than {MAX_EXPAND_DEPTH} levels."
+            "Invalid $expand: nested deeper than {MAX_EXPAND_DEPTH} levels (the limit)."
+        )));
+    }
+    let raws = split_top_level(value, ',');
+    if raws.len() > MAX_EXPAND_ITEMS {
+        return Err(bad(format!(
+            "Invalid $expand: more than {MAX_EXPAND_ITEMS} items at one level (the limit)."
         )));
     }
     let mut items = Vec::new();
-    for raw in split_top_level(value, ',') {
+    for raw in raws {
         let raw = raw.trim();
         let (path, options) = match raw.find('(') {
             Some(open) => {
@@ -261,6 +282,85 @@ mod tests {
         assert_eq!(
             QueryOptions::parse([("top", "5")], false).map(|q| q.top),
             Ok(None)
+        );
+    }
+
+    fn refusal(name: &str, value: &str) -> String {
+        QueryOptions::parse([(name, value)], false)
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_option_has_a_length_limit() {
+        let limit = format!("longer than {MAX_OPTION_LENGTH} bytes (the limit)");
+        let long = "a".repeat(MAX_OPTION_LENGTH + 1);
+        for name in ["$filter", "$orderby", "$select", "$expand", "$top"] {
+            let found = refusal(name, &long);
+            assert!(found.contains(&limit) && found.contains(name), "{found}");
+        }
+        // Options nested in `$expand` are held to it too (by the outer option's length).
+        let nested = format!("assignments($filter={})", "a".repeat(MAX_OPTION_LENGTH));
+        assert!(refusal("$expand", &nested).contains(&limit));
+        // A 100,000-term filter is refused by its length before anything is parsed.
+        let huge = vec!["displayName eq 'a'"; 100_000].join(" or ");
+        assert!(refusal("$filter", &huge).contains(&limit));
+        let at_limit = "a".repeat(MAX_OPTION_LENGTH);
+        assert!(QueryOptions::parse([("$filter", at_limit.as_str())], false).is_ok());
+        // The server's own cursor may be longer; only the URL bounds it.
+        assert!(QueryOptions::parse([("$skiptoken", long.as_str())], false).is_ok());
+    }
+
+    #[test]
+    fn list_options_have_count_limits() {
+        let keys = |n: usize| vec!["displayName desc"; n].join(",");
+        assert!(
+            QueryOptions::parse([("$orderby", keys(MAX_ORDERBY_KEYS).as_str())], false).is_ok()
+        );
+        let found = refusal("$orderby", &keys(MAX_ORDERBY_KEYS + 1));
+        assert!(
+            found.contains(&format!("more than {MAX_ORDERBY_KEYS} keys (the limit)")),
+            "{found}"
+        );
+        let items = |n: usize| vec!["id"; n].join(",");
+        assert!(
+            QueryOptions::parse([("$select", items(MAX_SELECT_ITEMS).as_str())], false).is_ok()
+        );
+        let found = refusal("$select", &items(MAX_SELECT_ITEMS + 1));
+        assert!(
+            found.contains(&format!("more than {MAX_SELECT_ITEMS} items (the limit)")),
+            "{found}"
+        );
+        let navs = |n: usize| vec!["assignments"; n].join(",");
+        assert!(QueryOptions::parse([("$expand", navs(MAX_EXPAND_ITEMS).as_str())], false).is_ok());
+        let found = refusal("$expand", &navs(MAX_EXPAND_ITEMS + 1));
+        assert!(
+            found.contains(&format!(
+                "more than {MAX_EXPAND_ITEMS} items at one level (the limit)"
+            )),
+            "{found}"
+        );
+        let nested = format!("a($expand={})", navs(MAX_EXPAND_ITEMS + 1));
+        assert!(refusal("$expand", &nested).contains("at one level (the limit)"));
+        // `levels` levels of `$expand`, the option itself being the first.
+        let deep = |levels: usize| {
+            (1..levels).fold(String::from("a"), |inner, _| format!("a($expand={inner})"))
+        };
+        assert!(QueryOptions::parse([("$expand", deep(MAX_EXPAND_DEPTH).as_str())], false).is_ok());
+        let found = refusal("$expand", &deep(MAX_EXPAND_DEPTH + 1));
+        assert!(
+            found.contains(&format!(
+                "deeper than {MAX_EXPAND_DEPTH} levels (the limit)"
+            )),
+            "{found}"
+        );
+        // Each `$orderby` key is a filter expression under the same node limit.
+        let key = vec!["a"; MAX_FILTER_NODES + 1].join(" or ");
+        let found = refusal("$orderby", &key);
+        assert!(
+            found.starts_with("Invalid $orderby") && found.contains("nodes (the limit)"),
+            "{found}"
         );
     }
 }
