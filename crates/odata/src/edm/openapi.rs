@@ -627,8 +627,13 @@ impl<'m> Builder<'m> {
         select.extend(navigations.iter().cloned());
         let mut expand = vec!["*".to_string()];
         expand.extend(navigations);
-        // Repeated items are accepted, as on Graph, so no `uniqueItems`.
+        // Repeated items are accepted, as on Graph, so no `uniqueItems`; each list has its limit.
         let list = |name: &str, description: &str, items: Vec<String>| {
+            let max_items = match name {
+                "$select" => crate::query::MAX_SELECT_ITEMS,
+                "$expand" => crate::query::MAX_EXPAND_ITEMS,
+                _ => crate::query::MAX_ORDERBY_KEYS,
+            };
             json!({
                 "name": name,
                 "in": "query",
@@ -639,6 +644,7 @@ impl<'m> Builder<'m> {
                 "schema": {
                     "type": "array",
                     "minItems": 1,
+                    "maxItems": max_items,
                     "items": { "type": "string", "enum": items },
                 },
             })

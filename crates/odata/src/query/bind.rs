@@ -232,16 +232,15 @@ fn bind_counting<'m>(
         .as_ref()
         .map(|items| binder.select(items))
         .transpose()?;
-    let expand = q
-        .expand
-        .iter()
-        .map(|item| binder.expand(item, expanded))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut expand: Vec<BoundExpand<'m>> = Vec::new();
+    for item in &q.expand {
+        binder.expand(item, expanded, &mut expand)?;
+    }
     Ok(BoundQuery {
         filter,
         orderby,
         select,
-        expand: expand.into_iter().flatten().collect(),
+        expand,
         top: q.top,
         skip: q.skip,
         skiptoken: q.skiptoken.clone(),
@@ -306,11 +305,14 @@ impl<'m> Binder<'m> {
             .collect()
     }
 
+    /// Adds what `item` expands to `out`. A plain item (no options) does not expand again what
+    /// this level already expands: `a,a` and `*,a` are `a` once. Items with options all count.
     fn expand(
         &self,
         item: &ExpandItem,
         expanded: &mut usize,
-    ) -> Result<Vec<BoundExpand<'m>>, ODataError> {
+        out: &mut Vec<BoundExpand<'m>>,
+    ) -> Result<(), ODataError> {
         let navs: Vec<&'m Navigation> = if item.path == "*" {
             self.model.navigations(self.root, self.version)
         } else {
@@ -325,6 +327,10 @@ impl<'m> Binder<'m> {
                 })?;
             vec![nav]
         };
+        let mut navs = navs;
+        if item.options == super::QueryOptions::default() {
+            navs.retain(|nav| !out.iter().any(|e| std::ptr::eq(e.navigation, *nav)));
+        }
         *expanded += navs.len();
         if *expanded > MAX_EXPANDED_NAVIGATIONS {
             return Err(bad(format!(
@@ -339,11 +345,12 @@ impl<'m> Binder<'m> {
                     .ok_or_else(|| bad(format!("Unknown type '{}'.", navigation.target)))?;
                 let query =
                     bind_counting(self.model, self.version, target, &item.options, expanded)?;
-                Ok(BoundExpand {
+                out.push(BoundExpand {
                     navigation,
                     target,
                     query,
-                })
+                });
+                Ok(())
             })
             .collect()
     }
@@ -1073,7 +1080,8 @@ mod tests {
         let limit = crate::query::MAX_EXPANDED_NAVIGATIONS;
         // Each item expands the rule and, below it, `inner` configuration lists.
         let expand = |items: usize, inner: usize| {
-            let nested = vec!["scheduledActionConfigurations"; inner].join(",");
+            // Items with options: plain repeats of a name are expanded once.
+            let nested = vec!["scheduledActionConfigurations($top=1)"; inner].join(",");
             vec![format!("scheduledActionsForRule($expand={nested})"); items].join(",")
         };
         let within = QueryOptions::parse([("$expand", expand(limit / 2, 1).as_str())], false)?;
@@ -1086,6 +1094,10 @@ mod tests {
             ))),
             "{err:?}"
         );
+        // Plain repeats and `*` beside names expand each navigation once.
+        let plain = QueryOptions::parse([("$expand", "*,assignments,assignments,*")], false)?;
+        let bound = bind(model, Version::V1, ty, &plain)?;
+        assert_eq!(bound.expand.len(), model.navigations(ty, Version::V1).len());
         Ok(())
     }
 }
