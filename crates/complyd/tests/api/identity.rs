@@ -471,7 +471,7 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
         .await
         .unwrap();
     let endpoint = format!("{}/{TENANT}/oauth2/v2.0/token", server.base);
-    let now = complyd::auth::now_unix();
+    let now = complyd::common::now_unix();
     let assertion = |alg: Algorithm, key: &EncodingKey, claims: Value| {
         jsonwebtoken::encode(&Header::new(alg), &claims, key).unwrap()
     };
@@ -562,7 +562,7 @@ async fn assert_rejected(server: &Server, token: &str, why: &str) {
 async fn every_kind_of_bad_rs256_token_is_refused_with_401() {
     let (server, store) = registered().await;
     let good = app_token(&server, CLIENT).await;
-    let now = complyd::auth::now_unix();
+    let now = complyd::common::now_unix();
     // The forged-but-valid control: the same key and claims pass.
     let control = own_signed(&store, Algorithm::RS256, &graph_claims(now)).await;
     assert_eq!(list_policies(&server, &control).await.0, 200);
@@ -679,7 +679,7 @@ async fn the_token_leeway_is_configurable() {
         .await
         .unwrap();
     app_token(&server, CLIENT).await;
-    let now = complyd::auth::now_unix();
+    let now = complyd::common::now_unix();
     let mut claims = graph_claims(now - 7200);
     claims["exp"] = json!(now - 5);
     assert_rejected(
@@ -720,7 +720,7 @@ async fn trusted_issuers_with_a_jwks_file_refresh_once_for_an_unknown_kid() {
         }]
     })
     .await;
-    let now = complyd::auth::now_unix();
+    let now = complyd::common::now_unix();
     let mut claims = graph_claims(now);
     claims["iss"] = json!(format!("https://login.example.test/{TENANT}/v2.0"));
     let sign = |kid: &str, alg: Algorithm, key: &EncodingKey, claims: &Value| {
