@@ -4,7 +4,6 @@
 use super::cert;
 use super::oauth_error::{oauth, OAuthError};
 use super::registry;
-use super::token::TokenCall;
 use axum::http::StatusCode;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
@@ -13,9 +12,20 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 /// Leeway on client assertions' lifetimes, seconds.
 const ASSERTION_LEEWAY: u64 = 60;
 
-impl TokenCall<'_> {
-    /// Checks the client's credential; `appidacr`: 1 for a secret, 2 for a certificate.
-    pub(super) fn authenticate_client(
+/// What a client sent to prove who it is (the form's values, empty ones as absent), and where.
+pub(super) struct Proof<'a> {
+    pub client_secret: Option<&'a str>,
+    pub client_assertion: Option<&'a str>,
+    pub client_assertion_type: Option<&'a str>,
+    /// The token endpoint called, then the other form of it: what an assertion's `aud` may name.
+    pub endpoints: [String; 2],
+}
+
+impl Proof<'_> {
+    /// Checks the client's credential against `app`; `required` refuses a client without one
+    /// even when the app has none registered (a public client may not use client credentials).
+    /// Gives `appidacr`: 0 for none, 1 for a secret, 2 for a certificate.
+    pub(super) fn authenticate(
         &self,
         app: &registry::Application,
         required: bool,
@@ -28,8 +38,8 @@ impl TokenCall<'_> {
                 description,
             )
         };
-        if let Some(assertion) = self.param("client_assertion") {
-            if self.param("client_assertion_type") != Some(JWT_BEARER) {
+        if let Some(assertion) = self.client_assertion {
+            if self.client_assertion_type != Some(JWT_BEARER) {
                 return Err(oauth(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
@@ -39,7 +49,7 @@ impl TokenCall<'_> {
             }
             return self.verify_assertion(app, assertion).map(|()| "2");
         }
-        if let Some(secret) = self.param("client_secret") {
+        if let Some(secret) = self.client_secret {
             if app
                 .secrets
                 .iter()
@@ -98,17 +108,8 @@ impl TokenCall<'_> {
                 "Client assertion failed signature validation. The app has no certificate registered.",
             ));
         }
-        let endpoint = if self.v1 {
-            "oauth2/token"
-        } else {
-            "oauth2/v2.0/token"
-        };
         let mut validation = Validation::new(header.alg);
-        validation.set_audience(&[
-            format!("{}/{}/{endpoint}", self.origin, self.tenant),
-            format!("{}/{}/oauth2/v2.0/token", self.origin, self.tenant),
-            format!("{}/{}/oauth2/token", self.origin, self.tenant),
-        ]);
+        validation.set_audience(&self.endpoints);
         validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
         validation.set_issuer(&[&app.client_id]);
         validation.sub = Some(app.client_id.clone());

@@ -1,6 +1,7 @@
 //! The token endpoint: the grants (`client_credentials`, `password`), the resource and scopes
 //! asked for, and the tokens with Graph's v1.0 claims.
 
+use super::client_auth::Proof;
 use super::discovery::v2_issuer;
 use super::oauth_error::{missing, oauth, signing_failure, store_failure, OAuthError};
 use super::{registry, Answer, Asked, Identity, TOKEN_LIFETIME};
@@ -46,16 +47,32 @@ enum Requested {
     Graph { scopes: Vec<String> },
 }
 
-pub(super) struct TokenCall<'a> {
+struct TokenCall<'a> {
     identity: &'a Identity,
-    pub(super) tenant: &'a str,
-    pub(super) origin: &'a str,
+    tenant: &'a str,
+    origin: &'a str,
     params: HashMap<String, String>,
-    pub(super) v1: bool,
+    v1: bool,
 }
 
 impl TokenCall<'_> {
-    pub(super) fn param(&self, name: &str) -> Option<&str> {
+    /// What the client sent to prove who it is, for this token endpoint.
+    fn proof(&self) -> Proof<'_> {
+        let url = |path: &str| format!("{}/{}/{path}", self.origin, self.tenant);
+        let (called, other) = if self.v1 {
+            ("oauth2/token", "oauth2/v2.0/token")
+        } else {
+            ("oauth2/v2.0/token", "oauth2/token")
+        };
+        Proof {
+            client_secret: self.param("client_secret"),
+            client_assertion: self.param("client_assertion"),
+            client_assertion_type: self.param("client_assertion_type"),
+            endpoints: [url(called), url(other)],
+        }
+    }
+
+    fn param(&self, name: &str) -> Option<&str> {
         self.params
             .get(name)
             .map(String::as_str)
@@ -201,7 +218,7 @@ impl TokenCall<'_> {
 
     async fn client_credentials(&self) -> Result<Value, OAuthError> {
         let app = self.app().await?;
-        let acr = self.authenticate_client(&app, true)?;
+        let acr = self.proof().authenticate(&app, true)?;
         let Requested::Graph { .. } = self.requested(true)?;
         let now = now_unix();
         let mut claims = self.base_claims(now);
@@ -221,7 +238,7 @@ impl TokenCall<'_> {
 
     async fn password(&self) -> Result<Value, OAuthError> {
         let app = self.app().await?;
-        let acr = self.authenticate_client(&app, false)?;
+        let acr = self.proof().authenticate(&app, false)?;
         let username = self.param("username").ok_or_else(|| missing("username"))?;
         let password = self.param("password").ok_or_else(|| missing("password"))?;
         let store = &self.identity.store;
