@@ -27,6 +27,11 @@ fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// The JSON a GET of `url` answers.
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 fn app(client_id: &str, roles: &[&str], secret: Option<&str>, certs: Vec<String>) -> Application {
     Application {
         client_id: client_id.into(),
@@ -154,17 +159,14 @@ fn assert_oauth_error(
 async fn discovery_documents_point_at_this_host_and_the_jwks_publishes_the_kid() {
     let (server, _store) = registered().await;
     let host = server.base.trim_start_matches("http://").to_string();
-    let v2: Value = http()
-        .get(format!(
+    let v2 = get_json(
+        &http(),
+        &format!(
             "{}/{TENANT}/v2.0/.well-known/openid-configuration",
             server.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(
         v2["token_endpoint"],
         format!("{}/{TENANT}/oauth2/v2.0/token", server.base)
@@ -173,17 +175,11 @@ async fn discovery_documents_point_at_this_host_and_the_jwks_publishes_the_kid()
         v2["issuer"],
         format!("https://login.microsoftonline.com/{TENANT}/v2.0")
     );
-    let v1: Value = http()
-        .get(format!(
-            "{}/{TENANT}/.well-known/openid-configuration",
-            server.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v1 = get_json(
+        &http(),
+        &format!("{}/{TENANT}/.well-known/openid-configuration", server.base),
+    )
+    .await;
     assert_eq!(v1["issuer"], format!("https://sts.windows.net/{TENANT}/"));
     assert_eq!(
         v1["token_endpoint"],
@@ -192,14 +188,7 @@ async fn discovery_documents_point_at_this_host_and_the_jwks_publishes_the_kid()
     // Both JWKS the documents advertise publish the same key, and it is the tokens' kid.
     let mut kids = Vec::new();
     for doc in [&v2, &v1] {
-        let jwks: Value = http()
-            .get(doc["jwks_uri"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks = get_json(&http(), doc["jwks_uri"].as_str().unwrap()).await;
         let key = &jwks["keys"][0];
         assert_eq!(key["kty"], "RSA");
         assert_eq!(key["use"], "sig");
@@ -212,17 +201,10 @@ async fn discovery_documents_point_at_this_host_and_the_jwks_publishes_the_kid()
     assert_eq!(header.alg, Algorithm::RS256);
     assert_eq!(header.kid.as_deref(), Some(kids[0].as_str()));
     // MSAL's instance discovery, answered for this host.
-    let instance: Value = http()
-        .get(format!(
+    let instance = get_json(&http(), &format!(
             "{}/common/discovery/instance?api-version=1.1&authorization_endpoint=https://{host}/{TENANT}/oauth2/v2.0/authorize",
             server.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        )).await;
     assert_eq!(
         instance["tenant_discovery_endpoint"],
         format!(
@@ -971,16 +953,11 @@ async fn tls_auto_serves_https_with_a_ca_it_keeps() {
         );
     }
     // Discovery advertises https endpoints too.
-    let doc: Value = client
-        .get(format!(
-            "https://127.0.0.1:{port}/{TENANT}/v2.0/.well-known/openid-configuration"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = get_json(
+        &client,
+        &format!("https://127.0.0.1:{port}/{TENANT}/v2.0/.well-known/openid-configuration"),
+    )
+    .await;
     assert!(doc["token_endpoint"]
         .as_str()
         .unwrap()
