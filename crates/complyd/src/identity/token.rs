@@ -239,45 +239,15 @@ impl TokenCall<'_> {
     async fn password(&self) -> Result<Value, OAuthError> {
         let app = self.app().await?;
         let acr = self.proof().authenticate(&app, false)?;
-        let username = self.param("username").ok_or_else(|| missing("username"))?;
-        let password = self.param("password").ok_or_else(|| missing("password"))?;
-        let store = &self.identity.store;
-        let user = registry::user_by_name(store, self.tenant, username)
-            .await
-            .map_err(store_failure)?
-            .filter(|u| registry::verify_secret(&u.password, password))
-            .ok_or_else(|| {
-                oauth(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    50126,
-                    "Error validating credentials due to invalid username or password.".into(),
-                )
-            })?;
-        let Requested::Graph { scopes } = self.requested(false)?;
-        let granted = if scopes.is_empty() {
-            user.scopes.clone()
-        } else {
-            if let Some(missing) = scopes.iter().find(|s| !user.scopes.contains(s)) {
-                return Err(oauth(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    65001,
-                    format!(
-                        "The user or administrator has not consented to use the application with ID '{}' named '{}'. Send an interactive authorization request for this user and resource. (scope {missing})",
-                        app.client_id, app.name
-                    ),
-                ));
-            }
-            scopes
-        };
+        let user = self.user().await?;
+        let granted = self.granted(&app, &user)?;
         let now = now_unix();
-        let mut claims = self.base_claims(now);
         let subject = {
             use sha2::Digest;
             let digest = sha2::Sha256::digest(format!("{}:{}", user.id, app.client_id));
             URL_SAFE_NO_PAD.encode(&digest[..32])
         };
+        let mut claims = self.base_claims(now);
         claims.insert("acr".into(), json!("1"));
         claims.insert("amr".into(), json!(["pwd"]));
         claims.insert("app_displayname".into(), json!(app.name));
@@ -296,19 +266,7 @@ impl TokenCall<'_> {
             .param("scope")
             .is_some_and(|s| s.split_whitespace().any(|s| s == "openid"));
         let id_token = if wants_openid {
-            let id_claims = json!({
-                "aud": app.client_id,
-                "iss": v2_issuer(self.tenant),
-                "iat": now,
-                "nbf": now,
-                "exp": now + TOKEN_LIFETIME,
-                "name": user.username,
-                "oid": user.id,
-                "preferred_username": user.username,
-                "sub": subject,
-                "tid": self.tenant,
-                "ver": "2.0",
-            });
+            let id_claims = self.id_claims(&app, &user, &subject, now);
             Some(key.sign(&id_claims).map_err(signing_failure)?)
         } else {
             None
@@ -332,6 +290,72 @@ impl TokenCall<'_> {
             map.insert("client_info".into(), json!(client_info));
         }
         Ok(body)
+    }
+
+    /// The user named by `username`, in this tenant, if `password` is theirs.
+    async fn user(&self) -> Result<registry::User, OAuthError> {
+        let username = self.param("username").ok_or_else(|| missing("username"))?;
+        let password = self.param("password").ok_or_else(|| missing("password"))?;
+        registry::user_by_name(&self.identity.store, self.tenant, username)
+            .await
+            .map_err(store_failure)?
+            .filter(|u| registry::verify_secret(&u.password, password))
+            .ok_or_else(|| {
+                oauth(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    50126,
+                    "Error validating credentials due to invalid username or password.".into(),
+                )
+            })
+    }
+
+    /// The Graph scopes a delegated token gets: those asked for, each consented for the user;
+    /// every consented one when only `.default` is asked for.
+    fn granted(
+        &self,
+        app: &registry::Application,
+        user: &registry::User,
+    ) -> Result<Vec<String>, OAuthError> {
+        let Requested::Graph { scopes } = self.requested(false)?;
+        if scopes.is_empty() {
+            return Ok(user.scopes.clone());
+        }
+        if let Some(missing) = scopes.iter().find(|s| !user.scopes.contains(s)) {
+            return Err(oauth(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                65001,
+                format!(
+                    "The user or administrator has not consented to use the application with ID '{}' named '{}'. Send an interactive authorization request for this user and resource. (scope {missing})",
+                    app.client_id, app.name
+                ),
+            ));
+        }
+        Ok(scopes)
+    }
+
+    /// The OpenID Connect ID token's claims (v2.0), for the app as audience.
+    fn id_claims(
+        &self,
+        app: &registry::Application,
+        user: &registry::User,
+        subject: &str,
+        now: i64,
+    ) -> Value {
+        json!({
+            "aud": app.client_id,
+            "iss": v2_issuer(self.tenant),
+            "iat": now,
+            "nbf": now,
+            "exp": now + TOKEN_LIFETIME,
+            "name": user.username,
+            "oid": user.id,
+            "preferred_username": user.username,
+            "sub": subject,
+            "tid": self.tenant,
+            "ver": "2.0",
+        })
     }
 
     fn success(
