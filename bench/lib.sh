@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # BIN, SECRET and what workload() sets are read by the scripts that source this
 # Shared by bench/run.sh and bench/cost.sh (sourced): their common settings, the processes they
 # start, and what each workload sends. Expects ROOT (the repository), WORK (the run's request lists
 # and captured responses) and LOGS (where servers' output goes).

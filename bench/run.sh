@@ -83,6 +83,7 @@ shuf -n "$ID_SAMPLE" --random-source=<(yes) "$CACHE/ids.txt" |
 sed "s|.*|/beta/$POLICIES_PATH/&/deviceStatuses?${W4_QUERY//&/\\&}|" "$CACHE/policies.txt" >"$WORK/w4.paths"
 # W0 (a diagnostic for bench/cost.sh): W3's requests with an unknown query option, refused with 400
 # before the store.
+# shellcheck disable=SC2016 # the second $ is the option's own, not an expansion
 sed 's/$/?$unknownOption=1/' "$WORK/w3.paths" >"$WORK/w0.paths"
 
 # --- cold start ---------------------------------------------------------------------------------

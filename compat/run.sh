@@ -79,6 +79,7 @@ fi
 secret="compat-suite-secret"
 work="$(mktemp -d)"
 pids=()
+# shellcheck disable=SC2317 # run by the EXIT trap, which shellcheck does not follow
 cleanup() {
     for pid in "${pids[@]}"; do
         kill "$pid" 2>/dev/null || true

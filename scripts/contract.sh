@@ -19,6 +19,7 @@ BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/complyd
 WORK=$(mktemp -d)
 SECRET=contract-$RANDOM$RANDOM
 SERVER_PID=
+# shellcheck disable=SC2317 # run by the EXIT trap, which shellcheck does not follow
 cleanup() {
     if [ -n "$SERVER_PID" ]; then
         kill "$SERVER_PID" 2>/dev/null || true

@@ -8,7 +8,9 @@
 # fuzz/seeds/<target>; fuzz/dict/<target>.dict lists the tokens a target's input is made of. A
 # selector bit makes a target expand a short template into a long input (fuzz/src/lib.rs), so
 # chains of thousands of terms fit in libFuzzer's default input size.
-# Stable toolchain: sanitizers off (-s none); libFuzzer still finds panics and runaway recursion.
+# A stable toolchain (rust-toolchain.toml pins 1.95.0, which cargo-fuzz runs with as it is):
+# sanitizers off (-s none, as -Zsanitizer needs nightly); libFuzzer still finds panics and runaway
+# recursion.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"

@@ -7,7 +7,7 @@
 set -euo pipefail
 action=${1:?start|stop}
 dir=${2:?data directory}
-bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n1)
 [ -x "$bin/pg_ctl" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 case "$action" in

@@ -1,8 +1,9 @@
-//! The one error type of the server, and the only place that maps errors to HTTP statuses and
-//! Graph error codes.
+//! The one error type of the server, and the only place that maps errors to HTTP statuses,
+//! headers and Graph error codes.
 
 use crate::auth::AuthError;
 use crate::store::StoreError;
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use odata::{ErrorKind, ODataError};
 use std::fmt;
 
@@ -14,6 +15,9 @@ pub enum ApiError {
     NotFound(String),
     /// The path names something real, but not with this method (Graph answers 400).
     Route(String),
+    /// What the service says when no operation of the path it resolved answers the method: the
+    /// route template it matched. `http` words it as a [`Self::Route`] with the verb and path.
+    Unrouted(RouteTemplate),
     /// The version segment is missing or unknown.
     InvalidVersion(String),
     /// A rule of the service refused the request.
@@ -49,30 +53,55 @@ impl ApiError {
         Self::OData(ODataError::bad_request(message))
     }
 
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> StatusCode {
         match self {
             Self::OData(e) => match e.kind {
-                ErrorKind::ResourceNotFound => 404,
-                _ => 400,
+                ErrorKind::ResourceNotFound => StatusCode::NOT_FOUND,
+                _ => StatusCode::BAD_REQUEST,
             },
-            Self::Auth(AuthError::Unauthenticated(_)) => 401,
-            Self::Auth(AuthError::Forbidden(_)) => 403,
-            Self::NotFound(_) | Self::InvalidVersion(_) => 404,
-            Self::Route(_) | Self::Business(_) => 400,
-            Self::FailedDependency(_) => 424,
-            Self::PayloadTooLarge(_) => 413,
-            Self::BodyTimeout(_) => 408,
-            Self::UnsupportedMediaType(_) => 415,
-            Self::UriTooLong(_) => 414,
-            Self::HeadTooLarge { .. } => 431,
-            Self::MalformedHead => 400,
-            Self::Overloaded(_) => 503,
-            Self::Throttled { .. } => 429,
-            Self::Store(StoreError::Conflict) => 409,
-            Self::Store(StoreError::Unavailable(_)) => 503,
-            Self::Store(StoreError::Full(_)) => 507,
-            Self::Store(StoreError::Backend(_)) | Self::Internal(_) => 500,
+            Self::Auth(AuthError::Unauthenticated(_)) => StatusCode::UNAUTHORIZED,
+            Self::Auth(AuthError::Forbidden(_)) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) | Self::InvalidVersion(_) => StatusCode::NOT_FOUND,
+            Self::Route(_) | Self::Unrouted(_) | Self::Business(_) => StatusCode::BAD_REQUEST,
+            Self::FailedDependency(_) => StatusCode::FAILED_DEPENDENCY,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            Self::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::MalformedHead => StatusCode::BAD_REQUEST,
+            Self::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Store(StoreError::Conflict) => StatusCode::CONFLICT,
+            Self::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(StoreError::Full(_)) => StatusCode::INSUFFICIENT_STORAGE,
+            Self::Store(StoreError::Backend(_)) | Self::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
+    }
+
+    /// The headers the error's response carries besides the body's: `Retry-After` when the
+    /// client should come back (the throttle's seconds on 429; one second on any 503) and
+    /// `WWW-Authenticate` on 401.
+    pub fn headers(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> {
+        let header = match (self, self.status()) {
+            (
+                Self::Throttled {
+                    retry_after_seconds,
+                },
+                _,
+            ) => Some((header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds))),
+            (_, StatusCode::SERVICE_UNAVAILABLE) => {
+                Some((header::RETRY_AFTER, HeaderValue::from_static("1")))
+            }
+            (_, StatusCode::UNAUTHORIZED) => Some((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"complyd\", error=\"invalid_token\""),
+            )),
+            _ => None,
+        };
+        header.into_iter()
     }
 
     pub fn graph_code(&self) -> &'static str {
@@ -86,7 +115,7 @@ impl ApiError {
             Self::Auth(AuthError::Unauthenticated(_)) => "InvalidAuthenticationToken",
             Self::Auth(AuthError::Forbidden(_)) => "Forbidden",
             Self::NotFound(_) | Self::InvalidVersion(_) => "ResourceNotFound",
-            Self::Route(_) => "No method match route template",
+            Self::Route(_) | Self::Unrouted(_) => "No method match route template",
             Self::Business(_) => "BadRequest",
             Self::FailedDependency(_) => "FailedDependency",
             Self::PayloadTooLarge(_) => "RequestEntityTooLarge",
@@ -104,21 +133,14 @@ impl ApiError {
         }
     }
 
-    /// The `Retry-After` header's seconds, for errors that carry one.
-    pub fn retry_after(&self) -> Option<u64> {
-        match self {
-            Self::Throttled {
-                retry_after_seconds,
-            } => Some(*retry_after_seconds),
-            _ => None,
-        }
-    }
-
     /// What the client reads; internal details stay in the logs.
     pub fn message(&self) -> String {
         match self {
             Self::OData(e) => e.message.clone(),
             Self::Auth(AuthError::Unauthenticated(m) | AuthError::Forbidden(m)) => m.clone(),
+            Self::Unrouted(template) => {
+                format!("No OData route exists that match template ~{template}.")
+            }
             Self::NotFound(m)
             | Self::Route(m)
             | Self::InvalidVersion(m)
@@ -162,6 +184,19 @@ impl ApiError {
                 "An internal server error occurred. Quote the request-id when reporting it.".into()
             }
         }
+    }
+}
+
+/// A route template as Graph's messages spell it: `/entityset/key/navigation`, `/singleton`, …
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTemplate(pub Vec<&'static str>);
+
+impl fmt::Display for RouteTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("/");
+        }
+        self.0.iter().try_for_each(|part| write!(f, "/{part}"))
     }
 }
 

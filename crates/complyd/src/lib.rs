@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod common;
 pub mod error;
 pub mod http;
 pub mod identity;
@@ -113,7 +114,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     }
     let identity = Arc::new(identity::Identity::new(store.clone()));
     let authenticator = auth::Authenticator::new(&secret)
-        .with_identity(identity.clone())
+        .with_own_keys(identity.clone())
         .with_trusted(trusted)
         .with_leeway(config.token_leeway);
     let settings = Settings {
@@ -125,8 +126,10 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
         service: Service::new(model, store.clone(), settings, TokenKey::derive(&secret)),
         auth: authenticator,
         identity,
-        max_body_bytes: config.max_body_bytes,
-        body_timeout: config.idle_timeout,
+        body: http::BodyLimits {
+            max_bytes: config.max_body_bytes,
+            timeout: config.idle_timeout,
+        },
         throttle: http::throttle::Throttle::new(config.throttle),
         scheme: if config.tls.is_some() {
             "https"

@@ -119,7 +119,7 @@ async fn app_add(args: AppAddArgs) -> anyhow::Result<()> {
         secrets: secret.iter().map(|s| registry::hash_secret(s)).collect(),
         certificates,
         roles: not_empty(args.roles),
-        created: complyd::auth::now_unix(),
+        created: complyd::common::now_unix(),
     };
     match registry::add_app(&store, app.clone()).await {
         Err(StoreError::Conflict) => {
@@ -171,7 +171,7 @@ async fn user_add(args: UserAddArgs) -> anyhow::Result<()> {
         username: args.username.clone(),
         password: registry::hash_secret(&args.password),
         scopes: not_empty(args.scopes),
-        created: complyd::auth::now_unix(),
+        created: complyd::common::now_unix(),
     };
     match registry::add_user(&store, user.clone()).await {
         Err(StoreError::Conflict) => {

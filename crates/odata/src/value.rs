@@ -79,17 +79,8 @@ impl DateTimeOffset {
 
     /// The instant in UTC with `Z` and at most 7 fractional digits, trailing zeros trimmed.
     pub fn to_utc_string(&self) -> String {
-        let days = self.utc_ticks.div_euclid(TICKS_PER_DAY);
-        let in_day = self.utc_ticks.rem_euclid(TICKS_PER_DAY);
-        let (y, m, d) = civil_from_days(days - DAYS_TO_UNIX_EPOCH);
-        let secs = in_day / TICKS_PER_SECOND;
-        let fraction = in_day % TICKS_PER_SECOND;
-        let mut out = format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        );
+        let mut out = self.to_utc_seconds();
+        let fraction = self.utc_ticks.rem_euclid(TICKS_PER_SECOND);
         if fraction > 0 {
             let digits = format!("{fraction:07}");
             out.push('.');
@@ -101,6 +92,30 @@ impl DateTimeOffset {
 }
 
 impl DateTimeOffset {
+    /// `YYYY-MM-DDTHH:MM:SS`: the instant in UTC to the second, without fraction or zone (Graph's
+    /// error `date`; the one calendar formatter, which [`Self::to_utc_string`] extends).
+    pub fn to_utc_seconds(&self) -> String {
+        let days = self.utc_ticks.div_euclid(TICKS_PER_DAY);
+        let secs = self.utc_ticks.rem_euclid(TICKS_PER_DAY) / TICKS_PER_SECOND;
+        let (y, m, d) = civil_from_days(days - DAYS_TO_UNIX_EPOCH);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+
+    /// The instant `seconds` after 1970-01-01T00:00:00Z, in UTC.
+    pub fn from_unix_seconds(seconds: i64) -> Self {
+        Self {
+            utc_ticks: seconds
+                .saturating_mul(TICKS_PER_SECOND)
+                .saturating_add(DAYS_TO_UNIX_EPOCH * TICKS_PER_DAY),
+            offset_minutes: 0,
+        }
+    }
+
     /// The current instant, from the system clock.
     pub fn now() -> Self {
         let since_epoch = std::time::SystemTime::now()
@@ -217,6 +232,19 @@ mod tests {
         assert_eq!(
             t.map(|t| t.to_utc_string()).as_deref(),
             Some("2026-07-17T16:08:48Z")
+        );
+    }
+
+    #[test]
+    fn unix_seconds_print_to_the_second_in_utc() {
+        let at = |s: i64| DateTimeOffset::from_unix_seconds(s).to_utc_seconds();
+        assert_eq!(at(0), "1970-01-01T00:00:00");
+        assert_eq!(at(951_825_600), "2000-02-29T12:00:00");
+        assert_eq!(at(-1), "1969-12-31T23:59:59");
+        let t = DateTimeOffset::parse("2017-01-01T00:00:17.7769392-08:00");
+        assert_eq!(
+            t.map(|t| t.to_utc_seconds()).as_deref(),
+            Some("2017-01-01T08:00:17")
         );
     }
 

@@ -8,7 +8,7 @@ mod secret;
 pub use issuers::{TrustedIssuer, TrustedIssuerConfig};
 pub use secret::{load_or_create_secret, load_or_create_shared_secret};
 
-use crate::identity::{access_token_issuer, Identity};
+use crate::common::{access_token_issuer, now_unix, VerificationKeys, AUDIENCES};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -18,11 +18,6 @@ use jsonwebtoken::{
 use odata::edm::Permissions;
 use serde::{Deserialize, Serialize};
 
-/// The audiences Graph accepts: its URL and its application id.
-pub const AUDIENCES: [&str; 2] = [
-    "https://graph.microsoft.com",
-    "00000003-0000-0000-c000-000000000000",
-];
 /// The tenant of personal Microsoft accounts, which Intune does not serve.
 pub const PERSONAL_ACCOUNT_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 /// The tenant `complyd token` uses when none is given.
@@ -102,8 +97,8 @@ pub struct Authenticator {
     /// checks the lifetime.
     verified: Mutex<HashMap<String, Verified>>,
     leeway: u64,
-    /// complyd's own token service, whose RS256 keys are in the store.
-    identity: Option<Arc<Identity>>,
+    /// The keys of complyd's own token service (RS256).
+    own_keys: Option<Arc<dyn VerificationKeys>>,
     trusted: Vec<TrustedIssuer>,
 }
 
@@ -114,14 +109,14 @@ impl Authenticator {
             key: DecodingKey::from_secret(secret),
             verified: Mutex::new(HashMap::new()),
             leeway: DEFAULT_LEEWAY,
-            identity: None,
+            own_keys: None,
             trusted: Vec::new(),
         }
     }
 
-    /// Also RS256 tokens of complyd's own token service.
-    pub fn with_identity(mut self, identity: Arc<Identity>) -> Self {
-        self.identity = Some(identity);
+    /// Also RS256 tokens of complyd's own token service, verified with its keys.
+    pub fn with_own_keys(mut self, keys: Arc<dyn VerificationKeys>) -> Self {
+        self.own_keys = Some(keys);
         self
     }
 
@@ -171,20 +166,17 @@ impl Authenticator {
         let claims = jsonwebtoken::dangerous::insecure_decode::<Unverified>(token)
             .map_err(|_| unauthenticated("CompactToken parsing failed with error code: 80049217"))?
             .claims;
-        if let Some(identity) = &self.identity {
-            let own = identity.verification_key(kid).await.map_err(|e| {
+        if let Some(own_keys) = &self.own_keys {
+            let own = own_keys.key(kid).await.map_err(|e| {
                 tracing::error!(error = %e, "loading the signing key");
                 unauthenticated("Access token validation failure.")
             })?;
-            if let Some(own) = own {
+            if let Some(key) = own {
                 if header.alg != Algorithm::RS256 {
                     return Err(not_allowed());
                 }
                 let issuer = access_token_issuer(&claims.tid);
-                return Ok((
-                    own.decoding.clone(),
-                    self.validation(Algorithm::RS256, Some(&issuer)),
-                ));
+                return Ok((key, self.validation(Algorithm::RS256, Some(&issuer))));
             }
         }
         for trusted in self
@@ -376,19 +368,12 @@ impl TokenRequest {
     }
 }
 
-pub fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// An HS256 token with Graph's claim layout.
 pub fn mint(secret: &[u8], req: &TokenRequest) -> Result<String, jsonwebtoken::errors::Error> {
     let now = now_unix();
     let claims = Claims {
         aud: AUDIENCES[0].to_string(),
-        iss: format!("https://sts.windows.net/{}/", req.tenant),
+        iss: access_token_issuer(&req.tenant),
         tid: req.tenant.clone(),
         oid: uuid::Uuid::new_v4().to_string(),
         appid: Some(DEV_APP_ID.to_string()),

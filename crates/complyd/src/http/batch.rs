@@ -218,9 +218,9 @@ fn failed_dependency(item: &Item, dependency: &str) -> (u16, Value) {
 fn refused(item: &Item, err: &ApiError) -> (u16, Value) {
     let mut headers = HeaderMap::new();
     headers.extend(item.headers.iter().cloned().map(|(n, v)| (Some(n), v)));
-    let ctx = super::RequestContext::new(&headers);
+    let ctx = crate::common::RequestContext::new(&headers);
     let body = super::response::error_body(&ctx, err);
-    let status = err.status();
+    let status = err.status().as_u16();
     (
         status,
         json!({ "id": item.id, "status": status, "headers": {"Content-Type": "application/json"}, "body": body }),

@@ -1,14 +1,23 @@
-//! HTTP: one router that sends every request to the OData handler, wrapped in the middleware that
-//! stamps request ids, catches panics and logs one line per request (and, with metrics on, counts
-//! it).
+//! HTTP: every request goes to the one handler, which parses its endpoint first
+//! (`endpoint.rs`) and dispatches it (`handler.rs`), inside the middleware that stamps request
+//! ids, catches panics and logs one line per request (and, with metrics on, counts it).
+//!
+//! A Graph request, top to bottom: `endpoint::Endpoint::parse` → `handler::admit` (token,
+//! throttling) → `odata::path` (the resource) → the root's permission → `odata::query` →
+//! `body::read_json` → `service::Service::execute` → `response::reply`.
 
 mod batch;
+mod body;
+mod endpoint;
 mod handler;
 pub mod ops;
 pub(crate) mod response;
 pub mod throttle;
 
+pub use body::BodyLimits;
+
 use crate::auth::Authenticator;
+use crate::common::RequestContext;
 use crate::error::ApiError;
 use crate::service::Service;
 use axum::extract::Request;
@@ -26,11 +35,10 @@ pub struct AppState {
     pub model: &'static Model,
     pub service: Service,
     pub auth: Authenticator,
-    /// The token service (`/{tenant}/oauth2/v2.0/token`, discovery, JWKS).
+    /// The token service (`/{tenant}/oauth2/v2.0/token`, discovery, JWKS), with its own state.
     pub identity: Arc<crate::identity::Identity>,
-    pub max_body_bytes: usize,
-    /// The longest wait for a request body to arrive.
-    pub body_timeout: std::time::Duration,
+    /// The largest request body, and the longest wait for one to arrive.
+    pub body: BodyLimits,
     /// Request limits per tenant and app (`--throttle`).
     pub throttle: throttle::Throttle,
     /// `http` or `https`: how clients reach us, for absolute URLs.
@@ -41,45 +49,18 @@ pub struct AppState {
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
-/// The ids a request carries through its life, for headers, error bodies and logs.
-#[derive(Debug, Clone)]
-pub struct RequestContext {
-    pub request_id: String,
-    pub client_request_id: String,
-}
-
+/// The server's service, middleware outermost first: with metrics on, `ops::observe` (counts and
+/// times every request under the route the handler labelled); `envelope` (ids, panics, the log
+/// line); then the one handler for every path.
 pub fn router(state: Arc<AppState>) -> Router {
     let metrics = state.metrics.clone();
-    let mut identity = crate::identity::routes();
-    if metrics.is_some() {
-        identity = identity.route_layer(middleware::from_fn(ops::token_service));
-    }
-    // The token service's paths and the operator's first; everything else is Graph's.
-    let app = identity
-        .merge(ops::routes(metrics.is_some()))
-        .fallback(handler::odata)
+    let app = Router::new()
+        .fallback(handler::dispatch)
         .with_state(state)
-        // Everything inside, panics included, leaves with ids, a Graph body and a log line.
         .layer(middleware::from_fn(envelope));
     match metrics {
         Some(metrics) => app.layer(middleware::from_fn_with_state(metrics, ops::observe)),
         None => app,
-    }
-}
-
-impl RequestContext {
-    /// A new request id; the client's `client-request-id` when it sent a usable one, else the same.
-    pub fn new(headers: &HeaderMap) -> Self {
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let client_request_id = headers
-            .get("client-request-id")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty() && v.len() <= 200)
-            .map_or_else(|| request_id.clone(), str::to_string);
-        Self {
-            request_id,
-            client_request_id,
-        }
     }
 }
 
@@ -110,6 +91,7 @@ fn stamp_ids(res: &mut Response, ctx: &RequestContext) {
     }
 }
 
+/// Everything inside, panics included, leaves with ids, a Graph body and a log line.
 async fn envelope(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let ctx = RequestContext::new(req.headers());
@@ -120,10 +102,7 @@ async fn envelope(mut req: Request, next: Next) -> Response {
         Ok(res) => res,
         Err(_) => {
             tracing::error!(request_id = %ctx.request_id, "handler panicked");
-            response::error(
-                &ctx,
-                &crate::error::ApiError::Internal("handler panicked".into()),
-            )
+            response::error(&ctx, &ApiError::Internal("handler panicked".into()))
         }
     };
     stamp_ids(&mut res, &ctx);

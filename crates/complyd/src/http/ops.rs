@@ -2,7 +2,7 @@
 //! `/healthz` (the process answers), `/readyz` (the store answers) and, with `--metrics`,
 //! `/metrics`; and the middleware that counts every request for `/metrics`.
 
-use super::{response, AppState, RequestContext};
+use super::AppState;
 use crate::error::ApiError;
 use crate::metrics::{MethodLabel, Metrics, Route, StoreSample};
 use crate::store::{Store, StoreError};
@@ -10,8 +10,6 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
-use axum::{Extension, Router};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,17 +18,6 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long one answer of the store serves later `/readyz` requests: however often it is
 /// asked, the store is asked at most about once a second.
 const READY_FRESH: Duration = Duration::from_secs(1);
-
-pub fn routes(metrics: bool) -> Router<Arc<AppState>> {
-    let routes = Router::new()
-        .route("/healthz", any(healthz))
-        .route("/readyz", any(readyz));
-    if metrics {
-        routes.route("/metrics", any(scrape))
-    } else {
-        routes
-    }
-}
 
 /// The store's latest answer, shared by concurrent `/readyz` requests.
 pub struct Readiness {
@@ -67,52 +54,35 @@ impl Readiness {
     }
 }
 
-async fn healthz(method: Method, Extension(ctx): Extension<RequestContext>) -> Response {
-    labelled(
-        Route::Healthz,
-        get_only(&method, "/healthz").map(|()| ok()),
-        &ctx,
-    )
+pub fn healthz(method: &Method) -> Result<Response, ApiError> {
+    get_only(method, "/healthz").map(|()| ok())
 }
 
-async fn readyz(
-    State(state): State<Arc<AppState>>,
-    method: Method,
-    Extension(ctx): Extension<RequestContext>,
-) -> Response {
-    let answer = match get_only(&method, "/readyz") {
-        // Whatever failed, the answer is "not now, retry": 503 with Retry-After.
-        Ok(()) => state.readiness.check().await.map(|()| ok()).map_err(|e| {
-            ApiError::Store(StoreError::Unavailable(match e {
-                StoreError::Unavailable(m) | StoreError::Backend(m) | StoreError::Full(m) => m,
-                StoreError::Conflict => e.to_string(),
-            }))
-        }),
-        Err(e) => Err(e),
-    };
-    labelled(Route::Readyz, answer, &ctx)
+pub async fn readyz(state: &AppState, method: &Method) -> Result<Response, ApiError> {
+    get_only(method, "/readyz")?;
+    // Whatever failed, the answer is "not now, retry": 503 with Retry-After.
+    state.readiness.check().await.map(|()| ok()).map_err(|e| {
+        ApiError::Store(StoreError::Unavailable(match e {
+            StoreError::Unavailable(m) | StoreError::Backend(m) | StoreError::Full(m) => m,
+            StoreError::Conflict => e.to_string(),
+        }))
+    })
 }
 
-async fn scrape(
-    State(state): State<Arc<AppState>>,
-    method: Method,
-    Extension(ctx): Extension<RequestContext>,
-) -> Response {
-    let answer = get_only(&method, "/metrics").and_then(|()| {
-        let metrics = state
-            .metrics
-            .as_ref()
-            .ok_or_else(|| ApiError::Internal("/metrics is served only with metrics on".into()))?;
-        let store = state.readiness.store.clone();
-        let text = metrics
-            .render(StoreSample {
-                queued_writes: store.queued_writes(),
-                pool: store.pool_use(),
-            })
-            .map_err(|e| ApiError::Internal(format!("rendering the metrics: {e}")))?;
-        Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
-    });
-    labelled(Route::Metrics, answer, &ctx)
+pub fn scrape(state: &AppState, method: &Method) -> Result<Response, ApiError> {
+    get_only(method, "/metrics")?;
+    let metrics = state
+        .metrics
+        .as_ref()
+        .ok_or_else(|| ApiError::Internal("/metrics is served only with metrics on".into()))?;
+    let store = &state.readiness.store;
+    let text = metrics
+        .render(StoreSample {
+            queued_writes: store.queued_writes(),
+            pool: store.pool_use(),
+        })
+        .map_err(|e| ApiError::Internal(format!("rendering the metrics: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
 }
 
 fn get_only(method: &Method, path: &str) -> Result<(), ApiError> {
@@ -133,12 +103,6 @@ fn ok() -> Response {
     res
 }
 
-fn labelled(route: Route, answer: Result<Response, ApiError>, ctx: &RequestContext) -> Response {
-    let mut res = answer.unwrap_or_else(|e| response::error(ctx, &e));
-    res.extensions_mut().insert(route);
-    res
-}
-
 /// Outermost when metrics are on: counts the request under the route its handler labelled the
 /// response with, and times it.
 pub async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
@@ -151,12 +115,5 @@ pub async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Ne
         .copied()
         .unwrap_or(Route::Other);
     metrics.request(route, method, res.status().as_u16(), started.elapsed());
-    res
-}
-
-/// Labels the token service's responses (its routes only).
-pub async fn token_service(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    res.extensions_mut().insert(Route::TokenService);
     res
 }

@@ -1,7 +1,8 @@
 //! Replies and errors to HTTP responses: the OData envelope and the Graph error body.
 
-use super::RequestContext;
+use crate::common::RequestContext;
 use crate::error::ApiError;
+use crate::identity;
 use crate::service::{JsonObject, Reply};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -88,39 +89,43 @@ pub fn document(body: Value) -> Response {
     json_response(StatusCode::OK, &body)
 }
 
+/// The token service's answer: its JSON (if any) and headers.
+pub fn token_service(answer: identity::Answer) -> Response {
+    let mut res = match answer.body {
+        Some(body) => (
+            answer.status,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            body.to_string(),
+        )
+            .into_response(),
+        None => answer.status.into_response(),
+    };
+    for (name, value) in answer.headers {
+        res.headers_mut()
+            .insert(*name, HeaderValue::from_static(value));
+    }
+    res
+}
+
+/// The Graph error: its status, its headers and Graph's error document.
 pub fn error(ctx: &RequestContext, err: &ApiError) -> Response {
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = err.status();
     if status.is_server_error() {
         tracing::error!(request_id = %ctx.request_id, error = %err, "request failed");
     }
     let mut res = json_response(status, &error_body(ctx, err));
-    if let Some(seconds) = err.retry_after() {
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    if status == StatusCode::UNAUTHORIZED {
-        res.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"complyd\", error=\"invalid_token\""),
-        );
-    }
+    res.headers_mut().extend(err.headers());
     res
 }
 
 /// Graph's error document: code, message, and the ids and date of the request.
 pub fn error_body(ctx: &RequestContext, err: &ApiError) -> Value {
-    let mut date = DateTimeOffset::now().to_utc_string();
-    date.truncate(19);
     json!({
         "error": {
             "code": err.graph_code(),
             "message": err.message(),
             "innerError": {
-                "date": date,
+                "date": DateTimeOffset::now().to_utc_seconds(),
                 "request-id": ctx.request_id,
                 "client-request-id": ctx.client_request_id,
             }

@@ -4,10 +4,10 @@
 //! the answer rather than a reset.
 
 use super::{MAX_HEADER_FIELDS, MAX_HEAD_BYTES, MAX_URI_BYTES};
+use crate::common::RequestContext;
 use crate::error::ApiError;
 use crate::http::response::{error_body, JSON};
-use crate::http::RequestContext;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -105,13 +105,12 @@ pub(super) fn refuse(mut tcp: TcpStream, max: usize, refusing: &Arc<Semaphore>) 
 /// The whole response for `err`: status, Graph error body, request ids, `Connection: close`.
 fn raw(err: &ApiError) -> Vec<u8> {
     let ctx = RequestContext::new(&HeaderMap::new());
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let status = err.status();
     let body = error_body(&ctx, err).to_string();
-    let retry = if status == StatusCode::SERVICE_UNAVAILABLE {
-        "retry-after: 1\r\n"
-    } else {
-        ""
-    };
+    let headers: String = err
+        .headers()
+        .map(|(name, value)| format!("{name}: {}\r\n", String::from_utf8_lossy(value.as_bytes())))
+        .collect();
     tracing::info!(
         status = status.as_u16(),
         request_id = %ctx.request_id,
@@ -119,7 +118,7 @@ fn raw(err: &ApiError) -> Vec<u8> {
     );
     format!(
         "HTTP/1.1 {} {}\r\ncontent-type: {JSON}\r\nodata-version: 4.0\r\ncontent-length: {}\r\n\
-         connection: close\r\n{retry}request-id: {id}\r\nclient-request-id: {id}\r\ndate: {}\r\n\r\n{body}",
+         connection: close\r\n{headers}request-id: {id}\r\nclient-request-id: {id}\r\ndate: {}\r\n\r\n{body}",
         status.as_u16(),
         status.canonical_reason().unwrap_or(""),
         body.len(),

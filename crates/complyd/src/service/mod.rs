@@ -44,9 +44,6 @@ pub struct Call {
     pub version: Version,
     pub path: ResourcePath<'static>,
     pub operation: Operation,
-    pub verb: String,
-    /// The request path as sent, for messages.
-    pub raw_path: String,
     pub body: Option<Value>,
     pub query: QueryOptions,
 }
@@ -536,7 +533,8 @@ fn not_found(key: &Key) -> ApiError {
     ))
 }
 
-/// Graph's answer when a path exists but the method is not served there.
+/// When the path exists but the method is not served there: the route template Graph names in
+/// its answer (`http` words the message with the verb and the request path).
 fn route_error(call: &Call) -> ApiError {
     let mut template = Vec::new();
     for (i, step) in call.path.steps.iter().enumerate() {
@@ -559,10 +557,5 @@ fn route_error(call: &Call) -> ApiError {
     if call.path.count {
         template.push("$count");
     }
-    ApiError::Route(format!(
-        "No OData route exists that match template ~/{} with http verb {} for request {}.",
-        template.join("/"),
-        call.verb,
-        call.raw_path
-    ))
+    ApiError::Unrouted(crate::error::RouteTemplate(template))
 }

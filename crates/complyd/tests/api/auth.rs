@@ -20,7 +20,7 @@ fn expect_unauthenticated(resp: Resp) -> Resp {
 #[tokio::test]
 async fn bad_tokens_are_401_with_a_bearer_challenge() {
     let server = Server::start().await;
-    let now = complyd::auth::now_unix();
+    let now = complyd::common::now_unix();
     let wrong_secret =
         complyd::auth::mint_claims(b"some-other-secret", &claims(json!({}))).unwrap();
     let cases: Vec<(&str, Option<String>)> = vec![
@@ -93,13 +93,13 @@ async fn bad_tokens_are_401_with_a_bearer_challenge() {
 #[tokio::test]
 async fn a_token_accepted_before_is_refused_once_it_expires() {
     let server = Server::start_with(|c| c.token_leeway = 0).await;
-    let now = complyd::auth::now_unix();
+    let now = complyd::common::now_unix();
     let token = token_for(&claims(json!({ "iat": now, "nbf": now, "exp": now + 2 })));
     let client = server.client_with_token(Some(token));
     for _ in 0..3 {
         client.get("v1.0", POLICIES).await.expect(200);
     }
-    while complyd::auth::now_unix() <= now + 2 {
+    while complyd::common::now_unix() <= now + 2 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let resp = expect_unauthenticated(client.get("v1.0", POLICIES).await);

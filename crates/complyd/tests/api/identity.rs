@@ -27,6 +27,11 @@ fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// The JSON a GET of `url` answers.
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 fn app(client_id: &str, roles: &[&str], secret: Option<&str>, certs: Vec<String>) -> Application {
     Application {
         client_id: client_id.into(),
@@ -125,19 +130,27 @@ fn payload(token: &str) -> Value {
     .unwrap()
 }
 
-fn assert_oauth_error(status: u16, body: &Value, want_status: u16, error: &str, code: u64) {
-    assert_eq!(status, want_status, "{body}");
-    assert_eq!(body["error"], error, "{body}");
-    assert_eq!(body["error_codes"], json!([code]), "{body}");
+#[track_caller]
+fn assert_oauth_error(
+    status: u16,
+    body: &Value,
+    want_status: u16,
+    error: &str,
+    code: u64,
+    why: &str,
+) {
+    assert_eq!(status, want_status, "{why}: {body}");
+    assert_eq!(body["error"], error, "{why}: {body}");
+    assert_eq!(body["error_codes"], json!([code]), "{why}: {body}");
     let description = body["error_description"].as_str().unwrap();
     assert!(
         description.starts_with(&format!("AADSTS{code}: ")),
-        "{description}"
+        "{why}: {description}"
     );
     for field in ["trace_id", "correlation_id", "timestamp"] {
         assert!(
             body[field].as_str().is_some_and(|s| !s.is_empty()),
-            "{field} in {body}"
+            "{why}: {field} in {body}"
         );
     }
 }
@@ -146,17 +159,14 @@ fn assert_oauth_error(status: u16, body: &Value, want_status: u16, error: &str, 
 async fn discovery_documents_point_at_this_host_and_the_jwks_publishes_the_kid() {
     let (server, _store) = registered().await;
     let host = server.base.trim_start_matches("http://").to_string();
-    let v2: Value = http()
-        .get(format!(
+    let v2 = get_json(
+        &http(),
+        &format!(
             "{}/{TENANT}/v2.0/.well-known/openid-configuration",
             server.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(
         v2["token_endpoint"],
         format!("{}/{TENANT}/oauth2/v2.0/token", server.base)
@@ -165,17 +175,11 @@ async fn discovery_documents_point_at_this_host_and_the_jwks_publishes_the_kid()
         v2["issuer"],
         format!("https://login.microsoftonline.com/{TENANT}/v2.0")
     );
-    let v1: Value = http()
-        .get(format!(
-            "{}/{TENANT}/.well-known/openid-configuration",
-            server.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v1 = get_json(
+        &http(),
+        &format!("{}/{TENANT}/.well-known/openid-configuration", server.base),
+    )
+    .await;
     assert_eq!(v1["issuer"], format!("https://sts.windows.net/{TENANT}/"));
     assert_eq!(
         v1["token_endpoint"],
@@ -184,14 +188,7 @@ async fn discovery_documents_point_at_this_host_and_the_jwks_publishes_the_kid()
     // Both JWKS the documents advertise publish the same key, and it is the tokens' kid.
     let mut kids = Vec::new();
     for doc in [&v2, &v1] {
-        let jwks: Value = http()
-            .get(doc["jwks_uri"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks = get_json(&http(), doc["jwks_uri"].as_str().unwrap()).await;
         let key = &jwks["keys"][0];
         assert_eq!(key["kty"], "RSA");
         assert_eq!(key["use"], "sig");
@@ -204,17 +201,10 @@ async fn discovery_documents_point_at_this_host_and_the_jwks_publishes_the_kid()
     assert_eq!(header.alg, Algorithm::RS256);
     assert_eq!(header.kid.as_deref(), Some(kids[0].as_str()));
     // MSAL's instance discovery, answered for this host.
-    let instance: Value = http()
-        .get(format!(
+    let instance = get_json(&http(), &format!(
             "{}/common/discovery/instance?api-version=1.1&authorization_endpoint=https://{host}/{TENANT}/oauth2/v2.0/authorize",
             server.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        )).await;
     assert_eq!(
         instance["tenant_discovery_endpoint"],
         format!(
@@ -310,63 +300,51 @@ async fn the_v1_token_endpoint_takes_a_resource() {
     assert_eq!(list_policies(&server, token).await.0, 200);
 }
 
+/// The client-credentials form of the Read/Write app, which the token endpoint accepts.
+const CLIENT_CREDENTIALS: [(&str, &str); 4] = [
+    ("grant_type", "client_credentials"),
+    ("client_id", CLIENT),
+    ("client_secret", SECRET),
+    ("scope", GRAPH_DEFAULT),
+];
+/// The password-grant form of the registered user, through the public client.
+const PASSWORD: [(&str, &str); 5] = [
+    ("grant_type", "password"),
+    ("client_id", PUBLIC_CLIENT),
+    ("username", "ada@example.test"),
+    ("password", "correct horse"),
+    ("scope", GRAPH_DEFAULT),
+];
+
+/// `form` with `name` set to `value` (`None` leaves it out).
+fn form_with(
+    form: &[(&'static str, &'static str)],
+    name: &str,
+    value: Option<&'static str>,
+) -> Vec<(&'static str, &'static str)> {
+    form.iter()
+        .filter_map(|&(k, v)| match value {
+            _ if k != name => Some((k, v)),
+            Some(value) => Some((k, value)),
+            None => None,
+        })
+        .collect()
+}
+
+/// A refused token request: who asks which tenant with what, and Entra's answer.
+struct OAuthCase {
+    why: &'static str,
+    tenant: &'static str,
+    form: Vec<(&'static str, &'static str)>,
+    status: u16,
+    error: &'static str,
+    code: u64,
+}
+
 #[tokio::test]
 async fn token_endpoint_errors_are_entras_oauth_bodies() {
-    let (server, _store) = registered().await;
-    let base = [
-        ("grant_type", "client_credentials"),
-        ("client_id", CLIENT),
-        ("client_secret", SECRET),
-        ("scope", GRAPH_DEFAULT),
-    ];
-    let with = |name: &'static str, value: &'static str| {
-        base.iter()
-            .map(|&(k, v)| if k == name { (k, value) } else { (k, v) })
-            .collect::<Vec<_>>()
-    };
-    let (s, b) = token_call(&server, TENANT, &with("client_secret", "wrong")).await;
-    assert_oauth_error(s, &b, 401, "invalid_client", 7000215);
-    let no_secret: Vec<_> = base
-        .iter()
-        .copied()
-        .filter(|(k, _)| *k != "client_secret")
-        .collect();
-    let (s, b) = token_call(&server, TENANT, &no_secret).await;
-    assert_oauth_error(s, &b, 401, "invalid_client", 7000218);
-    let (s, b) = token_call(
-        &server,
-        TENANT,
-        &with("client_id", "ffffffff-0000-4000-8000-00000000dead"),
-    )
-    .await;
-    assert_oauth_error(s, &b, 400, "unauthorized_client", 700016);
-    let (s, b) = token_call(&server, TENANT, &with("grant_type", "authorization_code")).await;
-    assert_oauth_error(s, &b, 400, "unsupported_grant_type", 70003);
-    let (s, b) = token_call(
-        &server,
-        TENANT,
-        &with("scope", "https://graph.microsoft.com/User.Read"),
-    )
-    .await;
-    assert_oauth_error(s, &b, 400, "invalid_scope", 1002012);
-    let (s, b) = token_call(
-        &server,
-        TENANT,
-        &with("scope", "https://example.com/.default"),
-    )
-    .await;
-    assert_oauth_error(s, &b, 400, "invalid_resource", 500011);
-    let no_scope: Vec<_> = base
-        .iter()
-        .copied()
-        .filter(|(k, _)| *k != "scope")
-        .collect();
-    let (s, b) = token_call(&server, TENANT, &no_scope).await;
-    assert_oauth_error(s, &b, 400, "invalid_request", 900144);
-    // A tenant nobody registered in, and the app asked for in another registered tenant.
-    let (s, b) = token_call(&server, "99999999-9999-4999-8999-999999999999", &base).await;
-    assert_oauth_error(s, &b, 400, "invalid_request", 90002);
-    let store = open_store(&server).await;
+    let (server, store) = registered().await;
+    // The Read/Write app's twin, registered in another tenant.
     let mut other = app(
         "aaaaaaaa-0000-4000-8000-0000000000ff",
         &[WRITE],
@@ -375,8 +353,104 @@ async fn token_endpoint_errors_are_entras_oauth_bodies() {
     );
     other.tenant = crate::support::OTHER_TENANT.into();
     registry::add_app(&store, other).await.unwrap();
-    let (s, b) = token_call(&server, crate::support::OTHER_TENANT, &base).await;
-    assert_oauth_error(s, &b, 400, "unauthorized_client", 700016);
+    let base = || CLIENT_CREDENTIALS.to_vec();
+    let with = |name, value| form_with(&CLIENT_CREDENTIALS, name, Some(value));
+    let without = |name| form_with(&CLIENT_CREDENTIALS, name, None);
+    let case = |why, form, status, error, code| OAuthCase {
+        why,
+        tenant: TENANT,
+        form,
+        status,
+        error,
+        code,
+    };
+    let cases = [
+        case(
+            "a wrong client secret",
+            with("client_secret", "wrong"),
+            401,
+            "invalid_client",
+            7000215,
+        ),
+        case(
+            "no client secret",
+            without("client_secret"),
+            401,
+            "invalid_client",
+            7000218,
+        ),
+        case(
+            "a client id nobody registered",
+            with("client_id", "ffffffff-0000-4000-8000-00000000dead"),
+            400,
+            "unauthorized_client",
+            700016,
+        ),
+        case(
+            "a grant the service does not offer",
+            with("grant_type", "authorization_code"),
+            400,
+            "unsupported_grant_type",
+            70003,
+        ),
+        case(
+            "client credentials ask for a permission instead of /.default",
+            with("scope", "https://graph.microsoft.com/User.Read"),
+            400,
+            "invalid_scope",
+            1002012,
+        ),
+        case(
+            "a resource that is not Graph",
+            with("scope", "https://example.com/.default"),
+            400,
+            "invalid_resource",
+            500011,
+        ),
+        case("no scope", without("scope"), 400, "invalid_request", 900144),
+        OAuthCase {
+            tenant: "99999999-9999-4999-8999-999999999999",
+            ..case(
+                "a tenant nobody registered in",
+                base(),
+                400,
+                "invalid_request",
+                90002,
+            )
+        },
+        OAuthCase {
+            tenant: crate::support::OTHER_TENANT,
+            ..case(
+                "the app asked for in another registered tenant",
+                base(),
+                400,
+                "unauthorized_client",
+                700016,
+            )
+        },
+        case(
+            "the user's wrong password",
+            form_with(&PASSWORD, "password", Some("wrong")),
+            400,
+            "invalid_grant",
+            50126,
+        ),
+        case(
+            "a delegated permission the user never consented to",
+            form_with(
+                &PASSWORD,
+                "scope",
+                Some("https://graph.microsoft.com/DeviceManagementConfiguration.ReadWrite.All"),
+            ),
+            400,
+            "invalid_grant",
+            65001,
+        ),
+    ];
+    for c in cases {
+        let (status, body) = token_call(&server, c.tenant, &c.form).await;
+        assert_oauth_error(status, &body, c.status, c.error, c.code, c.why);
+    }
     // The correlation id is the client's request id when it sends one.
     let res = http()
         .post(format!("{}/{TENANT}/oauth2/v2.0/token", server.base))
@@ -390,23 +464,38 @@ async fn token_endpoint_errors_are_entras_oauth_bodies() {
 }
 
 #[tokio::test]
+async fn the_token_endpoint_refuses_a_form_past_the_body_limit() {
+    let server = Server::start_with(|c| c.max_body_bytes = 1024).await;
+    let padding = "x".repeat(2048);
+    let mut form = CLIENT_CREDENTIALS.to_vec();
+    form.push(("padding", &padding));
+    let res = http()
+        .post(format!("{}/{TENANT}/oauth2/v2.0/token", server.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 413);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "RequestEntityTooLarge", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1024 bytes"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn the_password_grant_gives_a_delegated_token_with_the_users_scopes() {
     let (server, _store) = registered().await;
-    let (status, body) = token_call(
-        &server,
-        TENANT,
-        &[
-            ("grant_type", "password"),
-            ("client_id", PUBLIC_CLIENT),
-            ("username", "ada@example.test"),
-            ("password", "correct horse"),
-            (
-                "scope",
-                "https://graph.microsoft.com/.default openid profile offline_access",
-            ),
-        ],
-    )
-    .await;
+    let form = form_with(
+        &PASSWORD,
+        "scope",
+        Some("https://graph.microsoft.com/.default openid profile offline_access"),
+    );
+    let (status, body) = token_call(&server, TENANT, &form).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["id_token"].is_string() && body["client_info"].is_string());
     let token = body["access_token"].as_str().unwrap();
@@ -415,35 +504,6 @@ async fn the_password_grant_gives_a_delegated_token_with_the_users_scopes() {
     assert_eq!(claims["scp"], "DeviceManagementConfiguration.Read.All");
     assert_eq!(claims["upn"], "ada@example.test");
     assert_eq!(list_policies(&server, token).await.0, 200);
-    let (s, b) = token_call(
-        &server,
-        TENANT,
-        &[
-            ("grant_type", "password"),
-            ("client_id", PUBLIC_CLIENT),
-            ("username", "ada@example.test"),
-            ("password", "wrong"),
-            ("scope", GRAPH_DEFAULT),
-        ],
-    )
-    .await;
-    assert_oauth_error(s, &b, 400, "invalid_grant", 50126);
-    let (s, b) = token_call(
-        &server,
-        TENANT,
-        &[
-            ("grant_type", "password"),
-            ("client_id", PUBLIC_CLIENT),
-            ("username", "ada@example.test"),
-            ("password", "correct horse"),
-            (
-                "scope",
-                "https://graph.microsoft.com/DeviceManagementConfiguration.ReadWrite.All",
-            ),
-        ],
-    )
-    .await;
-    assert_oauth_error(s, &b, 400, "invalid_grant", 65001);
 }
 
 /// An RSA key with a self-signed certificate, PEM (rcgen signs with the rsa crate's key).
@@ -471,7 +531,7 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
         .await
         .unwrap();
     let endpoint = format!("{}/{TENANT}/oauth2/v2.0/token", server.base);
-    let now = complyd::auth::now_unix();
+    let now = complyd::common::now_unix();
     let assertion = |alg: Algorithm, key: &EncodingKey, claims: Value| {
         jsonwebtoken::encode(&Header::new(alg), &claims, key).unwrap()
     };
@@ -504,27 +564,48 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
             "2"
         );
     }
-    let (s, b) = call(assertion(Algorithm::RS256, &other_key, good_claims.clone())).await;
-    assert_oauth_error(s, &b, 401, "invalid_client", 700027);
-    let mut wrong_aud = good_claims.clone();
-    wrong_aud["aud"] = json!("https://elsewhere.example/token");
-    let (s, b) = call(assertion(Algorithm::RS256, &key, wrong_aud)).await;
-    assert_oauth_error(s, &b, 401, "invalid_client", 700212);
-    let mut wrong_iss = good_claims.clone();
-    wrong_iss["iss"] = json!(CLIENT);
-    let (s, b) = call(assertion(Algorithm::RS256, &key, wrong_iss)).await;
-    assert_oauth_error(s, &b, 401, "invalid_client", 700021);
-    let mut expired = good_claims.clone();
-    expired["exp"] = json!(now - 600);
-    let (s, b) = call(assertion(Algorithm::RS256, &key, expired)).await;
-    assert_oauth_error(s, &b, 401, "invalid_client", 700024);
-    let (s, b) = call(assertion(
-        Algorithm::HS256,
-        &EncodingKey::from_secret(b"x"),
-        good_claims,
-    ))
-    .await;
-    assert_oauth_error(s, &b, 401, "invalid_client", 5002738);
+    let claims = |name: &str, value: Value| {
+        let mut claims = good_claims.clone();
+        claims[name] = value;
+        claims
+    };
+    let hs256 = EncodingKey::from_secret(b"x");
+    // Each assertion is refused with `invalid_client` (401) and the code Entra gives.
+    let refused = [
+        (
+            "signed by a key whose certificate is not registered",
+            assertion(Algorithm::RS256, &other_key, good_claims.clone()),
+            700027,
+        ),
+        (
+            "for another token endpoint",
+            assertion(
+                Algorithm::RS256,
+                &key,
+                claims("aud", json!("https://elsewhere.example/token")),
+            ),
+            700212,
+        ),
+        (
+            "issued by another app than the client",
+            assertion(Algorithm::RS256, &key, claims("iss", json!(CLIENT))),
+            700021,
+        ),
+        (
+            "expired",
+            assertion(Algorithm::RS256, &key, claims("exp", json!(now - 600))),
+            700024,
+        ),
+        (
+            "signed with a shared secret (HS256)",
+            assertion(Algorithm::HS256, &hs256, good_claims),
+            5002738,
+        ),
+    ];
+    for (why, jwt, code) in refused {
+        let (s, b) = call(jwt).await;
+        assert_oauth_error(s, &b, 401, "invalid_client", code, why);
+    }
 }
 
 /// Signs `claims` with complyd's own key (read from the store), under `alg` and `kid`.
@@ -558,117 +639,130 @@ async fn assert_rejected(server: &Server, token: &str, why: &str) {
     assert_eq!(body["error"]["code"], "InvalidAuthenticationToken", "{why}");
 }
 
+/// `graph_claims(at)` with some claims replaced.
+fn edited(at: i64, edits: &[(&str, Value)]) -> Value {
+    let mut claims = graph_claims(at);
+    for (name, value) in edits {
+        claims[*name] = value.clone();
+    }
+    claims
+}
+
 #[tokio::test]
 async fn every_kind_of_bad_rs256_token_is_refused_with_401() {
     let (server, store) = registered().await;
     let good = app_token(&server, CLIENT).await;
-    let now = complyd::auth::now_unix();
+    let now = complyd::common::now_unix();
     // The forged-but-valid control: the same key and claims pass.
     let control = own_signed(&store, Algorithm::RS256, &graph_claims(now)).await;
     assert_eq!(list_policies(&server, &control).await.0, 200);
+    // Within the leeway (30 s by default) passes too.
+    let barely = edited(now - 7200, &[("exp", json!(now - 5))]);
+    let barely = own_signed(&store, Algorithm::RS256, &barely).await;
+    assert_eq!(list_policies(&server, &barely).await.0, 200);
 
-    // alg: none, unsigned.
-    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-    let kid = jsonwebtoken::decode_header(&good).unwrap().kid.unwrap();
-    let none = format!(
-        "{}.{}.",
-        b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})),
-        b64(&graph_claims(now))
-    );
-    assert_rejected(&server, &none, "alg none").await;
-    // An algorithm the key is not for: the right key, RS512 / PS256 instead of RS256.
-    for alg in [Algorithm::RS512, Algorithm::PS256] {
-        let t = own_signed(&store, alg, &graph_claims(now)).await;
-        assert_rejected(&server, &t, "alg not allowed").await;
+    // Signed with complyd's own key, each wrong in one way.
+    let rs256 = Algorithm::RS256;
+    let own_key = [
+        (
+            "RS512: an algorithm the key is not for",
+            Algorithm::RS512,
+            graph_claims(now),
+        ),
+        (
+            "PS256: an algorithm the key is not for",
+            Algorithm::PS256,
+            graph_claims(now),
+        ),
+        (
+            "issuer of another tenant",
+            rs256,
+            edited(
+                now,
+                &[(
+                    "iss",
+                    json!("https://sts.windows.net/22222222-2222-4222-8222-222222222222/"),
+                )],
+            ),
+        ),
+        (
+            "foreign issuer",
+            rs256,
+            edited(now, &[("iss", json!("https://evil.example/"))]),
+        ),
+        (
+            "audience",
+            rs256,
+            edited(now, &[("aud", json!("https://management.azure.com"))]),
+        ),
+        (
+            "expired beyond the leeway",
+            rs256,
+            edited(now - 7200, &[("exp", json!(now - 120))]),
+        ),
+        (
+            "not yet valid beyond the leeway",
+            rs256,
+            edited(
+                now,
+                &[("nbf", json!(now + 600)), ("exp", json!(now + 1200))],
+            ),
+        ),
+    ];
+    for (why, alg, claims) in own_key {
+        assert_rejected(&server, &own_signed(&store, alg, &claims).await, why).await;
     }
-    // HS256 keyed with the public JWK's modulus (the classic confusion) fails as HS256.
-    let mut header = Header::new(Algorithm::HS256);
-    header.kid = Some(kid.clone());
-    let confused = jsonwebtoken::encode(
-        &header,
-        &graph_claims(now),
-        &EncodingKey::from_secret(kid.as_bytes()),
-    )
-    .unwrap();
-    assert_rejected(&server, &confused, "HS256 with a public value").await;
-    // Wrong issuer, wrong audience.
-    let mut claims = graph_claims(now);
-    claims["iss"] = json!("https://sts.windows.net/22222222-2222-4222-8222-222222222222/");
-    assert_rejected(
-        &server,
-        &own_signed(&store, Algorithm::RS256, &claims).await,
-        "issuer of another tenant",
-    )
-    .await;
-    claims["iss"] = json!("https://evil.example/");
-    assert_rejected(
-        &server,
-        &own_signed(&store, Algorithm::RS256, &claims).await,
-        "foreign issuer",
-    )
-    .await;
-    let mut claims = graph_claims(now);
-    claims["aud"] = json!("https://management.azure.com");
-    assert_rejected(
-        &server,
-        &own_signed(&store, Algorithm::RS256, &claims).await,
-        "audience",
-    )
-    .await;
-    // Expired and not yet valid, beyond the leeway (30 s by default).
-    let mut claims = graph_claims(now - 7200);
-    claims["exp"] = json!(now - 120);
-    assert_rejected(
-        &server,
-        &own_signed(&store, Algorithm::RS256, &claims).await,
-        "expired",
-    )
-    .await;
-    let mut claims = graph_claims(now);
-    claims["nbf"] = json!(now + 600);
-    claims["exp"] = json!(now + 1200);
-    assert_rejected(
-        &server,
-        &own_signed(&store, Algorithm::RS256, &claims).await,
-        "not yet valid",
-    )
-    .await;
-    // Within the leeway passes.
-    let mut claims = graph_claims(now - 7200);
-    claims["exp"] = json!(now - 5);
-    assert_eq!(
-        list_policies(
-            &server,
-            &own_signed(&store, Algorithm::RS256, &claims).await
-        )
-        .await
-        .0,
-        200
-    );
-    // A tampered payload (roles widened) under the original signature.
+
+    // Forged around the key.
+    let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let json64 = |v: &Value| b64(v.to_string().as_bytes());
+    let kid = jsonwebtoken::decode_header(&good).unwrap().kid.unwrap();
     let parts: Vec<&str> = good.split('.').collect();
+    let mut confused = Header::new(Algorithm::HS256);
+    confused.kid = Some(kid.clone());
     let mut widened = payload(&good);
     widened["roles"] = json!([WRITE, "Directory.ReadWrite.All"]);
-    let tampered = format!("{}.{}.{}", parts[0], b64(&widened), parts[2]);
-    assert_rejected(&server, &tampered, "tampered payload").await;
-    // A flipped signature byte.
-    let mut sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+    let mut signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(parts[2])
         .unwrap();
-    sig[10] ^= 1;
-    let flipped = format!(
-        "{}.{}.{}",
-        parts[0],
-        parts[1],
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)
-    );
-    assert_rejected(&server, &flipped, "tampered signature").await;
-    // An unknown kid with an issuer nobody trusts.
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some("unknown".into());
-    let (other, _) = rsa_certificate();
-    let stranger = jsonwebtoken::encode(&header, &graph_claims(now), &other).unwrap();
-    assert_rejected(&server, &stranger, "unknown key").await;
+    signature[10] ^= 1;
+    let mut unknown = Header::new(Algorithm::RS256);
+    unknown.kid = Some("unknown".into());
+    let (stranger, _) = rsa_certificate();
+    let forged = [
+        (
+            "alg none, unsigned",
+            format!(
+                "{}.{}.",
+                json64(&json!({"alg": "none", "typ": "JWT", "kid": kid})),
+                json64(&graph_claims(now))
+            ),
+        ),
+        (
+            "HS256 keyed with a public value (the classic confusion)",
+            jsonwebtoken::encode(
+                &confused,
+                &graph_claims(now),
+                &EncodingKey::from_secret(kid.as_bytes()),
+            )
+            .unwrap(),
+        ),
+        (
+            "tampered payload (roles widened) under the original signature",
+            format!("{}.{}.{}", parts[0], json64(&widened), parts[2]),
+        ),
+        (
+            "tampered signature (one bit flipped)",
+            format!("{}.{}.{}", parts[0], parts[1], b64(&signature)),
+        ),
+        (
+            "an unknown kid with an issuer nobody trusts",
+            jsonwebtoken::encode(&unknown, &graph_claims(now), &stranger).unwrap(),
+        ),
+    ];
+    for (why, token) in forged {
+        assert_rejected(&server, &token, why).await;
+    }
 }
 
 #[tokio::test]
@@ -679,7 +773,7 @@ async fn the_token_leeway_is_configurable() {
         .await
         .unwrap();
     app_token(&server, CLIENT).await;
-    let now = complyd::auth::now_unix();
+    let now = complyd::common::now_unix();
     let mut claims = graph_claims(now - 7200);
     claims["exp"] = json!(now - 5);
     assert_rejected(
@@ -720,7 +814,7 @@ async fn trusted_issuers_with_a_jwks_file_refresh_once_for_an_unknown_kid() {
         }]
     })
     .await;
-    let now = complyd::auth::now_unix();
+    let now = complyd::common::now_unix();
     let mut claims = graph_claims(now);
     claims["iss"] = json!(format!("https://login.example.test/{TENANT}/v2.0"));
     let sign = |kid: &str, alg: Algorithm, key: &EncodingKey, claims: &Value| {
@@ -859,16 +953,11 @@ async fn tls_auto_serves_https_with_a_ca_it_keeps() {
         );
     }
     // Discovery advertises https endpoints too.
-    let doc: Value = client
-        .get(format!(
-            "https://127.0.0.1:{port}/{TENANT}/v2.0/.well-known/openid-configuration"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = get_json(
+        &client,
+        &format!("https://127.0.0.1:{port}/{TENANT}/v2.0/.well-known/openid-configuration"),
+    )
+    .await;
     assert!(doc["token_endpoint"]
         .as_str()
         .unwrap()

@@ -346,7 +346,7 @@ pub fn user_status(status: &str) -> Value {
 
 /// Valid delegated read-write claims of the test tenant; `changes` overrides or removes (null) claims.
 pub fn claims(changes: Value) -> Value {
-    let now = auth::now_unix();
+    let now = complyd::common::now_unix();
     let mut base = json!({
         "aud": "https://graph.microsoft.com",
         "iss": format!("https://sts.windows.net/{TENANT}/"),

@@ -81,7 +81,7 @@ async fn an_rs256_token_without_iss_is_refused() {
     let (server, store) = registered().await;
     // The token service makes its signing key on first use.
     let _ = app_token(&server, crate::identity::CLIENT).await;
-    let now = complyd::auth::now_unix();
+    let now = complyd::common::now_unix();
     let signed = |claims: Value| {
         let store = store.clone();
         async move { own_signed(&store, jsonwebtoken::Algorithm::RS256, &claims).await }

@@ -1,0 +1,33 @@
+//! The ids a request carries through its life, for headers, error bodies and logs.
+
+use axum::http::{header, HeaderMap};
+
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub client_request_id: String,
+}
+
+impl RequestContext {
+    /// A new request id; the client's `client-request-id` when it sent a usable one, else the same.
+    pub fn new(headers: &HeaderMap) -> Self {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let client_request_id = headers
+            .get("client-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 200)
+            .map_or_else(|| request_id.clone(), str::to_string);
+        Self {
+            request_id,
+            client_request_id,
+        }
+    }
+}
+
+/// The `Host` the client called, for absolute URLs; `localhost` when it sent none.
+pub fn host(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+}

@@ -1,0 +1,11 @@
+//! What the layers share without depending on one another: the ids a request carries, the clock,
+//! the audiences and issuer of Graph's tokens, and the key lookup that `auth` checks complyd's own
+//! tokens with (implemented by `identity`). Nothing here uses another module of the crate.
+
+mod clock;
+mod context;
+mod tokens;
+
+pub use clock::now_unix;
+pub use context::{host, RequestContext};
+pub use tokens::{access_token_issuer, KeyLookupError, VerificationKeys, AUDIENCES};
