@@ -160,18 +160,9 @@ pub struct Model {
     actions: Vec<Action>,
 }
 
-/// The slice's model text, one file per area.
-const SLICE: &[(&str, &str)] = &[
-    ("enums.edm", include_str!("slice/enums.edm")),
-    ("targets.edm", include_str!("slice/targets.edm")),
-    ("policies.edm", include_str!("slice/policies.edm")),
-    ("actions.edm", include_str!("slice/actions.edm")),
-    ("statuses.edm", include_str!("slice/statuses.edm")),
-    (
-        "managed_device_compliance.edm",
-        include_str!("slice/managed_device_compliance.edm"),
-    ),
-];
+/// The slice's model text, one file per area: every `slice/*.edm`, sorted by name (listed by
+/// `build.rs`).
+const SLICE: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/slice.rs"));
 
 impl Model {
     /// The Intune device-compliance model, parsed once.
