@@ -5,6 +5,7 @@
 //! `.create` / `.update` for request bodies, `.any` / `.create.any` / `.update.any` for a declared
 //! type with derived types (a `oneOf` over its concrete types, told apart by `@odata.type`).
 
+mod operations;
 mod parameters;
 mod paths;
 mod responses;
@@ -53,7 +54,7 @@ impl Model {
             "info": {
                 "title": "complyd: Microsoft Graph Intune device compliance",
                 "version": env!("CARGO_PKG_VERSION"),
-                "description": "Generated from complyd's entity model (the same model that serves `$metadata`). Paths under `/v1.0` and `/beta`; entity keys may also be written `('{id}')` instead of `/{id}`. On beta the `$` of system query options is optional. With `--fidelity intune`, PATCH answers 204 and `assign` answers 200 without a body.",
+                "description": format!("Generated from complyd's entity model (the same model that serves `$metadata`). Paths under `/v1.0` and `/beta`; entity keys may also be written `('{{id}}')` instead of `/{{id}}`. On beta the `$` of system query options is optional. {}", self.live_answers()),
             },
             "servers": [{ "url": server }],
             "security": [{ "bearer": [] }],
@@ -71,6 +72,31 @@ impl Model {
                 "schemas": schemas,
             },
         })
+    }
+}
+
+impl Model {
+    /// What `--fidelity intune` changes in the answers: PATCH, and the operations declared
+    /// `live-answer empty`.
+    fn live_answers(&self) -> String {
+        let mut names: Vec<String> = Vec::new();
+        for op in self.operations.iter().filter(|op| op.live_empty_answer) {
+            let name = format!("`{}`", op.name);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        match names.len() {
+            0 => "With `--fidelity intune`, PATCH answers 204.".into(),
+            1 => format!(
+                "With `--fidelity intune`, PATCH answers 204 and {} answers 200 without a body.",
+                names[0]
+            ),
+            _ => format!(
+                "With `--fidelity intune`, PATCH answers 204 and {} answer 200 without a body.",
+                names.join(", ")
+            ),
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use super::responses::{
 };
 use super::schemas::Role;
 use super::{At, Builder};
-use crate::edm::{Action, Navigation, RootKind, StructuredType};
+use crate::edm::{Navigation, RootKind, StructuredType};
 use serde_json::{json, Map, Value};
 
 impl<'m> Builder<'m> {
@@ -18,7 +18,16 @@ impl<'m> Builder<'m> {
             .iter()
             .filter(|r| r.availability.in_version(version))
         {
-            let Some(ty) = model.structured(root.type_name) else {
+            if let Some(op) = model.imported_operation(root) {
+                let at = At {
+                    path: format!("/{}", self.v()),
+                    params: Vec::new(),
+                    names: Vec::new(),
+                };
+                self.operation_path(&at, op);
+                continue;
+            }
+            let Some(ty) = model.structured(&root.type_name) else {
                 continue;
             };
             let at = At {
@@ -27,8 +36,11 @@ impl<'m> Builder<'m> {
                 names: vec![root.name.to_string()],
             };
             match root.kind {
-                RootKind::Singleton => self.walk(&at, ty, 0),
-                RootKind::EntitySet => self.collection(&at, ty, 0),
+                RootKind::Singleton => {
+                    self.operation_paths(&at, ty, false);
+                    self.walk(&at, ty, 0);
+                }
+                _ => self.collection(&at, ty, 0),
             }
         }
     }
@@ -66,17 +78,9 @@ impl<'m> Builder<'m> {
         let links = self.links_below(&entity, target, &key);
         self.list_and_create(at, target, &read, create, links);
         self.count_path(at);
+        self.operation_paths(at, target, true);
         self.member_paths(at, &entity, target, &read);
-        let model = self.model;
-        let v = self.version;
-        let actions: Vec<&Action> = model
-            .actions
-            .iter()
-            .filter(|a| a.availability.in_version(v) && model.is_derived_from(target, a.bound_to))
-            .collect();
-        for action in actions {
-            self.action(&entity, target, action);
-        }
+        self.operation_paths(&entity, target, false);
         self.walk(&entity, target, depth);
     }
 
@@ -246,59 +250,8 @@ impl<'m> Builder<'m> {
                 },
             }),
         );
+        self.operation_paths(at, target, false);
         self.walk(at, target, depth);
-    }
-
-    pub(super) fn action(&mut self, entity: &At, target: &'m StructuredType, action: &Action) {
-        let v = self.version;
-        let model = self.model;
-        let Some(nav) = model.navigation(target, action.replaces, v) else {
-            return;
-        };
-        let Some(member) = model.structured(&nav.target) else {
-            return;
-        };
-        let create = self.write_schema(member, Role::Create);
-        let read = self.read_schema(member);
-        let mut at = entity.clone();
-        at.path = format!("{}/{}", entity.path, action.name);
-        at.names.push(action.name.to_string());
-        let success = if action.returns_collection {
-            (
-                "200",
-                json!({
-                    "description": format!("`{}` replaced; the new members. (With `--fidelity intune`: 200 without a body.)", action.replaces),
-                    "content": json_content(collection_envelope(read)),
-                }),
-            )
-        } else {
-            (
-                "204",
-                json!({ "description": format!("`{}` replaced.", action.replaces) }),
-            )
-        };
-        let mut body = Map::new();
-        // Required and never null: a missing parameter is refused, an empty list clears.
-        body.insert(
-            action.parameter.to_string(),
-            json!({ "type": "array", "items": create }),
-        );
-        self.paths.insert(
-            at.path.clone(),
-            json!({ "post": {
-                "operationId": at.operation_id(v, "invoke"),
-                "tags": [at.tag(v)],
-                "summary": format!("Action {}: replaces {} with the members given", action.name, action.replaces),
-                "parameters": at.path_params(),
-                "requestBody": { "required": true, "content": json_content(json!({
-                    "type": "object",
-                    "additionalProperties": false,
-                    "required": [action.parameter],
-                    "properties": body,
-                })) },
-                "responses": with_errors(Errors::Write, [success]),
-            }}),
-        );
     }
 
     /// Links from a created entity to what can be done with it and directly below it.
@@ -342,14 +295,10 @@ impl<'m> Builder<'m> {
                 add(format!("{}.{verb}", nav.name), below.operation_id(v, verb));
             }
         }
-        for action in model
-            .actions
-            .iter()
-            .filter(|a| a.availability.in_version(v) && model.is_derived_from(ty, a.bound_to))
-        {
+        for op in model.bound_operations(ty, false, v) {
             let mut below = entity.clone();
-            below.names.push(action.name.to_string());
-            add(action.name.to_string(), below.operation_id(v, "invoke"));
+            below.names.push(op.name.clone());
+            add(op.name.clone(), below.operation_id(v, "invoke"));
         }
         Value::Object(links)
     }
