@@ -122,7 +122,8 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     };
     let state = Arc::new(http::AppState {
         model,
-        service: Service::new(model, store.clone(), settings, TokenKey::derive(&secret)),
+        service: Service::new(model, store.clone(), settings, TokenKey::derive(&secret))
+            .map_err(anyhow::Error::msg)?,
         auth: authenticator,
         identity,
         max_body_bytes: config.max_body_bytes,

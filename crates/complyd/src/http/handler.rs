@@ -132,7 +132,7 @@ async fn handle(
         Method::DELETE => Operation::Delete,
         _ => Operation::Other,
     };
-    principal.authorize(&path.root.permissions, operation.is_write())?;
+    principal.authorize(path.permissions(), operation.is_write())?;
     let query = QueryOptions::parse(
         query_pairs(uri.query().unwrap_or(""))
             .iter()
