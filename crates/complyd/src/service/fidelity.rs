@@ -177,3 +177,38 @@ pub fn apply_filter_rules(
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_without_code_is_refused_at_start() {
+        assert_eq!(check_rules(Model::intune().unwrap()), Ok(()));
+        let text = "namespace microsoft.graph\nentity crate\n  items -> Collection(deviceCompliancePolicy) live-rule two-block-actions";
+        let model = Model::load_with(&[("extra.edm", text)]).unwrap();
+        let err = check_rules(&model).err().unwrap_or_default();
+        assert!(err.contains("live-rule two-block-actions"), "{err}");
+    }
+
+    #[test]
+    fn routes_match_what_the_path_addresses_and_the_method() {
+        let model = Model::intune().unwrap();
+        let policy = model
+            .structured("microsoft.graph.deviceCompliancePolicy")
+            .unwrap();
+        let assignments = model.navigation(policy, "assignments", Version::V1);
+        let gap = |a, o| is_live_route_gap(assignments, a, o);
+        assert!(gap(Addressed::Collection, Operation::Post));
+        assert!(gap(Addressed::Entity, Operation::Delete));
+        assert!(!gap(Addressed::Collection, Operation::Get));
+        assert!(!gap(Addressed::Entity, Operation::Patch));
+        assert!(!gap(Addressed::Count, Operation::Get));
+        assert!(!is_live_route_gap(
+            None,
+            Addressed::Collection,
+            Operation::Post
+        ));
+    }
+}

@@ -5,14 +5,14 @@
 use super::invoke::Invocation;
 use super::locate::Location;
 use super::{
-    check_exists, fidelity, insert_rows, plan_rows, route_error, Fidelity, JsonObject, Reply,
+    check_exists, fidelity, insert_rows, plan_rows, route_error, Call, Fidelity, JsonObject, Reply,
     Service,
 };
 use crate::error::ApiError;
 use futures_util::future::BoxFuture;
 use odata::edm::{Binding, Model, Operation, Primitive, TypeRef, ValueType, Version};
 use odata::query::filter::{BinOp, Expr, Logic};
-use odata::validate::Argument;
+use odata::validate::{Argument, Validated};
 use serde_json::{Map, Value};
 
 type Run = for<'a> fn(&'a Service, Invocation) -> BoxFuture<'a, Result<Reply, ApiError>>;
@@ -146,10 +146,40 @@ impl Service {
             })
             .unwrap_or_default();
         fidelity::apply_rules(self.settings.fidelity, nav, &members)?;
+        let created = self.replace_members(&call, &nav.name, &members).await?;
+        if operation.returns.is_none() {
+            return Ok(Reply::NoContent);
+        }
+        if self.settings.fidelity == Fidelity::Intune && operation.live_empty_answer {
+            return Ok(Reply::EmptyOk);
+        }
+        let items = created
+            .iter()
+            .map(|(t, id, b)| {
+                self.project_row(call.version, t, id, b)
+                    .map(|m| JsonObject::from_map(&m))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Reply::Collection {
+            context: format!("Collection({})", nav.target),
+            items,
+            count: None,
+            skiptoken: None,
+        })
+    }
+
+    /// Clears the contained collection `navigation` of the entity `call` addresses and creates
+    /// `members` in its place, in one write. Returns the new members as stored (type, id, body).
+    async fn replace_members(
+        &self,
+        call: &Call,
+        navigation: &str,
+        members: &[Validated<'static>],
+    ) -> Result<Vec<(String, String, Map<String, Value>)>, ApiError> {
         let (collection, parent, must_exist) =
-            Location::of(&call.tenant, &call.path).below(&call.tenant, &nav.name);
+            Location::of(&call.tenant, &call.path).below(&call.tenant, navigation);
         let mut rows = Vec::new();
-        for member in &members {
+        for member in members {
             plan_rows(
                 self.model,
                 &call.tenant,
@@ -172,25 +202,7 @@ impl Service {
                 insert_rows(tx, &rows)
             })
             .await?;
-        if operation.returns.is_none() {
-            return Ok(Reply::NoContent);
-        }
-        if self.settings.fidelity == Fidelity::Intune && operation.live_empty_answer {
-            return Ok(Reply::EmptyOk);
-        }
-        let items = created
-            .iter()
-            .map(|(t, id, b)| {
-                self.project_row(call.version, t, id, b)
-                    .map(|m| JsonObject::from_map(&m))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Reply::Collection {
-            context: format!("Collection({})", nav.target),
-            items,
-            count: None,
-            skiptoken: None,
-        })
+        Ok(created)
     }
 
     /// `membersWhere PROPERTY`: the bound collection listed as a GET of it would be (query
@@ -253,5 +265,57 @@ fn literal(ty: &TypeRef, value: &Value) -> Expr {
         (_, ValueType::Primitive(Primitive::DateTimeOffset)) => Expr::DateTimeOffset(text()),
         (_, ValueType::Primitive(Primitive::Guid)) => Expr::Guid(text()),
         _ => Expr::String(text()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn with(operation: &str) -> Result<(), String> {
+        let text = format!("namespace microsoft.graph\n{operation}");
+        let model = Model::load_with(&[("extra.edm", &text)])?;
+        check(&model)
+    }
+
+    #[test]
+    fn the_slice_declares_only_operations_its_handlers_fit() {
+        assert_eq!(check(Model::intune().unwrap()), Ok(()));
+    }
+
+    #[test]
+    fn a_declaration_without_a_fitting_handler_is_refused_at_start() {
+        let cases = [
+            ("action a on deviceCompliancePolicy\n  handler nope", "no handler named nope"),
+            (
+                "action a on deviceCompliancePolicy\n  handler replaceCollection",
+                "takes one word",
+            ),
+            (
+                "action a on deviceCompliancePolicy\n  handler replaceCollection deviceStatusOverview",
+                "has no collection deviceStatusOverview",
+            ),
+            (
+                "action a on deviceCompliancePolicy\n  assignments: Collection(deviceCompliancePolicyAssignment)\n  handler replaceCollection assignments",
+                "takes one required Collection(microsoft.graph.deviceCompliancePolicyAssignment)",
+            ),
+            (
+                "action a on deviceCompliancePolicy\n  assignments: Collection(deviceCompliancePolicyAssignment) required\n  returns String\n  handler replaceCollection assignments",
+                "returns Collection(",
+            ),
+            (
+                "function f on deviceCompliancePolicy\n  displayName: String required\n  returns Collection(deviceCompliancePolicy)\n  handler membersWhere displayName",
+                "binds to a collection",
+            ),
+            (
+                "function f on Collection(deviceCompliancePolicy)\n  displayName: Int32 required\n  returns Collection(deviceCompliancePolicy)\n  handler membersWhere displayName",
+                "takes a required displayName",
+            ),
+        ];
+        for (text, wanted) in cases {
+            let err = with(text).err().unwrap_or_default();
+            assert!(err.contains(wanted), "{text:?}: {err:?}");
+        }
     }
 }

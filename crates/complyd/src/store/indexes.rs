@@ -9,7 +9,8 @@
 use super::sql::{self, Dialect, Sql};
 use super::StoreError;
 use odata::edm::{Model, RootKind, StructuredType};
-use odata::query::{bind, QueryOptions};
+use odata::query::bind::{self, Operand};
+use odata::query::QueryOptions;
 use odata::Version;
 
 /// The prefix of every generated index's name.
@@ -119,19 +120,10 @@ fn index(
             "indexed property '{property}' is not a plain name"
         )));
     }
-    // The operand a filter or sort on the property binds to.
-    let options = QueryOptions::parse([("$orderby", property)], false)
-        .map_err(|e| StoreError::Backend(e.message))?;
-    let bound = bind::bind(model, Version::Beta, ty, &options)
-        .map_err(|e| StoreError::Backend(format!("index on {property}: {}", e.message)))?;
-    let operand = bound
-        .orderby
-        .first()
-        .map(|(o, _)| o)
-        .ok_or_else(|| StoreError::Backend(format!("index on {property}: no operand")))?;
+    let operand = operand(model, ty, property)?;
     let value = |dialect| {
         let mut sql = Sql::new(dialect);
-        let text = sql::comparable(&mut sql, operand, false);
+        let text = sql::comparable(&mut sql, &operand, false);
         if sql.params.is_empty() {
             Ok(text)
         } else {
@@ -169,6 +161,20 @@ fn index(
         postgres: postgres.replace("{N}", &name),
         name,
     })
+}
+
+/// The operand a filter or sort on `property` of `ty` binds to.
+fn operand(model: &Model, ty: &StructuredType, property: &str) -> Result<Operand, StoreError> {
+    let options = QueryOptions::parse([("$orderby", property)], false)
+        .map_err(|e| StoreError::Backend(e.message))?;
+    let bound = bind::bind(model, Version::Beta, ty, &options)
+        .map_err(|e| StoreError::Backend(format!("index on {property}: {}", e.message)))?;
+    bound
+        .orderby
+        .into_iter()
+        .next()
+        .map(|(o, _)| o)
+        .ok_or_else(|| StoreError::Backend(format!("index on {property}: no operand")))
 }
 
 /// FNV-1a, 64 bits: a hash that stays the same across builds and platforms.

@@ -203,3 +203,105 @@ fn is_integer(ty: &TypeRef) -> bool {
             ValueType::Primitive(Primitive::Int32 | Primitive::Int64)
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small model beside the slice: `extra` after `entity box` with a status collection.
+    fn load(extra: &str) -> Result<Model, String> {
+        let base = "namespace microsoft.graph
+permissions boxes
+  read Box.Read.All
+  write Box.ReadWrite.All
+root boxes -> Collection(box) permissions boxes
+entity box
+  label: String
+  items -> Collection(boxItem)
+entity boxItem
+  state: complianceStatus
+entity boxOverview
+  okCount: Int32
+";
+        Model::load_with(&[("base.edm", base), ("extra.edm", extra)])
+    }
+
+    #[test]
+    fn a_sound_addition_loads() {
+        assert!(load("").is_ok(), "{:?}", load("").err());
+    }
+
+    #[test]
+    fn model_mistakes_are_refused_at_load_with_where_they_are() {
+        let cases = [
+            ("root more -> Collection(box)", "no 'permissions SET'"),
+            ("root more -> Collection(box) permissions nobody", "unknown permissions nobody"),
+            ("entity crate\n  boxes -> Collection(box) live-unrouted put", "live-unrouted route 'put'"),
+            ("entity crate\n  tags: Collection(String) index", "can be indexed"),
+            ("entity crate\n  version: String server version", "does not fit"),
+            ("entity crate\n  inner -> Collection(box)\n    derived from x by y", "single-valued"),
+            (
+                "entity crate\n  items -> Collection(boxItem)\n  overview -> boxOverview\n    derived from items by state\n    okCount counts fine",
+                "okCount counts fine, which microsoft.graph.complianceStatus lacks",
+            ),
+            (
+                "entity crate\n  overview -> boxOverview\n    okCount counts compliant",
+                "'derived from SOURCE by PROPERTY' comes first",
+            ),
+            ("action open on box", "no 'handler NAME'"),
+            ("function items on box\n  handler h", "same name"),
+            ("action close\n  handler h", "no 'permissions SET'"),
+            ("entity crate\n  b: box", "is an entity type"),
+        ];
+        for (text, wanted) in cases {
+            let err = load(text).err().unwrap_or_default();
+            assert!(err.contains(wanted), "{text:?}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn operations_route_with_their_parameters_and_imports_are_roots() -> Result<(), String> {
+        let model = load(
+            "permissions items
+  read Item.Read.All
+  write Item.ReadWrite.All
+entity crate
+  boxes -> Collection(box) permissions items
+function describe on box
+  verbose: Boolean
+  returns String
+  handler h
+function ping
+  returns String
+  handler h
+  permissions items
+root crates -> Collection(crate) permissions boxes",
+        )?;
+        let parse = |path: &str| ResourcePath::parse(&model, Version::V1, path);
+        let call = parse("boxes/b1/describe(verbose=true)").map_err(|e| e.message)?;
+        assert_eq!(call.addressed(), Addressed::Function);
+        assert_eq!(
+            call.arguments.get("verbose"),
+            Some(&serde_json::json!(true))
+        );
+        assert_eq!(call.permissions().name, "boxes");
+        for path in ["ping()", "ping"] {
+            let import = parse(path).map_err(|e| e.message)?;
+            assert_eq!(import.root.kind, RootKind::OperationImport);
+            assert_eq!(import.permissions().name, "items");
+        }
+        assert!(parse("ping(x=1").is_err() && parse("boxes/b1/describe(").is_err());
+        // The deepest navigation that declares permissions wins over the root's.
+        let below = parse("crates/c1/boxes/b1/items").map_err(|e| e.message)?;
+        assert_eq!(below.permissions().name, "items");
+        let csdl = model.csdl(Version::V1);
+        assert!(csdl.contains("<FunctionImport Name=\"ping\" Function=\"microsoft.graph.ping\"/>"));
+        assert!(csdl.contains("<Function Name=\"describe\" IsBound=\"true\">"));
+        let openapi = model.openapi("http://h");
+        assert!(openapi["paths"]["/v1.0/ping()"]["get"].is_object());
+        assert!(
+            openapi["paths"]["/v1.0/boxes/{box-id}/describe(verbose={verbose})"]["get"].is_object()
+        );
+        Ok(())
+    }
+}

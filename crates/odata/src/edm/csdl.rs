@@ -40,6 +40,55 @@ impl Model {
     /// The CSDL XML of everything `version` has.
     pub fn csdl(&self, version: Version) -> String {
         let mut by_namespace: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        self.enums_xml(version, &mut by_namespace);
+        by_namespace.entry(GRAPH).or_default().push(
+            "    <EntityType Name=\"entity\" Abstract=\"true\">\n      <Key><PropertyRef Name=\"id\"/></Key>\n      <Property Name=\"id\" Type=\"Edm.String\" Nullable=\"false\"/>\n    </EntityType>\n".into(),
+        );
+        let mut types: Vec<_> = self
+            .types
+            .values()
+            .filter(|t| self.exists_in(t, version))
+            .collect();
+        types.sort_by(|a, b| a.name.cmp(&b.name));
+        for ty in types {
+            by_namespace
+                .entry(namespace_of(&ty.name))
+                .or_default()
+                .push(self.structured_xml(ty, version));
+        }
+        for op in self
+            .operations
+            .iter()
+            .filter(|op| op.availability.in_version(version))
+        {
+            by_namespace
+                .entry(namespace_of(&op.qualified_name))
+                .or_default()
+                .push(operation_xml(op));
+        }
+        let container = self.container_xml(version);
+        by_namespace.entry(GRAPH).or_default().push(container);
+
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\">\n  <edmx:DataServices>\n",
+        );
+        for (namespace, elements) in by_namespace {
+            let _ = writeln!(out, "  <Schema Namespace=\"{namespace}\" xmlns=\"http://docs.oasis-open.org/odata/ns/edm\">");
+            for element in elements {
+                out.push_str(&element);
+            }
+            out.push_str("  </Schema>\n");
+        }
+        out.push_str("  </edmx:DataServices>\n</edmx:Edmx>\n");
+        out
+    }
+
+    /// Each enum type with the members `version` has, into its namespace.
+    fn enums_xml<'a>(
+        &'a self,
+        version: Version,
+        by_namespace: &mut BTreeMap<&'a str, Vec<String>>,
+    ) {
         let mut enums: Vec<_> = self.enums.values().collect();
         enums.sort_by(|a, b| a.name.cmp(&b.name));
         for e in enums {
@@ -66,31 +115,10 @@ impl Model {
                 .or_default()
                 .push(xml);
         }
-        by_namespace.entry(GRAPH).or_default().push(
-            "    <EntityType Name=\"entity\" Abstract=\"true\">\n      <Key><PropertyRef Name=\"id\"/></Key>\n      <Property Name=\"id\" Type=\"Edm.String\" Nullable=\"false\"/>\n    </EntityType>\n".into(),
-        );
-        let mut types: Vec<_> = self
-            .types
-            .values()
-            .filter(|t| self.exists_in(t, version))
-            .collect();
-        types.sort_by(|a, b| a.name.cmp(&b.name));
-        for ty in types {
-            by_namespace
-                .entry(namespace_of(&ty.name))
-                .or_default()
-                .push(self.structured_xml(ty, version));
-        }
-        for op in self
-            .operations
-            .iter()
-            .filter(|op| op.availability.in_version(version))
-        {
-            by_namespace
-                .entry(namespace_of(&op.qualified_name))
-                .or_default()
-                .push(operation_xml(op));
-        }
+    }
+
+    /// The entity container: the singletons, entity sets and operation imports `version` has.
+    fn container_xml(&self, version: Version) -> String {
         let mut container = String::from("    <EntityContainer Name=\"GraphService\">\n");
         for root in self
             .roots
@@ -114,20 +142,7 @@ impl Model {
             );
         }
         container.push_str("    </EntityContainer>\n");
-        by_namespace.entry(GRAPH).or_default().push(container);
-
-        let mut out = String::from(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\">\n  <edmx:DataServices>\n",
-        );
-        for (namespace, elements) in by_namespace {
-            let _ = writeln!(out, "  <Schema Namespace=\"{namespace}\" xmlns=\"http://docs.oasis-open.org/odata/ns/edm\">");
-            for element in elements {
-                out.push_str(&element);
-            }
-            out.push_str("  </Schema>\n");
-        }
-        out.push_str("  </edmx:DataServices>\n</edmx:Edmx>\n");
-        out
+        container
     }
 
     fn structured_xml(&self, ty: &StructuredType, version: Version) -> String {
