@@ -27,10 +27,12 @@ impl Service {
         Ok(bind::bind(self.model, call.version, target, &call.query)?)
     }
 
-    pub(super) async fn list(&self, call: Call) -> Result<Reply, ApiError> {
+    /// The collection `call` addresses (its containers checked to exist): the bound query
+    /// options, the live filter rules applied, and the store query they select.
+    async fn scoped(&self, call: &Call) -> Result<(BoundQuery<'static>, Query), ApiError> {
         let location = super::locate::Location::of(&call.tenant, &call.path);
         self.require_ancestors(&location).await?;
-        let mut bound = self.bind(&call)?;
+        let mut bound = self.bind(call)?;
         fidelity::apply_filter_rules(
             self.settings.fidelity,
             call.path.steps.last().map(|s| s.navigation),
@@ -39,6 +41,11 @@ impl Service {
         )?;
         let mut query = Query::all(&call.tenant, &location.collection, &location.parent);
         query.filter = bound.filter.clone();
+        Ok((bound, query))
+    }
+
+    pub(super) async fn list(&self, call: Call) -> Result<Reply, ApiError> {
+        let (bound, query) = self.scoped(&call).await?;
         let fingerprint = format!(
             "{}|{}|{}|{:?}|{:?}",
             call.tenant, query.collection, query.parent, query.filter, bound.orderby
@@ -172,17 +179,7 @@ impl Service {
     }
 
     pub(super) async fn count(&self, call: Call) -> Result<Reply, ApiError> {
-        let location = super::locate::Location::of(&call.tenant, &call.path);
-        self.require_ancestors(&location).await?;
-        let mut bound = self.bind(&call)?;
-        fidelity::apply_filter_rules(
-            self.settings.fidelity,
-            call.path.steps.last().map(|s| s.navigation),
-            &location.collection,
-            &mut bound,
-        )?;
-        let mut query = Query::all(&call.tenant, &location.collection, &location.parent);
-        query.filter = bound.filter;
+        let (_, query) = self.scoped(&call).await?;
         Ok(Reply::Count(self.store.count_matching(query).await?))
     }
 

@@ -120,6 +120,23 @@ pub struct Property {
     pub max_items: Option<usize>,
 }
 
+impl Property {
+    /// A property of this name and type with no flags.
+    pub fn plain(name: &str, ty: TypeRef) -> Self {
+        Self {
+            name: name.to_string(),
+            ty,
+            availability: Availability::Both,
+            range: None,
+            required: false,
+            server_managed: false,
+            stamp: None,
+            indexed: false,
+            max_items: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Navigation {
     pub name: String,

@@ -485,17 +485,7 @@ fn property(line: &str, qualify: &dyn Fn(&str) -> String) -> Result<Property, St
         .ok_or_else(|| format!("cannot read property '{line}'"))?;
     let mut words = rest.split_whitespace().peekable();
     let ty = words.next().ok_or("property without a type")?;
-    let mut prop = Property {
-        name: name.trim().to_string(),
-        ty: type_ref(ty, qualify)?,
-        availability: Availability::Both,
-        range: None,
-        required: false,
-        server_managed: false,
-        stamp: None,
-        indexed: false,
-        max_items: None,
-    };
+    let mut prop = Property::plain(name.trim(), type_ref(ty, qualify)?);
     while let Some(flag) = words.next() {
         match flag {
             "beta" => prop.availability = Availability::BetaOnly,

@@ -5,7 +5,7 @@ use super::responses::{collection_envelope, entity_envelope, json_content, with_
 use super::schemas::Role;
 use super::{At, Builder};
 use crate::edm::{
-    Availability, Operation, OperationKind, Property, StructuredType, TypeKind, TypeRef, ValueType,
+    Operation, OperationKind, Property, StructuredType, TypeKind, TypeRef, ValueType,
 };
 use serde_json::{json, Map, Value};
 
@@ -120,7 +120,8 @@ impl<'m> Builder<'m> {
             collection: false,
             ..ty.clone()
         };
-        let value = self.property_schema(&bare(&element), &element, Role::Read);
+        let value =
+            self.property_schema(&Property::plain("", element.clone()), &element, Role::Read);
         if ty.collection {
             return collection_envelope(value);
         }
@@ -148,19 +149,4 @@ fn function_parameter(p: &Property) -> Value {
         "description": "An OData literal: 'text' in single quotes, a number, true, false or null.",
         "schema": { "type": "string" },
     })
-}
-
-/// A value of type `ty` with no facets, for a schema.
-fn bare(ty: &TypeRef) -> Property {
-    Property {
-        name: String::new(),
-        ty: ty.clone(),
-        availability: Availability::Both,
-        range: None,
-        required: false,
-        server_managed: false,
-        stamp: None,
-        indexed: false,
-        max_items: None,
-    }
 }
