@@ -53,6 +53,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Connections served at once; more are answered 503.
     pub max_connections: usize,
+    /// The entity model served; `None` is the Intune slice. Tests give a model with more in it.
+    pub model: Option<&'static odata::Model>,
 }
 
 impl Config {
@@ -72,6 +74,7 @@ impl Config {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: server::default_max_connections(),
+            model: None,
         }
     }
 }
@@ -98,8 +101,11 @@ pub struct Prepared {
 /// Opens the store, loads the secret and the trusted issuers' keys, and builds the state.
 pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let model = odata::Model::intune().map_err(anyhow::Error::msg)?;
-    let store = store::Store::open(config.store.as_deref(), &config.data_dir).await?;
+    let model = match config.model {
+        Some(model) => model,
+        None => odata::Model::intune().map_err(anyhow::Error::msg)?,
+    };
+    let store = store::Store::open_for(model, config.store.as_deref(), &config.data_dir).await?;
     let metrics = config
         .metrics
         .then(|| Arc::new(metrics::Metrics::new(store.pool_use().is_some())));
@@ -123,7 +129,8 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     };
     let state = Arc::new(http::AppState {
         model,
-        service: Service::new(model, store.clone(), settings, TokenKey::derive(&secret)),
+        service: Service::new(model, store.clone(), settings, TokenKey::derive(&secret))
+            .map_err(anyhow::Error::msg)?,
         auth: authenticator,
         identity,
         body: http::BodyLimits {

@@ -51,6 +51,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         header_timeout: Duration::from_secs(args.header_timeout),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connections: args.max_connections,
+        model: None,
     };
     // The store is open before the line that tells scripts the server is up.
     let prepared = complyd::prepare(config).await?;

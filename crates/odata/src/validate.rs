@@ -3,7 +3,8 @@
 //! The result is normalised JSON ready to store; nothing here fills defaults (projection does).
 
 use crate::edm::{
-    Model, Navigation, Primitive, Property, StructuredType, TypeKind, TypeRef, ValueType, Version,
+    Model, Navigation, Operation, Primitive, Property, StructuredType, TypeKind, TypeRef,
+    ValueType, Version,
 };
 use crate::value::{is_base64, is_guid, DateTimeOffset};
 use crate::ODataError;
@@ -25,6 +26,16 @@ pub struct Validated<'m> {
     pub properties: Map<String, Value>,
     /// Contained children sent inline (deep insert), per navigation.
     pub children: Vec<(&'m Navigation, Vec<Validated<'m>>)>,
+}
+
+/// One checked parameter of an action or function.
+#[derive(Debug)]
+pub enum Argument<'m> {
+    /// A primitive, enum or complex value (or a collection of them), checked as a property is.
+    Value(Value),
+    /// New entities (a parameter of an entity type, or a collection of one), each checked as a
+    /// create.
+    Entities(Vec<Validated<'m>>),
 }
 
 pub struct Validator<'m> {
@@ -119,7 +130,7 @@ impl<'m> Validator<'m> {
         Ok(out)
     }
 
-    /// Members of a bound action's collection parameter: each a new entity of the navigation's type.
+    /// Members of a contained collection given inline: each a new entity of the navigation's type.
     pub fn children(
         &self,
         nav: &'m Navigation,
@@ -130,6 +141,15 @@ impl<'m> Validator<'m> {
             .model
             .structured(&nav.target)
             .ok_or_else(|| ODataError::model(format!("Unknown type '{}'.", nav.target)))?;
+        self.new_entities(target, value, path)
+    }
+
+    fn new_entities(
+        &self,
+        target: &'m StructuredType,
+        value: &Value,
+        path: &str,
+    ) -> Result<Vec<Validated<'m>>, ODataError> {
         let items = value
             .as_array()
             .ok_or_else(|| wrong_type(path, value, "a JSON array"))?;
@@ -138,6 +158,60 @@ impl<'m> Validator<'m> {
             .enumerate()
             .map(|(i, item)| self.entity_at(target, item, Mode::Create, &format!("{path}[{i}]")))
             .collect()
+    }
+
+    /// The parameters of `op` as `given` (an action's JSON body, a function call's literals): no
+    /// name it does not declare, every required one present and not null, each of its type.
+    /// Annotations (`@…`) are ignored.
+    pub fn arguments(
+        &self,
+        op: &'m Operation,
+        given: &Map<String, Value>,
+    ) -> Result<Vec<(&'m Property, Argument<'m>)>, ODataError> {
+        let kind = op.kind.as_str();
+        if let Some(unknown) = given
+            .keys()
+            .find(|k| op.parameter(k).is_none() && !k.starts_with('@'))
+        {
+            return Err(ODataError::model(format!(
+                "The parameter '{unknown}' is not a parameter of the {kind} '{}'.",
+                op.name
+            )));
+        }
+        let mut out = Vec::new();
+        for p in &op.parameters {
+            match given.get(&p.name) {
+                None | Some(Value::Null) if p.required => {
+                    return Err(ODataError::bad_request(format!(
+                        "The parameter '{}' of the {kind} '{}' is required.",
+                        p.name, op.name
+                    )))
+                }
+                None => {}
+                Some(value) => out.push((p, self.argument(p, value)?)),
+            }
+        }
+        Ok(out)
+    }
+
+    fn argument(&self, p: &'m Property, value: &Value) -> Result<Argument<'m>, ODataError> {
+        let entity = match &p.ty.value {
+            ValueType::Complex(name) => self
+                .model
+                .structured(name)
+                .filter(|t| t.kind == TypeKind::Entity),
+            _ => None,
+        };
+        match entity {
+            Some(_) if value.is_null() => self.property(p, value, &p.name).map(Argument::Value),
+            Some(ty) if p.ty.collection => self
+                .new_entities(ty, value, &p.name)
+                .map(Argument::Entities),
+            Some(ty) => self
+                .entity_at(ty, value, Mode::Create, &p.name)
+                .map(|e| Argument::Entities(vec![e])),
+            None => self.property(p, value, &p.name).map(Argument::Value),
+        }
     }
 
     fn runtime_type(

@@ -326,9 +326,9 @@ impl Principal {
             ));
         }
         let accepted = if write {
-            permissions.write
+            &permissions.write
         } else {
-            permissions.read
+            &permissions.read
         };
         if accepted
             .iter()

@@ -132,7 +132,7 @@ async fn resource(
         Method::DELETE => Operation::Delete,
         _ => Operation::Other,
     };
-    principal.authorize(&path.root.permissions, operation.is_write())?;
+    principal.authorize(path.permissions(), operation.is_write())?;
     let pairs: Vec<(Cow<str>, Cow<str>)> =
         form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).collect();
     let query = QueryOptions::parse(

@@ -90,12 +90,12 @@ enum Tail {
 impl Template {
     pub fn of(path: &ResourcePath<'static>) -> Self {
         let mut template = Self {
-            singleton: (path.root.kind == RootKind::Singleton).then_some(path.root.name),
+            singleton: (path.root.kind == RootKind::Singleton).then_some(path.root.name.as_str()),
             steps: [("", false); MAX_STEPS],
             len: 0,
             deeper: path.steps.len() > MAX_STEPS,
-            tail: match (path.action, path.count) {
-                (Some(action), _) => Tail::Action(action.name),
+            tail: match (path.operation, path.count) {
+                (Some(operation), _) => Tail::Action(operation.name.as_str()),
                 (None, true) => Tail::Count,
                 (None, false) => Tail::None,
             },
@@ -287,7 +287,7 @@ mod tests {
         let mut paths = 0;
         for version in [Version::V1, Version::Beta] {
             for root in model.roots() {
-                let ty = model.structured(root.type_name).unwrap();
+                let ty = model.structured(&root.type_name).unwrap();
                 paths += 1 + walk(model, ty, version, 1);
             }
         }

@@ -47,6 +47,23 @@ impl Location {
         }
     }
 
+    /// Where the members of the collection `navigation` of the addressed entity live (its
+    /// collection path and parent) and the entities that must exist for them to.
+    pub fn below(&self, tenant: &str, navigation: &str) -> (String, String, Vec<Key>) {
+        let mut must_exist = self.ancestors.clone();
+        if self.id.is_none() {
+            // The root singleton: its navigations start the collection paths.
+            return (navigation.to_string(), String::new(), must_exist);
+        }
+        let entity = self.key(tenant);
+        let below = (
+            format!("{}/{navigation}", entity.collection),
+            entity.child_parent(),
+        );
+        must_exist.push(entity);
+        (below.0, below.1, must_exist)
+    }
+
     pub fn key(&self, tenant: &str) -> Key {
         Key {
             tenant: tenant.to_string(),

@@ -1,7 +1,10 @@
-//! The semantics of each operation on the model: create, read, update, delete, bound actions and
-//! derived overviews, for any entity type. Nothing here knows HTTP or SQL.
+//! The semantics of each operation on the model: create, read, update, delete, actions and
+//! functions (through the handlers the model names) and derived overviews, for any entity type.
+//! Nothing here knows HTTP or SQL.
 
 mod fidelity;
+mod handlers;
+mod invoke;
 mod json;
 mod locate;
 mod paging;
@@ -15,6 +18,7 @@ pub use paging::TokenKey;
 use crate::error::ApiError;
 use crate::store::{Key, Store, WriteTx};
 use locate::Location;
+use odata::edm::{Navigation, Stamp, StructuredType};
 use odata::path::{Addressed, ResourcePath};
 use odata::project::Projection;
 use odata::query::QueryOptions;
@@ -55,6 +59,15 @@ impl Call {
             .steps
             .last()
             .map(|s| s.target)
+            .ok_or_else(|| route_error(self))
+    }
+
+    /// The navigation (or root entity set) the path's last step walks.
+    fn navigation(&self) -> Result<&'static Navigation, ApiError> {
+        self.path
+            .steps
+            .last()
+            .map(|s| s.navigation)
             .ok_or_else(|| route_error(self))
     }
 
@@ -109,23 +122,26 @@ struct NewRow {
 }
 
 impl Service {
+    /// The service over `model`, once every handler and live rule the model names has code.
     pub fn new(
         model: &'static Model,
         store: Store,
         settings: Settings,
         token_key: TokenKey,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, String> {
+        handlers::check(model)?;
+        fidelity::check_rules(model)?;
+        Ok(Self {
             model,
             store,
             settings,
             token_key,
-        }
+        })
     }
 
     pub async fn execute(&self, call: Call) -> Result<Reply, ApiError> {
         let addressed = call.path.addressed();
-        let last_nav = call.path.steps.last().map(|s| s.name).unwrap_or("");
+        let last_nav = call.path.steps.last().map(|s| s.navigation);
         if self.settings.fidelity == Fidelity::Intune
             && fidelity::is_live_route_gap(last_nav, addressed, call.operation)
         {
@@ -140,6 +156,7 @@ impl Service {
             (Addressed::Single, Operation::Get) => self.read_single(call).await,
             (Addressed::Single, Operation::Patch) => self.update_single(call).await,
             (Addressed::Action, Operation::Post) => self.invoke(call).await,
+            (Addressed::Function, Operation::Get) => self.invoke(call).await,
             (Addressed::Count, Operation::Get) => self.count(call).await,
             _ => Err(route_error(&call)),
         }
@@ -170,6 +187,18 @@ impl Service {
         Ok(self.projection(version).entity(ty, id, body))
     }
 
+    /// The entity type an operation of `call` is bound to: its last step's, or the root
+    /// singleton's.
+    fn bound_type(&self, call: &Call) -> Result<&'static StructuredType, ApiError> {
+        match call.path.steps.last() {
+            Some(step) => Ok(step.target),
+            None => self
+                .model
+                .structured(&call.path.root.type_name)
+                .ok_or_else(|| route_error(call)),
+        }
+    }
+
     async fn require_ancestors(&self, location: &Location) -> Result<(), ApiError> {
         match self.store.all_exist(location.ancestors.clone()).await? {
             Some(missing) => Err(not_found(&missing)),
@@ -183,17 +212,7 @@ impl Service {
         let body = call.take_body()?;
         let validated =
             Validator::new(self.model, call.version).entity(declared, &body, Mode::Create)?;
-        if self.settings.fidelity == Fidelity::Intune
-            && self
-                .model
-                .is_derived_from(validated.ty, fidelity::POLICY_TYPE)
-        {
-            let rules = validated
-                .children
-                .iter()
-                .find(|(n, _)| n.name == fidelity::SCHEDULED_ACTIONS);
-            fidelity::require_one_block_action(rules.map(|(_, r)| r.as_slice()).unwrap_or(&[]))?;
-        }
+        fidelity::apply_create_rules(self.settings.fidelity, self.model, call.version, &validated)?;
         let mut rows = Vec::new();
         plan_rows(
             self.model,
@@ -246,7 +265,7 @@ impl Service {
                 let row = tx.get(&stamp_key)?.ok_or_else(|| not_found(&stamp_key))?;
                 let mut body = parse_body(&row.body)?;
                 body.extend(changes);
-                stamp_update(&mut body);
+                stamp_update(model, ty, &mut body);
                 let body = canonical(model, ty, &body);
                 tx.update(&stamp_key, &Value::Object(body.clone()).to_string())?;
                 Ok::<_, ApiError>(body)
@@ -290,10 +309,11 @@ impl Service {
     async fn update_single(&self, mut call: Call) -> Result<Reply, ApiError> {
         let location = Location::of(&call.tenant, &call.path);
         let ty = call.target()?;
+        let nav = call.navigation()?;
         let body = call.take_body()?;
         let validated = Validator::new(self.model, call.version).entity(ty, &body, Mode::Update)?;
         let current = self
-            .single_body(&location.key(&call.tenant), location.ancestors.last())
+            .single_body(nav, &location.key(&call.tenant), location.ancestors.last())
             .await?;
         let key = location.key(&call.tenant);
         let (ancestors, changes, type_name) = (
@@ -324,97 +344,6 @@ impl Service {
             .await?;
         let id = location.id.clone().unwrap_or_default();
         self.after_update(&call, &ty.name, &id, &stored)
-    }
-
-    /// A bound action that replaces one contained collection (`assign`, `scheduleActionsForRules`).
-    async fn invoke(&self, mut call: Call) -> Result<Reply, ApiError> {
-        let action = call.path.action.ok_or_else(|| route_error(&call))?;
-        let entity = call.path.steps.last().ok_or_else(|| route_error(&call))?;
-        let nav = self
-            .model
-            .navigation(entity.target, action.replaces, call.version)
-            .ok_or_else(|| route_error(&call))?;
-        // The parameter is required: a missing body or parameter must never read as "clear
-        // everything". An explicitly empty list is the documented way to clear.
-        let missing = || {
-            ApiError::bad_request(format!(
-                "The parameter '{}' of the action '{}' is required.",
-                action.parameter, action.name
-            ))
-        };
-        let body = call.body.take().ok_or_else(missing)?;
-        let params = body
-            .as_object()
-            .ok_or_else(|| ApiError::bad_request("The request body must be a JSON object."))?;
-        if let Some(unknown) = params
-            .keys()
-            .find(|k| *k != action.parameter && !k.starts_with('@'))
-        {
-            return Err(odata::ODataError::model(format!(
-                "The parameter '{unknown}' is not a parameter of the action '{}'.",
-                action.name
-            ))
-            .into());
-        }
-        let members = match params.get(action.parameter) {
-            None | Some(Value::Null) => return Err(missing()),
-            Some(value) => {
-                Validator::new(self.model, call.version).children(nav, value, action.parameter)?
-            }
-        };
-        if self.settings.fidelity == Fidelity::Intune
-            && action.replaces == fidelity::SCHEDULED_ACTIONS
-        {
-            fidelity::require_one_block_action(&members)?;
-        }
-        let location = Location::of(&call.tenant, &call.path);
-        let entity_key = location.key(&call.tenant);
-        let collection = format!("{}/{}", entity_key.collection, nav.name);
-        let parent = entity_key.child_parent();
-        let mut rows = Vec::new();
-        for member in &members {
-            plan_rows(
-                self.model,
-                &call.tenant,
-                &collection,
-                &parent,
-                member,
-                &mut rows,
-            );
-        }
-        let created: Vec<(String, String, Map<String, Value>)> = rows
-            .iter()
-            .filter(|r| r.key.collection == collection)
-            .map(|r| (r.type_name.clone(), r.key.id.clone(), r.body.clone()))
-            .collect();
-        let (tenant, mut must_exist) = (call.tenant.clone(), location.ancestors.clone());
-        must_exist.push(entity_key);
-        self.store
-            .write(move |tx| {
-                check_exists(tx, &must_exist)?;
-                tx.clear_collection(&tenant, &collection, &parent)?;
-                insert_rows(tx, &rows)
-            })
-            .await?;
-        if !action.returns_collection {
-            return Ok(Reply::NoContent);
-        }
-        if self.settings.fidelity == Fidelity::Intune {
-            return Ok(Reply::EmptyOk);
-        }
-        let items = created
-            .iter()
-            .map(|(t, id, b)| {
-                self.project_row(call.version, t, id, b)
-                    .map(|m| JsonObject::from_map(&m))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Reply::Collection {
-            context: format!("Collection({})", nav.target),
-            items,
-            count: None,
-            skiptoken: None,
-        })
     }
 }
 
@@ -454,18 +383,14 @@ fn plan_rows(
     }
 }
 
-/// Server-managed properties at creation: timestamps now, version 1.
+/// Server-managed stamps at creation: creation and modification times now, version 1.
 fn stamp_create(model: &'static Model, v: &Validated<'_>, body: &mut Map<String, Value>) {
     let now = Value::String(DateTimeOffset::now().to_utc_string());
-    for prop in model
-        .all_properties(v.ty)
-        .into_iter()
-        .filter(|p| p.server_managed)
-    {
-        let value = match prop.name.as_str() {
-            "createdDateTime" | "lastModifiedDateTime" => now.clone(),
-            "version" => Value::from(1),
-            _ => continue,
+    for prop in model.all_properties(v.ty) {
+        let value = match prop.stamp {
+            Some(Stamp::Created | Stamp::Modified) => now.clone(),
+            Some(Stamp::Version) => Value::from(1),
+            None => continue,
         };
         body.insert(prop.name.clone(), value);
     }
@@ -487,16 +412,20 @@ fn canonical(
     .properties(ty, body)
 }
 
-/// Server-managed properties on change: a new modification time and the next version.
-fn stamp_update(body: &mut Map<String, Value>) {
-    if body.contains_key("lastModifiedDateTime") {
-        body.insert(
-            "lastModifiedDateTime".into(),
-            Value::String(DateTimeOffset::now().to_utc_string()),
-        );
-    }
-    if let Some(version) = body.get("version").and_then(Value::as_i64) {
-        body.insert("version".into(), Value::from(version.saturating_add(1)));
+/// Server-managed stamps on change: a new modification time and the next version.
+fn stamp_update(model: &'static Model, ty: &StructuredType, body: &mut Map<String, Value>) {
+    for prop in model.all_properties(ty) {
+        let value = match (prop.stamp, body.get(&prop.name)) {
+            (Some(Stamp::Modified), Some(_)) => {
+                Value::String(DateTimeOffset::now().to_utc_string())
+            }
+            (Some(Stamp::Version), Some(v)) => match v.as_i64() {
+                Some(version) => Value::from(version.saturating_add(1)),
+                None => continue,
+            },
+            _ => continue,
+        };
+        body.insert(prop.name.clone(), value);
     }
 }
 
@@ -551,8 +480,8 @@ fn route_error(call: &Call) -> ApiError {
     if call.path.root.kind == odata::edm::RootKind::Singleton {
         template.insert(0, "singleton");
     }
-    if call.path.action.is_some() {
-        template.push("action");
+    if let Some(op) = call.path.operation {
+        template.push(op.kind.as_str());
     }
     if call.path.count {
         template.push("$count");

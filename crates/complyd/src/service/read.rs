@@ -6,6 +6,7 @@ use super::{fidelity, not_found, parse_body, Call, JsonObject, Reply, Service};
 use crate::error::ApiError;
 use crate::store::{Key, Query, Row};
 use futures_util::future::BoxFuture;
+use odata::edm::Navigation;
 use odata::path::ResourcePath;
 use odata::query::bind::{self, BoundExpand, BoundQuery};
 use odata::Version;
@@ -26,13 +27,25 @@ impl Service {
         Ok(bind::bind(self.model, call.version, target, &call.query)?)
     }
 
-    pub(super) async fn list(&self, call: Call) -> Result<Reply, ApiError> {
+    /// The collection `call` addresses (its containers checked to exist): the bound query
+    /// options, the live filter rules applied, and the store query they select.
+    async fn scoped(&self, call: &Call) -> Result<(BoundQuery<'static>, Query), ApiError> {
         let location = super::locate::Location::of(&call.tenant, &call.path);
         self.require_ancestors(&location).await?;
-        let mut bound = self.bind(&call)?;
-        fidelity::apply_filter_rules(self.settings.fidelity, &location.collection, &mut bound)?;
+        let mut bound = self.bind(call)?;
+        fidelity::apply_filter_rules(
+            self.settings.fidelity,
+            call.path.steps.last().map(|s| s.navigation),
+            &location.collection,
+            &mut bound,
+        )?;
         let mut query = Query::all(&call.tenant, &location.collection, &location.parent);
         query.filter = bound.filter.clone();
+        Ok((bound, query))
+    }
+
+    pub(super) async fn list(&self, call: Call) -> Result<Reply, ApiError> {
+        let (bound, query) = self.scoped(&call).await?;
         let fingerprint = format!(
             "{}|{}|{}|{:?}|{:?}",
             call.tenant, query.collection, query.parent, query.filter, bound.orderby
@@ -145,7 +158,9 @@ impl Service {
                     parent: owner.child_parent(),
                     id: owner.id.clone(),
                 };
-                let body = self.single_body(&key, Some(owner)).await?;
+                let body = self
+                    .single_body(expand.navigation, &key, Some(owner))
+                    .await?;
                 let projected = self
                     .projection(version)
                     .entity(expand.target, &key.id, &body);
@@ -164,12 +179,7 @@ impl Service {
     }
 
     pub(super) async fn count(&self, call: Call) -> Result<Reply, ApiError> {
-        let location = super::locate::Location::of(&call.tenant, &call.path);
-        self.require_ancestors(&location).await?;
-        let mut bound = self.bind(&call)?;
-        fidelity::apply_filter_rules(self.settings.fidelity, &location.collection, &mut bound)?;
-        let mut query = Query::all(&call.tenant, &location.collection, &location.parent);
-        query.filter = bound.filter;
+        let (_, query) = self.scoped(&call).await?;
         Ok(Reply::Count(self.store.count_matching(query).await?))
     }
 
@@ -189,8 +199,11 @@ impl Service {
         let location = super::locate::Location::of(&call.tenant, &call.path);
         let bound = self.bind(&call)?;
         let ty = call.target()?;
+        let nav = call.navigation()?;
         let key = location.key(&call.tenant);
-        let body = self.single_body(&key, location.ancestors.last()).await?;
+        let body = self
+            .single_body(nav, &key, location.ancestors.last())
+            .await?;
         let body = select(
             self.projection(call.version).entity(ty, &key.id, &body),
             &bound,
@@ -205,6 +218,7 @@ impl Service {
     /// A single-valued navigation's body: stored (after a PATCH), else derived from what it counts.
     pub(super) async fn single_body(
         &self,
+        nav: &Navigation,
         key: &Key,
         container: Option<&Key>,
     ) -> Result<Map<String, Value>, ApiError> {
@@ -223,7 +237,7 @@ impl Service {
             return parse_body(&row.body);
         }
         Ok(
-            super::summaries::derive(&self.store, key, container_body.as_ref())
+            super::summaries::derive(&self.store, self.model, nav, key, container_body.as_ref())
                 .await?
                 .unwrap_or_default(),
         )

@@ -1,99 +1,57 @@
 //! Overviews and summaries derived from the statuses they count, until a client PATCHes them.
-//! Which single-valued navigation counts what is data here; the counting is one routine.
+//! Which single-valued navigation counts what is model data (`derived from …` under the
+//! navigation, see the model's FORMAT.md); the counting is this one routine.
 
+use super::locate::Location;
 use crate::error::ApiError;
 use crate::store::{Key, Store};
+use odata::edm::{DerivedSource, Navigation};
+use odata::path::ResourcePath;
+use odata::{Model, Version};
 use serde_json::{Map, Value};
 
-pub struct Derivation {
-    /// Collection path of the single-valued navigation.
-    pub single: &'static str,
-    /// Collection path of the entities counted.
-    pub source: &'static str,
-    /// Count only the source entities under the same parent (else the whole tenant's).
-    pub per_parent: bool,
-    pub status_property: &'static str,
-    /// Counter property and the status values it counts.
-    pub counters: &'static [(&'static str, &'static [&'static str])],
-    /// Overview property copied from the containing entity's property.
-    pub from_container: &'static [(&'static str, &'static str)],
-}
-
-const OVERVIEW_COUNTERS: &[(&str, &[&str])] = &[
-    ("pendingCount", &["unknown"]),
-    ("notApplicableCount", &["notApplicable"]),
-    ("successCount", &["compliant", "remediated"]),
-    ("errorCount", &["error"]),
-    ("failedCount", &["nonCompliant"]),
-    ("conflictCount", &["conflict"]),
-];
-
-const FROM_POLICY: &[(&str, &str)] = &[
-    ("configurationVersion", "version"),
-    ("lastUpdateDateTime", "lastModifiedDateTime"),
-];
-
-pub const DERIVATIONS: &[Derivation] = &[
-    Derivation {
-        single: "deviceCompliancePolicies/deviceStatusOverview",
-        source: "deviceCompliancePolicies/deviceStatuses",
-        per_parent: true,
-        status_property: "status",
-        counters: OVERVIEW_COUNTERS,
-        from_container: FROM_POLICY,
-    },
-    Derivation {
-        single: "deviceCompliancePolicies/userStatusOverview",
-        source: "deviceCompliancePolicies/userStatuses",
-        per_parent: true,
-        status_property: "status",
-        counters: OVERVIEW_COUNTERS,
-        from_container: FROM_POLICY,
-    },
-    Derivation {
-        single: "deviceCompliancePolicyDeviceStateSummary",
-        source: "deviceCompliancePolicies/deviceStatuses",
-        per_parent: false,
-        status_property: "status",
-        counters: &[
-            ("compliantDeviceCount", &["compliant"]),
-            ("nonCompliantDeviceCount", &["nonCompliant"]),
-            ("remediatedDeviceCount", &["remediated"]),
-            ("errorDeviceCount", &["error"]),
-            ("conflictDeviceCount", &["conflict"]),
-            ("notApplicableDeviceCount", &["notApplicable"]),
-            ("unknownDeviceCount", &["unknown", "notAssigned"]),
-        ],
-        from_container: &[],
-    },
-];
-
-/// The derived body of the single-valued navigation at `key`, if it is one we derive.
+/// The derived body of the single-valued navigation `nav` at `key`, if the model derives it.
+/// `container` is the body of the entity that holds it (none at the root).
 pub async fn derive(
     store: &Store,
+    model: &Model,
+    nav: &Navigation,
     key: &Key,
     container: Option<&Map<String, Value>>,
 ) -> Result<Option<Map<String, Value>>, ApiError> {
-    let Some(d) = DERIVATIONS.iter().find(|d| d.single == key.collection) else {
+    let Some(d) = &nav.derived else {
         return Ok(None);
     };
-    let parent = d.per_parent.then_some(key.parent.as_str());
+    let (source, parent) = match &d.source {
+        DerivedSource::Sibling(name) => {
+            let source = match key.collection.rsplit_once('/') {
+                Some((container, _)) => format!("{container}/{name}"),
+                None => name.clone(),
+            };
+            (source, Some(key.parent.as_str()))
+        }
+        DerivedSource::Tenant(path) => {
+            let path = ResourcePath::parse(model, Version::Beta, path)
+                .map_err(|e| ApiError::Internal(format!("derived from /{path}: {}", e.message)))?;
+            (Location::of(&key.tenant, &path).collection, None)
+        }
+    };
     let groups = store
-        .count_by(&key.tenant, d.source, parent, d.status_property)
+        .count_by(&key.tenant, &source, parent, &d.status_property)
         .await?;
     let mut body = Map::new();
-    for (counter, statuses) in d.counters {
+    for counter in &d.counters {
         let n: u64 = groups
             .iter()
-            .filter(|(s, _)| statuses.contains(&s.as_str()))
+            .filter(|(s, _)| counter.values.contains(s))
             .map(|(_, n)| n)
             .sum();
-        body.insert(counter.to_string(), Value::from(n));
+        body.insert(counter.property.clone(), Value::from(n));
     }
     if let Some(container) = container {
-        for (to, from) in d.from_container {
-            if let Some(v) = container.get(*from) {
-                body.insert(to.to_string(), v.clone());
+        for (to, from) in &d.copies {
+            if let Some(v) = container.get(from) {
+                body.insert(to.clone(), v.clone());
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Storage: one `Store` for every entity type. Entities are rows keyed by tenant, collection path,
 //! parent keys and id; bodies are JSON. SQL lives only below this module.
 
+pub mod indexes;
 mod postgres;
 pub mod sql;
 mod sqlite;
@@ -141,12 +142,25 @@ use std::future::Future;
 use std::sync::Arc;
 
 impl Store {
-    /// `postgres://…` opens PostgreSQL; anything else is the SQLite database in `data_dir`.
+    /// `postgres://…` opens PostgreSQL; anything else is the SQLite database in `data_dir`. With
+    /// the indexes of the Intune model.
     pub async fn open(url: Option<&str>, data_dir: &std::path::Path) -> Result<Self, StoreError> {
+        let model = odata::Model::intune().map_err(StoreError::Backend)?;
+        Self::open_for(model, url, data_dir).await
+    }
+
+    /// `open`, with the indexes `model` declares (created if missing; generated ones it no
+    /// longer declares dropped).
+    pub async fn open_for(
+        model: &odata::Model,
+        url: Option<&str>,
+        data_dir: &std::path::Path,
+    ) -> Result<Self, StoreError> {
+        let indexes = indexes::declared(model)?;
         let backend = match url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let url = url.to_string();
-                let store = tokio::task::spawn_blocking(move || PgStore::open(&url))
+                let store = tokio::task::spawn_blocking(move || PgStore::open(&url, &indexes))
                     .await
                     .map_err(|e| StoreError::Backend(e.to_string()))??;
                 Backend::Postgres(store)
@@ -156,7 +170,7 @@ impl Store {
                     "unsupported store '{other}': use postgres://…, or omit it for SQLite"
                 )))
             }
-            None => Backend::Sqlite(SqliteStore::open(data_dir)?),
+            None => Backend::Sqlite(SqliteStore::open(data_dir, &indexes)?),
         };
         Ok(Self {
             backend,

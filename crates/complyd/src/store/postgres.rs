@@ -3,6 +3,7 @@
 //! `postgres` client, which runs only on threads of its own (the writer, or blocking tasks).
 //! A lost connection is answered with `Unavailable` (503) and re-established on the next use.
 
+use super::indexes::{sync_postgres, ModelIndex};
 use super::sql::{self, in_collection, Dialect, Param};
 use super::writer::{self, Job};
 use super::{Key, Query, Row, StoreError, WriteTx};
@@ -19,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_entities.sql"),
     // The same statements as SQLite's.
     include_str!("migrations/0004_key_index_by_id.sql"),
+    include_str!("migrations/0005_model_indexes.sql"),
 ];
 const READERS: usize = 4;
 /// Held while migrating, so that instances starting together migrate once.
@@ -148,8 +150,8 @@ pub fn config(url: &str) -> Result<postgres::Config, StoreError> {
     Ok(config)
 }
 
-/// Brings the schema up to date under an advisory lock.
-pub fn migrate(config: &postgres::Config) -> Result<usize, StoreError> {
+/// Brings the schema, and the model's generated `indexes`, up to date under an advisory lock.
+pub fn migrate(config: &postgres::Config, indexes: &[ModelIndex]) -> Result<usize, StoreError> {
     let mut conn = connect(config)?;
     let client = &mut conn.client;
     client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
@@ -171,17 +173,18 @@ pub fn migrate(config: &postgres::Config) -> Result<usize, StoreError> {
             tx.commit()?;
             applied += 1;
         }
-        Ok(applied)
+        Ok(applied + sync_postgres(client, indexes)?)
     })();
     client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
     result
 }
 
 impl PgStore {
-    /// Connects (migrating first) and starts the writer. Blocking: call it off the async threads.
-    pub fn open(url: &str) -> Result<Arc<Self>, StoreError> {
+    /// Connects (migrating first, with the model's generated `indexes`) and starts the writer.
+    /// Blocking: call it off the async threads.
+    pub fn open(url: &str, indexes: &[ModelIndex]) -> Result<Arc<Self>, StoreError> {
         let config = config(url)?;
-        migrate(&config)?;
+        migrate(&config, indexes)?;
         let (tx, rx) = mpsc::channel(4096);
         let writer_config = config.clone();
         std::thread::Builder::new()

@@ -1,6 +1,7 @@
 //! The embedded store: SQLite in WAL mode, one writer thread that commits requests in groups,
 //! and a small pool of reader connections.
 
+use super::indexes::{sync_sqlite, ModelIndex};
 use super::sql::{self, in_collection, Dialect, Param};
 use super::writer::{self, Job};
 use super::{Key, Query, Row, StoreError, WriteTx};
@@ -18,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_query_indexes.sql"),
     include_str!("migrations/0003_row_shape.sql"),
     include_str!("migrations/0004_key_index_by_id.sql"),
+    include_str!("migrations/0005_model_indexes.sql"),
 ];
 const READERS: usize = 4;
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -194,11 +196,13 @@ fn truncate_wal(conn: &Connection, patience: std::time::Duration) -> Result<(), 
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) `complyd.db` in `dir` and brings its schema up to date.
-    pub fn open(dir: &Path) -> Result<Arc<Self>, StoreError> {
+    /// Opens (creating if needed) `complyd.db` in `dir` and brings its schema up to date, with
+    /// the model's generated `indexes`.
+    pub fn open(dir: &Path, indexes: &[ModelIndex]) -> Result<Arc<Self>, StoreError> {
         let path = dir.join("complyd.db");
         let mut writer_conn = open(&path)?;
-        if migrate(&mut writer_conn)? > 0 {
+        let changed = migrate(&mut writer_conn)? + sync_sqlite(&mut writer_conn, indexes)?;
+        if changed > 0 {
             // A migration may rewrite whole indexes into the WAL; every later start would
             // otherwise read them back to rebuild the WAL index until a checkpoint caught up.
             truncate_wal(&writer_conn, BUSY_TIMEOUT)?;
@@ -678,7 +682,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_answer() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
+        let store = SqliteStore::open(dir.path(), &[]).unwrap();
         store
             .write(|tx| {
                 (0..500).try_for_each(|i| tx.insert(&status(i), "x", &format!("{{\"n\":{i}}}")))
@@ -728,7 +732,7 @@ mod tests {
             }
             tx.commit().unwrap();
         }
-        let store = SqliteStore::open(dir.path()).unwrap();
+        let store = SqliteStore::open(dir.path(), &[]).unwrap();
         assert!(store.get(&status(2)).await.unwrap().is_some());
         let taken = store
             .write(|tx| tx.insert(&status(1), "x", "{}"))

@@ -11,6 +11,7 @@ mod durability;
 mod fidelity;
 mod hardening;
 mod identity;
+mod model_data;
 mod ops;
 mod polymorphism;
 mod query;

@@ -1,6 +1,9 @@
 //! The model as a CSDL (`$metadata`) document for one version.
 
-use super::{Model, Navigation, Property, StructuredType, TypeKind, TypeRef, ValueType, Version};
+use super::{
+    Binding, Model, Navigation, Operation, OperationKind, Property, RootKind, StructuredType,
+    TypeKind, TypeRef, ValueType, Version,
+};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -37,6 +40,55 @@ impl Model {
     /// The CSDL XML of everything `version` has.
     pub fn csdl(&self, version: Version) -> String {
         let mut by_namespace: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        self.enums_xml(version, &mut by_namespace);
+        by_namespace.entry(GRAPH).or_default().push(
+            "    <EntityType Name=\"entity\" Abstract=\"true\">\n      <Key><PropertyRef Name=\"id\"/></Key>\n      <Property Name=\"id\" Type=\"Edm.String\" Nullable=\"false\"/>\n    </EntityType>\n".into(),
+        );
+        let mut types: Vec<_> = self
+            .types
+            .values()
+            .filter(|t| self.exists_in(t, version))
+            .collect();
+        types.sort_by(|a, b| a.name.cmp(&b.name));
+        for ty in types {
+            by_namespace
+                .entry(namespace_of(&ty.name))
+                .or_default()
+                .push(self.structured_xml(ty, version));
+        }
+        for op in self
+            .operations
+            .iter()
+            .filter(|op| op.availability.in_version(version))
+        {
+            by_namespace
+                .entry(namespace_of(&op.qualified_name))
+                .or_default()
+                .push(operation_xml(op));
+        }
+        let container = self.container_xml(version);
+        by_namespace.entry(GRAPH).or_default().push(container);
+
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\">\n  <edmx:DataServices>\n",
+        );
+        for (namespace, elements) in by_namespace {
+            let _ = writeln!(out, "  <Schema Namespace=\"{namespace}\" xmlns=\"http://docs.oasis-open.org/odata/ns/edm\">");
+            for element in elements {
+                out.push_str(&element);
+            }
+            out.push_str("  </Schema>\n");
+        }
+        out.push_str("  </edmx:DataServices>\n</edmx:Edmx>\n");
+        out
+    }
+
+    /// Each enum type with the members `version` has, into its namespace.
+    fn enums_xml<'a>(
+        &'a self,
+        version: Version,
+        by_namespace: &mut BTreeMap<&'a str, Vec<String>>,
+    ) {
         let mut enums: Vec<_> = self.enums.values().collect();
         enums.sort_by(|a, b| a.name.cmp(&b.name));
         for e in enums {
@@ -63,58 +115,25 @@ impl Model {
                 .or_default()
                 .push(xml);
         }
-        by_namespace.entry(GRAPH).or_default().push(
-            "    <EntityType Name=\"entity\" Abstract=\"true\">\n      <Key><PropertyRef Name=\"id\"/></Key>\n      <Property Name=\"id\" Type=\"Edm.String\" Nullable=\"false\"/>\n    </EntityType>\n".into(),
-        );
-        let mut types: Vec<_> = self
-            .types
-            .values()
-            .filter(|t| self.exists_in(t, version))
-            .collect();
-        types.sort_by(|a, b| a.name.cmp(&b.name));
-        for ty in types {
-            by_namespace
-                .entry(namespace_of(&ty.name))
-                .or_default()
-                .push(self.structured_xml(ty, version));
-        }
-        for action in self
-            .actions
-            .iter()
-            .filter(|a| a.availability.in_version(version))
-        {
-            let nav = self
-                .structured(action.bound_to)
-                .and_then(|t| self.navigation(t, action.replaces, version));
-            let Some(nav) = nav else { continue };
-            let mut xml = format!(
-                "    <Action Name=\"{}\" IsBound=\"true\">\n      <Parameter Name=\"bindingParameter\" Type=\"{}\" Nullable=\"false\"/>\n      <Parameter Name=\"{}\" Type=\"Collection({})\"/>\n",
-                action.name, action.bound_to, action.parameter, nav.target
-            );
-            if action.returns_collection {
-                let _ = writeln!(
-                    xml,
-                    "      <ReturnType Type=\"Collection({})\"/>",
-                    nav.target
-                );
-            }
-            xml.push_str("    </Action>\n");
-            by_namespace.entry(GRAPH).or_default().push(xml);
-        }
+    }
+
+    /// The entity container: the singletons, entity sets and operation imports `version` has.
+    fn container_xml(&self, version: Version) -> String {
         let mut container = String::from("    <EntityContainer Name=\"GraphService\">\n");
         for root in self
             .roots
             .iter()
             .filter(|r| r.availability.in_version(version))
         {
-            let element = match root.kind {
-                super::RootKind::Singleton => "Singleton",
-                super::RootKind::EntitySet => "EntitySet",
-            };
-            let attribute = if element == "Singleton" {
-                "Type"
-            } else {
-                "EntityType"
+            let (element, attribute) = match root.kind {
+                RootKind::Singleton => ("Singleton", "Type"),
+                RootKind::EntitySet => ("EntitySet", "EntityType"),
+                RootKind::OperationImport => {
+                    match self.imported_operation(root).map(|op| op.kind) {
+                        Some(OperationKind::Function) => ("FunctionImport", "Function"),
+                        _ => ("ActionImport", "Action"),
+                    }
+                }
             };
             let _ = writeln!(
                 container,
@@ -123,20 +142,7 @@ impl Model {
             );
         }
         container.push_str("    </EntityContainer>\n");
-        by_namespace.entry(GRAPH).or_default().push(container);
-
-        let mut out = String::from(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\">\n  <edmx:DataServices>\n",
-        );
-        for (namespace, elements) in by_namespace {
-            let _ = writeln!(out, "  <Schema Namespace=\"{namespace}\" xmlns=\"http://docs.oasis-open.org/odata/ns/edm\">");
-            for element in elements {
-                out.push_str(&element);
-            }
-            out.push_str("  </Schema>\n");
-        }
-        out.push_str("  </edmx:DataServices>\n</edmx:Edmx>\n");
-        out
+        container
     }
 
     fn structured_xml(&self, ty: &StructuredType, version: Version) -> String {
@@ -183,16 +189,64 @@ impl Model {
 }
 
 fn property_xml(p: &Property) -> String {
-    let nullable = if p.ty.nullable {
+    format!(
+        "      <Property Name=\"{}\" Type=\"{}\"{}/>\n",
+        p.name,
+        type_name(&p.ty),
+        not_null(&p.ty)
+    )
+}
+
+/// `<Action>` or `<Function>`: its binding parameter, its parameters and its return type.
+fn operation_xml(op: &Operation) -> String {
+    let element = match op.kind {
+        OperationKind::Action => "Action",
+        OperationKind::Function => "Function",
+    };
+    let binding = match &op.binding {
+        Binding::Entity(t) => Some(t.clone()),
+        Binding::Collection(t) => Some(format!("Collection({t})")),
+        Binding::Unbound => None,
+    };
+    let bound = if binding.is_some() {
+        " IsBound=\"true\""
+    } else {
+        ""
+    };
+    let mut xml = format!("    <{element} Name=\"{}\"{bound}>\n", op.name);
+    if let Some(ty) = binding {
+        let _ = writeln!(
+            xml,
+            "      <Parameter Name=\"bindingParameter\" Type=\"{ty}\" Nullable=\"false\"/>"
+        );
+    }
+    for p in &op.parameters {
+        let _ = writeln!(
+            xml,
+            "      <Parameter Name=\"{}\" Type=\"{}\"{}/>",
+            p.name,
+            type_name(&p.ty),
+            not_null(&p.ty)
+        );
+    }
+    if let Some(ty) = &op.returns {
+        let _ = writeln!(
+            xml,
+            "      <ReturnType Type=\"{}\"{}/>",
+            type_name(ty),
+            not_null(ty)
+        );
+    }
+    let _ = writeln!(xml, "    </{element}>");
+    xml
+}
+
+fn not_null(ty: &TypeRef) -> &'static str {
+    if ty.nullable {
         ""
     } else {
         " Nullable=\"false\""
-    };
-    format!(
-        "      <Property Name=\"{}\" Type=\"{}\"{nullable}/>\n",
-        p.name,
-        type_name(&p.ty)
-    )
+    }
 }
 
 fn navigation_xml(n: &Navigation) -> String {

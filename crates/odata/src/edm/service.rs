@@ -1,6 +1,7 @@
-//! The service root (what a URL may start with), who may use it, and the bound actions.
+//! The service's entry points (roots) and who may use them: both declared in the model text
+//! (`permissions` and `root` lines, see FORMAT.md).
 
-use super::Availability;
+use super::{Availability, Navigation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RootKind {
@@ -8,98 +9,42 @@ pub enum RootKind {
     Singleton,
     /// A collection at the root, addressed by key.
     EntitySet,
+    /// An unbound action or function, called by its name at the root.
+    OperationImport,
 }
 
-/// The permissions that admit a caller: any one of `read` for GET, any one of `write` otherwise.
-#[derive(Debug, Clone, Copy)]
+/// A named set of permissions that admit a caller: any one of `read` for GET, any one of
+/// `write` otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Permissions {
-    pub read: &'static [&'static str],
-    pub write: &'static [&'static str],
+    /// The set's name in the model (`permissions NAME`).
+    pub name: String,
+    pub read: Vec<String>,
+    pub write: Vec<String>,
+}
+
+impl Permissions {
+    /// A reference by name, filled in once every set is read.
+    pub(super) fn named(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            read: Vec::new(),
+            write: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Root {
-    pub name: &'static str,
+    pub name: String,
     pub kind: RootKind,
-    /// Qualified entity type of the singleton or of the set's members.
-    pub type_name: &'static str,
+    /// Qualified entity type of the singleton or of the set's members; for an operation import,
+    /// the qualified name of the operation.
+    pub type_name: String,
     pub availability: Availability,
+    /// What every path below the root needs, unless a navigation on the way declares its own.
     pub permissions: Permissions,
-}
-
-/// A bound action that replaces a contained collection with the entities in one parameter.
-/// `assign` and `scheduleActionsForRules` are both of this shape.
-#[derive(Debug, Clone)]
-pub struct Action {
-    pub name: &'static str,
-    pub bound_to: &'static str,
-    pub parameter: &'static str,
-    /// The navigation whose members the parameter replaces.
-    pub replaces: &'static str,
-    /// Answers 200 with the new members; otherwise 204.
-    pub returns_collection: bool,
-    pub availability: Availability,
-}
-
-const CONFIGURATION: Permissions = Permissions {
-    read: &[
-        "DeviceManagementConfiguration.Read.All",
-        "DeviceManagementConfiguration.ReadWrite.All",
-    ],
-    write: &["DeviceManagementConfiguration.ReadWrite.All"],
-};
-
-/// Seed 002's stub leaves its permissions as TODO; the shipped read view of the same data asks for
-/// the managed-devices permissions, so either family admits a caller.
-const DEVICE_COMPLIANCE_VIEW: Permissions = Permissions {
-    read: &[
-        "DeviceManagementManagedDevices.Read.All",
-        "DeviceManagementManagedDevices.ReadWrite.All",
-        "DeviceManagementConfiguration.Read.All",
-        "DeviceManagementConfiguration.ReadWrite.All",
-    ],
-    write: &[
-        "DeviceManagementManagedDevices.ReadWrite.All",
-        "DeviceManagementConfiguration.ReadWrite.All",
-    ],
-};
-
-pub(super) fn roots() -> Vec<Root> {
-    vec![
-        Root {
-            name: "deviceManagement",
-            kind: RootKind::Singleton,
-            type_name: "microsoft.graph.deviceManagement",
-            availability: Availability::Both,
-            permissions: CONFIGURATION,
-        },
-        Root {
-            name: "managedDeviceCompliances",
-            kind: RootKind::EntitySet,
-            type_name: "microsoft.management.services.api.managedDeviceCompliance",
-            availability: Availability::BetaOnly,
-            permissions: DEVICE_COMPLIANCE_VIEW,
-        },
-    ]
-}
-
-pub(super) fn actions() -> Vec<Action> {
-    vec![
-        Action {
-            name: "assign",
-            bound_to: "microsoft.graph.deviceCompliancePolicy",
-            parameter: "assignments",
-            replaces: "assignments",
-            returns_collection: true,
-            availability: Availability::Both,
-        },
-        Action {
-            name: "scheduleActionsForRules",
-            bound_to: "microsoft.graph.deviceCompliancePolicy",
-            parameter: "deviceComplianceScheduledActionForRules",
-            replaces: "scheduledActionsForRule",
-            returns_collection: false,
-            availability: Availability::Both,
-        },
-    ]
+    /// The root as a navigation from the service, with its annotations: an entity set's first
+    /// step carries it.
+    pub navigation: Navigation,
 }

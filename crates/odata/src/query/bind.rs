@@ -337,22 +337,19 @@ impl<'m> Binder<'m> {
                 "Invalid $expand: more than {MAX_EXPANDED_NAVIGATIONS} navigations are expanded in all (the limit)."
             )));
         }
-        navs.into_iter()
-            .map(|navigation| {
-                let target = self
-                    .model
-                    .structured(&navigation.target)
-                    .ok_or_else(|| bad(format!("Unknown type '{}'.", navigation.target)))?;
-                let query =
-                    bind_counting(self.model, self.version, target, &item.options, expanded)?;
-                out.push(BoundExpand {
-                    navigation,
-                    target,
-                    query,
-                });
-                Ok(())
-            })
-            .collect()
+        for navigation in navs {
+            let target = self
+                .model
+                .structured(&navigation.target)
+                .ok_or_else(|| bad(format!("Unknown type '{}'.", navigation.target)))?;
+            let query = bind_counting(self.model, self.version, target, &item.options, expanded)?;
+            out.push(BoundExpand {
+                navigation,
+                target,
+                query,
+            });
+        }
+        Ok(())
     }
 
     /// A property of `ty` or, failing that, of one of its derived types (read as null elsewhere).

@@ -1,0 +1,318 @@
+//! Query indexes generated from the model: for every property declared `index`, one partial index
+//! per collection path where its type is stored, for SQLite and PostgreSQL alike, in the shape the
+//! queries take: `(tenant, parent, <value>, seq) WHERE collection = '…'`. The value is built by
+//! the same expression builders as a `$filter` on the property (`sql::comparable`), so the
+//! planners match the two. Generated indexes are named `model_index_…` with a hash of their
+//! definition; at start the store creates the missing ones and drops the generated ones the model
+//! no longer declares.
+
+use super::sql::{self, Dialect, Sql};
+use super::StoreError;
+use odata::edm::{Model, RootKind, StructuredType};
+use odata::query::bind::{self, Operand};
+use odata::query::QueryOptions;
+use odata::Version;
+
+/// The prefix of every generated index's name.
+pub const PREFIX: &str = "model_index_";
+/// PostgreSQL truncates identifiers past 63 bytes.
+const MAX_NAME: usize = 63;
+/// Containment deeper than this is not walked (the model's paths are far shallower).
+const MAX_DEPTH: usize = 16;
+
+/// One generated index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelIndex {
+    pub name: String,
+    /// The collection path it covers.
+    pub collection: String,
+    /// The indexed property.
+    pub property: String,
+    sqlite: String,
+    postgres: String,
+}
+
+impl ModelIndex {
+    /// The `CREATE INDEX` statement for `dialect`.
+    pub fn create_sql(&self, dialect: Dialect) -> &str {
+        match dialect {
+            Dialect::Sqlite => &self.sqlite,
+            Dialect::Postgres => &self.postgres,
+        }
+    }
+}
+
+/// Every index `model` declares, in a stable order.
+pub fn declared(model: &Model) -> Result<Vec<ModelIndex>, StoreError> {
+    let mut out = Vec::new();
+    for (collection, ty) in stored_collections(model) {
+        for property in model.all_properties(ty).into_iter().filter(|p| p.indexed) {
+            out.push(index(model, &collection, ty, &property.name)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Every collection path (as the store names it: navigation names from the root, a singleton's
+/// own name left out) and the type declared for its members, found by walking the containment
+/// tree from the roots. Single-valued navigations are stored too (once PATCHed).
+fn stored_collections(model: &Model) -> Vec<(String, &StructuredType)> {
+    let mut out = Vec::new();
+    for root in model.roots() {
+        let Some(ty) = model.structured(&root.type_name) else {
+            continue;
+        };
+        match root.kind {
+            RootKind::Singleton => walk(model, ty, "", 0, &mut out),
+            RootKind::EntitySet => {
+                out.push((root.name.clone(), ty));
+                walk(model, ty, &root.name, 0, &mut out);
+            }
+            RootKind::OperationImport => {}
+        }
+    }
+    out
+}
+
+fn walk<'m>(
+    model: &'m Model,
+    ty: &'m StructuredType,
+    prefix: &str,
+    depth: usize,
+    out: &mut Vec<(String, &'m StructuredType)>,
+) {
+    if depth >= MAX_DEPTH {
+        return;
+    }
+    // Beta has every navigation; types derived from `ty` bring their own.
+    let mut types = vec![ty];
+    types.extend(model.concrete_types(&ty.name, Version::Beta));
+    let mut seen: Vec<&str> = Vec::new();
+    for t in types {
+        for nav in model.navigations(t, Version::Beta) {
+            let Some(target) = model.structured(&nav.target) else {
+                continue;
+            };
+            if seen.contains(&nav.name.as_str()) {
+                continue;
+            }
+            seen.push(&nav.name);
+            let path = if prefix.is_empty() {
+                nav.name.clone()
+            } else {
+                format!("{prefix}/{}", nav.name)
+            };
+            out.push((path.clone(), target));
+            walk(model, target, &path, depth + 1, out);
+        }
+    }
+}
+
+/// The index on `property` of the members of `collection`, for both dialects.
+fn index(
+    model: &Model,
+    collection: &str,
+    ty: &StructuredType,
+    property: &str,
+) -> Result<ModelIndex, StoreError> {
+    if !sql::is_plain(property) {
+        return Err(StoreError::Backend(format!(
+            "indexed property '{property}' is not a plain name"
+        )));
+    }
+    let operand = operand(model, ty, property)?;
+    let value = |dialect| {
+        let mut sql = Sql::new(dialect);
+        let text = sql::comparable(&mut sql, &operand, false);
+        if sql.params.is_empty() {
+            Ok(text)
+        } else {
+            Err(StoreError::Backend(format!(
+                "index on {property}: the value takes parameters"
+            )))
+        }
+    };
+    let template = |columns: String| {
+        sql::in_collection(
+            &format!(
+                "CREATE INDEX IF NOT EXISTS {{N}} ON entity ({columns}) WHERE collection = {{C}}"
+            ),
+            collection,
+        )
+    };
+    // PostgreSQL takes an expression column only in parentheses; SQLite keeps the expression
+    // exactly as queries write it.
+    let sqlite = template(format!("tenant, parent, {}, seq", value(Dialect::Sqlite)?))?;
+    let postgres = template(format!(
+        "tenant, parent, ({}), seq",
+        value(Dialect::Postgres)?
+    ))?;
+    let hash = fnv1a(sqlite.as_bytes()) ^ fnv1a(postgres.as_bytes()).rotate_left(1);
+    let readable: String = property
+        .to_ascii_lowercase()
+        .chars()
+        .take(MAX_NAME - PREFIX.len() - 17)
+        .collect();
+    let name = format!("{PREFIX}{readable}_{hash:016x}");
+    Ok(ModelIndex {
+        collection: collection.to_string(),
+        property: property.to_string(),
+        sqlite: sqlite.replace("{N}", &name),
+        postgres: postgres.replace("{N}", &name),
+        name,
+    })
+}
+
+/// The operand a filter or sort on `property` of `ty` binds to.
+fn operand(model: &Model, ty: &StructuredType, property: &str) -> Result<Operand, StoreError> {
+    let options = QueryOptions::parse([("$orderby", property)], false)
+        .map_err(|e| StoreError::Backend(e.message))?;
+    let bound = bind::bind(model, Version::Beta, ty, &options)
+        .map_err(|e| StoreError::Backend(format!("index on {property}: {}", e.message)))?;
+    bound
+        .orderby
+        .into_iter()
+        .next()
+        .map(|(o, _)| o)
+        .ok_or_else(|| StoreError::Backend(format!("index on {property}: no operand")))
+}
+
+/// FNV-1a, 64 bits: a hash that stays the same across builds and platforms.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// What to change: generated indexes to drop (present, no longer declared) and to create.
+fn plan<'a>(present: &[String], declared: &'a [ModelIndex]) -> (Vec<String>, Vec<&'a ModelIndex>) {
+    let drop = present
+        .iter()
+        .filter(|name| sql::is_plain(name) && !declared.iter().any(|i| &i.name == *name))
+        .cloned()
+        .collect();
+    let create = declared
+        .iter()
+        .filter(|i| !present.contains(&i.name))
+        .collect();
+    (drop, create)
+}
+
+/// Brings SQLite's generated indexes in line with `declared`, in one IMMEDIATE transaction.
+/// Returns how many it dropped or created.
+pub fn sync_sqlite(
+    conn: &mut rusqlite::Connection,
+    declared: &[ModelIndex],
+) -> Result<usize, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let present: Vec<String> = tx
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entity' AND substr(name, 1, length(?1)) = ?1",
+        )?
+        .query_map([PREFIX], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let (drop, create) = plan(&present, declared);
+    for name in &drop {
+        tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+    }
+    for index in &create {
+        tx.execute_batch(index.create_sql(Dialect::Sqlite))?;
+    }
+    tx.commit()?;
+    Ok(drop.len() + create.len())
+}
+
+/// Brings PostgreSQL's generated indexes in line with `declared`, in one transaction. The
+/// caller holds the migration lock, so instances starting together change them once.
+pub fn sync_postgres(
+    client: &mut postgres::Client,
+    declared: &[ModelIndex],
+) -> Result<usize, StoreError> {
+    let mut tx = client.transaction()?;
+    let present: Vec<String> = tx
+        .query(
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'entity' AND left(indexname, length($1)) = $1",
+            &[&PREFIX],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let (drop, create) = plan(&present, declared);
+    for name in &drop {
+        tx.batch_execute(&format!("DROP INDEX IF EXISTS {name}"))?;
+    }
+    for index in &create {
+        tx.batch_execute(index.create_sql(Dialect::Postgres))?;
+    }
+    tx.commit()?;
+    Ok(drop.len() + create.len())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slice_declares_the_indexes_that_were_written_by_hand() {
+        let model = Model::intune().unwrap();
+        let mut found: Vec<(String, String)> = declared(model)
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.collection, i.property))
+            .collect();
+        found.sort();
+        let statuses = "deviceCompliancePolicies/deviceStatuses";
+        let wanted = [
+            ("deviceCompliancePolicies", "displayName"),
+            ("deviceCompliancePolicies", "lastModifiedDateTime"),
+            (statuses, "lastReportedDateTime"),
+            (statuses, "status"),
+            (statuses, "userPrincipalName"),
+        ];
+        let wanted: Vec<(String, String)> = wanted
+            .iter()
+            .map(|(c, p)| (c.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(found, wanted);
+    }
+
+    #[test]
+    fn statements_have_the_shape_of_the_queries() {
+        let model = Model::intune().unwrap();
+        let all = declared(model).unwrap();
+        let reported = all
+            .iter()
+            .find(|i| i.property == "lastReportedDateTime")
+            .unwrap();
+        assert!(reported
+            .name
+            .starts_with("model_index_lastreporteddatetime_"));
+        assert!(reported.name.len() <= MAX_NAME);
+        assert_eq!(
+            reported.create_sql(Dialect::Sqlite),
+            format!("CREATE INDEX IF NOT EXISTS {} ON entity (tenant, parent, dto_ticks(json_extract(body, '$.lastReportedDateTime')), seq) WHERE collection = 'deviceCompliancePolicies/deviceStatuses'", reported.name)
+        );
+        assert_eq!(
+            reported.create_sql(Dialect::Postgres),
+            format!("CREATE INDEX IF NOT EXISTS {} ON entity (tenant, parent, (dto_ticks(((body->>'lastReportedDateTime') COLLATE \"C\"))), seq) WHERE collection = 'deviceCompliancePolicies/deviceStatuses'", reported.name)
+        );
+        // Names are unique and stable: the same model gives the same names.
+        let again = declared(model).unwrap();
+        assert_eq!(all, again);
+        let mut names: Vec<&str> = all.iter().map(|i| i.name.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+    }
+
+    #[test]
+    fn the_plan_drops_only_generated_indexes_the_model_left() {
+        let model = Model::intune().unwrap();
+        let all = declared(model).unwrap();
+        let present = vec![all[0].name.clone(), format!("{PREFIX}gone_0")];
+        let (drop, create) = plan(&present, &all);
+        assert_eq!(drop, vec![format!("{PREFIX}gone_0")]);
+        assert_eq!(create.len(), all.len() - 1);
+    }
+}

@@ -1,0 +1,104 @@
+//! What the model says about a property or navigation beyond its type: server-managed stamps,
+//! overviews derived from statuses, and how the live service differs (`--fidelity intune`).
+
+/// A server-managed property the service sets by kind (`server created|modified|version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamp {
+    /// The time of creation, set once.
+    Created,
+    /// The time of the last change, set on creation and on every update.
+    Modified,
+    /// 1 on creation, one more on every update.
+    Version,
+}
+
+/// How the live service differs on one navigation (or root entity set).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveRules {
+    /// Routes the documentation lists that the live service does not serve.
+    pub unrouted: Vec<LiveRoute>,
+    /// What the live service does with string functions in `$filter` on this collection.
+    pub string_functions: Option<StringFunctions>,
+    /// Rules of the service (named, implemented in its code) that the members satisfy when they
+    /// are created with their container or replaced by an action.
+    pub rules: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StringFunctions {
+    /// 400 BadRequest.
+    Refused,
+    /// The filter is dropped and the collection answered unfiltered.
+    Ignored,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Patch,
+    Delete,
+}
+
+/// What a route addresses, relative to the navigation it is declared on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteOn {
+    /// The navigation's own URL (the collection, or the single-valued navigation).
+    Navigation,
+    /// One member of the collection (`/{id}`).
+    Member,
+    /// `/$count`.
+    Count,
+}
+
+/// One route, as a `live-unrouted` word spells it: `get`, `post`, `patch`, `delete`,
+/// `get-entity`, `patch-entity`, `delete-entity`, `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveRoute {
+    pub method: Method,
+    pub on: RouteOn,
+}
+
+impl LiveRoute {
+    pub fn parse(word: &str) -> Option<Self> {
+        let (method, on) = match word {
+            "get" => (Method::Get, RouteOn::Navigation),
+            "post" => (Method::Post, RouteOn::Navigation),
+            "patch" => (Method::Patch, RouteOn::Navigation),
+            "delete" => (Method::Delete, RouteOn::Navigation),
+            "get-entity" => (Method::Get, RouteOn::Member),
+            "patch-entity" => (Method::Patch, RouteOn::Member),
+            "delete-entity" => (Method::Delete, RouteOn::Member),
+            "count" => (Method::Get, RouteOn::Count),
+            _ => return None,
+        };
+        Some(Self { method, on })
+    }
+}
+
+/// A single-valued navigation whose body, until a client PATCHes it, is counted from statuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Derivation {
+    pub source: DerivedSource,
+    /// The property of the source entities whose values are counted.
+    pub status_property: String,
+    pub counters: Vec<Counter>,
+    /// Properties copied from the containing entity: (overview property, container property).
+    pub copies: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DerivedSource {
+    /// A collection navigation of the same container: its members under that container.
+    Sibling(String),
+    /// A collection path from a root (`deviceManagement/deviceCompliancePolicies/deviceStatuses`):
+    /// every member in the tenant, under any parent.
+    Tenant(String),
+}
+
+/// An overview property and the status values it counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    pub property: String,
+    pub values: Vec<String>,
+}
