@@ -34,12 +34,12 @@ pub fn routes(metrics: bool) -> Router<Arc<AppState>> {
 
 /// The store's latest answer, shared by concurrent `/readyz` requests.
 pub struct Readiness {
-    store: Store,
+    store: Arc<dyn Store>,
     last: tokio::sync::Mutex<Option<(Instant, Result<(), StoreError>)>>,
 }
 
 impl Readiness {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
             last: tokio::sync::Mutex::new(None),

@@ -22,6 +22,7 @@ use odata::validate::{Mode, Validated, Validator};
 use odata::value::DateTimeOffset;
 use odata::{Model, Version};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -97,7 +98,7 @@ pub struct Settings {
 
 pub struct Service {
     model: &'static Model,
-    store: Store,
+    store: Arc<dyn Store>,
     settings: Settings,
     token_key: TokenKey,
 }
@@ -114,7 +115,7 @@ struct NewRow {
 impl Service {
     pub fn new(
         model: &'static Model,
-        store: Store,
+        store: Arc<dyn Store>,
         settings: Settings,
         token_key: TokenKey,
     ) -> Self {

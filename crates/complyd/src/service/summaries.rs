@@ -70,7 +70,7 @@ pub const DERIVATIONS: &[Derivation] = &[
 
 /// The derived body of the single-valued navigation at `key`, if it is one we derive.
 pub async fn derive(
-    store: &Store,
+    store: &dyn Store,
     key: &Key,
     container: Option<&Map<String, Value>>,
 ) -> Result<Option<Map<String, Value>>, ApiError> {

@@ -620,10 +620,9 @@ async fn hot_filters_use_their_indexes() {
     let client = server.client();
     let (policy, _) = policy_with_statuses(&client, "v1.0", 3).await;
     // The suite's own store (SQLite in the folder, or the folder's PostgreSQL database).
-    let store =
-        complyd::store::Store::open(test_store(server.data_dir()).as_deref(), server.data_dir())
-            .await
-            .unwrap();
+    let store = complyd::store::open(test_store(server.data_dir()).as_deref(), server.data_dir())
+        .await
+        .unwrap();
     let model = odata::Model::intune().unwrap();
     let status_type = model
         .structured("microsoft.graph.deviceComplianceDeviceStatus")
