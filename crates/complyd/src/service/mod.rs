@@ -7,6 +7,8 @@ mod locate;
 mod paging;
 mod read;
 mod summaries;
+#[cfg(test)]
+mod tests;
 
 pub use fidelity::Fidelity;
 pub use json::JsonObject;
