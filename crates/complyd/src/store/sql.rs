@@ -551,3 +551,6 @@ pub fn count_by(
         format!("SELECT {value} AS value, count(*) AS n FROM entity WHERE {where_sql} GROUP BY 1");
     Ok(sql)
 }
+
+#[cfg(test)]
+mod tests;
