@@ -239,33 +239,10 @@ pub fn comparable(sql: &mut Sql, o: &Operand, ordered: bool) -> String {
 
 /// A condition as a SQL Boolean expression; null-safe where OData says a comparison is false.
 pub fn condition(sql: &mut Sql, c: &Condition) -> String {
-    let pg = sql.pg();
     match c {
         Condition::Compare {
             op, left, right, ..
-        } => {
-            let ordered = !matches!(op, Compare::Eq | Compare::Ne);
-            // Against a literal (never null here: null literals are IsNull) plain `=` is exact and
-            // indexable; PostgreSQL cannot use an index for IS NOT DISTINCT FROM.
-            let literal_side =
-                matches!(left, Operand::Literal(_)) || matches!(right, Operand::Literal(_));
-            let (l, r) = (
-                comparable(sql, left, ordered),
-                comparable(sql, right, ordered),
-            );
-            let op = match (op, pg) {
-                (Compare::Eq, _) if literal_side => "=",
-                (Compare::Eq, false) => "IS",
-                (Compare::Ne, false) => "IS NOT",
-                (Compare::Eq, true) => "IS NOT DISTINCT FROM",
-                (Compare::Ne, true) => "IS DISTINCT FROM",
-                (Compare::Gt, _) => ">",
-                (Compare::Ge, _) => ">=",
-                (Compare::Lt, _) => "<",
-                (Compare::Le, _) => "<=",
-            };
-            format!("{l} {op} {r}")
-        }
+        } => compare(sql, *op, left, right),
         Condition::IsNull {
             operand: o,
             negated,
@@ -285,22 +262,10 @@ pub fn condition(sql: &mut Sql, c: &Condition) -> String {
             test,
             subject,
             needle,
-        } => {
-            let (s, n) = (operand(sql, subject), operand(sql, needle));
-            match (test, pg) {
-                (StringTest::Contains, false) => format!("instr({s}, {n}) > 0"),
-                (StringTest::Contains, true) => format!("strpos({s}, {n}) > 0"),
-                (StringTest::StartsWith, false) => format!("substr({s}, 1, length({n})) = {n}"),
-                (StringTest::StartsWith, true) => format!("left({s}, length({n})) = {n}"),
-                (StringTest::EndsWith, false) => {
-                    format!("(length({n}) = 0 OR substr({s}, -length({n})) = {n})")
-                }
-                (StringTest::EndsWith, true) => format!("right({s}, length({n})) = {n}"),
-            }
-        }
+        } => string_test(sql, *test, subject, needle),
         Condition::IsTrue(o) => {
             let v = operand(sql, o);
-            if pg {
+            if sql.pg() {
                 format!("{v} IS TRUE")
             } else {
                 format!("{v} = 1")
@@ -324,6 +289,43 @@ pub fn condition(sql: &mut Sql, c: &Condition) -> String {
             format!("type_name IN ({})", list.join(", "))
         }
         Condition::Literal(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+    }
+}
+
+fn compare(sql: &mut Sql, op: Compare, left: &Operand, right: &Operand) -> String {
+    let ordered = !matches!(op, Compare::Eq | Compare::Ne);
+    // Against a literal (never null here: null literals are IsNull) plain `=` is exact and
+    // indexable; PostgreSQL cannot use an index for IS NOT DISTINCT FROM.
+    let literal_side = matches!(left, Operand::Literal(_)) || matches!(right, Operand::Literal(_));
+    let (l, r) = (
+        comparable(sql, left, ordered),
+        comparable(sql, right, ordered),
+    );
+    let op = match (op, sql.pg()) {
+        (Compare::Eq, _) if literal_side => "=",
+        (Compare::Eq, false) => "IS",
+        (Compare::Ne, false) => "IS NOT",
+        (Compare::Eq, true) => "IS NOT DISTINCT FROM",
+        (Compare::Ne, true) => "IS DISTINCT FROM",
+        (Compare::Gt, _) => ">",
+        (Compare::Ge, _) => ">=",
+        (Compare::Lt, _) => "<",
+        (Compare::Le, _) => "<=",
+    };
+    format!("{l} {op} {r}")
+}
+
+fn string_test(sql: &mut Sql, test: StringTest, subject: &Operand, needle: &Operand) -> String {
+    let (s, n) = (operand(sql, subject), operand(sql, needle));
+    match (test, sql.pg()) {
+        (StringTest::Contains, false) => format!("instr({s}, {n}) > 0"),
+        (StringTest::Contains, true) => format!("strpos({s}, {n}) > 0"),
+        (StringTest::StartsWith, false) => format!("substr({s}, 1, length({n})) = {n}"),
+        (StringTest::StartsWith, true) => format!("left({s}, length({n})) = {n}"),
+        (StringTest::EndsWith, false) => {
+            format!("(length({n}) = 0 OR substr({s}, -length({n})) = {n})")
+        }
+        (StringTest::EndsWith, true) => format!("right({s}, length({n})) = {n}"),
     }
 }
 
