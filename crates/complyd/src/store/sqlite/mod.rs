@@ -75,7 +75,8 @@ fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
     let mut applied = 0;
     for (index, sql) in MIGRATIONS.iter().enumerate() {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let current: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let current: usize =
+            tx.pragma_query_value(None, "user_version", |r| r.get("user_version"))?;
         if current <= index {
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", index + 1)?;
