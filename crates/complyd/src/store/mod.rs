@@ -166,6 +166,7 @@ pub trait Store: Send + Sync {
     /// typed `write` on `dyn Store`, which builds the job.
     fn submit(&self, job: JobFn) -> StoreFuture<'_, ()>;
 
+    /// The entity at `key`, if there is one.
     fn get<'a>(&'a self, key: &'a Key) -> StoreFuture<'a, Option<Row>>;
 
     /// The first of `keys` that does not exist (checking the ancestors of a contained path).

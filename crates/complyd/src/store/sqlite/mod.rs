@@ -33,7 +33,7 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     /// Dropped with the store, which tells the checkpoint thread to stop.
     _alive: Arc<()>,
-    /// The database file, and which file it was when opened (see [`SqliteStore::ping`]).
+    /// The database file, and which file it was when opened (see `check`).
     path: PathBuf,
     file_id: Option<FileId>,
 }
