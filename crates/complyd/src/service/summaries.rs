@@ -2,7 +2,7 @@
 //! Which single-valued navigation counts what is data here; the counting is one routine.
 
 use crate::error::ApiError;
-use crate::store::{Key, Store};
+use crate::store::{CountBy, Key, Store};
 use serde_json::{Map, Value};
 
 pub struct Derivation {
@@ -79,7 +79,12 @@ pub async fn derive(
     };
     let parent = d.per_parent.then_some(key.parent.as_str());
     let groups = store
-        .count_by(&key.tenant, d.source, parent, d.status_property)
+        .count_by(CountBy {
+            tenant: &key.tenant,
+            collection: d.source,
+            parent,
+            property: d.status_property,
+        })
         .await?;
     let mut body = Map::new();
     for (counter, statuses) in d.counters {

@@ -6,7 +6,7 @@
 //! any `$orderby`, is refused with a `Backend` error that says so.
 
 use super::writer::{run_caught, JobFn};
-use super::{Key, PageRow, Query, Row, Store, StoreError, StoreFuture, WriteTx};
+use super::{CountBy, Key, PageRow, Query, Row, Store, StoreError, StoreFuture, WriteTx};
 use odata::query::bind::{Compare, Condition, Literal, Operand, Scope};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -265,13 +265,13 @@ impl Store for MemoryStore {
         self.read(|s| Ok(s.matching(&q)?.len() as u64))
     }
 
-    fn count_by<'a>(
-        &'a self,
-        tenant: &'a str,
-        collection: &'a str,
-        parent: Option<&'a str>,
-        property: &'a str,
-    ) -> StoreFuture<'a, Vec<(String, u64)>> {
+    fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
+        let CountBy {
+            tenant,
+            collection,
+            parent,
+            property,
+        } = groups;
         self.read(|s| {
             let mut groups: BTreeMap<String, u64> = BTreeMap::new();
             for row in s.rows.values() {

@@ -38,11 +38,16 @@ pub struct Key {
 impl Key {
     /// The `parent` value of this entity's own children.
     pub fn child_parent(&self) -> String {
-        if self.parent.is_empty() {
-            self.id.clone()
-        } else {
-            format!("{}/{}", self.parent, self.id)
-        }
+        child_path(&self.parent, &self.id)
+    }
+}
+
+/// The `parent` value of the children of the entity `id` whose own parent value is `parent`.
+pub fn child_path(parent: &str, id: &str) -> String {
+    if parent.is_empty() {
+        id.to_string()
+    } else {
+        format!("{parent}/{id}")
     }
 }
 
@@ -103,6 +108,16 @@ pub enum SortValue {
 pub struct Cursor {
     pub values: Vec<SortValue>,
     pub seq: i64,
+}
+
+/// Members of `collection` grouped by the text of one top-level `property`, under one `parent`
+/// or (`None`) across every parent.
+#[derive(Debug, Clone, Copy)]
+pub struct CountBy<'a> {
+    pub tenant: &'a str,
+    pub collection: &'a str,
+    pub parent: Option<&'a str>,
+    pub property: &'a str,
 }
 
 /// One row of a page and the values of its sort keys (for the next page's cursor).
@@ -179,15 +194,8 @@ pub trait Store: Send + Sync {
     /// How many members of the collection match the query's filter.
     fn count_matching(&self, q: Query) -> StoreFuture<'_, u64>;
 
-    /// Members of `collection` grouped by the text of one top-level property; `parent` `None`
-    /// counts across every parent.
-    fn count_by<'a>(
-        &'a self,
-        tenant: &'a str,
-        collection: &'a str,
-        parent: Option<&'a str>,
-        property: &'a str,
-    ) -> StoreFuture<'a, Vec<(String, u64)>>;
+    /// How many members each group of `groups` has.
+    fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>>;
 
     /// Every row of every tenant after `after_seq`, in `seq` order, at most `limit` (export).
     fn scan(&self, after_seq: i64, limit: usize) -> StoreFuture<'_, Vec<Row>>;

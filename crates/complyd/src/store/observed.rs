@@ -1,6 +1,6 @@
 //! Any store, timing its operations for `/metrics`.
 
-use super::{JobFn, Key, PageRow, Query, Row, Store, StoreFuture};
+use super::{CountBy, JobFn, Key, PageRow, Query, Row, Store, StoreFuture};
 use crate::metrics::{StoreMetrics, StoreOp};
 use std::sync::Arc;
 use std::time::Instant;
@@ -67,16 +67,9 @@ impl Store for Observed {
         self.timed(StoreOp::Count, started, self.inner.count_matching(q))
     }
 
-    fn count_by<'a>(
-        &'a self,
-        tenant: &'a str,
-        collection: &'a str,
-        parent: Option<&'a str>,
-        property: &'a str,
-    ) -> StoreFuture<'a, Vec<(String, u64)>> {
+    fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
         let started = Instant::now();
-        let answer = self.inner.count_by(tenant, collection, parent, property);
-        self.timed(StoreOp::Count, started, answer)
+        self.timed(StoreOp::Count, started, self.inner.count_by(groups))
     }
 
     fn scan(&self, after_seq: i64, limit: usize) -> StoreFuture<'_, Vec<Row>> {

@@ -3,7 +3,7 @@
 //! checked to be plain identifiers). The two dialects differ only in the few places `Dialect`
 //! names; the shape of every statement is shared.
 
-use super::{Query, SortValue, StoreError};
+use super::{CountBy, Query, SortValue, StoreError};
 use odata::query::bind::{Compare, Condition, Func, Literal, Operand, Scalar, Scope, StringTest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -527,15 +527,14 @@ pub fn count(dialect: Dialect, q: &Query) -> Result<Sql, StoreError> {
     Ok(sql)
 }
 
-/// Members grouped by the text of one top-level property (columns `value`, `n`); `parent` `None`
-/// spans every parent.
-pub fn count_by(
-    dialect: Dialect,
-    tenant: &str,
-    collection: &str,
-    parent: Option<&str>,
-    property: &str,
-) -> Result<Sql, StoreError> {
+/// Members grouped by the text of one top-level property (columns `value`, `n`).
+pub fn count_by(dialect: Dialect, groups: &CountBy<'_>) -> Result<Sql, StoreError> {
+    let CountBy {
+        tenant,
+        collection,
+        parent,
+        property,
+    } = *groups;
     if !is_plain(property) {
         return Err(StoreError::Backend(
             "count_by needs a plain property name".into(),

@@ -10,8 +10,9 @@ mod connection;
 mod read;
 mod write;
 
+use super::sql::{self, Dialect};
 use super::writer::{self, Job, JobFn};
-use super::{Key, PageRow, Query, Row, Store, StoreError, StoreFuture};
+use super::{CountBy, Key, PageRow, Query, Row, Store, StoreError, StoreFuture};
 use connection::connect;
 use postgres::error::SqlState;
 use read::Pool;
@@ -130,14 +131,8 @@ impl Store for PgStore {
         self.pool.run(move |c| read::count(c, &q))
     }
 
-    fn count_by<'a>(
-        &'a self,
-        tenant: &'a str,
-        collection: &'a str,
-        parent: Option<&'a str>,
-        property: &'a str,
-    ) -> StoreFuture<'a, Vec<(String, u64)>> {
-        match read::count_by_sql(tenant, collection, parent, property) {
+    fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
+        match sql::count_by(Dialect::Postgres, &groups) {
             Ok(sql) => self.pool.run(move |c| read::count_by(c, &sql)),
             Err(e) => StoreFuture::ready(Err(e)),
         }

@@ -214,15 +214,6 @@ pub fn count(c: &mut Conn, q: &Query) -> Result<u64, StoreError> {
     Ok(n as u64)
 }
 
-pub fn count_by_sql(
-    tenant: &str,
-    collection: &str,
-    parent: Option<&str>,
-    property: &str,
-) -> Result<Sql, StoreError> {
-    sql::count_by(Dialect::Postgres, tenant, collection, parent, property)
-}
-
 pub fn count_by(c: &mut Conn, sql: &Sql) -> Result<Vec<(String, u64)>, StoreError> {
     let statement = c.statement(&sql.text)?;
     let params = boxed(&sql.params);

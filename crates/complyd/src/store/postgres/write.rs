@@ -5,7 +5,7 @@ use super::connection::{connect, Conn};
 use super::read::get;
 use crate::store::sql::in_collection;
 use crate::store::writer::{self, Job};
-use crate::store::{Key, Row, StoreError, WriteTx};
+use crate::store::{child_path, Key, Row, StoreError, WriteTx};
 use postgres::types::ToSql;
 use tokio::sync::mpsc;
 
@@ -160,13 +160,7 @@ impl WriteTx for PgTx<'_> {
             &[&tenant, &parent],
         )?;
         for id in ids {
-            let key = Key {
-                tenant: tenant.into(),
-                collection: collection.into(),
-                parent: parent.into(),
-                id,
-            };
-            self.delete_descendants(tenant, collection, &key.child_parent())?;
+            self.delete_descendants(tenant, collection, &child_path(parent, &id))?;
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
-use crate::store::{Cursor, SortValue};
+use crate::store::{CountBy, Cursor, SortValue};
 use odata::query::bind::{bind, Condition};
 use odata::query::QueryOptions;
 use odata::{Model, Version};
@@ -238,6 +238,15 @@ fn lambdas_casts_isof_and_literals() {
     check("lambda_cast_isof", &(policies + &assignments));
 }
 
+fn statuses_by_status(parent: Option<&str>) -> CountBy<'_> {
+    CountBy {
+        tenant: "t1",
+        collection: "deviceCompliancePolicies/deviceStatuses",
+        parent,
+        property: "status",
+    }
+}
+
 fn query(filter: Option<&str>, order: &[(&str, bool)]) -> Query {
     let mut q = Query::all("t1", "deviceCompliancePolicies/deviceStatuses", "p1");
     q.filter = filter.map(|f| bound(STATUS, f));
@@ -309,24 +318,10 @@ fn statements_page_count_and_count_by() {
     let counted = query(Some("userName eq 'a'"), &[]);
     section(&mut out, "count", |d| count(d, &counted).unwrap());
     section(&mut out, "count_by: one parent", |d| {
-        count_by(
-            d,
-            "t1",
-            "deviceCompliancePolicies/deviceStatuses",
-            Some("p1"),
-            "status",
-        )
-        .unwrap()
+        count_by(d, &statuses_by_status(Some("p1"))).unwrap()
     });
     section(&mut out, "count_by: every parent", |d| {
-        count_by(
-            d,
-            "t1",
-            "deviceCompliancePolicies/deviceStatuses",
-            None,
-            "status",
-        )
-        .unwrap()
+        count_by(d, &statuses_by_status(None)).unwrap()
     });
     check("statements", &out);
 }
@@ -355,7 +350,11 @@ fn names_from_outside_the_model_are_refused() {
     for (dialect, _) in DIALECTS {
         assert!(page(dialect, &q).is_err());
         assert!(count(dialect, &q).is_err());
-        assert!(count_by(dialect, "t", "x", None, "status) OR (1=1").is_err());
+        let groups = CountBy {
+            property: "status) OR (1=1",
+            ..statuses_by_status(None)
+        };
+        assert!(count_by(dialect, &groups).is_err());
     }
     // A literal is a parameter, whatever it holds.
     let mut sql = Sql::new(Dialect::Sqlite);

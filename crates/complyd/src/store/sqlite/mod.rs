@@ -11,8 +11,9 @@ mod read;
 mod tests;
 mod write;
 
+use super::sql::{self, Dialect};
 use super::writer::{self, Job, JobFn};
-use super::{Key, PageRow, Query, Row, Store, StoreError, StoreFuture};
+use super::{CountBy, Key, PageRow, Query, Row, Store, StoreError, StoreFuture};
 use read::Readers;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -160,14 +161,8 @@ impl Store for SqliteStore {
         self.readers.bounded(move |c| read::count(c, &q))
     }
 
-    fn count_by<'a>(
-        &'a self,
-        tenant: &'a str,
-        collection: &'a str,
-        parent: Option<&'a str>,
-        property: &'a str,
-    ) -> StoreFuture<'a, Vec<(String, u64)>> {
-        match read::count_by_sql(tenant, collection, parent, property) {
+    fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
+        match sql::count_by(Dialect::Sqlite, &groups) {
             Ok(sql) => self.readers.bounded(move |c| read::count_by(c, &sql)),
             Err(e) => StoreFuture::ready(Err(e)),
         }

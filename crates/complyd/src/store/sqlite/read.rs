@@ -228,15 +228,6 @@ pub fn count(conn: &Connection, q: &Query) -> Result<u64, StoreError> {
     Ok(n as u64)
 }
 
-pub fn count_by_sql(
-    tenant: &str,
-    collection: &str,
-    parent: Option<&str>,
-    property: &str,
-) -> Result<Sql, StoreError> {
-    sql::count_by(Dialect::Sqlite, tenant, collection, parent, property)
-}
-
 pub fn count_by(conn: &Connection, sql: &Sql) -> Result<Vec<(String, u64)>, StoreError> {
     let mut stmt = conn.prepare_cached(&sql.text)?;
     let rows = stmt.query_map(params_from_iter(sql.params.iter().map(to_sql)), |r| {

@@ -5,7 +5,7 @@ use super::checkpoint;
 use super::read::{exists, get};
 use crate::store::sql::in_collection;
 use crate::store::writer::{self, Job};
-use crate::store::{Key, Row, StoreError, WriteTx};
+use crate::store::{child_path, Key, Row, StoreError, WriteTx};
 use rusqlite::{params, Connection};
 use std::path::PathBuf;
 use tokio::sync::mpsc;
@@ -115,13 +115,7 @@ impl WriteTx for SqliteTx<'_> {
             )?)?
             .execute(params![tenant, parent])?;
         for id in ids {
-            let key = Key {
-                tenant: tenant.into(),
-                collection: collection.into(),
-                parent: parent.into(),
-                id,
-            };
-            delete_descendants(self.conn, tenant, collection, &key.child_parent())?;
+            delete_descendants(self.conn, tenant, collection, &child_path(parent, &id))?;
         }
         Ok(())
     }
