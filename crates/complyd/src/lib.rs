@@ -95,7 +95,7 @@ pub struct Prepared {
     state: Arc<http::AppState>,
     tls: Option<tls::TlsIdentity>,
     limits: server::Limits,
-    store: store::Store,
+    store: Arc<dyn store::Store>,
 }
 
 /// Opens the store, loads the secret and the trusted issuers' keys, and builds the state.
@@ -105,15 +105,15 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
         Some(model) => model,
         None => odata::Model::intune().map_err(anyhow::Error::msg)?,
     };
-    let store = store::Store::open_for(model, config.store.as_deref(), &config.data_dir).await?;
+    let store = store::open_for(model, config.store.as_deref(), &config.data_dir).await?;
     let metrics = config
         .metrics
         .then(|| Arc::new(metrics::Metrics::new(store.pool_use().is_some())));
     let store = match &metrics {
-        Some(metrics) => store.observed(metrics.store()),
+        Some(metrics) => store::observed(store, metrics.store()),
         None => store,
     };
-    let secret = resolve_secret(&store, &config.data_dir, config.jwt_secret.as_deref()).await?;
+    let secret = resolve_secret(&*store, &config.data_dir, config.jwt_secret.as_deref()).await?;
     let mut trusted = Vec::new();
     for issuer in &config.trusted_issuers {
         trusted.push(auth::TrustedIssuer::load(issuer.clone()).await?);
@@ -195,15 +195,13 @@ impl Prepared {
 /// The HS256 secret: the operator's, else the shared store's (PostgreSQL), else the one kept in
 /// the data folder (SQLite).
 pub async fn resolve_secret(
-    store: &store::Store,
+    store: &dyn store::Store,
     data_dir: &std::path::Path,
     given: Option<&str>,
 ) -> anyhow::Result<Vec<u8>> {
     match (given, store) {
         (Some(s), _) if !s.is_empty() => Ok(s.as_bytes().to_vec()),
-        (_, store) if matches!(store.backend(), store::Backend::Postgres(_)) => {
-            Ok(auth::load_or_create_shared_secret(store).await?)
-        }
+        (_, store) if store.is_shared() => Ok(auth::load_or_create_shared_secret(store).await?),
         _ => Ok(auth::load_or_create_secret(data_dir, None)?),
     }
 }

@@ -76,9 +76,8 @@ fn log_level() -> tracing::Level {
 async fn token(args: TokenArgs) -> anyhow::Result<()> {
     let secret = match &args.data.store {
         Some(_) => {
-            let store =
-                complyd::store::Store::open(args.data.store.as_deref(), &args.data.data).await?;
-            complyd::resolve_secret(&store, &args.data.data, args.data.jwt_secret.as_deref())
+            let store = complyd::store::open(args.data.store.as_deref(), &args.data.data).await?;
+            complyd::resolve_secret(&*store, &args.data.data, args.data.jwt_secret.as_deref())
                 .await?
         }
         None => auth::load_or_create_secret(&args.data.data, args.data.jwt_secret.as_deref())?,
@@ -120,9 +119,11 @@ async fn shutdown_signal() {
     }
 }
 
-async fn open_store(data: &cli::DataArgs) -> anyhow::Result<complyd::store::Store> {
+async fn open_store(
+    data: &cli::DataArgs,
+) -> anyhow::Result<std::sync::Arc<dyn complyd::store::Store>> {
     std::fs::create_dir_all(&data.data)?;
-    Ok(complyd::store::Store::open(data.store.as_deref(), &data.data).await?)
+    Ok(complyd::store::open(data.store.as_deref(), &data.data).await?)
 }
 
 async fn migrate(data: cli::DataArgs) -> anyhow::Result<()> {
@@ -135,10 +136,10 @@ async fn export(args: cli::ExportArgs) -> anyhow::Result<()> {
     let store = open_store(&args.data).await?;
     if args.out.as_os_str() == "-" {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        complyd::transfer::export(&store, &mut out).await?;
+        complyd::transfer::export(&*store, &mut out).await?;
     } else {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&args.out)?);
-        complyd::transfer::export(&store, &mut out).await?;
+        complyd::transfer::export(&*store, &mut out).await?;
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     }
     Ok(())
@@ -147,10 +148,10 @@ async fn export(args: cli::ExportArgs) -> anyhow::Result<()> {
 async fn import(args: cli::ImportArgs) -> anyhow::Result<()> {
     let store = open_store(&args.data).await?;
     if args.file.as_os_str() == "-" {
-        complyd::transfer::import(&store, &mut std::io::stdin().lock()).await?;
+        complyd::transfer::import(&*store, &mut std::io::stdin().lock()).await?;
     } else {
         let mut input = std::io::BufReader::new(std::fs::File::open(&args.file)?);
-        complyd::transfer::import(&store, &mut input).await?;
+        complyd::transfer::import(&*store, &mut input).await?;
     }
     Ok(())
 }

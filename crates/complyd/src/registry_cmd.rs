@@ -7,10 +7,11 @@ use crate::cli::{
 use complyd::identity::registry::{self, Application, User};
 use complyd::store::{Store, StoreError};
 use serde_json::json;
+use std::sync::Arc;
 
-async fn open(data: &DataArgs) -> anyhow::Result<Store> {
+async fn open(data: &DataArgs) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&data.data)?;
-    Ok(Store::open(data.store.as_deref(), &data.data).await?)
+    Ok(complyd::store::open(data.store.as_deref(), &data.data).await?)
 }
 
 fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {

@@ -58,7 +58,7 @@ fn path_of(key: &Key) -> String {
 }
 
 /// Writes every entity; returns how many.
-pub async fn export(store: &Store, out: &mut dyn Write) -> anyhow::Result<u64> {
+pub async fn export(store: &dyn Store, out: &mut dyn Write) -> anyhow::Result<u64> {
     let progress = Progress::new("exported");
     let (mut after, mut count) = (0i64, 0u64);
     loop {
@@ -94,7 +94,7 @@ fn field<'a>(line: &'a Value, name: &str, number: usize) -> anyhow::Result<&'a s
 }
 
 /// Loads an export into an empty store; returns how many entities.
-pub async fn import(store: &Store, input: &mut dyn BufRead) -> anyhow::Result<u64> {
+pub async fn import(store: &dyn Store, input: &mut dyn BufRead) -> anyhow::Result<u64> {
     if !store.scan(0, 1).await?.is_empty() {
         anyhow::bail!("the target store is not empty: import loads into an empty store only");
     }
@@ -130,7 +130,7 @@ pub async fn import(store: &Store, input: &mut dyn BufRead) -> anyhow::Result<u6
     Ok(count)
 }
 
-async fn flush(store: &Store, batch: &mut Vec<(Key, String, String)>) -> anyhow::Result<u64> {
+async fn flush(store: &dyn Store, batch: &mut Vec<(Key, String, String)>) -> anyhow::Result<u64> {
     let rows = std::mem::take(batch);
     let n = rows.len() as u64;
     store

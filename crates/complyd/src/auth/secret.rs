@@ -43,7 +43,7 @@ pub fn load_or_create_secret(data_dir: &Path, given: Option<&str>) -> std::io::R
 /// The HS256 secret kept in a shared store, so that every instance signs and checks alike.
 /// Created by the first instance that finds none (inside one write, so two never race).
 pub async fn load_or_create_shared_secret(
-    store: &crate::store::Store,
+    store: &dyn crate::store::Store,
 ) -> Result<Vec<u8>, crate::store::StoreError> {
     use crate::store::{Key, StoreError};
     let key = Key {

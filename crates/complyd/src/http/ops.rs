@@ -21,12 +21,12 @@ const READY_FRESH: Duration = Duration::from_secs(1);
 
 /// The store's latest answer, shared by concurrent `/readyz` requests.
 pub struct Readiness {
-    store: Store,
+    store: Arc<dyn Store>,
     last: tokio::sync::Mutex<Option<(Instant, Result<(), StoreError>)>>,
 }
 
 impl Readiness {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
             last: tokio::sync::Mutex::new(None),

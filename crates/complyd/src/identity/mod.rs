@@ -29,12 +29,12 @@ pub const TOKEN_LIFETIME: i64 = 3599;
 
 /// The token service's state: the store that holds its registry, and the key once known.
 pub struct Identity {
-    pub store: Store,
+    pub store: Arc<dyn Store>,
     key: tokio::sync::OnceCell<Arc<ActiveKey>>,
 }
 
 impl Identity {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
             key: tokio::sync::OnceCell::new(),

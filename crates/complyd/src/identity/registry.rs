@@ -7,6 +7,7 @@
 use crate::store::{Key, Query, Store, StoreError, WriteTx};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// The tenant that holds the token service's own entities.
 pub const SYSTEM_TENANT: &str = "_system";
@@ -87,7 +88,7 @@ fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
 }
 
 async fn get<T: DeserializeOwned>(
-    store: &Store,
+    store: &Arc<dyn Store>,
     collection: &str,
     id: &str,
 ) -> Result<Option<T>, StoreError> {
@@ -97,7 +98,10 @@ async fn get<T: DeserializeOwned>(
     }
 }
 
-async fn all<T: DeserializeOwned>(store: &Store, collection: &str) -> Result<Vec<T>, StoreError> {
+async fn all<T: DeserializeOwned>(
+    store: &Arc<dyn Store>,
+    collection: &str,
+) -> Result<Vec<T>, StoreError> {
     let rows = store
         .query(Query::all(SYSTEM_TENANT, collection, ""))
         .await?;
@@ -105,14 +109,14 @@ async fn all<T: DeserializeOwned>(store: &Store, collection: &str) -> Result<Vec
 }
 
 /// The signing key, if one was created.
-pub async fn signing_key(store: &Store) -> Result<Option<SigningKey>, StoreError> {
+pub async fn signing_key(store: &Arc<dyn Store>) -> Result<Option<SigningKey>, StoreError> {
     get(store, KEYS, CURRENT_KEY).await
 }
 
 /// Keeps `candidate` unless a key exists already; returns the key in force. The check and the
 /// insert are one transaction, so instances starting together agree on one key.
 pub async fn ensure_signing_key(
-    store: &Store,
+    store: &Arc<dyn Store>,
     candidate: SigningKey,
 ) -> Result<SigningKey, StoreError> {
     store
@@ -128,7 +132,7 @@ pub async fn ensure_signing_key(
 }
 
 /// Registers an app; `Conflict` when the client id is taken.
-pub async fn add_app(store: &Store, app: Application) -> Result<(), StoreError> {
+pub async fn add_app(store: &Arc<dyn Store>, app: Application) -> Result<(), StoreError> {
     let body = encode(&app)?;
     store
         .write(move |tx: &mut dyn WriteTx| {
@@ -137,16 +141,19 @@ pub async fn add_app(store: &Store, app: Application) -> Result<(), StoreError> 
         .await
 }
 
-pub async fn app(store: &Store, client_id: &str) -> Result<Option<Application>, StoreError> {
+pub async fn app(
+    store: &Arc<dyn Store>,
+    client_id: &str,
+) -> Result<Option<Application>, StoreError> {
     get(store, APPS, client_id).await
 }
 
-pub async fn apps(store: &Store) -> Result<Vec<Application>, StoreError> {
+pub async fn apps(store: &Arc<dyn Store>) -> Result<Vec<Application>, StoreError> {
     all(store, APPS).await
 }
 
 /// False when no such app is registered.
-pub async fn remove_app(store: &Store, client_id: &str) -> Result<bool, StoreError> {
+pub async fn remove_app(store: &Arc<dyn Store>, client_id: &str) -> Result<bool, StoreError> {
     let k = key(APPS, client_id);
     store
         .write(move |tx: &mut dyn WriteTx| tx.delete_tree(&k))
@@ -154,7 +161,7 @@ pub async fn remove_app(store: &Store, client_id: &str) -> Result<bool, StoreErr
 }
 
 /// Adds a user; `Conflict` when the tenant has a user of that name.
-pub async fn add_user(store: &Store, user: User) -> Result<(), StoreError> {
+pub async fn add_user(store: &Arc<dyn Store>, user: User) -> Result<(), StoreError> {
     let body = encode(&user)?;
     let pointer = encode(&serde_json::json!({ "userId": user.id }))?;
     store
@@ -170,7 +177,7 @@ pub async fn add_user(store: &Store, user: User) -> Result<(), StoreError> {
 }
 
 pub async fn user_by_name(
-    store: &Store,
+    store: &Arc<dyn Store>,
     tenant: &str,
     username: &str,
 ) -> Result<Option<User>, StoreError> {
@@ -184,12 +191,12 @@ pub async fn user_by_name(
     }
 }
 
-pub async fn users(store: &Store) -> Result<Vec<User>, StoreError> {
+pub async fn users(store: &Arc<dyn Store>) -> Result<Vec<User>, StoreError> {
     all(store, USERS).await
 }
 
 /// Removes a user by id or by user name; false when there is none.
-pub async fn remove_user(store: &Store, id_or_name: &str) -> Result<bool, StoreError> {
+pub async fn remove_user(store: &Arc<dyn Store>, id_or_name: &str) -> Result<bool, StoreError> {
     let found = users(store)
         .await?
         .into_iter()
@@ -206,7 +213,7 @@ pub async fn remove_user(store: &Store, id_or_name: &str) -> Result<bool, StoreE
 }
 
 /// Whether any app or user is registered in `tenant`.
-pub async fn tenant_known(store: &Store, tenant: &str) -> Result<bool, StoreError> {
+pub async fn tenant_known(store: &Arc<dyn Store>, tenant: &str) -> Result<bool, StoreError> {
     Ok(apps(store).await?.iter().any(|a| a.tenant == tenant)
         || users(store).await?.iter().any(|u| u.tenant == tenant))
 }

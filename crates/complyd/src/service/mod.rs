@@ -10,6 +10,8 @@ mod locate;
 mod paging;
 mod read;
 mod summaries;
+#[cfg(test)]
+mod tests;
 
 pub use fidelity::Fidelity;
 pub use json::JsonObject;
@@ -26,6 +28,7 @@ use odata::validate::{Mode, Validated, Validator};
 use odata::value::DateTimeOffset;
 use odata::{Model, Version};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -107,7 +110,7 @@ pub struct Settings {
 
 pub struct Service {
     model: &'static Model,
-    store: Store,
+    store: Arc<dyn Store>,
     settings: Settings,
     token_key: TokenKey,
 }
@@ -125,7 +128,7 @@ impl Service {
     /// The service over `model`, once every handler and live rule the model names has code.
     pub fn new(
         model: &'static Model,
-        store: Store,
+        store: Arc<dyn Store>,
         settings: Settings,
         token_key: TokenKey,
     ) -> Result<Self, String> {

@@ -2,7 +2,7 @@
 //! and is bound to the query that produced it, so a tampered or foreign token is refused.
 
 use crate::error::ApiError;
-use crate::store::sql::Param;
+use crate::store::{Cursor, SortValue};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -10,13 +10,6 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 type Signer = Hmac<Sha256>;
-
-/// Where the next page starts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Cursor {
-    pub values: Vec<Param>,
-    pub seq: i64,
-}
 
 pub struct TokenKey(Vec<u8>);
 
@@ -40,7 +33,7 @@ impl TokenKey {
     }
 
     pub fn encode(&self, fingerprint: &str, cursor: &Cursor) -> String {
-        let values: Vec<Value> = cursor.values.iter().map(param_json).collect();
+        let values: Vec<Value> = cursor.values.iter().map(value_json).collect();
         let payload = URL_SAFE_NO_PAD.encode(json!({ "v": values, "s": cursor.seq }).to_string());
         let signature = URL_SAFE_NO_PAD.encode(self.sign(fingerprint, &payload));
         format!("{payload}.{signature}")
@@ -67,32 +60,33 @@ impl TokenKey {
             .as_array()
             .ok_or_else(invalid)?
             .iter()
-            .map(json_param)
+            .map(json_value)
             .collect::<Option<Vec<_>>>()
             .ok_or_else(invalid)?;
         Ok(Cursor { values, seq })
     }
 }
 
-fn param_json(p: &Param) -> Value {
-    match p {
-        Param::Null => Value::Null,
-        Param::Bool(b) => json!(["b", b]),
-        Param::Int(n) => json!(["i", n]),
-        Param::Real(r) => json!(["r", r]),
-        Param::Text(t) => json!(["t", t]),
+/// A sort value in the token: `null`, or `[kind, value]` with kind `b`, `i`, `r` or `t`.
+fn value_json(v: &SortValue) -> Value {
+    match v {
+        SortValue::Null => Value::Null,
+        SortValue::Bool(b) => json!(["b", b]),
+        SortValue::Int(n) => json!(["i", n]),
+        SortValue::Real(r) => json!(["r", r]),
+        SortValue::Text(t) => json!(["t", t]),
     }
 }
 
-fn json_param(v: &Value) -> Option<Param> {
+fn json_value(v: &Value) -> Option<SortValue> {
     if v.is_null() {
-        return Some(Param::Null);
+        return Some(SortValue::Null);
     }
     match (v.get(0)?.as_str()?, v.get(1)?) {
-        ("b", b) => b.as_bool().map(Param::Bool),
-        ("i", n) => n.as_i64().map(Param::Int),
-        ("r", r) => r.as_f64().map(Param::Real),
-        ("t", t) => t.as_str().map(|t| Param::Text(t.to_string())),
+        ("b", b) => b.as_bool().map(SortValue::Bool),
+        ("i", n) => n.as_i64().map(SortValue::Int),
+        ("r", r) => r.as_f64().map(SortValue::Real),
+        ("t", t) => t.as_str().map(|t| SortValue::Text(t.to_string())),
         _ => None,
     }
 }
@@ -105,7 +99,11 @@ mod tests {
     fn tokens_round_trip_and_refuse_tampering() {
         let key = TokenKey::derive(b"secret");
         let cursor = Cursor {
-            values: vec![Param::Text("a".into()), Param::Null, Param::Int(3)],
+            values: vec![
+                SortValue::Text("a".into()),
+                SortValue::Null,
+                SortValue::Int(3),
+            ],
             seq: 42,
         };
         let token = key.encode("q1", &cursor);

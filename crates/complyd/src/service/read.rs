@@ -1,10 +1,9 @@
 //! Reads: collections with the bound query options (filter, order, keyset paging, `$select`,
 //! `$expand`, counts), single entities and single-valued navigations.
 
-use super::paging::Cursor;
 use super::{fidelity, not_found, parse_body, Call, JsonObject, Reply, Service};
 use crate::error::ApiError;
-use crate::store::{Key, Query, Row};
+use crate::store::{Cursor, Key, Query, Row};
 use futures_util::future::BoxFuture;
 use odata::edm::Navigation;
 use odata::path::ResourcePath;
@@ -89,7 +88,7 @@ impl Service {
             } else {
                 0
             };
-            query.cursor = cursor.map(|c| (c.values, c.seq));
+            query.cursor = cursor;
             query.limit = limit.saturating_add(1);
             let mut rows = self.store.query(query).await?;
             let more = rows.len() > limit;
@@ -237,7 +236,7 @@ impl Service {
             return parse_body(&row.body);
         }
         Ok(
-            super::summaries::derive(&self.store, self.model, nav, key, container_body.as_ref())
+            super::summaries::derive(&*self.store, self.model, nav, key, container_body.as_ref())
                 .await?
                 .unwrap_or_default(),
         )

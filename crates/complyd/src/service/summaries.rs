@@ -4,7 +4,7 @@
 
 use super::locate::Location;
 use crate::error::ApiError;
-use crate::store::{Key, Store};
+use crate::store::{CountBy, Key, Store};
 use odata::edm::{DerivedSource, Navigation};
 use odata::path::ResourcePath;
 use odata::{Model, Version};
@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 /// The derived body of the single-valued navigation `nav` at `key`, if the model derives it.
 /// `container` is the body of the entity that holds it (none at the root).
 pub async fn derive(
-    store: &Store,
+    store: &dyn Store,
     model: &Model,
     nav: &Navigation,
     key: &Key,
@@ -37,7 +37,12 @@ pub async fn derive(
         }
     };
     let groups = store
-        .count_by(&key.tenant, &source, parent, &d.status_property)
+        .count_by(CountBy {
+            tenant: &key.tenant,
+            collection: &source,
+            parent,
+            property: &d.status_property,
+        })
         .await?;
     let mut body = Map::new();
     for counter in &d.counters {

@@ -1,16 +1,29 @@
-//! Storage: one `Store` for every entity type. Entities are rows keyed by tenant, collection path,
-//! parent keys and id; bodies are JSON. SQL lives only below this module.
+//! Storage: one [`Store`] for every entity type. Entities are rows keyed by tenant, collection
+//! path, parent keys and id; bodies are JSON. SQL lives only below this module.
+//!
+//! The server holds an `Arc<dyn Store>` chosen by [`open`]: SQLite ([`SqliteStore`]) or
+//! PostgreSQL ([`PgStore`]), wrapped by [`observed`] when `/metrics` is on. The service's unit
+//! tests use the in-memory fake in `memory`. SQL text is built in `sql` (both dialects) and never
+//! leaves this module; what leaves it is rows, counts and [`SortValue`]s.
 
+mod future;
 pub mod indexes;
+#[cfg(test)]
+pub mod memory;
+mod observed;
 mod postgres;
-pub mod sql;
+mod sql;
 mod sqlite;
 mod writer;
 
+pub use future::StoreFuture;
+pub use observed::observed;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use writer::JobFn;
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Where an entity lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,11 +39,16 @@ pub struct Key {
 impl Key {
     /// The `parent` value of this entity's own children.
     pub fn child_parent(&self) -> String {
-        if self.parent.is_empty() {
-            self.id.clone()
-        } else {
-            format!("{}/{}", self.parent, self.id)
-        }
+        child_path(&self.parent, &self.id)
+    }
+}
+
+/// The `parent` value of the children of the entity `id` whose own parent value is `parent`.
+pub fn child_path(parent: &str, id: &str) -> String {
+    if parent.is_empty() {
+        id.to_string()
+    } else {
+        format!("{parent}/{id}")
     }
 }
 
@@ -54,8 +72,8 @@ pub struct Query {
     pub filter: Option<odata::query::bind::Condition>,
     /// Sort keys; `true` is descending. `seq` always breaks ties.
     pub order: Vec<(odata::query::bind::Operand, bool)>,
-    /// Continue after the row with these sort-key values and this `seq`.
-    pub cursor: Option<(Vec<sql::Param>, i64)>,
+    /// Continue after this row.
+    pub cursor: Option<Cursor>,
     pub skip: usize,
     pub limit: usize,
 }
@@ -74,6 +92,37 @@ impl Query {
         }
     }
 }
+
+/// The value of one sort key of a row, as the store compares it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+/// Where a page continues: after the row with these sort-key values (in `Query::order`'s order)
+/// and this `seq`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    pub values: Vec<SortValue>,
+    pub seq: i64,
+}
+
+/// Members of `collection` grouped by the text of one top-level `property`, under one `parent`
+/// or (`None`) across every parent.
+#[derive(Debug, Clone, Copy)]
+pub struct CountBy<'a> {
+    pub tenant: &'a str,
+    pub collection: &'a str,
+    pub parent: Option<&'a str>,
+    pub property: &'a str,
+}
+
+/// One row of a page and the values of its sort keys (for the next page's cursor).
+pub type PageRow = (Row, Vec<SortValue>);
 
 #[derive(Debug, Clone)]
 pub enum StoreError {
@@ -122,84 +171,65 @@ pub trait WriteTx {
     ) -> Result<(), StoreError>;
 }
 
-/// The store in use: the embedded SQLite database, or a shared PostgreSQL. Both answer the same
-/// calls with the same results; only where the data lives differs.
-#[derive(Clone)]
-pub struct Store {
-    backend: Backend,
-    /// Times every operation when `/metrics` is on.
-    observer: Option<Arc<StoreMetrics>>,
+/// What every backend answers, with the same results; only where the data lives differs.
+///
+/// Object-safe, so that the server picks a backend at start-up and the service holds an
+/// `Arc<dyn Store>`: each call returns a [`StoreFuture`], which is ready at once (no allocation)
+/// when the backend answered on the calling thread, and boxed otherwise.
+pub trait Store: Send + Sync {
+    /// Runs `job` inside a write transaction; resolves once it is committed (or refused). A job
+    /// that returns `false` has everything it did rolled back, and nothing else. Callers use the
+    /// typed `write` on `dyn Store`, which builds the job.
+    fn submit(&self, job: JobFn) -> StoreFuture<'_, ()>;
+
+    /// The entity at `key`, if there is one.
+    fn get<'a>(&'a self, key: &'a Key) -> StoreFuture<'a, Option<Row>>;
+
+    /// The first of `keys` that does not exist (checking the ancestors of a contained path).
+    fn all_exist(&self, keys: Vec<Key>) -> StoreFuture<'_, Option<Key>>;
+
+    /// One page of a collection: filtered, ordered (then by `seq`), after a cursor. Each row comes
+    /// with the values of its sort keys, for the next cursor.
+    fn query(&self, q: Query) -> StoreFuture<'_, Vec<PageRow>>;
+
+    /// How many members of the collection match the query's filter.
+    fn count_matching(&self, q: Query) -> StoreFuture<'_, u64>;
+
+    /// How many members each group of `groups` has.
+    fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>>;
+
+    /// Every row of every tenant after `after_seq`, in `seq` order, at most `limit` (export).
+    fn scan(&self, after_seq: i64, limit: usize) -> StoreFuture<'_, Vec<Row>>;
+
+    /// The plan the database picks for a page of `q`, one line per step.
+    fn explain(&self, q: Query) -> StoreFuture<'_, Vec<String>>;
+
+    /// Whether the store answers: its writer runs and the database answers a trivial query.
+    /// The caller bounds the wait.
+    fn ping(&self) -> StoreFuture<'_, ()>;
+
+    /// At a clean stop, after the last request (SQLite empties its log).
+    fn close(&self) -> StoreFuture<'_, ()> {
+        StoreFuture::ready(Ok(()))
+    }
+
+    /// Writes waiting for the writer.
+    fn queued_writes(&self) -> usize;
+
+    /// A reader pool worth showing in `/metrics` (PostgreSQL's): connections in use, and its size.
+    fn pool_use(&self) -> Option<(usize, usize)> {
+        None
+    }
+
+    /// Whether several servers may share this store (then the token secret lives in it).
+    fn is_shared(&self) -> bool {
+        false
+    }
 }
 
-#[derive(Clone)]
-pub enum Backend {
-    Sqlite(Arc<SqliteStore>),
-    Postgres(Arc<PgStore>),
-}
-
-use crate::metrics::{StoreMetrics, StoreOp};
-use std::future::Future;
-use std::sync::Arc;
-
-impl Store {
-    /// `postgres://…` opens PostgreSQL; anything else is the SQLite database in `data_dir`. With
-    /// the indexes of the Intune model.
-    pub async fn open(url: Option<&str>, data_dir: &std::path::Path) -> Result<Self, StoreError> {
-        let model = odata::Model::intune().map_err(StoreError::Backend)?;
-        Self::open_for(model, url, data_dir).await
-    }
-
-    /// `open`, with the indexes `model` declares (created if missing; generated ones it no
-    /// longer declares dropped).
-    pub async fn open_for(
-        model: &odata::Model,
-        url: Option<&str>,
-        data_dir: &std::path::Path,
-    ) -> Result<Self, StoreError> {
-        let indexes = indexes::declared(model)?;
-        let backend = match url {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                let url = url.to_string();
-                let store = tokio::task::spawn_blocking(move || PgStore::open(&url, &indexes))
-                    .await
-                    .map_err(|e| StoreError::Backend(e.to_string()))??;
-                Backend::Postgres(store)
-            }
-            Some(other) => {
-                return Err(StoreError::Backend(format!(
-                    "unsupported store '{other}': use postgres://…, or omit it for SQLite"
-                )))
-            }
-            None => Backend::Sqlite(SqliteStore::open(data_dir, &indexes)?),
-        };
-        Ok(Self {
-            backend,
-            observer: None,
-        })
-    }
-
-    pub fn backend(&self) -> &Backend {
-        &self.backend
-    }
-
-    /// The same store, timing its operations into `observer`.
-    pub fn observed(self, observer: Arc<StoreMetrics>) -> Self {
-        Self {
-            observer: Some(observer),
-            ..self
-        }
-    }
-
-    async fn timed<T>(&self, op: StoreOp, work: impl Future<Output = T>) -> T {
-        let Some(observer) = &self.observer else {
-            return work.await;
-        };
-        let started = std::time::Instant::now();
-        let out = work.await;
-        observer.observe(op, started.elapsed());
-        out
-    }
-
+impl dyn Store + '_ {
+    /// Runs `f` inside a write transaction; returns once its result is committed (or refused).
+    /// An `Err` from `f` rolls back everything `f` did and nothing else.
     pub async fn write<T, E>(
         &self,
         f: impl FnOnce(&mut dyn WriteTx) -> Result<T, E> + Send + 'static,
@@ -208,119 +238,41 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.timed(StoreOp::Write, async {
-            match &self.backend {
-                Backend::Sqlite(s) => s.write(f).await,
-                Backend::Postgres(s) => s.write(f).await,
-            }
-        })
-        .await
+        let (job, slot) = writer::typed_job(f);
+        self.submit(job).await?;
+        writer::take(&slot)
     }
+}
 
-    /// At a clean stop, after the last request: SQLite empties its log; PostgreSQL has nothing
-    /// to do.
-    pub async fn close(&self) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.close().await,
-            Backend::Postgres(_) => Ok(()),
+/// `postgres://…` opens PostgreSQL; anything else is the SQLite database in `data_dir`. With
+/// the indexes of the Intune model.
+pub async fn open(
+    url: Option<&str>,
+    data_dir: &std::path::Path,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let model = odata::Model::intune().map_err(StoreError::Backend)?;
+    open_for(model, url, data_dir).await
+}
+
+/// `open`, with the indexes `model` declares (created if missing; generated ones it no longer
+/// declares dropped).
+pub async fn open_for(
+    model: &odata::Model,
+    url: Option<&str>,
+    data_dir: &std::path::Path,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let indexes = indexes::declared(model)?;
+    match url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let url = url.to_string();
+            let store = tokio::task::spawn_blocking(move || PgStore::open(&url, &indexes))
+                .await
+                .map_err(|e| StoreError::Backend(e.to_string()))??;
+            Ok(Arc::new(store))
         }
-    }
-
-    pub async fn get(&self, key: &Key) -> Result<Option<Row>, StoreError> {
-        self.timed(StoreOp::Get, async {
-            match &self.backend {
-                Backend::Sqlite(s) => s.get(key).await,
-                Backend::Postgres(s) => s.get(key).await,
-            }
-        })
-        .await
-    }
-
-    /// The first of `keys` that does not exist.
-    pub async fn all_exist(&self, keys: Vec<Key>) -> Result<Option<Key>, StoreError> {
-        self.timed(StoreOp::Get, async {
-            match &self.backend {
-                Backend::Sqlite(s) => s.all_exist(keys).await,
-                Backend::Postgres(s) => s.all_exist(keys).await,
-            }
-        })
-        .await
-    }
-
-    pub async fn query(&self, q: Query) -> Result<Vec<(Row, Vec<sql::Param>)>, StoreError> {
-        self.timed(StoreOp::Query, async {
-            match &self.backend {
-                Backend::Sqlite(s) => s.query(q).await,
-                Backend::Postgres(s) => s.query(q).await,
-            }
-        })
-        .await
-    }
-
-    pub async fn count_matching(&self, q: Query) -> Result<u64, StoreError> {
-        self.timed(StoreOp::Count, async {
-            match &self.backend {
-                Backend::Sqlite(s) => s.count_matching(q).await,
-                Backend::Postgres(s) => s.count_matching(q).await,
-            }
-        })
-        .await
-    }
-
-    pub async fn count_by(
-        &self,
-        tenant: &str,
-        collection: &str,
-        parent: Option<&str>,
-        property: &str,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
-        self.timed(StoreOp::Count, async {
-            match &self.backend {
-                Backend::Sqlite(s) => s.count_by(tenant, collection, parent, property).await,
-                Backend::Postgres(s) => s.count_by(tenant, collection, parent, property).await,
-            }
-        })
-        .await
-    }
-
-    /// Every row of every tenant after `after_seq`, in `seq` order, at most `limit`.
-    pub async fn scan(&self, after_seq: i64, limit: usize) -> Result<Vec<Row>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.scan(after_seq, limit).await,
-            Backend::Postgres(s) => s.scan(after_seq, limit).await,
-        }
-    }
-
-    /// The plan the database picks for a page of `q`, one line per step.
-    pub async fn explain(&self, q: Query) -> Result<Vec<String>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.explain(q).await,
-            Backend::Postgres(s) => s.explain(q).await,
-        }
-    }
-
-    /// Whether the store answers: its writer runs and the database answers a trivial query.
-    /// The caller bounds the wait.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.ping().await,
-            Backend::Postgres(s) => s.ping().await,
-        }
-    }
-
-    /// Writes waiting for the writer.
-    pub fn queued_writes(&self) -> usize {
-        match &self.backend {
-            Backend::Sqlite(s) => s.queued_writes(),
-            Backend::Postgres(s) => s.queued_writes(),
-        }
-    }
-
-    /// PostgreSQL's reader pool: connections in use, and its size.
-    pub fn pool_use(&self) -> Option<(usize, usize)> {
-        match &self.backend {
-            Backend::Sqlite(_) => None,
-            Backend::Postgres(s) => Some(s.pool_use()),
-        }
+        Some(other) => Err(StoreError::Backend(format!(
+            "unsupported store '{other}': use postgres://…, or omit it for SQLite"
+        ))),
+        None => Ok(Arc::new(SqliteStore::open(data_dir, &indexes)?)),
     }
 }

@@ -3,7 +3,7 @@
 //! checked to be plain identifiers). The two dialects differ only in the few places `Dialect`
 //! names; the shape of every statement is shared.
 
-use super::{Query, StoreError};
+use super::{CountBy, Query, SortValue, StoreError};
 use odata::query::bind::{Compare, Condition, Func, Literal, Operand, Scalar, Scope, StringTest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,10 +12,10 @@ pub enum Dialect {
     Postgres,
 }
 
-/// A parameter value, independent of the driver.
+/// A parameter value, independent of the driver. Only the backends see it: what leaves the
+/// store is a [`SortValue`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param {
-    Null,
     Bool(bool),
     Int(i64),
     Real(f64),
@@ -239,33 +239,10 @@ pub fn comparable(sql: &mut Sql, o: &Operand, ordered: bool) -> String {
 
 /// A condition as a SQL Boolean expression; null-safe where OData says a comparison is false.
 pub fn condition(sql: &mut Sql, c: &Condition) -> String {
-    let pg = sql.pg();
     match c {
         Condition::Compare {
             op, left, right, ..
-        } => {
-            let ordered = !matches!(op, Compare::Eq | Compare::Ne);
-            // Against a literal (never null here: null literals are IsNull) plain `=` is exact and
-            // indexable; PostgreSQL cannot use an index for IS NOT DISTINCT FROM.
-            let literal_side =
-                matches!(left, Operand::Literal(_)) || matches!(right, Operand::Literal(_));
-            let (l, r) = (
-                comparable(sql, left, ordered),
-                comparable(sql, right, ordered),
-            );
-            let op = match (op, pg) {
-                (Compare::Eq, _) if literal_side => "=",
-                (Compare::Eq, false) => "IS",
-                (Compare::Ne, false) => "IS NOT",
-                (Compare::Eq, true) => "IS NOT DISTINCT FROM",
-                (Compare::Ne, true) => "IS DISTINCT FROM",
-                (Compare::Gt, _) => ">",
-                (Compare::Ge, _) => ">=",
-                (Compare::Lt, _) => "<",
-                (Compare::Le, _) => "<=",
-            };
-            format!("{l} {op} {r}")
-        }
+        } => compare(sql, *op, left, right),
         Condition::IsNull {
             operand: o,
             negated,
@@ -285,22 +262,10 @@ pub fn condition(sql: &mut Sql, c: &Condition) -> String {
             test,
             subject,
             needle,
-        } => {
-            let (s, n) = (operand(sql, subject), operand(sql, needle));
-            match (test, pg) {
-                (StringTest::Contains, false) => format!("instr({s}, {n}) > 0"),
-                (StringTest::Contains, true) => format!("strpos({s}, {n}) > 0"),
-                (StringTest::StartsWith, false) => format!("substr({s}, 1, length({n})) = {n}"),
-                (StringTest::StartsWith, true) => format!("left({s}, length({n})) = {n}"),
-                (StringTest::EndsWith, false) => {
-                    format!("(length({n}) = 0 OR substr({s}, -length({n})) = {n})")
-                }
-                (StringTest::EndsWith, true) => format!("right({s}, length({n})) = {n}"),
-            }
-        }
+        } => string_test(sql, *test, subject, needle),
         Condition::IsTrue(o) => {
             let v = operand(sql, o);
-            if pg {
+            if sql.pg() {
                 format!("{v} IS TRUE")
             } else {
                 format!("{v} = 1")
@@ -324,6 +289,43 @@ pub fn condition(sql: &mut Sql, c: &Condition) -> String {
             format!("type_name IN ({})", list.join(", "))
         }
         Condition::Literal(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+    }
+}
+
+fn compare(sql: &mut Sql, op: Compare, left: &Operand, right: &Operand) -> String {
+    let ordered = !matches!(op, Compare::Eq | Compare::Ne);
+    // Against a literal (never null here: null literals are IsNull) plain `=` is exact and
+    // indexable; PostgreSQL cannot use an index for IS NOT DISTINCT FROM.
+    let literal_side = matches!(left, Operand::Literal(_)) || matches!(right, Operand::Literal(_));
+    let (l, r) = (
+        comparable(sql, left, ordered),
+        comparable(sql, right, ordered),
+    );
+    let op = match (op, sql.pg()) {
+        (Compare::Eq, _) if literal_side => "=",
+        (Compare::Eq, false) => "IS",
+        (Compare::Ne, false) => "IS NOT",
+        (Compare::Eq, true) => "IS NOT DISTINCT FROM",
+        (Compare::Ne, true) => "IS DISTINCT FROM",
+        (Compare::Gt, _) => ">",
+        (Compare::Ge, _) => ">=",
+        (Compare::Lt, _) => "<",
+        (Compare::Le, _) => "<=",
+    };
+    format!("{l} {op} {r}")
+}
+
+fn string_test(sql: &mut Sql, test: StringTest, subject: &Operand, needle: &Operand) -> String {
+    let (s, n) = (operand(sql, subject), operand(sql, needle));
+    match (test, sql.pg()) {
+        (StringTest::Contains, false) => format!("instr({s}, {n}) > 0"),
+        (StringTest::Contains, true) => format!("strpos({s}, {n}) > 0"),
+        (StringTest::StartsWith, false) => format!("substr({s}, 1, length({n})) = {n}"),
+        (StringTest::StartsWith, true) => format!("left({s}, length({n})) = {n}"),
+        (StringTest::EndsWith, false) => {
+            format!("(length({n}) = 0 OR substr({s}, -length({n})) = {n})")
+        }
+        (StringTest::EndsWith, true) => format!("right({s}, length({n})) = {n}"),
     }
 }
 
@@ -386,12 +388,17 @@ fn lambda(
 }
 
 /// Rows after a cursor in `ORDER BY k1, …, kn, seq` order (NULLs first ascending, last descending).
-pub fn after_cursor(sql: &mut Sql, keys: &[(String, bool)], values: &[Param], seq: i64) -> String {
+pub fn after_cursor(
+    sql: &mut Sql,
+    keys: &[(String, bool)],
+    values: &[SortValue],
+    seq: i64,
+) -> String {
     let mut alternatives = Vec::new();
     for i in 0..=keys.len() {
         let mut parts = Vec::new();
         for ((key, _), value) in keys.iter().zip(values).take(i) {
-            if *value == Param::Null {
+            if *value == SortValue::Null {
                 parts.push(format!("{key} IS NULL"));
             } else {
                 let v = value_sql(sql, value);
@@ -404,8 +411,8 @@ pub fn after_cursor(sql: &mut Sql, keys: &[(String, bool)], values: &[Param], se
         } else {
             let (key, descending) = &keys[i];
             let after = match (values.get(i), descending) {
-                (Some(Param::Null) | None, false) => format!("{key} IS NOT NULL"),
-                (Some(Param::Null) | None, true) => "FALSE".into(),
+                (Some(SortValue::Null) | None, false) => format!("{key} IS NOT NULL"),
+                (Some(SortValue::Null) | None, true) => "FALSE".into(),
                 (Some(v), false) => {
                     let v = value_sql(sql, v);
                     format!("{key} > {v}")
@@ -422,13 +429,13 @@ pub fn after_cursor(sql: &mut Sql, keys: &[(String, bool)], values: &[Param], se
     format!("({})", alternatives.join(" OR "))
 }
 
-fn value_sql(sql: &mut Sql, value: &Param) -> String {
+fn value_sql(sql: &mut Sql, value: &SortValue) -> String {
     let lit = match value {
-        Param::Null => return "NULL".into(),
-        Param::Bool(b) => Literal::Bool(*b),
-        Param::Int(n) => Literal::Int(*n),
-        Param::Real(r) => Literal::Decimal(*r),
-        Param::Text(t) => Literal::String(t.clone()),
+        SortValue::Null => return "NULL".into(),
+        SortValue::Bool(b) => Literal::Bool(*b),
+        SortValue::Int(n) => Literal::Int(*n),
+        SortValue::Real(r) => Literal::Decimal(*r),
+        SortValue::Text(t) => Literal::String(t.clone()),
     };
     literal(sql, &lit)
 }
@@ -450,7 +457,13 @@ fn scope_sql(sql: &mut Sql, q: &Query) -> Result<String, StoreError> {
     Ok(text)
 }
 
-/// A page of a collection; columns: seq, id, type_name, body, shape, then the sort keys.
+/// The name of the page's column holding sort key `i` (0-based).
+pub fn sort_column(i: usize) -> String {
+    format!("sort_{i}")
+}
+
+/// A page of a collection; columns `seq, id, type_name, body, shape`, then the sort keys
+/// (named by [`sort_column`]). Returns the statement and how many sort keys it selects.
 pub fn page(dialect: Dialect, q: &Query) -> Result<(Sql, usize), StoreError> {
     let mut sql = Sql::new(dialect);
     let mut where_sql = scope_sql(&mut sql, q)?;
@@ -459,9 +472,9 @@ pub fn page(dialect: Dialect, q: &Query) -> Result<(Sql, usize), StoreError> {
         .iter()
         .map(|(o, desc)| (comparable(&mut sql, o, true), *desc))
         .collect();
-    if let Some((values, seq)) = &q.cursor {
+    if let Some(cursor) = &q.cursor {
         where_sql.push_str(" AND ");
-        where_sql.push_str(&after_cursor(&mut sql, &keys, values, *seq));
+        where_sql.push_str(&after_cursor(&mut sql, &keys, &cursor.values, cursor.seq));
     }
     let mut order: Vec<String> = keys
         .iter()
@@ -477,7 +490,11 @@ pub fn page(dialect: Dialect, q: &Query) -> Result<(Sql, usize), StoreError> {
         })
         .collect();
     order.push("seq ASC".into());
-    let extra: String = keys.iter().map(|(k, _)| format!(", {k}")).collect();
+    let extra: String = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| format!(", {k} AS {}", sort_column(i)))
+        .collect();
     let limit = literal(
         &mut sql,
         &Literal::Int(q.limit.min(i64::MAX as usize) as i64),
@@ -486,11 +503,7 @@ pub fn page(dialect: Dialect, q: &Query) -> Result<(Sql, usize), StoreError> {
         &mut sql,
         &Literal::Int(q.skip.min(i64::MAX as usize) as i64),
     );
-    let body = if dialect == Dialect::Postgres {
-        "body::text"
-    } else {
-        "body"
-    };
+    let body = body_column(dialect);
     sql.text = format!(
         "SELECT seq, id, type_name, {body}, shape{extra} FROM entity WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {offset}",
         order.join(", ")
@@ -498,22 +511,30 @@ pub fn page(dialect: Dialect, q: &Query) -> Result<(Sql, usize), StoreError> {
     Ok((sql, keys.len()))
 }
 
-/// How many members of the collection match the query's filter.
+/// The `body` column as text (PostgreSQL stores `json`).
+pub fn body_column(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "body",
+        Dialect::Postgres => "body::text AS body",
+    }
+}
+
+/// How many members of the collection match the query's filter (column `n`).
 pub fn count(dialect: Dialect, q: &Query) -> Result<Sql, StoreError> {
     let mut sql = Sql::new(dialect);
     let where_sql = scope_sql(&mut sql, q)?;
-    sql.text = format!("SELECT count(*) FROM entity WHERE {where_sql}");
+    sql.text = format!("SELECT count(*) AS n FROM entity WHERE {where_sql}");
     Ok(sql)
 }
 
-/// Members grouped by the text of one top-level property; `parent` `None` spans every parent.
-pub fn count_by(
-    dialect: Dialect,
-    tenant: &str,
-    collection: &str,
-    parent: Option<&str>,
-    property: &str,
-) -> Result<Sql, StoreError> {
+/// Members grouped by the text of one top-level property (columns `value`, `n`).
+pub fn count_by(dialect: Dialect, groups: &CountBy<'_>) -> Result<Sql, StoreError> {
+    let CountBy {
+        tenant,
+        collection,
+        parent,
+        property,
+    } = *groups;
     if !is_plain(property) {
         return Err(StoreError::Backend(
             "count_by needs a plain property name".into(),
@@ -527,6 +548,10 @@ pub fn count_by(
         let p = literal(&mut sql, &Literal::String(parent.into()));
         where_sql.push_str(&format!(" AND parent = {p}"));
     }
-    sql.text = format!("SELECT {value}, count(*) FROM entity WHERE {where_sql} GROUP BY 1");
+    sql.text =
+        format!("SELECT {value} AS value, count(*) AS n FROM entity WHERE {where_sql} GROUP BY 1");
     Ok(sql)
 }
+
+#[cfg(test)]
+mod tests;

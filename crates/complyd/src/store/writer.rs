@@ -21,25 +21,28 @@ impl Job {
     /// Runs the job, refusing it like a failure if it panics: the writer thread lives on.
     pub fn run_in(&mut self, tx: &mut dyn WriteTx) -> bool {
         let run = std::mem::replace(&mut self.run, Box::new(|_| true));
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(tx))).unwrap_or(false)
+        run_caught(run, tx)
     }
 }
 
-/// Jobs handed to the writer and not yet taken into a group.
-pub fn queued(writer: &mpsc::Sender<Job>) -> usize {
-    writer.max_capacity() - writer.capacity()
+/// Runs `run`, reading a panic as a refusal.
+pub fn run_caught(run: JobFn, tx: &mut dyn WriteTx) -> bool {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(tx))).unwrap_or(false)
 }
 
-/// Hands `f` to the writer and waits until its result is committed (or refused).
-pub async fn submit<T, E>(
-    writer: &mpsc::Sender<Job>,
+/// Where a typed write leaves its result for the caller, once the job has run.
+pub type Slot<T, E> = Arc<Mutex<Option<Result<T, E>>>>;
+
+/// `f` as a job that keeps its changes when it returns `Ok`, and the slot that receives what it
+/// returned.
+pub fn typed_job<T, E>(
     f: impl FnOnce(&mut dyn WriteTx) -> Result<T, E> + Send + 'static,
-) -> Result<T, E>
+) -> (JobFn, Slot<T, E>)
 where
     T: Send + 'static,
-    E: From<StoreError> + Send + 'static,
+    E: Send + 'static,
 {
-    let slot: Arc<Mutex<Option<Result<T, E>>>> = Arc::new(Mutex::new(None));
+    let slot: Slot<T, E> = Arc::new(Mutex::new(None));
     let result_slot = slot.clone();
     let run: JobFn = Box::new(move |tx| {
         let result = f(tx);
@@ -49,15 +52,32 @@ where
         }
         ok
     });
+    (run, slot)
+}
+
+/// What the job left in `slot`; a writer that stopped before running it is an error.
+pub fn take<T, E: From<StoreError>>(slot: &Slot<T, E>) -> Result<T, E> {
+    let result = slot.lock().ok().and_then(|mut g| g.take());
+    result.unwrap_or_else(|| Err(E::from(stopped())))
+}
+
+fn stopped() -> StoreError {
+    StoreError::Backend("the writer has stopped".into())
+}
+
+/// Jobs handed to the writer and not yet taken into a group.
+pub fn queued(writer: &mpsc::Sender<Job>) -> usize {
+    writer.max_capacity() - writer.capacity()
+}
+
+/// Hands `run` to the writer and waits until its group is committed (or refused).
+pub async fn submit(writer: &mpsc::Sender<Job>, run: JobFn) -> Result<(), StoreError> {
     let (committed, done) = oneshot::channel();
-    let closed = || E::from(StoreError::Backend("the writer has stopped".into()));
     writer
         .send(Job { run, committed })
         .await
-        .map_err(|_| closed())?;
-    done.await.map_err(|_| closed())?.map_err(E::from)?;
-    let result = slot.lock().ok().and_then(|mut g| g.take());
-    result.unwrap_or_else(|| Err(closed()))
+        .map_err(|_| stopped())?;
+    done.await.map_err(|_| stopped())?
 }
 
 /// The writer thread's loop: `commit` runs one group and says how it ended.

@@ -7,6 +7,7 @@ use complyd::identity::registry::{self, Application, User};
 use complyd::store::Store;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 const SECRET: &str = "app-secret-value";
 pub(crate) const CLIENT: &str = "aaaaaaaa-0000-4000-8000-000000000001";
@@ -16,9 +17,9 @@ const PUBLIC_CLIENT: &str = "aaaaaaaa-0000-4000-8000-000000000004";
 const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
 
 /// The store the server uses (SQLite in its folder, or its PostgreSQL database in the PG run).
-pub(crate) async fn open_store(server: &Server) -> Store {
+pub(crate) async fn open_store(server: &Server) -> Arc<dyn Store> {
     let url = crate::support::test_store(server.data_dir());
-    Store::open(url.as_deref(), server.data_dir())
+    complyd::store::open(url.as_deref(), server.data_dir())
         .await
         .unwrap()
 }
@@ -46,7 +47,7 @@ fn app(client_id: &str, roles: &[&str], secret: Option<&str>, certs: Vec<String>
 }
 
 /// A server with a ReadWrite app (secret), a Read app, a public client and a user.
-pub(crate) async fn registered() -> (Server, Store) {
+pub(crate) async fn registered() -> (Server, Arc<dyn Store>) {
     let server = Server::start().await;
     let store = open_store(&server).await;
     registry::add_app(&store, app(CLIENT, &[WRITE], Some(SECRET), vec![]))
@@ -609,7 +610,7 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
 }
 
 /// Signs `claims` with complyd's own key (read from the store), under `alg` and `kid`.
-pub(crate) async fn own_signed(store: &Store, alg: Algorithm, claims: &Value) -> String {
+pub(crate) async fn own_signed(store: &Arc<dyn Store>, alg: Algorithm, claims: &Value) -> String {
     let stored = registry::signing_key(store).await.unwrap().unwrap();
     let der = base64::engine::general_purpose::STANDARD
         .decode(&stored.private_key)

@@ -6,7 +6,7 @@
 use crate::support::*;
 use complyd::auth::TokenRequest;
 use complyd::service::Fidelity;
-use complyd::store::{indexes, Query, Store};
+use complyd::store::{indexes, Query};
 use odata::{Model, Version};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
@@ -142,7 +142,7 @@ async fn filter_uses_its_index(
         index_exists(server, &name).await,
         "{name} is not in the database"
     );
-    let store = Store::open_for(
+    let store = complyd::store::open_for(
         model,
         test_store(server.data_dir()).as_deref(),
         server.data_dir(),

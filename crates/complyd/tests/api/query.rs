@@ -172,33 +172,39 @@ async fn dates_compare_as_instants_across_offsets() {
     let server = Server::start().await;
     let client = server.client();
     let (policy, created) = policy_with_statuses(&client, "v1.0", 10).await;
-    // 2024-03-05T10:00:00+02:00 is 08:00Z: ge 08:00Z includes day 5, gt excludes it.
     let path = format!("{}/deviceStatuses", policy_path(&policy));
-    let count = |filter: &str| {
-        let client = client.clone();
-        let url = format!("{path}/$count?$filter={}", enc(filter));
-        async move { client.get("v1.0", &url).await.expect(200).text }
-    };
     let expected_ge = created
         .iter()
         .filter(|s| s["lastReportedDateTime"].as_str().unwrap() >= "2024-03-05")
         .count();
-    assert_eq!(
-        count("lastReportedDateTime ge 2024-03-05T08:00:00Z").await,
-        expected_ge.to_string()
-    );
-    assert_eq!(
-        count("lastReportedDateTime gt 2024-03-05T08:00:00Z").await,
-        (expected_ge - 1).to_string()
-    );
-    assert_eq!(
-        count("lastReportedDateTime eq 2024-03-05T09:00:00.0000000+01:00").await,
-        "1"
-    );
-    assert_eq!(
-        count("year(lastReportedDateTime) eq 2024 and day(lastReportedDateTime) le 2").await,
-        "2"
-    );
+    // (filter, expected count, why); day d is reported at 2024-03-0dT10:00:00+02:00 (08:00Z).
+    let cases = [
+        (
+            "lastReportedDateTime ge 2024-03-05T08:00:00Z",
+            expected_ge,
+            "ge 08:00Z includes day 5",
+        ),
+        (
+            "lastReportedDateTime gt 2024-03-05T08:00:00Z",
+            expected_ge - 1,
+            "gt 08:00Z excludes day 5",
+        ),
+        (
+            "lastReportedDateTime eq 2024-03-05T09:00:00.0000000+01:00",
+            1,
+            "the same instant in another offset",
+        ),
+        (
+            "year(lastReportedDateTime) eq 2024 and day(lastReportedDateTime) le 2",
+            2,
+            "date parts in the value's own offset: days 1 and 2",
+        ),
+    ];
+    for (filter, expected, why) in cases {
+        let url = format!("{path}/$count?$filter={}", enc(filter));
+        let count = client.get("v1.0", &url).await.expect(200).text;
+        assert_eq!(count, expected.to_string(), "{filter}: {why}");
+    }
 }
 
 #[tokio::test]
@@ -329,83 +335,89 @@ async fn counts_follow_the_filter() {
         .starts_with("text/plain"));
 }
 
+/// Status filters over `policy_with_statuses(12)`: (filter, expected count, why).
+const STATUS_FILTERS: &[(&str, &str, &str)] = &[
+    ("startswith(userPrincipalName, 'u1')", "3", "u1, u10, u11"),
+    (
+        "endswith(userPrincipalName, '1@contoso.example')",
+        "2",
+        "u1, u11",
+    ),
+    ("contains(deviceDisplayName, '-1')", "3", "device-10..12"),
+    (
+        "toupper(userName) eq 'U2' and length(userName) eq 2",
+        "3",
+        "userName u2 for i = 2, 6, 10",
+    ),
+    (
+        "status in ('compliant', 'error') and not (userName eq 'u1')",
+        "6",
+        "8 compliant, less u1's two (i = 1, 5)",
+    ),
+];
+
+/// Policy filters over the statuses' policy ("query"), an iOS policy tagged 0 and 7 ("ios") and
+/// a Windows 10 policy with BitLocker ("bl"): (filter, expected names, why).
+const POLICY_FILTERS: &[(&str, &[&str], &str)] = &[
+    (
+        "roleScopeTagIds/any(t: t eq '7')",
+        &["ios"],
+        "only ios has tag 7",
+    ),
+    (
+        "roleScopeTagIds/all(t: t eq '0')",
+        &["bl", "query"],
+        "every tag is 0 (an empty list counts); ios also has 7",
+    ),
+    (
+        "microsoft.graph.windows10CompliancePolicy/bitLockerEnabled eq true",
+        &["bl"],
+        "a derived type's property through a cast",
+    ),
+    (
+        "isof('microsoft.graph.iosCompliancePolicy')",
+        &["ios"],
+        "the runtime type",
+    ),
+    (
+        "displayName eq 'ios' or displayName eq 'bl'",
+        &["bl", "ios"],
+        "either name",
+    ),
+];
+
 #[tokio::test]
 async fn functions_lambdas_casts_and_isof() {
     let server = Server::start().await;
     let client = server.client();
     let (policy, _) = policy_with_statuses(&client, "beta", 12).await;
     let path = format!("{}/deviceStatuses/$count", policy_path(&policy));
-    let count = |f: &'static str| {
-        let (client, path) = (client.clone(), path.clone());
-        async move {
-            client
-                .get("beta", &format!("{path}?$filter={}", enc(f)))
-                .await
-                .expect(200)
-                .text
-        }
-    };
-    assert_eq!(
-        count("startswith(userPrincipalName, 'u1')").await,
-        "3",
-        "u1, u10, u11"
-    );
-    assert_eq!(
-        count("endswith(userPrincipalName, '1@contoso.example')").await,
-        "2"
-    );
-    assert_eq!(
-        count("contains(deviceDisplayName, '-1')").await,
-        "3",
-        "device-10..12"
-    );
-    assert_eq!(
-        count("toupper(userName) eq 'U2' and length(userName) eq 2").await,
-        "3"
-    );
-    assert_eq!(
-        count("status in ('compliant', 'error') and not (userName eq 'u1')").await,
-        "6"
-    );
+    for (filter, expected, why) in STATUS_FILTERS {
+        let count = client
+            .get("beta", &format!("{path}?$filter={}", enc(filter)))
+            .await
+            .expect(200)
+            .text;
+        assert_eq!(count, *expected, "{filter}: {why}");
+    }
 
     let ios = json!({"@odata.type": "#microsoft.graph.iosCompliancePolicy", "displayName": "ios", "roleScopeTagIds": ["0", "7"]});
     client.post("beta", POLICIES, &ios).await.expect(201);
     let bitlocker = json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "displayName": "bl", "bitLockerEnabled": true});
     client.post("beta", POLICIES, &bitlocker).await.expect(201);
-    let names = |f: &'static str| {
-        let client = client.clone();
-        async move {
-            let list = client
-                .get("beta", &format!("{POLICIES}?$filter={}", enc(f)))
-                .await
-                .expect(200);
-            let mut names: Vec<String> = list
-                .values()
-                .iter()
-                .map(|p| p["displayName"].as_str().unwrap().to_string())
-                .collect();
-            names.sort();
-            names
-        }
-    };
-    assert_eq!(names("roleScopeTagIds/any(t: t eq '7')").await, ["ios"]);
-    assert_eq!(
-        names("roleScopeTagIds/all(t: t eq '0')").await.len(),
-        2,
-        "empty collections satisfy all"
-    );
-    assert_eq!(
-        names("microsoft.graph.windows10CompliancePolicy/bitLockerEnabled eq true").await,
-        ["bl"]
-    );
-    assert_eq!(
-        names("isof('microsoft.graph.iosCompliancePolicy')").await,
-        ["ios"]
-    );
-    assert_eq!(
-        names("displayName eq 'ios' or displayName eq 'bl'").await,
-        ["bl", "ios"]
-    );
+    for (filter, expected, why) in POLICY_FILTERS {
+        let list = client
+            .get("beta", &format!("{POLICIES}?$filter={}", enc(filter)))
+            .await
+            .expect(200);
+        let mut names: Vec<String> = list
+            .values()
+            .iter()
+            .map(|p| p["displayName"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, *expected, "{filter}: {why}");
+    }
 }
 
 #[tokio::test]
@@ -620,10 +632,9 @@ async fn hot_filters_use_their_indexes() {
     let client = server.client();
     let (policy, _) = policy_with_statuses(&client, "v1.0", 3).await;
     // The suite's own store (SQLite in the folder, or the folder's PostgreSQL database).
-    let store =
-        complyd::store::Store::open(test_store(server.data_dir()).as_deref(), server.data_dir())
-            .await
-            .unwrap();
+    let store = complyd::store::open(test_store(server.data_dir()).as_deref(), server.data_dir())
+        .await
+        .unwrap();
     let model = odata::Model::intune().unwrap();
     let status_type = model
         .structured("microsoft.graph.deviceComplianceDeviceStatus")

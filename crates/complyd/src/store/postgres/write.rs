@@ -1,0 +1,167 @@
+//! Writes: group commit over a connection that is re-established after a failure, and the
+//! operations a job may run (reads inside a job lock their rows).
+
+use super::connection::{connect, Conn};
+use super::read::get;
+use crate::store::sql::in_collection;
+use crate::store::writer::{self, Job};
+use crate::store::{child_path, Key, Row, StoreError, WriteTx};
+use postgres::types::ToSql;
+use tokio::sync::mpsc;
+
+/// Starts the writer thread, which connects with `config` when it first needs to.
+pub fn start(config: postgres::Config) -> Result<mpsc::Sender<Job>, StoreError> {
+    let (tx, rx) = mpsc::channel(4096);
+    std::thread::Builder::new()
+        .name("complyd-pg-writer".into())
+        .spawn(move || write_loop(config, rx))
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(tx)
+}
+
+fn write_loop(config: postgres::Config, rx: mpsc::Receiver<Job>) {
+    let mut conn: Option<Conn> = None;
+    writer::run_writer(rx, |jobs| {
+        if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
+            conn = Some(connect(&config)?);
+        }
+        let Some(c) = conn.as_mut() else {
+            return Err(StoreError::Unavailable("no connection".into()));
+        };
+        let outcome = commit_group(c, jobs);
+        if matches!(outcome, Err(StoreError::Unavailable(_))) {
+            conn = None;
+        }
+        outcome
+    });
+}
+
+fn commit_group(c: &mut Conn, jobs: &mut [Job]) -> Result<(), StoreError> {
+    c.client.batch_execute("BEGIN")?;
+    let result = (|| -> Result<(), StoreError> {
+        for job in jobs.iter_mut() {
+            c.client.batch_execute("SAVEPOINT job")?;
+            let ok = job.run_in(&mut PgTx {
+                conn: c,
+                failed: None,
+            });
+            // A job that failed on a database error leaves the transaction aborted until rollback.
+            c.client.batch_execute(if ok {
+                "RELEASE SAVEPOINT job"
+            } else {
+                "ROLLBACK TO SAVEPOINT job"
+            })?;
+        }
+        c.client.batch_execute("COMMIT")?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = c.client.batch_execute("ROLLBACK");
+    }
+    result
+}
+
+struct PgTx<'c> {
+    conn: &'c mut Conn,
+    failed: Option<StoreError>,
+}
+
+impl PgTx<'_> {
+    fn execute(
+        &mut self,
+        template: &str,
+        collection: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let text = in_collection(template, collection)?;
+        let statement = self.conn.statement(&text)?;
+        self.conn.client.execute(&statement, params).map_err(|e| {
+            let e = StoreError::from(e);
+            self.failed = Some(e.clone());
+            e
+        })
+    }
+
+    /// Rows in collections below `collection` whose parent path is `path` or lies under it.
+    fn delete_descendants(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        path: &str,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "DELETE FROM entity WHERE tenant = $1
+               AND collection >= {C} || '/' AND collection < {C} || '0'
+               AND (parent = $2 OR (parent >= $2 || '/' AND parent < $2 || '0'))",
+            collection,
+            &[&tenant, &path],
+        )?;
+        Ok(())
+    }
+}
+
+impl WriteTx for PgTx<'_> {
+    fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
+        // FOR UPDATE: a read-modify-write from another instance waits instead of being lost.
+        get(self.conn, key, true)
+    }
+
+    fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO entity (tenant, collection, parent, id, type_name, body, shape) VALUES ($1, {C}, $2, $3, $4, $5::text::json, 1)",
+            &key.collection,
+            &[&key.tenant, &key.parent, &key.id, &type_name, &body],
+        )?;
+        Ok(())
+    }
+
+    fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError> {
+        let n = self.execute(
+            "UPDATE entity SET body = $4::text::json, shape = 1 WHERE tenant = $1 AND collection = {C} AND parent = $2 AND id = $3",
+            &key.collection,
+            &[&key.tenant, &key.parent, &key.id, &body],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn delete_tree(&mut self, key: &Key) -> Result<bool, StoreError> {
+        let n = self.execute(
+            "DELETE FROM entity WHERE tenant = $1 AND collection = {C} AND parent = $2 AND id = $3",
+            &key.collection,
+            &[&key.tenant, &key.parent, &key.id],
+        )?;
+        if n > 0 {
+            self.delete_descendants(&key.tenant, &key.collection, &key.child_parent())?;
+        }
+        Ok(n > 0)
+    }
+
+    fn clear_collection(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        parent: &str,
+    ) -> Result<(), StoreError> {
+        let text = in_collection(
+            "SELECT id FROM entity WHERE tenant = $1 AND collection = {C} AND parent = $2",
+            collection,
+        )?;
+        let statement = self.conn.statement(&text)?;
+        let ids: Vec<String> = self
+            .conn
+            .client
+            .query(&statement, &[&tenant, &parent])?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        self.execute(
+            "DELETE FROM entity WHERE tenant = $1 AND collection = {C} AND parent = $2",
+            collection,
+            &[&tenant, &parent],
+        )?;
+        for id in ids {
+            self.delete_descendants(tenant, collection, &child_path(parent, &id))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! Keeping the WAL short: passive checkpoints on a thread of their own, a restart by the writer
+//! when the log grows past a limit, and an emptied log at a clean stop.
+
+use super::BUSY_TIMEOUT;
+use crate::store::StoreError;
+use rusqlite::Connection;
+
+/// Past this size the writer restarts the WAL between two groups (the background checkpoints
+/// have copied most of it by then; under constant writes a passive checkpoint never resets it).
+/// RESTART, not TRUNCATE: the next frames overwrite the file's first blocks instead of growing
+/// an emptied file again block by block, and `journal_size_limit` trims what is past the limit.
+pub const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Starts the checkpoint thread on `conn`; it ends when `alive` can no longer be upgraded.
+pub fn start(conn: Connection, alive: std::sync::Weak<()>) -> Result<(), StoreError> {
+    std::thread::Builder::new()
+        .name("complyd-checkpoint".into())
+        .spawn(move || checkpoint_loop(conn, alive))
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(())
+}
+
+/// Checkpoints the WAL off the commit path, passively, every half second. Ends when the store is
+/// dropped.
+fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
+    while alive.upgrade().is_some() {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
+}
+
+/// Restarts the WAL when the file at `wal` is past [`WAL_LIMIT_BYTES`] (called by the writer
+/// between groups).
+pub fn restart_if_long(conn: &Connection, wal: &std::path::Path) {
+    if std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_LIMIT_BYTES) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL restart failed");
+        }
+    }
+}
+
+/// Copies the WAL into the database file and empties it, waiting at most `patience` for the
+/// readers of other processes.
+pub fn truncate_wal(conn: &Connection, patience: std::time::Duration) -> Result<(), StoreError> {
+    conn.busy_timeout(patience)?;
+    let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>("busy")
+    });
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    if busy? != 0 {
+        return Err(StoreError::Unavailable(
+            "another process is reading; the WAL stays".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! The embedded store: SQLite in WAL mode, one writer thread that commits requests in groups,
+//! and a small pool of reader connections.
+//!
+//! `connection` opens and configures a connection; `read` is the reader pool and every query;
+//! `write` is the writer thread and the write transaction; `checkpoint` keeps the WAL short.
+
+mod checkpoint;
+mod connection;
+mod read;
+#[cfg(test)]
+mod tests;
+mod write;
+
+use super::indexes::{sync_sqlite, ModelIndex};
+use super::sql::{self, Dialect};
+use super::writer::{self, Job, JobFn};
+use super::{CountBy, Key, PageRow, Query, Row, Store, StoreError, StoreFuture};
+use read::Readers;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_entities.sql"),
+    include_str!("../migrations/0002_query_indexes.sql"),
+    include_str!("../migrations/0003_row_shape.sql"),
+    include_str!("../migrations/0004_key_index_by_id.sql"),
+    include_str!("../migrations/0005_model_indexes.sql"),
+];
+const READERS: usize = 4;
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub struct SqliteStore {
+    writer: mpsc::Sender<Job>,
+    readers: Arc<Readers>,
+    /// Dropped with the store, which tells the checkpoint thread to stop.
+    _alive: Arc<()>,
+    /// The database file, and which file it was when opened (see `check`).
+    path: PathBuf,
+    file_id: Option<FileId>,
+}
+
+/// A file's device and inode: the same path may come to name another file.
+type FileId = (u64, u64);
+
+#[cfg(unix)]
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &Path) -> Option<FileId> {
+    std::fs::metadata(path).ok().map(|_| (0, 0))
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::Conflict
+            }
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+                StoreError::Full(e.to_string())
+            }
+            other => StoreError::Backend(other.to_string()),
+        }
+    }
+}
+
+/// Applies each migration in its own IMMEDIATE transaction, reading the schema version under
+/// the write lock: processes starting together on one folder migrate once.
+/// Returns how many it applied.
+fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
+    let mut applied = 0;
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: usize =
+            tx.pragma_query_value(None, "user_version", |r| r.get("user_version"))?;
+        if current <= index {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index + 1)?;
+            applied += 1;
+        }
+        tx.commit()?;
+    }
+    Ok(applied)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `complyd.db` in `dir` and brings its schema up to date.
+    pub fn open(dir: &Path, indexes: &[ModelIndex]) -> Result<Self, StoreError> {
+        let path = dir.join("complyd.db");
+        let mut writer_conn = connection::open(&path)?;
+        let changed = migrate(&mut writer_conn)? + sync_sqlite(&mut writer_conn, indexes)?;
+        if changed > 0 {
+            // A migration may rewrite whole indexes into the WAL; every later start would
+            // otherwise read them back to rebuild the WAL index until a checkpoint caught up.
+            checkpoint::truncate_wal(&writer_conn, BUSY_TIMEOUT)?;
+        }
+        // Checkpoints run on their own thread, not inside a commit.
+        writer_conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let alive = Arc::new(());
+        checkpoint::start(connection::open(&path)?, Arc::downgrade(&alive))?;
+        let readers = (0..READERS)
+            .map(|_| connection::open(&path))
+            .collect::<Result<_, _>>()?;
+        let writer = write::start(writer_conn, dir.join("complyd.db-wal"))?;
+        Ok(Self {
+            writer,
+            readers: Arc::new(Readers::new(readers)),
+            _alive: alive,
+            file_id: file_id(&path),
+            path,
+        })
+    }
+
+    /// Whether the store can serve: the writer runs, the data folder still holds the database
+    /// file this store has open (a deleted or replaced file keeps answering from the open
+    /// handles, but nothing written now would be found after a restart), and a reader answers.
+    fn check(&self) -> Result<(), StoreError> {
+        if self.writer.is_closed() {
+            return Err(StoreError::Unavailable("the writer has stopped".into()));
+        }
+        if file_id(&self.path) != self.file_id {
+            return Err(StoreError::Unavailable(format!(
+                "{} is no longer the database file this server opened",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    fn submit(&self, job: JobFn) -> StoreFuture<'_, ()> {
+        StoreFuture::pending(writer::submit(&self.writer, job))
+    }
+
+    /// A lookup by key, bounded by the key index: on the calling thread whenever a reader is free.
+    fn get<'a>(&'a self, key: &'a Key) -> StoreFuture<'a, Option<Row>> {
+        if let Some(conn) = self.readers.inline() {
+            return StoreFuture::ready(read::get(&conn, key));
+        }
+        let key = key.clone();
+        self.readers.blocking(move |c| read::get(c, &key))
+    }
+
+    fn all_exist(&self, keys: Vec<Key>) -> StoreFuture<'_, Option<Key>> {
+        if let Some(conn) = self.readers.inline() {
+            return StoreFuture::ready(read::first_missing(&conn, keys));
+        }
+        self.readers.blocking(move |c| read::first_missing(c, keys))
+    }
+
+    fn query(&self, q: Query) -> StoreFuture<'_, Vec<PageRow>> {
+        self.readers.bounded(move |c| read::page(c, &q))
+    }
+
+    fn count_matching(&self, q: Query) -> StoreFuture<'_, u64> {
+        self.readers.bounded(move |c| read::count(c, &q))
+    }
+
+    fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
+        match sql::count_by(Dialect::Sqlite, &groups) {
+            Ok(sql) => self.readers.bounded(move |c| read::count_by(c, &sql)),
+            Err(e) => StoreFuture::ready(Err(e)),
+        }
+    }
+
+    fn scan(&self, after_seq: i64, limit: usize) -> StoreFuture<'_, Vec<Row>> {
+        self.readers
+            .blocking(move |c| read::scan(c, after_seq, limit))
+    }
+
+    fn explain(&self, q: Query) -> StoreFuture<'_, Vec<String>> {
+        self.readers.blocking(move |c| read::explain(c, &q))
+    }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        if let Err(e) = self.check() {
+            return StoreFuture::ready(Err(e));
+        }
+        self.readers.blocking(read::ping)
+    }
+
+    /// Leaves the log empty, so that the next start has nothing to recover and the data folder
+    /// is one file. Committed writes are durable without it.
+    fn close(&self) -> StoreFuture<'_, ()> {
+        self.readers
+            .blocking(|conn| checkpoint::truncate_wal(conn, std::time::Duration::from_secs(2)))
+    }
+
+    fn queued_writes(&self) -> usize {
+        writer::queued(&self.writer)
+    }
+}

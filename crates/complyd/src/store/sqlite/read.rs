@@ -1,0 +1,275 @@
+//! Reads: a small pool of reader connections, tried on the calling thread first, and every query
+//! the store answers. Columns are read by name.
+
+use super::connection::{sort_value, to_sql};
+use crate::store::sql::{self, in_collection, sort_column, Dialect, Sql};
+use crate::store::{Key, PageRow, Query, Row, StoreError, StoreFuture};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// SQLite VM steps a read may run on an async worker before it moves to a blocking thread
+/// (about a millisecond); the budget is checked every [`STEPS_PER_CHECK`] steps.
+const INLINE_BUDGET_STEPS: u64 = 200_000;
+const STEPS_PER_CHECK: i32 = 1_000;
+
+pub struct Readers {
+    conns: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+    /// See [`INLINE_BUDGET_STEPS`].
+    pub inline_budget_steps: u64,
+}
+
+/// The reader an async worker thread tries first, so that each worker tends to keep its own
+/// connection (and that connection's page cache). Computed once per thread.
+fn thread_slot() -> usize {
+    thread_local! {
+        static SLOT: usize = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            std::thread::current().id().hash(&mut hasher);
+            hasher.finish() as usize
+        };
+    }
+    SLOT.with(|slot| *slot)
+}
+
+impl Readers {
+    pub fn new(conns: Vec<Connection>) -> Self {
+        Self {
+            conns: conns.into_iter().map(Mutex::new).collect(),
+            next: AtomicUsize::new(0),
+            inline_budget_steps: INLINE_BUDGET_STEPS,
+        }
+    }
+
+    /// A free reader connection, trying from `first` on; when all are busy, waits for `first`.
+    pub fn any(&self, first: usize) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.free(first).map(Ok).unwrap_or_else(|| {
+            self.conns[first % self.conns.len()]
+                .lock()
+                .map_err(|_| StoreError::Backend("reader poisoned".into()))
+        })
+    }
+
+    fn free(&self, first: usize) -> Option<MutexGuard<'_, Connection>> {
+        (0..self.conns.len())
+            .map(|i| (first + i) % self.conns.len())
+            .find_map(|i| self.conns[i].try_lock().ok())
+    }
+
+    /// A free reader for a read on the calling thread, which costs less than a hop to a
+    /// blocking thread when the read is short.
+    pub fn inline(&self) -> Option<MutexGuard<'_, Connection>> {
+        self.free(thread_slot())
+    }
+
+    /// Runs `f` on a blocking thread (a read that may take long).
+    pub fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<'static, T> {
+        let this = self.clone();
+        StoreFuture::pending(async move {
+            tokio::task::spawn_blocking(move || {
+                let first = this.next.fetch_add(1, Ordering::Relaxed);
+                f(&*this.any(first)?)
+            })
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+        })
+    }
+
+    /// Runs a read on the calling thread when a reader is free and the read stays within
+    /// [`INLINE_BUDGET_STEPS`]: a hop to a blocking thread costs more than a lookup or a
+    /// page read through an index. A read that is over budget is abandoned and runs again on
+    /// a blocking thread, so a long scan never holds up the async workers.
+    pub fn bounded<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl Fn(&Connection) -> Result<T, StoreError> + Send + Sync + 'static,
+    ) -> StoreFuture<'static, T> {
+        if let Some(conn) = self.inline() {
+            let exceeded = Arc::new(AtomicBool::new(false));
+            let flag = exceeded.clone();
+            let (mut steps, budget) = (0u64, self.inline_budget_steps);
+            conn.progress_handler(
+                STEPS_PER_CHECK,
+                Some(move || {
+                    steps += STEPS_PER_CHECK as u64;
+                    let over = steps > budget;
+                    if over {
+                        flag.store(true, Ordering::Relaxed);
+                    }
+                    over
+                }),
+            );
+            let result = f(&conn);
+            conn.progress_handler(0, None::<fn() -> bool>);
+            if !exceeded.load(Ordering::Relaxed) {
+                return StoreFuture::ready(result);
+            }
+        }
+        self.blocking(move |c| f(c))
+    }
+}
+
+/// The entity columns of a statement, found by name once per statement.
+struct Columns {
+    seq: usize,
+    id: usize,
+    type_name: usize,
+    body: usize,
+    shape: usize,
+    /// The sort keys, in order.
+    sort: Vec<usize>,
+}
+
+impl Columns {
+    fn of(stmt: &Statement<'_>, sort_keys: usize) -> rusqlite::Result<Self> {
+        Ok(Self {
+            seq: stmt.column_index("seq")?,
+            id: stmt.column_index("id")?,
+            type_name: stmt.column_index("type_name")?,
+            body: stmt.column_index("body")?,
+            shape: stmt.column_index("shape")?,
+            sort: (0..sort_keys)
+                .map(|i| stmt.column_index(&sort_column(i)))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    fn row(&self, r: &rusqlite::Row<'_>, key: Key) -> rusqlite::Result<Row> {
+        Ok(Row {
+            seq: r.get(self.seq)?,
+            key,
+            type_name: r.get(self.type_name)?,
+            body: r.get(self.body)?,
+            canonical: r.get::<_, i64>(self.shape)? == 1,
+        })
+    }
+}
+
+/// A row selected with `seq, type_name, body, shape`, at `key`.
+fn entity(r: &rusqlite::Row<'_>, key: Key) -> rusqlite::Result<Row> {
+    Ok(Row {
+        seq: r.get("seq")?,
+        key,
+        type_name: r.get("type_name")?,
+        body: r.get("body")?,
+        canonical: r.get::<_, i64>("shape")? == 1,
+    })
+}
+
+pub fn get(conn: &Connection, key: &Key) -> Result<Option<Row>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        &in_collection(
+            "SELECT seq, type_name, body, shape FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+            &key.collection,
+        )?,
+    )?;
+    let row = stmt
+        .query_row(params![key.tenant, key.parent, key.id], |r| {
+            entity(r, key.clone())
+        })
+        .optional()?;
+    Ok(row)
+}
+
+/// Answered from the key index alone, without reading the row.
+pub fn exists(conn: &Connection, key: &Key) -> Result<bool, StoreError> {
+    let found = conn
+        .prepare_cached(&in_collection(
+            "SELECT 1 FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+            &key.collection,
+        )?)?
+        .exists(params![key.tenant, key.parent, key.id])?;
+    Ok(found)
+}
+
+pub fn first_missing(conn: &Connection, keys: Vec<Key>) -> Result<Option<Key>, StoreError> {
+    for key in keys {
+        if !exists(conn, &key)? {
+            return Ok(Some(key));
+        }
+    }
+    Ok(None)
+}
+
+pub fn page(conn: &Connection, q: &Query) -> Result<Vec<PageRow>, StoreError> {
+    let (sql, sort_keys) = sql::page(Dialect::Sqlite, q)?;
+    let mut stmt = conn.prepare_cached(&sql.text)?;
+    let columns = Columns::of(&stmt, sort_keys)?;
+    let mut rows = stmt.query(params_from_iter(sql.params.iter().map(to_sql)))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let key = Key {
+            tenant: q.tenant.clone(),
+            collection: q.collection.clone(),
+            parent: q.parent.clone(),
+            id: r.get(columns.id)?,
+        };
+        let values = columns
+            .sort
+            .iter()
+            .map(|&i| r.get_ref(i).map(sort_value))
+            .collect::<Result<_, _>>()?;
+        out.push((columns.row(r, key)?, values));
+    }
+    Ok(out)
+}
+
+pub fn count(conn: &Connection, q: &Query) -> Result<u64, StoreError> {
+    let sql = sql::count(Dialect::Sqlite, q)?;
+    let n: i64 = conn
+        .prepare_cached(&sql.text)?
+        .query_row(params_from_iter(sql.params.iter().map(to_sql)), |r| {
+            r.get("n")
+        })?;
+    Ok(n as u64)
+}
+
+pub fn count_by(conn: &Connection, sql: &Sql) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(&sql.text)?;
+    let rows = stmt.query_map(params_from_iter(sql.params.iter().map(to_sql)), |r| {
+        Ok((
+            r.get::<_, Option<String>>("value")?.unwrap_or_default(),
+            r.get::<_, i64>("n")? as u64,
+        ))
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Every row of every tenant after `after_seq`, in `seq` order (export).
+pub fn scan(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Row>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, tenant, collection, parent, id, type_name, body, shape FROM entity WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after_seq, limit as i64], |r| {
+        let key = Key {
+            tenant: r.get("tenant")?,
+            collection: r.get("collection")?,
+            parent: r.get("parent")?,
+            id: r.get("id")?,
+        };
+        entity(r, key)
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The query plan SQLite picks for a page of `q` (for tests and diagnostics).
+pub fn explain(conn: &Connection, q: &Query) -> Result<Vec<String>, StoreError> {
+    let (sql, _) = sql::page(Dialect::Sqlite, q)?;
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))?;
+    let rows = stmt.query_map(params_from_iter(sql.params.iter().map(to_sql)), |r| {
+        r.get::<_, String>("detail")
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// A trivial query, to see that a reader answers.
+pub fn ping(conn: &Connection) -> Result<(), StoreError> {
+    conn.query_row("SELECT count(*) AS n FROM sqlite_schema", [], |r| {
+        r.get::<_, i64>("n")
+    })?;
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! Writes: the writer thread, which commits each group of jobs in one IMMEDIATE transaction with
+//! a savepoint per job, and the operations a job may run.
+
+use super::checkpoint;
+use super::read::{exists, get};
+use crate::store::sql::in_collection;
+use crate::store::writer::{self, Job};
+use crate::store::{child_path, Key, Row, StoreError, WriteTx};
+use rusqlite::{params, Connection};
+use std::path::PathBuf;
+use tokio::sync::mpsc;
+
+/// Starts the writer thread on `conn`; `wal` is the log it keeps short.
+pub fn start(conn: Connection, wal: PathBuf) -> Result<mpsc::Sender<Job>, StoreError> {
+    let (tx, rx) = mpsc::channel(4096);
+    std::thread::Builder::new()
+        .name("complyd-writer".into())
+        .spawn(move || write_loop(conn, rx, wal))
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(tx)
+}
+
+fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, wal: PathBuf) {
+    writer::run_writer(rx, |jobs| {
+        let outcome = commit_group(&mut conn, jobs);
+        checkpoint::restart_if_long(&conn, &wal);
+        outcome
+    });
+}
+
+fn commit_group(conn: &mut Connection, jobs: &mut [Job]) -> Result<(), StoreError> {
+    // IMMEDIATE takes the write lock up front, where the busy handler applies; a deferred
+    // transaction upgrading from a read can fail at once when the checkpointer is busy.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for job in jobs.iter_mut() {
+        let savepoint_ok = tx
+            .prepare_cached("SAVEPOINT job")
+            .and_then(|mut st| st.execute([]))
+            .is_ok();
+        let ok = savepoint_ok && job.run_in(&mut SqliteTx { conn: &tx });
+        if !ok {
+            tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+        }
+        tx.prepare_cached("RELEASE job")?.execute([])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub struct SqliteTx<'c> {
+    pub conn: &'c Connection,
+}
+
+impl WriteTx for SqliteTx<'_> {
+    fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
+        get(self.conn, key)
+    }
+
+    fn exists(&mut self, key: &Key) -> Result<bool, StoreError> {
+        exists(self.conn, key)
+    }
+
+    fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO entity (tenant, collection, parent, id, type_name, body, shape) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
+            )?
+            .execute(params![key.tenant, key.collection, key.parent, key.id, type_name, body])?;
+        Ok(())
+    }
+
+    fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .prepare_cached(&in_collection(
+                "UPDATE entity SET body = ?4, shape = 1 WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+                &key.collection,
+            )?)?
+            .execute(params![key.tenant, key.parent, key.id, body])?;
+        Ok(n > 0)
+    }
+
+    fn delete_tree(&mut self, key: &Key) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .prepare_cached(&in_collection(
+                "DELETE FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+                &key.collection,
+            )?)?
+            .execute(params![key.tenant, key.parent, key.id])?;
+        if n > 0 {
+            delete_descendants(self.conn, &key.tenant, &key.collection, &key.child_parent())?;
+        }
+        Ok(n > 0)
+    }
+
+    fn clear_collection(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        parent: &str,
+    ) -> Result<(), StoreError> {
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached(&in_collection(
+                "SELECT id FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2",
+                collection,
+            )?)?
+            .query_map(params![tenant, parent], |r| r.get("id"))?
+            .collect::<Result<_, _>>()?;
+        self.conn
+            .prepare_cached(&in_collection(
+                "DELETE FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2",
+                collection,
+            )?)?
+            .execute(params![tenant, parent])?;
+        for id in ids {
+            delete_descendants(self.conn, tenant, collection, &child_path(parent, &id))?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows in collections below `collection` whose parent path is `path` or lies under it.
+/// The ranges `[x/, x0)` select every string that starts with `x/` ('0' follows '/').
+fn delete_descendants(
+    conn: &Connection,
+    tenant: &str,
+    collection: &str,
+    path: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(&in_collection(
+        "DELETE FROM entity WHERE tenant = ?1
+           AND collection >= {C} || '/' AND collection < {C} || '0'
+           AND (parent = ?2 OR (parent >= ?2 || '/' AND parent < ?2 || '0'))",
+        collection,
+    )?)?
+    .execute(params![tenant, path])?;
+    Ok(())
+}
