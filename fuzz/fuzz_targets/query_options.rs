@@ -14,19 +14,10 @@ const OPTIONS: [&str; 4] = ["$filter", "$orderby", "$select", "$expand"];
 const REPEAT: u8 = 0x40;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else {
+    let Some((selector, text)) = odata_fuzz::selected_text(data, REPEAT) else {
         return;
     };
-    let expanded;
-    let rest = if selector & REPEAT != 0 {
-        expanded = odata_fuzz::expand(rest);
-        expanded.as_slice()
-    } else {
-        rest
-    };
-    let Ok(text) = std::str::from_utf8(rest) else {
-        return;
-    };
+    let text = text.as_str();
     let name = OPTIONS[usize::from(selector) % OPTIONS.len()];
     let version = if selector & 0x80 == 0 {
         Version::V1

@@ -34,3 +34,15 @@ pub fn expand(input: &[u8]) -> Vec<u8> {
     out.extend_from_slice(tail);
     out
 }
+
+/// A target's input: the selector byte, then the text, read as an `expand` template when the
+/// selector has the bit `repeat`. `None` when there is no selector or the text is not UTF-8.
+pub fn selected_text(data: &[u8], repeat: u8) -> Option<(u8, String)> {
+    let (&selector, rest) = data.split_first()?;
+    let bytes = if selector & repeat != 0 {
+        expand(rest)
+    } else {
+        rest.to_vec()
+    };
+    String::from_utf8(bytes).ok().map(|text| (selector, text))
+}
