@@ -1,0 +1,88 @@
+//! The rules held against the entity model: every policy type and setting exists, and each rule
+//! kind fits its setting's type, so a typo in a rule file stops the start instead of silently
+//! checking nothing.
+
+use super::{Kind, Ruleset};
+use odata::edm::{Primitive, TypeRef, ValueType};
+use odata::{Model, Version};
+
+const POLICY_BASE: &str = "microsoft.graph.deviceCompliancePolicy";
+
+pub fn check(set: &Ruleset, model: &Model) -> Result<(), String> {
+    for policy in &set.policies {
+        let name = format!("microsoft.graph.{}", policy.policy_type);
+        let ty = model
+            .structured(&name)
+            .filter(|t| model.is_derived_from(t, POLICY_BASE))
+            .ok_or_else(|| {
+                format!(
+                    "policy {}: not a compliance policy type",
+                    policy.policy_type
+                )
+            })?;
+        for platform in &policy.platforms {
+            if !set.platforms.iter().any(|p| &p.name == platform) {
+                return Err(format!(
+                    "policy {}: unknown platform {platform}",
+                    policy.policy_type
+                ));
+            }
+        }
+        for rule in &policy.rules {
+            let where_ = || format!("policy {}: setting {}", policy.policy_type, rule.setting);
+            let property = model
+                .property(ty, &rule.setting, Version::Beta)
+                .ok_or_else(|| format!("{}: not a property of the type", where_()))?;
+            fits(model, &rule.kind, &property.ty, &rule.unset)
+                .map_err(|e| format!("{}: {e}", where_()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a rule kind can read a setting of this type.
+fn fits(model: &Model, kind: &Kind, ty: &TypeRef, unset: &[String]) -> Result<(), String> {
+    let primitive = |p: Primitive| !ty.collection && ty.value == ValueType::Primitive(p);
+    let complex = |name: &str| {
+        ty.collection && ty.value == ValueType::Complex(format!("microsoft.graph.{name}"))
+    };
+    let ok = match kind {
+        Kind::Requires(_) | Kind::Forbids(_) => primitive(Primitive::Boolean),
+        Kind::AtLeast | Kind::AtMost => primitive(Primitive::Int32) || primitive(Primitive::Int64),
+        Kind::VersionAtLeast | Kind::VersionAtMost => primitive(Primitive::String),
+        Kind::LevelAtLeast(order) | Kind::LevelAtMost(order) => {
+            return levels_fit(model, ty, order, unset);
+        }
+        Kind::NoneInstalled => complex("appListItem"),
+        Kind::VersionInRanges => complex("operatingSystemVersionRange"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "the rule kind does not fit a setting of type {:?}",
+            ty.value
+        ))
+    }
+}
+
+/// A level rule reads an enum setting; its order and unset values must be members.
+fn levels_fit(
+    model: &Model,
+    ty: &TypeRef,
+    order: &[String],
+    unset: &[String],
+) -> Result<(), String> {
+    let ValueType::Enum(name) = &ty.value else {
+        return Err("a level rule needs an enum setting".into());
+    };
+    let members = model
+        .enum_type(name)
+        .ok_or_else(|| format!("unknown enum {name}"))?;
+    for value in order.iter().chain(unset) {
+        if !members.members.iter().any(|m| &m.name == value) {
+            return Err(format!("'{value}' is not a member of {name}"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! The compliance rules as data: which platform a device is, and for each policy type, which
+//! setting checks which reported fact and how. The text lives in `rules/*.rules` (format in
+//! `rules/FORMAT.md`); `parse` reads it, `check` holds it against the entity model.
+
+mod check;
+mod parse;
+
+pub use check::check;
+pub use parse::parse;
+
+/// A condition on a device's reported state, part of a platform's definition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// The fact equals one of the values (case-insensitive).
+    Is(String, Vec<String>),
+    /// The fact equals none of the values (an absent fact qualifies).
+    IsNot(String, Vec<String>),
+    /// The fact is a version at least this one.
+    VersionAtLeast(String, String),
+    /// The fact is a version below this one.
+    VersionBelow(String, String),
+}
+
+/// A platform: a name and the conditions a device meets to be of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Platform {
+    pub name: String,
+    pub conditions: Vec<Condition>,
+}
+
+/// How a setting's value is checked against a fact.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// The setting `true` requires the fact to be true, or to equal the value.
+    Requires(Option<String>),
+    /// The setting `true` requires the fact not to be true, or not to equal the value.
+    Forbids(Option<String>),
+    /// The fact is a number at least the setting.
+    AtLeast,
+    /// The fact is a number above 0 and at most the setting (0 means "never").
+    AtMost,
+    /// The fact is a version at least (at most) the setting.
+    VersionAtLeast,
+    VersionAtMost,
+    /// The fact is one of the levels, at or above (below) the setting's level.
+    LevelAtLeast(Vec<String>),
+    LevelAtMost(Vec<String>),
+    /// None of the setting's apps (`appId` or `name`) is among the fact's installed apps.
+    NoneInstalled,
+    /// The fact is a version within one of the setting's ranges (`lowestVersion`..`highestVersion`).
+    VersionInRanges,
+}
+
+/// One setting of a policy type and the rule it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// The policy property.
+    pub setting: String,
+    pub kind: Kind,
+    /// The fact's path in the device's reported state (`deviceHealthAttestationState.secureBoot`).
+    pub fact: String,
+    /// Enum values that mean "not configured".
+    pub unset: Vec<String>,
+}
+
+/// The rules of one policy type, and the platforms it applies to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyRules {
+    /// Short type name (`windows10CompliancePolicy`).
+    pub policy_type: String,
+    pub platforms: Vec<String>,
+    pub rules: Vec<Rule>,
+}
+
+/// Everything the rule files say.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ruleset {
+    /// In the order written: the first that a device matches is its platform.
+    pub platforms: Vec<Platform>,
+    pub policies: Vec<PolicyRules>,
+}
+
+impl Ruleset {
+    /// The rules shipped with complyd (`rules/*.rules`), parsed and checked against `model`.
+    pub fn intune(model: &odata::Model) -> Result<Self, String> {
+        let mut set = Ruleset::default();
+        for (file, text) in SHIPPED {
+            parse(&mut set, text).map_err(|e| format!("{file}: {e}"))?;
+        }
+        check(&set, model)?;
+        Ok(set)
+    }
+
+    pub fn policy(&self, policy_type: &str) -> Option<&PolicyRules> {
+        let short = policy_type.rsplit('.').next().unwrap_or(policy_type);
+        self.policies.iter().find(|p| p.policy_type == short)
+    }
+}
+
+/// The shipped rule files.
+const SHIPPED: &[(&str, &str)] = &[
+    (
+        "platforms.rules",
+        include_str!("../../rules/platforms.rules"),
+    ),
+    ("windows.rules", include_str!("../../rules/windows.rules")),
+    ("apple.rules", include_str!("../../rules/apple.rules")),
+    ("android.rules", include_str!("../../rules/android.rules")),
+];
