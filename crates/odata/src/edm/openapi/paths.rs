@@ -353,12 +353,12 @@ fn batch_path(v: &str) -> Value {
                     "type": "object",
                     "required": ["id", "method", "url"],
                     "properties": {
-                        "id": { "type": "string", "minLength": 1 },
+                        "id": { "oneOf": [{ "type": "string", "minLength": 1 }, { "type": "number" }], "description": "A string or a number; the answer carries it back as sent." },
                         "method": { "type": "string", "enum": ["GET", "POST", "PATCH", "PUT", "DELETE"] },
                         "url": { "type": "string", "description": "Relative to the version root, e.g. `/deviceManagement/deviceCompliancePolicies`." },
                         "headers": { "type": "object", "additionalProperties": { "type": "string" } },
                         "body": {},
-                        "dependsOn": { "type": "array", "items": { "type": "string" } },
+                        "dependsOn": { "type": "array", "items": { "oneOf": [{ "type": "string" }, { "type": "number" }] } },
                     },
                 },
             }},
@@ -374,7 +374,7 @@ fn batch_path(v: &str) -> Value {
                         "type": "object",
                         "required": ["id", "status"],
                         "properties": {
-                            "id": { "type": "string" },
+                            "id": { "oneOf": [{ "type": "string" }, { "type": "number" }] },
                             "status": { "type": "integer" },
                             "headers": { "type": "object" },
                             "body": {},
