@@ -321,9 +321,9 @@ impl<'m> Validator<'m> {
         let text = value
             .as_str()
             .ok_or_else(|| wrong_type(path, value, enum_name))?;
-        match self.model.enum_member(enum_name, text, self.version) {
-            Some(_) => Ok(value.clone()),
-            None => Err(ODataError::model(format!(
+        match self.model.enum_type(enum_name) {
+            Some(e) if e.accepts(text, self.version) => Ok(value.clone()),
+            _ => Err(ODataError::model(format!(
                 "Requested value '{text}' was not found in enum type '{enum_name}' (property '{path}')."
             ))),
         }

@@ -14,7 +14,66 @@ impl Model {
             self.check_type(ty)?;
         }
         self.check_roots()?;
-        self.check_operations()
+        self.check_operations()?;
+        self.check_v1_closure()
+    }
+
+    /// What v1.0 shows names only types v1.0 has: no property or operation of v1.0 uses a
+    /// beta-only enum or structured type, so v1.0's `$metadata` declares no beta-only type.
+    fn check_v1_closure(&self) -> Result<(), String> {
+        for ty in self
+            .types
+            .values()
+            .filter(|t| self.exists_in(t, Version::V1))
+        {
+            for p in ty
+                .own_properties
+                .iter()
+                .filter(|p| p.availability.in_version(Version::V1))
+            {
+                self.in_v1(&p.ty)
+                    .map_err(|e| format!("{}.{}: {e}", ty.name, p.name))?;
+            }
+        }
+        for op in self
+            .operations
+            .iter()
+            .filter(|op| op.availability.in_version(Version::V1))
+        {
+            let at = |e: String| format!("{} {}: {e}", op.kind.as_str(), op.name);
+            for ty in op.parameters.iter().map(|p| &p.ty).chain(&op.returns) {
+                self.in_v1(ty).map_err(at)?;
+            }
+            if let Binding::Entity(t) | Binding::Collection(t) = &op.binding {
+                if !self
+                    .structured(t)
+                    .is_some_and(|b| self.exists_in(b, Version::V1))
+                {
+                    return Err(at(format!("bound to {t}, which v1.0 lacks; mark it beta")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn in_v1(&self, ty: &TypeRef) -> Result<(), String> {
+        let present = match &ty.value {
+            ValueType::Primitive(_) => true,
+            ValueType::Enum(e) => self
+                .enums
+                .get(e)
+                .is_some_and(|e| e.availability.in_version(Version::V1)),
+            ValueType::Complex(c) => self
+                .structured(c)
+                .is_some_and(|t| self.exists_in(t, Version::V1)),
+        };
+        match (&ty.value, present) {
+            (_, true) => Ok(()),
+            (ValueType::Enum(n) | ValueType::Complex(n), false) => Err(format!(
+                "v1.0 shows it but its type {n} is beta-only; mark it beta"
+            )),
+            (ValueType::Primitive(_), false) => Ok(()),
+        }
     }
 
     fn check_type(&self, ty: &StructuredType) -> Result<(), String> {
@@ -252,6 +311,11 @@ entity boxOverview
             ("function items on box\n  handler h", "same name"),
             ("action close\n  handler h", "no 'permissions SET'"),
             ("entity crate\n  b: box", "is an entity type"),
+            (
+                "enum shade beta\n  dark = 0\nentity crate\n  s: shade",
+                "microsoft.graph.crate.s: v1.0 shows it but its type microsoft.graph.shade is beta-only",
+            ),
+            ("enum shade beta tinted\n  dark = 0", "unknown enum header word 'tinted'"),
         ];
         for (text, wanted) in cases {
             let err = load(text).err().unwrap_or_default();

@@ -89,7 +89,11 @@ impl Model {
         version: Version,
         by_namespace: &mut BTreeMap<&'a str, Vec<String>>,
     ) {
-        let mut enums: Vec<_> = self.enums.values().collect();
+        let mut enums: Vec<_> = self
+            .enums
+            .values()
+            .filter(|e| e.availability.in_version(version))
+            .collect();
         enums.sort_by(|a, b| a.name.cmp(&b.name));
         for e in enums {
             let members: Vec<_> = e
@@ -100,7 +104,8 @@ impl Model {
             if members.is_empty() {
                 continue;
             }
-            let mut xml = format!("    <EnumType Name=\"{}\">\n", short(&e.name));
+            let is_flags = if e.flags { " IsFlags=\"true\"" } else { "" };
+            let mut xml = format!("    <EnumType Name=\"{}\"{is_flags}>\n", short(&e.name));
             for m in members {
                 let _ = writeln!(
                     xml,
@@ -280,6 +285,23 @@ mod tests {
             !v1.contains("remoteLock")
                 && beta.contains("<Member Name=\"remoteLock\" Value=\"10\"/>")
         );
+        // Enums that only beta properties use are beta-only types (issue 17: eight leaked).
+        for beta_enum in [
+            "androidDeviceOwnerRequiredPasswordType",
+            "androidRequiredPasswordComplexity",
+            "androidSafetyNetEvaluationType",
+            "deviceAndAppManagementAssignmentFilterType",
+            "deviceAndAppManagementAssignmentSource",
+            "deviceType",
+            "macOSGatekeeperAppSources",
+            "scheduledRetireState",
+        ] {
+            let declared = format!("<EnumType Name=\"{beta_enum}\"");
+            assert!(
+                !v1.contains(&declared) && beta.contains(&declared),
+                "{beta_enum}"
+            );
+        }
         assert!(v1.contains("<Action Name=\"assign\" IsBound=\"true\">"));
         assert!(
             !v1.contains("managedDeviceCompliances")

@@ -186,7 +186,30 @@ pub struct EnumMember {
 #[derive(Debug, Clone)]
 pub struct EnumType {
     pub name: String,
+    /// `beta` on the header: the type exists only in /beta.
+    pub availability: Availability,
+    /// `flags` on the header (`IsFlags`): a value names one or more members, comma-separated.
+    pub flags: bool,
     pub members: Vec<EnumMember>,
+}
+
+impl EnumType {
+    /// The member `name` that `version` has.
+    pub fn member(&self, name: &str, version: Version) -> Option<&EnumMember> {
+        self.members
+            .iter()
+            .find(|m| m.name == name && m.availability.in_version(version))
+    }
+
+    /// Whether `text` is a value of this type in `version`: one member, or for a flags type
+    /// one or more, comma-separated.
+    pub fn accepts(&self, text: &str, version: Version) -> bool {
+        if !self.flags {
+            return self.member(text, version).is_some();
+        }
+        text.split(',')
+            .all(|part| self.member(part.trim(), version).is_some())
+    }
 }
 
 /// The whole model: every type of the slice, the service's roots, its actions and functions.
@@ -390,11 +413,12 @@ impl Model {
         member: &str,
         version: Version,
     ) -> Option<&'a EnumMember> {
-        self.enums
-            .get(enum_name)?
-            .members
-            .iter()
-            .find(|m| m.name == member && m.availability.in_version(version))
+        self.enums.get(enum_name)?.member(member, version)
+    }
+
+    /// Every enum type, in no particular order.
+    pub fn enums(&self) -> impl Iterator<Item = &EnumType> {
+        self.enums.values()
     }
 
     /// Concrete types derived from `base` (itself included when concrete) that `version` has.

@@ -107,15 +107,24 @@ fn header(out: &mut Parsed, namespace: &mut String, line: &str) -> Result<Block,
             *namespace = ns.to_string();
             Ok(Block::None)
         }
-        ["enum", name] => {
+        ["enum", name, flags @ ..] => {
             let name = qualify(namespace, name);
-            out.enums.insert(
-                name.clone(),
-                EnumType {
-                    name: name.clone(),
-                    members: Vec::new(),
-                },
-            );
+            let mut ty = EnumType {
+                name: name.clone(),
+                availability: Availability::Both,
+                flags: false,
+                members: Vec::new(),
+            };
+            for flag in flags {
+                match *flag {
+                    "beta" => ty.availability = Availability::BetaOnly,
+                    "flags" => ty.flags = true,
+                    other => return Err(format!("unknown enum header word '{other}'")),
+                }
+            }
+            if out.enums.insert(name.clone(), ty).is_some() {
+                return Err(format!("enum {name} declared twice"));
+            }
             Ok(Block::Enum(name))
         }
         [keyword @ ("entity" | "complex"), name, rest @ ..] => {
