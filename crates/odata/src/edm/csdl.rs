@@ -165,8 +165,9 @@ impl Model {
         } else {
             ""
         };
+        let open = if ty.open { " OpenType=\"true\"" } else { "" };
         let mut xml = format!(
-            "    <{element} Name=\"{}\"{base}{abstract_}>\n",
+            "    <{element} Name=\"{}\"{base}{abstract_}{open}>\n",
             ty.short_name()
         );
         for p in ty
@@ -280,7 +281,17 @@ mod tests {
             !v1.contains("androidDeviceOwnerCompliancePolicy")
                 && beta.contains("androidDeviceOwnerCompliancePolicy")
         );
-        assert!(!v1.contains("roleScopeTagIds") && beta.contains("roleScopeTagIds"));
+        let policy_block = |csdl: &str| {
+            let start = csdl
+                .find("<EntityType Name=\"deviceCompliancePolicy\"")
+                .unwrap_or(0);
+            let end = csdl[start..].find("</EntityType>").unwrap_or(0) + start;
+            csdl[start..end].to_string()
+        };
+        assert!(
+            !policy_block(&v1).contains("roleScopeTagIds")
+                && policy_block(&beta).contains("roleScopeTagIds")
+        );
         assert!(
             !v1.contains("remoteLock")
                 && beta.contains("<Member Name=\"remoteLock\" Value=\"10\"/>")

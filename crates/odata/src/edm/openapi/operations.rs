@@ -125,6 +125,10 @@ impl<'m> Builder<'m> {
         if ty.collection {
             return collection_envelope(value);
         }
+        if matches!(ty.value, ValueType::Complex(_)) {
+            // A complex result is the object itself, with its context (as an entity is).
+            return entity_envelope(value);
+        }
         json!({
             "type": "object",
             "required": ["@odata.context", "value"],
