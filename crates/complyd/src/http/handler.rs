@@ -10,7 +10,7 @@ use crate::common::{host, RequestContext};
 use crate::error::ApiError;
 use crate::identity;
 use crate::metrics::{Route, Template};
-use crate::service::{Call, Operation};
+use crate::service::{Call, Caller, Operation};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
@@ -144,6 +144,7 @@ async fn resource(
     } else {
         None
     };
+    let caller = caller(state, &principal, operation.is_write()).await;
     let call = Call {
         tenant: principal.tenant,
         version,
@@ -151,6 +152,7 @@ async fn resource(
         operation,
         body,
         query,
+        caller,
     };
     let reply = state.service.execute(call).await.map_err(|e| match e {
         ApiError::Unrouted(template) => no_route(template, &parts.method, parts.uri.path()),
@@ -162,6 +164,24 @@ async fn resource(
         request_without_skiptoken: format!("{origin}{}", without_skiptoken(&parts.uri)),
     };
     Ok(response::reply(&urls, reply))
+}
+
+/// The caller as the service records it. A write by an app whose token has no display name
+/// looks the name up in the token service's registry (complyd's own apps).
+async fn caller(state: &AppState, principal: &Principal, write: bool) -> Caller {
+    let mut app_display_name = principal.app_display_name.clone();
+    if let (true, None, Some(app_id)) = (write, &app_display_name, &principal.app_id) {
+        if let Ok(Some(app)) = identity::registry::app(&state.identity.store, app_id).await {
+            app_display_name = Some(app.name);
+        }
+    }
+    Caller {
+        app_id: principal.app_id.clone(),
+        app_display_name,
+        object_id: principal.object_id.clone(),
+        user_principal_name: principal.user_principal_name.clone(),
+        app_only: principal.app_only,
+    }
 }
 
 /// Graph's answer when a path exists but not with this method.

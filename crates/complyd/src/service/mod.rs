@@ -2,23 +2,33 @@
 //! functions (through the handlers the model names) and derived overviews, for any entity type.
 //! Nothing here knows HTTP or SQL.
 
+mod audit;
 mod fidelity;
 mod handlers;
+mod integrity;
 mod invoke;
 mod json;
 mod locate;
+mod outbox;
 mod paging;
 mod read;
+mod retire;
+mod rules_document;
+mod singleton;
 mod summaries;
 #[cfg(test)]
 mod tests;
 
+pub use audit::Caller;
 pub use fidelity::Fidelity;
 pub use json::JsonObject;
+pub use outbox::OUTBOX;
 pub use paging::TokenKey;
 
 use crate::error::ApiError;
 use crate::store::{Key, Store, WriteTx};
+use audit::{AuditDraft, AuditOperation, AuditResource};
+use integrity::References;
 use locate::Location;
 use odata::edm::{Navigation, Stamp, StructuredType};
 use odata::path::{Addressed, ResourcePath};
@@ -28,7 +38,8 @@ use odata::validate::{Mode, Validated, Validator};
 use odata::value::DateTimeOffset;
 use odata::{Model, Version};
 use serde_json::{Map, Value};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -53,6 +64,8 @@ pub struct Call {
     pub operation: Operation,
     pub body: Option<Value>,
     pub query: QueryOptions,
+    /// Who asked (for the audit log and the outbox).
+    pub caller: Caller,
 }
 
 impl Call {
@@ -97,6 +110,11 @@ pub enum Reply {
         skiptoken: Option<String>,
     },
     Count(u64),
+    /// A primitive result or a collection of them (`{"@odata.context", "value"}`).
+    Value {
+        context: String,
+        value: Value,
+    },
     NoContent,
     /// 200 with no body at all (the live `assign`).
     EmptyOk,
@@ -113,7 +131,12 @@ pub struct Service {
     store: Arc<dyn Store>,
     settings: Settings,
     token_key: TokenKey,
+    /// (tenant, collection) pairs whose built-in members this process has made sure of.
+    builtins_done: Mutex<HashSet<(String, String)>>,
 }
+
+/// How many (tenant, collection) pairs `builtins_done` remembers before starting afresh.
+const BUILTINS_REMEMBERED: usize = 10_000;
 
 /// A new row, planned before the write transaction runs.
 struct NewRow {
@@ -139,6 +162,7 @@ impl Service {
             store,
             settings,
             token_key,
+            builtins_done: Mutex::new(HashSet::new()),
         })
     }
 
@@ -150,7 +174,13 @@ impl Service {
         {
             return Err(route_error(&call));
         }
+        if call.operation.is_write() && is_read_only(&call.path) {
+            return Err(route_error(&call));
+        }
+        self.ensure_builtins(&call).await?;
         match (addressed, call.operation) {
+            (Addressed::RootSingleton, Operation::Get) => self.read_root(call).await,
+            (Addressed::RootSingleton, Operation::Patch) => self.update_root(call).await,
             (Addressed::Collection, Operation::Get) => self.list(call).await,
             (Addressed::Collection, Operation::Post) => self.create(call).await,
             (Addressed::Entity, Operation::Get) => self.read(call).await,
@@ -163,6 +193,59 @@ impl Service {
             (Addressed::Count, Operation::Get) => self.count(call).await,
             _ => Err(route_error(&call)),
         }
+    }
+
+    /// The audit event a write of `call` records, if its path is audited.
+    fn audit(&self, call: &Call, operation: AuditOperation) -> Option<AuditDraft> {
+        AuditDraft::for_write(
+            &call.tenant,
+            &call.path,
+            operation,
+            &call.caller,
+            self.settings.fidelity == Fidelity::Intune,
+        )
+    }
+
+    fn references(&self, tenant: &str) -> References {
+        References {
+            model: self.model,
+            tenant: tenant.to_string(),
+            fidelity: self.settings.fidelity,
+        }
+    }
+
+    /// Inserts the built-in members of every collection along the path that the tenant lacks
+    /// (once per process and collection; the insert is idempotent across instances).
+    async fn ensure_builtins(&self, call: &Call) -> Result<(), ApiError> {
+        let mut names: Vec<&str> = Vec::new();
+        for step in &call.path.steps {
+            names.push(step.name);
+            if step.navigation.rules.builtins.is_empty() || names.len() > 1 && step.key.is_some() {
+                continue;
+            }
+            let collection = names.join("/");
+            let remembered = (call.tenant.clone(), collection.clone());
+            let known = self
+                .builtins_done
+                .lock()
+                .map(|done| done.contains(&remembered))
+                .unwrap_or(false);
+            if known {
+                continue;
+            }
+            let (model, tenant, nav) = (self.model, call.tenant.clone(), step.navigation);
+            let target = collection.clone();
+            self.store
+                .write(move |tx| integrity::insert_builtins(model, tx, &tenant, nav, &target))
+                .await?;
+            if let Ok(mut done) = self.builtins_done.lock() {
+                if done.len() >= BUILTINS_REMEMBERED {
+                    done.clear();
+                }
+                done.insert(remembered);
+            }
+        }
+        Ok(())
     }
 
     fn utc_timestamps(&self) -> bool {
@@ -212,10 +295,14 @@ impl Service {
     async fn create(&self, mut call: Call) -> Result<Reply, ApiError> {
         let location = Location::of(&call.tenant, &call.path);
         let declared = call.target()?;
+        let nav = call.navigation()?;
         let body = call.take_body()?;
         let validated =
             Validator::new(self.model, call.version).entity(declared, &body, Mode::Create)?;
         fidelity::apply_create_rules(self.settings.fidelity, self.model, call.version, &validated)?;
+        let mut checks = Vec::new();
+        self.references(&call.tenant)
+            .of_entity(&validated, "", &mut checks)?;
         let mut rows = Vec::new();
         plan_rows(
             self.model,
@@ -225,18 +312,33 @@ impl Service {
             &validated,
             &mut rows,
         );
-        let top = rows
-            .first()
-            .map(|r| (r.type_name.clone(), r.key.id.clone(), r.body.clone()));
+        let mut ruled = Vec::new();
+        ruled_children(&location.collection, &validated, &mut ruled);
+        integrity::settle_new_members(&mut rows, &ruled)?;
         let ancestors = location.ancestors.clone();
-        self.store
+        let (model, audit) = (self.model, self.audit(&call, AuditOperation::Create));
+        let (type_name, id, stored) = self
+            .store
             .write(move |tx| {
                 check_exists(tx, &ancestors)?;
-                insert_rows(tx, &rows)
+                integrity::check_references(tx, &checks)?;
+                let top = rows
+                    .first_mut()
+                    .ok_or_else(|| ApiError::Internal("nothing planned".into()))?;
+                integrity::admit_member(tx, nav, top)?;
+                let top = (top.type_name.clone(), top.key.id.clone(), top.body.clone());
+                insert_rows(tx, &rows)?;
+                if let Some(audit) = &audit {
+                    let resource = AuditResource {
+                        id: &top.1,
+                        before: None,
+                        after: Some(&top.2),
+                    };
+                    audit.record(model, tx, resource)?;
+                }
+                Ok::<_, ApiError>(top)
             })
             .await?;
-        let (type_name, id, stored) =
-            top.ok_or_else(|| ApiError::Internal("nothing planned".into()))?;
         let body = self.project_row(call.version, &type_name, &id, &stored)?;
         Ok(Reply::Entity {
             context: format!("{}/$entity", call.path.context_path()),
@@ -261,16 +363,33 @@ impl Service {
         }
         let changes = validated.properties;
         let stamp_key = key.clone();
-        let model = self.model;
+        let (model, nav) = (self.model, call.navigation()?);
+        let (audit, references) = (
+            self.audit(&call, AuditOperation::Patch),
+            self.references(&call.tenant),
+        );
         let stored = self
             .store
             .write(move |tx| {
                 let row = tx.get(&stamp_key)?.ok_or_else(|| not_found(&stamp_key))?;
-                let mut body = parse_body(&row.body)?;
-                body.extend(changes);
+                let before = parse_body(&row.body)?;
+                let mut body = before.clone();
+                body.extend(changes.clone());
                 stamp_update(model, ty, &mut body);
                 let body = canonical(model, ty, &body);
+                let mut checks = Vec::new();
+                references.of_changes(ty, &body, &changes, &mut checks)?;
+                integrity::check_references(tx, &checks)?;
+                integrity::admit_change(tx, nav, &stamp_key, &before, &body)?;
                 tx.update(&stamp_key, &Value::Object(body.clone()).to_string())?;
+                if let Some(audit) = &audit {
+                    let resource = AuditResource {
+                        id: &stamp_key.id,
+                        before: Some(&before),
+                        after: Some(&body),
+                    };
+                    audit.record(model, tx, resource)?;
+                }
                 Ok::<_, ApiError>(body)
             })
             .await?;
@@ -297,13 +416,24 @@ impl Service {
 
     async fn delete(&self, call: Call) -> Result<Reply, ApiError> {
         let key = Location::of(&call.tenant, &call.path).key(&call.tenant);
+        let nav = call.navigation()?;
+        integrity::refuse_builtin_delete(nav, &key.id)?;
+        let (model, audit) = (self.model, self.audit(&call, AuditOperation::Delete));
         self.store
             .write(move |tx| {
-                if tx.delete_tree(&key)? {
-                    Ok(())
-                } else {
-                    Err(not_found(&key))
+                let row = tx.get(&key)?.ok_or_else(|| not_found(&key))?;
+                integrity::admit_delete(tx, nav, &key)?;
+                tx.delete_tree(&key)?;
+                if let Some(audit) = &audit {
+                    let before = parse_body(&row.body)?;
+                    let resource = AuditResource {
+                        id: &key.id,
+                        before: Some(&before),
+                        after: None,
+                    };
+                    audit.record(model, tx, resource)?;
                 }
+                Ok::<_, ApiError>(())
             })
             .await?;
         Ok(Reply::NoContent)
@@ -324,16 +454,17 @@ impl Service {
             validated.properties,
             ty.name.clone(),
         );
-        let model = self.model;
+        let (model, audit) = (self.model, self.audit(&call, AuditOperation::Patch));
         let stored = self
             .store
             .write(move |tx| {
                 check_exists(tx, &ancestors)?;
                 let existing = tx.get(&key)?;
-                let mut body = match &existing {
+                let before = match &existing {
                     Some(row) => parse_body(&row.body)?,
                     None => current,
                 };
+                let mut body = before.clone();
                 body.extend(changes);
                 let body = canonical(model, ty, &body);
                 let text = Value::Object(body.clone()).to_string();
@@ -342,11 +473,41 @@ impl Service {
                 } else {
                     tx.insert(&key, &type_name, &text)?;
                 }
+                if let Some(audit) = &audit {
+                    let resource = AuditResource {
+                        id: &key.id,
+                        before: Some(&before),
+                        after: Some(&body),
+                    };
+                    audit.record(model, tx, resource)?;
+                }
                 Ok::<_, ApiError>(body)
             })
             .await?;
         let id = location.id.clone().unwrap_or_default();
         self.after_update(&call, &ty.name, &id, &stored)
+    }
+}
+
+/// Whether a navigation along the path is read-only to clients (`read-only`, `view`).
+fn is_read_only(path: &ResourcePath<'_>) -> bool {
+    path.steps.iter().any(|s| s.navigation.rules.read_only)
+}
+
+/// The collection paths of `v`'s deep-inserted children whose navigation has member rules.
+fn ruled_children(
+    collection: &str,
+    v: &Validated<'static>,
+    out: &mut Vec<(String, &'static Navigation)>,
+) {
+    for (nav, members) in &v.children {
+        let below = format!("{collection}/{}", nav.name);
+        if nav.rules.one_default.is_some() || !nav.rules.unique.is_empty() {
+            out.push((below.clone(), *nav));
+        }
+        for member in members {
+            ruled_children(&below, member, out);
+        }
     }
 }
 

@@ -15,6 +15,12 @@ pub struct Reference {
     pub when: Option<(String, String)>,
     /// Values that name nothing and are accepted as they are (a zero GUID).
     pub except: Vec<String>,
+    /// `live-message NAME`: with `--fidelity intune`, a refusal is worded as the live service's
+    /// message `NAME` (in the service's fidelity rules).
+    pub live_message: Option<String>,
+    /// `live-checked`: checked with `--fidelity intune` only (the documentation's examples send
+    /// placeholders the documented mode accepts).
+    pub live_checked: bool,
 }
 
 impl Reference {

@@ -569,9 +569,11 @@ fn property(line: &str, qualify: &dyn Fn(&str) -> String) -> Result<Property, St
                     path: root_path(path)?,
                     when: None,
                     except: Vec::new(),
+                    live_message: None,
+                    live_checked: false,
                 });
             }
-            "when" | "except" => {
+            "when" | "except" | "live-message" => {
                 let word = words.next().ok_or(format!("{flag} without a value"))?;
                 let reference = prop
                     .reference
@@ -579,12 +581,20 @@ fn property(line: &str, qualify: &dyn Fn(&str) -> String) -> Result<Property, St
                     .ok_or(format!("'{flag}' belongs after 'references PATH'"))?;
                 if flag == "except" {
                     reference.except.push(word.to_string());
+                } else if flag == "live-message" {
+                    reference.live_message = Some(word.to_string());
                 } else {
                     let (p, v) = word
                         .split_once('=')
                         .ok_or("'when' is written 'when PROPERTY=VALUE'")?;
                     reference.when = Some((p.to_string(), v.to_string()));
                 }
+            }
+            "live-checked" => {
+                prop.reference
+                    .as_mut()
+                    .ok_or("'live-checked' belongs after 'references PATH'")?
+                    .live_checked = true;
             }
             "alias" => prop.alias = Some(words.next().ok_or("alias without a name")?.to_string()),
             "from" => prop.from = Some(words.next().ok_or("from without a name")?.to_string()),
