@@ -22,7 +22,7 @@ mod tests;
 pub use audit::Caller;
 pub use fidelity::Fidelity;
 pub use json::JsonObject;
-pub use outbox::OUTBOX;
+pub use outbox::{OUTBOX, OUTBOX_PAGE_LIMIT};
 pub use paging::TokenKey;
 
 use crate::error::ApiError;
@@ -491,7 +491,7 @@ impl Service {
 
 /// Whether a navigation along the path is read-only to clients (`read-only`, `view`).
 fn is_read_only(path: &ResourcePath<'_>) -> bool {
-    path.steps.iter().any(|s| s.navigation.rules.read_only)
+    path.root.navigation.rules.read_only || path.steps.iter().any(|s| s.navigation.rules.read_only)
 }
 
 /// The collection paths of `v`'s deep-inserted children whose navigation has member rules.
