@@ -97,6 +97,7 @@ impl References {
         path: &str,
         out: &mut Vec<RefCheck>,
     ) -> Result<(), ApiError> {
+        self.missing_selected(ty, properties, path)?;
         for (name, value) in properties {
             let Some(prop) = self.model.property(ty, name, Version::Beta) else {
                 continue;
@@ -131,7 +132,7 @@ impl References {
                 if reference.excepts(text) || target.rules.builtin(text).is_some() {
                     continue;
                 }
-                let message = self.refusal(reference, prop_label(&here), text, &target);
+                let message = self.refusal(reference, &here, text, &target);
                 if text.is_empty() {
                     return Err(ApiError::bad_request(message));
                 }
@@ -144,6 +145,33 @@ impl References {
                     },
                     message,
                 });
+            }
+        }
+        Ok(())
+    }
+
+    /// A reference its `when` selects must be given: absent, it names nothing.
+    fn missing_selected(
+        &self,
+        ty: &StructuredType,
+        properties: &Map<String, Value>,
+        path: &str,
+    ) -> Result<(), ApiError> {
+        for prop in self.model.all_properties(ty) {
+            let Some(reference) = &prop.reference else {
+                continue;
+            };
+            let Some((other, wanted)) = &reference.when else {
+                continue;
+            };
+            let live_only = reference.live_checked && self.fidelity != Fidelity::Intune;
+            let selected = properties.get(other).and_then(Value::as_str) == Some(wanted.as_str());
+            if selected && !live_only && !properties.contains_key(&prop.name) {
+                let target = self.target(&reference.path)?;
+                let here = format!("{path}{}", prop.name);
+                return Err(ApiError::bad_request(
+                    self.refusal(reference, &here, "", &target),
+                ));
             }
         }
         Ok(())
@@ -225,10 +253,6 @@ impl References {
             target.type_name, target.path
         )
     }
-}
-
-fn prop_label(path: &str) -> &str {
-    path
 }
 
 /// The collection a reference names.

@@ -11,8 +11,9 @@ use crate::store::{Key, Query};
 use odata::value::DateTimeOffset;
 use serde_json::{json, Map, Value};
 
-/// The collection of the outbox's messages (not in the model: only complyd writes it).
-pub const OUTBOX: &str = "complyd.outbox";
+/// The collection of the outbox's messages (not in the model, so no Graph path reaches it; a
+/// leading `_` cannot start a model name).
+pub const OUTBOX: &str = "_outbox";
 const MESSAGE_TYPE: &str = "complyd.outboxMessage";
 /// The most messages one read of the outbox answers.
 pub const OUTBOX_PAGE_LIMIT: usize = 1000;

@@ -14,8 +14,9 @@ use odata::value::DateTimeOffset;
 use odata::Version;
 use serde_json::{json, Map, Value};
 
-/// The collection of the tenant's retire schedule (not in the model: the engine writes it).
-pub const RETIRE_SCHEDULE: &str = "complyd.retireSchedule";
+/// The collection of the tenant's retire schedule (not in the model: the engine writes it; a
+/// leading `_` cannot start a model name).
+pub const RETIRE_SCHEDULE: &str = "_retireSchedule";
 /// The most scheduled devices one answer or one state change covers.
 pub const MAX_SCHEDULED: usize = 10_000;
 const SCHEDULED_TYPE: &str = "microsoft.graph.retireScheduledManagedDevice";
