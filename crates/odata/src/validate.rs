@@ -41,11 +41,24 @@ pub enum Argument<'m> {
 pub struct Validator<'m> {
     pub model: &'m Model,
     pub version: Version,
+    /// The live service's tolerance (`--fidelity intune`): `live-ignored` properties a client
+    /// sends are dropped instead of refused.
+    pub live: bool,
 }
 
 impl<'m> Validator<'m> {
     pub fn new(model: &'m Model, version: Version) -> Self {
-        Self { model, version }
+        Self {
+            model,
+            version,
+            live: false,
+        }
+    }
+
+    /// With the live service's tolerance (`--fidelity intune`).
+    pub fn live(mut self, live: bool) -> Self {
+        self.live = live;
+        self
     }
 
     /// Checks `body` as an entity of `declared` (or, for `Mode::Update`, of exactly that type).
@@ -95,6 +108,9 @@ impl<'m> Validator<'m> {
                 continue;
             }
             if let Some(prop) = self.declared(ty, key) {
+                if prop.server_managed && prop.live_ignored && self.live {
+                    continue;
+                }
                 if prop.server_managed {
                     return Err(ODataError::model(format!(
                         "The property '{}' is read-only and cannot be set by a client.",

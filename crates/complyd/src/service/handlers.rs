@@ -309,11 +309,11 @@ impl Service {
         let created = self
             .replace_members(&call, &nav.name, &members, audit)
             .await?;
-        if operation.returns.is_none() {
-            return Ok(Reply::NoContent);
-        }
         if self.settings.fidelity == Fidelity::Intune && operation.live_empty_answer {
             return Ok(Reply::EmptyOk);
+        }
+        if operation.returns.is_none() {
+            return Ok(Reply::NoContent);
         }
         let items = created
             .iter()

@@ -6,7 +6,7 @@ use super::handlers;
 use super::{route_error, Call, Reply, Service};
 use crate::error::ApiError;
 use odata::edm::{Operation, OperationKind, Property};
-use odata::validate::{Argument, Validator};
+use odata::validate::Argument;
 use serde_json::{Map, Value};
 
 /// One call of an action or function, its parameters checked.
@@ -35,7 +35,7 @@ impl Service {
             },
             OperationKind::Function => call.path.arguments.clone(),
         };
-        let arguments = Validator::new(self.model, call.version).arguments(operation, &given)?;
+        let arguments = self.validator(call.version).arguments(operation, &given)?;
         let handler = handlers::find(&operation.handler)
             .ok_or_else(|| ApiError::Internal(format!("no handler named {}", operation.handler)))?;
         let audit = if audit::records(operation) {

@@ -248,6 +248,11 @@ impl Service {
         Ok(())
     }
 
+    /// Bodies and parameters checked with this server's tolerance.
+    fn validator(&self, version: Version) -> Validator<'static> {
+        Validator::new(self.model, version).live(self.settings.fidelity == Fidelity::Intune)
+    }
+
     fn utc_timestamps(&self) -> bool {
         self.settings.fidelity == Fidelity::Intune
     }
@@ -297,8 +302,9 @@ impl Service {
         let declared = call.target()?;
         let nav = call.navigation()?;
         let body = call.take_body()?;
-        let validated =
-            Validator::new(self.model, call.version).entity(declared, &body, Mode::Create)?;
+        let validated = self
+            .validator(call.version)
+            .entity(declared, &body, Mode::Create)?;
         fidelity::apply_create_rules(self.settings.fidelity, self.model, call.version, &validated)?;
         let mut checks = Vec::new();
         self.references(&call.tenant)
@@ -340,10 +346,12 @@ impl Service {
             })
             .await?;
         let body = self.project_row(call.version, &type_name, &id, &stored)?;
+        // The live service answers some creates 200 (`live-answers create-200`).
+        let live_ok = self.settings.fidelity == Fidelity::Intune && nav.live.create_ok;
         Ok(Reply::Entity {
             context: format!("{}/$entity", call.path.context_path()),
             body: JsonObject::from_map(&body),
-            created: true,
+            created: !live_ok,
         })
     }
 
@@ -354,7 +362,9 @@ impl Service {
             ApiError::Internal(format!("stored type {} is not in the model", row.type_name))
         })?;
         let body = call.take_body()?;
-        let validated = Validator::new(self.model, call.version).entity(ty, &body, Mode::Update)?;
+        let validated = self
+            .validator(call.version)
+            .entity(ty, &body, Mode::Update)?;
         if validated.id.as_ref().is_some_and(|id| *id != key.id) {
             return Err(ApiError::bad_request(format!(
                 "The id in the body does not match the key '{}'.",
@@ -403,7 +413,14 @@ impl Service {
         id: &str,
         stored: &Map<String, Value>,
     ) -> Result<Reply, ApiError> {
-        if self.settings.fidelity == Fidelity::Intune {
+        // The live service answers PATCH 204, except where a navigation says 200
+        // (`live-answers patch-200`).
+        let patch_ok = call
+            .path
+            .steps
+            .last()
+            .is_some_and(|s| s.navigation.live.patch_ok);
+        if self.settings.fidelity == Fidelity::Intune && !patch_ok {
             return Ok(Reply::NoContent);
         }
         let body = self.project_row(call.version, type_name, id, stored)?;
@@ -444,7 +461,9 @@ impl Service {
         let ty = call.target()?;
         let nav = call.navigation()?;
         let body = call.take_body()?;
-        let validated = Validator::new(self.model, call.version).entity(ty, &body, Mode::Update)?;
+        let validated = self
+            .validator(call.version)
+            .entity(ty, &body, Mode::Update)?;
         let current = self
             .single_body(nav, &location.key(&call.tenant), location.ancestors.last())
             .await?;

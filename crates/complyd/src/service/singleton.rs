@@ -6,7 +6,7 @@ use super::{canonical, parse_body, route_error, Call, JsonObject, Reply, Service
 use crate::error::ApiError;
 use crate::store::Key;
 use odata::query::bind;
-use odata::validate::{Mode, Validator};
+use odata::validate::Mode;
 use serde_json::{Map, Value};
 
 impl Service {
@@ -50,7 +50,9 @@ impl Service {
     pub(super) async fn update_root(&self, mut call: Call) -> Result<Reply, ApiError> {
         let ty = self.root_type(&call)?;
         let body = call.take_body()?;
-        let validated = Validator::new(self.model, call.version).entity(ty, &body, Mode::Update)?;
+        let validated = self
+            .validator(call.version)
+            .entity(ty, &body, Mode::Update)?;
         let changes = validated.properties;
         let key = Self::root_key(&call);
         let (model, audit) = (self.model, self.audit(&call, AuditOperation::Patch));

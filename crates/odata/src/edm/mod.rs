@@ -129,6 +129,9 @@ pub struct Property {
     pub alias: Option<String>,
     /// `from NAME`: shown from the stored property `NAME` when the body lacks its own (views).
     pub from: Option<String>,
+    /// `live-ignored` (after `server`): with `--fidelity intune` a value a client sends is
+    /// dropped instead of refused (the live service ignores it).
+    pub live_ignored: bool,
 }
 
 impl Property {
@@ -148,6 +151,7 @@ impl Property {
             reference: None,
             alias: None,
             from: None,
+            live_ignored: false,
         }
     }
 }

@@ -485,6 +485,17 @@ fn navigation(
                 });
             }
             "live-rule" => nav.live.rules.push(value()?.to_string()),
+            "live-answers" => {
+                for word in value()?.split(',') {
+                    match word {
+                        "create-200" => nav.live.create_ok = true,
+                        "patch-200" => nav.live.patch_ok = true,
+                        other => {
+                            return Err(format!("live-answers '{other}': create-200 or patch-200"))
+                        }
+                    }
+                }
+            }
             "read-only" => nav.rules.read_only = true,
             "view" => {
                 nav.rules.view = Some(root_path(value()?)?);
@@ -589,6 +600,12 @@ fn property(line: &str, qualify: &dyn Fn(&str) -> String) -> Result<Property, St
                         .ok_or("'when' is written 'when PROPERTY=VALUE'")?;
                     reference.when = Some((p.to_string(), v.to_string()));
                 }
+            }
+            "live-ignored" => {
+                if !prop.server_managed {
+                    return Err("'live-ignored' belongs after 'server'".into());
+                }
+                prop.live_ignored = true;
             }
             "live-checked" => {
                 prop.reference

@@ -3,6 +3,7 @@
 //! view, each endpoint and each bad input.
 
 mod audit;
+mod live;
 mod managed_tenants;
 mod notifications;
 mod partners;
