@@ -181,6 +181,7 @@ impl Service {
         match (addressed, call.operation) {
             (Addressed::RootSingleton, Operation::Get) => self.read_root(call).await,
             (Addressed::RootSingleton, Operation::Patch) => self.update_root(call).await,
+            (Addressed::Property, Operation::Get) => self.read_property(call).await,
             (Addressed::Collection, Operation::Get) => self.list(call).await,
             (Addressed::Collection, Operation::Post) => self.create(call).await,
             (Addressed::Entity, Operation::Get) => self.read(call).await,

@@ -45,6 +45,50 @@ impl Service {
         })
     }
 
+    /// `GET …/{property}`: one structural property of an entity or of the root singleton (a
+    /// complex value as an object with its context, anything else as `value`).
+    pub(super) async fn read_property(&self, call: Call) -> Result<Reply, ApiError> {
+        let property = call.path.property.ok_or_else(|| route_error(&call))?;
+        let entity = match call.path.steps.last() {
+            None => {
+                let ty = self.root_type(&call)?;
+                let body = match self.store.get(&Self::root_key(&call)).await? {
+                    Some(row) => parse_body(&row.body)?,
+                    None => Map::new(),
+                };
+                self.projection(call.version)
+                    .entity(ty, &call.tenant, &body)
+            }
+            Some(_) => {
+                let key = super::locate::Location::of(&call.tenant, &call.path).key(&call.tenant);
+                let row = self
+                    .store
+                    .get(&key)
+                    .await?
+                    .ok_or_else(|| super::not_found(&key))?;
+                self.project_row(
+                    call.version,
+                    &row.type_name,
+                    &key.id,
+                    &parse_body(&row.body)?,
+                )?
+            }
+        };
+        let value = entity.get(&property.name).cloned().unwrap_or(Value::Null);
+        let context = format!("{}/{}", call.path.context_path(), property.name);
+        match value {
+            Value::Object(object) if !property.ty.collection => Ok(Reply::Entity {
+                context,
+                body: JsonObject::from_map(&object),
+                created: false,
+            }),
+            other => Ok(Reply::Value {
+                context,
+                value: other,
+            }),
+        }
+    }
+
     /// PATCH: the properties given replace the stored ones; a complex value given is merged into
     /// the stored one member by member (a client may send `settings` with one member).
     pub(super) async fn update_root(&self, mut call: Call) -> Result<Reply, ApiError> {

@@ -185,3 +185,40 @@ async fn refreshing_the_report_summarization_stamps_the_singleton() {
         .await
         .expect_error(403, "Forbidden");
 }
+
+#[tokio::test]
+async fn a_property_is_read_on_its_own_path() {
+    // IntuneCD reads the settings at /beta/deviceManagement/settings.
+    let server = Server::start().await;
+    let client = admin(&server);
+    let settings = client
+        .get("beta", "deviceManagement/settings")
+        .await
+        .expect(200)
+        .expect_context("beta", "deviceManagement/settings")
+        .json();
+    assert_eq!(settings["deviceComplianceCheckinThresholdDays"], 30);
+    let id = client.create_policy("v1.0", "by property").await;
+    let name = client
+        .get("v1.0", &format!("{}/displayName", policy_path(&id)))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(name["value"], "by property");
+    client
+        .get("v1.0", &format!("{}/displayName", policy_path("nosuch")))
+        .await
+        .expect_error(404, "ResourceNotFound");
+    client
+        .get("v1.0", "deviceManagement/settings/secureByDefault")
+        .await
+        .expect_error(400, "BadRequest");
+    client
+        .patch(
+            "v1.0",
+            "deviceManagement/settings",
+            &json!({"secureByDefault": true}),
+        )
+        .await
+        .expect_error(400, ROUTE_ERROR);
+}
