@@ -43,17 +43,26 @@ async fn settings_show_their_defaults_until_patched() {
         )
         .await
         .expect(200);
-    let read = client
-        .get("beta", "deviceManagement")
-        .await
-        .expect(200)
-        .json();
-    assert_eq!(
-        read["settings"],
-        json!({"@odata.type": "#microsoft.graph.deviceManagementSettings",
-               "deviceComplianceCheckinThresholdDays": 7, "isScheduledActionEnabled": true, "secureByDefault": true}),
-        "a PATCH of one member keeps the others"
-    );
+    for version in VERSIONS {
+        let read = client
+            .get(version, "deviceManagement")
+            .await
+            .expect(200)
+            .json();
+        let settings = &read["settings"];
+        assert_eq!(
+            (
+                &settings["deviceComplianceCheckinThresholdDays"],
+                &settings["isScheduledActionEnabled"],
+                &settings["secureByDefault"],
+            ),
+            (&json!(7), &json!(true), &json!(true)),
+            "a PATCH of one member keeps the others: {settings}"
+        );
+        // Beta shows its further settings (with their defaults); v1.0 its three.
+        let shown = settings.as_object().unwrap().len();
+        assert_eq!(shown, if version == "beta" { 14 } else { 4 }, "{settings}");
+    }
     let selected = client
         .get("beta", "deviceManagement?$select=settings")
         .await
