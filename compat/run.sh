@@ -77,6 +77,7 @@ if [[ -z "$bin" ]]; then
     bin="${CARGO_TARGET_DIR:-$root/target}/debug/complyd"
 fi
 secret="compat-suite-secret"
+all_scopes=DeviceManagementConfiguration.ReadWrite.All,DeviceManagementRBAC.ReadWrite.All,DeviceManagementServiceConfig.ReadWrite.All,DeviceManagementApps.Read.All
 work="$(mktemp -d)"
 pids=()
 # shellcheck disable=SC2317 # run by the EXIT trap, which shellcheck does not follow
@@ -121,7 +122,8 @@ throttled_token="$(token throttled)"
 for mode in documented intune; do
     start "$mode" --fidelity "$mode" --page-size 5
     export COMPLYD_URL=$url COMPLYD_FIDELITY=$mode
-    COMPLYD_TOKEN="$(token "$mode")"
+    # Every permission the suites' endpoints ask for (scope tags, templates, the audit log).
+    COMPLYD_TOKEN="$(token "$mode" --scopes "$all_scopes")"
     COMPLYD_READ_TOKEN="$(token "$mode" --scopes DeviceManagementConfiguration.Read.All)"
     export COMPLYD_TOKEN COMPLYD_READ_TOKEN
     if [[ $mode == documented ]]; then
