@@ -28,6 +28,7 @@ import { fileURLToPath } from "node:url";
 import http from "node:http";
 import https from "node:https";
 import { randomUUID } from "node:crypto";
+import { neighbourCases } from "./neighbours.mjs";
 
 const require = createRequire(import.meta.url);
 const graph = require("@microsoft/microsoft-graph-client");
@@ -622,6 +623,10 @@ async function main() {
       await suite.case(ctx, "errors: 400/401/403/404 as GraphError with statusCode, code, requestId, date", c.errors);
       if (version === "beta") await suite.case(ctx, "managedDeviceCompliances POST and GET", c.managedDeviceCompliances);
       await suite.case(ctx, "BatchRequestContent through $batch", c.batch);
+      // Issue 17's neighbourhood (compat/js/neighbours.mjs).
+      for (const [scope, name, fn] of neighbourCases({ check, checkEq, expectGraphError, newPolicy })) {
+        if (scope === "both" || version === "beta") await suite.case(ctx, name, fn);
+      }
     }
     const throttledUrl = option("throttled-url", "COMPLYD_THROTTLED_URL");
     const throttledToken = option("throttled-token", "COMPLYD_THROTTLED_TOKEN");
