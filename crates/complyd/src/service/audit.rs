@@ -52,11 +52,20 @@ impl AuditOperation {
     }
 }
 
-/// The resource a write changed: its id and name, and its body before and after.
-pub struct AuditResource<'a> {
-    pub id: &'a str,
-    pub before: Option<&'a Map<String, Value>>,
-    pub after: Option<&'a Map<String, Value>>,
+/// Records `draft`'s event, when the write is audited, for the resource `id` that went from
+/// `before` to `after` (either absent on a create or a delete), in the write's transaction.
+pub fn record(
+    draft: &Option<AuditDraft>,
+    model: &'static Model,
+    tx: &mut dyn WriteTx,
+    id: &str,
+    before: Option<&Map<String, Value>>,
+    after: Option<&Map<String, Value>>,
+) -> Result<(), StoreError> {
+    match draft {
+        Some(draft) => draft.record(model, tx, id, before, after),
+        None => Ok(()),
+    }
 }
 
 /// An audit event prepared before the write: everything but the resource it changes, which the
@@ -105,20 +114,21 @@ impl AuditDraft {
         })
     }
 
-    /// Inserts the event for `resource` in the write's transaction.
-    pub fn record(
+    /// Inserts the event for the resource `id` in the write's transaction.
+    fn record(
         &self,
         model: &'static Model,
         tx: &mut dyn WriteTx,
-        resource: AuditResource<'_>,
+        id: &str,
+        before: Option<&Map<String, Value>>,
+        after: Option<&Map<String, Value>>,
     ) -> Result<(), StoreError> {
-        let name = resource
-            .after
-            .or(resource.before)
+        let name = after
+            .or(before)
             .and_then(|b| b.get("displayName"))
             .and_then(Value::as_str)
             .unwrap_or("<null>");
-        let modified = modified_properties(model, resource.before, resource.after);
+        let modified = modified_properties(model, before, after);
         let body = json!({
             "displayName": self.activity_type,
             "componentName": self.category,
@@ -135,7 +145,7 @@ impl AuditDraft {
                 "modifiedProperties": modified,
                 "type": self.resource_type,
                 "auditResourceType": self.resource_type,
-                "resourceId": resource.id,
+                "resourceId": id,
             }],
             "category": self.category,
         });

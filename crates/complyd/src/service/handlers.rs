@@ -2,7 +2,7 @@
 //! checks at start that a declaration fits it, then serves its calls. A new operation is a
 //! declaration in the model plus, when none of these fits, one more entry here.
 
-use super::audit::{AuditDraft, AuditResource};
+use super::audit::{self, AuditDraft};
 use super::invoke::Invocation;
 use super::locate::Location;
 use super::{
@@ -371,7 +371,8 @@ impl Service {
                 integrity::check_references(tx, &checks)?;
                 tx.clear_collection(&tenant, &collection, &parent)?;
                 insert_rows(tx, &rows)?;
-                if let Some(audit) = &audit {
+                if audit.is_some() {
+                    // The bound entity, with the collection it now has.
                     let before = match &bound {
                         Some(key) => tx.get(key)?.map(|r| parse_body(&r.body)).transpose()?,
                         None => None,
@@ -385,12 +386,7 @@ impl Service {
                         .collect();
                     after.insert(navigation, Value::Array(given));
                     let id = bound.as_ref().map_or("", |k| k.id.as_str());
-                    let resource = AuditResource {
-                        id,
-                        before: Some(&before),
-                        after: Some(&after),
-                    };
-                    audit.record(model, tx, resource)?;
+                    audit::record(&audit, model, tx, id, Some(&before), Some(&after))?;
                 }
                 Ok::<_, ApiError>(())
             })

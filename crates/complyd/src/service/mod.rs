@@ -26,8 +26,8 @@ pub use outbox::{OUTBOX, OUTBOX_PAGE_LIMIT};
 pub use paging::TokenKey;
 
 use crate::error::ApiError;
-use crate::store::{Key, Store, WriteTx};
-use audit::{AuditDraft, AuditOperation, AuditResource};
+use crate::store::{Key, Store, StoreError, WriteTx};
+use audit::{AuditDraft, AuditOperation};
 use integrity::References;
 use locate::Location;
 use odata::edm::{Navigation, Stamp, StructuredType};
@@ -335,14 +335,7 @@ impl Service {
                 integrity::admit_member(tx, nav, top)?;
                 let top = (top.type_name.clone(), top.key.id.clone(), top.body.clone());
                 insert_rows(tx, &rows)?;
-                if let Some(audit) = &audit {
-                    let resource = AuditResource {
-                        id: &top.1,
-                        before: None,
-                        after: Some(&top.2),
-                    };
-                    audit.record(model, tx, resource)?;
-                }
+                audit::record(&audit, model, tx, &top.1, None, Some(&top.2))?;
                 Ok::<_, ApiError>(top)
             })
             .await?;
@@ -393,14 +386,7 @@ impl Service {
                 integrity::check_references(tx, &checks)?;
                 integrity::admit_change(tx, nav, &stamp_key, &before, &body)?;
                 tx.update(&stamp_key, &Value::Object(body.clone()).to_string())?;
-                if let Some(audit) = &audit {
-                    let resource = AuditResource {
-                        id: &stamp_key.id,
-                        before: Some(&before),
-                        after: Some(&body),
-                    };
-                    audit.record(model, tx, resource)?;
-                }
+                audit::record(&audit, model, tx, &stamp_key.id, Some(&before), Some(&body))?;
                 Ok::<_, ApiError>(body)
             })
             .await?;
@@ -442,15 +428,8 @@ impl Service {
                 let row = tx.get(&key)?.ok_or_else(|| not_found(&key))?;
                 integrity::admit_delete(tx, nav, &key)?;
                 tx.delete_tree(&key)?;
-                if let Some(audit) = &audit {
-                    let before = parse_body(&row.body)?;
-                    let resource = AuditResource {
-                        id: &key.id,
-                        before: Some(&before),
-                        after: None,
-                    };
-                    audit.record(model, tx, resource)?;
-                }
+                let before = parse_body(&row.body)?;
+                audit::record(&audit, model, tx, &key.id, Some(&before), None)?;
                 Ok::<_, ApiError>(())
             })
             .await?;
@@ -487,20 +466,8 @@ impl Service {
                 let mut body = before.clone();
                 body.extend(changes);
                 let body = canonical(model, ty, &body);
-                let text = Value::Object(body.clone()).to_string();
-                if existing.is_some() {
-                    tx.update(&key, &text)?;
-                } else {
-                    tx.insert(&key, &type_name, &text)?;
-                }
-                if let Some(audit) = &audit {
-                    let resource = AuditResource {
-                        id: &key.id,
-                        before: Some(&before),
-                        after: Some(&body),
-                    };
-                    audit.record(model, tx, resource)?;
-                }
+                put_single(tx, &key, &type_name, existing.is_some(), &body)?;
+                audit::record(&audit, model, tx, &key.id, Some(&before), Some(&body))?;
                 Ok::<_, ApiError>(body)
             })
             .await?;
@@ -610,6 +577,23 @@ fn stamp_update(model: &'static Model, ty: &StructuredType, body: &mut Map<Strin
             _ => continue,
         };
         body.insert(prop.name.clone(), value);
+    }
+}
+
+/// Stores the body of a single-valued entity (a singleton, an overview): an update when it is
+/// stored already, else its first insert.
+fn put_single(
+    tx: &mut dyn WriteTx,
+    key: &Key,
+    type_name: &str,
+    stored: bool,
+    body: &Map<String, Value>,
+) -> Result<(), StoreError> {
+    let text = Value::Object(body.clone()).to_string();
+    if stored {
+        tx.update(key, &text).map(|_| ())
+    } else {
+        tx.insert(key, type_name, &text)
     }
 }
 

@@ -2,7 +2,7 @@
 //! the compliance engine's notifications later), stored as rows of a collection no Graph path
 //! reaches, and listed at `GET /complyd/v1/outbox` for tests and operators.
 
-use super::audit::AuditResource;
+use super::audit;
 use super::invoke::Invocation;
 use super::locate::Location;
 use super::{not_found, parse_body, Reply, Service};
@@ -78,15 +78,16 @@ impl Service {
                     return Err(not_found(&template_key));
                 }
                 tx.insert(&key, MESSAGE_TYPE, &message.to_string())?;
-                if let Some(audit) = &audit {
-                    let sent = Map::from_iter([("testMessage".to_string(), message)]);
-                    let resource = AuditResource {
-                        id: &template_key.id,
-                        before: Some(&template),
-                        after: Some(&template.clone().into_iter().chain(sent).collect()),
-                    };
-                    audit.record(model, tx, resource)?;
-                }
+                let sent = Map::from_iter([("testMessage".to_string(), message)]);
+                let after: Map<String, Value> = template.clone().into_iter().chain(sent).collect();
+                audit::record(
+                    &audit,
+                    model,
+                    tx,
+                    &template_key.id,
+                    Some(&template),
+                    Some(&after),
+                )?;
                 Ok::<_, ApiError>(())
             })
             .await?;

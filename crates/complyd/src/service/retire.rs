@@ -3,9 +3,9 @@
 //! `retireScheduledManagedDevice` bodies plus the `state` set here), the report summarization
 //! stamp, and whether policies are linked to policy sets.
 
-use super::audit::AuditResource;
+use super::audit;
 use super::invoke::Invocation;
-use super::{canonical, parse_body, route_error, JsonObject, Reply, Service};
+use super::{canonical, parse_body, put_single, route_error, JsonObject, Reply, Service};
 use crate::error::ApiError;
 use crate::store::{Key, Query};
 use odata::edm::StructuredType;
@@ -97,19 +97,19 @@ impl Service {
                         tx.update(&row.key, &Value::Object(body).to_string())?;
                     }
                 }
-                if let Some(audit) = &audit {
-                    let after = Map::from_iter([
-                        ("state".to_string(), state.clone()),
-                        ("managedDeviceIds".to_string(), json!(ids)),
-                        ("scopedToAllDevices".to_string(), Value::Bool(all)),
-                    ]);
-                    let resource = AuditResource {
-                        id: "deviceCompliancePolicies",
-                        before: None,
-                        after: Some(&after),
-                    };
-                    audit.record(model, tx, resource)?;
-                }
+                let after = Map::from_iter([
+                    ("state".to_string(), state.clone()),
+                    ("managedDeviceIds".to_string(), json!(ids)),
+                    ("scopedToAllDevices".to_string(), Value::Bool(all)),
+                ]);
+                audit::record(
+                    &audit,
+                    model,
+                    tx,
+                    "deviceCompliancePolicies",
+                    None,
+                    Some(&after),
+                )?;
                 Ok::<_, ApiError>(())
             })
             .await?;
@@ -153,20 +153,8 @@ impl Service {
                     Value::String(DateTimeOffset::now().to_utc_string()),
                 );
                 let body = canonical(model, ty, &body);
-                let text = Value::Object(body.clone()).to_string();
-                if existing.is_some() {
-                    tx.update(&key, &text)?;
-                } else {
-                    tx.insert(&key, &ty.name, &text)?;
-                }
-                if let Some(audit) = &audit {
-                    let resource = AuditResource {
-                        id: &key.id,
-                        before: Some(&before),
-                        after: Some(&body),
-                    };
-                    audit.record(model, tx, resource)?;
-                }
+                put_single(tx, &key, &ty.name, existing.is_some(), &body)?;
+                audit::record(&audit, model, tx, &key.id, Some(&before), Some(&body))?;
                 Ok::<_, ApiError>(())
             })
             .await?;

@@ -1,8 +1,8 @@
 //! The root singleton itself (`GET`/`PATCH /deviceManagement`): one per tenant, never created.
 //! Until a client PATCHes it, it shows its defaults (`settings` and its members declare them).
 
-use super::audit::{AuditOperation, AuditResource};
-use super::{canonical, parse_body, route_error, Call, JsonObject, Reply, Service};
+use super::audit::{self, AuditOperation};
+use super::{canonical, parse_body, put_single, route_error, Call, JsonObject, Reply, Service};
 use crate::error::ApiError;
 use crate::store::Key;
 use odata::query::bind;
@@ -120,20 +120,8 @@ impl Service {
                     }
                 }
                 let body = canonical(model, ty, &body);
-                let text = Value::Object(body.clone()).to_string();
-                if existing.is_some() {
-                    tx.update(&key, &text)?;
-                } else {
-                    tx.insert(&key, &ty.name, &text)?;
-                }
-                if let Some(audit) = &audit {
-                    let resource = AuditResource {
-                        id: &key.id,
-                        before: Some(&before),
-                        after: Some(&body),
-                    };
-                    audit.record(model, tx, resource)?;
-                }
+                put_single(tx, &key, &ty.name, existing.is_some(), &body)?;
+                audit::record(&audit, model, tx, &key.id, Some(&before), Some(&body))?;
                 Ok::<_, ApiError>(body)
             })
             .await?;
