@@ -18,7 +18,7 @@ adapter, as the tools post the files they wrote.
 Prints `ok - ...` / `FAIL - ...` / `skip - ...` lines and closes with `N passed, M failed`.
 Configuration: --url/COMPLYD_URL, --token/COMPLYD_TOKEN (every permission: configuration, RBAC,
 service configuration, and Group.ReadWrite.All when groups are served), --fidelity/COMPLYD_FIDELITY
-(documented | intune), --dir (where the backup is written; a temporary folder otherwise).
+(documented | intune), --dir (where the backup is written and kept; a temporary folder, removed at the end, otherwise).
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ import base64
 import copy
 import json
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -440,6 +441,8 @@ async def main() -> int:
         trip.step("round trip", False, f"{type(e).__name__}: {e}")
     finally:
         await graph.http.aclose()
+        if not args.dir:
+            shutil.rmtree(folder, ignore_errors=True)
     print(f"{trip.passed} passed, {trip.failed} failed", flush=True)
     return 1 if trip.failed else 0
 

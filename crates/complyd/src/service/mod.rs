@@ -22,8 +22,9 @@ mod tests;
 pub use audit::Caller;
 pub use fidelity::Fidelity;
 pub use json::JsonObject;
-pub use outbox::{OUTBOX, OUTBOX_PAGE_LIMIT};
+pub use outbox::{append as append_to_outbox, OUTBOX, OUTBOX_PAGE_LIMIT};
 pub use paging::TokenKey;
+pub use retire::{schedule as schedule_retirement, RETIRE_SCHEDULE};
 
 use crate::error::ApiError;
 use crate::store::{Key, Store, StoreError, WriteTx};

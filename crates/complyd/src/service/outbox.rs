@@ -7,7 +7,7 @@ use super::invoke::Invocation;
 use super::locate::Location;
 use super::{not_found, parse_body, Reply, Service};
 use crate::error::ApiError;
-use crate::store::{Key, Query};
+use crate::store::{Key, Query, StoreError, WriteTx};
 use odata::value::DateTimeOffset;
 use serde_json::{json, Map, Value};
 
@@ -17,6 +17,18 @@ pub const OUTBOX: &str = "_outbox";
 const MESSAGE_TYPE: &str = "complyd.outboxMessage";
 /// The most messages one read of the outbox answers.
 pub const OUTBOX_PAGE_LIMIT: usize = 1000;
+
+/// Appends `message` to `tenant`'s outbox inside a write (the engine's notifications will too).
+/// Its id is time-ordered, so the outbox reads oldest first.
+pub fn append(tx: &mut dyn WriteTx, tenant: &str, message: &Value) -> Result<(), StoreError> {
+    let key = Key {
+        tenant: tenant.to_string(),
+        collection: OUTBOX.to_string(),
+        parent: String::new(),
+        id: uuid::Uuid::now_v7().to_string(),
+    };
+    tx.insert(&key, MESSAGE_TYPE, &message.to_string())
+}
 
 impl Service {
     /// `sendTestMessage`: the template's default localized message (else its first), addressed
@@ -65,19 +77,13 @@ impl Service {
             "messageTemplate": chosen.get("messageTemplate"),
             "recipients": [recipient],
         });
-        let key = Key {
-            tenant: call.tenant.clone(),
-            collection: OUTBOX.to_string(),
-            parent: String::new(),
-            id: uuid::Uuid::now_v7().to_string(),
-        };
-        let model = self.model;
+        let (model, tenant) = (self.model, call.tenant.clone());
         self.store
             .write(move |tx| {
                 if !tx.exists(&template_key)? {
                     return Err(not_found(&template_key));
                 }
-                tx.insert(&key, MESSAGE_TYPE, &message.to_string())?;
+                append(tx, &tenant, &message)?;
                 let sent = Map::from_iter([("testMessage".to_string(), message)]);
                 let after: Map<String, Value> = template.clone().into_iter().chain(sent).collect();
                 audit::record(

@@ -7,7 +7,7 @@ use super::audit;
 use super::invoke::Invocation;
 use super::{canonical, parse_body, put_single, route_error, JsonObject, Reply, Service};
 use crate::error::ApiError;
-use crate::store::{Key, Query};
+use crate::store::{Key, Query, WriteTx};
 use odata::edm::StructuredType;
 use odata::validate::Argument;
 use odata::value::DateTimeOffset;
@@ -21,6 +21,32 @@ pub const RETIRE_SCHEDULE: &str = "_retireSchedule";
 pub const MAX_SCHEDULED: usize = 10_000;
 const SCHEDULED_TYPE: &str = "microsoft.graph.retireScheduledManagedDevice";
 const LINK_TYPE: &str = "microsoft.graph.hasPayloadLinkResultItem";
+
+/// Puts `device` (a `retireScheduledManagedDevice` body with its `managedDeviceId`) on `tenant`'s
+/// retire schedule inside a write, replacing what the schedule held for it: what the engine does
+/// when a `retire` action comes due.
+pub fn schedule(
+    tx: &mut dyn WriteTx,
+    tenant: &str,
+    device: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    let id = device
+        .get("managedDeviceId")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApiError::Internal("a scheduled device needs its managedDeviceId".into()))?;
+    let key = Key {
+        tenant: tenant.to_string(),
+        collection: RETIRE_SCHEDULE.to_string(),
+        parent: String::new(),
+        id: id.to_string(),
+    };
+    let text = Value::Object(device.clone()).to_string();
+    if !tx.update(&key, &text)? {
+        tx.insert(&key, SCHEDULED_TYPE, &text)?;
+    }
+    Ok(())
+}
 
 /// The value of the parameter `name`, if given.
 fn value<'a>(invocation: &'a Invocation, name: &str) -> Option<&'a Value> {

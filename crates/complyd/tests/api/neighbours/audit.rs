@@ -294,3 +294,43 @@ async fn the_functions_list_the_models_categories_and_activity_types() {
         .await
         .expect_error(400, "ModelValidationFailure");
 }
+
+#[tokio::test]
+async fn an_apps_name_comes_from_the_registry_when_its_token_has_none() {
+    use complyd::identity::registry::{self, Application};
+    let server = Server::start().await;
+    let store = crate::identity::open_store(&server).await;
+    let client_id = "44444444-5555-4666-8777-888888888888";
+    registry::add_app(
+        &store,
+        Application {
+            client_id: client_id.into(),
+            tenant: TENANT.into(),
+            name: "Registered backup app".into(),
+            object_id: "55555555-6666-4777-8888-999999999999".into(),
+            secrets: Vec::new(),
+            certificates: Vec::new(),
+            roles: vec![WRITE.into()],
+            created: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let app = server.client_with_token(Some(token_for(&claims(json!({
+        "idtyp": "app", "scp": null, "roles": [WRITE, APPS_READ], "appid": client_id,
+        "oid": "55555555-6666-4777-8888-999999999999",
+    })))));
+    app.create_policy("beta", "by an app").await;
+    let events = app.list("beta", AUDIT).await;
+    assert_eq!(events.len(), 1);
+    let actor = &events[0]["actor"];
+    assert_eq!(actor["applicationDisplayName"], "Registered backup app");
+    assert_eq!(actor["applicationId"], client_id);
+    assert_eq!(actor["type"], "Application");
+    assert_eq!(
+        actor["userPrincipalName"],
+        Value::Null,
+        "an app has no user"
+    );
+    assert_eq!(actor["servicePrincipalName"], "Registered backup app");
+}

@@ -2,7 +2,7 @@
 //! here straight into the store), its state, and the payload links.
 
 use super::*;
-use complyd::store::Key;
+use complyd::service::schedule_retirement;
 use serde_json::json;
 
 /// Puts two devices on the tenant's retire schedule, as the engine will.
@@ -11,19 +11,13 @@ async fn schedule_two(server: &Server) {
     store
         .write(|tx| {
             for (id, name) in [("d1", "Laptop 1"), ("d2", "Laptop 2")] {
-                let key = Key {
-                    tenant: TENANT.into(),
-                    collection: "_retireSchedule".into(),
-                    parent: String::new(),
-                    id: id.into(),
-                };
                 let body = json!({"managedDeviceId": id, "managedDeviceName": name,
                     "deviceCompliancePolicyName": "Baseline", "retireAfterDateTime": "2030-01-01T00:00:00Z",
                     "complianceState": "nonCompliant", "managementAgent": "mdm", "ownerType": "company",
                     "deviceType": "windowsRT"});
-                tx.insert(&key, "microsoft.graph.retireScheduledManagedDevice", &body.to_string())?;
+                schedule_retirement(tx, TENANT, body.as_object().unwrap())?;
             }
-            Ok::<_, complyd::store::StoreError>(())
+            Ok::<_, complyd::error::ApiError>(())
         })
         .await
         .unwrap();
