@@ -4,8 +4,8 @@
 //! `name()`, `name(p=1,q='text')`.
 
 use crate::edm::{
-    Model, Navigation, Operation, OperationKind, Permissions, Property, Root, RootKind,
-    StructuredType, Version,
+    Model, Navigation, Operation, OperationKind, Permissions, Primitive, Property, Root, RootKind,
+    StructuredType, ValueType, Version,
 };
 use crate::ODataError;
 use serde_json::{Map, Value};
@@ -283,6 +283,15 @@ fn function_arguments(op: &Operation, inner: &str) -> Result<Map<String, Value>,
         let name = name.trim();
         if name.is_empty() || out.contains_key(name) {
             return Err(bad(&format!("'{name}' is empty or given twice")));
+        }
+        let literal_text = literal.trim();
+        let string_parameter = op.parameter(name).is_some_and(|p| {
+            !p.ty.collection && p.ty.value == ValueType::Primitive(Primitive::String)
+        });
+        if string_parameter && !literal_text.starts_with('\'') && literal_text != "null" {
+            return Err(bad(&format!(
+                "'{name}' takes a string literal in single quotes, not {literal_text}"
+            )));
         }
         out.insert(
             name.to_string(),

@@ -286,13 +286,23 @@ async fn the_functions_list_the_models_categories_and_activity_types() {
         .get("beta", &format!("{AUDIT}/getAuditActivityTypes()"))
         .await
         .expect_error(400, "BadRequest");
-    client
-        .get(
-            "beta",
-            &format!("{AUDIT}/getAuditActivityTypes(category=1)"),
-        )
-        .await
-        .expect_error(400, "ModelValidationFailure");
+    // A string parameter is written as a string literal: a number or a bare word is refused.
+    for bare in ["1", "Role", "%C2%84"] {
+        let refused = client
+            .get(
+                "beta",
+                &format!("{AUDIT}/getAuditActivityTypes(category={bare})"),
+            )
+            .await
+            .expect_error(400, "BadRequest");
+        assert!(
+            refused
+                .error_message()
+                .contains("string literal in single quotes"),
+            "{bare}: {}",
+            refused.text
+        );
+    }
 }
 
 #[tokio::test]
