@@ -8,7 +8,8 @@
 #   COMPLYD_URL=... COMPLYD_TOKEN=... compat/run.sh
 #                                  runs both suites once against an already running complyd instead
 #                                  (also COMPLYD_READ_TOKEN, COMPLYD_FIDELITY, COMPLYD_THROTTLED_URL,
-#                                  COMPLYD_THROTTLED_TOKEN; see README)
+#                                  COMPLYD_THROTTLED_TOKEN, and COMPLYD_ROUNDTRIP_TOKEN for the
+#                                  backup-and-restore round trip in the token's own tenant; see README)
 #
 # Exits non-zero when any case failed.
 set -euo pipefail
@@ -58,6 +59,11 @@ suite() {
 run_both() {
     suite "python ($1)" "$venv/bin/python" "$here/python/run.py"
     suite "js ($1)" node "$here/js/run.mjs"
+    if [[ -n "${COMPLYD_ROUNDTRIP_TOKEN:-}" ]]; then
+        # A backup tool's round trip, in a tenant of its own (the token's).
+        suite "roundtrip ($1)" env COMPLYD_TOKEN="$COMPLYD_ROUNDTRIP_TOKEN" \
+            "$venv/bin/python" "$here/python/roundtrip.py"
+    fi
 }
 
 if [[ -n "${COMPLYD_URL:-}" ]]; then
@@ -77,6 +83,8 @@ if [[ -z "$bin" ]]; then
     bin="${CARGO_TARGET_DIR:-$root/target}/debug/complyd"
 fi
 secret="compat-suite-secret"
+roundtrip_tenant=7e1e7e1e-0000-4000-8000-00000000a017
+all_scopes=Group.ReadWrite.All,DeviceManagementConfiguration.ReadWrite.All,DeviceManagementRBAC.ReadWrite.All,DeviceManagementServiceConfig.ReadWrite.All,DeviceManagementApps.Read.All
 work="$(mktemp -d)"
 pids=()
 # shellcheck disable=SC2317 # run by the EXIT trap, which shellcheck does not follow
@@ -121,9 +129,11 @@ throttled_token="$(token throttled)"
 for mode in documented intune; do
     start "$mode" --fidelity "$mode" --page-size 5
     export COMPLYD_URL=$url COMPLYD_FIDELITY=$mode
-    COMPLYD_TOKEN="$(token "$mode")"
+    # Every permission the suites' endpoints ask for (scope tags, templates, the audit log).
+    COMPLYD_TOKEN="$(token "$mode" --scopes "$all_scopes")"
     COMPLYD_READ_TOKEN="$(token "$mode" --scopes DeviceManagementConfiguration.Read.All)"
-    export COMPLYD_TOKEN COMPLYD_READ_TOKEN
+    COMPLYD_ROUNDTRIP_TOKEN="$(token "$mode" --scopes "$all_scopes" --tenant "$roundtrip_tenant")"
+    export COMPLYD_TOKEN COMPLYD_READ_TOKEN COMPLYD_ROUNDTRIP_TOKEN
     if [[ $mode == documented ]]; then
         # The Retry-After cases need a throttled server; once is enough.
         export COMPLYD_THROTTLED_URL=$throttled_url COMPLYD_THROTTLED_TOKEN=$throttled_token

@@ -42,7 +42,9 @@ if [ -z "$BASE" ]; then
     cat "$WORK/server.log" >&2
     exit 1
 fi
-TOKEN=$("$BIN" token --data "$WORK/data" --jwt-secret "$SECRET" --lifetime 7200)
+# Every permission the document's operations ask for (scope tags, templates, the audit log...).
+SCOPES=DeviceManagementConfiguration.ReadWrite.All,DeviceManagementRBAC.ReadWrite.All,DeviceManagementServiceConfig.ReadWrite.All,DeviceManagementApps.ReadWrite.All,DeviceManagementManagedDevices.ReadWrite.All
+TOKEN=$("$BIN" token --data "$WORK/data" --jwt-secret "$SECRET" --lifetime 7200 --scopes "$SCOPES")
 
 echo "== \$metadata in python-odata ($BASE)"
 "$VENV/bin/python" tools/metadata-check/check.py "$BASE"

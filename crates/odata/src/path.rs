@@ -4,8 +4,8 @@
 //! `name()`, `name(p=1,q='text')`.
 
 use crate::edm::{
-    Model, Navigation, Operation, OperationKind, Permissions, Root, RootKind, StructuredType,
-    Version,
+    Model, Navigation, Operation, OperationKind, Permissions, Primitive, Property, Root, RootKind,
+    StructuredType, ValueType, Version,
 };
 use crate::ODataError;
 use serde_json::{Map, Value};
@@ -31,6 +31,8 @@ pub struct ResourcePath<'m> {
     /// A function's parameters as the URL gives them, each literal read as JSON.
     pub arguments: Map<String, Value>,
     pub count: bool,
+    /// A structural property of the addressed entity (`/deviceManagement/settings`).
+    pub property: Option<&'m Property>,
 }
 
 /// What the path finally addresses.
@@ -45,6 +47,8 @@ pub enum Addressed {
     Action,
     Function,
     Count,
+    /// One structural property of an entity or the root singleton.
+    Property,
 }
 
 impl<'m> ResourcePath<'m> {
@@ -56,7 +60,7 @@ impl<'m> ResourcePath<'m> {
         let first = segments.next().ok_or_else(|| ODataError::segment(""))?;
         let mut out = Self::start(model, version, &first)?;
         for segment in segments {
-            if out.operation.is_some() || out.count {
+            if out.operation.is_some() || out.count || out.property.is_some() {
                 return Err(ODataError::segment(&segment));
             }
             out.step(model, version, segment)?;
@@ -106,6 +110,7 @@ impl<'m> ResourcePath<'m> {
             operation: None,
             arguments: Map::new(),
             count: false,
+            property: None,
         }
     }
 
@@ -161,6 +166,14 @@ impl<'m> ResourcePath<'m> {
             });
             return Ok(());
         }
+        if let (Some(prop), None, true) = (
+            model.property(current, name, version),
+            &key,
+            self.on_entity(),
+        ) {
+            self.property = Some(prop);
+            return Ok(());
+        }
         match (model.bound_operation(current, name, false, version), &key) {
             (Some(op), None) if self.on_entity() => self.call(op, &segment),
             _ => Err(ODataError::segment(name)),
@@ -203,6 +216,9 @@ impl<'m> ResourcePath<'m> {
         }
         if self.count {
             return Addressed::Count;
+        }
+        if self.property.is_some() {
+            return Addressed::Property;
         }
         match self.steps.last() {
             None => Addressed::RootSingleton,
@@ -267,6 +283,15 @@ fn function_arguments(op: &Operation, inner: &str) -> Result<Map<String, Value>,
         let name = name.trim();
         if name.is_empty() || out.contains_key(name) {
             return Err(bad(&format!("'{name}' is empty or given twice")));
+        }
+        let literal_text = literal.trim();
+        let string_parameter = op.parameter(name).is_some_and(|p| {
+            !p.ty.collection && p.ty.value == ValueType::Primitive(Primitive::String)
+        });
+        if string_parameter && !literal_text.starts_with('\'') && literal_text != "null" {
+            return Err(bad(&format!(
+                "'{name}' takes a string literal in single quotes, not {literal_text}"
+            )));
         }
         out.insert(
             name.to_string(),
@@ -386,6 +411,11 @@ mod tests {
         assert_eq!(p.map(|p| p.addressed()).ok(), Some(Addressed::Count));
         let p = parse("deviceManagement/deviceCompliancePolicies/p1/deviceStatusOverview");
         assert_eq!(p.map(|p| p.addressed()).ok(), Some(Addressed::Single));
+        let p = parse("deviceManagement/settings");
+        assert_eq!(p.map(|p| p.addressed()).ok(), Some(Addressed::Property));
+        assert!(parse("deviceManagement/settings/secureByDefault").is_err());
+        let p = parse("deviceManagement/deviceCompliancePolicies/p1/displayName");
+        assert_eq!(p.map(|p| p.addressed()).ok(), Some(Addressed::Property));
     }
 
     #[test]

@@ -44,12 +44,32 @@ impl<'m> Projection<'m> {
     }
 
     fn fill(&self, ty: &StructuredType, body: &Map<String, Value>, out: &mut Map<String, Value>) {
-        for prop in self.model.properties(ty, self.version) {
-            let value = match body.get(&prop.name) {
-                Some(v) => self.value(&prop.ty, v),
-                None => self.default(&prop.ty),
+        let declared = self.model.properties(ty, self.version);
+        for prop in &declared {
+            let stored = body
+                .get(&prop.name)
+                .or_else(|| prop.from.as_ref().and_then(|from| body.get(from)));
+            let value = match (stored, &prop.default) {
+                (Some(v), _) | (None, Some(v)) => self.value(&prop.ty, v),
+                (None, None) => self.default(&prop.ty),
             };
             out.insert(prop.name.clone(), value);
+        }
+        if ty.open {
+            // What the type does not declare (in any version, nor as a view's source) is a
+            // dynamic property, shown as stored.
+            let all = self.model.all_properties(ty);
+            let dynamic = body.iter().filter(|(key, _)| {
+                !key.starts_with('@')
+                    && !all.iter().any(|p| {
+                        p.name == **key
+                            || p.from.as_deref() == Some(key)
+                            || p.alias.as_deref() == Some(key)
+                    })
+            });
+            for (key, value) in dynamic {
+                out.insert(key.clone(), value.clone());
+            }
         }
     }
 

@@ -41,11 +41,24 @@ pub enum Argument<'m> {
 pub struct Validator<'m> {
     pub model: &'m Model,
     pub version: Version,
+    /// The live service's tolerance (`--fidelity intune`): `live-ignored` properties a client
+    /// sends are dropped instead of refused.
+    pub live: bool,
 }
 
 impl<'m> Validator<'m> {
     pub fn new(model: &'m Model, version: Version) -> Self {
-        Self { model, version }
+        Self {
+            model,
+            version,
+            live: false,
+        }
+    }
+
+    /// With the live service's tolerance (`--fidelity intune`).
+    pub fn live(mut self, live: bool) -> Self {
+        self.live = live;
+        self
     }
 
     /// Checks `body` as an entity of `declared` (or, for `Mode::Update`, of exactly that type).
@@ -94,15 +107,18 @@ impl<'m> Validator<'m> {
                 };
                 continue;
             }
-            if let Some(prop) = self.model.property(ty, key, self.version) {
+            if let Some(prop) = self.declared(ty, key) {
+                if prop.server_managed && prop.live_ignored && self.live {
+                    continue;
+                }
                 if prop.server_managed {
                     return Err(ODataError::model(format!(
                         "The property '{}' is read-only and cannot be set by a client.",
                         join(path, key)
                     )));
                 }
-                out.properties
-                    .insert(key.clone(), self.property(prop, value, &join(path, key))?);
+                let checked = self.property(prop, value, &join(path, key))?;
+                set_once(&mut out.properties, prop, checked, &join(path, key))?;
             } else if let Some(nav) = self.model.navigation(ty, key, self.version) {
                 if mode == Mode::Update || !nav.collection {
                     return Err(ODataError::model(format!(
@@ -112,6 +128,8 @@ impl<'m> Validator<'m> {
                 }
                 out.children
                     .push((nav, self.children(nav, value, &join(path, key))?));
+            } else if ty.open {
+                dynamic(&mut out.properties, key, value, &join(path, key))?;
             } else {
                 return Err(unknown_property(&join(path, key), ty));
             }
@@ -268,6 +286,21 @@ impl<'m> Validator<'m> {
         }
     }
 
+    /// The property `key` names in this version: by its name, or by its `alias`.
+    fn declared(&self, ty: &'m StructuredType, key: &str) -> Option<&'m Property> {
+        self.model.property(ty, key, self.version).or_else(|| {
+            self.model
+                .properties(ty, self.version)
+                .into_iter()
+                .find(|p| p.alias.as_deref() == Some(key))
+        })
+    }
+
+    /// One value of `prop`, checked as a client's would be (`path` names it in errors).
+    pub fn value(&self, prop: &Property, value: &Value, path: &str) -> Result<Value, ODataError> {
+        self.property(prop, value, path)
+    }
+
     fn property(&self, prop: &Property, value: &Value, path: &str) -> Result<Value, ODataError> {
         self.typed(prop, &prop.ty, value, path)
     }
@@ -321,9 +354,9 @@ impl<'m> Validator<'m> {
         let text = value
             .as_str()
             .ok_or_else(|| wrong_type(path, value, enum_name))?;
-        match self.model.enum_member(enum_name, text, self.version) {
-            Some(_) => Ok(value.clone()),
-            None => Err(ODataError::model(format!(
+        match self.model.enum_type(enum_name) {
+            Some(e) if e.accepts(text, self.version) => Ok(value.clone()),
+            _ => Err(ODataError::model(format!(
                 "Requested value '{text}' was not found in enum type '{enum_name}' (property '{path}')."
             ))),
         }
@@ -351,11 +384,14 @@ impl<'m> Validator<'m> {
             if is_annotation(key) {
                 continue;
             }
-            let prop = self
-                .model
-                .property(ty, key, self.version)
-                .ok_or_else(|| unknown_property(&join(path, key), ty))?;
-            out.insert(key.clone(), self.property(prop, item, &join(path, key))?);
+            match self.declared(ty, key) {
+                Some(prop) => {
+                    let checked = self.property(prop, item, &join(path, key))?;
+                    set_once(&mut out, prop, checked, &join(path, key))?;
+                }
+                None if ty.open => dynamic(&mut out, key, item, &join(path, key))?,
+                None => return Err(unknown_property(&join(path, key), ty)),
+            }
         }
         Ok(Value::Object(out))
     }
@@ -411,6 +447,56 @@ fn primitive(
     } else {
         Err(wrong_type(path, value, p.edm_name()))
     }
+}
+
+/// The most properties an open type's value may add to what it declares.
+pub const MAX_DYNAMIC_PROPERTIES: usize = 100;
+/// The longest name of a dynamic property.
+pub const MAX_DYNAMIC_NAME: usize = 128;
+
+/// Stores a declared property's value under its own name; given twice (by its name and its
+/// alias) with different values, the body is refused.
+fn set_once(
+    out: &mut Map<String, Value>,
+    prop: &Property,
+    value: Value,
+    path: &str,
+) -> Result<(), ODataError> {
+    match out.get(&prop.name) {
+        Some(given) if *given != value => Err(ODataError::model(format!(
+            "The property '{path}' gives '{}' a second, different value (it is also written as '{}').",
+            prop.name,
+            prop.alias.as_deref().unwrap_or(&prop.name)
+        ))),
+        _ => {
+            out.insert(prop.name.clone(), value);
+            Ok(())
+        }
+    }
+}
+
+/// A property an open type does not declare: a simple identifier, within the limits, any value.
+fn dynamic(
+    out: &mut Map<String, Value>,
+    key: &str,
+    value: &Value,
+    path: &str,
+) -> Result<(), ODataError> {
+    let simple = key.len() <= MAX_DYNAMIC_NAME
+        && key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !simple {
+        return Err(ODataError::model(format!(
+            "The dynamic property '{path}' needs a simple name: a letter or '_', then letters, digits or '_', at most {MAX_DYNAMIC_NAME} characters."
+        )));
+    }
+    if out.len() >= MAX_DYNAMIC_PROPERTIES && !out.contains_key(key) {
+        return Err(ODataError::model(format!(
+            "The body holds more than {MAX_DYNAMIC_PROPERTIES} dynamic properties (the limit); '{path}' is one too many."
+        )));
+    }
+    out.insert(key.to_string(), value.clone());
+    Ok(())
 }
 
 fn is_annotation(key: &str) -> bool {

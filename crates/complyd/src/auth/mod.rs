@@ -49,16 +49,30 @@ pub struct Claims {
     pub exp: i64,
     #[serde(default)]
     pub ver: String,
+    /// The signed-in user's name (delegated v1.0 tokens carry `upn`, some only `unique_name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_name: Option<String>,
+    /// The calling app's display name, as Entra writes it into access tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_displayname: Option<String>,
 }
 
-/// Who is calling, as far as authorisation cares.
-#[derive(Debug, Clone)]
+/// Who is calling, as far as authorisation (and the audit log) cares.
+#[derive(Debug, Clone, Default)]
 pub struct Principal {
     pub tenant: String,
     /// The calling application (`appid`, or `azp` in v2.0 tokens), for per-app throttling.
     pub app_id: Option<String>,
     pub app_only: bool,
     pub permissions: Vec<String>,
+    /// `oid`: the user, or the app's service principal.
+    pub object_id: Option<String>,
+    /// `upn`, else `unique_name` (delegated tokens).
+    pub user_principal_name: Option<String>,
+    /// `app_displayname`.
+    pub app_display_name: Option<String>,
 }
 
 /// Why a token was refused (401) or a caller turned away (403).
@@ -310,6 +324,9 @@ impl Authenticator {
                 app_id: claims.appid.or(claims.azp),
                 app_only,
                 permissions,
+                object_id: Some(claims.oid).filter(|o| !o.is_empty()),
+                user_principal_name: claims.upn.or(claims.unique_name),
+                app_display_name: claims.app_displayname,
             },
             nbf: claims.nbf,
             exp: claims.exp,
@@ -389,6 +406,9 @@ pub fn mint(secret: &[u8], req: &TokenRequest) -> Result<String, jsonwebtoken::e
         nbf: now,
         exp: now + req.lifetime_seconds,
         ver: "1.0".to_string(),
+        upn: None,
+        unique_name: None,
+        app_displayname: None,
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),

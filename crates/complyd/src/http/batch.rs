@@ -28,7 +28,10 @@ const KEPT_HEADERS: [&str; 6] = [
 ];
 
 struct Item {
-    id: String,
+    /// The id as the client sent it (a string or a number), answered back as it came.
+    id: Value,
+    /// The id as text, for lookups and messages.
+    label: String,
     method: Method,
     url: String,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -53,23 +56,56 @@ fn parse(envelope: &Value) -> Result<Vec<Item>, ApiError> {
         )));
     }
     let mut index: HashMap<String, usize> = HashMap::new();
+    let mut labels = Vec::with_capacity(requests.len());
     for (i, r) in requests.iter().enumerate() {
-        let id = r
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        let id = id.ok_or_else(|| malformed(format!("Request {i} of the batch has no 'id'.")))?;
+        let id = request_id(i, r)?;
         if index.insert(id.to_lowercase(), i).is_some() {
             return Err(malformed(format!(
                 "The batch has more than one request with id '{id}'."
             )));
         }
+        labels.push(id);
     }
-    requests.iter().map(|r| item(r, &index)).collect()
+    requests
+        .iter()
+        .zip(labels)
+        .map(|(r, label)| item(r, label, &index))
+        .collect()
 }
 
-fn item(r: &Value, index: &HashMap<String, usize>) -> Result<Item, ApiError> {
-    let id = r["id"].as_str().unwrap_or_default().to_string();
+/// A request's id as text: a non-empty string, or a number (tools such as backup scripts number
+/// their requests, and read the answers' ids back as numbers).
+fn request_id(i: usize, r: &Value) -> Result<String, ApiError> {
+    match r.get("id") {
+        None | Some(Value::Null) => {
+            Err(malformed(format!("Request {i} of the batch has no 'id'.")))
+        }
+        Some(Value::String(s)) if s.is_empty() => Err(malformed(format!(
+            "The 'id' of request {i} of the batch is empty."
+        ))),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(other) => Err(malformed(format!(
+            "The 'id' of request {i} of the batch must be a string or a number, not {}.",
+            json_kind(other)
+        ))),
+    }
+}
+
+/// How a JSON value is called in messages.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn item(r: &Value, label: String, index: &HashMap<String, usize>) -> Result<Item, ApiError> {
+    let id = label;
     let method = r
         .get("method")
         .and_then(Value::as_str)
@@ -139,7 +175,12 @@ fn item(r: &Value, index: &HashMap<String, usize>) -> Result<Item, ApiError> {
         Some(Value::Array(ids)) => ids
             .iter()
             .map(|d| {
-                d.as_str()
+                let named = match d {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                };
+                named
                     .and_then(|d| index.get(&d.to_lowercase()).copied())
                     .filter(|i| index.get(&id.to_lowercase()) != Some(i))
                     .ok_or_else(|| {
@@ -154,7 +195,8 @@ fn item(r: &Value, index: &HashMap<String, usize>) -> Result<Item, ApiError> {
         }
     };
     Ok(Item {
-        id,
+        id: r.get("id").cloned().unwrap_or(Value::Null),
+        label: id,
         method,
         url: url.trim_start_matches('/').to_string(),
         headers,
@@ -195,7 +237,7 @@ pub async fn run(
             .iter()
             .find(|&&d| statuses[d].is_some_and(|s| s >= 400));
         let (status, response) = match failed {
-            Some(&d) => failed_dependency(item, &items[d].id),
+            Some(&d) => failed_dependency(item, &items[d].label),
             None => dispatch(router.clone(), version, outer, item).await,
         };
         statuses[i] = Some(status);
@@ -242,7 +284,7 @@ async fn dispatch(router: Router, version: &str, outer: &HeaderMap, item: &Item)
     if uri.len() > MAX_URL_LENGTH {
         let message = format!(
             "The URL of request '{}' is longer than {MAX_URL_LENGTH} bytes (the limit).",
-            item.id
+            item.label
         );
         return refused(item, &ApiError::bad_request(message));
     }

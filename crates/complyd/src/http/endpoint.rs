@@ -35,7 +35,13 @@ pub enum Graph<'a> {
     /// `/{version}/{rest}`: a resource; `rest` is the raw path below the version. It needs one of
     /// its root's permissions for the operation (`edm::Permissions`), checked once it is resolved.
     Resource(Version, &'a str),
+    /// `/complyd/v1/outbox`: the messages complyd would have sent for the caller's tenant (not a
+    /// Graph path; it needs a token all the same).
+    Outbox,
 }
+
+/// The path of the outbox's read endpoint.
+pub const OUTBOX_PATH: &str = "/complyd/v1/outbox";
 
 impl<'a> Endpoint<'a> {
     /// The endpoint `path` names; an unknown version segment is Graph's 404.
@@ -45,6 +51,7 @@ impl<'a> Endpoint<'a> {
             "/readyz" => return Ok(Self::Ready),
             "/metrics" if metrics => return Ok(Self::Metrics),
             "/openapi.json" => return Ok(Self::OpenApi),
+            OUTBOX_PATH => return Ok(Self::Graph(Graph::Outbox)),
             _ => {}
         }
         if let Some(token_service) = identity::Endpoint::parse(path) {
@@ -105,6 +112,7 @@ mod tests {
             ("/readyz", Endpoint::Ready),
             ("/metrics", Endpoint::Metrics),
             ("/openapi.json", Endpoint::OpenApi),
+            (OUTBOX_PATH, Endpoint::Graph(Graph::Outbox)),
             ("/v1.0/$metadata", Endpoint::Metadata(Version::V1)),
             ("/beta/$batch", batch(Version::Beta)),
             ("/v1.0/%24BATCH/", batch(Version::V1)),

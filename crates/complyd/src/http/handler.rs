@@ -2,7 +2,7 @@
 //! request's caller is then authenticated (and throttled), and the endpoint is dispatched.
 
 use super::body;
-use super::endpoint::{Endpoint, Graph};
+use super::endpoint::{Endpoint, Graph, OUTBOX_PATH};
 use super::response::{self, Urls};
 use super::{ops, AppState};
 use crate::auth::Principal;
@@ -10,7 +10,7 @@ use crate::common::{host, RequestContext};
 use crate::error::ApiError;
 use crate::identity;
 use crate::metrics::{Route, Template};
-use crate::service::{Call, Operation};
+use crate::service::{Call, Caller, Operation, OUTBOX_PAGE_LIMIT};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
@@ -84,6 +84,10 @@ async fn handle(
                 Graph::Resource(version, rest) => {
                     resource(state, parts, principal, version, rest, body, route).await
                 }
+                Graph::Outbox => {
+                    *route = Route::Other;
+                    outbox(state, parts, &principal).await
+                }
             }
         }
     }
@@ -144,6 +148,7 @@ async fn resource(
     } else {
         None
     };
+    let caller = caller(state, &principal, operation.is_write()).await;
     let call = Call {
         tenant: principal.tenant,
         version,
@@ -151,6 +156,7 @@ async fn resource(
         operation,
         body,
         query,
+        caller,
     };
     let reply = state.service.execute(call).await.map_err(|e| match e {
         ApiError::Unrouted(template) => no_route(template, &parts.method, parts.uri.path()),
@@ -162,6 +168,72 @@ async fn resource(
         request_without_skiptoken: format!("{origin}{}", without_skiptoken(&parts.uri)),
     };
     Ok(response::reply(&urls, reply))
+}
+
+/// The caller as the service records it. A write by an app whose token has no display name
+/// looks the name up in the token service's registry (complyd's own apps).
+async fn caller(state: &AppState, principal: &Principal, write: bool) -> Caller {
+    let mut app_display_name = principal.app_display_name.clone();
+    if let (true, None, Some(app_id)) = (write, &app_display_name, &principal.app_id) {
+        if let Ok(Some(app)) = identity::registry::app(&state.identity.store, app_id).await {
+            app_display_name = Some(app.name);
+        }
+    }
+    Caller {
+        app_id: principal.app_id.clone(),
+        app_display_name,
+        object_id: principal.object_id.clone(),
+        user_principal_name: principal.user_principal_name.clone(),
+        app_only: principal.app_only,
+    }
+}
+
+/// `GET /complyd/v1/outbox[?$top=N&$skip=M]`: the tenant's outbox, oldest first, for callers that
+/// may read the service configuration (or the compliance configuration).
+async fn outbox(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+) -> Result<Response, ApiError> {
+    if parts.method != Method::GET {
+        return Err(no_route(OUTBOX_PATH, &parts.method, OUTBOX_PATH));
+    }
+    let readers = [
+        "DeviceManagementServiceConfig.Read.All",
+        "DeviceManagementServiceConfig.ReadWrite.All",
+        "DeviceManagementConfiguration.Read.All",
+        "DeviceManagementConfiguration.ReadWrite.All",
+    ];
+    let permissions = odata::edm::Permissions {
+        name: "outbox".into(),
+        read: readers.iter().map(|p| p.to_string()).collect(),
+        write: Vec::new(),
+    };
+    principal.authorize(&permissions, false)?;
+    let (mut top, mut skip) = (100, 0);
+    for (name, value) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+        let number = || {
+            value.parse::<usize>().map_err(|_| {
+                ApiError::bad_request(format!("{name} takes a whole number, not '{value}'."))
+            })
+        };
+        match name.as_ref() {
+            "$top" | "top" => top = number()?,
+            "$skip" | "skip" => skip = number()?,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "The outbox takes $top and $skip only, not '{other}'."
+                )))
+            }
+        }
+    }
+    if top > OUTBOX_PAGE_LIMIT {
+        return Err(ApiError::bad_request(format!(
+            "$top is at most {OUTBOX_PAGE_LIMIT} (the limit)."
+        )));
+    }
+    let messages = state.service.outbox(&principal.tenant, skip, top).await?;
+    Ok(response::document(serde_json::json!({ "value": messages })))
 }
 
 /// Graph's answer when a path exists but not with this method.

@@ -79,6 +79,10 @@ pub fn reply(urls: &Urls, reply: Reply) -> Response {
             n.to_string(),
         )
             .into_response(),
+        Reply::Value { context: c, value } => json_response(
+            StatusCode::OK,
+            &json!({ "@odata.context": context(&c), "value": value }),
+        ),
         Reply::NoContent => StatusCode::NO_CONTENT.into_response(),
         Reply::EmptyOk => StatusCode::OK.into_response(),
     }

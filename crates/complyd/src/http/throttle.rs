@@ -185,8 +185,7 @@ mod tests {
         Principal {
             tenant: tenant.into(),
             app_id: Some(app.into()),
-            app_only: false,
-            permissions: Vec::new(),
+            ..Principal::default()
         }
     }
 

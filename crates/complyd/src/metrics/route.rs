@@ -94,10 +94,11 @@ impl Template {
             steps: [("", false); MAX_STEPS],
             len: 0,
             deeper: path.steps.len() > MAX_STEPS,
-            tail: match (path.operation, path.count) {
-                (Some(operation), _) => Tail::Action(operation.name.as_str()),
-                (None, true) => Tail::Count,
-                (None, false) => Tail::None,
+            tail: match (path.operation, path.count, path.property) {
+                (Some(operation), _, _) => Tail::Action(operation.name.as_str()),
+                (None, true, _) => Tail::Count,
+                (None, false, Some(property)) => Tail::Action(property.name.as_str()),
+                (None, false, None) => Tail::None,
             },
         };
         for (slot, step) in template.steps.iter_mut().zip(&path.steps) {

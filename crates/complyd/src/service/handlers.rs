@@ -2,15 +2,18 @@
 //! checks at start that a declaration fits it, then serves its calls. A new operation is a
 //! declaration in the model plus, when none of these fits, one more entry here.
 
+use super::audit::{self, AuditDraft};
 use super::invoke::Invocation;
 use super::locate::Location;
 use super::{
-    check_exists, fidelity, insert_rows, plan_rows, route_error, Call, Fidelity, JsonObject, Reply,
-    Service,
+    check_exists, fidelity, insert_rows, integrity, parse_body, plan_rows, route_error, Call,
+    Fidelity, JsonObject, Reply, Service,
 };
 use crate::error::ApiError;
 use futures_util::future::BoxFuture;
-use odata::edm::{Binding, Model, Operation, Primitive, TypeRef, ValueType, Version};
+use odata::edm::{
+    Binding, Model, Operation, OperationKind, Primitive, TypeRef, ValueType, Version,
+};
 use odata::query::filter::{BinOp, Expr, Logic};
 use odata::validate::{Argument, Validated};
 use serde_json::{Map, Value};
@@ -34,6 +37,47 @@ const HANDLERS: &[Handler] = &[
         name: "membersWhere",
         fits: fits_members_where,
         run: |service, call| Box::pin(service.members_where(call)),
+    },
+    // Issue 17's neighbours: each in the module of its concern.
+    Handler {
+        name: "sendTestMessage",
+        fits: fits_plain_entity_action,
+        run: |service, call| Box::pin(service.send_test_message(call)),
+    },
+    Handler {
+        name: "validateRules",
+        fits: fits_validate_rules,
+        run: |service, call| Box::pin(service.validate_rules(call)),
+    },
+    Handler {
+        name: "auditCategories",
+        fits: fits_string_list,
+        run: |service, call| Box::pin(service.audit_categories(call)),
+    },
+    Handler {
+        name: "auditActivityTypes",
+        fits: fits_string_list,
+        run: |service, call| Box::pin(service.audit_activity_types(call)),
+    },
+    Handler {
+        name: "scheduledToRetire",
+        fits: fits_scheduled_to_retire,
+        run: |service, call| Box::pin(service.scheduled_to_retire(call)),
+    },
+    Handler {
+        name: "setRetireState",
+        fits: fits_set_retire_state,
+        run: |service, call| Box::pin(service.set_retire_state(call)),
+    },
+    Handler {
+        name: "stampRoot",
+        fits: fits_stamp_root,
+        run: |service, call| Box::pin(service.stamp_root(call)),
+    },
+    Handler {
+        name: "payloadLinks",
+        fits: fits_payload_links,
+        run: |service, call| Box::pin(service.payload_links(call)),
     },
 ];
 
@@ -121,6 +165,121 @@ fn fits_members_where(model: &Model, op: &Operation) -> Result<(), String> {
     }
 }
 
+/// An action bound to an entity, without parameters, words or result.
+fn fits_plain_entity_action(_: &Model, op: &Operation) -> Result<(), String> {
+    match (
+        &op.binding,
+        op.kind,
+        op.parameters.is_empty(),
+        &op.returns,
+        op.handler_args.is_empty(),
+    ) {
+        (Binding::Entity(_), OperationKind::Action, true, None, true) => Ok(()),
+        _ => Err("an action bound to an entity, without parameters, words or result".into()),
+    }
+}
+
+fn string_collection(ty: &Option<TypeRef>) -> bool {
+    ty.as_ref()
+        .is_some_and(|t| t.collection && t.value == ValueType::Primitive(Primitive::String))
+}
+
+/// A function bound to a collection answering Collection(String); it takes no parameter, or
+/// one required String (`auditActivityTypes`' category).
+fn fits_string_list(_: &Model, op: &Operation) -> Result<(), String> {
+    let params_fit = match op.parameters.as_slice() {
+        [] => true,
+        [p] => {
+            p.required && !p.ty.collection && p.ty.value == ValueType::Primitive(Primitive::String)
+        }
+        _ => false,
+    };
+    match (&op.binding, op.kind) {
+        (Binding::Collection(_), OperationKind::Function) if params_fit && string_collection(&op.returns) => Ok(()),
+        _ => Err("a function bound to a collection, with at most one required String parameter, returning Collection(String)".into()),
+    }
+}
+
+/// The named properties of the structured type `ty` names, for the fits below.
+fn has_properties(model: &Model, ty: &TypeRef, names: &[&str]) -> bool {
+    match &ty.value {
+        ValueType::Complex(name) => model.structured(name).is_some_and(|t| {
+            names
+                .iter()
+                .all(|n| model.property(t, n, Version::Beta).is_some())
+        }),
+        _ => false,
+    }
+}
+
+fn fits_validate_rules(model: &Model, op: &Operation) -> Result<(), String> {
+    let param = matches!(op.parameters.as_slice(),
+        [p] if p.required && has_properties(model, &p.ty, &["rulesContent"]));
+    let result = op.returns.as_ref().is_some_and(|r| {
+        !r.collection && has_properties(model, r, &["rules", "scriptErrors", "ruleErrors"])
+    });
+    match (&op.binding, op.kind) {
+        (Binding::Collection(_), OperationKind::Action) if param && result => Ok(()),
+        _ => Err("an action bound to a collection, taking one required value with rulesContent, returning a value with rules, scriptErrors and ruleErrors".into()),
+    }
+}
+
+fn fits_scheduled_to_retire(model: &Model, op: &Operation) -> Result<(), String> {
+    let result = op
+        .returns
+        .as_ref()
+        .is_some_and(|r| r.collection && has_properties(model, r, &["managedDeviceId"]));
+    match (&op.binding, op.kind) {
+        (Binding::Collection(_), OperationKind::Function) if op.parameters.is_empty() && result => Ok(()),
+        _ => Err("a function bound to a collection, without parameters, returning a collection of values with managedDeviceId".into()),
+    }
+}
+
+fn fits_set_retire_state(_: &Model, op: &Operation) -> Result<(), String> {
+    let has = |name: &str| op.parameter(name).is_some();
+    match (&op.binding, op.kind, &op.returns) {
+        (Binding::Collection(_), OperationKind::Action, None)
+            if has("state") && has("managedDeviceIds") && has("scopedToAllDevices") =>
+        {
+            Ok(())
+        }
+        _ => Err("an action bound to a collection taking state, managedDeviceIds and scopedToAllDevices, without result".into()),
+    }
+}
+
+/// `stampRoot PROPERTY`: an action without parameters or result; PROPERTY is a server-managed
+/// DateTimeOffset of a root singleton's type.
+fn fits_stamp_root(model: &Model, op: &Operation) -> Result<(), String> {
+    let property = one_word(op)?;
+    let stamped = model.roots().iter().any(|r| {
+        model.structured(&r.type_name).is_some_and(|t| {
+            model.property(t, property, Version::Beta).is_some_and(|p| {
+                p.server_managed && p.ty.value == ValueType::Primitive(Primitive::DateTimeOffset)
+            })
+        })
+    });
+    match (op.kind, op.parameters.is_empty(), &op.returns) {
+        (OperationKind::Action, true, None) if stamped => Ok(()),
+        _ => Err(format!("an action without parameters or result; {property} is a server DateTimeOffset of a root singleton")),
+    }
+}
+
+fn fits_payload_links(model: &Model, op: &Operation) -> Result<(), String> {
+    let param = match op.parameters.as_slice() {
+        [p] => {
+            p.required && p.ty.collection && p.ty.value == ValueType::Primitive(Primitive::String)
+        }
+        _ => false,
+    };
+    let result = op.returns.as_ref().is_some_and(|r| {
+        r.collection && has_properties(model, r, &["payloadId", "hasLink", "sources"])
+    });
+    match (&op.binding, op.kind) {
+        (Binding::Collection(_), OperationKind::Action) if param && result => Ok(()),
+        _ => Err("an action bound to a collection taking one required Collection(String), returning a collection of values with payloadId, hasLink and sources".into()),
+    }
+}
+
 impl Service {
     /// `replaceCollection`: the contained collection is cleared and the members given are
     /// created in its place, in one write; the members are the answer when one is declared.
@@ -129,6 +288,7 @@ impl Service {
             call,
             operation,
             arguments,
+            audit,
         } = invocation;
         let nav_name = operation
             .handler_args
@@ -146,12 +306,14 @@ impl Service {
             })
             .unwrap_or_default();
         fidelity::apply_rules(self.settings.fidelity, nav, &members)?;
-        let created = self.replace_members(&call, &nav.name, &members).await?;
-        if operation.returns.is_none() {
-            return Ok(Reply::NoContent);
-        }
+        let created = self
+            .replace_members(&call, &nav.name, &members, audit)
+            .await?;
         if self.settings.fidelity == Fidelity::Intune && operation.live_empty_answer {
             return Ok(Reply::EmptyOk);
+        }
+        if operation.returns.is_none() {
+            return Ok(Reply::NoContent);
         }
         let items = created
             .iter()
@@ -175,9 +337,15 @@ impl Service {
         call: &Call,
         navigation: &str,
         members: &[Validated<'static>],
+        audit: Option<AuditDraft>,
     ) -> Result<Vec<(String, String, Map<String, Value>)>, ApiError> {
-        let (collection, parent, must_exist) =
-            Location::of(&call.tenant, &call.path).below(&call.tenant, navigation);
+        let location = Location::of(&call.tenant, &call.path);
+        let (collection, parent, must_exist) = location.below(&call.tenant, navigation);
+        let mut checks = Vec::new();
+        let references = self.references(&call.tenant);
+        for (i, member) in members.iter().enumerate() {
+            references.of_entity(member, &format!("{navigation}[{i}]."), &mut checks)?;
+        }
         let mut rows = Vec::new();
         for member in members {
             plan_rows(
@@ -195,11 +363,32 @@ impl Service {
             .map(|r| (r.type_name.clone(), r.key.id.clone(), r.body.clone()))
             .collect();
         let tenant = call.tenant.clone();
+        let bound = location.id.is_some().then(|| location.key(&call.tenant));
+        let (model, navigation) = (self.model, navigation.to_string());
         self.store
             .write(move |tx| {
                 check_exists(tx, &must_exist)?;
+                integrity::check_references(tx, &checks)?;
                 tx.clear_collection(&tenant, &collection, &parent)?;
-                insert_rows(tx, &rows)
+                insert_rows(tx, &rows)?;
+                if audit.is_some() {
+                    // The bound entity, with the collection it now has.
+                    let before = match &bound {
+                        Some(key) => tx.get(key)?.map(|r| parse_body(&r.body)).transpose()?,
+                        None => None,
+                    }
+                    .unwrap_or_default();
+                    let mut after = before.clone();
+                    let given: Vec<Value> = rows
+                        .iter()
+                        .filter(|r| r.key.collection == collection)
+                        .map(|r| Value::Object(r.body.clone()))
+                        .collect();
+                    after.insert(navigation, Value::Array(given));
+                    let id = bound.as_ref().map_or("", |k| k.id.as_str());
+                    audit::record(&audit, model, tx, id, Some(&before), Some(&after))?;
+                }
+                Ok::<_, ApiError>(())
             })
             .await?;
         Ok(created)
@@ -212,6 +401,7 @@ impl Service {
             mut call,
             operation,
             arguments,
+            ..
         } = invocation;
         let (property, value) = arguments
             .iter()

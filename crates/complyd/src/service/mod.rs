@@ -2,23 +2,34 @@
 //! functions (through the handlers the model names) and derived overviews, for any entity type.
 //! Nothing here knows HTTP or SQL.
 
+mod audit;
 mod fidelity;
 mod handlers;
+mod integrity;
 mod invoke;
 mod json;
 mod locate;
+mod outbox;
 mod paging;
 mod read;
+mod retire;
+mod rules_document;
+mod singleton;
 mod summaries;
 #[cfg(test)]
 mod tests;
 
+pub use audit::Caller;
 pub use fidelity::Fidelity;
 pub use json::JsonObject;
+pub use outbox::{append as append_to_outbox, OUTBOX, OUTBOX_PAGE_LIMIT};
 pub use paging::TokenKey;
+pub use retire::{schedule as schedule_retirement, RETIRE_SCHEDULE};
 
 use crate::error::ApiError;
-use crate::store::{Key, Store, WriteTx};
+use crate::store::{Key, Store, StoreError, WriteTx};
+use audit::{AuditDraft, AuditOperation};
+use integrity::References;
 use locate::Location;
 use odata::edm::{Navigation, Stamp, StructuredType};
 use odata::path::{Addressed, ResourcePath};
@@ -28,7 +39,8 @@ use odata::validate::{Mode, Validated, Validator};
 use odata::value::DateTimeOffset;
 use odata::{Model, Version};
 use serde_json::{Map, Value};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -53,6 +65,8 @@ pub struct Call {
     pub operation: Operation,
     pub body: Option<Value>,
     pub query: QueryOptions,
+    /// Who asked (for the audit log and the outbox).
+    pub caller: Caller,
 }
 
 impl Call {
@@ -97,6 +111,11 @@ pub enum Reply {
         skiptoken: Option<String>,
     },
     Count(u64),
+    /// A primitive result or a collection of them (`{"@odata.context", "value"}`).
+    Value {
+        context: String,
+        value: Value,
+    },
     NoContent,
     /// 200 with no body at all (the live `assign`).
     EmptyOk,
@@ -113,7 +132,12 @@ pub struct Service {
     store: Arc<dyn Store>,
     settings: Settings,
     token_key: TokenKey,
+    /// (tenant, collection) pairs whose built-in members this process has made sure of.
+    builtins_done: Mutex<HashSet<(String, String)>>,
 }
+
+/// How many (tenant, collection) pairs `builtins_done` remembers before starting afresh.
+const BUILTINS_REMEMBERED: usize = 10_000;
 
 /// A new row, planned before the write transaction runs.
 struct NewRow {
@@ -139,6 +163,7 @@ impl Service {
             store,
             settings,
             token_key,
+            builtins_done: Mutex::new(HashSet::new()),
         })
     }
 
@@ -150,7 +175,14 @@ impl Service {
         {
             return Err(route_error(&call));
         }
+        if call.operation.is_write() && is_read_only(&call.path) {
+            return Err(route_error(&call));
+        }
+        self.ensure_builtins(&call).await?;
         match (addressed, call.operation) {
+            (Addressed::RootSingleton, Operation::Get) => self.read_root(call).await,
+            (Addressed::RootSingleton, Operation::Patch) => self.update_root(call).await,
+            (Addressed::Property, Operation::Get) => self.read_property(call).await,
             (Addressed::Collection, Operation::Get) => self.list(call).await,
             (Addressed::Collection, Operation::Post) => self.create(call).await,
             (Addressed::Entity, Operation::Get) => self.read(call).await,
@@ -163,6 +195,64 @@ impl Service {
             (Addressed::Count, Operation::Get) => self.count(call).await,
             _ => Err(route_error(&call)),
         }
+    }
+
+    /// The audit event a write of `call` records, if its path is audited.
+    fn audit(&self, call: &Call, operation: AuditOperation) -> Option<AuditDraft> {
+        AuditDraft::for_write(
+            &call.tenant,
+            &call.path,
+            operation,
+            &call.caller,
+            self.settings.fidelity == Fidelity::Intune,
+        )
+    }
+
+    fn references(&self, tenant: &str) -> References {
+        References {
+            model: self.model,
+            tenant: tenant.to_string(),
+            fidelity: self.settings.fidelity,
+        }
+    }
+
+    /// Inserts the built-in members of every collection along the path that the tenant lacks
+    /// (once per process and collection; the insert is idempotent across instances).
+    async fn ensure_builtins(&self, call: &Call) -> Result<(), ApiError> {
+        let mut names: Vec<&str> = Vec::new();
+        for step in &call.path.steps {
+            names.push(step.name);
+            if step.navigation.rules.builtins.is_empty() || names.len() > 1 && step.key.is_some() {
+                continue;
+            }
+            let collection = names.join("/");
+            let remembered = (call.tenant.clone(), collection.clone());
+            let known = self
+                .builtins_done
+                .lock()
+                .map(|done| done.contains(&remembered))
+                .unwrap_or(false);
+            if known {
+                continue;
+            }
+            let (model, tenant, nav) = (self.model, call.tenant.clone(), step.navigation);
+            let target = collection.clone();
+            self.store
+                .write(move |tx| integrity::insert_builtins(model, tx, &tenant, nav, &target))
+                .await?;
+            if let Ok(mut done) = self.builtins_done.lock() {
+                if done.len() >= BUILTINS_REMEMBERED {
+                    done.clear();
+                }
+                done.insert(remembered);
+            }
+        }
+        Ok(())
+    }
+
+    /// Bodies and parameters checked with this server's tolerance.
+    fn validator(&self, version: Version) -> Validator<'static> {
+        Validator::new(self.model, version).live(self.settings.fidelity == Fidelity::Intune)
     }
 
     fn utc_timestamps(&self) -> bool {
@@ -212,10 +302,15 @@ impl Service {
     async fn create(&self, mut call: Call) -> Result<Reply, ApiError> {
         let location = Location::of(&call.tenant, &call.path);
         let declared = call.target()?;
+        let nav = call.navigation()?;
         let body = call.take_body()?;
-        let validated =
-            Validator::new(self.model, call.version).entity(declared, &body, Mode::Create)?;
+        let validated = self
+            .validator(call.version)
+            .entity(declared, &body, Mode::Create)?;
         fidelity::apply_create_rules(self.settings.fidelity, self.model, call.version, &validated)?;
+        let mut checks = Vec::new();
+        self.references(&call.tenant)
+            .of_entity(&validated, "", &mut checks)?;
         let mut rows = Vec::new();
         plan_rows(
             self.model,
@@ -225,23 +320,33 @@ impl Service {
             &validated,
             &mut rows,
         );
-        let top = rows
-            .first()
-            .map(|r| (r.type_name.clone(), r.key.id.clone(), r.body.clone()));
+        let mut ruled = Vec::new();
+        ruled_children(&location.collection, &validated, &mut ruled);
+        integrity::settle_new_members(&mut rows, &ruled)?;
         let ancestors = location.ancestors.clone();
-        self.store
+        let (model, audit) = (self.model, self.audit(&call, AuditOperation::Create));
+        let (type_name, id, stored) = self
+            .store
             .write(move |tx| {
                 check_exists(tx, &ancestors)?;
-                insert_rows(tx, &rows)
+                integrity::check_references(tx, &checks)?;
+                let top = rows
+                    .first_mut()
+                    .ok_or_else(|| ApiError::Internal("nothing planned".into()))?;
+                integrity::admit_member(tx, nav, top)?;
+                let top = (top.type_name.clone(), top.key.id.clone(), top.body.clone());
+                insert_rows(tx, &rows)?;
+                audit::record(&audit, model, tx, &top.1, None, Some(&top.2))?;
+                Ok::<_, ApiError>(top)
             })
             .await?;
-        let (type_name, id, stored) =
-            top.ok_or_else(|| ApiError::Internal("nothing planned".into()))?;
         let body = self.project_row(call.version, &type_name, &id, &stored)?;
+        // The live service answers some creates 200 (`live-answers create-200`).
+        let live_ok = self.settings.fidelity == Fidelity::Intune && nav.live.create_ok;
         Ok(Reply::Entity {
             context: format!("{}/$entity", call.path.context_path()),
             body: JsonObject::from_map(&body),
-            created: true,
+            created: !live_ok,
         })
     }
 
@@ -252,7 +357,9 @@ impl Service {
             ApiError::Internal(format!("stored type {} is not in the model", row.type_name))
         })?;
         let body = call.take_body()?;
-        let validated = Validator::new(self.model, call.version).entity(ty, &body, Mode::Update)?;
+        let validated = self
+            .validator(call.version)
+            .entity(ty, &body, Mode::Update)?;
         if validated.id.as_ref().is_some_and(|id| *id != key.id) {
             return Err(ApiError::bad_request(format!(
                 "The id in the body does not match the key '{}'.",
@@ -261,16 +368,26 @@ impl Service {
         }
         let changes = validated.properties;
         let stamp_key = key.clone();
-        let model = self.model;
+        let (model, nav) = (self.model, call.navigation()?);
+        let (audit, references) = (
+            self.audit(&call, AuditOperation::Patch),
+            self.references(&call.tenant),
+        );
         let stored = self
             .store
             .write(move |tx| {
                 let row = tx.get(&stamp_key)?.ok_or_else(|| not_found(&stamp_key))?;
-                let mut body = parse_body(&row.body)?;
-                body.extend(changes);
+                let before = parse_body(&row.body)?;
+                let mut body = before.clone();
+                body.extend(changes.clone());
                 stamp_update(model, ty, &mut body);
                 let body = canonical(model, ty, &body);
+                let mut checks = Vec::new();
+                references.of_changes(ty, &body, &changes, &mut checks)?;
+                integrity::check_references(tx, &checks)?;
+                integrity::admit_change(tx, nav, &stamp_key, &before, &body)?;
                 tx.update(&stamp_key, &Value::Object(body.clone()).to_string())?;
+                audit::record(&audit, model, tx, &stamp_key.id, Some(&before), Some(&body))?;
                 Ok::<_, ApiError>(body)
             })
             .await?;
@@ -284,7 +401,14 @@ impl Service {
         id: &str,
         stored: &Map<String, Value>,
     ) -> Result<Reply, ApiError> {
-        if self.settings.fidelity == Fidelity::Intune {
+        // The live service answers PATCH 204, except where a navigation says 200
+        // (`live-answers patch-200`).
+        let patch_ok = call
+            .path
+            .steps
+            .last()
+            .is_some_and(|s| s.navigation.live.patch_ok);
+        if self.settings.fidelity == Fidelity::Intune && !patch_ok {
             return Ok(Reply::NoContent);
         }
         let body = self.project_row(call.version, type_name, id, stored)?;
@@ -297,13 +421,17 @@ impl Service {
 
     async fn delete(&self, call: Call) -> Result<Reply, ApiError> {
         let key = Location::of(&call.tenant, &call.path).key(&call.tenant);
+        let nav = call.navigation()?;
+        integrity::refuse_builtin_delete(nav, &key.id)?;
+        let (model, audit) = (self.model, self.audit(&call, AuditOperation::Delete));
         self.store
             .write(move |tx| {
-                if tx.delete_tree(&key)? {
-                    Ok(())
-                } else {
-                    Err(not_found(&key))
-                }
+                let row = tx.get(&key)?.ok_or_else(|| not_found(&key))?;
+                integrity::admit_delete(tx, nav, &key)?;
+                tx.delete_tree(&key)?;
+                let before = parse_body(&row.body)?;
+                audit::record(&audit, model, tx, &key.id, Some(&before), None)?;
+                Ok::<_, ApiError>(())
             })
             .await?;
         Ok(Reply::NoContent)
@@ -314,7 +442,9 @@ impl Service {
         let ty = call.target()?;
         let nav = call.navigation()?;
         let body = call.take_body()?;
-        let validated = Validator::new(self.model, call.version).entity(ty, &body, Mode::Update)?;
+        let validated = self
+            .validator(call.version)
+            .entity(ty, &body, Mode::Update)?;
         let current = self
             .single_body(nav, &location.key(&call.tenant), location.ancestors.last())
             .await?;
@@ -324,29 +454,48 @@ impl Service {
             validated.properties,
             ty.name.clone(),
         );
-        let model = self.model;
+        let (model, audit) = (self.model, self.audit(&call, AuditOperation::Patch));
         let stored = self
             .store
             .write(move |tx| {
                 check_exists(tx, &ancestors)?;
                 let existing = tx.get(&key)?;
-                let mut body = match &existing {
+                let before = match &existing {
                     Some(row) => parse_body(&row.body)?,
                     None => current,
                 };
+                let mut body = before.clone();
                 body.extend(changes);
                 let body = canonical(model, ty, &body);
-                let text = Value::Object(body.clone()).to_string();
-                if existing.is_some() {
-                    tx.update(&key, &text)?;
-                } else {
-                    tx.insert(&key, &type_name, &text)?;
-                }
+                put_single(tx, &key, &type_name, existing.is_some(), &body)?;
+                audit::record(&audit, model, tx, &key.id, Some(&before), Some(&body))?;
                 Ok::<_, ApiError>(body)
             })
             .await?;
         let id = location.id.clone().unwrap_or_default();
         self.after_update(&call, &ty.name, &id, &stored)
+    }
+}
+
+/// Whether a navigation along the path is read-only to clients (`read-only`, `view`).
+fn is_read_only(path: &ResourcePath<'_>) -> bool {
+    path.root.navigation.rules.read_only || path.steps.iter().any(|s| s.navigation.rules.read_only)
+}
+
+/// The collection paths of `v`'s deep-inserted children whose navigation has member rules.
+fn ruled_children(
+    collection: &str,
+    v: &Validated<'static>,
+    out: &mut Vec<(String, &'static Navigation)>,
+) {
+    for (nav, members) in &v.children {
+        let below = format!("{collection}/{}", nav.name);
+        if nav.rules.one_default.is_some() || !nav.rules.unique.is_empty() {
+            out.push((below.clone(), *nav));
+        }
+        for member in members {
+            ruled_children(&below, member, out);
+        }
     }
 }
 
@@ -429,6 +578,23 @@ fn stamp_update(model: &'static Model, ty: &StructuredType, body: &mut Map<Strin
             _ => continue,
         };
         body.insert(prop.name.clone(), value);
+    }
+}
+
+/// Stores the body of a single-valued entity (a singleton, an overview): an update when it is
+/// stored already, else its first insert.
+fn put_single(
+    tx: &mut dyn WriteTx,
+    key: &Key,
+    type_name: &str,
+    stored: bool,
+    body: &Map<String, Value>,
+) -> Result<(), StoreError> {
+    let text = Value::Object(body.clone()).to_string();
+    if stored {
+        tx.update(key, &text).map(|_| ())
+    } else {
+        tx.insert(key, type_name, &text)
     }
 }
 

@@ -1,13 +1,15 @@
 //! Reads: collections with the bound query options (filter, order, keyset paging, `$select`,
 //! `$expand`, counts), single entities and single-valued navigations.
 
+use super::locate::Location;
 use super::{fidelity, not_found, parse_body, Call, JsonObject, Reply, Service};
 use crate::error::ApiError;
 use crate::store::{Cursor, Key, Query, Row};
 use futures_util::future::BoxFuture;
-use odata::edm::Navigation;
+use odata::edm::{Navigation, StructuredType};
 use odata::path::ResourcePath;
 use odata::query::bind::{self, BoundExpand, BoundQuery};
+use odata::Model;
 use odata::Version;
 use serde_json::{Map, Value};
 
@@ -26,12 +28,39 @@ impl Service {
         Ok(bind::bind(self.model, call.version, target, &call.query)?)
     }
 
+    /// Where the members `call` addresses are stored: for a view (`view PATH`), the viewed
+    /// collection, shown as the view's type; else the path's own location.
+    fn source(&self, call: &Call) -> Result<(Location, Option<&'static StructuredType>), ApiError> {
+        let view = call
+            .path
+            .steps
+            .last()
+            .and_then(|s| s.navigation.rules.view.as_deref());
+        let Some(view) = view else {
+            return Ok((Location::of(&call.tenant, &call.path), None));
+        };
+        let viewed = ResourcePath::parse(self.model, Version::Beta, view)
+            .map_err(|e| ApiError::Internal(format!("view /{view}: {}", e.message)))?;
+        let mut location = Location::of(&call.tenant, &viewed);
+        location.id = call.path.steps.last().and_then(|s| s.key.clone());
+        Ok((location, Some(call.target()?)))
+    }
+
     /// The collection `call` addresses (its containers checked to exist): the bound query
-    /// options, the live filter rules applied, and the store query they select.
-    async fn scoped(&self, call: &Call) -> Result<(BoundQuery<'static>, Query), ApiError> {
-        let location = super::locate::Location::of(&call.tenant, &call.path);
-        self.require_ancestors(&location).await?;
+    /// options, the live filter rules applied, and the store query they select; for a view, the
+    /// type its members are shown as.
+    async fn scoped(
+        &self,
+        call: &Call,
+    ) -> Result<(BoundQuery<'static>, Query, Option<&'static StructuredType>), ApiError> {
+        let (location, shown_as) = self.source(call)?;
+        if shown_as.is_none() {
+            self.require_ancestors(&location).await?;
+        }
         let mut bound = self.bind(call)?;
+        if let Some(view) = shown_as {
+            rename_for_view(self.model, view, &mut bound);
+        }
         fidelity::apply_filter_rules(
             self.settings.fidelity,
             call.path.steps.last().map(|s| s.navigation),
@@ -40,11 +69,11 @@ impl Service {
         )?;
         let mut query = Query::all(&call.tenant, &location.collection, &location.parent);
         query.filter = bound.filter.clone();
-        Ok((bound, query))
+        Ok((bound, query, shown_as))
     }
 
     pub(super) async fn list(&self, call: Call) -> Result<Reply, ApiError> {
-        let (bound, query) = self.scoped(&call).await?;
+        let (bound, query, shown_as) = self.scoped(&call).await?;
         let fingerprint = format!(
             "{}|{}|{}|{:?}|{:?}",
             call.tenant, query.collection, query.parent, query.filter, bound.orderby
@@ -61,7 +90,7 @@ impl Service {
         };
         let page_size = bound.top.unwrap_or(self.settings.page_size);
         let page = self
-            .page(query, &bound, call.version, cursor, page_size)
+            .page(query, &bound, call.version, cursor, page_size, shown_as)
             .await?;
         let skiptoken = page.next.map(|c| self.token_key.encode(&fingerprint, &c));
         Ok(Reply::Collection {
@@ -72,7 +101,8 @@ impl Service {
         })
     }
 
-    /// Fetches, projects and expands one page. `query` carries scope and filter.
+    /// Fetches, projects and expands one page. `query` carries scope and filter; `shown_as` is
+    /// a view's type.
     fn page<'a>(
         &'a self,
         mut query: Query,
@@ -80,6 +110,7 @@ impl Service {
         version: Version,
         cursor: Option<Cursor>,
         limit: usize,
+        shown_as: Option<&'static StructuredType>,
     ) -> BoxFuture<'a, Result<Page, ApiError>> {
         Box::pin(async move {
             query.order = bound.orderby.clone();
@@ -103,7 +134,7 @@ impl Service {
             };
             let mut items = Vec::with_capacity(rows.len());
             for (row, _) in &rows {
-                items.push(self.shape(row, bound, version).await?);
+                items.push(self.shape(row, bound, version, shown_as).await?);
             }
             Ok(Page { items, next })
         })
@@ -115,7 +146,13 @@ impl Service {
         row: &Row,
         bound: &BoundQuery<'static>,
         version: Version,
+        shown_as: Option<&'static StructuredType>,
     ) -> Result<JsonObject, ApiError> {
+        if let Some(view) = shown_as {
+            let body = parse_body(&row.body)?;
+            let shown = self.projection(version).entity(view, &row.key.id, &body);
+            return Ok(JsonObject::from_map(&select(shown, bound)));
+        }
         // A row stored in its /beta shape answers /beta as it is: no parsing, no printing.
         let plain = bound.select.is_none() && bound.expand.is_empty();
         if plain && row.canonical && version == Version::Beta && !self.utc_timestamps() {
@@ -169,7 +206,7 @@ impl Service {
             query.filter = expand.query.filter.clone();
             let limit = expand.query.top.unwrap_or(EXPAND_LIMIT).min(EXPAND_LIMIT);
             let page = self
-                .page(query, &expand.query, version, None, limit)
+                .page(query, &expand.query, version, None, limit, None)
                 .await?;
             Ok(Value::Array(
                 page.items.iter().map(JsonObject::to_value).collect(),
@@ -178,15 +215,16 @@ impl Service {
     }
 
     pub(super) async fn count(&self, call: Call) -> Result<Reply, ApiError> {
-        let (_, query) = self.scoped(&call).await?;
+        let (_, query, _) = self.scoped(&call).await?;
         Ok(Reply::Count(self.store.count_matching(query).await?))
     }
 
     pub(super) async fn read(&self, call: Call) -> Result<Reply, ApiError> {
-        let key = super::locate::Location::of(&call.tenant, &call.path).key(&call.tenant);
+        let (location, shown_as) = self.source(&call)?;
+        let key = location.key(&call.tenant);
         let bound = self.bind(&call)?;
         let row = self.store.get(&key).await?.ok_or_else(|| not_found(&key))?;
-        let body = self.shape(&row, &bound, call.version).await?;
+        let body = self.shape(&row, &bound, call.version, shown_as).await?;
         Ok(Reply::Entity {
             context: entity_context(&call.path, &bound),
             body,
@@ -240,6 +278,28 @@ impl Service {
                 .await?
                 .unwrap_or_default(),
         )
+    }
+}
+
+/// A view's filters and sort keys name its properties; the stored rows carry the properties they
+/// are shown `from`.
+fn rename_for_view(model: &Model, view: &StructuredType, bound: &mut BoundQuery<'_>) {
+    let renames: Vec<(String, String)> = model
+        .all_properties(view)
+        .into_iter()
+        .filter_map(|p| p.from.clone().map(|from| (p.name.clone(), from)))
+        .collect();
+    let rename = |name: &str| {
+        renames
+            .iter()
+            .find(|(shown, _)| shown == name)
+            .map(|(_, stored)| stored.clone())
+    };
+    if let Some(filter) = bound.filter.as_mut() {
+        filter.rename_entity_properties(&rename);
+    }
+    for (operand, _) in &mut bound.orderby {
+        operand.rename_entity_properties(&rename);
     }
 }
 

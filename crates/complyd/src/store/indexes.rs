@@ -264,6 +264,9 @@ mod tests {
         found.sort();
         let statuses = "deviceCompliancePolicies/deviceStatuses";
         let wanted = [
+            // Issue 17: the audit log is filtered by time and category.
+            ("auditEvents", "activityDateTime"),
+            ("auditEvents", "category"),
             ("deviceCompliancePolicies", "displayName"),
             ("deviceCompliancePolicies", "lastModifiedDateTime"),
             (statuses, "lastReportedDateTime"),

@@ -207,6 +207,26 @@ impl WriteTx for State {
         Ok(true)
     }
 
+    fn members(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        parent: &str,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        let mut found: Vec<Row> = self
+            .rows
+            .values()
+            .filter(|r| {
+                r.key.tenant == tenant && r.key.collection == collection && r.key.parent == parent
+            })
+            .cloned()
+            .collect();
+        found.sort_by_key(|r| r.seq);
+        found.truncate(limit);
+        Ok(found)
+    }
+
     fn clear_collection(
         &mut self,
         tenant: &str,

@@ -162,6 +162,15 @@ pub trait WriteTx {
     fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError>;
     /// Deletes the entity and everything it contains; false when no such entity exists.
     fn delete_tree(&mut self, key: &Key) -> Result<bool, StoreError>;
+    /// The members of one collection under one parent, in insertion order, at most `limit`
+    /// (rules over a collection's members are checked inside the write that changes them).
+    fn members(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        parent: &str,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError>;
     /// Deletes every member of one contained collection, with everything they contain.
     fn clear_collection(
         &mut self,

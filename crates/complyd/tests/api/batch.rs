@@ -174,3 +174,96 @@ async fn a_batch_inside_a_batch_is_refused() {
     );
     assert_eq!(by_id(&all, "outer")["status"], 400);
 }
+
+#[tokio::test]
+async fn numeric_ids_are_accepted_and_answered_as_numbers() {
+    let server = Server::start().await;
+    let client = server.client();
+    let policy = client
+        .post("beta", POLICIES, &windows10_policy("numbered"))
+        .await
+        .expect(201)
+        .json();
+    let id = policy["id"].as_str().unwrap();
+    // As backup tools write it: numbered requests, one depending on another by number or text.
+    let batch = json!({"requests": [
+        {"id": 1, "method": "GET", "url": format!("deviceManagement/deviceCompliancePolicies/{id}/assignments")},
+        {"id": 2, "method": "GET", "url": format!("deviceManagement/deviceCompliancePolicies/{id}"), "dependsOn": [1]},
+        {"id": "3", "method": "GET", "url": "deviceManagement/deviceCompliancePolicies", "dependsOn": ["2", 1]},
+        {"id": 4.5, "method": "GET", "url": "deviceManagement/deviceCompliancePolicies/nosuch"},
+    ]});
+    let all = responses(
+        &client
+            .post("beta", "$batch", &batch)
+            .await
+            .expect(200)
+            .json(),
+    );
+    let find = |id: Value| {
+        all.iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no response with id {id} (as sent) in {all:?}"))
+    };
+    assert_eq!(find(json!(1))["status"], 200);
+    assert_eq!(find(json!(2))["body"]["displayName"], "numbered");
+    assert_eq!(find(json!("3"))["status"], 200);
+    assert_eq!(find(json!(4.5))["status"], 404);
+    assert!(
+        all.iter()
+            .all(|r| r["id"] != json!("1") && r["id"] != json!("2")),
+        "a numeric id stays a number: {all:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_or_mistyped_id_is_named_for_what_it_is() {
+    let server = Server::start().await;
+    let client = server.client();
+    let get = |id: Value| json!({"id": id, "method": "GET", "url": "deviceManagement/deviceCompliancePolicies"});
+    let cases = [
+        (
+            json!({"requests": [{"method": "GET", "url": "deviceManagement/deviceCompliancePolicies"}]}),
+            "Request 0 of the batch has no 'id'.",
+        ),
+        (
+            json!({"requests": [get(json!(1)), get(json!(null))]}),
+            "Request 1 of the batch has no 'id'.",
+        ),
+        (
+            json!({"requests": [get(json!(true))]}),
+            "The 'id' of request 0 of the batch must be a string or a number, not a boolean.",
+        ),
+        (
+            json!({"requests": [get(json!({"n": 1}))]}),
+            "The 'id' of request 0 of the batch must be a string or a number, not an object.",
+        ),
+        (
+            json!({"requests": [get(json!([1]))]}),
+            "The 'id' of request 0 of the batch must be a string or a number, not an array.",
+        ),
+        (
+            json!({"requests": [get(json!(""))]}),
+            "The 'id' of request 0 of the batch is empty.",
+        ),
+        (
+            json!({"requests": [get(json!(1)), get(json!("1"))]}),
+            "The batch has more than one request with id '1'.",
+        ),
+        (
+            json!({"requests": [{"id": 1, "method": "GET", "url": "x", "dependsOn": [2]}]}),
+            "Request '1' depends on an unknown request 2.",
+        ),
+        (
+            json!({"requests": [{"id": 1, "method": "GET", "url": "x", "dependsOn": [true]}]}),
+            "Request '1' depends on an unknown request true.",
+        ),
+    ];
+    for (case, message) in cases {
+        let error = client
+            .post("beta", "$batch", &case)
+            .await
+            .expect_error(400, "BadRequest")
+            .json();
+        assert_eq!(error["error"]["message"], message, "{case}");
+    }
+}

@@ -53,7 +53,7 @@ async fn metadata_is_served_per_version_without_a_token() {
             beta,
             "{version}"
         );
-        assert_eq!(body.contains("Name=\"roleScopeTagIds\""), beta, "{version}");
+        assert_eq!(body.contains("Name=\"tpmRequired\""), beta, "{version}");
     }
     // The same document with a token, and the same answer as the model's generator.
     let client = server.client();

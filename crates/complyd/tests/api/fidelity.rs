@@ -13,11 +13,15 @@ async fn both_modes() -> [(Server, bool); 2] {
     ]
 }
 
+/// A notification action names its template or, as here, the zero GUID (--fidelity intune).
 fn policy_with_actions(actions: &[&str]) -> Value {
     let mut body = windows10_policy("actions");
     let items: Vec<Value> = actions
         .iter()
-        .map(|a| json!({ "actionType": a, "gracePeriodHours": 1 }))
+        .map(|a| {
+            json!({ "actionType": a, "gracePeriodHours": 1,
+            "notificationTemplateId": "00000000-0000-0000-0000-000000000000" })
+        })
         .collect();
     body["scheduledActionsForRule"] =
         json!([{ "ruleName": "PasswordRequired", "scheduledActionConfigurations": items }]);

@@ -12,6 +12,7 @@ mod fidelity;
 mod hardening;
 mod identity;
 mod model_data;
+mod neighbours;
 mod ops;
 mod polymorphism;
 mod query;

@@ -173,8 +173,9 @@ async fn a_beta_only_policy_is_shown_on_v1_as_the_bare_base() {
 async fn beta_only_properties_are_invisible_and_unwritable_on_v1() {
     let server = Server::start().await;
     let client = server.client();
+    let tag = client.create_scope_tag("seven").await;
     let mut body = windows10_policy("scoped");
-    body["roleScopeTagIds"] = json!(["0", "7"]);
+    body["roleScopeTagIds"] = json!(["0", tag]);
     body["tpmRequired"] = json!(true);
     let id = client.post("beta", POLICIES, &body).await.expect(201).id();
     let on_beta = client
@@ -182,7 +183,7 @@ async fn beta_only_properties_are_invisible_and_unwritable_on_v1() {
         .await
         .expect(200)
         .json();
-    assert_eq!(on_beta["roleScopeTagIds"], json!(["0", "7"]));
+    assert_eq!(on_beta["roleScopeTagIds"], json!(["0", tag]));
     assert_eq!(on_beta["tpmRequired"], true);
     let on_v1 = client
         .get("v1.0", &policy_path(&id))
@@ -221,7 +222,7 @@ async fn beta_only_properties_are_invisible_and_unwritable_on_v1() {
         .await
         .expect(200)
         .json();
-    assert_eq!(after["roleScopeTagIds"], json!(["0", "7"]));
+    assert_eq!(after["roleScopeTagIds"], json!(["0", tag]));
     assert_eq!(after["tpmRequired"], true);
     assert_eq!(
         after["version"], on_beta["version"],

@@ -356,18 +356,19 @@ const STATUS_FILTERS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Policy filters over the statuses' policy ("query"), an iOS policy tagged 0 and 7 ("ios") and
-/// a Windows 10 policy with BitLocker ("bl"): (filter, expected names, why).
+/// Policy filters over the statuses' policy ("query"), an iOS policy tagged 0 and TAG (a scope tag
+/// created first; `TAG` is replaced by its id) and a Windows 10 policy with BitLocker ("bl"):
+/// (filter, expected names, why).
 const POLICY_FILTERS: &[(&str, &[&str], &str)] = &[
     (
-        "roleScopeTagIds/any(t: t eq '7')",
+        "roleScopeTagIds/any(t: t eq 'TAG')",
         &["ios"],
-        "only ios has tag 7",
+        "only ios has the created tag",
     ),
     (
         "roleScopeTagIds/all(t: t eq '0')",
         &["bl", "query"],
-        "every tag is 0 (an empty list counts); ios also has 7",
+        "every tag is 0 (the default); ios also has the created tag",
     ),
     (
         "microsoft.graph.windows10CompliancePolicy/bitLockerEnabled eq true",
@@ -401,11 +402,13 @@ async fn functions_lambdas_casts_and_isof() {
         assert_eq!(count, *expected, "{filter}: {why}");
     }
 
-    let ios = json!({"@odata.type": "#microsoft.graph.iosCompliancePolicy", "displayName": "ios", "roleScopeTagIds": ["0", "7"]});
+    let tag = client.create_scope_tag("seven").await;
+    let ios = json!({"@odata.type": "#microsoft.graph.iosCompliancePolicy", "displayName": "ios", "roleScopeTagIds": ["0", tag]});
     client.post("beta", POLICIES, &ios).await.expect(201);
     let bitlocker = json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "displayName": "bl", "bitLockerEnabled": true});
     client.post("beta", POLICIES, &bitlocker).await.expect(201);
     for (filter, expected, why) in POLICY_FILTERS {
+        let filter = &filter.replace("TAG", &tag);
         let list = client
             .get("beta", &format!("{POLICIES}?$filter={}", enc(filter)))
             .await

@@ -15,6 +15,7 @@ pub const OTHER_TENANT: &str = "22222222-2222-4222-8222-222222222222";
 pub const READ: &str = "DeviceManagementConfiguration.Read.All";
 pub const WRITE: &str = "DeviceManagementConfiguration.ReadWrite.All";
 pub const POLICIES: &str = "deviceManagement/deviceCompliancePolicies";
+pub const SCOPE_TAGS: &str = "deviceManagement/roleScopeTags";
 pub const VERSIONS: [&str; 2] = ["v1.0", "beta"];
 /// The error code Graph uses when a path exists but the method is not served there.
 pub const ROUTE_ERROR: &str = "No method match route template";
@@ -309,6 +310,19 @@ impl Client {
             .await
             .expect(201)
             .id()
+    }
+
+    /// Creates a role scope tag (beta) and answers its id (201, or the live service's 200).
+    pub async fn create_scope_tag(&self, name: &str) -> String {
+        let created = self
+            .post("beta", SCOPE_TAGS, &json!({ "displayName": name }))
+            .await;
+        assert!(
+            [200, 201].contains(&created.status),
+            "scope tag not created: {}",
+            created.text
+        );
+        created.id()
     }
 }
 

@@ -22,6 +22,10 @@ pub struct LiveRules {
     /// Rules of the service (named, implemented in its code) that the members satisfy when they
     /// are created with their container or replaced by an action.
     pub rules: Vec<String>,
+    /// `live-answers create-200`: a create answers 200 (with the entity) instead of 201.
+    pub create_ok: bool,
+    /// `live-answers patch-200`: a PATCH answers 200 with the entity instead of the live 204.
+    pub patch_ok: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,7 @@ use super::{
     StructuredType, TypeKind, TypeRef, ValueType, Version,
 };
 use crate::path::{Addressed, ResourcePath};
+use crate::validate::Validator;
 use std::collections::HashSet;
 
 impl Model {
@@ -14,7 +15,66 @@ impl Model {
             self.check_type(ty)?;
         }
         self.check_roots()?;
-        self.check_operations()
+        self.check_operations()?;
+        self.check_v1_closure()
+    }
+
+    /// What v1.0 shows names only types v1.0 has: no property or operation of v1.0 uses a
+    /// beta-only enum or structured type, so v1.0's `$metadata` declares no beta-only type.
+    fn check_v1_closure(&self) -> Result<(), String> {
+        for ty in self
+            .types
+            .values()
+            .filter(|t| self.exists_in(t, Version::V1))
+        {
+            for p in ty
+                .own_properties
+                .iter()
+                .filter(|p| p.availability.in_version(Version::V1))
+            {
+                self.in_v1(&p.ty)
+                    .map_err(|e| format!("{}.{}: {e}", ty.name, p.name))?;
+            }
+        }
+        for op in self
+            .operations
+            .iter()
+            .filter(|op| op.availability.in_version(Version::V1))
+        {
+            let at = |e: String| format!("{} {}: {e}", op.kind.as_str(), op.name);
+            for ty in op.parameters.iter().map(|p| &p.ty).chain(&op.returns) {
+                self.in_v1(ty).map_err(at)?;
+            }
+            if let Binding::Entity(t) | Binding::Collection(t) = &op.binding {
+                if !self
+                    .structured(t)
+                    .is_some_and(|b| self.exists_in(b, Version::V1))
+                {
+                    return Err(at(format!("bound to {t}, which v1.0 lacks; mark it beta")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn in_v1(&self, ty: &TypeRef) -> Result<(), String> {
+        let present = match &ty.value {
+            ValueType::Primitive(_) => true,
+            ValueType::Enum(e) => self
+                .enums
+                .get(e)
+                .is_some_and(|e| e.availability.in_version(Version::V1)),
+            ValueType::Complex(c) => self
+                .structured(c)
+                .is_some_and(|t| self.exists_in(t, Version::V1)),
+        };
+        match (&ty.value, present) {
+            (_, true) => Ok(()),
+            (ValueType::Enum(n) | ValueType::Complex(n), false) => Err(format!(
+                "v1.0 shows it but its type {n} is beta-only; mark it beta"
+            )),
+            (ValueType::Primitive(_), false) => Ok(()),
+        }
     }
 
     fn check_type(&self, ty: &StructuredType) -> Result<(), String> {
@@ -31,6 +91,7 @@ impl Model {
         }
         for p in &ty.own_properties {
             self.check_property(p)
+                .and_then(|()| self.check_property_behaviour(ty, p))
                 .map_err(|e| format!("{}.{}: {e}", ty.name, p.name))?;
         }
         for n in &ty.own_navigations {
@@ -71,6 +132,94 @@ impl Model {
         Ok(())
     }
 
+    /// `default`, `references`, `alias`: each fits the property it annotates.
+    fn check_property_behaviour(&self, owner: &StructuredType, p: &Property) -> Result<(), String> {
+        if let Some(value) = &p.default {
+            Validator::new(self, Version::Beta)
+                .value(p, value, &p.name)
+                .map_err(|e| format!("default: {}", e.message))?;
+        }
+        if let Some(reference) = &p.reference {
+            if p.ty.value != ValueType::Primitive(Primitive::String) {
+                return Err("only a String (or a collection of them) references members".into());
+            }
+            self.collection_at(&reference.path)
+                .map_err(|e| format!("references: {e}"))?;
+            if let Some((when, _)) = &reference.when {
+                if self.property(owner, when, Version::Beta).is_none() {
+                    return Err(format!(
+                        "references … when {when}: no such property beside it"
+                    ));
+                }
+            }
+        }
+        if let Some(alias) = &p.alias {
+            if self.property(owner, alias, Version::Beta).is_some() {
+                return Err(format!("alias {alias}: a property of that name exists"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The entity type of the collection at `path` (a path from a root, without keys).
+    fn collection_at(&self, path: &str) -> Result<&StructuredType, String> {
+        ResourcePath::parse(self, Version::Beta, path)
+            .ok()
+            .filter(|p| p.addressed() == Addressed::Collection)
+            .filter(|p| p.steps.iter().all(|s| s.key.is_none()))
+            .and_then(|p| p.steps.last().map(|s| s.target))
+            .ok_or_else(|| format!("/{path} is not a collection path"))
+    }
+
+    /// Read-only, views, member rules and built-in members fit the collection they annotate.
+    fn check_rules(&self, n: &Navigation, target: &StructuredType) -> Result<(), String> {
+        let rules = &n.rules;
+        let has_rules = rules.view.is_some()
+            || rules.one_default.is_some()
+            || !rules.unique.is_empty()
+            || !rules.builtins.is_empty();
+        if has_rules && !n.collection {
+            return Err("only a collection takes view, one-default, unique or builtin".into());
+        }
+        if let Some(view) = &rules.view {
+            self.collection_at(view).map_err(|e| format!("view: {e}"))?;
+        }
+        let primitive = |name: &str, boolean: bool| {
+            self.property(target, name, Version::Beta).is_some_and(|p| {
+                !p.ty.collection
+                    && match &p.ty.value {
+                        ValueType::Primitive(Primitive::Boolean) => true,
+                        ValueType::Primitive(_) => !boolean,
+                        _ => false,
+                    }
+            })
+        };
+        if let Some(flag) = &rules.one_default {
+            if !primitive(flag, true) {
+                return Err(format!(
+                    "one-default {flag}: not a Boolean of {}",
+                    target.name
+                ));
+            }
+        }
+        if let Some(p) = rules.unique.iter().find(|p| !primitive(p, false)) {
+            return Err(format!("unique {p}: not a primitive of {}", target.name));
+        }
+        for b in &rules.builtins {
+            if let Some(key) = b
+                .body
+                .keys()
+                .find(|k| self.property(target, k, Version::Beta).is_none())
+            {
+                return Err(format!(
+                    "builtin {}: {} has no property {key}",
+                    b.id, target.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn check_navigation(&self, owner: &StructuredType, n: &Navigation) -> Result<(), String> {
         let target = self
             .types
@@ -79,6 +228,7 @@ impl Model {
         if target.kind != TypeKind::Entity {
             return Err(format!("{} is not an entity type", n.target));
         }
+        self.check_rules(n, target)?;
         if let Some(derived) = &n.derived {
             if n.collection {
                 return Err("only a single-valued navigation is derived".into());
@@ -154,6 +304,10 @@ impl Model {
                     "root {}: unknown type {}",
                     root.name, root.type_name
                 ));
+            }
+            if let Some(ty) = self.structured(&root.type_name) {
+                self.check_rules(&root.navigation, ty)
+                    .map_err(|e| format!("root {}: {e}", root.name))?;
             }
         }
         Ok(())
@@ -252,6 +406,22 @@ entity boxOverview
             ("function items on box\n  handler h", "same name"),
             ("action close\n  handler h", "no 'permissions SET'"),
             ("entity crate\n  b: box", "is an entity type"),
+            (
+                "enum shade beta\n  dark = 0\nentity crate\n  s: shade",
+                "microsoft.graph.crate.s: v1.0 shows it but its type microsoft.graph.shade is beta-only",
+            ),
+            ("enum shade beta tinted\n  dark = 0", "unknown enum header word 'tinted'"),
+            ("entity crate\n  tags: Collection(String) default [1]", "default: Cannot convert"),
+            ("entity crate\n  tag: Int32 references /boxes", "only a String"),
+            ("entity crate\n  tag: String references /nowhere", "/nowhere is not a collection path"),
+            ("entity crate\n  tag: String references /boxes when kind=x", "when kind: no such property"),
+            ("entity crate\n  tag: String except 0", "'except' belongs after 'references PATH'"),
+            ("entity crate\n  label: String alias label2\n  label2: String", "alias label2: a property of that name exists"),
+            ("entity crate\n  items -> Collection(boxItem) one-default state", "one-default state: not a Boolean"),
+            ("entity crate\n  items -> Collection(boxItem) unique nope", "unique nope: not a primitive"),
+            ("entity crate\n  items -> Collection(boxItem)\n    builtin 0 {\"colour\":1}", "builtin 0: microsoft.graph.boxItem has no property colour"),
+            ("entity crate\n  items -> Collection(boxItem)\n    builtin 0 [1]", "builtin 0: the body is not a JSON object"),
+            ("entity crate\n  items -> Collection(boxItem) view /elsewhere", "view: /elsewhere is not a collection path"),
         ];
         for (text, wanted) in cases {
             let err = load(text).err().unwrap_or_default();

@@ -89,7 +89,11 @@ impl Model {
         version: Version,
         by_namespace: &mut BTreeMap<&'a str, Vec<String>>,
     ) {
-        let mut enums: Vec<_> = self.enums.values().collect();
+        let mut enums: Vec<_> = self
+            .enums
+            .values()
+            .filter(|e| e.availability.in_version(version))
+            .collect();
         enums.sort_by(|a, b| a.name.cmp(&b.name));
         for e in enums {
             let members: Vec<_> = e
@@ -100,7 +104,8 @@ impl Model {
             if members.is_empty() {
                 continue;
             }
-            let mut xml = format!("    <EnumType Name=\"{}\">\n", short(&e.name));
+            let is_flags = if e.flags { " IsFlags=\"true\"" } else { "" };
+            let mut xml = format!("    <EnumType Name=\"{}\"{is_flags}>\n", short(&e.name));
             for m in members {
                 let _ = writeln!(
                     xml,
@@ -160,8 +165,9 @@ impl Model {
         } else {
             ""
         };
+        let open = if ty.open { " OpenType=\"true\"" } else { "" };
         let mut xml = format!(
-            "    <{element} Name=\"{}\"{base}{abstract_}>\n",
+            "    <{element} Name=\"{}\"{base}{abstract_}{open}>\n",
             ty.short_name()
         );
         for p in ty
@@ -275,11 +281,38 @@ mod tests {
             !v1.contains("androidDeviceOwnerCompliancePolicy")
                 && beta.contains("androidDeviceOwnerCompliancePolicy")
         );
-        assert!(!v1.contains("roleScopeTagIds") && beta.contains("roleScopeTagIds"));
+        let policy_block = |csdl: &str| {
+            let start = csdl
+                .find("<EntityType Name=\"deviceCompliancePolicy\"")
+                .unwrap_or(0);
+            let end = csdl[start..].find("</EntityType>").unwrap_or(0) + start;
+            csdl[start..end].to_string()
+        };
+        assert!(
+            !policy_block(&v1).contains("roleScopeTagIds")
+                && policy_block(&beta).contains("roleScopeTagIds")
+        );
         assert!(
             !v1.contains("remoteLock")
                 && beta.contains("<Member Name=\"remoteLock\" Value=\"10\"/>")
         );
+        // Enums that only beta properties use are beta-only types (issue 17: eight leaked).
+        for beta_enum in [
+            "androidDeviceOwnerRequiredPasswordType",
+            "androidRequiredPasswordComplexity",
+            "androidSafetyNetEvaluationType",
+            "deviceAndAppManagementAssignmentFilterType",
+            "deviceAndAppManagementAssignmentSource",
+            "deviceType",
+            "macOSGatekeeperAppSources",
+            "scheduledRetireState",
+        ] {
+            let declared = format!("<EnumType Name=\"{beta_enum}\"");
+            assert!(
+                !v1.contains(&declared) && beta.contains(&declared),
+                "{beta_enum}"
+            );
+        }
         assert!(v1.contains("<Action Name=\"assign\" IsBound=\"true\">"));
         assert!(
             !v1.contains("managedDeviceCompliances")

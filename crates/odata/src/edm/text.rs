@@ -1,9 +1,10 @@
 //! Parser for the `.edm` model text (see FORMAT.md beside this file).
 
 use super::{
-    Availability, Binding, Counter, Derivation, DerivedSource, EnumMember, EnumType, LiveRoute,
-    LiveRules, Navigation, Operation, OperationKind, Permissions, Primitive, Property, Root,
-    RootKind, Stamp, StringFunctions, StructuredType, TypeKind, TypeRef, ValueType,
+    Availability, Binding, Builtin, CollectionRules, Counter, Derivation, DerivedSource,
+    EnumMember, EnumType, LiveRoute, LiveRules, Navigation, Operation, OperationKind, Permissions,
+    Primitive, Property, Reference, Root, RootKind, Stamp, StringFunctions, StructuredType,
+    TypeKind, TypeRef, ValueType,
 };
 use std::collections::HashMap;
 
@@ -107,15 +108,24 @@ fn header(out: &mut Parsed, namespace: &mut String, line: &str) -> Result<Block,
             *namespace = ns.to_string();
             Ok(Block::None)
         }
-        ["enum", name] => {
+        ["enum", name, flags @ ..] => {
             let name = qualify(namespace, name);
-            out.enums.insert(
-                name.clone(),
-                EnumType {
-                    name: name.clone(),
-                    members: Vec::new(),
-                },
-            );
+            let mut ty = EnumType {
+                name: name.clone(),
+                availability: Availability::Both,
+                flags: false,
+                members: Vec::new(),
+            };
+            for flag in flags {
+                match *flag {
+                    "beta" => ty.availability = Availability::BetaOnly,
+                    "flags" => ty.flags = true,
+                    other => return Err(format!("unknown enum header word '{other}'")),
+                }
+            }
+            if out.enums.insert(name.clone(), ty).is_some() {
+                return Err(format!("enum {name} declared twice"));
+            }
             Ok(Block::Enum(name))
         }
         [keyword @ ("entity" | "complex"), name, rest @ ..] => {
@@ -159,6 +169,7 @@ fn structured(
         base: None,
         is_abstract: false,
         availability: Availability::Both,
+        open: false,
         own_properties: Vec::new(),
         own_navigations: Vec::new(),
     };
@@ -171,6 +182,7 @@ fn structured(
             }
             "abstract" => ty.is_abstract = true,
             "beta" => ty.availability = Availability::BetaOnly,
+            "open" => ty.open = true,
             other => return Err(format!("unknown header word '{other}'")),
         }
     }
@@ -348,6 +360,10 @@ fn derivation_line(out: &mut Parsed, state: &State, line: &str) -> Result<(), St
         .get_mut(name)
         .and_then(|t| t.own_navigations.last_mut())
         .ok_or("no navigation for this line")?;
+    if let Some(rest) = line.strip_prefix("builtin ") {
+        nav.rules.builtins.push(builtin(rest)?);
+        return Ok(());
+    }
     let words: Vec<&str> = line.split_whitespace().collect();
     match (words.as_slice(), &mut nav.derived) {
         (["derived", "from", source, "by", property], derived) => {
@@ -377,6 +393,21 @@ fn derivation_line(out: &mut Parsed, state: &State, line: &str) -> Result<(), St
         _ => return Err(format!("cannot read derivation line '{line}'")),
     }
     Ok(())
+}
+
+/// `ID JSON`: a built-in member and its body.
+fn builtin(rest: &str) -> Result<Builtin, String> {
+    let (id, json) = rest
+        .trim()
+        .split_once(char::is_whitespace)
+        .ok_or("a built-in member is written 'builtin ID {JSON body}'")?;
+    match serde_json::from_str(json.trim()) {
+        Ok(serde_json::Value::Object(body)) => Ok(Builtin {
+            id: id.to_string(),
+            body,
+        }),
+        _ => Err(format!("builtin {id}: the body is not a JSON object")),
+    }
 }
 
 fn enum_member(line: &str) -> Result<EnumMember, String> {
@@ -428,6 +459,7 @@ fn navigation(
         permissions: None,
         live: LiveRules::default(),
         derived: None,
+        rules: CollectionRules::default(),
     };
     while let Some(flag) = words.next() {
         let mut value = || words.next().ok_or(format!("'{flag}' without a value"));
@@ -453,6 +485,25 @@ fn navigation(
                 });
             }
             "live-rule" => nav.live.rules.push(value()?.to_string()),
+            "live-answers" => {
+                for word in value()?.split(',') {
+                    match word {
+                        "create-200" => nav.live.create_ok = true,
+                        "patch-200" => nav.live.patch_ok = true,
+                        other => {
+                            return Err(format!("live-answers '{other}': create-200 or patch-200"))
+                        }
+                    }
+                }
+            }
+            "read-only" => nav.rules.read_only = true,
+            "view" => {
+                nav.rules.view = Some(root_path(value()?)?);
+                nav.rules.read_only = true;
+            }
+            "audit" => nav.rules.audit = Some(value()?.to_string()),
+            "one-default" => nav.rules.one_default = Some(value()?.to_string()),
+            "unique" => nav.rules.unique.push(value()?.to_string()),
             other => return Err(format!("unknown navigation flag '{other}'")),
         }
     }
@@ -516,10 +567,66 @@ fn property(line: &str, qualify: &dyn Fn(&str) -> String) -> Result<Property, St
                 let n = words.next().ok_or("maxItems without a number")?;
                 prop.max_items = Some(n.parse().map_err(|_| format!("bad maxItems '{n}'"))?);
             }
+            "default" => {
+                let json = words.next().ok_or("default without a value")?;
+                prop.default = Some(
+                    serde_json::from_str(json)
+                        .map_err(|_| format!("default '{json}' is not a JSON value"))?,
+                );
+            }
+            "references" => {
+                let path = words.next().ok_or("references without a path")?;
+                prop.reference = Some(Reference {
+                    path: root_path(path)?,
+                    when: None,
+                    except: Vec::new(),
+                    live_message: None,
+                    live_checked: false,
+                });
+            }
+            "when" | "except" | "live-message" => {
+                let word = words.next().ok_or(format!("{flag} without a value"))?;
+                let reference = prop
+                    .reference
+                    .as_mut()
+                    .ok_or(format!("'{flag}' belongs after 'references PATH'"))?;
+                if flag == "except" {
+                    reference.except.push(word.to_string());
+                } else if flag == "live-message" {
+                    reference.live_message = Some(word.to_string());
+                } else {
+                    let (p, v) = word
+                        .split_once('=')
+                        .ok_or("'when' is written 'when PROPERTY=VALUE'")?;
+                    reference.when = Some((p.to_string(), v.to_string()));
+                }
+            }
+            "live-ignored" => {
+                if !prop.server_managed {
+                    return Err("'live-ignored' belongs after 'server'".into());
+                }
+                prop.live_ignored = true;
+            }
+            "live-checked" => {
+                prop.reference
+                    .as_mut()
+                    .ok_or("'live-checked' belongs after 'references PATH'")?
+                    .live_checked = true;
+            }
+            "alias" => prop.alias = Some(words.next().ok_or("alias without a name")?.to_string()),
+            "from" => prop.from = Some(words.next().ok_or("from without a name")?.to_string()),
             other => return Err(format!("unknown property flag '{other}'")),
         }
     }
     Ok(prop)
+}
+
+/// `/a/b` (a path from a root, written with its leading slash) → `a/b`.
+fn root_path(word: &str) -> Result<String, String> {
+    word.strip_prefix('/')
+        .filter(|p| !p.is_empty() && !p.contains('{'))
+        .map(str::to_string)
+        .ok_or_else(|| format!("'{word}' is not a path from a root ('/root/collection')"))
 }
 
 fn primitive(name: &str) -> Option<Primitive> {

@@ -163,6 +163,36 @@ pub fn get(c: &mut Conn, key: &Key, for_update: bool) -> Result<Option<Row>, Sto
     row.map(|r| entity(&r, key.clone())).transpose()
 }
 
+/// The members of one collection under one parent, oldest first, at most `limit`, locked until
+/// the transaction ends.
+pub fn members(
+    c: &mut Conn,
+    tenant: &str,
+    collection: &str,
+    parent: &str,
+    limit: usize,
+) -> Result<Vec<Row>, StoreError> {
+    let text = in_collection(
+        "SELECT id, seq, type_name, body::text AS body, shape FROM entity WHERE tenant = $1 AND collection = {C} AND parent = $2 ORDER BY seq LIMIT $3 FOR UPDATE",
+        collection,
+    )?;
+    let statement = c.statement(&text)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    c.client
+        .query(&statement, &[&tenant, &parent, &limit])?
+        .iter()
+        .map(|r| {
+            let key = Key {
+                tenant: tenant.to_string(),
+                collection: collection.to_string(),
+                parent: parent.to_string(),
+                id: r.try_get("id")?,
+            };
+            entity(r, key)
+        })
+        .collect()
+}
+
 pub fn first_missing(c: &mut Conn, keys: Vec<Key>) -> Result<Option<Key>, StoreError> {
     for key in keys {
         if get(c, &key, false)?.is_none() {

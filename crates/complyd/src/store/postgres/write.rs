@@ -136,6 +136,16 @@ impl WriteTx for PgTx<'_> {
         Ok(n > 0)
     }
 
+    fn members(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        parent: &str,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        super::read::members(self.conn, tenant, collection, parent, limit)
+    }
+
     fn clear_collection(
         &mut self,
         tenant: &str,

@@ -160,6 +160,33 @@ fn entity(r: &rusqlite::Row<'_>, key: Key) -> rusqlite::Result<Row> {
     })
 }
 
+/// The members of one collection under one parent, oldest first, at most `limit`.
+pub fn members(
+    conn: &Connection,
+    tenant: &str,
+    collection: &str,
+    parent: &str,
+    limit: usize,
+) -> Result<Vec<Row>, StoreError> {
+    let mut stmt = conn.prepare_cached(&in_collection(
+        "SELECT id, seq, type_name, body, shape FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2 ORDER BY seq LIMIT ?3",
+        collection,
+    )?)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![tenant, parent, limit], |r| {
+            let key = Key {
+                tenant: tenant.to_string(),
+                collection: collection.to_string(),
+                parent: parent.to_string(),
+                id: r.get("id")?,
+            };
+            entity(r, key)
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 pub fn get(conn: &Connection, key: &Key) -> Result<Option<Row>, StoreError> {
     let mut stmt = conn.prepare_cached(
         &in_collection(

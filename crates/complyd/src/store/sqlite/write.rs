@@ -2,7 +2,7 @@
 //! a savepoint per job, and the operations a job may run.
 
 use super::checkpoint;
-use super::read::{exists, get};
+use super::read::{exists, get, members};
 use crate::store::sql::in_collection;
 use crate::store::writer::{self, Job};
 use crate::store::{child_path, Key, Row, StoreError, WriteTx};
@@ -92,6 +92,16 @@ impl WriteTx for SqliteTx<'_> {
             delete_descendants(self.conn, &key.tenant, &key.collection, &key.child_parent())?;
         }
         Ok(n > 0)
+    }
+
+    fn members(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        parent: &str,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        members(self.conn, tenant, collection, parent, limit)
     }
 
     fn clear_collection(

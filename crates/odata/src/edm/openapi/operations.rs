@@ -5,7 +5,7 @@ use super::responses::{collection_envelope, entity_envelope, json_content, with_
 use super::schemas::Role;
 use super::{At, Builder};
 use crate::edm::{
-    Operation, OperationKind, Property, StructuredType, TypeKind, TypeRef, ValueType,
+    Operation, OperationKind, Primitive, Property, StructuredType, TypeKind, TypeRef, ValueType,
 };
 use serde_json::{json, Map, Value};
 
@@ -125,6 +125,10 @@ impl<'m> Builder<'m> {
         if ty.collection {
             return collection_envelope(value);
         }
+        if matches!(ty.value, ValueType::Complex(_)) {
+            // A complex result is the object itself, with its context (as an entity is).
+            return entity_envelope(value);
+        }
         json!({
             "type": "object",
             "required": ["@odata.context", "value"],
@@ -140,13 +144,29 @@ fn title(kind: OperationKind) -> &'static str {
     }
 }
 
-/// A function parameter, written in its path as an OData literal.
+/// A function parameter, written in its path as an OData literal of its type (a pattern says
+/// which: text in single quotes, a whole number, true or false; null when it may be null).
 fn function_parameter(p: &Property) -> Value {
+    let literal = match (&p.ty.value, p.ty.collection) {
+        (ValueType::Primitive(Primitive::String), false) => Some("'([^'/]|'')*'"),
+        (ValueType::Primitive(Primitive::Int32 | Primitive::Int64), false) => Some("-?[0-9]+"),
+        (ValueType::Primitive(Primitive::Boolean), false) => Some("true|false"),
+        _ => None,
+    };
+    let mut schema = json!({ "type": "string" });
+    if let Some(literal) = literal {
+        let null = if p.ty.nullable && !p.required {
+            "|null"
+        } else {
+            ""
+        };
+        schema["pattern"] = Value::String(format!("^({literal}{null})$"));
+    }
     json!({
         "name": p.name,
         "in": "path",
         "required": true,
         "description": "An OData literal: 'text' in single quotes, a number, true, false or null.",
-        "schema": { "type": "string" },
+        "schema": schema,
     })
 }

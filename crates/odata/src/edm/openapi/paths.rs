@@ -35,18 +35,61 @@ impl<'m> Builder<'m> {
                 params: Vec::new(),
                 names: vec![root.name.to_string()],
             };
+            let read_only = root.navigation.rules.read_only;
             match root.kind {
                 RootKind::Singleton => {
+                    self.singleton_path(&at, ty, read_only);
                     self.operation_paths(&at, ty, false);
-                    self.walk(&at, ty, 0);
+                    self.walk(&at, ty, 0, read_only);
                 }
-                _ => self.collection(&at, ty, 0),
+                _ => self.collection(&at, ty, 0, read_only),
             }
         }
     }
 
-    /// Every navigation below an entity (or the root singleton) at `at`.
-    pub(super) fn walk(&mut self, at: &At, ty: &'m StructuredType, depth: usize) {
+    /// `GET` (and, unless read-only, `PATCH`) of a root singleton.
+    fn singleton_path(&mut self, at: &At, ty: &'m StructuredType, read_only: bool) {
+        let v = self.version;
+        let read = self.read_schema(ty);
+        let mut item = Map::new();
+        item.insert(
+            "get".into(),
+            json!({
+                "operationId": at.operation_id(v, "get"),
+                "tags": [at.tag(v)],
+                "summary": format!("Get {} ({})", at.names.join("/"), ty.name),
+                "parameters": self.shape_parameters(ty, false),
+                "responses": with_errors(Errors::Read, [("200", json!({
+                    "description": "The singleton (its defaults until a client PATCHes it).",
+                    "content": json_content(entity_envelope(read.clone())),
+                }))]),
+            }),
+        );
+        if !read_only {
+            let update = self.write_schema(ty, Role::Update);
+            item.insert(
+                "patch".into(),
+                json!({
+                    "operationId": at.operation_id(v, "update"),
+                    "tags": [at.tag(v)],
+                    "summary": format!("Update {} (merge; complex values merge member by member)", at.names.join("/")),
+                    "requestBody": { "required": true, "content": json_content(update) },
+                    "responses": with_errors(Errors::Write, [
+                        ("200", json!({
+                            "description": "Updated; the singleton as it now is.",
+                            "content": json_content(entity_envelope(read)),
+                        })),
+                        ("204", json!({ "description": "Updated (`--fidelity intune`)." })),
+                    ]),
+                }),
+            );
+        }
+        self.paths.insert(at.path.clone(), Value::Object(item));
+    }
+
+    /// Every navigation below an entity (or the root singleton) at `at`; below a read-only
+    /// navigation, reads only.
+    pub(super) fn walk(&mut self, at: &At, ty: &'m StructuredType, depth: usize, read_only: bool) {
         if depth > 8 {
             return;
         }
@@ -61,17 +104,24 @@ impl<'m> Builder<'m> {
             let mut next = at.clone();
             next.path = format!("{}/{}", at.path, nav.name);
             next.names.push(nav.name.clone());
+            let read_only = read_only || nav.rules.read_only;
             if nav.collection {
-                self.collection(&next, target, depth + 1);
+                self.collection(&next, target, depth + 1, read_only);
             } else {
-                self.single(&next, nav, target, depth + 1);
+                self.single(&next, nav, target, depth + 1, read_only);
             }
         }
     }
 
     /// A collection at `at`: list and create, `$count`, each member's get, update and delete,
     /// the actions bound to its members, and everything below them.
-    pub(super) fn collection(&mut self, at: &At, target: &'m StructuredType, depth: usize) {
+    pub(super) fn collection(
+        &mut self,
+        at: &At,
+        target: &'m StructuredType,
+        depth: usize,
+        read_only: bool,
+    ) {
         let read = self.read_schema(target);
         let create = self.write_schema(target, Role::Create);
         let (entity, key) = member_at(at, target);
@@ -81,7 +131,14 @@ impl<'m> Builder<'m> {
         self.operation_paths(at, target, true);
         self.member_paths(at, &entity, target, &read);
         self.operation_paths(&entity, target, false);
-        self.walk(&entity, target, depth);
+        if read_only {
+            for path in [&at.path, &entity.path] {
+                if let Some(Value::Object(item)) = self.paths.get_mut(path.as_str()) {
+                    item.retain(|verb, _| verb == "get");
+                }
+            }
+        }
+        self.walk(&entity, target, depth, read_only);
     }
 
     /// `GET` (one page) and `POST` (create) on the collection itself.
@@ -215,6 +272,7 @@ impl<'m> Builder<'m> {
         nav: &Navigation,
         target: &'m StructuredType,
         depth: usize,
+        read_only: bool,
     ) {
         let v = self.version;
         let read = self.read_schema(target);
@@ -250,8 +308,13 @@ impl<'m> Builder<'m> {
                 },
             }),
         );
+        if read_only {
+            if let Some(Value::Object(item)) = self.paths.get_mut(at.path.as_str()) {
+                item.retain(|verb, _| verb == "get");
+            }
+        }
         self.operation_paths(at, target, false);
-        self.walk(at, target, depth);
+        self.walk(at, target, depth, read_only);
     }
 
     /// Links from a created entity to what can be done with it and directly below it.
@@ -353,12 +416,12 @@ fn batch_path(v: &str) -> Value {
                     "type": "object",
                     "required": ["id", "method", "url"],
                     "properties": {
-                        "id": { "type": "string", "minLength": 1 },
+                        "id": { "oneOf": [{ "type": "string", "minLength": 1 }, { "type": "number" }], "description": "A string or a number; the answer carries it back as sent." },
                         "method": { "type": "string", "enum": ["GET", "POST", "PATCH", "PUT", "DELETE"] },
                         "url": { "type": "string", "description": "Relative to the version root, e.g. `/deviceManagement/deviceCompliancePolicies`." },
                         "headers": { "type": "object", "additionalProperties": { "type": "string" } },
                         "body": {},
-                        "dependsOn": { "type": "array", "items": { "type": "string" } },
+                        "dependsOn": { "type": "array", "items": { "oneOf": [{ "type": "string" }, { "type": "number" }] } },
                     },
                 },
             }},
@@ -374,7 +437,7 @@ fn batch_path(v: &str) -> Value {
                         "type": "object",
                         "required": ["id", "status"],
                         "properties": {
-                            "id": { "type": "string" },
+                            "id": { "oneOf": [{ "type": "string" }, { "type": "number" }] },
                             "status": { "type": "integer" },
                             "headers": { "type": "object" },
                             "body": {},

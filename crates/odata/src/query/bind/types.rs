@@ -180,3 +180,62 @@ pub struct BoundQuery<'m> {
     pub skiptoken: Option<String>,
     pub count: bool,
 }
+
+impl Operand {
+    /// Renames the first member of an entity-scoped property path by `rename` (a view's
+    /// properties shown from stored properties of other names).
+    pub fn rename_entity_properties(&mut self, rename: &dyn Fn(&str) -> Option<String>) {
+        match self {
+            Operand::Property {
+                scope: Scope::Entity,
+                path,
+                ..
+            } => {
+                if let Some(to) = path.first().and_then(|first| rename(first)) {
+                    path[0] = to;
+                }
+            }
+            Operand::Call { args, .. } => args
+                .iter_mut()
+                .for_each(|a| a.rename_entity_properties(rename)),
+            _ => {}
+        }
+    }
+}
+
+impl Condition {
+    /// [`Operand::rename_entity_properties`] over every operand (the depth is the filter's,
+    /// which its limits bound).
+    pub fn rename_entity_properties(&mut self, rename: &dyn Fn(&str) -> Option<String>) {
+        match self {
+            Condition::Compare { left, right, .. } => {
+                left.rename_entity_properties(rename);
+                right.rename_entity_properties(rename);
+            }
+            Condition::IsNull { operand, .. } | Condition::IsTrue(operand) => {
+                operand.rename_entity_properties(rename)
+            }
+            Condition::In { left, .. } => left.rename_entity_properties(rename),
+            Condition::StringTest {
+                subject, needle, ..
+            } => {
+                subject.rename_entity_properties(rename);
+                needle.rename_entity_properties(rename);
+            }
+            Condition::And(terms) | Condition::Or(terms) => terms
+                .iter_mut()
+                .for_each(|t| t.rename_entity_properties(rename)),
+            Condition::Not(inner) => inner.rename_entity_properties(rename),
+            Condition::Lambda {
+                scope: Scope::Entity,
+                path,
+                ..
+            } => {
+                if let Some(to) = path.first().and_then(|first| rename(first)) {
+                    path[0] = to;
+                }
+            }
+            Condition::Lambda { .. } | Condition::IsOf(_) | Condition::Literal(_) => {}
+        }
+    }
+}
