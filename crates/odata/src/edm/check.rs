@@ -14,6 +14,7 @@ impl Model {
             self.check_type(ty)?;
         }
         self.check_roots()?;
+        self.check_links()?;
         self.check_operations()
     }
 
