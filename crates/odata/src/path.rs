@@ -31,6 +31,8 @@ pub struct ResourcePath<'m> {
     /// A function's parameters as the URL gives them, each literal read as JSON.
     pub arguments: Map<String, Value>,
     pub count: bool,
+    /// The path ends in `$ref`: the links of a linked navigation, not the entities.
+    pub reference: bool,
 }
 
 /// What the path finally addresses.
@@ -45,6 +47,10 @@ pub enum Addressed {
     Action,
     Function,
     Count,
+    /// `…/members/$ref`: the links of a linked collection.
+    References,
+    /// `…/members/{id}/$ref`: one link.
+    Reference,
 }
 
 impl<'m> ResourcePath<'m> {
@@ -56,7 +62,7 @@ impl<'m> ResourcePath<'m> {
         let first = segments.next().ok_or_else(|| ODataError::segment(""))?;
         let mut out = Self::start(model, version, &first)?;
         for segment in segments {
-            if out.operation.is_some() || out.count {
+            if out.operation.is_some() || out.count || out.reference {
                 return Err(ODataError::segment(&segment));
             }
             out.step(model, version, segment)?;
@@ -106,6 +112,7 @@ impl<'m> ResourcePath<'m> {
             operation: None,
             arguments: Map::new(),
             count: false,
+            reference: false,
         }
     }
 
@@ -122,6 +129,15 @@ impl<'m> ResourcePath<'m> {
                 .structured(&self.root.type_name)
                 .ok_or_else(|| ODataError::segment(&segment))?,
         };
+        if segment == "$ref" {
+            return match self.steps.last() {
+                Some(step) if step.navigation.links.is_some() => {
+                    self.reference = true;
+                    Ok(())
+                }
+                _ => Err(ODataError::segment(&segment)),
+            };
+        }
         let awaiting_key = self
             .steps
             .last()
@@ -203,6 +219,12 @@ impl<'m> ResourcePath<'m> {
         }
         if self.count {
             return Addressed::Count;
+        }
+        if self.reference {
+            return match self.steps.last() {
+                Some(s) if s.key.is_some() => Addressed::Reference,
+                _ => Addressed::References,
+            };
         }
         match self.steps.last() {
             None => Addressed::RootSingleton,

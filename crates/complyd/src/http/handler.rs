@@ -144,6 +144,11 @@ async fn resource(
     } else {
         None
     };
+    let eventual = parts
+        .headers
+        .get("consistencylevel")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"));
     let call = Call {
         tenant: principal.tenant,
         version,
@@ -151,6 +156,7 @@ async fn resource(
         operation,
         body,
         query,
+        eventual,
     };
     let reply = state.service.execute(call).await.map_err(|e| match e {
         ApiError::Unrouted(template) => no_route(template, &parts.method, parts.uri.path()),

@@ -35,6 +35,22 @@ const HANDLERS: &[Handler] = &[
         fits: fits_members_where,
         run: |service, call| Box::pin(service.members_where(call)),
     },
+    // The directory's (service/directory/operations.rs).
+    Handler {
+        name: "memberGroups",
+        fits: super::directory::operations::fits_member_groups,
+        run: |service, call| Box::pin(service.member_groups(call)),
+    },
+    Handler {
+        name: "byIds",
+        fits: super::directory::operations::fits_by_ids,
+        run: |service, call| Box::pin(service.by_ids(call)),
+    },
+    Handler {
+        name: "validateRule",
+        fits: super::directory::operations::fits_validate_rule,
+        run: |service, call| Box::pin(service.validate_rule(call)),
+    },
 ];
 
 pub(super) fn find(name: &str) -> Option<&'static Handler> {
@@ -189,6 +205,10 @@ impl Service {
                 &mut rows,
             );
         }
+        let refs: Vec<_> = members
+            .iter()
+            .flat_map(|m| super::references::of_entity(self.model, &call.tenant, m))
+            .collect();
         let created: Vec<(String, String, Map<String, Value>)> = rows
             .iter()
             .filter(|r| r.key.collection == collection)
@@ -198,6 +218,7 @@ impl Service {
         self.store
             .write(move |tx| {
                 check_exists(tx, &must_exist)?;
+                super::references::require(tx, &refs)?;
                 tx.clear_collection(&tenant, &collection, &parent)?;
                 insert_rows(tx, &rows)
             })

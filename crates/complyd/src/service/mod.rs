@@ -2,6 +2,7 @@
 //! functions (through the handlers the model names) and derived overviews, for any entity type.
 //! Nothing here knows HTTP or SQL.
 
+mod directory;
 mod fidelity;
 mod handlers;
 mod invoke;
@@ -9,6 +10,8 @@ mod json;
 mod locate;
 mod paging;
 mod read;
+mod references;
+mod rules;
 mod summaries;
 #[cfg(test)]
 mod tests;
@@ -53,6 +56,8 @@ pub struct Call {
     pub operation: Operation,
     pub body: Option<Value>,
     pub query: QueryOptions,
+    /// The client sent `ConsistencyLevel: eventual` (the directory's advanced queries).
+    pub eventual: bool,
 }
 
 impl Call {
@@ -143,6 +148,9 @@ impl Service {
     }
 
     pub async fn execute(&self, call: Call) -> Result<Reply, ApiError> {
+        if self.is_directory(&call) {
+            return self.directory(call).await;
+        }
         let addressed = call.path.addressed();
         let last_nav = call.path.steps.last().map(|s| s.navigation);
         if self.settings.fidelity == Fidelity::Intune
@@ -216,6 +224,8 @@ impl Service {
         let validated =
             Validator::new(self.model, call.version).entity(declared, &body, Mode::Create)?;
         fidelity::apply_create_rules(self.settings.fidelity, self.model, call.version, &validated)?;
+        rules::check(self.model, validated.ty, &validated.properties)?;
+        let refs = references::of_entity(self.model, &call.tenant, &validated);
         let mut rows = Vec::new();
         plan_rows(
             self.model,
@@ -232,6 +242,7 @@ impl Service {
         self.store
             .write(move |tx| {
                 check_exists(tx, &ancestors)?;
+                references::require(tx, &refs)?;
                 insert_rows(tx, &rows)
             })
             .await?;
@@ -259,12 +270,24 @@ impl Service {
                 key.id
             )));
         }
+        rules::check(self.model, ty, &validated.properties)?;
+        let mut refs = Vec::new();
+        references::of_properties(
+            self.model,
+            &call.tenant,
+            ty,
+            &validated.properties,
+            "",
+            0,
+            &mut refs,
+        );
         let changes = validated.properties;
         let stamp_key = key.clone();
         let model = self.model;
         let stored = self
             .store
             .write(move |tx| {
+                references::require(tx, &refs)?;
                 let row = tx.get(&stamp_key)?.ok_or_else(|| not_found(&stamp_key))?;
                 let mut body = parse_body(&row.body)?;
                 body.extend(changes);

@@ -55,6 +55,7 @@ impl Fixture {
             operation,
             body,
             query: QueryOptions::parse(query.iter().copied(), true)?,
+            eventual: false,
         };
         self.service.execute(call).await
     }

@@ -30,6 +30,30 @@ impl Model {
         })
     }
 
+    /// Where the links of `set` are stored: beside the entities that own them, in the
+    /// collection `{storage}/{set}` (parent: the owner's id; id: the member's).
+    pub fn link_collection(&self, set: &str) -> Option<String> {
+        self.link_navigations().find_map(|(owner, nav)| {
+            let links = nav.links.as_ref()?;
+            if links.set != set || links.inverse || links.transitive {
+                return None;
+            }
+            let root = self.storage_of(owner)?;
+            Some(format!("{}/{set}", root.name))
+        })
+    }
+
+    /// Every collection of links (each once).
+    pub fn link_collections(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .link_navigations()
+            .filter_map(|(_, n)| self.link_collection(&n.links.as_ref()?.set))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Whether a root's members take part in links (as owners or as members).
     pub fn root_is_linked(&self, root: &Root) -> bool {
         let storage = root

@@ -41,3 +41,6 @@ pub const MAX_TOP: usize = 999;
 /// may hold: Entra's documented maximum for a membership rule. A rule is also held to the
 /// `$filter` limits on nodes ([`MAX_FILTER_NODES`]) and nesting ([`MAX_FILTER_DEPTH`]).
 pub const MAX_RULE_LENGTH: usize = 3072;
+
+/// The most `"property:text"` clauses one `$search` may join.
+pub const MAX_SEARCH_CLAUSES: usize = 16;

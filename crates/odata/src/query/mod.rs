@@ -3,6 +3,7 @@
 pub mod bind;
 pub mod filter;
 pub mod limits;
+pub mod search;
 
 use crate::ODataError;
 pub use filter::Expr;
@@ -20,6 +21,8 @@ pub struct QueryOptions {
     pub skip: Option<usize>,
     pub skiptoken: Option<String>,
     pub count: bool,
+    /// `$search` as written; only collections with the directory's advanced queries take it.
+    pub search: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -138,9 +141,8 @@ impl QueryOptions {
             }
             "levels" => return Err(bad("The query option '$levels' is not supported.")),
             "search" => {
-                return Err(bad(
-                    "The query option '$search' is not supported on this resource.",
-                ))
+                search::to_filter(value)?;
+                self.search = Some(value.to_string());
             }
             other => {
                 return Err(bad(format!(
