@@ -278,12 +278,15 @@ mod tests {
             .collect();
         found.sort();
         let statuses = "deviceCompliancePolicies/deviceStatuses";
+        // The directory's views share one collection and so one index of each property.
         let wanted = [
+            ("assignmentFilters", "displayName"),
             ("deviceCompliancePolicies", "displayName"),
             ("deviceCompliancePolicies", "lastModifiedDateTime"),
             (statuses, "lastReportedDateTime"),
             (statuses, "status"),
             (statuses, "userPrincipalName"),
+            ("directoryObjects", "displayName"),
         ];
         let wanted: Vec<(String, String)> = wanted
             .iter()

@@ -103,9 +103,11 @@ pub fn owned_rules(
                     property: property.clone(),
                 })
             }
-            (Some(_), false) => return Err(bad_request(format!(
+            (Some(_), false) => {
+                return Err(bad_request(format!(
                 "The {property} applies only to a group whose {GROUP_TYPES} include '{DYNAMIC}'."
-            ))),
+            )))
+            }
             (None, true) => {
                 return Err(bad_request(format!(
                     "A group whose {GROUP_TYPES} include '{DYNAMIC}' needs a {property}."

@@ -4,4 +4,6 @@
 
 mod support;
 
+mod dynamic;
+mod membership;
 mod objects;
