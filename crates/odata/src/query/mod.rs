@@ -140,10 +140,8 @@ impl QueryOptions {
                 )))
             }
             "levels" => return Err(bad("The query option '$levels' is not supported.")),
-            "search" => {
-                search::to_filter(value)?;
-                self.search = Some(value.to_string());
-            }
+            // Read by the collections that take it (`search::to_filter`).
+            "search" => self.search = Some(value.to_string()),
             other => {
                 return Err(bad(format!(
                     "The query parameter '${other}' is not supported."

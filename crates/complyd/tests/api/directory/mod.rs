@@ -7,3 +7,4 @@ mod support;
 mod dynamic;
 mod membership;
 mod objects;
+mod queries;
