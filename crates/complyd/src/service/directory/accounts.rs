@@ -152,3 +152,76 @@ pub fn update(
 pub fn remove(tx: &mut dyn WriteTx, id: &str) -> Result<(), ApiError> {
     Ok(sign_in::remove(tx, id)?)
 }
+
+impl crate::service::Service {
+    /// Creates a directory user that can sign in (`complyd user add`): the same checks and
+    /// writes as `POST /users` with a password. Answers its id.
+    pub async fn add_user(
+        &self,
+        tenant: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<String, ApiError> {
+        let local = username.split('@').next().unwrap_or(username);
+        let nickname: String = local
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let body = serde_json::json!({
+            "accountEnabled": true,
+            "displayName": local,
+            "mailNickname": if nickname.is_empty() { "user".to_string() } else { nickname },
+            "userPrincipalName": username,
+            "passwordProfile": { "password": password, "forceChangePasswordNextSignIn": false },
+        });
+        let reply = self
+            .run_as_client(tenant, crate::service::Operation::Post, "users", Some(body))
+            .await?;
+        match reply {
+            crate::service::Reply::Entity { body, .. } => body.to_value()["id"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| ApiError::Internal("the new user has no id".into())),
+            _ => Err(ApiError::Internal(
+                "creating a user answered no entity".into(),
+            )),
+        }
+    }
+
+    /// Deletes a directory user (and so its sign-in record); false when there is none.
+    pub async fn remove_user(&self, tenant: &str, id: &str) -> Result<bool, ApiError> {
+        match self
+            .run_as_client(
+                tenant,
+                crate::service::Operation::Delete,
+                &format!("users/{id}"),
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One call on v1.0 as a client would make it, without HTTP.
+    async fn run_as_client(
+        &self,
+        tenant: &str,
+        operation: crate::service::Operation,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<crate::service::Reply, ApiError> {
+        let call = crate::service::Call {
+            tenant: tenant.to_string(),
+            version: odata::Version::V1,
+            path: odata::path::ResourcePath::parse(self.model, odata::Version::V1, path)?,
+            operation,
+            body,
+            query: Default::default(),
+            eventual: false,
+        };
+        self.execute(call).await
+    }
+}

@@ -4,7 +4,9 @@
 
 mod support;
 
+mod accounts;
 mod dynamic;
+mod filters;
 mod membership;
 mod objects;
 mod queries;
