@@ -7,6 +7,8 @@ mod support;
 mod accounts;
 mod dynamic;
 mod filters;
+mod fixpoint;
 mod membership;
 mod objects;
 mod queries;
+mod transfer;
