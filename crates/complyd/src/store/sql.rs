@@ -446,8 +446,16 @@ fn scope_sql(sql: &mut Sql, q: &Query) -> Result<String, StoreError> {
         literal(sql, &Literal::String(q.tenant.clone())),
         literal(sql, &Literal::String(q.parent.clone())),
     );
+    // Linked members are few next to their collection: SQLite is kept from walking the whole
+    // collection in `seq` order (the `+` makes these terms unindexable), so that it looks each
+    // linked id up by the key index instead. PostgreSQL's planner weighs both on its statistics.
+    let hint = if q.related.is_some() && !sql.pg() {
+        "+"
+    } else {
+        ""
+    };
     let mut text = in_collection(
-        &format!("tenant = {tenant} AND collection = {{C}} AND parent = {parent}"),
+        &format!("{hint}tenant = {tenant} AND {hint}collection = {{C}} AND {hint}parent = {parent}"),
         &q.collection,
     )?;
     if let Some(related) = &q.related {
