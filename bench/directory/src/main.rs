@@ -58,17 +58,26 @@ struct Bench {
 }
 
 impl Bench {
-    async fn call(&self, operation: Operation, path: &str, body: Option<Value>) -> anyhow::Result<Reply> {
+    async fn call(
+        &self,
+        operation: Operation,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Reply> {
         let call = Call {
             tenant: TENANT.into(),
             version: Version::V1,
-            path: ResourcePath::parse(self.model, Version::V1, path).map_err(|e| anyhow!("{path}: {e}"))?,
+            path: ResourcePath::parse(self.model, Version::V1, path)
+                .map_err(|e| anyhow!("{path}: {e}"))?,
             operation,
             body,
             query: Default::default(),
             eventual: false,
         };
-        self.service.execute(call).await.map_err(|e| anyhow!("{path}: {e}"))
+        self.service
+            .execute(call)
+            .await
+            .map_err(|e| anyhow!("{path}: {e}"))
     }
 
     async fn create(&self, path: &str, body: Value) -> anyhow::Result<String> {
@@ -93,9 +102,13 @@ impl Bench {
 
     async fn link(&self, group: &str, member: &str) -> anyhow::Result<()> {
         let body = json!({ "@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{member}") });
-        self.call(Operation::Post, &format!("groups/{group}/members/$ref"), Some(body))
-            .await
-            .map(|_| ())
+        self.call(
+            Operation::Post,
+            &format!("groups/{group}/members/$ref"),
+            Some(body),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn link_all(&self, pairs: Vec<(String, String)>) -> anyhow::Result<()> {
@@ -164,22 +177,39 @@ fn summary(name: &str, mut samples: Vec<Duration>) -> Value {
         percentile(&samples, 0.99),
         percentile(&samples, 1.0),
     );
-    println!("{name}: n={} p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms", samples.len());
+    println!(
+        "{name}: n={} p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
+        samples.len()
+    );
     json!({ "n": samples.len(), "p50_ms": p50, "p99_ms": p99, "max_ms": max })
 }
 
 async fn build(args: &Args, bench: &Bench) -> anyhow::Result<(Vec<String>, Vec<String>, Value)> {
     let started = Instant::now();
-    let users = bench.create_all("users", (0..args.users).map(user).collect()).await?;
-    println!("{} users in {:.1} s", users.len(), started.elapsed().as_secs_f64());
+    let users = bench
+        .create_all("users", (0..args.users).map(user).collect())
+        .await?;
+    println!(
+        "{} users in {:.1} s",
+        users.len(),
+        started.elapsed().as_secs_f64()
+    );
     let at = Instant::now();
-    let devices = bench.create_all("devices", (0..args.devices).map(device).collect()).await?;
-    println!("{} devices in {:.1} s", devices.len(), at.elapsed().as_secs_f64());
+    let devices = bench
+        .create_all("devices", (0..args.devices).map(device).collect())
+        .await?;
+    println!(
+        "{} devices in {:.1} s",
+        devices.len(),
+        at.elapsed().as_secs_f64()
+    );
     let at = Instant::now();
     // Chains: chain c is groups c.0 ⊃ c.1 ⊃ … ⊃ c.(depth-1); devices go into the innermost.
     let mut chains = Vec::new();
     for c in 0..args.chains {
-        let names = (0..args.depth).map(|d| group(&format!("Chain {c} level {d}"))).collect();
+        let names = (0..args.depth)
+            .map(|d| group(&format!("Chain {c} level {d}")))
+            .collect();
         chains.push(bench.create_all("groups", names).await?);
     }
     let mut pairs: Vec<(String, String)> = Vec::new();
@@ -196,11 +226,19 @@ async fn build(args: &Args, bench: &Bench) -> anyhow::Result<(Vec<String>, Vec<S
     let nested = args.chains * args.depth;
     let statics = args.groups.saturating_sub(nested + args.dynamic);
     let static_ids = bench
-        .create_all("groups", (0..statics).map(|i| group(&format!("Static {i}"))).collect())
+        .create_all(
+            "groups",
+            (0..statics)
+                .map(|i| group(&format!("Static {i}")))
+                .collect(),
+        )
         .await?;
     for (g, id) in static_ids.iter().enumerate() {
         for k in 0..args.members {
-            pairs.push((id.clone(), users[spread(g * args.members + k, users.len())].clone()));
+            pairs.push((
+                id.clone(),
+                users[spread(g * args.members + k, users.len())].clone(),
+            ));
         }
     }
     pairs.sort();
@@ -216,18 +254,28 @@ async fn build(args: &Args, bench: &Bench) -> anyhow::Result<(Vec<String>, Vec<S
         let (name, rule) = if k % 2 == 0 {
             (format!("Windows 10.0.{k}"), format!("(device.deviceOSType -eq \"Windows\") -and (device.deviceOSVersion -startsWith \"10.0.{k}.\")"))
         } else {
-            (format!("Department {k}"), format!("user.department -eq \"Dept{}\"", k % 60))
+            (
+                format!("Department {k}"),
+                format!("user.department -eq \"Dept{}\"", k % 60),
+            )
         };
         let at = Instant::now();
         dynamic_ids.push(bench.create("groups", dynamic(&name, rule)).await?);
         creations.push(at.elapsed());
     }
-    let creation = summary("create a dynamic group (its members computed over 100k objects)", creations);
+    let creation = summary(
+        "create a dynamic group (its members computed over 100k objects)",
+        creations,
+    );
     println!("built in {:.1} s", started.elapsed().as_secs_f64());
     Ok((devices, dynamic_ids, creation))
 }
 
-async fn measure_http(args: &Args, data: &std::path::Path, devices: &[String]) -> anyhow::Result<(Value, Value)> {
+async fn measure_http(
+    args: &Args,
+    data: &std::path::Path,
+    devices: &[String],
+) -> anyhow::Result<(Value, Value)> {
     let mut config = complyd::Config::new(data);
     config.jwt_secret = Some(SECRET.into());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -236,7 +284,10 @@ async fn measure_http(args: &Args, data: &std::path::Path, devices: &[String]) -
     let server = tokio::spawn(complyd::serve(config, listener, async move {
         let _ = stopped.await;
     }));
-    let token = auth::mint(SECRET.as_bytes(), &TokenRequest::delegated(TENANT, &["Directory.ReadWrite.All"]))?;
+    let token = auth::mint(
+        SECRET.as_bytes(),
+        &TokenRequest::delegated(TENANT, &["Directory.ReadWrite.All"]),
+    )?;
     let http = reqwest::Client::new();
     let get = |url: String| {
         let (http, token) = (http.clone(), token.clone());
@@ -244,7 +295,11 @@ async fn measure_http(args: &Args, data: &std::path::Path, devices: &[String]) -
     };
     // Warm the caches and the connection, then time one request at a time.
     for i in 0..50 {
-        get(format!("{base}/v1.0/devices/{}/transitiveMemberOf", devices[spread(i, devices.len())])).await?;
+        get(format!(
+            "{base}/v1.0/devices/{}/transitiveMemberOf",
+            devices[spread(i, devices.len())]
+        ))
+        .await?;
     }
     let mut walks = Vec::new();
     for i in 0..args.samples {
@@ -256,7 +311,9 @@ async fn measure_http(args: &Args, data: &std::path::Path, devices: &[String]) -
         walks.push(at.elapsed());
         let found = body["value"].as_array().map_or(0, Vec::len);
         if !status.is_success() || found < args.depth {
-            return Err(anyhow!("transitiveMemberOf of {device}: {status}, {found} groups"));
+            return Err(anyhow!(
+                "transitiveMemberOf of {device}: {status}, {found} groups"
+            ));
         }
     }
     let walk = summary("GET devices/{id}/transitiveMemberOf", walks);
@@ -264,7 +321,11 @@ async fn measure_http(args: &Args, data: &std::path::Path, devices: &[String]) -
     let mut patches = Vec::new();
     for i in 0..args.samples.min(500) {
         let n = spread(i + 11, devices.len());
-        let version = if i % 2 == 0 { "11.0.0".to_string() } else { os_version(n) };
+        let version = if i % 2 == 0 {
+            "11.0.0".to_string()
+        } else {
+            os_version(n)
+        };
         let at = Instant::now();
         let res = http
             .patch(format!("{base}/v1.0/devices/{}", devices[n]))
@@ -277,7 +338,10 @@ async fn measure_http(args: &Args, data: &std::path::Path, devices: &[String]) -
             return Err(anyhow!("PATCH device: {}", res.status()));
         }
     }
-    let patch = summary("PATCH devices/{id} (dynamic groups re-evaluated in the write)", patches);
+    let patch = summary(
+        "PATCH devices/{id} (dynamic groups re-evaluated in the write)",
+        patches,
+    );
     let _ = stop.send(());
     server.await.context("server task")??;
     Ok((walk, patch))
@@ -287,7 +351,10 @@ async fn measure_http(args: &Args, data: &std::path::Path, devices: &[String]) -
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let temp = tempfile::tempdir()?;
-    let data = args.data.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&data)?;
     let model = Model::intune().map_err(|e| anyhow!(e))?;
     let store = complyd::store::open(None, &data).await?;
@@ -295,12 +362,21 @@ async fn main() -> anyhow::Result<()> {
         fidelity: Fidelity::Documented,
         page_size: 100,
     };
-    let service = Service::new(model, store.clone(), settings, TokenKey::derive(SECRET.as_bytes()))
-        .map_err(|e| anyhow!(e))?;
+    let service = Service::new(
+        model,
+        store.clone(),
+        settings,
+        TokenKey::derive(SECRET.as_bytes()),
+    )
+    .map_err(|e| anyhow!(e))?;
     let bench = Bench { service, model };
     let (devices, dynamic_ids, creation) = build(&args, &bench).await?;
     let at = Instant::now();
-    let owners = bench.service.recompute_memberships(TENANT).await.map_err(|e| anyhow!("{e}"))?;
+    let owners = bench
+        .service
+        .recompute_memberships(TENANT)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
     let full = at.elapsed().as_secs_f64();
     println!("full recomputation of {owners} dynamic groups: {full:.2} s");
     drop(bench);

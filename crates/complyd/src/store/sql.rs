@@ -455,7 +455,9 @@ fn scope_sql(sql: &mut Sql, q: &Query) -> Result<String, StoreError> {
         ""
     };
     let mut text = in_collection(
-        &format!("{hint}tenant = {tenant} AND {hint}collection = {{C}} AND {hint}parent = {parent}"),
+        &format!(
+            "{hint}tenant = {tenant} AND {hint}collection = {{C}} AND {hint}parent = {parent}"
+        ),
         &q.collection,
     )?;
     if let Some(related) = &q.related {

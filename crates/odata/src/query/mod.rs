@@ -23,6 +23,8 @@ pub struct QueryOptions {
     pub count: bool,
     /// `$search` as written; only collections with the directory's advanced queries take it.
     pub search: Option<String>,
+    /// `@id` (or `$id`): the entity a `DELETE …/$ref` unlinks.
+    pub reference: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +61,10 @@ impl QueryOptions {
         let mut out = Self::default();
         let mut seen: Vec<String> = Vec::new();
         for (raw_name, value) in pairs {
+            if matches!(raw_name, "@id" | "$id") {
+                out.reference = Some(value.to_string());
+                continue;
+            }
             let bare = raw_name.strip_prefix('$');
             let name = match bare {
                 Some(n) => n,

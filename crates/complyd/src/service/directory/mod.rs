@@ -105,6 +105,7 @@ impl Service {
             (Addressed::Entity, Operation::Get, true) => self.read_linked(call).await,
             (Addressed::References, Operation::Post, true) => self.add_reference(call).await,
             (Addressed::Reference, Operation::Delete, true) => self.remove_reference(call).await,
+            (Addressed::References, Operation::Delete, true) => self.remove_reference(call).await,
             (Addressed::Action, Operation::Post, _) | (Addressed::Function, Operation::Get, _) => {
                 self.invoke(call).await
             }
