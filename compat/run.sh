@@ -123,7 +123,8 @@ for mode in documented intune; do
     export COMPLYD_URL=$url COMPLYD_FIDELITY=$mode
     COMPLYD_TOKEN="$(token "$mode")"
     COMPLYD_READ_TOKEN="$(token "$mode" --scopes DeviceManagementConfiguration.Read.All)"
-    export COMPLYD_TOKEN COMPLYD_READ_TOKEN
+    COMPLYD_DIRECTORY_TOKEN="$(token "$mode" --scopes Directory.ReadWrite.All)"
+    export COMPLYD_TOKEN COMPLYD_READ_TOKEN COMPLYD_DIRECTORY_TOKEN
     if [[ $mode == documented ]]; then
         # The Retry-After cases need a throttled server; once is enough.
         export COMPLYD_THROTTLED_URL=$throttled_url COMPLYD_THROTTLED_TOKEN=$throttled_token
