@@ -50,6 +50,9 @@ struct Args {
     /// Keep the data here (default: a temporary folder, removed at the end).
     #[arg(long)]
     data: Option<std::path::PathBuf>,
+    /// Measure a tenant built by an earlier run with `--data` (the same folder) instead of building.
+    #[arg(long)]
+    reuse: bool,
 }
 
 struct Bench {
@@ -347,6 +350,18 @@ async fn measure_http(
     Ok((walk, patch))
 }
 
+/// The ids of the devices a previous run stored.
+async fn stored_devices(
+    store: &std::sync::Arc<dyn complyd::store::Store>,
+) -> anyhow::Result<Vec<String>> {
+    let mut query = complyd::store::Query::all(TENANT, "directoryObjects", "");
+    query.filter = Some(odata::query::bind::Condition::IsOf(vec![
+        "microsoft.graph.device".into(),
+    ]));
+    let rows = store.query(query).await?;
+    Ok(rows.into_iter().map(|(row, _)| row.key.id).collect())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -370,7 +385,11 @@ async fn main() -> anyhow::Result<()> {
     )
     .map_err(|e| anyhow!(e))?;
     let bench = Bench { service, model };
-    let (devices, dynamic_ids, creation) = build(&args, &bench).await?;
+    let (devices, dynamic_ids, creation) = if args.reuse {
+        (stored_devices(&store).await?, Vec::new(), Value::Null)
+    } else {
+        build(&args, &bench).await?
+    };
     let at = Instant::now();
     let owners = bench
         .service

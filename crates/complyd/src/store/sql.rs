@@ -491,8 +491,17 @@ fn linked(sql: &mut Sql, tenant: &str, r: &Related) -> Result<String, StoreError
     }
     let t2 = literal(sql, &Literal::String(tenant.to_string()));
     let a2 = literal(sql, &Literal::String(r.anchor.clone()));
+    // Each step starts from what the walk found and looks its links up by index: forwards by
+    // parent (`entity_page`), backwards by id (`entity_key`). SQLite would rather read every link
+    // of the set once per step: CROSS JOIN fixes the loop order, and backwards the other terms are
+    // made unindexable (`+`). PostgreSQL plans the step itself.
+    let (join, hint) = match (sql.pg(), r.inverse) {
+        (true, _) => (",", ""),
+        (false, false) => (" CROSS JOIN", ""),
+        (false, true) => (" CROSS JOIN", "+"),
+    };
     let walk = format!(
-        "WITH RECURSIVE walk(x) AS ({first} UNION SELECT link.{to} FROM entity AS link JOIN walk ON link.{from} = walk.x WHERE link.tenant = {t2} AND link.collection = {{C}}) SELECT x FROM walk WHERE x <> {a2}"
+        "WITH RECURSIVE walk(x) AS ({first} UNION SELECT link.{to} FROM walk{join} entity AS link WHERE link.{from} = walk.x AND {hint}link.tenant = {t2} AND {hint}link.collection = {{C}}) SELECT x FROM walk WHERE x <> {a2}"
     );
     in_collection(&walk, &r.links)
 }

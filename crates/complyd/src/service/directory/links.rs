@@ -354,16 +354,15 @@ impl Service {
         let (_, collection) = writable(self.model, nav).ok_or_else(|| route_error(&call))?;
         // `…/members/{id}/$ref`, or `…/members/$ref?@id=…/directoryObjects/{id}` (the SDKs' form).
         let named = call.path.steps.get(1).and_then(|s| s.key.clone());
-        let member = match (named, &call.query.reference) {
-            (Some(key), _) => key,
-            (None, Some(text)) => reference_key(self.model, call.version, target, text)
-                .ok_or_else(|| invalid_reference(text))?,
-            (None, None) => {
-                return Err(bad_request(
+        let member =
+            match (named, &call.query.reference) {
+                (Some(key), _) => key,
+                (None, Some(text)) => reference_key(self.model, call.version, target, text)
+                    .ok_or_else(|| invalid_reference(text))?,
+                (None, None) => return Err(bad_request(
                     "Name the member to remove: …/{id}/$ref, or $ref?@id=…/directoryObjects/{id}.",
-                ))
-            }
-        };
+                )),
+            };
         let (model, tenant) = (self.model, call.tenant.clone());
         self.store
             .write(move |tx| {

@@ -72,9 +72,14 @@ async fn members_are_added_listed_and_removed_with_ref() {
         .await
         .is_empty());
     // The SDKs' form: the member named in `@id`.
-    let by_id = format!("groups/{g}/members/$ref?%40id=https://graph.microsoft.com/v1.0/directoryObjects/{d}");
+    let by_id = format!(
+        "groups/{g}/members/$ref?%40id=https://graph.microsoft.com/v1.0/directoryObjects/{d}"
+    );
     c.delete("v1.0", &by_id).await.expect(204);
-    assert!(c.ids("v1.0", &format!("devices/{d}/memberOf")).await.is_empty());
+    assert!(c
+        .ids("v1.0", &format!("devices/{d}/memberOf"))
+        .await
+        .is_empty());
     c.get("v1.0", &format!("groups/{g}/members/{u}"))
         .await
         .expect_error(404, "Request_ResourceNotFound");
