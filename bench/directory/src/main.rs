@@ -147,7 +147,7 @@ fn device(i: usize) -> Value {
         "alternativeSecurityIds": [{ "type": 2, "key": "eA==" }],
         "deviceId": format!("00000000-0000-4000-8000-{i:012}"),
         "displayName": format!("PC-{i:06}"),
-        "operatingSystem": if i % 10 == 0 { "macOS" } else { "Windows" },
+        "operatingSystem": if i.is_multiple_of(10) { "macOS" } else { "Windows" },
         "operatingSystemVersion": os_version(i),
     })
 }

@@ -11,11 +11,6 @@ pub fn admin(server: &Server) -> Client {
     server.client_with(TokenRequest::delegated(TENANT, &[DIRECTORY_WRITE, WRITE]))
 }
 
-/// A caller with exactly these delegated permissions.
-pub fn with_scopes(server: &Server, scopes: &[&str]) -> Client {
-    server.client_with(TokenRequest::delegated(TENANT, scopes))
-}
-
 pub fn user(name: &str) -> Value {
     json!({
         "accountEnabled": true,
