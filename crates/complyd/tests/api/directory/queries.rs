@@ -294,3 +294,44 @@ async fn each_permission_admits_what_graph_says() {
         }
     }
 }
+
+/// What backup tools do: resolve each assignment's group by id inside `$batch`, and look groups
+/// up by name on restore; the header travels with each batch item.
+#[tokio::test]
+async fn groups_are_resolved_inside_batch_as_backup_tools_do() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let ids = three_groups(&c).await;
+    let batch = json!({"requests": [
+        {"id": "1", "method": "GET", "url": format!("/groups/{}?$select=displayName,id,groupTypes,membershipRule", ids[0])},
+        {"id": "2", "method": "GET", "url": "/groups?$filter=displayName%20eq%20'Gamma'"},
+        {"id": "3", "method": "GET", "url": "/groups/$count", "headers": {"ConsistencyLevel": "eventual"}},
+        {"id": "4", "method": "GET", "url": "/groups/5b0a7a3c-0000-4000-8000-000000000000"},
+    ]});
+    let body = c.post("v1.0", "$batch", &batch).await.expect(200).json();
+    let answer = |id: &str| {
+        body["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(answer("1")["status"], 200);
+    assert_eq!(answer("1")["body"]["displayName"], "Beta team");
+    assert_eq!(answer("1")["body"]["groupTypes"], json!(["Unified"]));
+    assert!(answer("1")["body"].get("mailNickname").is_none());
+    assert_eq!(
+        answer("2")["body"]["value"][0]["id"],
+        json!(ids[2]),
+        "{}",
+        answer("2")
+    );
+    assert_eq!(answer("3")["status"], 200);
+    assert_eq!(answer("4")["status"], 404);
+    assert_eq!(
+        answer("4")["body"]["error"]["code"],
+        "Request_ResourceNotFound"
+    );
+}
