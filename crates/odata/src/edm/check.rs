@@ -253,6 +253,19 @@ entity boxOverview
             ("function items on box\n  handler h", "same name"),
             ("action close\n  handler h", "no 'permissions SET'"),
             ("entity crate\n  b: box", "is an entity type"),
+            ("entity crate\n  boxes -> Collection(box) inverse", "'inverse' comes after 'links SET'"),
+            ("entity crate\n  boxes -> Collection(box) links nowhere inverse\nroot crates -> Collection(crate) permissions boxes", "no navigation declares the links 'nowhere'"),
+            ("entity crate\n  boxes -> Collection(box) links crated", "no root entity set stores microsoft.graph.crate"),
+            (
+                "entity crate\n  rule: String\n  boxes -> Collection(box) links inside computed-by rule over box\nroot crates -> Collection(crate) permissions boxes",
+                "computed-by rule: not a 'rule membership' property",
+            ),
+            ("entity crate\n  code: Int32 alternate-key", "take a String"),
+            ("entity crate\n  code: String refers-to /boxes/{id}", "refers-to /boxes/{id}: not a collection"),
+            ("entity crate\n  boxes -> Collection(box) stored-in boxes", "stored-in, advanced-queries and entra-errors are root flags"),
+            ("root more -> Collection(boxItem) stored-in boxes permissions boxes", "not derived from its type"),
+            ("entity crate\n  rule: String rule membership", "no 'computed-by' navigation reads this rule"),
+            ("entity crate\n  rule: String rule guesswork", "unknown rule grammar 'guesswork'"),
         ];
         for (text, wanted) in cases {
             let err = load(text).err().unwrap_or_default();

@@ -312,3 +312,66 @@ fn scalar_kind(value: &ValueType) -> Option<Kind> {
         _ => Kind::Text,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership_rules_name_properties_as_entra_does() -> Result<(), String> {
+        let model = Model::intune()?;
+        let group = model
+            .structured("microsoft.graph.group")
+            .ok_or("no group")?;
+        let rule = model
+            .property(group, "membershipRule", Version::Beta)
+            .ok_or("no membershipRule")?;
+        let vocabulary = model.rule_vocabulary(group, rule).ok_or("no vocabulary")?;
+        let device = vocabulary.subject("device").ok_or("no device")?;
+        let user = vocabulary.subject("USER").ok_or("no user")?;
+        let path =
+            |s: &Subject, name: &str| s.property(name).map(|p| (p.path.join("/"), p.kind.clone()));
+        assert_eq!(
+            path(device, "deviceOSType"),
+            Some(("operatingSystem".into(), Kind::Text))
+        );
+        assert_eq!(
+            path(device, "devicePhysicalIds"),
+            Some(("physicalIds".into(), Kind::TextList))
+        );
+        assert_eq!(path(device, "objectId"), Some((String::new(), Kind::Text)));
+        assert_eq!(
+            path(device, "memberOf").map(|(_, k)| k),
+            Some(Kind::MemberOf)
+        );
+        assert_eq!(
+            path(user, "extensionAttribute7"),
+            Some((
+                "onPremisesExtensionAttributes/extensionAttribute7".into(),
+                Kind::Text
+            ))
+        );
+        assert_eq!(
+            path(user, "accountEnabled"),
+            Some(("accountEnabled".into(), Kind::Bool))
+        );
+        assert_eq!(
+            path(user, "mobile"),
+            Some(("mobilePhone".into(), Kind::Text))
+        );
+        assert!(matches!(
+            path(user, "assignedPlans"),
+            Some((_, Kind::Records(_)))
+        ));
+        assert_eq!(
+            model.link_collection("members").as_deref(),
+            Some("directoryObjects/members")
+        );
+        let users = model.root("users", Version::V1).ok_or("no users")?;
+        let policies = model
+            .root("deviceManagement", Version::V1)
+            .ok_or("no deviceManagement")?;
+        assert!(model.root_is_linked(users) && !model.root_is_linked(policies));
+        Ok(())
+    }
+}
