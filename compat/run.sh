@@ -84,7 +84,7 @@ if [[ -z "$bin" ]]; then
 fi
 secret="compat-suite-secret"
 roundtrip_tenant=7e1e7e1e-0000-4000-8000-00000000a017
-all_scopes=Group.ReadWrite.All,DeviceManagementConfiguration.ReadWrite.All,DeviceManagementRBAC.ReadWrite.All,DeviceManagementServiceConfig.ReadWrite.All,DeviceManagementApps.Read.All
+all_scopes=Directory.ReadWrite.All,Group.ReadWrite.All,DeviceManagementConfiguration.ReadWrite.All,DeviceManagementRBAC.ReadWrite.All,DeviceManagementServiceConfig.ReadWrite.All,DeviceManagementApps.Read.All
 work="$(mktemp -d)"
 pids=()
 # shellcheck disable=SC2317 # run by the EXIT trap, which shellcheck does not follow
@@ -133,7 +133,8 @@ for mode in documented intune; do
     COMPLYD_TOKEN="$(token "$mode" --scopes "$all_scopes")"
     COMPLYD_READ_TOKEN="$(token "$mode" --scopes DeviceManagementConfiguration.Read.All)"
     COMPLYD_ROUNDTRIP_TOKEN="$(token "$mode" --scopes "$all_scopes" --tenant "$roundtrip_tenant")"
-    export COMPLYD_TOKEN COMPLYD_READ_TOKEN COMPLYD_ROUNDTRIP_TOKEN
+    COMPLYD_DIRECTORY_TOKEN="$(token "$mode" --scopes Directory.ReadWrite.All)"
+    export COMPLYD_TOKEN COMPLYD_READ_TOKEN COMPLYD_DIRECTORY_TOKEN COMPLYD_ROUNDTRIP_TOKEN
     if [[ $mode == documented ]]; then
         # The Retry-After cases need a throttled server; once is enough.
         export COMPLYD_THROTTLED_URL=$throttled_url COMPLYD_THROTTLED_TOKEN=$throttled_token

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every target of fuzz/Cargo.toml for SECONDS each: the query-option parsers and binder
-# (query_options), the resource-path parser and the body validator (request_parts).
+# (query_options), the resource-path parser and the body validator (request_parts), and the rule
+# parser, binder and evaluator of dynamic membership rules and assignment filters (rules).
 #   scripts/fuzz.sh [SECONDS] [SEED]   SECONDS defaults to 60; SEED to a random one.
 # CI passes a fixed seed and a fresh clone has no corpus, so its run is repeatable: the same seed
 # explores the same inputs in the same order, and a slower machine only stops earlier. Run without

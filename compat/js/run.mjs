@@ -15,6 +15,7 @@
 // Configuration (arguments --url, --token, ... win over the environment):
 //   COMPLYD_URL, COMPLYD_TOKEN            complyd's base URL and a read-write token
 //   COMPLYD_READ_TOKEN                    a read-only token, for the 403 case (skipped without it)
+//   COMPLYD_DIRECTORY_TOKEN               a token with Directory.ReadWrite.All (the directory's cases)
 //   COMPLYD_FIDELITY                      documented | intune | auto (default auto: probed)
 //   COMPLYD_THROTTLED_URL, COMPLYD_THROTTLED_TOKEN
 //                                         a complyd with a tiny --throttle-limits (Retry-After case)
@@ -582,6 +583,80 @@ function cases(suite) {
   };
 }
 
+// ---------------------------------------------------------------- the directory (issue 16)
+
+/** Users, groups and devices through the client: create, members with $ref, typed members back,
+ *  PageIterator, $search and $count with ConsistencyLevel, and Graph's errors. */
+function directoryCases() {
+  const tag = randomUUID().slice(0, 6);
+  const t = (ctx) => `${tag}${ctx.version.replace(".", "")}`;
+  const user = (ctx, name, department = "Compat") => {
+    const slug = `${name.toLowerCase().replace(/ /g, ".")}.js${t(ctx)}`;
+    return {
+      accountEnabled: true, displayName: `${name} js${t(ctx)}`, mailNickname: slug.replace(/\./g, ""),
+      userPrincipalName: `${slug}@compat.test`, department,
+      passwordProfile: { password: "Compat-pa55", forceChangePasswordNextSignIn: false },
+    };
+  };
+  const group = (ctx, name) => ({ displayName: `${name} js${t(ctx)}`, mailEnabled: false, mailNickname: `${name.replace(/ /g, "")}js${t(ctx)}`, securityEnabled: true });
+  const device = (ctx, name, os) => ({
+    accountEnabled: true, alternativeSecurityIds: [{ type: 2, key: "eA==" }], deviceId: randomUUID(),
+    displayName: `${name} js${t(ctx)}`, operatingSystem: os, operatingSystemVersion: "10.0.19045",
+  });
+  const ref = (ctx, id) => ({ "@odata.id": `https://graph.microsoft.com/${ctx.version}/directoryObjects/${id}` });
+  return {
+    async members(ctx) {
+      const { client } = ctx;
+      const u = await client.api("/users").post(user(ctx, "Ada"));
+      checkType(u, "user", "POST users");
+      const d = await client.api("/devices").post(device(ctx, "PC", "Windows"));
+      const inner = await client.api("/groups").post(group(ctx, "Inner"));
+      const outer = await client.api("/groups").post(group(ctx, "Outer"));
+      for (const [g, m] of [[inner.id, u.id], [inner.id, d.id], [outer.id, inner.id]]) {
+        check(isEmpty(await client.api(`/groups/${g}/members/$ref`).post(ref(ctx, m))), "$ref POST answers 204");
+      }
+      const kinds = (await client.api(`/groups/${inner.id}/members`).get()).value.map((m) => m["@odata.type"]).sort();
+      checkEq(kinds, ["#microsoft.graph.device", "#microsoft.graph.user"], "member types");
+      const up = (await client.api(`/devices/${d.id}/transitiveMemberOf`).get()).value.map((g) => g.id).sort();
+      checkEq(up, [inner.id, outer.id].sort(), "transitiveMemberOf");
+      await client.api(`/groups/${inner.id}/members/${d.id}/$ref`).delete();
+      checkEq((await client.api(`/groups/${inner.id}/members`).get()).value.map((m) => m.id), [u.id], "members after removal");
+      checkEq((await client.api(`/users/${u.userPrincipalName}`).get()).id, u.id, "users/{userPrincipalName}");
+    },
+    async pagingSearchCount(ctx) {
+      const { client } = ctx;
+      const dept = `Paging${t(ctx)}`;
+      const made = [];
+      for (let i = 0; i < 7; i++) made.push((await client.api("/users").post(user(ctx, `Pager ${i}`, dept))).id);
+      const first = await client.api("/users").filter(`department eq '${dept}'`).top(3).get();
+      check(Boolean(first["@odata.nextLink"]), "first page of 3 has no @odata.nextLink");
+      const seen = [];
+      await new PageIterator(client, first, (item) => { seen.push(item.id); return true; }).iterate();
+      checkEq([...seen].sort(), [...made].sort(), "users seen by PageIterator");
+      const found = await client.api("/users").header("ConsistencyLevel", "eventual")
+        .search(`"displayName:pager" AND "displayName:js${t(ctx)}"`).count(true).top(999).get();
+      checkEq(found.value.map((x) => x.id).sort(), [...made].sort(), "$search with ConsistencyLevel");
+      checkEq(found["@odata.count"], 7, "@odata.count with ConsistencyLevel");
+      const plain = await client.api("/users").filter(`department eq '${dept}'`).count(true).get();
+      check(!("@odata.count" in plain), "no @odata.count without ConsistencyLevel");
+      const counted = await client.api("/users/$count").header("ConsistencyLevel", "eventual").filter(`department eq '${dept}'`).get();
+      checkEq(Number(counted), 7, "users/$count with ConsistencyLevel");
+    },
+    async errors(ctx) {
+      const { client } = ctx;
+      const body = user(ctx, "Twice");
+      await client.api("/users").post(body);
+      await expectGraphError(() => client.api("/users").post(body), 400, "Request_BadRequest");
+      const g = await client.api("/groups").post(group(ctx, "Errors"));
+      const m = await client.api("/users").post(user(ctx, "Member"));
+      await client.api(`/groups/${g.id}/members/$ref`).post(ref(ctx, m.id));
+      await expectGraphError(() => client.api(`/groups/${g.id}/members/$ref`).post(ref(ctx, m.id)), 400, "Request_BadRequest");
+      await expectGraphError(() => client.api(`/groups/${g.id}/members/$ref`).post(ref(ctx, MISSING_ID)), 404, "Request_ResourceNotFound");
+      await expectGraphError(() => client.api("/users").search('"displayName:x"').get(), 400, "Request_UnsupportedQuery");
+    },
+  };
+}
+
 async function detectFidelity(client) {
   const id = await newPolicy(client, "compat js fidelity probe");
   const answer = await client.api(policy(id)).patch({ "@odata.type": "#microsoft.graph.windows10CompliancePolicy", description: "probe" });
@@ -627,6 +702,18 @@ async function main() {
       for (const [scope, name, fn] of neighbourCases({ check, checkEq, expectGraphError, newPolicy })) {
         if (scope === "both" || version === "beta") await suite.case(ctx, name, fn);
       }
+    }
+    const directoryToken = option("directory-token", "COMPLYD_DIRECTORY_TOKEN");
+    const directory = directoryCases();
+    for (const version of ["v1.0", "beta"]) {
+      if (!directoryToken) {
+        console.log(`skip - js ${version}: directory: no token with Directory.ReadWrite.All (COMPLYD_DIRECTORY_TOKEN)`);
+        continue;
+      }
+      const ctx = { version, recorder: proxy.recorder, client: graphClient(proxy.base, directoryToken, version) };
+      await suite.case(ctx, "directory: users, groups, devices; members with $ref; transitiveMemberOf", directory.members);
+      await suite.case(ctx, "directory: PageIterator over users; $search and $count with ConsistencyLevel", directory.pagingSearchCount);
+      await suite.case(ctx, "directory: duplicate UPN, member twice, unknown member, $search without the header", directory.errors);
     }
     const throttledUrl = option("throttled-url", "COMPLYD_THROTTLED_URL");
     const throttledToken = option("throttled-token", "COMPLYD_THROTTLED_TOKEN");

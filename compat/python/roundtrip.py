@@ -17,7 +17,7 @@ adapter, as the tools post the files they wrote.
 
 Prints `ok - ...` / `FAIL - ...` / `skip - ...` lines and closes with `N passed, M failed`.
 Configuration: --url/COMPLYD_URL, --token/COMPLYD_TOKEN (every permission: configuration, RBAC,
-service configuration, and Group.ReadWrite.All when groups are served), --fidelity/COMPLYD_FIDELITY
+service configuration, Group.ReadWrite.All), --fidelity/COMPLYD_FIDELITY
 (documented | intune), --dir (where the backup is written and kept; a temporary folder, removed at the end, otherwise).
 """
 from __future__ import annotations
@@ -31,7 +31,6 @@ import os
 import shutil
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any, Optional
 
@@ -134,8 +133,6 @@ class RoundTrip:
         self.g = graph
         self.mode = mode
         self.folder = folder
-        self.groups_served = False
-        self.filters_served = False
         self.passed = 0
         self.failed = 0
 
@@ -147,16 +144,10 @@ class RoundTrip:
             print(f"FAIL - roundtrip {self.mode}: {name}: {detail}", flush=True)
             self.failed += 1
 
-    async def served(self, path: str) -> bool:
-        response = await self.g.http.get(f"{self.g.base}/beta/{path}?$top=1")
-        return response.status_code == 200
-
     # ---- seed
 
     async def seed(self) -> None:
         g = self.g
-        self.groups_served = await self.served("groups")
-        self.filters_served = await self.served("deviceManagement/assignmentFilters")
         tags = [await g.call("POST", "deviceManagement/roleScopeTags", {"displayName": n, "description": f"{n} tag"})
                 for n in ["Branch", "Labs"]]
         template = await g.call("POST", "deviceManagement/notificationMessageTemplates", {
@@ -170,22 +161,18 @@ class RoundTrip:
             "displayName": "BIOS version", "publisher": "Contoso", "runAsAccount": "system",
             "detectionScriptContent": base64.b64encode(b"Write-Output '{\"BiosVersion\":\"2.4\"}'").decode(),
             "roleScopeTagIds": [tags[1]["id"]]})
-        filter_id = None
-        if self.filters_served:
-            made = await g.call("POST", "deviceManagement/assignmentFilters", {
-                "displayName": "Corporate Windows", "platform": "windows10AndLater",
-                "rule": '(device.deviceOwnership -eq "Corporate")'})
-            filter_id = made["id"]
-        group_ids = [str(uuid.uuid4()), str(uuid.uuid4())]
-        if self.groups_served:
-            group_ids = []
-            for name, rule in [("Compliance pilots", None), ("All Windows", '(device.deviceOSType -eq "Windows")')]:
-                body = {"displayName": name, "mailEnabled": False, "mailNickname": name.replace(" ", ""),
-                        "securityEnabled": True}
-                if rule:
-                    body |= {"groupTypes": ["DynamicMembership"], "membershipRule": rule,
-                             "membershipRuleProcessingState": "On"}
-                group_ids.append((await g.call("POST", "groups", body))["id"])
+        made = await g.call("POST", "deviceManagement/assignmentFilters", {
+            "displayName": "Corporate Windows", "platform": "windows10AndLater",
+            "rule": '(device.deviceOwnership -eq "Corporate")'})
+        filter_id = made["id"]
+        group_ids = []
+        for name, rule in [("Compliance pilots", None), ("All Windows", '(device.deviceOSType -eq "Windows")')]:
+            body = {"displayName": name, "mailEnabled": False, "mailNickname": name.replace(" ", ""),
+                    "securityEnabled": True}
+            if rule:
+                body |= {"groupTypes": ["DynamicMembership"], "membershipRule": rule,
+                         "membershipRuleProcessingState": "On"}
+            group_ids.append((await g.call("POST", "groups", body))["id"])
         notification = {"actionType": "notification", "gracePeriodHours": 24,
                         "notificationTemplateId": template["id"], "notificationMessageCCList": []}
         policies = [
@@ -214,7 +201,7 @@ class RoundTrip:
                        {"@odata.type": "#microsoft.graph.exclusionGroupAssignmentTarget", "groupId": group_ids[1]}]
             if body["displayName"] == "iOS baseline":
                 targets = [{"@odata.type": "#microsoft.graph.allLicensedUsersAssignmentTarget"}]
-            if filter_id and body["displayName"] == "Windows baseline":
+            if body["displayName"] == "Windows baseline":
                 targets[0] |= {"deviceAndAppManagementAssignmentFilterId": filter_id,
                                "deviceAndAppManagementAssignmentFilterType": "include"}
             await g.call("POST", f"deviceManagement/deviceCompliancePolicies/{made['id']}/assign",
@@ -235,8 +222,7 @@ class RoundTrip:
         # The tools read each script again: a list may leave the script's content out.
         snapshot["deviceComplianceScripts"] = [await g.call("GET", f"deviceManagement/deviceComplianceScripts/{s['id']}")
                                                for s in scripts]
-        snapshot["assignmentFilters"] = (await g.all("deviceManagement/assignmentFilters")
-                                         if self.filters_served else [])
+        snapshot["assignmentFilters"] = await g.all("deviceManagement/assignmentFilters")
         policies = await g.all("deviceManagement/deviceCompliancePolicies"
                                "?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)")
         # Assignments through $batch, numbered as the tools number them.
@@ -249,11 +235,11 @@ class RoundTrip:
             check(item["status"] == 200, f"batched assignments of {policy['displayName']}: {item['status']}")
             policy["assignments"] = item["body"]["value"]
         snapshot["deviceCompliancePolicies"] = policies
-        # Group names for the assignments, through $batch (when the server serves groups).
+        # Group names for the assignments, through $batch, as the tools resolve them.
         group_ids = sorted({a["target"]["groupId"] for p in policies for a in p["assignments"]
                             if a["target"].get("groupId")})
         snapshot["groups"] = {}
-        if self.groups_served and group_ids:
+        if group_ids:
             lookups = [{"id": i + 1, "method": "GET",
                         "url": f"groups/{gid}?$select=displayName,id,groupTypes,membershipRule"}
                        for i, gid in enumerate(group_ids)]
@@ -300,8 +286,6 @@ class RoundTrip:
                 await g.call("DELETE", f"deviceManagement/{kind}/{item['id']}")
         for kind in ["deviceCompliancePolicies", "deviceComplianceScripts", "notificationMessageTemplates",
                      "assignmentFilters"]:
-            if kind == "assignmentFilters" and not self.filters_served:
-                continue
             left = await g.all(f"deviceManagement/{kind}")
             check(left == [], f"{kind} left after the wipe: {[i.get('displayName') for i in left]}")
         left_tags = [t["id"] for t in await g.all("deviceManagement/roleScopeTags")]
@@ -404,11 +388,7 @@ async def main() -> int:
     try:
         await trip.seed()
         trip.step("seed: scope tags, a template with two locales, a script, three policies with actions and "
-                  "assignments" + (", a filter" if trip.filters_served else "") + (", groups" if trip.groups_served else ""), True)
-        if not trip.groups_served:
-            print(f"skip - roundtrip {args.fidelity}: group names through $batch: the server serves no /groups yet", flush=True)
-        if not trip.filters_served:
-            print(f"skip - roundtrip {args.fidelity}: assignment filters: the server serves no assignmentFilters yet", flush=True)
+                  "assignments, a filter, groups (one dynamic)", True)
         before = await trip.backup()
         trip.write_files(before)
         files = trip.read_files()
@@ -418,7 +398,7 @@ async def main() -> int:
         await trip.wipe(before)
         trip.step("wipe: every object deleted (the Default tag stays)", True)
         ids = await trip.restore(files)
-        trip.step(f"restore: tags, templates, scripts{', filters' if trip.filters_served else ''}, "
+        trip.step(f"restore: tags, templates, scripts, filters, "
                   f"then policies with deep-inserted actions, then assign ({len(ids)} ids mapped)", True)
         after = await trip.backup()
         for kind in ["roleScopeTags", "notificationMessageTemplates", "deviceComplianceScripts",
@@ -431,10 +411,11 @@ async def main() -> int:
             changed[0]["description"] = f"{changed[0].get('description')} (changed)"
             noticed = trip.compare("deviceCompliancePolicies", files["deviceCompliancePolicies"], changed, ids)
             trip.step("the comparison notices a changed field", noticed is not None, "a changed description passed")
-        if trip.groups_served:
-            names_before = sorted(g["displayName"] for g in before["groups"].values())
-            names_after = sorted(g["displayName"] for g in after["groups"].values())
-            trip.step("group names of the assignments", names_before == names_after, f"{names_before} / {names_after}")
+        names_before = sorted(g["displayName"] for g in before["groups"].values())
+        names_after = sorted(g["displayName"] for g in after["groups"].values())
+        wanted = ["All Windows", "Compliance pilots"]
+        trip.step("group names of the assignments, resolved through $batch before and after",
+                  names_before == wanted and names_after == wanted, f"{names_before} / {names_after}")
     except Failure as e:
         trip.step("round trip", False, str(e))
     except Exception as e:  # noqa: BLE001 - any failure is a failed step

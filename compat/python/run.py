@@ -13,6 +13,9 @@ Configuration (arguments win over the environment):
   --url / COMPLYD_URL                  base URL of complyd, e.g. http://127.0.0.1:8080
   --token / COMPLYD_TOKEN              read-write token (DeviceManagementConfiguration.ReadWrite.All)
   --read-token / COMPLYD_READ_TOKEN    read-only token, for the 403 case (skipped without it)
+  --directory-token / COMPLYD_DIRECTORY_TOKEN
+                                       a token with Directory.ReadWrite.All, for the directory's
+                                       cases (skipped without it)
   --fidelity / COMPLYD_FIDELITY        documented | intune | auto (default auto: probed)
   --throttled-url / COMPLYD_THROTTLED_URL, --throttled-token / COMPLYD_THROTTLED_TOKEN
                                        a complyd started with a tiny --throttle-limits, for the
@@ -911,6 +914,140 @@ class PythonCompat:
         print(f"# python {sdk.version}: {len(names)} creates, {throttled} answered 429 and retried after Retry-After, {elapsed:.1f} s", flush=True)
 
 
+# ---------------------------------------------------------------- the directory (issue 16)
+
+
+def eventual(builder: Any, **params: Any) -> RequestConfiguration:
+    """A GET configuration with `ConsistencyLevel: eventual` (the directory's advanced queries)."""
+    config = query(builder, **params)
+    config.headers.add("ConsistencyLevel", "eventual")
+    return config
+
+
+class DirectoryCompat:
+    """Users, groups and devices through the SDKs' own builders: create, add members with $ref,
+    read members back typed, page, search and count, and Graph's errors."""
+
+    def __init__(self, suite: Suite) -> None:
+        self.suite = suite
+        self.tag = uuid.uuid4().hex[:6]
+
+    def t(self, sdk: Sdk) -> str:
+        """This run's tag for this version: names stay apart across runs, versions and suites."""
+        return f"{self.tag}{sdk.version.replace('.', '')}"
+
+    def user(self, sdk: Sdk, name: str, department: str = "Compat") -> Any:
+        slug = f"{name.lower().replace(' ', '.')}.{self.t(sdk)}"
+        return sdk.model("user")(
+            account_enabled=True,
+            display_name=f"{name} {self.t(sdk)}",
+            mail_nickname=slug.replace(".", ""),
+            user_principal_name=f"{slug}@compat.test",
+            department=department,
+            password_profile=sdk.model("password_profile")(password="Compat-pa55", force_change_password_next_sign_in=False),
+        )
+
+    def group(self, sdk: Sdk, name: str) -> Any:
+        return sdk.model("group")(
+            display_name=f"{name} {self.t(sdk)}",
+            mail_enabled=False,
+            mail_nickname=f"{name.replace(' ', '')}{self.t(sdk)}",
+            security_enabled=True,
+        )
+
+    def device(self, sdk: Sdk, name: str, os: str) -> Any:
+        return sdk.model("device")(
+            account_enabled=True,
+            alternative_security_ids=[sdk.model("alternative_security_id")(type=2, key=b"x")],
+            device_id=str(uuid.uuid4()),
+            display_name=f"{name} {self.t(sdk)}",
+            operating_system=os,
+            operating_system_version="10.0.19045",
+        )
+
+    def ref(self, sdk: Sdk, oid: str) -> Any:
+        return sdk.model("reference_create")(odata_id=f"https://graph.microsoft.com/{sdk.version}/directoryObjects/{oid}")
+
+    async def members(self, sdk: Sdk) -> None:
+        c = sdk.client
+        user = await c.users.post(self.user(sdk, "Ada"))
+        check_type(user, sdk.model("user"), "POST users")
+        check(bool(user.id) and user.user_principal_name.endswith("@compat.test"), f"created user: {user!r}")
+        device = await c.devices.post(self.device(sdk, "PC", "Windows"))
+        check_type(device, sdk.model("device"), "POST devices")
+        inner = await c.groups.post(self.group(sdk, "Inner"))
+        outer = await c.groups.post(self.group(sdk, "Outer"))
+        for g, m in [(inner.id, user.id), (inner.id, device.id), (outer.id, inner.id)]:
+            await c.groups.by_group_id(g).members.ref.post(self.ref(sdk, m))
+        listed = await c.groups.by_group_id(inner.id).members.get()
+        kinds = sorted(type(m).__name__ for m in listed.value)
+        check_eq(kinds, ["Device", "User"], "member types")
+        up = await c.devices.by_device_id(device.id).transitive_member_of.get()
+        check_eq(sorted(g.id for g in up.value), sorted([inner.id, outer.id]), "transitiveMemberOf")
+        check_type(up.value[0], sdk.model("group"), "a group of transitiveMemberOf")
+        await c.groups.by_group_id(inner.id).members.by_directory_object_id(device.id).ref.delete()
+        left = await c.groups.by_group_id(inner.id).members.get()
+        check_eq([m.id for m in left.value], [user.id], "members after removing the device")
+        by_upn = await c.users.by_user_id(user.user_principal_name).get()
+        check_eq(by_upn.id, user.id, "users/{userPrincipalName}")
+
+    async def paging_search_count(self, sdk: Sdk) -> None:
+        from msgraph_core.tasks.page_iterator import PageIterator
+
+        c = sdk.client
+        made = [(await c.users.post(self.user(sdk, f"Pager {i}", f"Paging{self.t(sdk)}"))).id for i in range(7)]
+        first = await c.users.get(query(c.users, filter=f"department eq 'Paging{self.t(sdk)}'", top=3))
+        check(bool(first.odata_next_link), "first page of 3 has no @odata.nextLink")
+        seen: list[str] = []
+
+        def collect(item: Any) -> bool:
+            check_type(item, sdk.model("user"), "paged user")
+            seen.append(item.id)
+            return True
+
+        await asyncio.wait_for(PageIterator(first, sdk.adapter).iterate(collect), timeout=60)
+        check_eq(sorted(seen), sorted(made), "users seen by PageIterator")
+        found = await c.users.get(eventual(c.users, search=f'"displayName:pager" AND "displayName:{self.t(sdk)}"', count=True, top=999))
+        check_eq(sorted(u.id for u in found.value), sorted(made), "$search with ConsistencyLevel")
+        check_eq(found.odata_count, 7, "@odata.count with ConsistencyLevel")
+        plain = await c.users.get(query(c.users, filter=f"department eq 'Paging{self.t(sdk)}'", count=True))
+        check_eq(plain.odata_count, None, "@odata.count without ConsistencyLevel")
+        counted = await c.users.count.get(eventual(c.users.count, filter=f"department eq 'Paging{self.t(sdk)}'"))
+        check_eq(counted, 7, "users/$count with ConsistencyLevel")
+
+    async def errors(self, sdk: Sdk) -> None:
+        c = sdk.client
+        body = self.user(sdk, "Twice")
+        await c.users.post(body)
+        err = await expect_odata_error(sdk, lambda: c.users.post(body), 400, "Request_BadRequest")
+        check("already exists" in err.error.message, f"duplicate UPN: {err.error.message}")
+        group = await c.groups.post(self.group(sdk, "Errors"))
+        user = await c.users.post(self.user(sdk, "Member"))
+        members = c.groups.by_group_id(group.id).members.ref
+        await members.post(self.ref(sdk, user.id))
+        await expect_odata_error(sdk, lambda: members.post(self.ref(sdk, user.id)), 400, "Request_BadRequest")
+        await expect_odata_error(sdk, lambda: members.post(self.ref(sdk, MISSING_ID)), 404, "Request_ResourceNotFound")
+        await expect_odata_error(
+            sdk, lambda: c.users.get(query(c.users, search='"displayName:x"')), 400, "Request_UnsupportedQuery"
+        )
+
+    async def dynamic_group(self, sdk: Sdk) -> None:
+        c = sdk.client
+        mac = await c.devices.post(self.device(sdk, "Mac", f"macOS{self.t(sdk)}"))
+        group = self.group(sdk, "Dynamic")
+        group.group_types = ["DynamicMembership"]
+        group.membership_rule = f'device.deviceOSType -eq "macOS{self.t(sdk)}"'
+        group.membership_rule_processing_state = "On"
+        made = await c.groups.post(group)
+        listed = await c.groups.by_group_id(made.id).members.get()
+        check_eq([m.id for m in listed.value], [mac.id], "computed members")
+        bad = self.group(sdk, "Bad rule")
+        bad.group_types = ["DynamicMembership"]
+        bad.membership_rule = "device.deviceOSType -eq"
+        err = await expect_odata_error(sdk, lambda: c.groups.post(bad), 400, "Request_BadRequest")
+        check("at position" in err.error.message, f"rule error: {err.error.message}")
+
+
 async def detect_fidelity(sdk: Sdk) -> str:
     pid = await new_policy_id(sdk, "compat fidelity probe")
     answer = await sdk.policy(pid).patch(sdk.model("windows10_compliance_policy")(description="probe"))
@@ -925,6 +1062,7 @@ async def main() -> int:
     ap.add_argument("--read-token", default=os.environ.get("COMPLYD_READ_TOKEN"))
     ap.add_argument("--fidelity", default=os.environ.get("COMPLYD_FIDELITY", "auto"),
                     choices=["auto", "documented", "intune"])
+    ap.add_argument("--directory-token", default=os.environ.get("COMPLYD_DIRECTORY_TOKEN"))
     ap.add_argument("--throttled-url", default=os.environ.get("COMPLYD_THROTTLED_URL"))
     ap.add_argument("--throttled-token", default=os.environ.get("COMPLYD_THROTTLED_TOKEN"))
     args = ap.parse_args()
@@ -968,6 +1106,17 @@ async def main() -> int:
         for name, method, needs_base in neighbours.register(version):
             extra = (base, args.token) if needs_base else ()
             await c(sdk, name, getattr(neighbour_cases, method), *extra)
+    # The directory (issue 16), with a token that may write it.
+    directory = DirectoryCompat(suite)
+    for version in ["v1.0", "beta"]:
+        if not args.directory_token:
+            print(f"skip - python {version}: directory: no token with Directory.ReadWrite.All (COMPLYD_DIRECTORY_TOKEN)", flush=True)
+            continue
+        sdk = Sdk(version, base, args.directory_token)
+        await suite.case(sdk, "directory: users, groups, devices; members with $ref; typed members; transitiveMemberOf", directory.members)
+        await suite.case(sdk, "directory: PageIterator over users; $search and $count with ConsistencyLevel", directory.paging_search_count)
+        await suite.case(sdk, "directory: duplicate UPN, member twice, unknown member, $search without the header", directory.errors)
+        await suite.case(sdk, "directory: a dynamic device group computes its members; a bad rule is 400", directory.dynamic_group)
     if args.throttled_url and args.throttled_token:
         for version in ["v1.0", "beta"]:
             sdk = Sdk(version, args.throttled_url.rstrip("/"), args.throttled_token)

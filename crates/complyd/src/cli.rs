@@ -73,6 +73,8 @@ pub enum UserCommand {
     List(ListArgs),
     /// Remove a user by id or user name.
     Remove(RemoveArgs),
+    /// Set the delegated permissions (`scp`) a user's tokens carry.
+    Grant(UserGrantArgs),
 }
 
 #[derive(Args)]
@@ -124,6 +126,17 @@ pub struct ListArgs {
     /// JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct UserGrantArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The user's id or user name.
+    pub id: String,
+    /// Consented delegated permissions (`scp`), comma-separated; none clears them.
+    #[arg(long, value_delimiter = ',')]
+    pub scopes: Vec<String>,
 }
 
 #[derive(Args)]

@@ -22,6 +22,13 @@ pub enum ApiError {
     InvalidVersion(String),
     /// A rule of the service refused the request.
     Business(String),
+    /// An answer with a status and Graph code of its own (Entra's `Request_BadRequest`,
+    /// `Request_ResourceNotFound`, `Request_UnsupportedQuery`, `Authorization_RequestDenied`).
+    Coded {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     /// A batch item was not run because a request it depends on failed.
     FailedDependency(String),
     PayloadTooLarge(usize),
@@ -63,6 +70,7 @@ impl ApiError {
             Self::Auth(AuthError::Forbidden(_)) => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::InvalidVersion(_) => StatusCode::NOT_FOUND,
             Self::Route(_) | Self::Unrouted(_) | Self::Business(_) => StatusCode::BAD_REQUEST,
+            Self::Coded { status, .. } => *status,
             Self::FailedDependency(_) => StatusCode::FAILED_DEPENDENCY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -117,6 +125,7 @@ impl ApiError {
             Self::NotFound(_) | Self::InvalidVersion(_) => "ResourceNotFound",
             Self::Route(_) | Self::Unrouted(_) => "No method match route template",
             Self::Business(_) => "BadRequest",
+            Self::Coded { code, .. } => code,
             Self::FailedDependency(_) => "FailedDependency",
             Self::PayloadTooLarge(_) => "RequestEntityTooLarge",
             Self::BodyTimeout(_) => "RequestTimeout",
@@ -145,6 +154,7 @@ impl ApiError {
             | Self::Route(m)
             | Self::InvalidVersion(m)
             | Self::Business(m)
+            | Self::Coded { message: m, .. }
             | Self::FailedDependency(m) => {
                 m.clone()
             }

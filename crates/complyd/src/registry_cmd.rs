@@ -2,9 +2,10 @@
 //! folder's store directly (SQLite in WAL mode lets this run beside a serving complyd).
 
 use crate::cli::{
-    AppAddArgs, AppCommand, DataArgs, ListArgs, RemoveArgs, UserAddArgs, UserCommand,
+    AppAddArgs, AppCommand, DataArgs, ListArgs, RemoveArgs, UserAddArgs, UserCommand, UserGrantArgs,
 };
 use complyd::identity::registry::{self, Application, User};
+use complyd::service::{Fidelity, Service, Settings, TokenKey};
 use complyd::store::{Store, StoreError};
 use serde_json::json;
 use std::sync::Arc;
@@ -86,8 +87,21 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Add(args) => user_add(args).await,
         UserCommand::List(args) => user_list(args).await,
-        UserCommand::Remove(args) => remove(args, false).await,
+        UserCommand::Remove(args) => user_remove(args).await,
+        UserCommand::Grant(args) => user_grant(args).await,
     }
+}
+
+/// The service over the data folder's store, for commands that write the directory as
+/// `POST /users` does.
+fn service(store: Arc<dyn Store>) -> anyhow::Result<Service> {
+    let model = odata::Model::intune().map_err(|e| anyhow::anyhow!(e))?;
+    let settings = Settings {
+        fidelity: Fidelity::Documented,
+        page_size: 100,
+    };
+    Service::new(model, store, settings, TokenKey::derive(b"complyd user"))
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 async fn app_add(args: AppAddArgs) -> anyhow::Result<()> {
@@ -164,23 +178,52 @@ async fn app_list(args: ListArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A directory user of the tenant (as `POST /users` makes one) with a password and the scopes
+/// given; its id is the `oid` of its tokens.
 async fn user_add(args: UserAddArgs) -> anyhow::Result<()> {
     let store = open(&args.data).await?;
-    let user = User {
-        id: uuid::Uuid::new_v4().to_string(),
-        tenant: args.tenant.clone(),
-        username: args.username.clone(),
-        password: registry::hash_secret(&args.password),
-        scopes: not_empty(args.scopes),
-        created: complyd::common::now_unix(),
+    let id = service(store.clone())?
+        .add_user(&args.tenant, &args.username, &args.password)
+        .await
+        .map_err(|e| anyhow::anyhow!("tenant {}: {}", args.tenant, e.message()))?;
+    let scopes = not_empty(args.scopes);
+    registry::set_scopes(&store, &id, scopes.clone()).await?;
+    print_json(&json!({
+        "id": id,
+        "tenant": args.tenant,
+        "username": args.username,
+        "scopes": scopes,
+    }))
+}
+
+/// Removes a user: the directory user and its sign-in record, or a sign-in record alone.
+async fn user_remove(args: RemoveArgs) -> anyhow::Result<()> {
+    let store = open(&args.data).await?;
+    let found = registry::users(&store)
+        .await?
+        .into_iter()
+        .find(|u| u.id == args.id || u.username.eq_ignore_ascii_case(&args.id));
+    let Some(user) = found else {
+        anyhow::bail!("no user {}", args.id);
     };
-    match registry::add_user(&store, user.clone()).await {
-        Err(StoreError::Conflict) => {
-            anyhow::bail!("tenant {} has a user named {}", user.tenant, user.username)
-        }
-        other => other?,
+    let in_directory = service(store.clone())?
+        .remove_user(&user.tenant, &user.id)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message()))?;
+    if !in_directory {
+        registry::remove_user(&store, &user.id).await?;
     }
-    print_json(&user_json(&user))
+    print_json(&json!({ "removed": args.id }))
+}
+
+/// Sets the delegated permissions a user's tokens carry.
+async fn user_grant(args: UserGrantArgs) -> anyhow::Result<()> {
+    let store = open(&args.data).await?;
+    let scopes = not_empty(args.scopes);
+    if !registry::set_scopes(&store, &args.id, scopes.clone()).await? {
+        anyhow::bail!("no user {}", args.id);
+    }
+    print_json(&json!({ "id": args.id, "scopes": scopes }))
 }
 
 async fn user_list(args: ListArgs) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod path;
 pub mod project;
 pub mod query;
+pub mod rule;
 pub mod validate;
 pub mod value;
 

@@ -33,6 +33,8 @@ pub struct ResourcePath<'m> {
     pub count: bool,
     /// A structural property of the addressed entity (`/deviceManagement/settings`).
     pub property: Option<&'m Property>,
+    /// The path ends in `$ref`: the links of a linked navigation, not the entities.
+    pub reference: bool,
 }
 
 /// What the path finally addresses.
@@ -49,6 +51,10 @@ pub enum Addressed {
     Count,
     /// One structural property of an entity or the root singleton.
     Property,
+    /// `…/members/$ref`: the links of a linked collection.
+    References,
+    /// `…/members/{id}/$ref`: one link.
+    Reference,
 }
 
 impl<'m> ResourcePath<'m> {
@@ -60,7 +66,7 @@ impl<'m> ResourcePath<'m> {
         let first = segments.next().ok_or_else(|| ODataError::segment(""))?;
         let mut out = Self::start(model, version, &first)?;
         for segment in segments {
-            if out.operation.is_some() || out.count || out.property.is_some() {
+            if out.operation.is_some() || out.count || out.property.is_some() || out.reference {
                 return Err(ODataError::segment(&segment));
             }
             out.step(model, version, segment)?;
@@ -111,6 +117,7 @@ impl<'m> ResourcePath<'m> {
             arguments: Map::new(),
             count: false,
             property: None,
+            reference: false,
         }
     }
 
@@ -127,6 +134,15 @@ impl<'m> ResourcePath<'m> {
                 .structured(&self.root.type_name)
                 .ok_or_else(|| ODataError::segment(&segment))?,
         };
+        if segment == "$ref" {
+            return match self.steps.last() {
+                Some(step) if step.navigation.links.is_some() => {
+                    self.reference = true;
+                    Ok(())
+                }
+                _ => Err(ODataError::segment(&segment)),
+            };
+        }
         let awaiting_key = self
             .steps
             .last()
@@ -219,6 +235,12 @@ impl<'m> ResourcePath<'m> {
         }
         if self.property.is_some() {
             return Addressed::Property;
+        }
+        if self.reference {
+            return match self.steps.last() {
+                Some(s) if s.key.is_some() => Addressed::Reference,
+                _ => Addressed::References,
+            };
         }
         match self.steps.last() {
             None => Addressed::RootSingleton,

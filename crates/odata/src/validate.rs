@@ -6,7 +6,7 @@ use crate::edm::{
     Model, Navigation, Operation, Primitive, Property, StructuredType, TypeKind, TypeRef,
     ValueType, Version,
 };
-use crate::value::{is_base64, is_guid, DateTimeOffset};
+use crate::value::{is_base64, is_guid, is_time_of_day, DateTimeOffset};
 use crate::ODataError;
 use serde_json::{Map, Value};
 
@@ -441,6 +441,7 @@ fn primitive(
         }
         Primitive::Guid => value.as_str().is_some_and(is_guid),
         Primitive::Binary => value.as_str().is_some_and(is_base64),
+        Primitive::TimeOfDay => value.as_str().is_some_and(is_time_of_day),
     };
     if ok {
         Ok(value.clone())

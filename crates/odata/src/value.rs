@@ -201,6 +201,30 @@ pub fn is_guid(text: &str) -> bool {
         })
 }
 
+/// `HH:MM`, `HH:MM:SS` or `HH:MM:SS.f` (1 to 7 fraction digits), in range: an `Edm.TimeOfDay`.
+pub fn is_time_of_day(text: &str) -> bool {
+    let (clock, fraction) = match text.split_once('.') {
+        Some((clock, fraction)) => (clock, Some(fraction)),
+        None => (text, None),
+    };
+    let parts: Vec<&str> = clock.split(':').collect();
+    let field = |i: usize, max: u32| {
+        parts.get(i).is_some_and(|p| {
+            p.len() == 2
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u32>().is_ok_and(|n| n <= max)
+        })
+    };
+    let fraction_ok = fraction.is_none_or(|f| {
+        parts.len() == 3 && (1..=7).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit())
+    });
+    matches!(parts.len(), 2 | 3)
+        && field(0, 23)
+        && field(1, 59)
+        && (parts.len() == 2 || field(2, 59))
+        && fraction_ok
+}
+
 /// Standard base64 with padding (what Graph emits for `Edm.Binary`); URL-safe letters accepted too.
 pub fn is_base64(text: &str) -> bool {
     let body = text.trim_end_matches('=');
@@ -215,6 +239,24 @@ pub fn is_base64(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_of_day_are_checked() {
+        for good in ["08:00", "08:00:00", "23:59:59.9999999", "00:00:00.5"] {
+            assert!(is_time_of_day(good), "{good}");
+        }
+        for bad in [
+            "8:00",
+            "24:00",
+            "08:60",
+            "08:00:00.",
+            "08:00.5",
+            "08:00:00.12345678",
+            "x",
+        ] {
+            assert!(!is_time_of_day(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn seed_timestamps_convert_to_utc() {

@@ -149,6 +149,11 @@ async fn resource(
         None
     };
     let caller = caller(state, &principal, operation.is_write()).await;
+    let eventual = parts
+        .headers
+        .get("consistencylevel")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"));
     let call = Call {
         tenant: principal.tenant,
         version,
@@ -157,6 +162,7 @@ async fn resource(
         body,
         query,
         caller,
+        eventual,
     };
     let reply = state.service.execute(call).await.map_err(|e| match e {
         ApiError::Unrouted(template) => no_route(template, &parts.method, parts.uri.path()),

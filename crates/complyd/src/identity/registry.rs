@@ -212,6 +212,77 @@ pub async fn remove_user(store: &Arc<dyn Store>, id_or_name: &str) -> Result<boo
         .await
 }
 
+/// Sets the delegated permissions consented for a user (by id or user name); false when there
+/// is none.
+pub async fn set_scopes(
+    store: &Arc<dyn Store>,
+    id_or_name: &str,
+    scopes: Vec<String>,
+) -> Result<bool, StoreError> {
+    let found = users(store)
+        .await?
+        .into_iter()
+        .find(|u| u.id == id_or_name || u.username.eq_ignore_ascii_case(id_or_name));
+    let Some(mut user) = found else {
+        return Ok(false);
+    };
+    user.scopes = scopes;
+    let body = encode(&user)?;
+    store
+        .write(move |tx: &mut dyn WriteTx| tx.update(&key(USERS, &user.id), &body))
+        .await
+}
+
+/// The sign-in records of directory users, kept by the directory inside its own writes: a user
+/// created through Graph with a password can sign in with the password grant, as its user
+/// principal name; the record follows renames and password changes and goes with the user.
+pub mod sign_in {
+    use super::*;
+
+    /// The record of user `id`, if it has one.
+    pub fn get(tx: &mut dyn WriteTx, id: &str) -> Result<Option<User>, StoreError> {
+        match tx.get(&key(USERS, id))? {
+            Some(row) => decode(&row.body).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Adds a record; `Conflict` when the tenant has a user of that name.
+    pub fn put(tx: &mut dyn WriteTx, user: &User) -> Result<(), StoreError> {
+        let name = user_name_key(&user.tenant, &user.username);
+        if tx.get(&name)?.is_some() {
+            return Err(StoreError::Conflict);
+        }
+        let pointer = encode(&serde_json::json!({ "userId": user.id }))?;
+        tx.insert(&name, "complyd.userName", &pointer)?;
+        tx.insert(&key(USERS, &user.id), "complyd.user", &encode(user)?)
+    }
+
+    /// Replaces a record (its name, password or scopes); `Conflict` when the new name is taken.
+    pub fn replace(tx: &mut dyn WriteTx, old: &User, new: &User) -> Result<(), StoreError> {
+        if !old.username.eq_ignore_ascii_case(&new.username) {
+            let name = user_name_key(&new.tenant, &new.username);
+            if tx.get(&name)?.is_some() {
+                return Err(StoreError::Conflict);
+            }
+            tx.delete_tree(&user_name_key(&old.tenant, &old.username))?;
+            let pointer = encode(&serde_json::json!({ "userId": new.id }))?;
+            tx.insert(&name, "complyd.userName", &pointer)?;
+        }
+        tx.update(&key(USERS, &new.id), &encode(new)?)?;
+        Ok(())
+    }
+
+    /// Removes user `id`'s record, if any.
+    pub fn remove(tx: &mut dyn WriteTx, id: &str) -> Result<(), StoreError> {
+        if let Some(user) = get(tx, id)? {
+            tx.delete_tree(&user_name_key(&user.tenant, &user.username))?;
+            tx.delete_tree(&key(USERS, id))?;
+        }
+        Ok(())
+    }
+}
+
 /// Whether any app or user is registered in `tenant`.
 pub async fn tenant_known(store: &Arc<dyn Store>, tenant: &str) -> Result<bool, StoreError> {
     Ok(apps(store).await?.iter().any(|a| a.tenant == tenant)

@@ -84,6 +84,8 @@ pub struct Template {
 enum Tail {
     None,
     Count,
+    /// `/$ref`
+    Reference,
     Action(&'static str),
 }
 
@@ -94,11 +96,12 @@ impl Template {
             steps: [("", false); MAX_STEPS],
             len: 0,
             deeper: path.steps.len() > MAX_STEPS,
-            tail: match (path.operation, path.count, path.property) {
-                (Some(operation), _, _) => Tail::Action(operation.name.as_str()),
-                (None, true, _) => Tail::Count,
-                (None, false, Some(property)) => Tail::Action(property.name.as_str()),
-                (None, false, None) => Tail::None,
+            tail: match (path.operation, path.count, path.reference, path.property) {
+                (Some(operation), _, _, _) => Tail::Action(operation.name.as_str()),
+                (None, true, _, _) => Tail::Count,
+                (None, false, true, _) => Tail::Reference,
+                (None, false, false, Some(property)) => Tail::Action(property.name.as_str()),
+                (None, false, false, None) => Tail::None,
             },
         };
         for (slot, step) in template.steps.iter_mut().zip(&path.steps) {
@@ -117,7 +120,9 @@ impl PartialEq for Template {
             std::ptr::eq(a, b) || a == b
         }
         let tails = match (self.tail, other.tail) {
-            (Tail::None, Tail::None) | (Tail::Count, Tail::Count) => true,
+            (Tail::None, Tail::None)
+            | (Tail::Count, Tail::Count)
+            | (Tail::Reference, Tail::Reference) => true,
             (Tail::Action(a), Tail::Action(b)) => same(a, b),
             _ => false,
         };
@@ -155,7 +160,8 @@ impl Hash for Template {
         mix(match self.tail {
             Tail::None => 0,
             Tail::Count => 1,
-            Tail::Action(name) => name.len() + 2,
+            Tail::Reference => 2,
+            Tail::Action(name) => name.len() + 3,
         });
         state.write_u64(shape);
     }
@@ -179,6 +185,7 @@ impl fmt::Display for Template {
         match self.tail {
             Tail::None => Ok(()),
             Tail::Count => f.write_str("/$count"),
+            Tail::Reference => f.write_str("/$ref"),
             Tail::Action(name) => write!(f, "/{name}"),
         }
     }

@@ -79,6 +79,22 @@ const HANDLERS: &[Handler] = &[
         fits: fits_payload_links,
         run: |service, call| Box::pin(service.payload_links(call)),
     },
+    // The directory's (service/directory/operations.rs).
+    Handler {
+        name: "memberGroups",
+        fits: super::directory::operations::fits_member_groups,
+        run: |service, call| Box::pin(service.member_groups(call)),
+    },
+    Handler {
+        name: "byIds",
+        fits: super::directory::operations::fits_by_ids,
+        run: |service, call| Box::pin(service.by_ids(call)),
+    },
+    Handler {
+        name: "validateRule",
+        fits: super::directory::operations::fits_validate_rule,
+        run: |service, call| Box::pin(service.validate_rule(call)),
+    },
 ];
 
 pub(super) fn find(name: &str) -> Option<&'static Handler> {

@@ -12,6 +12,11 @@ impl JsonObject {
         Self(serde_json::to_string(map).unwrap_or_else(|_| "{}".into()))
     }
 
+    /// Any JSON value, for a member of a collection of primitives (`Collection(Edm.String)`).
+    pub fn of_value(value: &Value) -> Self {
+        Self(value.to_string())
+    }
+
     /// `leading` members first, then the members of the object text `rest`.
     pub fn with_leading(leading: &[(&str, &Value)], rest: &str) -> Self {
         let mut out = String::with_capacity(rest.len() + 64 * leading.len() + 2);

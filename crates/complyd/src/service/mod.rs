@@ -3,6 +3,7 @@
 //! Nothing here knows HTTP or SQL.
 
 mod audit;
+mod directory;
 mod fidelity;
 mod handlers;
 mod integrity;
@@ -13,6 +14,7 @@ mod outbox;
 mod paging;
 mod read;
 mod retire;
+mod rules;
 mod rules_document;
 mod singleton;
 mod summaries;
@@ -67,6 +69,8 @@ pub struct Call {
     pub query: QueryOptions,
     /// Who asked (for the audit log and the outbox).
     pub caller: Caller,
+    /// The client sent `ConsistencyLevel: eventual` (the directory's advanced queries).
+    pub eventual: bool,
 }
 
 impl Call {
@@ -168,6 +172,9 @@ impl Service {
     }
 
     pub async fn execute(&self, call: Call) -> Result<Reply, ApiError> {
+        if self.is_directory(&call) {
+            return self.directory(call).await;
+        }
         let addressed = call.path.addressed();
         let last_nav = call.path.steps.last().map(|s| s.navigation);
         if self.settings.fidelity == Fidelity::Intune
@@ -308,6 +315,7 @@ impl Service {
             .validator(call.version)
             .entity(declared, &body, Mode::Create)?;
         fidelity::apply_create_rules(self.settings.fidelity, self.model, call.version, &validated)?;
+        rules::check(self.model, validated.ty, &validated.properties)?;
         let mut checks = Vec::new();
         self.references(&call.tenant)
             .of_entity(&validated, "", &mut checks)?;
@@ -366,6 +374,7 @@ impl Service {
                 key.id
             )));
         }
+        rules::check(self.model, ty, &validated.properties)?;
         let changes = validated.properties;
         let stamp_key = key.clone();
         let (model, nav) = (self.model, call.navigation()?);

@@ -14,7 +14,7 @@ use odata::Version;
 use serde_json::{Map, Value};
 
 /// The most members an expanded collection shows.
-const EXPAND_LIMIT: usize = 1000;
+pub(super) const EXPAND_LIMIT: usize = 1000;
 
 /// One page of projected entities and the cursor of the next, if any.
 pub(super) struct Page {
@@ -23,7 +23,7 @@ pub(super) struct Page {
 }
 
 impl Service {
-    fn bind(&self, call: &Call) -> Result<BoundQuery<'static>, ApiError> {
+    pub(super) fn bind(&self, call: &Call) -> Result<BoundQuery<'static>, ApiError> {
         let target = call.target()?;
         Ok(bind::bind(self.model, call.version, target, &call.query)?)
     }
@@ -53,6 +53,11 @@ impl Service {
         &self,
         call: &Call,
     ) -> Result<(BoundQuery<'static>, Query, Option<&'static StructuredType>), ApiError> {
+        if call.query.search.is_some() {
+            return Err(ApiError::bad_request(
+                "The query option '$search' is not supported on this resource.",
+            ));
+        }
         let (location, shown_as) = self.source(call)?;
         if shown_as.is_none() {
             self.require_ancestors(&location).await?;
@@ -103,7 +108,7 @@ impl Service {
 
     /// Fetches, projects and expands one page. `query` carries scope and filter; `shown_as` is
     /// a view's type.
-    fn page<'a>(
+    pub(super) fn page<'a>(
         &'a self,
         mut query: Query,
         bound: &'a BoundQuery<'static>,
@@ -141,7 +146,7 @@ impl Service {
     }
 
     /// A stored row as the client sees it: projected, selected, expanded.
-    async fn shape(
+    pub(super) async fn shape(
         &self,
         row: &Row,
         bound: &BoundQuery<'static>,
@@ -163,15 +168,16 @@ impl Service {
                 &row.body,
             ));
         }
-        let mut out = select(
-            self.project_row(
-                version,
-                &row.type_name,
-                &row.key.id,
-                &parse_body(&row.body)?,
-            )?,
-            bound,
-        );
+        let mut projected = self.project_row(
+            version,
+            &row.type_name,
+            &row.key.id,
+            &parse_body(&row.body)?,
+        )?;
+        if bound.select.is_none() && version == Version::V1 {
+            projected = self.v1_default_set(&row.type_name, projected);
+        }
+        let mut out = select(projected, bound);
         for expand in &bound.expand {
             let value = self.expanded(&row.key, expand, version).await?;
             out.insert(expand.navigation.name.clone(), value);
@@ -186,6 +192,9 @@ impl Service {
         version: Version,
     ) -> BoxFuture<'a, Result<Value, ApiError>> {
         Box::pin(async move {
+            if expand.navigation.links.is_some() {
+                return self.expanded_links(owner, expand, version).await;
+            }
             let collection = format!("{}/{}", owner.collection, expand.navigation.name);
             if !expand.navigation.collection {
                 let key = Key {
@@ -303,20 +312,45 @@ fn rename_for_view(model: &Model, view: &StructuredType, bound: &mut BoundQuery<
     }
 }
 
-fn select(mut entity: Map<String, Value>, bound: &BoundQuery<'_>) -> Map<String, Value> {
+impl Service {
+    /// What v1.0 answers without `$select` for a type with a default property set (`v1-default`):
+    /// those properties, `id` and `@odata.type`.
+    pub(super) fn v1_default_set(
+        &self,
+        type_name: &str,
+        mut entity: Map<String, Value>,
+    ) -> Map<String, Value> {
+        let Some(ty) = self.model.structured(type_name) else {
+            return entity;
+        };
+        let defaults: Vec<&str> = self
+            .model
+            .properties(ty, Version::V1)
+            .into_iter()
+            .filter(|p| p.v1_default)
+            .map(|p| p.name.as_str())
+            .collect();
+        if !defaults.is_empty() {
+            entity.retain(|k, _| k == "@odata.type" || k == "id" || defaults.contains(&k.as_str()));
+        }
+        entity
+    }
+}
+
+pub(super) fn select(mut entity: Map<String, Value>, bound: &BoundQuery<'_>) -> Map<String, Value> {
     if let Some(names) = &bound.select {
         entity.retain(|k, _| k == "@odata.type" || k == "id" || names.iter().any(|n| n == k));
     }
     entity
 }
 
-fn with_select(context: String, bound: &BoundQuery<'_>) -> String {
+pub(super) fn with_select(context: String, bound: &BoundQuery<'_>) -> String {
     match &bound.select {
         Some(names) => format!("{context}({})", names.join(",")),
         None => context,
     }
 }
 
-fn entity_context(path: &ResourcePath<'_>, bound: &BoundQuery<'_>) -> String {
+pub(super) fn entity_context(path: &ResourcePath<'_>, bound: &BoundQuery<'_>) -> String {
     format!("{}/$entity", with_select(path.context_path(), bound))
 }

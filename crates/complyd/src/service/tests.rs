@@ -56,6 +56,7 @@ impl Fixture {
             body,
             query: QueryOptions::parse(query.iter().copied(), true)?,
             caller: Caller::default(),
+            eventual: false,
         };
         self.service.execute(call).await
     }

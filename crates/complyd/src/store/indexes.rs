@@ -47,7 +47,11 @@ pub fn declared(model: &Model) -> Result<Vec<ModelIndex>, StoreError> {
     let mut out = Vec::new();
     for (collection, ty) in stored_collections(model) {
         for property in model.all_properties(ty).into_iter().filter(|p| p.indexed) {
-            out.push(index(model, &collection, ty, &property.name)?);
+            let index = index(model, &collection, ty, &property.name)?;
+            // Views of one collection may declare the same index.
+            if !out.iter().any(|i: &ModelIndex| i.name == index.name) {
+                out.push(index);
+            }
         }
     }
     Ok(out)
@@ -65,8 +69,15 @@ fn stored_collections(model: &Model) -> Vec<(String, &StructuredType)> {
         match root.kind {
             RootKind::Singleton => walk(model, ty, "", 0, &mut out),
             RootKind::EntitySet => {
-                out.push((root.name.clone(), ty));
-                walk(model, ty, &root.name, 0, &mut out);
+                // A typed view (`stored-in`) indexes the collection that holds its members.
+                let stored = root
+                    .navigation
+                    .root
+                    .stored_in
+                    .as_ref()
+                    .unwrap_or(&root.name);
+                out.push((stored.clone(), ty));
+                walk(model, ty, stored, 0, &mut out);
             }
             RootKind::OperationImport => {}
         }
@@ -93,6 +104,10 @@ fn walk<'m>(
             let Some(target) = model.structured(&nav.target) else {
                 continue;
             };
+            // A linked navigation contains nothing: its members are stored by their own root.
+            if nav.links.is_some() {
+                continue;
+            }
             if seen.contains(&nav.name.as_str()) {
                 continue;
             }
@@ -263,8 +278,10 @@ mod tests {
             .collect();
         found.sort();
         let statuses = "deviceCompliancePolicies/deviceStatuses";
+        // The directory's views share one collection and so one index of each property.
         let wanted = [
-            // Issue 17: the audit log is filtered by time and category.
+            ("assignmentFilters", "displayName"),
+            // The audit log is filtered by time and category.
             ("auditEvents", "activityDateTime"),
             ("auditEvents", "category"),
             ("deviceCompliancePolicies", "displayName"),
@@ -272,6 +289,7 @@ mod tests {
             (statuses, "lastReportedDateTime"),
             (statuses, "status"),
             (statuses, "userPrincipalName"),
+            ("directoryObjects", "displayName"),
         ];
         let wanted: Vec<(String, String)> = wanted
             .iter()

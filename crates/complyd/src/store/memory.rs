@@ -6,10 +6,10 @@
 //! any `$orderby`, is refused with a `Backend` error that says so.
 
 use super::writer::{run_caught, JobFn};
-use super::{CountBy, Key, PageRow, Query, Row, Store, StoreError, StoreFuture, WriteTx};
+use super::{CountBy, Key, PageRow, Query, Related, Row, Store, StoreError, StoreFuture, WriteTx};
 use odata::query::bind::{Compare, Condition, Literal, Operand, Scope};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// Rows by `(tenant, collection, parent, id)`.
@@ -73,12 +73,16 @@ impl State {
                 "the memory store does not evaluate $orderby".into(),
             ));
         }
+        let linked = q.related.as_ref().map(|r| self.linked(&q.tenant, r));
         let mut out = Vec::new();
         for row in self.rows.values() {
             let k = &row.key;
             if (k.tenant.as_str(), k.collection.as_str(), k.parent.as_str())
                 != (q.tenant.as_str(), q.collection.as_str(), q.parent.as_str())
             {
+                continue;
+            }
+            if linked.as_ref().is_some_and(|ids| !ids.contains(&k.id)) {
                 continue;
             }
             let keep = match &q.filter {
@@ -91,6 +95,44 @@ impl State {
         }
         out.sort_by_key(|r| r.seq);
         Ok(out)
+    }
+
+    /// The ids linked to the anchor: one step, or every level breadth first (each id once).
+    fn linked(&self, tenant: &str, r: &Related) -> BTreeSet<String> {
+        let step = |from: &str| -> Vec<String> {
+            self.rows
+                .values()
+                .map(|row| &row.key)
+                .filter(|k| k.tenant == tenant && k.collection == r.links)
+                .filter(|k| {
+                    if r.inverse {
+                        k.id == from
+                    } else {
+                        k.parent == from
+                    }
+                })
+                .map(|k| {
+                    if r.inverse {
+                        k.parent.clone()
+                    } else {
+                        k.id.clone()
+                    }
+                })
+                .collect()
+        };
+        let mut seen = BTreeSet::new();
+        let mut frontier = vec![r.anchor.clone()];
+        while let Some(from) = frontier.pop() {
+            for next in step(&from) {
+                if seen.insert(next.clone()) && r.transitive {
+                    frontier.push(next);
+                }
+            }
+        }
+        if r.transitive {
+            seen.remove(&r.anchor);
+        }
+        seen
     }
 
     fn delete_below(&mut self, tenant: &str, collection: &str, path: &str) {
@@ -112,6 +154,12 @@ fn holds(c: &Condition, row: &Row) -> Result<bool, StoreError> {
         Condition::Or(terms) => terms
             .iter()
             .try_fold(false, |acc, t| Ok(acc || holds(t, row)?)),
+        Condition::IsOf(types) => Ok(types.contains(&row.type_name)),
+        Condition::In {
+            left: Operand::Id,
+            list,
+            ..
+        } => Ok(list.contains(&Literal::String(row.key.id.clone()))),
         Condition::Compare {
             op: op @ (Compare::Eq | Compare::Ne),
             left,
@@ -243,6 +291,28 @@ impl WriteTx for State {
             self.delete_tree(&key)?;
         }
         Ok(())
+    }
+
+    fn delete_everywhere(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        id: &str,
+    ) -> Result<u64, StoreError> {
+        let before = self.rows.len();
+        self.rows
+            .retain(|(t, c, _, i), _| !(t == tenant && c == collection && i == id));
+        Ok((before - self.rows.len()) as u64)
+    }
+
+    fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError> {
+        Ok(self
+            .matching(q)?
+            .into_iter()
+            .skip(q.skip)
+            .take(q.limit)
+            .map(|r| (r.clone(), Vec::new()))
+            .collect())
     }
 }
 

@@ -76,6 +76,20 @@ pub struct Query {
     pub cursor: Option<Cursor>,
     pub skip: usize,
     pub limit: usize,
+    /// Only the members linked to one entity (a linked navigation).
+    pub related: Option<Related>,
+}
+
+/// The members of a collection linked to `anchor` by the link rows of one link set: rows of the
+/// collection `links` whose `parent` is the owner's id and whose `id` is the member's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Related {
+    pub links: String,
+    pub anchor: String,
+    /// `false`: the anchor's members; `true`: the owners that have the anchor as a member.
+    pub inverse: bool,
+    /// Every level (members of members …), the anchor itself left out; cycles end the walk.
+    pub transitive: bool,
 }
 
 impl Query {
@@ -89,6 +103,7 @@ impl Query {
             cursor: None,
             skip: 0,
             limit: usize::MAX >> 1,
+            related: None,
         }
     }
 }
@@ -178,6 +193,16 @@ pub trait WriteTx {
         collection: &str,
         parent: &str,
     ) -> Result<(), StoreError>;
+    /// Deletes the rows of `collection` with this `id` under any parent (the links to an
+    /// entity); how many there were.
+    fn delete_everywhere(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        id: &str,
+    ) -> Result<u64, StoreError>;
+    /// A page of a collection, as `Store::query` reads it, inside the transaction.
+    fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError>;
 }
 
 /// What every backend answers, with the same results; only where the data lives differs.

@@ -3,7 +3,7 @@
 //! checked to be plain identifiers). The two dialects differ only in the few places `Dialect`
 //! names; the shape of every statement is shared.
 
-use super::{CountBy, Query, SortValue, StoreError};
+use super::{CountBy, Query, Related, SortValue, StoreError};
 use odata::query::bind::{Compare, Condition, Func, Literal, Operand, Scalar, Scope, StringTest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -446,15 +446,64 @@ fn scope_sql(sql: &mut Sql, q: &Query) -> Result<String, StoreError> {
         literal(sql, &Literal::String(q.tenant.clone())),
         literal(sql, &Literal::String(q.parent.clone())),
     );
+    // Linked members are few next to their collection: SQLite is kept from walking the whole
+    // collection in `seq` order (the `+` makes these terms unindexable), so that it looks each
+    // linked id up by the key index instead. PostgreSQL's planner weighs both on its statistics.
+    let hint = if q.related.is_some() && !sql.pg() {
+        "+"
+    } else {
+        ""
+    };
     let mut text = in_collection(
-        &format!("tenant = {tenant} AND collection = {{C}} AND parent = {parent}"),
+        &format!(
+            "{hint}tenant = {tenant} AND {hint}collection = {{C}} AND {hint}parent = {parent}"
+        ),
         &q.collection,
     )?;
+    if let Some(related) = &q.related {
+        text.push_str(" AND id IN (");
+        text.push_str(&linked(sql, &q.tenant, related)?);
+        text.push(')');
+    }
     if let Some(filter) = &q.filter {
         text.push_str(" AND ");
         text.push_str(&condition(sql, filter));
     }
     Ok(text)
+}
+
+/// The ids linked to `r.anchor` (a `SELECT` of one column): one step over the link rows, or a
+/// recursive walk whose `UNION` drops what it has seen, so that a cycle ends it.
+fn linked(sql: &mut Sql, tenant: &str, r: &Related) -> Result<String, StoreError> {
+    let t = literal(sql, &Literal::String(tenant.to_string()));
+    let a = literal(sql, &Literal::String(r.anchor.clone()));
+    // Forwards a link leads from `parent` (the owner) to `id` (the member); inverse, back.
+    let (from, to) = if r.inverse {
+        ("id", "parent")
+    } else {
+        ("parent", "id")
+    };
+    let first = format!(
+        "SELECT {to} FROM entity WHERE tenant = {t} AND collection = {{C}} AND {from} = {a}"
+    );
+    if !r.transitive {
+        return in_collection(&first, &r.links);
+    }
+    let t2 = literal(sql, &Literal::String(tenant.to_string()));
+    let a2 = literal(sql, &Literal::String(r.anchor.clone()));
+    // Each step starts from what the walk found and looks its links up by index: forwards by
+    // parent (`entity_page`), backwards by id (`entity_key`). SQLite would rather read every link
+    // of the set once per step: CROSS JOIN fixes the loop order, and backwards the other terms are
+    // made unindexable (`+`). PostgreSQL plans the step itself.
+    let (join, hint) = match (sql.pg(), r.inverse) {
+        (true, _) => (",", ""),
+        (false, false) => (" CROSS JOIN", ""),
+        (false, true) => (" CROSS JOIN", "+"),
+    };
+    let walk = format!(
+        "WITH RECURSIVE walk(x) AS ({first} UNION SELECT link.{to} FROM walk{join} entity AS link WHERE link.{from} = walk.x AND {hint}link.tenant = {t2} AND {hint}link.collection = {{C}}) SELECT x FROM walk WHERE x <> {a2}"
+    );
+    in_collection(&walk, &r.links)
 }
 
 /// The name of the page's column holding sort key `i` (0-based).

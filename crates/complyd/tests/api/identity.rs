@@ -13,7 +13,7 @@ const SECRET: &str = "app-secret-value";
 pub(crate) const CLIENT: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 const READER: &str = "aaaaaaaa-0000-4000-8000-000000000002";
 const CERT_CLIENT: &str = "aaaaaaaa-0000-4000-8000-000000000003";
-const PUBLIC_CLIENT: &str = "aaaaaaaa-0000-4000-8000-000000000004";
+pub(crate) const PUBLIC_CLIENT: &str = "aaaaaaaa-0000-4000-8000-000000000004";
 const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
 
 /// The store the server uses (SQLite in its folder, or its PostgreSQL database in the PG run).
@@ -121,7 +121,7 @@ pub(crate) async fn list_policies(server: &Server, token: &str) -> (u16, Value) 
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-fn payload(token: &str) -> Value {
+pub(crate) fn payload(token: &str) -> Value {
     let part = token.split('.').nth(1).unwrap();
     serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod batch;
 mod descriptions;
+mod directory;
 mod durability;
 mod fidelity;
 mod hardening;

@@ -89,14 +89,14 @@ async fn two_instances_on_one_store_agree() {
     assert_eq!(seen.iter().cloned().collect::<HashSet<_>>(), ids);
 }
 
-async fn run(mut cmd: tokio::process::Command) -> String {
+pub(crate) async fn run(mut cmd: tokio::process::Command) -> String {
     let out = cmd.output().await.expect("complyd");
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "{stderr}");
     stderr
 }
 
-fn export(data: &Path, store: Option<String>, file: &Path) -> tokio::process::Command {
+pub(crate) fn export(data: &Path, store: Option<String>, file: &Path) -> tokio::process::Command {
     let mut cmd = complyd_on(&["export"], data, store);
     cmd.arg("--out").arg(file);
     cmd

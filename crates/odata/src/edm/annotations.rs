@@ -106,3 +106,58 @@ pub struct Counter {
     pub property: String,
     pub values: Vec<String>,
 }
+
+/// A navigation whose members are linked, not contained (`links SET [inverse] [transitive]`):
+/// links are stored once per set (`members`), from their owner to each member; a navigation
+/// walks them forwards (the owner's members) or, `inverse`, backwards (the owners of an entity),
+/// and `transitive` follows them to every level. Only a forward, direct navigation is written
+/// (`$ref`); `computed` ones only by the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Links {
+    pub set: String,
+    pub inverse: bool,
+    pub transitive: bool,
+    /// The links are computed from a rule (`computed-by PROPERTY over TYPE,…`) when the owner has one.
+    pub computed: Option<Computed>,
+}
+
+/// `computed-by PROPERTY over TYPE,…`: the owner's PROPERTY holds a membership rule; the
+/// entities of those types that satisfy it are its members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Computed {
+    pub property: String,
+    /// Qualified names of the types a rule may select; a rule names one by its short name.
+    pub over: Vec<String>,
+}
+
+/// Flags only a root entity set takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RootRules {
+    /// `stored-in ROOT`: the members live in that root's collection (one store for several
+    /// typed views); the root shows those of its type.
+    pub stored_in: Option<String>,
+    /// `advanced-queries`: `$search` and `$count` as Entra's directory answers them, with the
+    /// `ConsistencyLevel: eventual` header.
+    pub advanced_queries: bool,
+    /// `entra-errors`: errors in Entra's codes (`Request_BadRequest`, `Request_ResourceNotFound`).
+    pub entra_errors: bool,
+}
+
+/// The grammar of a `rule` property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleDialect {
+    /// A dynamic group's membership rule, over the types its `computed-by` navigation names.
+    Membership,
+    /// An Intune assignment filter's rule, over managed-device properties.
+    AssignmentFilter,
+}
+
+impl RuleDialect {
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "membership" => Some(Self::Membership),
+            "assignment-filter" => Some(Self::AssignmentFilter),
+            _ => None,
+        }
+    }
+}

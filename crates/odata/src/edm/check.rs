@@ -15,6 +15,7 @@ impl Model {
             self.check_type(ty)?;
         }
         self.check_roots()?;
+        self.check_links()?;
         self.check_operations()?;
         self.check_v1_closure()
     }
@@ -422,6 +423,18 @@ entity boxOverview
             ("entity crate\n  items -> Collection(boxItem)\n    builtin 0 {\"colour\":1}", "builtin 0: microsoft.graph.boxItem has no property colour"),
             ("entity crate\n  items -> Collection(boxItem)\n    builtin 0 [1]", "builtin 0: the body is not a JSON object"),
             ("entity crate\n  items -> Collection(boxItem) view /elsewhere", "view: /elsewhere is not a collection path"),
+            ("entity crate\n  boxes -> Collection(box) inverse", "'inverse' comes after 'links SET'"),
+            ("entity crate\n  boxes -> Collection(box) links nowhere inverse\nroot crates -> Collection(crate) permissions boxes", "no navigation declares the links 'nowhere'"),
+            ("entity crate\n  boxes -> Collection(box) links crated", "no root entity set stores microsoft.graph.crate"),
+            (
+                "entity crate\n  rule: String\n  boxes -> Collection(box) links inside computed-by rule over box\nroot crates -> Collection(crate) permissions boxes",
+                "computed-by rule: not a 'rule membership' property",
+            ),
+            ("entity crate\n  code: Int32 alternate-key", "take a String"),
+            ("entity crate\n  boxes -> Collection(box) stored-in boxes", "stored-in, advanced-queries and entra-errors are root flags"),
+            ("root more -> Collection(boxItem) stored-in boxes permissions boxes", "not derived from its type"),
+            ("entity crate\n  rule: String rule membership", "no 'computed-by' navigation reads this rule"),
+            ("entity crate\n  rule: String rule guesswork", "unknown rule grammar 'guesswork'"),
         ];
         for (text, wanted) in cases {
             let err = load(text).err().unwrap_or_default();

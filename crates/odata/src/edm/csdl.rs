@@ -261,8 +261,14 @@ fn navigation_xml(n: &Navigation) -> String {
     } else {
         n.target.clone()
     };
+    // A linked navigation's members live in an entity set of their own: not contained.
+    let contains = if n.links.is_some() {
+        ""
+    } else {
+        " ContainsTarget=\"true\""
+    };
     format!(
-        "      <NavigationProperty Name=\"{}\" Type=\"{ty}\" ContainsTarget=\"true\"/>\n",
+        "      <NavigationProperty Name=\"{}\" Type=\"{ty}\"{contains}/>\n",
         n.name
     )
 }

@@ -8,14 +8,15 @@ mod annotations;
 mod behaviour;
 mod check;
 mod csdl;
+mod links;
 mod openapi;
 mod operations;
 mod service;
 mod text;
 
 pub use annotations::{
-    Counter, Derivation, DerivedSource, LiveRoute, LiveRules, Method, RouteOn, Stamp,
-    StringFunctions,
+    Computed, Counter, Derivation, DerivedSource, Links, LiveRoute, LiveRules, Method, RootRules,
+    RouteOn, RuleDialect, Stamp, StringFunctions,
 };
 pub use behaviour::{Builtin, CollectionRules, Reference};
 pub use openapi::DATE_TIME_OFFSET_PATTERN;
@@ -70,6 +71,8 @@ pub enum Primitive {
     DateTimeOffset,
     Binary,
     Guid,
+    /// `HH:MM[:SS[.fffffff]]`.
+    TimeOfDay,
 }
 
 impl Primitive {
@@ -82,6 +85,7 @@ impl Primitive {
             Self::DateTimeOffset => "Edm.DateTimeOffset",
             Self::Binary => "Edm.Binary",
             Self::Guid => "Edm.Guid",
+            Self::TimeOfDay => "Edm.TimeOfDay",
         }
     }
 }
@@ -132,6 +136,20 @@ pub struct Property {
     /// `live-ignored` (after `server`): with `--fidelity intune` a value a client sends is
     /// dropped instead of refused (the live service ignores it).
     pub live_ignored: bool,
+    /// In v1.0's default property set: without `$select`, v1.0 answers only these (when the type
+    /// has any).
+    pub v1_default: bool,
+    /// Unique (ignoring case) among the entities of its collection, which may also be addressed
+    /// by it (`/users/{userPrincipalName}`).
+    pub alternate_key: bool,
+    /// Written, never stored in the body nor shown (a password): the service takes it.
+    pub secret: bool,
+    /// A rule in this grammar, checked when it is written.
+    pub rule: Option<RuleDialect>,
+    /// How rules name it, when not by its own name.
+    pub rule_name: Option<String>,
+    /// A complex value whose members rules name directly (`user.extensionAttribute1`).
+    pub rule_spread: bool,
 }
 
 impl Property {
@@ -152,6 +170,12 @@ impl Property {
             alias: None,
             from: None,
             live_ignored: false,
+            v1_default: false,
+            alternate_key: false,
+            secret: false,
+            rule: None,
+            rule_name: None,
+            rule_spread: false,
         }
     }
 }
@@ -171,6 +195,10 @@ pub struct Navigation {
     pub derived: Option<Derivation>,
     /// Read-only, views, audit category, member rules and built-in members.
     pub rules: CollectionRules,
+    /// Not contained: its members are entities stored elsewhere, linked to this one.
+    pub links: Option<Links>,
+    /// What only a root declares: where its members are stored, and how it answers.
+    pub root: RootRules,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -512,6 +540,8 @@ fn imports(operations: &[Operation]) -> Result<Vec<Root>, String> {
                 live: LiveRules::default(),
                 derived: None,
                 rules: CollectionRules::default(),
+                links: None,
+                root: RootRules::default(),
             },
         });
     }

@@ -1,10 +1,10 @@
 //! Parser for the `.edm` model text (see FORMAT.md beside this file).
 
 use super::{
-    Availability, Binding, Builtin, CollectionRules, Counter, Derivation, DerivedSource,
-    EnumMember, EnumType, LiveRoute, LiveRules, Navigation, Operation, OperationKind, Permissions,
-    Primitive, Property, Reference, Root, RootKind, Stamp, StringFunctions, StructuredType,
-    TypeKind, TypeRef, ValueType,
+    Availability, Binding, Builtin, CollectionRules, Computed, Counter, Derivation, DerivedSource,
+    EnumMember, EnumType, Links, LiveRoute, LiveRules, Navigation, Operation, OperationKind,
+    Permissions, Primitive, Property, Reference, Root, RootKind, RootRules, RuleDialect, Stamp,
+    StringFunctions, StructuredType, TypeKind, TypeRef, ValueType,
 };
 use std::collections::HashMap;
 
@@ -338,7 +338,14 @@ fn operation_line(
         },
         _ => {
             let param = property(line, qualify)?;
-            if param.server_managed || param.indexed || param.availability != Availability::Both {
+            if param.server_managed
+                || param.indexed
+                || param.availability != Availability::Both
+                || param.v1_default
+                || param.alternate_key
+                || param.secret
+                || param.reference.is_some()
+            {
                 return Err(format!(
                     "parameter {}: only 'required', 'range' and 'maxItems' apply to a parameter",
                     param.name
@@ -460,8 +467,13 @@ fn navigation(
         live: LiveRules::default(),
         derived: None,
         rules: CollectionRules::default(),
+        links: None,
+        root: RootRules::default(),
     };
     while let Some(flag) = words.next() {
+        if link_flag(&mut nav, flag, &mut words, qualify)? {
+            continue;
+        }
         let mut value = || words.next().ok_or(format!("'{flag}' without a value"));
         match flag {
             "beta" => nav.availability = Availability::BetaOnly,
@@ -504,10 +516,52 @@ fn navigation(
             "audit" => nav.rules.audit = Some(value()?.to_string()),
             "one-default" => nav.rules.one_default = Some(value()?.to_string()),
             "unique" => nav.rules.unique.push(value()?.to_string()),
+            "stored-in" => nav.root.stored_in = Some(value()?.to_string()),
+            "advanced-queries" => nav.root.advanced_queries = true,
+            "entra-errors" => nav.root.entra_errors = true,
             other => return Err(format!("unknown navigation flag '{other}'")),
         }
     }
     Ok(nav)
+}
+
+/// The flags of a linked navigation: `links SET`, `inverse`, `transitive`,
+/// `computed-by PROPERTY over TYPE,…`. False when `flag` is none of them.
+fn link_flag<'w>(
+    nav: &mut Navigation,
+    flag: &str,
+    words: &mut impl Iterator<Item = &'w str>,
+    qualify: &dyn Fn(&str) -> String,
+) -> Result<bool, String> {
+    let mut value = |what: &str| words.next().ok_or(format!("'{flag}' without {what}"));
+    if flag == "links" {
+        nav.links = Some(Links {
+            set: value("a link set")?.to_string(),
+            inverse: false,
+            transitive: false,
+            computed: None,
+        });
+        return Ok(true);
+    }
+    if !matches!(flag, "inverse" | "transitive" | "computed-by") {
+        return Ok(false);
+    }
+    let Some(links) = nav.links.as_mut() else {
+        return Err(format!("'{flag}' comes after 'links SET'"));
+    };
+    match flag {
+        "inverse" => links.inverse = true,
+        "transitive" => links.transitive = true,
+        _ => {
+            let property = value("a property")?.to_string();
+            if value("'over'")? != "over" {
+                return Err("'computed-by PROPERTY' is followed by 'over TYPE,…'".into());
+            }
+            let over = value("types")?.split(',').map(qualify).collect();
+            links.computed = Some(Computed { property, over });
+        }
+    }
+    Ok(true)
 }
 
 /// `Type`, `Type?`, `Collection(Type)` or `Collection(Type)?`. A name that is not primitive is
@@ -542,6 +596,20 @@ fn property(line: &str, qualify: &dyn Fn(&str) -> String) -> Result<Property, St
             "beta" => prop.availability = Availability::BetaOnly,
             "required" => prop.required = true,
             "index" => prop.indexed = true,
+            "v1-default" => prop.v1_default = true,
+            "alternate-key" => prop.alternate_key = true,
+            "secret" => prop.secret = true,
+            "rule-spread" => prop.rule_spread = true,
+            "rule" => {
+                let word = words.next().ok_or("rule without a grammar")?;
+                prop.rule = Some(
+                    RuleDialect::parse(word)
+                        .ok_or_else(|| format!("unknown rule grammar '{word}'"))?,
+                );
+            }
+            "rule-name" => {
+                prop.rule_name = Some(words.next().ok_or("rule-name without a name")?.to_string());
+            }
             "server" => {
                 prop.server_managed = true;
                 prop.stamp = match words.peek() {
@@ -638,6 +706,7 @@ fn primitive(name: &str) -> Option<Primitive> {
         "DateTimeOffset" => Primitive::DateTimeOffset,
         "Binary" => Primitive::Binary,
         "Guid" => Primitive::Guid,
+        "TimeOfDay" => Primitive::TimeOfDay,
         _ => return None,
     })
 }

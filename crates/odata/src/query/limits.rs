@@ -36,3 +36,11 @@ pub const MAX_EXPAND_DEPTH: usize = 4;
 
 /// The largest page a client may ask for with `$top`.
 pub const MAX_TOP: usize = 999;
+
+/// The most characters a rule (a dynamic group's `membershipRule`, an assignment filter's `rule`)
+/// may hold: Entra's documented maximum for a membership rule. A rule is also held to the
+/// `$filter` limits on nodes ([`MAX_FILTER_NODES`]) and nesting ([`MAX_FILTER_DEPTH`]).
+pub const MAX_RULE_LENGTH: usize = 3072;
+
+/// The most `"property:text"` clauses one `$search` may join.
+pub const MAX_SEARCH_CLAUSES: usize = 16;

@@ -3,6 +3,7 @@
 pub mod bind;
 pub mod filter;
 pub mod limits;
+pub mod search;
 
 use crate::ODataError;
 pub use filter::Expr;
@@ -20,6 +21,10 @@ pub struct QueryOptions {
     pub skip: Option<usize>,
     pub skiptoken: Option<String>,
     pub count: bool,
+    /// `$search` as written; only collections with the directory's advanced queries take it.
+    pub search: Option<String>,
+    /// `@id` (or `$id`): the entity a `DELETE …/$ref` unlinks.
+    pub reference: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +61,10 @@ impl QueryOptions {
         let mut out = Self::default();
         let mut seen: Vec<String> = Vec::new();
         for (raw_name, value) in pairs {
+            if matches!(raw_name, "@id" | "$id") {
+                out.reference = Some(value.to_string());
+                continue;
+            }
             let bare = raw_name.strip_prefix('$');
             let name = match bare {
                 Some(n) => n,
@@ -137,11 +146,8 @@ impl QueryOptions {
                 )))
             }
             "levels" => return Err(bad("The query option '$levels' is not supported.")),
-            "search" => {
-                return Err(bad(
-                    "The query option '$search' is not supported on this resource.",
-                ))
-            }
+            // Read by the collections that take it (`search::to_filter`).
+            "search" => self.search = Some(value.to_string()),
             other => {
                 return Err(bad(format!(
                     "The query parameter '${other}' is not supported."

@@ -2,10 +2,10 @@
 //! operations a job may run (reads inside a job lock their rows).
 
 use super::connection::{connect, Conn};
-use super::read::get;
+use super::read::{get, page};
 use crate::store::sql::in_collection;
 use crate::store::writer::{self, Job};
-use crate::store::{child_path, Key, Row, StoreError, WriteTx};
+use crate::store::{child_path, Key, PageRow, Query, Row, StoreError, WriteTx};
 use postgres::types::ToSql;
 use tokio::sync::mpsc;
 
@@ -173,5 +173,22 @@ impl WriteTx for PgTx<'_> {
             self.delete_descendants(tenant, collection, &child_path(parent, &id))?;
         }
         Ok(())
+    }
+
+    fn delete_everywhere(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        id: &str,
+    ) -> Result<u64, StoreError> {
+        self.execute(
+            "DELETE FROM entity WHERE id = $2 AND tenant = $1 AND collection = {C}",
+            collection,
+            &[&tenant, &id],
+        )
+    }
+
+    fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError> {
+        page(self.conn, q).inspect_err(|e| self.failed = Some(e.clone()))
     }
 }

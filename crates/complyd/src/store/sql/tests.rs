@@ -326,6 +326,35 @@ fn statements_page_count_and_count_by() {
     check("statements", &out);
 }
 
+/// Members linked to an entity: one step forwards, every level backwards (with a type test).
+#[test]
+fn linked_members_one_step_and_every_level() {
+    let mut out = String::new();
+    let linked = |inverse: bool, transitive: bool| {
+        let mut q = Query::all("t1", "directoryObjects", "");
+        q.related = Some(crate::store::Related {
+            links: "directoryObjects/members".into(),
+            anchor: "g1".into(),
+            inverse,
+            transitive,
+        });
+        q.limit = 100;
+        q
+    };
+    section(&mut out, "page: the members of g1", |d| {
+        page(d, &linked(false, false)).unwrap().0
+    });
+    let mut groups_of = linked(true, true);
+    groups_of.filter = Some(Condition::IsOf(vec!["microsoft.graph.group".into()]));
+    section(&mut out, "page: every group g1 is in, at any level", |d| {
+        page(d, &groups_of).unwrap().0
+    });
+    section(&mut out, "count: every member of g1, at any level", |d| {
+        count(d, &linked(false, true)).unwrap()
+    });
+    check("linked", &out);
+}
+
 #[test]
 fn sort_values_are_selected_under_their_column_names() {
     let q = query(None, &[("status", false), ("userName", true)]);

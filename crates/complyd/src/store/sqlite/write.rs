@@ -2,10 +2,10 @@
 //! a savepoint per job, and the operations a job may run.
 
 use super::checkpoint;
-use super::read::{exists, get, members};
+use super::read::{exists, get, members, page};
 use crate::store::sql::in_collection;
 use crate::store::writer::{self, Job};
-use crate::store::{child_path, Key, Row, StoreError, WriteTx};
+use crate::store::{child_path, Key, PageRow, Query, Row, StoreError, WriteTx};
 use rusqlite::{params, Connection};
 use std::path::PathBuf;
 use tokio::sync::mpsc;
@@ -128,6 +128,26 @@ impl WriteTx for SqliteTx<'_> {
             delete_descendants(self.conn, tenant, collection, &child_path(parent, &id))?;
         }
         Ok(())
+    }
+
+    fn delete_everywhere(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        id: &str,
+    ) -> Result<u64, StoreError> {
+        let n = self
+            .conn
+            .prepare_cached(&in_collection(
+                "DELETE FROM entity WHERE id = ?2 AND tenant = ?1 AND collection = {C}",
+                collection,
+            )?)?
+            .execute(params![tenant, id])?;
+        Ok(n as u64)
+    }
+
+    fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError> {
+        page(self.conn, q)
     }
 }
 

@@ -105,7 +105,9 @@ impl<'m> Builder<'m> {
             next.path = format!("{}/{}", at.path, nav.name);
             next.names.push(nav.name.clone());
             let read_only = read_only || nav.rules.read_only;
-            if nav.collection {
+            if nav.links.is_some() {
+                self.linked(&next, nav, target);
+            } else if nav.collection {
                 self.collection(&next, target, depth + 1, read_only);
             } else {
                 self.single(&next, nav, target, depth + 1, read_only);
@@ -139,6 +141,98 @@ impl<'m> Builder<'m> {
             }
         }
         self.walk(&entity, target, depth, read_only);
+    }
+
+    /// A linked navigation: one page of its members, their count, one of them; and, when it is
+    /// written (direct, forwards, not computed from a rule alone), `$ref` to add and remove
+    /// links.
+    fn linked(&mut self, at: &At, nav: &Navigation, target: &'m StructuredType) {
+        let v = self.version;
+        let read = self.read_schema(target);
+        let mut list_params = at.path_params();
+        list_params.extend(param_refs(&["filter"]));
+        list_params.extend(self.shape_parameters(target, true));
+        list_params.extend(param_refs(&["top", "skip", "count", "skiptoken"]));
+        let page = json!({
+            "description": "One page of the linked entities; `@odata.nextLink` leads to the next.",
+            "content": json_content(collection_envelope(read.clone())),
+        });
+        let list = operation(
+            at,
+            v,
+            "list",
+            format!("List {} ({})", at.names.join("/"), target.name),
+            list_params,
+            None,
+            with_errors(Errors::Read, [("200", page)]),
+        );
+        self.paths.insert(at.path.clone(), json!({ "get": list }));
+        self.count_path(at);
+        let (entity, _) = member_at(at, target);
+        let mut get_params = entity.path_params();
+        get_params.extend(self.shape_parameters(target, false));
+        let got = json!({
+            "description": "The linked entity.",
+            "content": json_content(entity_envelope(read)),
+        });
+        let get = operation(
+            &entity,
+            v,
+            "get",
+            format!("Get one of {} when it is linked", at.names.join("/")),
+            get_params,
+            None,
+            with_errors(Errors::Read, [("200", got)]),
+        );
+        self.paths
+            .insert(entity.path.clone(), json!({ "get": get }));
+        let direct = nav
+            .links
+            .as_ref()
+            .is_some_and(|l| !l.inverse && !l.transitive);
+        if !direct {
+            return;
+        }
+        let reference = json!({
+            "type": "object",
+            "required": ["@odata.id"],
+            "properties": { "@odata.id": {
+                "type": "string",
+                "description": "The entity to link: `https://graph.microsoft.com/v1.0/directoryObjects/{id}`, on any host, or relative.",
+            }},
+        });
+        let mut ref_at = at.clone();
+        ref_at.path = format!("{}/$ref", at.path);
+        let add = operation(
+            &ref_at,
+            v,
+            "add",
+            format!("Link an entity to {}", at.names.join("/")),
+            at.path_params(),
+            Some(json_content(reference)),
+            with_errors(
+                Errors::Write,
+                [("204", json!({ "description": "Linked." }))],
+            ),
+        );
+        self.paths
+            .insert(ref_at.path.clone(), json!({ "post": add }));
+        let mut unlink = entity.clone();
+        unlink.path = format!("{}/$ref", entity.path);
+        let remove = operation(
+            &unlink,
+            v,
+            "remove",
+            format!("Unlink one of {}", at.names.join("/")),
+            entity.path_params(),
+            None,
+            with_errors(
+                Errors::Read,
+                [("204", json!({ "description": "Unlinked." }))],
+            ),
+        );
+        self.paths
+            .insert(unlink.path.clone(), json!({ "delete": remove }));
     }
 
     /// `GET` (one page) and `POST` (create) on the collection itself.
@@ -349,7 +443,9 @@ impl<'m> Builder<'m> {
             }
             let mut below = entity.clone();
             below.names.push(nav.name.clone());
-            let verbs: &[&str] = if nav.collection {
+            let verbs: &[&str] = if nav.links.is_some() {
+                &["list", "count"]
+            } else if nav.collection {
                 &["list", "create", "count"]
             } else {
                 &["get", "update"]

@@ -319,6 +319,11 @@ pub(super) fn primitive_schema(p: Primitive, range: Option<(i64, i64)>) -> Value
         Primitive::Binary => {
             json!({ "type": "string", "format": "byte", "pattern": BASE64_PATTERN })
         }
+        Primitive::TimeOfDay => json!({
+            "type": "string",
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,7})?)?$",
+            "example": "08:30:00",
+        }),
     }
 }
 

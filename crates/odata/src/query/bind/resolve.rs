@@ -266,7 +266,8 @@ impl<'m> Binder<'m> {
         match value {
             ValueType::Primitive(p) => (
                 match p {
-                    Primitive::String => Scalar::String,
+                    // `HH:MM:SS` orders as text.
+                    Primitive::String | Primitive::TimeOfDay => Scalar::String,
                     Primitive::Boolean => Scalar::Boolean,
                     Primitive::Int32 | Primitive::Int64 => Scalar::Int,
                     Primitive::DateTimeOffset => Scalar::DateTimeOffset,
