@@ -40,6 +40,7 @@ PRIMITIVES = {
     "Edm.Binary": "Binary",
     "Edm.Guid": "Guid",
     "Edm.TimeOfDay": "TimeOfDay",
+    "Edm.Double": "Double",
 }
 
 # Per type: `abstract`, flags to add to properties, lines to add after the properties
@@ -98,7 +99,7 @@ OVERLAY = {
         "flags": {
             "accountEnabled": "required",
             "alternativeSecurityIds": "required",
-            "deviceId": "required",
+            "deviceId": "required index",
             "displayName": "required index",
             "operatingSystem": "required rule-name deviceOSType",
             "operatingSystemVersion": "required rule-name deviceOSVersion",
@@ -126,6 +127,22 @@ OVERLAY = {
         },
     },
     "passwordProfile": {"flags": {"password": "secret"}},
+    "managedDevice": {
+        "header": "# An Intune managed device (/deviceManagement/managedDevices). The compliance engine sets its\n"
+                  "# verdict (complianceState, complianceGracePeriodExpirationDateTime) and its policy states.",
+        "flags": {
+            "deviceName": "index",
+            "complianceState": "index",
+            "operatingSystem": "index",
+            "userId": "index",
+            "userPrincipalName": "index",
+            "azureADDeviceId": "index",
+            "lastSyncDateTime": "index",
+        },
+        "lines": [
+            "deviceCompliancePolicyStates -> Collection(deviceCompliancePolicyState) read-only",
+        ],
+    },
 }
 
 

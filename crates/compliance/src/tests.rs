@@ -308,3 +308,30 @@ fn grace_and_verdicts() {
     assert_eq!(verdict([], true), NonCompliant);
     assert_eq!(verdict([Error, NonCompliant], false), Error);
 }
+
+#[test]
+fn every_fact_a_rule_reads_is_a_device_property_or_declared() {
+    let model = odata::Model::intune().expect("the model loads");
+    let shipped = ruleset();
+    // The shipped rules hold; a rule reading an undeclared fact, or a declared fact that shadows
+    // a managedDevice property, stops the load.
+    let mut unknown = shipped.clone();
+    unknown.policies[0].rules[0].fact = "passcodeMood".into();
+    let err = rules::check(&unknown, model).expect_err("an unknown fact is refused");
+    assert!(
+        err.contains("fact passcodeMood: neither a managedDevice property"),
+        "{err}"
+    );
+    let mut shadow = shipped.clone();
+    shadow.facts.push(rules::Fact {
+        name: "osVersion".into(),
+        ty: rules::FactType::String,
+    });
+    let err = rules::check(&shadow, model).expect_err("a shadowing fact is refused");
+    assert!(
+        err.contains("fact osVersion: managedDevice has this property"),
+        "{err}"
+    );
+    assert!(shipped.fact("passwordLength").is_some());
+    assert!(shipped.fact("osVersion").is_none());
+}

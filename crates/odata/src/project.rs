@@ -124,6 +124,7 @@ impl<'m> Projection<'m> {
             ValueType::Primitive(p) => match p {
                 Primitive::Boolean => Value::Bool(false),
                 Primitive::Int32 | Primitive::Int64 => Value::from(0),
+                Primitive::Double => Value::from(0.0),
                 Primitive::DateTimeOffset => Value::String("0001-01-01T00:00:00Z".into()),
                 Primitive::Guid => Value::String("00000000-0000-0000-0000-000000000000".into()),
                 Primitive::TimeOfDay => Value::String("00:00:00".into()),

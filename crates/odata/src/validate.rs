@@ -439,6 +439,9 @@ fn primitive(
             }
             true
         }
+        Primitive::Double => {
+            value.is_number() || matches!(value.as_str(), Some("NaN" | "INF" | "-INF"))
+        }
         Primitive::Guid => value.as_str().is_some_and(is_guid),
         Primitive::Binary => value.as_str().is_some_and(is_base64),
         Primitive::TimeOfDay => value.as_str().is_some_and(is_time_of_day),

@@ -116,6 +116,11 @@ impl DateTimeOffset {
         }
     }
 
+    /// Whole seconds since 1970-01-01T00:00:00Z (negative before it).
+    pub fn to_unix_seconds(&self) -> i64 {
+        (self.utc_ticks - DAYS_TO_UNIX_EPOCH * TICKS_PER_DAY).div_euclid(TICKS_PER_SECOND)
+    }
+
     /// The current instant, from the system clock.
     pub fn now() -> Self {
         let since_epoch = std::time::SystemTime::now()
@@ -275,6 +280,18 @@ mod tests {
             t.map(|t| t.to_utc_string()).as_deref(),
             Some("2026-07-17T16:08:48Z")
         );
+    }
+
+    #[test]
+    fn unix_seconds_round_trip() {
+        for seconds in [0, 1, 1_796_056_913, -86_401] {
+            assert_eq!(
+                DateTimeOffset::from_unix_seconds(seconds).to_unix_seconds(),
+                seconds
+            );
+        }
+        let parsed = DateTimeOffset::parse("2026-11-30T01:00:00+01:00");
+        assert_eq!(parsed.map(|p| p.to_unix_seconds()), Some(1_795_996_800));
     }
 
     #[test]

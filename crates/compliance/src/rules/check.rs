@@ -2,13 +2,32 @@
 //! kind fits its setting's type, so a typo in a rule file stops the start instead of silently
 //! checking nothing.
 
-use super::{Kind, Ruleset};
+use super::{Condition, Kind, Ruleset};
 use odata::edm::{Primitive, TypeRef, ValueType};
 use odata::{Model, Version};
 
 const POLICY_BASE: &str = "microsoft.graph.deviceCompliancePolicy";
 
+const DEVICE: &str = "microsoft.graph.managedDevice";
+
 pub fn check(set: &Ruleset, model: &Model) -> Result<(), String> {
+    for fact in &set.facts {
+        if is_device_property(model, &fact.name) {
+            return Err(format!(
+                "fact {}: managedDevice has this property",
+                fact.name
+            ));
+        }
+    }
+    for platform in &set.platforms {
+        for condition in &platform.conditions {
+            let (Condition::Is(fact, _)
+            | Condition::IsNot(fact, _)
+            | Condition::VersionAtLeast(fact, _)
+            | Condition::VersionBelow(fact, _)) = condition;
+            known_fact(set, model, fact).map_err(|e| format!("platform {}: {e}", platform.name))?;
+        }
+    }
     for policy in &set.policies {
         let name = format!("microsoft.graph.{}", policy.policy_type);
         let ty = model
@@ -20,6 +39,17 @@ pub fn check(set: &Ruleset, model: &Model) -> Result<(), String> {
                     policy.policy_type
                 )
             })?;
+        if let Some(reported_as) = &policy.reported_as {
+            let known = model
+                .enum_type("microsoft.graph.policyPlatformType")
+                .is_some_and(|e| e.members.iter().any(|m| &m.name == reported_as));
+            if !known {
+                return Err(format!(
+                    "policy {}: reported-as {reported_as}: not a policyPlatformType member",
+                    policy.policy_type
+                ));
+            }
+        }
         for platform in &policy.platforms {
             if !set.platforms.iter().any(|p| &p.name == platform) {
                 return Err(format!(
@@ -35,9 +65,29 @@ pub fn check(set: &Ruleset, model: &Model) -> Result<(), String> {
                 .ok_or_else(|| format!("{}: not a property of the type", where_()))?;
             fits(model, &rule.kind, &property.ty, &rule.unset)
                 .map_err(|e| format!("{}: {e}", where_()))?;
+            known_fact(set, model, &rule.fact).map_err(|e| format!("{}: {e}", where_()))?;
         }
     }
     Ok(())
+}
+
+/// Whether `name` is a property of `managedDevice` (in either version).
+fn is_device_property(model: &Model, name: &str) -> bool {
+    model
+        .structured(DEVICE)
+        .is_some_and(|ty| model.property(ty, name, Version::Beta).is_some())
+}
+
+/// A fact path starts with a `managedDevice` property or names a declared fact.
+fn known_fact(set: &Ruleset, model: &Model, path: &str) -> Result<(), String> {
+    let first = path.split('.').next().unwrap_or(path);
+    if is_device_property(model, first) || set.fact(path).is_some() {
+        Ok(())
+    } else {
+        Err(format!(
+            "fact {path}: neither a managedDevice property nor declared in facts.rules"
+        ))
+    }
 }
 
 /// Whether a rule kind can read a setting of this type.

@@ -69,12 +69,33 @@ pub struct PolicyRules {
     /// Short type name (`windows10CompliancePolicy`).
     pub policy_type: String,
     pub platforms: Vec<String>,
+    /// The `policyPlatformType` member reports name it by (`reported-as`).
+    pub reported_as: Option<String>,
     pub rules: Vec<Rule>,
+}
+
+/// What kind of value a reported fact holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactType {
+    Boolean,
+    Int,
+    String,
+    /// A list (installed apps: ids, names, or objects with `appId`/`name`).
+    List,
+}
+
+/// A fact a device reports that Graph's `managedDevice` has no property for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fact {
+    pub name: String,
+    pub ty: FactType,
 }
 
 /// Everything the rule files say.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Ruleset {
+    /// The facts beyond `managedDevice`'s properties (`rules/facts.rules`).
+    pub facts: Vec<Fact>,
     /// In the order written: the first that a device matches is its platform.
     pub platforms: Vec<Platform>,
     pub policies: Vec<PolicyRules>,
@@ -91,6 +112,10 @@ impl Ruleset {
         Ok(set)
     }
 
+    pub fn fact(&self, name: &str) -> Option<&Fact> {
+        self.facts.iter().find(|f| f.name == name)
+    }
+
     pub fn policy(&self, policy_type: &str) -> Option<&PolicyRules> {
         let short = policy_type.rsplit('.').next().unwrap_or(policy_type);
         self.policies.iter().find(|p| p.policy_type == short)
@@ -99,6 +124,7 @@ impl Ruleset {
 
 /// The shipped rule files.
 const SHIPPED: &[(&str, &str)] = &[
+    ("facts.rules", include_str!("../../rules/facts.rules")),
     (
         "platforms.rules",
         include_str!("../../rules/platforms.rules"),

@@ -1,6 +1,6 @@
 //! The rule text (`rules/FORMAT.md`) into a [`Ruleset`].
 
-use super::{Condition, Kind, Platform, PolicyRules, Rule, Ruleset};
+use super::{Condition, Fact, FactType, Kind, Platform, PolicyRules, Rule, Ruleset};
 
 enum Block {
     None,
@@ -35,6 +35,23 @@ pub fn parse(set: &mut Ruleset, text: &str) -> Result<(), String> {
 
 fn header(set: &mut Ruleset, words: &[&str]) -> Result<Block, String> {
     match words {
+        ["fact", name, ty] => {
+            if set.fact(name).is_some() {
+                return Err(format!("fact {name} declared twice"));
+            }
+            let ty = match *ty {
+                "Boolean" => FactType::Boolean,
+                "Int" => FactType::Int,
+                "String" => FactType::String,
+                "List" => FactType::List,
+                other => return Err(format!("fact {name}: unknown type {other}")),
+            };
+            set.facts.push(Fact {
+                name: name.to_string(),
+                ty,
+            });
+            Ok(Block::None)
+        }
         ["platform", name] => {
             if set.platforms.iter().any(|p| p.name == *name) {
                 return Err(format!("platform {name} declared twice"));
@@ -45,19 +62,27 @@ fn header(set: &mut Ruleset, words: &[&str]) -> Result<Block, String> {
             });
             Ok(Block::Platform(set.platforms.len() - 1))
         }
-        ["policy", policy_type, "on", platforms @ ..] if !platforms.is_empty() => {
+        ["policy", policy_type, "on", rest @ ..] => {
             if set.policies.iter().any(|p| p.policy_type == *policy_type) {
                 return Err(format!("policy {policy_type} declared twice"));
+            }
+            let (platforms, reported_as) = match rest {
+                [platforms @ .., "reported-as", name] => (platforms, Some(name.to_string())),
+                platforms => (platforms, None),
+            };
+            if platforms.is_empty() {
+                return Err(format!("policy {policy_type}: no platform after 'on'"));
             }
             set.policies.push(PolicyRules {
                 policy_type: policy_type.to_string(),
                 platforms: platforms.iter().map(|p| p.to_string()).collect(),
+                reported_as,
                 rules: Vec::new(),
             });
             Ok(Block::Policy(set.policies.len() - 1))
         }
         _ => Err(format!(
-            "expected 'platform NAME' or 'policy TYPE on PLATFORM…', found '{}'",
+            "expected 'fact NAME TYPE', 'platform NAME' or 'policy TYPE on PLATFORM…', found '{}'",
             words.join(" ")
         )),
     }
@@ -183,7 +208,9 @@ mod tests {
                 "only follows requires or forbids",
             ),
             ("platform a\nplatform a\n", "declared twice"),
-            ("nonsense\n", "expected 'platform NAME'"),
+            ("nonsense\n", "expected 'fact NAME TYPE', 'platform NAME'"),
+            ("fact f Float\n", "fact f: unknown type Float"),
+            ("fact f Int\nfact f Int\n", "fact f declared twice"),
         ] {
             let err = parse(&mut Ruleset::default(), text)
                 .err()

@@ -35,13 +35,10 @@ pub enum Graph<'a> {
     /// `/{version}/{rest}`: a resource; `rest` is the raw path below the version. It needs one of
     /// its root's permissions for the operation (`edm::Permissions`), checked once it is resolved.
     Resource(Version, &'a str),
-    /// `/complyd/v1/outbox`: the messages complyd would have sent for the caller's tenant (not a
-    /// Graph path; it needs a token all the same).
-    Outbox,
+    /// `/complyd/v1/{rest}`: complyd's own API (the outbox, check-ins; not Graph's, with a token
+    /// all the same).
+    Own(&'a str),
 }
-
-/// The path of the outbox's read endpoint.
-pub const OUTBOX_PATH: &str = "/complyd/v1/outbox";
 
 impl<'a> Endpoint<'a> {
     /// The endpoint `path` names; an unknown version segment is Graph's 404.
@@ -51,8 +48,10 @@ impl<'a> Endpoint<'a> {
             "/readyz" => return Ok(Self::Ready),
             "/metrics" if metrics => return Ok(Self::Metrics),
             "/openapi.json" => return Ok(Self::OpenApi),
-            OUTBOX_PATH => return Ok(Self::Graph(Graph::Outbox)),
             _ => {}
+        }
+        if let Some(rest) = path.strip_prefix(super::own::PREFIX) {
+            return Ok(Self::Graph(Graph::Own(rest)));
         }
         if let Some(token_service) = identity::Endpoint::parse(path) {
             return Ok(Self::TokenService(token_service));
@@ -112,7 +111,11 @@ mod tests {
             ("/readyz", Endpoint::Ready),
             ("/metrics", Endpoint::Metrics),
             ("/openapi.json", Endpoint::OpenApi),
-            (OUTBOX_PATH, Endpoint::Graph(Graph::Outbox)),
+            ("/complyd/v1/outbox", Endpoint::Graph(Graph::Own("outbox"))),
+            (
+                "/complyd/v1/devices/d1/checkIn",
+                Endpoint::Graph(Graph::Own("devices/d1/checkIn")),
+            ),
             ("/v1.0/$metadata", Endpoint::Metadata(Version::V1)),
             ("/beta/$batch", batch(Version::Beta)),
             ("/v1.0/%24BATCH/", batch(Version::V1)),

@@ -2,7 +2,7 @@
 //! request's caller is then authenticated (and throttled), and the endpoint is dispatched.
 
 use super::body;
-use super::endpoint::{Endpoint, Graph, OUTBOX_PATH};
+use super::endpoint::{Endpoint, Graph};
 use super::response::{self, Urls};
 use super::{ops, AppState};
 use crate::auth::Principal;
@@ -10,7 +10,7 @@ use crate::common::{host, RequestContext};
 use crate::error::ApiError;
 use crate::identity;
 use crate::metrics::{Route, Template};
-use crate::service::{Call, Caller, Operation, OUTBOX_PAGE_LIMIT};
+use crate::service::{Call, Caller, Operation};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
@@ -84,9 +84,9 @@ async fn handle(
                 Graph::Resource(version, rest) => {
                     resource(state, parts, principal, version, rest, body, route).await
                 }
-                Graph::Outbox => {
+                Graph::Own(rest) => {
                     *route = Route::Other;
-                    outbox(state, parts, &principal).await
+                    super::own::dispatch(state, parts, &principal, rest, body).await
                 }
             }
         }
@@ -194,56 +194,8 @@ async fn caller(state: &AppState, principal: &Principal, write: bool) -> Caller 
     }
 }
 
-/// `GET /complyd/v1/outbox[?$top=N&$skip=M]`: the tenant's outbox, oldest first, for callers that
-/// may read the service configuration (or the compliance configuration).
-async fn outbox(
-    state: &AppState,
-    parts: &Parts,
-    principal: &Principal,
-) -> Result<Response, ApiError> {
-    if parts.method != Method::GET {
-        return Err(no_route(OUTBOX_PATH, &parts.method, OUTBOX_PATH));
-    }
-    let readers = [
-        "DeviceManagementServiceConfig.Read.All",
-        "DeviceManagementServiceConfig.ReadWrite.All",
-        "DeviceManagementConfiguration.Read.All",
-        "DeviceManagementConfiguration.ReadWrite.All",
-    ];
-    let permissions = odata::edm::Permissions {
-        name: "outbox".into(),
-        read: readers.iter().map(|p| p.to_string()).collect(),
-        write: Vec::new(),
-    };
-    principal.authorize(&permissions, false)?;
-    let (mut top, mut skip) = (100, 0);
-    for (name, value) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
-        let number = || {
-            value.parse::<usize>().map_err(|_| {
-                ApiError::bad_request(format!("{name} takes a whole number, not '{value}'."))
-            })
-        };
-        match name.as_ref() {
-            "$top" | "top" => top = number()?,
-            "$skip" | "skip" => skip = number()?,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "The outbox takes $top and $skip only, not '{other}'."
-                )))
-            }
-        }
-    }
-    if top > OUTBOX_PAGE_LIMIT {
-        return Err(ApiError::bad_request(format!(
-            "$top is at most {OUTBOX_PAGE_LIMIT} (the limit)."
-        )));
-    }
-    let messages = state.service.outbox(&principal.tenant, skip, top).await?;
-    Ok(response::document(serde_json::json!({ "value": messages })))
-}
-
 /// Graph's answer when a path exists but not with this method.
-fn no_route(template: impl Display, method: &Method, path: &str) -> ApiError {
+pub(super) fn no_route(template: impl Display, method: &Method, path: &str) -> ApiError {
     ApiError::Route(format!(
         "No OData route exists that match template ~{template} with http verb {method} for request {path}."
     ))

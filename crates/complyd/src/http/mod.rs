@@ -11,6 +11,7 @@ mod body;
 mod endpoint;
 mod handler;
 pub mod ops;
+mod own;
 pub(crate) mod response;
 pub mod throttle;
 

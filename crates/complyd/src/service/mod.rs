@@ -4,6 +4,7 @@
 
 mod audit;
 mod directory;
+mod engine;
 mod fidelity;
 mod handlers;
 mod integrity;
@@ -138,6 +139,8 @@ pub struct Service {
     token_key: TokenKey,
     /// (tenant, collection) pairs whose built-in members this process has made sure of.
     builtins_done: Mutex<HashSet<(String, String)>>,
+    /// The compliance engine (its rules checked against the model at start).
+    engine: Arc<engine::Engine>,
 }
 
 /// How many (tenant, collection) pairs `builtins_done` remembers before starting afresh.
@@ -168,6 +171,7 @@ impl Service {
             settings,
             token_key,
             builtins_done: Mutex::new(HashSet::new()),
+            engine: Arc::new(engine::Engine::new(model)?),
         })
     }
 
@@ -333,6 +337,7 @@ impl Service {
         integrity::settle_new_members(&mut rows, &ruled)?;
         let ancestors = location.ancestors.clone();
         let (model, audit) = (self.model, self.audit(&call, AuditOperation::Create));
+        let (engine, tenant) = (Arc::clone(&self.engine), call.tenant.clone());
         let (type_name, id, stored) = self
             .store
             .write(move |tx| {
@@ -342,8 +347,12 @@ impl Service {
                     .first_mut()
                     .ok_or_else(|| ApiError::Internal("nothing planned".into()))?;
                 integrity::admit_member(tx, nav, top)?;
-                let top = (top.type_name.clone(), top.key.id.clone(), top.body.clone());
+                let mut top = (top.type_name.clone(), top.key.id.clone(), top.body.clone());
                 insert_rows(tx, &rows)?;
+                if engine.evaluates(&top.0) {
+                    engine.add_device(tx, &tenant, &top.1, crate::common::now_unix())?;
+                    top.2 = engine.stored_device(tx, &tenant, &top.1)?;
+                }
                 audit::record(&audit, model, tx, &top.1, None, Some(&top.2))?;
                 Ok::<_, ApiError>(top)
             })

@@ -289,7 +289,16 @@ mod tests {
             (statuses, "lastReportedDateTime"),
             (statuses, "status"),
             (statuses, "userPrincipalName"),
+            ("directoryObjects", "deviceId"),
             ("directoryObjects", "displayName"),
+            // The engine finds a managed device's directory device, and lists by verdict.
+            ("managedDevices", "azureADDeviceId"),
+            ("managedDevices", "complianceState"),
+            ("managedDevices", "deviceName"),
+            ("managedDevices", "lastSyncDateTime"),
+            ("managedDevices", "operatingSystem"),
+            ("managedDevices", "userId"),
+            ("managedDevices", "userPrincipalName"),
         ];
         let wanted: Vec<(String, String)> = wanted
             .iter()

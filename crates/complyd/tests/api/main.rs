@@ -9,6 +9,7 @@ mod batch;
 mod descriptions;
 mod directory;
 mod durability;
+mod engine;
 mod fidelity;
 mod hardening;
 mod identity;

@@ -68,6 +68,8 @@ pub enum Primitive {
     Boolean,
     Int32,
     Int64,
+    /// A JSON number (Graph's few floating-point properties: `batteryLevelPercentage`).
+    Double,
     DateTimeOffset,
     Binary,
     Guid,
@@ -82,6 +84,7 @@ impl Primitive {
             Self::Boolean => "Edm.Boolean",
             Self::Int32 => "Edm.Int32",
             Self::Int64 => "Edm.Int64",
+            Self::Double => "Edm.Double",
             Self::DateTimeOffset => "Edm.DateTimeOffset",
             Self::Binary => "Edm.Binary",
             Self::Guid => "Edm.Guid",

@@ -707,6 +707,7 @@ fn primitive(name: &str) -> Option<Primitive> {
         "Binary" => Primitive::Binary,
         "Guid" => Primitive::Guid,
         "TimeOfDay" => Primitive::TimeOfDay,
+        "Double" => Primitive::Double,
         _ => return None,
     })
 }

@@ -11,7 +11,7 @@
 //! `$search`/`$count` follow `ConsistencyLevel: eventual` on `advanced-queries` ones.
 
 mod accounts;
-mod dynamic;
+pub(super) mod dynamic;
 mod errors;
 mod links;
 mod objects;

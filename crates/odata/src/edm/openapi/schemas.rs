@@ -315,6 +315,12 @@ pub(super) fn primitive_schema(p: Primitive, range: Option<(i64, i64)>) -> Value
             "description": "Edm.DateTimeOffset: YYYY-MM-DDTHH:MM:SS, up to 7 fraction digits, then Z or ±HH:MM.",
             "example": "2024-05-01T12:30:00Z",
         }),
+        Primitive::Double => json!({
+            "anyOf": [
+                { "type": "number", "format": "double" },
+                { "type": "string", "enum": ["NaN", "INF", "-INF"] },
+            ]
+        }),
         Primitive::Guid => json!({ "type": "string", "format": "uuid", "pattern": GUID_PATTERN }),
         Primitive::Binary => {
             json!({ "type": "string", "format": "byte", "pattern": BASE64_PATTERN })

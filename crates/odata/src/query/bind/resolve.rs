@@ -270,6 +270,7 @@ impl<'m> Binder<'m> {
                     Primitive::String | Primitive::TimeOfDay => Scalar::String,
                     Primitive::Boolean => Scalar::Boolean,
                     Primitive::Int32 | Primitive::Int64 => Scalar::Int,
+                    Primitive::Double => Scalar::Decimal,
                     Primitive::DateTimeOffset => Scalar::DateTimeOffset,
                     Primitive::Guid => Scalar::Guid,
                     Primitive::Binary => Scalar::Binary,

@@ -1,0 +1,120 @@
+//! complyd's own API under `/complyd/v1/` (not Graph's; a bearer token all the same): the outbox,
+//! device check-ins.
+
+use super::body;
+use super::handler::no_route;
+use super::response;
+use super::AppState;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::service::OUTBOX_PAGE_LIMIT;
+use axum::body::Body;
+use axum::http::request::Parts;
+use axum::http::Method;
+use axum::response::Response;
+use odata::edm::Permissions;
+
+/// The prefix of every path of the API.
+pub const PREFIX: &str = "/complyd/v1/";
+
+fn permissions(name: &str, read: &[&str], write: &[&str]) -> Permissions {
+    Permissions {
+        name: name.into(),
+        read: read.iter().map(|p| p.to_string()).collect(),
+        write: write.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+/// Routes `rest`, the path below [`PREFIX`].
+pub async fn dispatch(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+    rest: &str,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let segments: Vec<&str> = rest.split('/').collect();
+    let full = format!("{PREFIX}{rest}");
+    match segments.as_slice() {
+        ["outbox"] => outbox(state, parts, principal).await,
+        ["devices", id, "checkIn"] if !id.is_empty() => {
+            check_in(state, parts, principal, id, body).await
+        }
+        _ => Err(ApiError::NotFound(format!(
+            "complyd's API has no resource at {full} (see README, \"complyd's own API\")."
+        ))),
+    }
+}
+
+/// `GET /complyd/v1/outbox[?$top=N&$skip=M]`: the tenant's outbox, oldest first, for callers that
+/// may read the service configuration (or the compliance configuration).
+async fn outbox(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+) -> Result<Response, ApiError> {
+    if parts.method != Method::GET {
+        return Err(no_route(
+            "/complyd/v1/outbox",
+            &parts.method,
+            "/complyd/v1/outbox",
+        ));
+    }
+    let readers = [
+        "DeviceManagementServiceConfig.Read.All",
+        "DeviceManagementServiceConfig.ReadWrite.All",
+        "DeviceManagementConfiguration.Read.All",
+        "DeviceManagementConfiguration.ReadWrite.All",
+    ];
+    let permissions = permissions("outbox", &readers, &[]);
+    principal.authorize(&permissions, false)?;
+    let (mut top, mut skip) = (100, 0);
+    for (name, value) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+        let number = || {
+            value.parse::<usize>().map_err(|_| {
+                ApiError::bad_request(format!("{name} takes a whole number, not '{value}'."))
+            })
+        };
+        match name.as_ref() {
+            "$top" | "top" => top = number()?,
+            "$skip" | "skip" => skip = number()?,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "The outbox takes $top and $skip only, not '{other}'."
+                )))
+            }
+        }
+    }
+    if top > OUTBOX_PAGE_LIMIT {
+        return Err(ApiError::bad_request(format!(
+            "$top is at most {OUTBOX_PAGE_LIMIT} (the limit)."
+        )));
+    }
+    let messages = state.service.outbox(&principal.tenant, skip, top).await?;
+    Ok(response::document(serde_json::json!({ "value": messages })))
+}
+
+/// `POST /complyd/v1/devices/{id}/checkIn`: what the device reports, evaluated; answers its
+/// verdict and each applicable policy's state with its settings.
+async fn check_in(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+    id: &str,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let path = format!("{PREFIX}devices/{id}/checkIn");
+    if parts.method != Method::POST {
+        return Err(no_route(&path, &parts.method, &path));
+    }
+    let writers = ["DeviceManagementManagedDevices.ReadWrite.All"];
+    principal.authorize(&permissions("checkIn", &writers, &writers), true)?;
+    let report = body::read_json(&parts.headers, body, state.body)
+        .await?
+        .ok_or_else(|| ApiError::bad_request("A check-in needs a JSON body (it may be {})."))?;
+    let answer = state
+        .service
+        .check_in(&principal.tenant, id, &report)
+        .await?;
+    Ok(response::document(answer))
+}

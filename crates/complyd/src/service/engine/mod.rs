@@ -1,0 +1,415 @@
+//! The compliance engine: a managed device evaluated against every policy assigned to it, inside
+//! the write that stores the results (its policy states, the policies' statuses and summaries,
+//! its verdict), so that every report agrees with the device at every commit.
+//!
+//! The rules are data (`crates/compliance`); this module decides which policies apply
+//! (`applies`), reads what it needs of the tenant (`tenant`) and stores what it found (`results`).
+
+mod applies;
+mod checkin;
+mod results;
+mod tenant;
+
+use crate::error::ApiError;
+use crate::service::parse_body;
+use crate::store::WriteTx;
+use applies::{Filters, Subject};
+use compliance::{PolicyState, Ruleset};
+use odata::Model;
+use results::{DeviceFacts, PolicyOutcome, SettingOutcome};
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, HashSet};
+use tenant::Policy;
+
+/// Where the engine keeps, per device, what Graph has no property for: the facts it reported and,
+/// per policy, the state with grace (`complianceStatus` has no `inGracePeriod`) and since when the
+/// policy has found it failing. Never shown; deleted with the device.
+const EVALUATION: &str = "managedDevices/_evaluation";
+
+/// What one evaluation needs besides the store.
+pub struct Engine {
+    pub model: &'static Model,
+    pub rules: Ruleset,
+}
+
+impl Engine {
+    pub fn new(model: &'static Model) -> Result<Self, String> {
+        Ok(Self {
+            model,
+            rules: Ruleset::intune(model)?,
+        })
+    }
+}
+
+/// A device's verdict and each applicable policy's outcome.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub device_id: String,
+    pub state: PolicyState,
+    pub grace_ends: Option<i64>,
+    pub policies: Vec<(String, String, PolicyOutcome)>,
+}
+
+impl Verdict {
+    /// What the check-in answers.
+    pub fn to_json(&self) -> Value {
+        let policies: Vec<Value> = self
+            .policies
+            .iter()
+            .map(|(id, name, outcome)| {
+                json!({
+                    "id": id,
+                    "displayName": name,
+                    "state": outcome.state.name(),
+                    "complianceGracePeriodExpirationDateTime": outcome.grace_ends.map(results::utc),
+                    "settingStates": outcome.settings.iter().map(|s| json!({
+                        "setting": s.setting,
+                        "settingName": s.name,
+                        "state": s.state,
+                        "currentValue": s.current,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        json!({
+            "deviceId": self.device_id,
+            "complianceState": self.state.verdict(),
+            "complianceGracePeriodExpirationDateTime":
+                self.grace_ends.map(results::utc).unwrap_or_else(|| results::NO_GRACE.into()),
+            "policies": policies,
+        })
+    }
+}
+
+/// The hidden record of one device.
+fn evaluation_key(tenant: &str, device: &str) -> crate::store::Key {
+    results::key(tenant, EVALUATION, device, device)
+}
+
+fn read_evaluation(
+    tx: &mut dyn WriteTx,
+    tenant: &str,
+    device: &str,
+) -> Result<Map<String, Value>, ApiError> {
+    Ok(match tx.get(&evaluation_key(tenant, device))? {
+        Some(row) => parse_body(&row.body)?,
+        None => Map::new(),
+    })
+}
+
+impl Engine {
+    /// Evaluates the stored device `device_id` (its body and reported facts as stored now) against
+    /// every policy of the tenant, and stores the results. `now` is Unix seconds.
+    pub fn evaluate(
+        &self,
+        tx: &mut dyn WriteTx,
+        tenant: &str,
+        device_id: &str,
+        now: i64,
+    ) -> Result<Verdict, ApiError> {
+        let device_key = results::key(tenant, results::DEVICES, "", device_id);
+        let row = tx
+            .get(&device_key)?
+            .ok_or_else(|| crate::service::not_found(&device_key))?;
+        let mut device = parse_body(&row.body)?;
+        let mut record = read_evaluation(tx, tenant, device_id)?;
+        let facts = self.facts(&device, &record);
+        let settings = tenant::Settings::read(tx, tenant)?;
+        let policies = tenant::policies(tx, tenant)?;
+        let groups = self.groups(tx, tenant, &device)?;
+        let subject = Subject {
+            device_id,
+            device: &device,
+            has_user: device
+                .get("userId")
+                .and_then(Value::as_str)
+                .is_some_and(|u| !u.is_empty()),
+            groups: &groups,
+        };
+        let platform = compliance::platform_of(&self.rules, &facts).map(str::to_string);
+        let mut filters = Filters::default();
+        let mut applicable = Vec::new();
+        for policy in &policies {
+            if applies::applies(tx, tenant, policy, &subject, &mut filters)? {
+                applicable.push(policy);
+            }
+        }
+        let previous: HashMap<String, Map<String, Value>> =
+            results::current_states(tx, tenant, device_id)?
+                .into_iter()
+                .collect();
+        let mut hidden = record
+            .get("policies")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let stamp = results::utc(now);
+        let writer = results::Writer {
+            model: self.model,
+            tenant,
+            now: &stamp,
+        };
+        let facts_view = DeviceFacts {
+            id: device_id,
+            body: &device,
+        };
+        let mut outcomes = Vec::new();
+        let mut kept = HashSet::new();
+        for policy in applicable {
+            let since_before = hidden
+                .get(&policy.id)
+                .and_then(|h| h.get("since"))
+                .and_then(Value::as_i64);
+            let outcome = self.outcome(policy, platform.as_deref(), &facts, since_before, now);
+            results::store(
+                tx,
+                &writer,
+                &facts_view,
+                policy,
+                &outcome,
+                previous.get(&policy.id),
+            )?;
+            hidden.insert(
+                policy.id.clone(),
+                json!({"state": outcome.state.name(), "since": outcome.since}),
+            );
+            kept.insert(policy.id.clone());
+            outcomes.push((
+                policy.id.clone(),
+                policy.display_name().to_string(),
+                outcome,
+            ));
+        }
+        for (policy_id, before) in &previous {
+            if !kept.contains(policy_id) {
+                results::remove(tx, &writer, &facts_view, policy_id, before)?;
+                hidden.remove(policy_id);
+            }
+        }
+        let stale = device
+            .get("lastSyncDateTime")
+            .and_then(Value::as_str)
+            .and_then(odata::value::DateTimeOffset::parse)
+            .is_some_and(|last| {
+                let last = last.to_unix_seconds();
+                last > 0 && now - last > settings.checkin_threshold_days * 86_400
+            });
+        let mut state = compliance::verdict(
+            outcomes.iter().map(|(_, _, o)| o.state),
+            settings.secure_by_default,
+        );
+        if stale {
+            state = state.max(PolicyState::NonCompliant);
+        }
+        let grace_ends = if state == PolicyState::InGracePeriod {
+            outcomes.iter().filter_map(|(_, _, o)| o.grace_ends).min()
+        } else {
+            None
+        };
+        device.insert("complianceState".into(), json!(state.verdict()));
+        device.insert(
+            "complianceGracePeriodExpirationDateTime".into(),
+            json!(grace_ends
+                .map(results::utc)
+                .unwrap_or_else(|| results::NO_GRACE.into())),
+        );
+        results::put(tx, self.model, &device_key, &row.type_name, &device)?;
+        record.insert("policies".into(), Value::Object(hidden));
+        results::put(
+            tx,
+            self.model,
+            &evaluation_key(tenant, device_id),
+            "",
+            &record,
+        )?;
+        Ok(Verdict {
+            device_id: device_id.to_string(),
+            state,
+            grace_ends,
+            policies: outcomes,
+        })
+    }
+
+    /// The device's reported state: its properties, then the facts Graph has no property for.
+    fn facts(
+        &self,
+        device: &Map<String, Value>,
+        record: &Map<String, Value>,
+    ) -> Map<String, Value> {
+        let mut facts = device.clone();
+        if let Some(reported) = record.get("facts").and_then(Value::as_object) {
+            facts.extend(reported.clone());
+        }
+        facts
+    }
+
+    /// The groups of the device's directory device and of its primary user, every level.
+    fn groups(
+        &self,
+        tx: &mut dyn WriteTx,
+        tenant: &str,
+        device: &Map<String, Value>,
+    ) -> Result<HashSet<String>, ApiError> {
+        let mut groups = HashSet::new();
+        if let Some(user) = device.get("userId").and_then(Value::as_str) {
+            if !user.is_empty() {
+                groups.extend(tenant::groups_of(tx, self.model, tenant, user)?);
+            }
+        }
+        if let Some(aad) = device.get("azureADDeviceId").and_then(Value::as_str) {
+            if let Some((object_id, _)) = tenant::directory_device(tx, tenant, aad)? {
+                groups.extend(tenant::groups_of(tx, self.model, tenant, &object_id)?);
+            }
+        }
+        Ok(groups)
+    }
+
+    /// One policy on the device, with its grace period.
+    fn outcome(
+        &self,
+        policy: &Policy,
+        platform: Option<&str>,
+        facts: &Map<String, Value>,
+        since_before: Option<i64>,
+        now: i64,
+    ) -> PolicyOutcome {
+        let short = policy
+            .type_name
+            .rsplit('.')
+            .next()
+            .unwrap_or(&policy.type_name);
+        let Some(rules) = self.rules.policy(short) else {
+            // A policy type without rules (none shipped) checks nothing the engine knows.
+            return PolicyOutcome {
+                state: PolicyState::NotApplicable,
+                since: None,
+                grace_ends: None,
+                settings: Vec::new(),
+                platform_type: "all".into(),
+            };
+        };
+        let result = compliance::evaluate(rules, &policy.body, platform, facts);
+        let failing = result.state == PolicyState::NonCompliant;
+        let since = failing.then(|| since_before.unwrap_or(now));
+        let (state, grace_ends) =
+            compliance::with_grace(result.state, since, policy.grace_hours, now);
+        PolicyOutcome {
+            state,
+            since,
+            grace_ends,
+            settings: result
+                .settings
+                .into_iter()
+                .map(|s| SettingOutcome {
+                    setting: format!("{short}.{}", s.setting),
+                    name: s.setting,
+                    state: s.state.as_str(),
+                    current: s.current,
+                })
+                .collect(),
+            platform_type: rules.reported_as.clone().unwrap_or_else(|| "all".into()),
+        }
+    }
+}
+
+const DEVICE_TYPE: &str = "microsoft.graph.managedDevice";
+const DIRECTORY_DEVICE: &str = "microsoft.graph.device";
+
+impl Engine {
+    /// Whether writing an entity of this type evaluates it.
+    pub fn evaluates(&self, type_name: &str) -> bool {
+        type_name == DEVICE_TYPE
+    }
+
+    /// A new managed device: its directory device (found by `azureADDeviceId`, else made, so that
+    /// groups and dynamic rules see it), then its first evaluation.
+    pub fn add_device(
+        &self,
+        tx: &mut dyn WriteTx,
+        tenant: &str,
+        device_id: &str,
+        now: i64,
+    ) -> Result<Verdict, ApiError> {
+        let key = results::key(tenant, results::DEVICES, "", device_id);
+        let row = tx
+            .get(&key)?
+            .ok_or_else(|| crate::service::not_found(&key))?;
+        let mut device = parse_body(&row.body)?;
+        let aad = device
+            .get("azureADDeviceId")
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
+            .map(str::to_string);
+        let aad = match aad {
+            Some(aad) => aad,
+            None => {
+                let made = uuid::Uuid::now_v7().to_string();
+                device.insert("azureADDeviceId".into(), json!(made));
+                results::put(tx, self.model, &key, &row.type_name, &device)?;
+                made
+            }
+        };
+        if tenant::directory_device(tx, tenant, &aad)?.is_none() {
+            self.add_directory_device(tx, tenant, &aad, &device)?;
+        }
+        self.evaluate(tx, tenant, device_id, now)
+    }
+
+    fn add_directory_device(
+        &self,
+        tx: &mut dyn WriteTx,
+        tenant: &str,
+        aad: &str,
+        device: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        let ty = self
+            .model
+            .structured(DIRECTORY_DEVICE)
+            .ok_or_else(|| ApiError::Internal("device is not in the model".into()))?;
+        let text = |name: &str| device.get(name).cloned().unwrap_or(Value::Null);
+        let body = json!({
+            "accountEnabled": true,
+            "alternativeSecurityIds": [],
+            "deviceId": aad,
+            "displayName": text("deviceName"),
+            "operatingSystem": text("operatingSystem"),
+            "operatingSystemVersion": text("osVersion"),
+            "manufacturer": text("manufacturer"),
+            "model": text("model"),
+            "isManaged": true,
+            "isCompliant": false,
+        });
+        let body =
+            crate::service::canonical(self.model, ty, body.as_object().unwrap_or(&Map::new()));
+        let id = uuid::Uuid::now_v7().to_string();
+        let key = results::key(tenant, tenant::DIRECTORY, "", &id);
+        tx.insert(
+            &key,
+            DIRECTORY_DEVICE,
+            &Value::Object(body.clone()).to_string(),
+        )?;
+        crate::service::directory::dynamic::refresh_member(
+            tx,
+            self.model,
+            tenant,
+            tenant::DIRECTORY,
+            &id,
+            ty,
+            &body,
+        )
+    }
+
+    /// The device's body as stored now (after an evaluation changed it).
+    pub fn stored_device(
+        &self,
+        tx: &mut dyn WriteTx,
+        tenant: &str,
+        device_id: &str,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let key = results::key(tenant, results::DEVICES, "", device_id);
+        let row = tx
+            .get(&key)?
+            .ok_or_else(|| crate::service::not_found(&key))?;
+        parse_body(&row.body)
+    }
+}

@@ -1,0 +1,445 @@
+//! Where an evaluation's results are stored, as the Graph entities that show them: the device's
+//! policy states, the policy's device and user statuses, and the per-setting summaries (per
+//! policy and tenant-wide), whose counts are kept up to date by the change each evaluation makes.
+
+use super::tenant::{property_eq, Policy};
+use crate::error::ApiError;
+use crate::service::parse_body;
+use crate::store::{Key, Query, WriteTx};
+use compliance::PolicyState;
+use odata::Model;
+use serde_json::{json, Map, Value};
+
+pub const DEVICES: &str = "managedDevices";
+pub const POLICY_STATES: &str = "managedDevices/deviceCompliancePolicyStates";
+const DEVICE_STATUSES: &str = "deviceCompliancePolicies/deviceStatuses";
+const USER_STATUSES: &str = "deviceCompliancePolicies/userStatuses";
+const SETTING_SUMMARIES: &str = "deviceCompliancePolicies/deviceSettingStateSummaries";
+const TENANT_SUMMARIES: &str = "deviceCompliancePolicySettingStateSummaries";
+const TENANT_SETTING_STATES: &str =
+    "deviceCompliancePolicySettingStateSummaries/deviceComplianceSettingStates";
+
+/// The most devices of one user a user status is computed over.
+const MAX_USER_DEVICES: usize = 1_000;
+
+pub fn key(tenant: &str, collection: &str, parent: &str, id: &str) -> Key {
+    Key {
+        tenant: tenant.to_string(),
+        collection: collection.to_string(),
+        parent: parent.to_string(),
+        id: id.to_string(),
+    }
+}
+
+/// A stored entity: its id and body.
+pub type Stored = (String, Map<String, Value>);
+
+/// What every write of one evaluation shares: the model (for the stored shapes), the tenant and
+/// the time it runs at.
+pub struct Writer<'a> {
+    pub model: &'static Model,
+    pub tenant: &'a str,
+    /// `DateTimeOffset` text of the evaluation's time.
+    pub now: &'a str,
+}
+
+/// Inserts or replaces a row, in the stored shape of its type (hidden rows as they are).
+pub fn put(
+    tx: &mut dyn WriteTx,
+    model: &'static Model,
+    key: &Key,
+    type_name: &str,
+    body: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    let shaped = match model.structured(type_name) {
+        Some(ty) => crate::service::canonical(model, ty, body),
+        None => body.clone(),
+    };
+    let text = Value::Object(shaped).to_string();
+    if !tx.update(key, &text)? {
+        tx.insert(key, type_name, &text)?;
+    }
+    Ok(())
+}
+
+fn get(tx: &mut dyn WriteTx, key: &Key) -> Result<Option<Map<String, Value>>, ApiError> {
+    tx.get(key)?.map(|row| parse_body(&row.body)).transpose()
+}
+
+/// One setting's state on one device, as a policy state's `settingStates` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingOutcome {
+    /// `windows10CompliancePolicy.passwordRequired`
+    pub setting: String,
+    pub name: String,
+    pub state: &'static str,
+    pub current: Option<String>,
+}
+
+/// A policy's outcome on a device, with its grace period applied.
+#[derive(Debug, Clone)]
+pub struct PolicyOutcome {
+    pub state: PolicyState,
+    pub since: Option<i64>,
+    pub grace_ends: Option<i64>,
+    pub settings: Vec<SettingOutcome>,
+    pub platform_type: String,
+}
+
+/// Who the device is, as the reports name it.
+pub struct DeviceFacts<'a> {
+    pub id: &'a str,
+    pub body: &'a Map<String, Value>,
+}
+
+impl DeviceFacts<'_> {
+    fn text(&self, name: &str) -> Value {
+        self.body.get(name).cloned().unwrap_or(Value::Null)
+    }
+}
+
+/// Stores the outcome of `policy` on the device everywhere it shows, and moves the setting
+/// counts from the previous outcome (`before`) to this one.
+pub fn store(
+    tx: &mut dyn WriteTx,
+    w: &Writer<'_>,
+    device: &DeviceFacts<'_>,
+    policy: &Policy,
+    outcome: &PolicyOutcome,
+    before: Option<&Map<String, Value>>,
+) -> Result<(), ApiError> {
+    let grace_end = outcome
+        .grace_ends
+        .map(utc)
+        .unwrap_or_else(|| NO_GRACE.to_string());
+    let user_id = device.text("userId");
+    let upn = device.text("userPrincipalName");
+    let setting_states: Vec<Value> = outcome
+        .settings
+        .iter()
+        .map(|s| {
+            json!({
+                "setting": s.setting,
+                "settingName": s.name,
+                "instanceDisplayName": null,
+                "state": s.state,
+                "errorCode": 0,
+                "errorDescription": null,
+                "currentValue": s.current,
+                "userId": user_id,
+                "userName": device.text("userDisplayName"),
+                "userEmail": device.text("emailAddress"),
+                "userPrincipalName": upn,
+                "sources": [{"id": policy.id, "displayName": policy.display_name(), "sourceType": "deviceConfiguration"}],
+                "settingInstanceId": null,
+            })
+        })
+        .collect();
+    let state = json!({
+        "displayName": policy.display_name(),
+        "platformType": outcome.platform_type,
+        "settingCount": outcome.settings.len(),
+        "settingStates": setting_states,
+        "state": outcome.state.status(),
+        "version": policy.version(),
+        "userId": user_id,
+        "userPrincipalName": upn,
+    });
+    let state = state.as_object().cloned().unwrap_or_default();
+    put(
+        tx,
+        w.model,
+        &key(w.tenant, POLICY_STATES, device.id, &policy.id),
+        "microsoft.graph.deviceCompliancePolicyState",
+        &state,
+    )?;
+    let status = json!({
+        "deviceDisplayName": device.text("deviceName"),
+        "userName": device.text("userDisplayName"),
+        "deviceModel": device.text("w.model"),
+        "platform": platform_number(&outcome.platform_type),
+        "complianceGracePeriodExpirationDateTime": grace_end,
+        "status": outcome.state.status(),
+        "lastReportedDateTime": w.now,
+        "userPrincipalName": upn,
+    });
+    put(
+        tx,
+        w.model,
+        &key(w.tenant, DEVICE_STATUSES, &policy.id, device.id),
+        "microsoft.graph.deviceComplianceDeviceStatus",
+        status.as_object().unwrap_or(&Map::new()),
+    )?;
+    refresh_user_status(tx, w, &policy.id, device)?;
+    let old = before.map(setting_states_of).unwrap_or_default();
+    let new: Vec<(String, String, String)> = outcome
+        .settings
+        .iter()
+        .map(|s| (s.setting.clone(), s.name.clone(), s.state.to_string()))
+        .collect();
+    move_counts(tx, w, device, policy, &outcome.platform_type, &old, &new)
+}
+
+/// Removes what `policy` showed for the device (it no longer applies).
+pub fn remove(
+    tx: &mut dyn WriteTx,
+    w: &Writer<'_>,
+    device: &DeviceFacts<'_>,
+    policy_id: &str,
+    before: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    tx.delete_tree(&key(w.tenant, POLICY_STATES, device.id, policy_id))?;
+    tx.delete_tree(&key(w.tenant, DEVICE_STATUSES, policy_id, device.id))?;
+    refresh_user_status(tx, w, policy_id, device)?;
+    let old = setting_states_of(before);
+    let platform = before
+        .get("platformType")
+        .and_then(Value::as_str)
+        .unwrap_or("all")
+        .to_string();
+    let stub = Policy {
+        id: policy_id.to_string(),
+        type_name: String::new(),
+        body: Map::new(),
+        assignments: Vec::new(),
+        grace_hours: 0,
+    };
+    move_counts(tx, w, device, &stub, &platform, &old, &[])
+}
+
+/// `complianceGracePeriodExpirationDateTime` when no grace period runs (what Graph shows).
+pub const NO_GRACE: &str = "9999-12-31T23:59:59Z";
+
+pub fn utc(unix_seconds: i64) -> String {
+    odata::value::DateTimeOffset::from_unix_seconds(unix_seconds).to_utc_string()
+}
+
+fn platform_number(platform_type: &str) -> i64 {
+    match platform_type {
+        "android" => 0,
+        "androidForWork" => 1,
+        "iOS" => 2,
+        "macOS" => 3,
+        "windowsPhone81" => 4,
+        "windows81AndLater" => 5,
+        "windows10AndLater" => 6,
+        "androidWorkProfile" => 7,
+        "windows10XProfile" => 8,
+        "androidAOSP" => 9,
+        _ => 100,
+    }
+}
+
+fn setting_states_of(state: &Map<String, Value>) -> Vec<(String, String, String)> {
+    state
+        .get("settingStates")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|s| {
+                    Some((
+                        s.get("setting")?.as_str()?.to_string(),
+                        s.get("settingName")?.as_str()?.to_string(),
+                        s.get("state")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The user's status for the policy, from the statuses of the user's devices.
+fn refresh_user_status(
+    tx: &mut dyn WriteTx,
+    w: &Writer<'_>,
+    policy_id: &str,
+    device: &DeviceFacts<'_>,
+) -> Result<(), ApiError> {
+    let (Some(user_id), Some(upn)) = (
+        device.body.get("userId").and_then(Value::as_str),
+        device.body.get("userPrincipalName").and_then(Value::as_str),
+    ) else {
+        return Ok(());
+    };
+    let mut query = Query::all(w.tenant, DEVICE_STATUSES, policy_id);
+    query.filter = Some(property_eq("userPrincipalName", upn));
+    query.limit = MAX_USER_DEVICES;
+    let rows = tx.query(&query)?;
+    let user_key = key(w.tenant, USER_STATUSES, policy_id, user_id);
+    if rows.is_empty() {
+        tx.delete_tree(&user_key)?;
+        return Ok(());
+    }
+    let worst = rows
+        .iter()
+        .filter_map(|(row, _)| {
+            let body = parse_body(&row.body).ok()?;
+            PolicyState::parse(body.get("status")?.as_str()?)
+        })
+        .max()
+        .unwrap_or(PolicyState::Unknown);
+    let status = json!({
+        "devicesCount": rows.len(),
+        "lastReportedDateTime": w.now,
+        "status": worst.status(),
+        "userDisplayName": device.body.get("userDisplayName").cloned().unwrap_or(Value::Null),
+        "userPrincipalName": upn,
+    });
+    put(
+        tx,
+        w.model,
+        &user_key,
+        "microsoft.graph.deviceComplianceUserStatus",
+        status.as_object().unwrap_or(&Map::new()),
+    )
+}
+
+/// The count property of a `complianceStatus` member in the setting summaries.
+fn count_property(state: &str) -> &'static str {
+    match state {
+        "compliant" => "compliantDeviceCount",
+        "nonCompliant" => "nonCompliantDeviceCount",
+        "notApplicable" => "notApplicableDeviceCount",
+        "error" => "errorDeviceCount",
+        "conflict" => "conflictDeviceCount",
+        "remediated" => "remediatedDeviceCount",
+        _ => "unknownDeviceCount",
+    }
+}
+
+const COUNTS: [&str; 7] = [
+    "compliantDeviceCount",
+    "nonCompliantDeviceCount",
+    "notApplicableDeviceCount",
+    "errorDeviceCount",
+    "conflictDeviceCount",
+    "remediatedDeviceCount",
+    "unknownDeviceCount",
+];
+
+/// Moves the per-setting counts from `old` to `new` (setting, name, state) in the policy's
+/// `deviceSettingStateSummaries` and the tenant's setting state summaries, and keeps the
+/// tenant's per-device setting states in step.
+#[allow(clippy::too_many_arguments)]
+fn move_counts(
+    tx: &mut dyn WriteTx,
+    w: &Writer<'_>,
+    device: &DeviceFacts<'_>,
+    policy: &Policy,
+    platform_type: &str,
+    old: &[(String, String, String)],
+    new: &[(String, String, String)],
+) -> Result<(), ApiError> {
+    for (setting, name, state) in old {
+        if new.iter().any(|n| &n.0 == setting && &n.2 == state) {
+            continue;
+        }
+        bump(tx, w, &policy.id, setting, name, platform_type, state, -1)?;
+        if !new.iter().any(|n| &n.0 == setting) {
+            let summary = tenant_summary_id(setting);
+            let row = format!("{}_{}", device.id, policy.id);
+            tx.delete_tree(&key(w.tenant, TENANT_SETTING_STATES, &summary, &row))?;
+        }
+    }
+    for (setting, name, state) in new {
+        if !old.iter().any(|o| &o.0 == setting && &o.2 == state) {
+            bump(tx, w, &policy.id, setting, name, platform_type, state, 1)?;
+        }
+        let summary = tenant_summary_id(setting);
+        let row = json!({
+            "complianceGracePeriodExpirationDateTime": NO_GRACE,
+            "deviceId": device.id,
+            "deviceModel": device.text("w.model"),
+            "deviceName": device.text("deviceName"),
+            "setting": setting,
+            "settingName": name,
+            "state": state,
+            "userEmail": device.text("emailAddress"),
+            "userId": device.text("userId"),
+            "userName": device.text("userDisplayName"),
+            "userPrincipalName": device.text("userPrincipalName"),
+            "platformType": null,
+        });
+        let id = format!("{}_{}", device.id, policy.id);
+        put(
+            tx,
+            w.model,
+            &key(w.tenant, TENANT_SETTING_STATES, &summary, &id),
+            "microsoft.graph.deviceComplianceSettingState",
+            row.as_object().unwrap_or(&Map::new()),
+        )?;
+    }
+    Ok(())
+}
+
+/// The tenant-wide summary's id for a setting (`windows10CompliancePolicy.passwordRequired`).
+fn tenant_summary_id(setting: &str) -> String {
+    setting.replace('.', "_")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bump(
+    tx: &mut dyn WriteTx,
+    w: &Writer<'_>,
+    policy_id: &str,
+    setting: &str,
+    name: &str,
+    platform_type: &str,
+    state: &str,
+    by: i64,
+) -> Result<(), ApiError> {
+    let count = count_property(state);
+    let per_policy = key(w.tenant, SETTING_SUMMARIES, policy_id, name);
+    let mut body = get(tx, &per_policy)?.unwrap_or_else(|| {
+        let mut b = zero_counts();
+        b.insert("settingName".into(), json!(name));
+        b.insert("instancePath".into(), json!(setting));
+        b
+    });
+    add(&mut body, count, by);
+    put(
+        tx,
+        w.model,
+        &per_policy,
+        "microsoft.graph.settingStateDeviceSummary",
+        &body,
+    )?;
+    let tenant_key = key(w.tenant, TENANT_SUMMARIES, "", &tenant_summary_id(setting));
+    let mut body = get(tx, &tenant_key)?.unwrap_or_else(|| {
+        let mut b = zero_counts();
+        b.insert("platformType".into(), json!(platform_type));
+        b.insert("setting".into(), json!(setting));
+        b.insert("settingName".into(), json!(name));
+        b
+    });
+    add(&mut body, count, by);
+    put(
+        tx,
+        w.model,
+        &tenant_key,
+        "microsoft.graph.deviceCompliancePolicySettingStateSummary",
+        &body,
+    )
+}
+
+fn zero_counts() -> Map<String, Value> {
+    COUNTS.iter().map(|c| (c.to_string(), json!(0))).collect()
+}
+
+fn add(body: &mut Map<String, Value>, count: &str, by: i64) {
+    let now = body.get(count).and_then(Value::as_i64).unwrap_or(0);
+    body.insert(count.into(), json!(now.saturating_add(by).max(0)));
+}
+
+/// The policies whose states the device shows now: (policy id, stored state).
+pub fn current_states(
+    tx: &mut dyn WriteTx,
+    tenant: &str,
+    device: &str,
+) -> Result<Vec<Stored>, ApiError> {
+    tx.members(tenant, POLICY_STATES, device, super::tenant::MAX_POLICIES)?
+        .into_iter()
+        .map(|row| Ok((row.key.id.clone(), parse_body(&row.body)?)))
+        .collect()
+}

@@ -1,0 +1,391 @@
+//! A device checks in and every report follows: its verdict, the policy's device and user
+//! statuses, overviews, setting summaries, and the tenant's setting states.
+
+use super::*;
+
+#[tokio::test]
+async fn a_check_in_is_evaluated_and_every_report_follows() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let policy = assigned_policy(
+        &c,
+        &password_policy("Windows baseline", 0),
+        &[all_devices()],
+    )
+    .await;
+    let device = c
+        .post(
+            "beta",
+            DEVICES,
+            &windows_device("LAPTOP-1", Some(("u-1", "ada@contoso.com"))),
+        )
+        .await
+        .expect(201);
+    // Created without facts: the password cannot be judged yet, so the policy is in error.
+    assert_eq!(device.json()["complianceState"], "error");
+    let id = device.id();
+
+    let answer = check_in(&c, &id, &good_report()).await.expect(200).json();
+    assert_eq!(answer["complianceState"], "compliant");
+    assert_eq!(answer["policies"][0]["id"], policy.as_str());
+    assert_eq!(answer["policies"][0]["state"], "compliant");
+    let got = c
+        .get("v1.0", &format!("{DEVICES}/{id}"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(got["complianceState"], "compliant");
+    assert_eq!(
+        got["complianceGracePeriodExpirationDateTime"],
+        "9999-12-31T23:59:59Z"
+    );
+
+    // Too short a password: noncompliant (no grace), setting by setting.
+    let answer = check_in(&c, &id, &json!({"passwordLength": 4}))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(answer["complianceState"], "noncompliant");
+    let settings = answer["policies"][0]["settingStates"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let state_of = |name: &str| {
+        settings
+            .iter()
+            .find(|s| s["settingName"] == name)
+            .map(|s| (s["state"].clone(), s["currentValue"].clone()))
+    };
+    assert_eq!(
+        state_of("passwordMinimumLength"),
+        Some((json!("nonCompliant"), json!("4")))
+    );
+    assert_eq!(state_of("passwordRequired").unwrap().0, "compliant");
+    assert_eq!(state_of("osMinimumVersion").unwrap().0, "compliant");
+
+    // The device's policy states, as Graph shows them.
+    let states = c
+        .list(
+            "v1.0",
+            &format!("{DEVICES}/{id}/deviceCompliancePolicyStates"),
+        )
+        .await;
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0]["id"], policy.as_str());
+    assert_eq!(states[0]["state"], "nonCompliant");
+    assert_eq!(states[0]["platformType"], "windows10AndLater");
+    assert_eq!(states[0]["settingCount"], 3);
+    assert_eq!(
+        states[0]["settingStates"].as_array().unwrap().len(),
+        3,
+        "{states:?}"
+    );
+    assert!(states[0].get("_engineState").is_none());
+
+    // The policy's statuses and overviews.
+    let statuses = c
+        .list("v1.0", &format!("{POLICIES}/{policy}/deviceStatuses"))
+        .await;
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(statuses[0]["id"], id.as_str());
+    assert_eq!(statuses[0]["status"], "nonCompliant");
+    assert_eq!(statuses[0]["deviceDisplayName"], "LAPTOP-1");
+    assert_eq!(statuses[0]["userPrincipalName"], "ada@contoso.com");
+    let overview = c
+        .get("v1.0", &format!("{POLICIES}/{policy}/deviceStatusOverview"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(overview["failedCount"], 1);
+    assert_eq!(overview["successCount"], 0);
+    let users = c
+        .list("v1.0", &format!("{POLICIES}/{policy}/userStatuses"))
+        .await;
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["id"], "u-1");
+    assert_eq!(users[0]["devicesCount"], 1);
+    assert_eq!(users[0]["status"], "nonCompliant");
+
+    // Setting summaries: the counts moved from compliant to noncompliant for the length only.
+    let summaries = c
+        .list(
+            "v1.0",
+            &format!("{POLICIES}/{policy}/deviceSettingStateSummaries"),
+        )
+        .await;
+    let summary = |name: &str| {
+        summaries
+            .iter()
+            .find(|s| s["settingName"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        summary("passwordMinimumLength")["nonCompliantDeviceCount"],
+        1
+    );
+    assert_eq!(summary("passwordMinimumLength")["compliantDeviceCount"], 0);
+    assert_eq!(summary("passwordRequired")["compliantDeviceCount"], 1);
+    let tenant = c
+        .list(
+            "v1.0",
+            "deviceManagement/deviceCompliancePolicySettingStateSummaries",
+        )
+        .await;
+    let length = tenant
+        .iter()
+        .find(|s| s["setting"] == "windows10CompliancePolicy.passwordMinimumLength")
+        .cloned()
+        .unwrap();
+    assert_eq!(length["nonCompliantDeviceCount"], 1);
+    assert_eq!(length["platformType"], "windows10AndLater");
+    let per_device = c
+        .list(
+            "v1.0",
+            &format!(
+                "deviceManagement/deviceCompliancePolicySettingStateSummaries/{}/deviceComplianceSettingStates",
+                length["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(per_device.len(), 1);
+    assert_eq!(per_device[0]["deviceId"], id.as_str());
+    assert_eq!(per_device[0]["state"], "nonCompliant");
+
+    // Compliant again: every count moves back.
+    check_in(&c, &id, &json!({"passwordLength": 9}))
+        .await
+        .expect(200);
+    let summaries = c
+        .list(
+            "v1.0",
+            &format!("{POLICIES}/{policy}/deviceSettingStateSummaries"),
+        )
+        .await;
+    let length = summaries
+        .iter()
+        .find(|s| s["settingName"] == "passwordMinimumLength")
+        .unwrap();
+    assert_eq!(length["nonCompliantDeviceCount"], 0);
+    assert_eq!(length["compliantDeviceCount"], 1);
+    let overview = c
+        .get("v1.0", &format!("{POLICIES}/{policy}/deviceStatusOverview"))
+        .await
+        .json();
+    assert_eq!(
+        (
+            overview["failedCount"].clone(),
+            overview["successCount"].clone()
+        ),
+        (json!(0), json!(1))
+    );
+}
+
+#[tokio::test]
+async fn a_grace_period_holds_the_device_in_grace_until_it_ends() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    assigned_policy(&c, &password_policy("Three days", 72), &[all_devices()]).await;
+    let id = c
+        .post("beta", DEVICES, &windows_device("LAPTOP-2", None))
+        .await
+        .expect(201)
+        .id();
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let answer = check_in(&c, &id, &json!({"passwordSet": false, "passwordLength": 0}))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(answer["complianceState"], "inGracePeriod");
+    let ends = answer["complianceGracePeriodExpirationDateTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ends = odata::value::DateTimeOffset::parse(&ends)
+        .unwrap()
+        .to_unix_seconds();
+    assert!((ends - before - 72 * 3600).abs() < 60, "grace ends {ends}");
+    let device = c.get("beta", &format!("{DEVICES}/{id}")).await.json();
+    assert_eq!(device["complianceState"], "inGracePeriod");
+    // A second failing check-in keeps the moment of noncompliance: the end does not move.
+    let again = check_in(&c, &id, &json!({"passwordLength": 1}))
+        .await
+        .json();
+    let again = odata::value::DateTimeOffset::parse(
+        again["complianceGracePeriodExpirationDateTime"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap()
+    .to_unix_seconds();
+    assert_eq!(again, ends);
+}
+
+#[tokio::test]
+async fn groups_of_the_user_and_the_device_decide_which_policies_apply() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let user = c
+        .post(
+            "v1.0",
+            "users",
+            &json!({"accountEnabled": true, "displayName": "Ada", "mailNickname": "ada",
+                    "userPrincipalName": "ada@contoso.com",
+                    "passwordProfile": {"password": "Secret-123456"}}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let group = |name: &str| json!({"displayName": name, "mailEnabled": false, "mailNickname": name, "securityEnabled": true});
+    let pilots = c
+        .post("v1.0", "groups", &group("pilots"))
+        .await
+        .expect(201)
+        .id();
+    let outer = c
+        .post("v1.0", "groups", &group("everyone"))
+        .await
+        .expect(201)
+        .id();
+    let excluded = c
+        .post("v1.0", "groups", &group("excluded"))
+        .await
+        .expect(201)
+        .id();
+    let add = |g: String, member: String| {
+        let c = c.clone();
+        async move {
+            c.post(
+                "v1.0",
+                &format!("groups/{g}/members/$ref"),
+                &json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{member}")}),
+            )
+            .await
+            .expect(204);
+        }
+    };
+    add(outer.clone(), pilots.clone()).await;
+    add(pilots.clone(), user.clone()).await;
+    // Assigned to the outer group: the user reaches it through the nested one.
+    let nested = assigned_policy(&c, &password_policy("Nested", 0), &[group_target(&outer)]).await;
+    let unrelated = assigned_policy(
+        &c,
+        &password_policy("Elsewhere", 0),
+        &[group_target(&excluded)],
+    )
+    .await;
+    let id = c
+        .post(
+            "beta",
+            DEVICES,
+            &windows_device("LAPTOP-3", Some((&user, "ada@contoso.com"))),
+        )
+        .await
+        .expect(201)
+        .id();
+    let answer = check_in(&c, &id, &good_report()).await.expect(200).json();
+    let applied: Vec<&str> = answer["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(applied, vec![nested.as_str()]);
+    assert!(!applied.contains(&unrelated.as_str()));
+
+    // The managed device's directory device joins the excluded group: an exclusion wins.
+    let aad = c.get("beta", &format!("{DEVICES}/{id}")).await.json()["azureADDeviceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let directory = c
+        .get("v1.0", &format!("devices?$filter=deviceId eq '{aad}'"))
+        .await
+        .expect(200)
+        .values();
+    assert_eq!(
+        directory.len(),
+        1,
+        "the managed device has its directory device"
+    );
+    let object = directory[0]["id"].as_str().unwrap().to_string();
+    c.post(
+        "beta",
+        &format!("{POLICIES}/{nested}/assign"),
+        &json!({"assignments": [
+        {"target": group_target(&outer)}, {"target": excluded_group(&excluded)}]}),
+    )
+    .await
+    .expect(200);
+    add(excluded.clone(), object).await;
+    let answer = check_in(&c, &id, &good_report()).await.expect(200).json();
+    let applied: Vec<&str> = answer["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        applied,
+        vec![unrelated.as_str()],
+        "excluded from one, included in the other"
+    );
+    // The policy that no longer applies shows the device nowhere.
+    assert!(c
+        .list("v1.0", &format!("{POLICIES}/{nested}/deviceStatuses"))
+        .await
+        .is_empty());
+    let states = c
+        .list(
+            "v1.0",
+            &format!("{DEVICES}/{id}/deviceCompliancePolicyStates"),
+        )
+        .await;
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0]["id"], unrelated.as_str());
+}
+
+#[tokio::test]
+async fn a_bad_check_in_is_refused_and_changes_nothing() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let id = c
+        .post("beta", DEVICES, &windows_device("LAPTOP-4", None))
+        .await
+        .expect(201)
+        .id();
+    let before = c.get("beta", &format!("{DEVICES}/{id}")).await.json();
+    let refused = check_in(&c, &id, &json!({"passcodeMood": "happy"}))
+        .await
+        .expect_error(400, "BadRequest");
+    assert!(refused
+        .error_message()
+        .contains("'passcodeMood' is neither a managedDevice property nor a reported fact"));
+    let refused = check_in(&c, &id, &json!({"passwordLength": "long"}))
+        .await
+        .expect_error(400, "BadRequest");
+    assert!(refused
+        .error_message()
+        .contains("The reported fact 'passwordLength' takes a whole number"));
+    check_in(&c, &id, &json!({"osVersion": 10}))
+        .await
+        .expect_error(400, "ModelValidationFailure");
+    check_in(&c, &id, &json!([1]))
+        .await
+        .expect_error(400, "BadRequest");
+    check_in(&c, "no-such-device", &good_report())
+        .await
+        .expect_error(404, "ResourceNotFound");
+    let reader = server.client_with(TokenRequest::delegated(
+        TENANT,
+        &["DeviceManagementManagedDevices.Read.All"],
+    ));
+    check_in(&reader, &id, &good_report())
+        .await
+        .expect_error(403, "Forbidden");
+    let after = c.get("beta", &format!("{DEVICES}/{id}")).await.json();
+    assert_eq!(before, after, "nothing of a refused check-in is stored");
+}

@@ -1,0 +1,93 @@
+//! The compliance engine through HTTP: managed devices, check-ins, assignments, grace periods and
+//! the reports that follow.
+
+mod checkin;
+
+use crate::support::*;
+use complyd::auth::TokenRequest;
+use serde_json::{json, Value};
+
+pub const DEVICES: &str = "deviceManagement/managedDevices";
+pub const DEVICES_WRITE: &str = "DeviceManagementManagedDevices.ReadWrite.All";
+pub const DIRECTORY_WRITE: &str = "Directory.ReadWrite.All";
+
+/// A caller that may manage policies, devices and the directory.
+pub fn admin(server: &Server) -> Client {
+    server.client_with(TokenRequest::delegated(
+        TENANT,
+        &[WRITE, DEVICES_WRITE, DIRECTORY_WRITE],
+    ))
+}
+
+/// `POST /complyd/v1/devices/{id}/checkIn`.
+pub async fn check_in(client: &Client, device: &str, report: &Value) -> Resp {
+    let url = format!("{}/complyd/v1/devices/{device}/checkIn", client.base);
+    client
+        .send(reqwest::Method::POST, &url, Some(report.to_string()))
+        .await
+}
+
+/// A Windows 11 device of `user` (no user: `None`).
+pub fn windows_device(name: &str, user: Option<(&str, &str)>) -> Value {
+    let mut device = json!({
+        "deviceName": name,
+        "operatingSystem": "Windows",
+        "osVersion": "10.0.22631.2861",
+        "model": "Surface Laptop 5",
+        "manufacturer": "Microsoft",
+    });
+    if let Some((id, upn)) = user {
+        device["userId"] = json!(id);
+        device["userPrincipalName"] = json!(upn);
+        device["userDisplayName"] = json!(upn.split('@').next().unwrap_or(upn));
+    }
+    device
+}
+
+/// A Windows policy asking for a password of at least 8 characters and Windows 10 22H2 or later,
+/// with `grace_hours` before the device is marked noncompliant.
+pub fn password_policy(name: &str, grace_hours: i64) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.windows10CompliancePolicy",
+        "displayName": name,
+        "passwordRequired": true,
+        "passwordMinimumLength": 8,
+        "osMinimumVersion": "10.0.19045",
+        "scheduledActionsForRule": [{
+            "ruleName": "PasswordRequired",
+            "scheduledActionConfigurations": [{ "actionType": "block", "gracePeriodHours": grace_hours }]
+        }]
+    })
+}
+
+/// Creates the policy and assigns it to `targets` (assignment target bodies).
+pub async fn assigned_policy(client: &Client, body: &Value, targets: &[Value]) -> String {
+    let id = client.post("beta", POLICIES, body).await.expect(201).id();
+    let assignments: Vec<Value> = targets.iter().map(|t| json!({ "target": t })).collect();
+    client
+        .post(
+            "beta",
+            &format!("{POLICIES}/{id}/assign"),
+            &json!({ "assignments": assignments }),
+        )
+        .await
+        .expect(200);
+    id
+}
+
+pub fn all_devices() -> Value {
+    json!({"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"})
+}
+
+pub fn group_target(group: &str) -> Value {
+    json!({"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group})
+}
+
+pub fn excluded_group(group: &str) -> Value {
+    json!({"@odata.type": "#microsoft.graph.exclusionGroupAssignmentTarget", "groupId": group})
+}
+
+/// A compliant Windows check-in for [`password_policy`].
+pub fn good_report() -> Value {
+    json!({ "passwordSet": true, "passwordLength": 12, "osVersion": "10.0.22631.2861" })
+}
