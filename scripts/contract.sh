@@ -43,7 +43,7 @@ if [ -z "$BASE" ]; then
     exit 1
 fi
 # Every permission the document's operations ask for (scope tags, templates, the audit log...).
-SCOPES=DeviceManagementConfiguration.ReadWrite.All,DeviceManagementRBAC.ReadWrite.All,DeviceManagementServiceConfig.ReadWrite.All,DeviceManagementApps.ReadWrite.All,DeviceManagementManagedDevices.ReadWrite.All
+SCOPES=Directory.ReadWrite.All,DeviceManagementConfiguration.ReadWrite.All,DeviceManagementRBAC.ReadWrite.All,DeviceManagementServiceConfig.ReadWrite.All,DeviceManagementApps.ReadWrite.All,DeviceManagementManagedDevices.ReadWrite.All
 TOKEN=$("$BIN" token --data "$WORK/data" --jwt-secret "$SECRET" --lifetime 7200 --scopes "$SCOPES")
 
 echo "== \$metadata in python-odata ($BASE)"

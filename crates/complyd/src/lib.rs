@@ -176,6 +176,7 @@ impl Prepared {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let connections = self.connections();
+        let worker = tokio::spawn(reevaluations(self.state.clone()));
         let app = http::router(self.state);
         let acceptor = match &self.tls {
             Some(identity) => {
@@ -185,10 +186,22 @@ impl Prepared {
             None => None,
         };
         server::serve(listener, acceptor, app, self.limits, connections, shutdown).await;
+        worker.abort();
         if let Err(e) = self.store.close().await {
             tracing::warn!(error = %e, "the store was not closed cleanly");
         }
         Ok(())
+    }
+}
+
+/// The engine's worker: evaluates the devices of tenants whose policies, assignments, filters,
+/// groups or settings changed, for as long as the server runs (service/engine/queue.rs).
+async fn reevaluations(state: Arc<http::AppState>) {
+    loop {
+        if let Err(err) = state.service.reevaluate_marked().await {
+            tracing::warn!(error = %err, "re-evaluation failed; the mark stays and is retried");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
 

@@ -2,8 +2,10 @@
 //! (`tenant`, a readable `path`, its store coordinates, `type` and `body`), for backups and for
 //! moving between stores. Long runs show their progress on a terminal and end with a summary.
 
+use crate::service::{mark_for_reevaluation, ENGINE_PARTITION};
 use crate::store::{Key, Store, StoreError};
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Instant;
 
@@ -66,6 +68,10 @@ pub async fn export(store: &dyn Store, out: &mut dyn Write) -> anyhow::Result<u6
         let Some(last) = rows.last() else { break };
         after = last.seq;
         for row in &rows {
+            // The engine's pending work is not data: an import re-evaluates every tenant.
+            if row.key.tenant == ENGINE_PARTITION {
+                continue;
+            }
             let body: Value = serde_json::from_str(&row.body)?;
             let line = json!({
                 "tenant": row.key.tenant,
@@ -100,6 +106,7 @@ pub async fn import(store: &dyn Store, input: &mut dyn BufRead) -> anyhow::Resul
     }
     let progress = Progress::new("imported");
     let (mut batch, mut count) = (Vec::with_capacity(BATCH), 0u64);
+    let mut tenants = BTreeSet::new();
     for (index, line) in input.lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
@@ -113,6 +120,9 @@ pub async fn import(store: &dyn Store, input: &mut dyn BufRead) -> anyhow::Resul
             parent: field(&value, "parent", index + 1)?.to_string(),
             id: field(&value, "id", index + 1)?.to_string(),
         };
+        if !tenants.contains(&key.tenant) {
+            tenants.insert(key.tenant.clone());
+        }
         let type_name = field(&value, "type", index + 1)?.to_string();
         let body = value
             .get("body")
@@ -125,9 +135,24 @@ pub async fn import(store: &dyn Store, input: &mut dyn BufRead) -> anyhow::Resul
         }
     }
     count += flush(store, &mut batch).await?;
+    mark_tenants(store, tenants).await?;
     let seconds = progress.finish();
     eprintln!("imported {count} entities in {seconds:.1} s");
     Ok(count)
+}
+
+/// Every imported tenant is re-evaluated when a server next runs on the store.
+async fn mark_tenants(store: &dyn Store, mut tenants: BTreeSet<String>) -> anyhow::Result<()> {
+    tenants.remove(ENGINE_PARTITION);
+    store
+        .write(move |tx| -> Result<(), StoreError> {
+            for tenant in &tenants {
+                mark_for_reevaluation(tx, tenant)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
 }
 
 async fn flush(store: &dyn Store, batch: &mut Vec<(Key, String, String)>) -> anyhow::Result<u64> {

@@ -1,5 +1,5 @@
 //! complyd's own API under `/complyd/v1/` (not Graph's; a bearer token all the same): the outbox,
-//! device check-ins.
+//! device check-ins, the engine's re-evaluation state.
 
 use super::body;
 use super::handler::no_route;
@@ -40,6 +40,8 @@ pub async fn dispatch(
         ["devices", id, "checkIn"] if !id.is_empty() => {
             check_in(state, parts, principal, id, body).await
         }
+        ["engine"] => engine(state, parts, principal).await,
+        ["engine", "settle"] => settle(state, parts, principal).await,
         _ => Err(ApiError::NotFound(format!(
             "complyd's API has no resource at {full} (see README, \"complyd's own API\")."
         ))),
@@ -117,4 +119,52 @@ async fn check_in(
         .check_in(&principal.tenant, id, &report)
         .await?;
     Ok(response::document(answer))
+}
+
+const ENGINE_READERS: [&str; 4] = [
+    "DeviceManagementManagedDevices.Read.All",
+    "DeviceManagementManagedDevices.ReadWrite.All",
+    "DeviceManagementConfiguration.Read.All",
+    "DeviceManagementConfiguration.ReadWrite.All",
+];
+
+/// `GET /complyd/v1/engine`: whether a change of the caller's tenant waits to be evaluated.
+async fn engine(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+) -> Result<Response, ApiError> {
+    let path = format!("{PREFIX}engine");
+    if parts.method != Method::GET {
+        return Err(no_route(&path, &parts.method, &path));
+    }
+    principal.authorize(&permissions("engine", &ENGINE_READERS, &[]), false)?;
+    let pending = state
+        .service
+        .reevaluation_pending(&principal.tenant)
+        .await?;
+    Ok(response::document(
+        serde_json::json!({ "pending": pending }),
+    ))
+}
+
+/// `POST /complyd/v1/engine/settle`: evaluates the caller's tenant now if a change waits, and
+/// answers once every report is up to date (tests and scripts call it after a change).
+async fn settle(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+) -> Result<Response, ApiError> {
+    let path = format!("{PREFIX}engine/settle");
+    if parts.method != Method::POST {
+        return Err(no_route(&path, &parts.method, &path));
+    }
+    principal.authorize(
+        &permissions("engine", &ENGINE_READERS, &ENGINE_READERS),
+        true,
+    )?;
+    let evaluated = state.service.settle(&principal.tenant).await?;
+    Ok(response::document(
+        serde_json::json!({ "evaluated": evaluated, "pending": false }),
+    ))
 }

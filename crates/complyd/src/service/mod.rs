@@ -23,6 +23,7 @@ mod summaries;
 mod tests;
 
 pub use audit::Caller;
+pub use engine::{mark as mark_for_reevaluation, MARKS_TENANT as ENGINE_PARTITION};
 pub use fidelity::Fidelity;
 pub use json::JsonObject;
 pub use outbox::{append as append_to_outbox, OUTBOX, OUTBOX_PAGE_LIMIT};
@@ -167,7 +168,7 @@ impl Service {
         fidelity::check_rules(model)?;
         Ok(Self {
             model,
-            store,
+            store: engine::watched(store),
             settings,
             token_key,
             builtins_done: Mutex::new(HashSet::new()),

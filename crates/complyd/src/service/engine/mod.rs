@@ -7,6 +7,7 @@
 
 mod applies;
 mod checkin;
+mod queue;
 mod results;
 mod tenant;
 
@@ -20,6 +21,8 @@ use results::{DeviceFacts, PolicyOutcome, SettingOutcome};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use tenant::Policy;
+
+pub use queue::{mark, watched, MARKS_TENANT};
 
 /// Where the engine keeps, per device, what Graph has no property for: the facts it reported and,
 /// per policy, the state with grace (`complianceStatus` has no `inGracePeriod`) and since when the

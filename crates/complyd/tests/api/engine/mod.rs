@@ -2,6 +2,7 @@
 //! the reports that follow.
 
 mod checkin;
+mod reevaluation;
 
 use crate::support::*;
 use complyd::auth::TokenRequest;

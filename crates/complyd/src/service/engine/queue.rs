@@ -1,0 +1,284 @@
+//! Re-evaluation after a change that can move many devices at once (a policy, its assignments or
+//! actions, a filter, a group's members, the tenant's settings): a durable queue.
+//!
+//! Every write goes through [`watched`]: the first time a job changes a row of one of
+//! [`CHANGES_THAT_MATTER`], it marks the tenant in the same transaction (one row per tenant, whose
+//! `version` counts the changes). So a change that was answered has its mark, and a crash cannot
+//! lose it. The worker (`reevaluations` in lib.rs, calling [`Service::reevaluate_marked`]) evaluates every device of a marked tenant
+//! in batches, each its own write, then removes the mark if no change came meanwhile (else it goes
+//! round again). Why not in the change's own transaction: one policy can apply to 100,000 devices,
+//! and a write that long would hold every other write of the server behind it.
+//! Check-ins and new devices are evaluated in their own write (`checkin`, `add_device`).
+
+use crate::error::ApiError;
+use crate::service::{parse_body, Service};
+use crate::store::{
+    CountBy, Cursor, JobFn, Key, PageRow, Query, Row, Store, StoreError, StoreFuture, WriteTx,
+};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The collections whose rows decide what a device is evaluated against.
+pub const CHANGES_THAT_MATTER: &[&str] = &[
+    "deviceCompliancePolicies",
+    "deviceCompliancePolicies/assignments",
+    "deviceCompliancePolicies/scheduledActionsForRule",
+    "deviceCompliancePolicies/scheduledActionsForRule/scheduledActionConfigurations",
+    "assignmentFilters",
+    "deviceManagement",
+    "directoryObjects/members",
+];
+
+/// Where the marks live: a partition of their own, one row per tenant (not exported: an import
+/// marks every tenant it loads).
+pub const MARKS_TENANT: &str = "_engine";
+const MARKS: &str = "_reevaluate";
+/// Devices evaluated per write.
+const BATCH: usize = 200;
+
+fn mark_key(tenant: &str) -> Key {
+    Key {
+        tenant: MARKS_TENANT.into(),
+        collection: MARKS.into(),
+        parent: String::new(),
+        id: tenant.to_string(),
+    }
+}
+
+fn version_of(row: &Row) -> i64 {
+    parse_body(&row.body)
+        .ok()
+        .and_then(|b| b.get("version").and_then(Value::as_i64))
+        .unwrap_or(0)
+}
+
+/// Marks `tenant` for re-evaluation (inside the caller's transaction).
+pub fn mark(tx: &mut dyn WriteTx, tenant: &str) -> Result<(), StoreError> {
+    let key = mark_key(tenant);
+    let version = tx.get(&key)?.map(|row| version_of(&row)).unwrap_or(0);
+    let body = json!({ "version": version + 1 }).to_string();
+    if !tx.update(&key, &body)? {
+        tx.insert(&key, "", &body)?;
+    }
+    Ok(())
+}
+
+/// `store`, marking tenants whose writes change what devices are evaluated against.
+pub fn watched(store: Arc<dyn Store>) -> Arc<dyn Store> {
+    Arc::new(Watched { inner: store })
+}
+
+struct Watched {
+    inner: Arc<dyn Store>,
+}
+
+struct Watching<'a> {
+    inner: &'a mut dyn WriteTx,
+    marked: Vec<String>,
+}
+
+impl Watching<'_> {
+    fn touch(&mut self, tenant: &str, collection: &str) -> Result<(), StoreError> {
+        if tenant == MARKS_TENANT
+            || !CHANGES_THAT_MATTER.contains(&collection)
+            || self.marked.iter().any(|t| t == tenant)
+        {
+            return Ok(());
+        }
+        mark(self.inner, tenant)?;
+        self.marked.push(tenant.to_string());
+        Ok(())
+    }
+}
+
+impl WriteTx for Watching<'_> {
+    fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
+        self.inner.get(key)
+    }
+    fn exists(&mut self, key: &Key) -> Result<bool, StoreError> {
+        self.inner.exists(key)
+    }
+    fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError> {
+        self.touch(&key.tenant, &key.collection)?;
+        self.inner.insert(key, type_name, body)
+    }
+    fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError> {
+        let updated = self.inner.update(key, body)?;
+        if updated {
+            self.touch(&key.tenant, &key.collection)?;
+        }
+        Ok(updated)
+    }
+    fn delete_tree(&mut self, key: &Key) -> Result<bool, StoreError> {
+        let deleted = self.inner.delete_tree(key)?;
+        if deleted {
+            self.touch(&key.tenant, &key.collection)?;
+        }
+        Ok(deleted)
+    }
+    fn members(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        parent: &str,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        self.inner.members(tenant, collection, parent, limit)
+    }
+    fn clear_collection(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        parent: &str,
+    ) -> Result<(), StoreError> {
+        self.touch(tenant, collection)?;
+        self.inner.clear_collection(tenant, collection, parent)
+    }
+    fn delete_everywhere(
+        &mut self,
+        tenant: &str,
+        collection: &str,
+        id: &str,
+    ) -> Result<u64, StoreError> {
+        let deleted = self.inner.delete_everywhere(tenant, collection, id)?;
+        if deleted > 0 {
+            self.touch(tenant, collection)?;
+        }
+        Ok(deleted)
+    }
+    fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError> {
+        self.inner.query(q)
+    }
+}
+
+impl Store for Watched {
+    fn submit(&self, job: JobFn) -> StoreFuture<'_, ()> {
+        self.inner.submit(Box::new(move |tx| {
+            let mut watching = Watching {
+                inner: tx,
+                marked: Vec::new(),
+            };
+            job(&mut watching)
+        }))
+    }
+    fn get<'a>(&'a self, key: &'a Key) -> StoreFuture<'a, Option<Row>> {
+        self.inner.get(key)
+    }
+    fn all_exist(&self, keys: Vec<Key>) -> StoreFuture<'_, Option<Key>> {
+        self.inner.all_exist(keys)
+    }
+    fn query(&self, q: Query) -> StoreFuture<'_, Vec<PageRow>> {
+        self.inner.query(q)
+    }
+    fn count_matching(&self, q: Query) -> StoreFuture<'_, u64> {
+        self.inner.count_matching(q)
+    }
+    fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
+        self.inner.count_by(groups)
+    }
+    fn scan(&self, after_seq: i64, limit: usize) -> StoreFuture<'_, Vec<Row>> {
+        self.inner.scan(after_seq, limit)
+    }
+    fn explain(&self, q: Query) -> StoreFuture<'_, Vec<String>> {
+        self.inner.explain(q)
+    }
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        self.inner.ping()
+    }
+    fn close(&self) -> StoreFuture<'_, ()> {
+        self.inner.close()
+    }
+    fn queued_writes(&self) -> usize {
+        self.inner.queued_writes()
+    }
+    fn pool_use(&self) -> Option<(usize, usize)> {
+        self.inner.pool_use()
+    }
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+}
+
+impl Service {
+    /// Whether the tenant has a change waiting to be evaluated.
+    pub async fn reevaluation_pending(&self, tenant: &str) -> Result<bool, ApiError> {
+        Ok(self.store.get(&mark_key(tenant)).await?.is_some())
+    }
+
+    /// Evaluates the marked tenants until none is left; returns how many devices it evaluated.
+    pub async fn reevaluate_marked(&self) -> Result<usize, ApiError> {
+        let mut evaluated = 0;
+        loop {
+            let mut query = Query::all(MARKS_TENANT, MARKS, "");
+            query.limit = 100;
+            let marks = self.store.query(query).await?;
+            if marks.is_empty() {
+                return Ok(evaluated);
+            }
+            for (row, _) in marks {
+                evaluated += self.settle(&row.key.id).await?;
+            }
+        }
+    }
+
+    /// Evaluates `tenant`'s devices while it is marked; returns how many it evaluated.
+    pub async fn settle(&self, tenant: &str) -> Result<usize, ApiError> {
+        let key = mark_key(tenant);
+        let mut evaluated = 0;
+        while let Some(row) = self.store.get(&key).await? {
+            let version = version_of(&row);
+            evaluated += self.reevaluate_tenant(tenant).await?;
+            let key = key.clone();
+            self.store
+                .write(move |tx| {
+                    // A change that came meanwhile keeps the mark for another round.
+                    if tx.get(&key)?.map(|r| version_of(&r)) == Some(version) {
+                        tx.delete_tree(&key)?;
+                    }
+                    Ok::<_, ApiError>(())
+                })
+                .await?;
+        }
+        Ok(evaluated)
+    }
+
+    /// Every managed device of `tenant`, evaluated in batches.
+    async fn reevaluate_tenant(&self, tenant: &str) -> Result<usize, ApiError> {
+        let mut cursor: Option<Cursor> = None;
+        let mut evaluated = 0;
+        loop {
+            let mut query = Query::all(tenant, super::results::DEVICES, "");
+            query.limit = BATCH;
+            query.cursor = cursor.take();
+            let page = self.store.query(query).await?;
+            let Some((last, values)) = page.last() else {
+                return Ok(evaluated);
+            };
+            cursor = Some(Cursor {
+                values: values.clone(),
+                seq: last.seq,
+            });
+            let ids: Vec<String> = page.iter().map(|(row, _)| row.key.id.clone()).collect();
+            evaluated += ids.len();
+            let (engine, tenant_owned) = (Arc::clone(&self.engine), tenant.to_string());
+            self.store
+                .write(move |tx| {
+                    let now = crate::common::now_unix();
+                    for id in &ids {
+                        match engine.evaluate(tx, &tenant_owned, id, now) {
+                            // Deleted since the page was read.
+                            Err(ApiError::NotFound(_)) => {}
+                            other => {
+                                other?;
+                            }
+                        }
+                    }
+                    Ok::<_, ApiError>(())
+                })
+                .await?;
+            if page.len() < BATCH {
+                return Ok(evaluated);
+            }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Changes that move many devices at once (a policy, its assignments, a filter, a group's
+//! members, the tenant's settings) re-evaluate every device through the durable queue.
+
+use super::*;
+
+async fn settle(c: &Client) -> Value {
+    let url = format!("{}/complyd/v1/engine/settle", c.base);
+    c.send(reqwest::Method::POST, &url, Some("{}".into()))
+        .await
+        .expect(200)
+        .json()
+}
+
+async fn verdict(c: &Client, device: &str) -> String {
+    c.get("beta", &format!("{DEVICES}/{device}"))
+        .await
+        .expect(200)
+        .json()["complianceState"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn policy_changes_reevaluate_every_device() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let policy = assigned_policy(&c, &password_policy("Baseline", 0), &[all_devices()]).await;
+    let mut devices = Vec::new();
+    for n in 0..3 {
+        let id = c
+            .post(
+                "beta",
+                DEVICES,
+                &windows_device(&format!("LAPTOP-{n}"), None),
+            )
+            .await
+            .expect(201)
+            .id();
+        check_in(&c, &id, &json!({"passwordSet": true, "passwordLength": 10}))
+            .await
+            .expect(200);
+        devices.push(id);
+    }
+    settle(&c).await;
+    for d in &devices {
+        assert_eq!(verdict(&c, d).await, "compliant");
+    }
+    // A stricter policy: every device fails it, and every report says so.
+    c.patch(
+        "beta",
+        &format!("{POLICIES}/{policy}"),
+        &json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "passwordMinimumLength": 12}),
+    )
+    .await
+    .expect(200);
+    let settled = settle(&c).await;
+    assert_eq!(settled["evaluated"], 3);
+    for d in &devices {
+        assert_eq!(verdict(&c, d).await, "noncompliant");
+    }
+    let overview = c
+        .get("v1.0", &format!("{POLICIES}/{policy}/deviceStatusOverview"))
+        .await
+        .json();
+    assert_eq!(overview["failedCount"], 3);
+    // Unassigned: the policy shows no device, and devices with no policy are compliant.
+    c.post(
+        "beta",
+        &format!("{POLICIES}/{policy}/assign"),
+        &json!({"assignments": []}),
+    )
+    .await
+    .expect(200);
+    settle(&c).await;
+    assert!(c
+        .list("v1.0", &format!("{POLICIES}/{policy}/deviceStatuses"))
+        .await
+        .is_empty());
+    for d in &devices {
+        assert_eq!(verdict(&c, d).await, "compliant");
+        assert!(c
+            .list(
+                "v1.0",
+                &format!("{DEVICES}/{d}/deviceCompliancePolicyStates")
+            )
+            .await
+            .is_empty());
+    }
+    // Secure by default: a device no policy applies to is noncompliant.
+    c.patch(
+        "v1.0",
+        "deviceManagement",
+        &json!({"settings": {"secureByDefault": true}}),
+    )
+    .await
+    .expect(200);
+    settle(&c).await;
+    assert_eq!(verdict(&c, &devices[0]).await, "noncompliant");
+}
+
+#[tokio::test]
+async fn deleting_a_policy_takes_it_off_every_device_and_summary() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let policy = assigned_policy(&c, &password_policy("Short-lived", 0), &[all_devices()]).await;
+    let id = c
+        .post("beta", DEVICES, &windows_device("LAPTOP-9", None))
+        .await
+        .expect(201)
+        .id();
+    check_in(&c, &id, &json!({"passwordSet": true, "passwordLength": 3}))
+        .await
+        .expect(200);
+    let summaries = "deviceManagement/deviceCompliancePolicySettingStateSummaries";
+    let failing = |list: Vec<Value>| {
+        list.iter()
+            .find(|s| s["setting"] == "windows10CompliancePolicy.passwordMinimumLength")
+            .map(|s| s["nonCompliantDeviceCount"].clone())
+    };
+    assert_eq!(failing(c.list("v1.0", summaries).await), Some(json!(1)));
+    c.delete("beta", &format!("{POLICIES}/{policy}"))
+        .await
+        .expect(204);
+    settle(&c).await;
+    assert!(c
+        .list(
+            "v1.0",
+            &format!("{DEVICES}/{id}/deviceCompliancePolicyStates")
+        )
+        .await
+        .is_empty());
+    assert_eq!(failing(c.list("v1.0", summaries).await), Some(json!(0)));
+    assert_eq!(verdict(&c, &id).await, "compliant");
+}
+
+#[tokio::test]
+async fn group_members_and_filters_decide_after_the_fact() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let group = c
+        .post(
+            "v1.0",
+            "groups",
+            &json!({"displayName": "Pilots", "mailEnabled": false, "mailNickname": "pilots", "securityEnabled": true}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let policy = assigned_policy(
+        &c,
+        &password_policy("Pilots only", 0),
+        &[group_target(&group)],
+    )
+    .await;
+    let laptop = c
+        .post("beta", DEVICES, &windows_device("LAPTOP-1", None))
+        .await
+        .expect(201)
+        .id();
+    let desktop = c
+        .post("beta", DEVICES, &windows_device("DESKTOP-1", None))
+        .await
+        .expect(201)
+        .id();
+    for d in [&laptop, &desktop] {
+        check_in(&c, d, &json!({"passwordSet": true, "passwordLength": 2}))
+            .await
+            .expect(200);
+        assert_eq!(verdict(&c, d).await, "compliant", "no policy applies yet");
+    }
+    // Both directory devices join the group: the policy now applies to both.
+    for d in [&laptop, &desktop] {
+        let aad = c.get("beta", &format!("{DEVICES}/{d}")).await.json()["azureADDeviceId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let object = c
+            .get("v1.0", &format!("devices?$filter=deviceId eq '{aad}'"))
+            .await
+            .values()[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        c.post(
+            "v1.0",
+            &format!("groups/{group}/members/$ref"),
+            &json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{object}")}),
+        )
+        .await
+        .expect(204);
+    }
+    settle(&c).await;
+    assert_eq!(verdict(&c, &laptop).await, "noncompliant");
+    assert_eq!(verdict(&c, &desktop).await, "noncompliant");
+    // A filter that keeps laptops only: the desktop is dropped.
+    let filter = c
+        .post(
+            "beta",
+            "deviceManagement/assignmentFilters",
+            &json!({"displayName": "Laptops", "platform": "windows10AndLater",
+                    "rule": "(device.deviceName -startsWith \"LAPTOP\")"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let mut target = group_target(&group);
+    target["deviceAndAppManagementAssignmentFilterId"] = json!(filter);
+    target["deviceAndAppManagementAssignmentFilterType"] = json!("include");
+    c.post(
+        "beta",
+        &format!("{POLICIES}/{policy}/assign"),
+        &json!({"assignments": [{"target": target}]}),
+    )
+    .await
+    .expect(200);
+    settle(&c).await;
+    assert_eq!(verdict(&c, &laptop).await, "noncompliant");
+    assert_eq!(verdict(&c, &desktop).await, "compliant");
+    let statuses = c
+        .list("v1.0", &format!("{POLICIES}/{policy}/deviceStatuses"))
+        .await;
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(statuses[0]["id"], laptop.as_str());
+}
+
+#[tokio::test]
+async fn the_worker_settles_a_change_without_being_asked() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let policy = assigned_policy(&c, &password_policy("Baseline", 0), &[all_devices()]).await;
+    let id = c
+        .post("beta", DEVICES, &windows_device("LAPTOP-5", None))
+        .await
+        .expect(201)
+        .id();
+    check_in(&c, &id, &json!({"passwordSet": true, "passwordLength": 10}))
+        .await
+        .expect(200);
+    c.patch(
+        "beta",
+        &format!("{POLICIES}/{policy}"),
+        &json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "passwordMinimumLength": 16}),
+    )
+    .await
+    .expect(200);
+    let url = format!("{}/complyd/v1/engine", c.base);
+    let mut pending = true;
+    for _ in 0..100 {
+        pending = c.get_url(&url).await.expect(200).json()["pending"] == true;
+        if !pending {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!pending, "the worker took the mark within 5 s");
+    assert_eq!(verdict(&c, &id).await, "noncompliant");
+}
