@@ -36,6 +36,55 @@ pub enum Command {
     Export(ExportArgs),
     /// Load an export into an empty store (SQLite or PostgreSQL).
     Import(ImportArgs),
+    /// Generated fleets of users, devices and groups.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
+    /// Managed devices: report a device's state as it checks in.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+#[derive(Subcommand)]
+pub enum FleetCommand {
+    /// Make users, directory and managed devices and groups in a tenant, deterministically for a
+    /// seed, and evaluate them (as `POST /complyd/v1/fleet`, without its size limit).
+    Generate(FleetArgs),
+}
+
+#[derive(Args)]
+pub struct FleetArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Tenant id (`tid`) to fill.
+    #[arg(long, default_value = auth::DEFAULT_TENANT)]
+    pub tenant: String,
+    #[arg(long, default_value_t = 50)]
+    pub users: usize,
+    #[arg(long, default_value_t = 100)]
+    pub devices: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Subcommand)]
+pub enum DeviceCommand {
+    /// Check a managed device in with the state in a JSON file (as `POST
+    /// /complyd/v1/devices/{id}/checkIn`); prints its verdict.
+    CheckIn(CheckInArgs),
+}
+
+#[derive(Args)]
+pub struct CheckInArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[arg(long, default_value = auth::DEFAULT_TENANT)]
+    pub tenant: String,
+    /// The managed device's id.
+    #[arg(long)]
+    pub id: String,
+    /// A JSON object of reported properties and facts (`-`: standard input).
+    #[arg(long)]
+    pub file: PathBuf,
 }
 
 #[derive(Args)]
@@ -228,6 +277,10 @@ pub struct ServeArgs {
     /// Serve `/metrics` (Prometheus text format, no token: do not expose it publicly).
     #[arg(long, env = "COMPLYD_METRICS")]
     pub metrics: bool,
+    /// Start with a demo tenant (the default tenant): a fleet and a policy per platform,
+    /// assigned and evaluated; prints how to get a token for it.
+    #[arg(long, env = "COMPLYD_DEMO")]
+    pub demo: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -159,6 +159,11 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
 }
 
 impl Prepared {
+    /// The service the server answers with (for `--demo` and commands run beside it).
+    pub fn service(&self) -> &Service {
+        &self.state.service
+    }
+
     /// What the accept loop counts open connections with: take `opened()` for each accepted
     /// connection and drop the guard when the connection ends.
     pub fn connections(&self) -> metrics::Connections {

@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod engine_cmd;
 mod registry_cmd;
 
 use clap::Parser;
@@ -21,6 +22,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(data) => migrate(data).await,
         Command::Export(args) => export(args).await,
         Command::Import(args) => import(args).await,
+        Command::Fleet(command) => engine_cmd::fleet(command).await,
+        Command::Device(command) => engine_cmd::device(command).await,
     }
 }
 
@@ -54,6 +57,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         model: None,
     };
     // The store is open before the line that tells scripts the server is up.
+    let data_dir = config.data_dir.clone();
     let prepared = complyd::prepare(config).await?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {scheme}://{}", listener.local_addr()?)?;
@@ -61,6 +65,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         writeln!(stdout, "ca certificate: {}", ca.display())?;
     }
     stdout.flush()?;
+    // The demo fills its tenant before the first request is answered.
+    if args.demo {
+        engine_cmd::demo(&prepared, &data_dir).await?;
+    }
     prepared.run(listener, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

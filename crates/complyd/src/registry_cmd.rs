@@ -10,7 +10,7 @@ use complyd::store::{Store, StoreError};
 use serde_json::json;
 use std::sync::Arc;
 
-async fn open(data: &DataArgs) -> anyhow::Result<Arc<dyn Store>> {
+pub(crate) async fn open(data: &DataArgs) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&data.data)?;
     Ok(complyd::store::open(data.store.as_deref(), &data.data).await?)
 }
@@ -94,7 +94,7 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
 
 /// The service over the data folder's store, for commands that write the directory as
 /// `POST /users` does.
-fn service(store: Arc<dyn Store>) -> anyhow::Result<Service> {
+pub(crate) fn service(store: Arc<dyn Store>) -> anyhow::Result<Service> {
     let model = odata::Model::intune().map_err(|e| anyhow::anyhow!(e))?;
     let settings = Settings {
         fidelity: Fidelity::Documented,

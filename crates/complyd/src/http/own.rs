@@ -7,7 +7,7 @@ use super::response;
 use super::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::service::OUTBOX_PAGE_LIMIT;
+use crate::service::{FleetSpec, MAX_FLEET_HTTP, OUTBOX_PAGE_LIMIT};
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::Method;
@@ -41,6 +41,7 @@ pub async fn dispatch(
             check_in(state, parts, principal, id, body).await
         }
         ["engine"] => engine(state, parts, principal).await,
+        ["fleet"] => fleet(state, parts, principal, body).await,
         ["engine", "settle"] => settle(state, parts, principal).await,
         _ => Err(ApiError::NotFound(format!(
             "complyd's API has no resource at {full} (see README, \"complyd's own API\")."
@@ -167,4 +168,68 @@ async fn settle(
     Ok(response::document(
         serde_json::json!({ "evaluated": evaluated, "pending": false }),
     ))
+}
+
+/// `POST /complyd/v1/fleet` with `{"users": N, "devices": N, "seed": S}`: a generated fleet in the
+/// caller's tenant (service/engine/fleet.rs), evaluated before the answer.
+async fn fleet(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let path = format!("{PREFIX}fleet");
+    if parts.method != Method::POST {
+        return Err(no_route(&path, &parts.method, &path));
+    }
+    // It writes the directory and managed devices: both permissions.
+    let devices = ["DeviceManagementManagedDevices.ReadWrite.All"];
+    let directory = ["Directory.ReadWrite.All"];
+    principal.authorize(&permissions("fleet", &devices, &devices), true)?;
+    principal.authorize(&permissions("fleet", &directory, &directory), true)?;
+    let request = body::read_json(&parts.headers, body, state.body)
+        .await?
+        .unwrap_or_else(|| serde_json::json!({}));
+    let object = request
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request("A fleet request is a JSON object."))?;
+    let count = |name: &str, default: u64| -> Result<usize, ApiError> {
+        let value = match object.get(name) {
+            None | Some(serde_json::Value::Null) => default,
+            Some(v) => v.as_u64().ok_or_else(|| {
+                ApiError::bad_request(format!("'{name}' takes a whole number, not {v}."))
+            })?,
+        };
+        if value > MAX_FLEET_HTTP as u64 {
+            return Err(ApiError::bad_request(format!(
+                "'{name}' is at most {MAX_FLEET_HTTP} over HTTP (the limit; `complyd fleet generate` makes more)."
+            )));
+        }
+        Ok(value as usize)
+    };
+    for name in object.keys() {
+        if !["users", "devices", "seed"].contains(&name.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "A fleet request takes users, devices and seed, not '{name}'."
+            )));
+        }
+    }
+    let seed = match object.get("seed") {
+        None | Some(serde_json::Value::Null) => 1,
+        Some(v) => v.as_u64().ok_or_else(|| {
+            ApiError::bad_request(format!("'seed' takes a whole number, not {v}."))
+        })?,
+    };
+    let spec = FleetSpec {
+        users: count("users", 50)?,
+        devices: count("devices", 100)?,
+        seed,
+    };
+    let made = state
+        .service
+        .generate_fleet(&principal.tenant, spec)
+        .await?;
+    let mut response = response::document(made.to_json());
+    *response.status_mut() = axum::http::StatusCode::CREATED;
+    Ok(response)
 }

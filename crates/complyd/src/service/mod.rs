@@ -23,7 +23,10 @@ mod summaries;
 mod tests;
 
 pub use audit::Caller;
-pub use engine::{mark as mark_for_reevaluation, MARKS_TENANT as ENGINE_PARTITION};
+pub use engine::{
+    mark as mark_for_reevaluation, Demo, FleetSpec, FleetSummary, MARKS_TENANT as ENGINE_PARTITION,
+    MAX_FLEET, MAX_FLEET_HTTP,
+};
 pub use fidelity::Fidelity;
 pub use json::JsonObject;
 pub use outbox::{append as append_to_outbox, OUTBOX, OUTBOX_PAGE_LIMIT};

@@ -7,6 +7,8 @@
 
 mod applies;
 mod checkin;
+mod demo;
+mod fleet;
 mod queue;
 mod results;
 mod tenant;
@@ -22,6 +24,8 @@ use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use tenant::Policy;
 
+pub use demo::Demo;
+pub use fleet::{FleetSpec, FleetSummary, MAX_FLEET, MAX_FLEET_HTTP};
 pub use queue::{mark, watched, MARKS_TENANT};
 
 /// Where the engine keeps, per device, what Graph has no property for: the facts it reported and,

@@ -2,6 +2,7 @@
 //! the reports that follow.
 
 mod checkin;
+mod fleet;
 mod reevaluation;
 
 use crate::support::*;

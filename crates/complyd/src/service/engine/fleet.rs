@@ -1,0 +1,607 @@
+//! A fleet in one call (`POST /complyd/v1/fleet`, `complyd fleet generate`): users, their
+//! directory and managed devices with a realistic mix of platforms, OS versions and reported
+//! settings, and a few groups (some dynamic). Everything but the times is decided by the seed: the
+//! same seed gives the same ids, names and facts; enrolment and last check-in times are set
+//! relative to now so that no device starts past the check-in threshold.
+
+use super::results::{self, utc};
+use crate::error::ApiError;
+use crate::service::{canonical, Call, Caller, Operation, Reply, Service};
+use crate::store::{Key, WriteTx};
+use odata::path::ResourcePath;
+use odata::{Model, Version};
+use serde_json::{json, Map, Value};
+
+/// The most users or devices one fleet request over HTTP makes (the CLI allows more).
+pub const MAX_FLEET_HTTP: usize = 20_000;
+/// The most the CLI makes.
+pub const MAX_FLEET: usize = 1_000_000;
+/// Rows written per transaction.
+const BATCH: usize = 2_000;
+
+/// What to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FleetSpec {
+    pub users: usize,
+    pub devices: usize,
+    pub seed: u64,
+}
+
+/// SplitMix64: small, fast, and the same on every machine.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// 0..n
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+    /// A version-4 GUID from the dice.
+    fn guid(&mut self) -> String {
+        let (a, b) = (self.next(), self.next());
+        let bytes: u128 = (u128::from(a) << 64) | u128::from(b);
+        let bytes = (bytes & !(0xF000_u128 << 64)) | (0x4000_u128 << 64);
+        let bytes = (bytes & !(0xC000_u128 << 48)) | (0x8000_u128 << 48);
+        let hex = format!("{bytes:032x}");
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    }
+}
+
+const FIRST: &[&str] = &[
+    "Ada", "Ben", "Chloe", "Dev", "Elif", "Farah", "Gus", "Hana", "Ivo", "Jun", "Kofi", "Lena",
+    "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara", "Uma", "Viktor", "Wen",
+    "Yusuf", "Zoe",
+];
+const LAST: &[&str] = &[
+    "Adeyemi",
+    "Berg",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "García",
+    "Hoang",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quispe",
+    "Rossi",
+    "Singh",
+    "Tanaka",
+    "Usman",
+    "Varga",
+    "Weber",
+    "Yilmaz",
+    "Zhang",
+];
+const DEPARTMENTS: &[&str] = &[
+    "Sales",
+    "Engineering",
+    "Finance",
+    "Support",
+    "Marketing",
+    "Legal",
+];
+const CITIES: &[(&str, &str, &str)] = &[
+    ("Seattle", "United States", "US"),
+    ("London", "United Kingdom", "GB"),
+    ("Berlin", "Germany", "DE"),
+    ("Paris", "France", "FR"),
+    ("Tokyo", "Japan", "JP"),
+    ("São Paulo", "Brazil", "BR"),
+];
+
+/// A platform of the mix: its share (percent), how it reports itself, its OS versions (old to
+/// new) and models.
+struct Platform {
+    share: u64,
+    operating_system: &'static str,
+    versions: &'static [&'static str],
+    models: &'static [(&'static str, &'static str)],
+    enrollment: &'static str,
+    device_type: Option<&'static str>,
+}
+
+const PLATFORMS: &[Platform] = &[
+    Platform {
+        share: 55,
+        operating_system: "Windows",
+        versions: &[
+            "10.0.19044.3086",
+            "10.0.19045.4170",
+            "10.0.22621.3155",
+            "10.0.22631.4037",
+            "10.0.26100.2033",
+        ],
+        models: &[
+            ("Microsoft", "Surface Laptop 5"),
+            ("Lenovo", "ThinkPad T14 Gen 4"),
+            ("Dell", "Latitude 7440"),
+            ("HP", "EliteBook 840 G10"),
+        ],
+        enrollment: "windowsAzureADJoin",
+        device_type: None,
+    },
+    Platform {
+        share: 20,
+        operating_system: "iOS",
+        versions: &["16.7.8", "17.4.1", "17.6.1", "18.0.1", "18.1"],
+        models: &[
+            ("Apple", "iPhone 14"),
+            ("Apple", "iPhone 15 Pro"),
+            ("Apple", "iPhone 16"),
+        ],
+        enrollment: "appleBulkWithUser",
+        device_type: None,
+    },
+    Platform {
+        share: 15,
+        operating_system: "Android",
+        versions: &["12", "13", "14", "15"],
+        models: &[
+            ("Samsung", "Galaxy S23"),
+            ("Google", "Pixel 8"),
+            ("Samsung", "Galaxy A54"),
+        ],
+        enrollment: "userEnrollment",
+        device_type: Some("androidForWork"),
+    },
+    Platform {
+        share: 10,
+        operating_system: "macOS",
+        versions: &["13.6.7", "14.5", "14.6.1", "15.0.1"],
+        models: &[("Apple", "MacBook Air (M2)"), ("Apple", "MacBook Pro (M3)")],
+        enrollment: "appleBulkWithUser",
+        device_type: None,
+    },
+];
+
+fn platform_for(dice: &mut Dice) -> &'static Platform {
+    let mut roll = dice.below(100);
+    for p in PLATFORMS {
+        if roll < p.share {
+            return p;
+        }
+        roll -= p.share;
+    }
+    &PLATFORMS[0]
+}
+
+/// The groups every fleet has: (name, dynamic rule).
+const GROUPS: &[(&str, Option<&str>)] = &[
+    (
+        "All Windows devices",
+        Some("(device.deviceOSType -eq \"Windows\")"),
+    ),
+    (
+        "All Apple mobile devices",
+        Some("(device.deviceOSType -eq \"iOS\")"),
+    ),
+    ("Sales", Some("(user.department -eq \"Sales\")")),
+    ("Engineering", Some("(user.department -eq \"Engineering\")")),
+    ("Compliance pilots", None),
+];
+
+/// What a fleet made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetSummary {
+    pub users: usize,
+    pub devices: usize,
+    pub groups: Vec<(String, String)>,
+    pub evaluated: usize,
+}
+
+impl FleetSummary {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "users": self.users,
+            "devices": self.devices,
+            "groups": self.groups.iter().map(|(id, name)| json!({"id": id, "displayName": name})).collect::<Vec<_>>(),
+            "evaluated": self.evaluated,
+        })
+    }
+}
+
+struct Row {
+    key: Key,
+    type_name: &'static str,
+    body: Map<String, Value>,
+}
+
+fn shaped(model: &'static Model, type_name: &str, body: Value) -> Map<String, Value> {
+    let body = body.as_object().cloned().unwrap_or_default();
+    match model.structured(type_name) {
+        Some(ty) => canonical(model, ty, &body),
+        None => body,
+    }
+}
+
+impl Service {
+    /// Makes a fleet in `tenant` and evaluates it; answers what it made.
+    pub async fn generate_fleet(
+        &self,
+        tenant: &str,
+        spec: FleetSpec,
+    ) -> Result<FleetSummary, ApiError> {
+        if spec.users > MAX_FLEET || spec.devices > MAX_FLEET {
+            return Err(ApiError::bad_request(format!(
+                "A fleet has at most {MAX_FLEET} users and {MAX_FLEET} devices (the limit)."
+            )));
+        }
+        let groups = self.fleet_groups(tenant).await?;
+        let pilots = groups
+            .iter()
+            .find(|(_, name)| name == "Compliance pilots")
+            .map(|(id, _)| id.clone());
+        let mut dice = Dice(spec.seed ^ 0xC0FF_EE00_D15E_A5E5);
+        let now = crate::common::now_unix();
+        let mut users = Vec::with_capacity(spec.users);
+        let mut rows = Vec::with_capacity(BATCH);
+        let links = self.model.link_collection("members");
+        for n in 0..spec.users {
+            let (id, row) = fleet_user(self.model, tenant, &mut dice, n);
+            if let (Some(pilots), Some(links)) = (&pilots, &links) {
+                if n % 20 == 0 {
+                    rows.push(Row {
+                        key: results::key(tenant, links, pilots, &id),
+                        type_name: "",
+                        body: Map::new(),
+                    });
+                }
+            }
+            users.push((
+                id,
+                row.body["userPrincipalName"].clone(),
+                row.body["displayName"].clone(),
+            ));
+            rows.push(row);
+            if rows.len() >= BATCH {
+                self.insert_fleet_rows(std::mem::take(&mut rows)).await?;
+            }
+        }
+        for n in 0..spec.devices {
+            let user = (!users.is_empty() && !dice.chance(3))
+                .then(|| &users[dice.below(users.len() as u64) as usize]);
+            rows.extend(fleet_device(self.model, tenant, &mut dice, n, user, now));
+            if rows.len() >= BATCH {
+                self.insert_fleet_rows(std::mem::take(&mut rows)).await?;
+            }
+        }
+        self.insert_fleet_rows(rows).await?;
+        self.recompute_memberships(tenant).await?;
+        let tenant_owned = tenant.to_string();
+        self.store
+            .write(move |tx| super::mark(tx, &tenant_owned).map_err(ApiError::from))
+            .await?;
+        let evaluated = self.settle(tenant).await?;
+        Ok(FleetSummary {
+            users: spec.users,
+            devices: spec.devices,
+            groups,
+            evaluated,
+        })
+    }
+
+    async fn insert_fleet_rows(&self, rows: Vec<Row>) -> Result<(), ApiError> {
+        self.store
+            .write(move |tx: &mut dyn WriteTx| {
+                for row in &rows {
+                    let text = Value::Object(row.body.clone()).to_string();
+                    if !tx.update(&row.key, &text)? {
+                        tx.insert(&row.key, row.type_name, &text)?;
+                    }
+                }
+                Ok::<_, ApiError>(())
+            })
+            .await
+    }
+
+    /// The fleet's groups, made as a client makes them (so dynamic rules are indexed), or found
+    /// when a fleet was made before.
+    async fn fleet_groups(&self, tenant: &str) -> Result<Vec<(String, String)>, ApiError> {
+        let mut out = Vec::new();
+        for (name, rule) in GROUPS {
+            let nickname: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+            let filter = format!("mailNickname eq '{nickname}'");
+            let found = self
+                .run_fleet_call(
+                    tenant,
+                    Operation::Get,
+                    &format!("groups?$filter={filter}"),
+                    None,
+                )
+                .await?;
+            if let Reply::Collection { items, .. } = &found {
+                let first = items.first().map(|g| g.to_value());
+                if let Some(id) = first
+                    .as_ref()
+                    .and_then(|g| g.get("id"))
+                    .and_then(Value::as_str)
+                {
+                    let id = id.to_string();
+                    out.push((id, name.to_string()));
+                    continue;
+                }
+            }
+            let mut body = json!({"displayName": name, "mailEnabled": false,
+                "mailNickname": nickname, "securityEnabled": true});
+            if let Some(rule) = rule {
+                body["groupTypes"] = json!(["DynamicMembership"]);
+                body["membershipRule"] = json!(rule);
+                body["membershipRuleProcessingState"] = json!("On");
+            }
+            let made = self
+                .run_fleet_call(tenant, Operation::Post, "groups", Some(body))
+                .await?;
+            if let Reply::Entity { body, .. } = made {
+                let id = body
+                    .to_value()
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| ApiError::Internal("a group without an id".into()))?;
+                out.push((id, name.to_string()));
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn run_fleet_call(
+        &self,
+        tenant: &str,
+        operation: Operation,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Reply, ApiError> {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let query = odata::query::QueryOptions::parse(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            true,
+        )?;
+        let call = Call {
+            tenant: tenant.to_string(),
+            version: Version::Beta,
+            path: ResourcePath::parse(self.model, Version::Beta, path)?,
+            operation,
+            body,
+            query,
+            caller: Caller::default(),
+            eventual: false,
+        };
+        self.execute(call).await
+    }
+}
+
+fn fleet_user(model: &'static Model, tenant: &str, dice: &mut Dice, n: usize) -> (String, Row) {
+    let id = dice.guid();
+    let (first, last) = (dice.pick(FIRST), dice.pick(LAST));
+    let (city, country, usage) = CITIES[dice.below(CITIES.len() as u64) as usize];
+    let nickname = format!(
+        "{}.{}{}",
+        first.to_lowercase(),
+        ascii(last).to_lowercase(),
+        n + 1
+    );
+    let upn = format!("{nickname}@contoso.example");
+    let body = shaped(
+        model,
+        "microsoft.graph.user",
+        json!({
+            "accountEnabled": true,
+            "displayName": format!("{first} {last}"),
+            "givenName": first,
+            "surname": last,
+            "mailNickname": nickname,
+            "mail": upn,
+            "userPrincipalName": upn,
+            "department": dice.pick(DEPARTMENTS),
+            "jobTitle": dice.pick(&["Analyst", "Engineer", "Manager", "Consultant", "Director"]),
+            "city": city,
+            "country": country,
+            "usageLocation": usage,
+            "preferredLanguage": dice.pick(&["en-US", "en-GB", "de-DE", "fr-FR", "ja-JP", "pt-BR"]),
+            "userType": "Member",
+        }),
+    );
+    let key = results::key(tenant, super::tenant::DIRECTORY, "", &id);
+    (
+        id,
+        Row {
+            key,
+            type_name: "microsoft.graph.user",
+            body,
+        },
+    )
+}
+
+fn ascii(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            'á' | 'ã' => 'a',
+            'é' => 'e',
+            'í' => 'i',
+            'ó' => 'o',
+            'ú' => 'u',
+            other => other,
+        })
+        .filter(char::is_ascii_alphanumeric)
+        .collect()
+}
+
+/// A managed device, its directory device, and what it reported (the engine's hidden record).
+fn fleet_device(
+    model: &'static Model,
+    tenant: &str,
+    dice: &mut Dice,
+    n: usize,
+    user: Option<&(String, Value, Value)>,
+    now: i64,
+) -> Vec<Row> {
+    let platform = platform_for(dice);
+    let id = dice.guid();
+    let aad = dice.guid();
+    let object = dice.guid();
+    // Newer versions are more common.
+    let versions = platform.versions;
+    let index = (dice.below(versions.len() as u64) + dice.below(versions.len() as u64))
+        .min(2 * versions.len() as u64 - 2)
+        / 2;
+    let version = versions[(versions.len() - 1).saturating_sub(index as usize)];
+    let (manufacturer, model_name) =
+        platform.models[dice.below(platform.models.len() as u64) as usize];
+    let prefix = match platform.operating_system {
+        "Windows" => "LAPTOP",
+        "macOS" => "MAC",
+        "iOS" => "IPHONE",
+        _ => "ANDROID",
+    };
+    let name = format!("{prefix}-{:06}", n + 1);
+    let enrolled = now - 86_400 * (30 + dice.below(700) as i64);
+    let synced = now - 60 * dice.below(48 * 60) as i64;
+    let encrypted = dice.chance(88);
+    let mut device = json!({
+        "deviceName": name,
+        "managedDeviceName": name,
+        "operatingSystem": platform.operating_system,
+        "osVersion": version,
+        "manufacturer": manufacturer,
+        "model": model_name,
+        "serialNumber": format!("SN{:010}", dice.below(10_000_000_000)),
+        "azureADDeviceId": aad,
+        "azureADRegistered": true,
+        "isEncrypted": encrypted,
+        "jailBroken": if dice.chance(1) { "True" } else { "False" },
+        "managedDeviceOwnerType": if dice.chance(80) { "company" } else { "personal" },
+        "managementAgent": "mdm",
+        "managementState": "managed",
+        "deviceEnrollmentType": platform.enrollment,
+        "deviceRegistrationState": "registered",
+        "enrolledDateTime": utc(enrolled),
+        "lastSyncDateTime": utc(synced),
+        "complianceState": "unknown",
+        "complianceGracePeriodExpirationDateTime": results::NO_GRACE,
+        "totalStorageSpaceInBytes": 256_000_000_000_i64,
+        "freeStorageSpaceInBytes": 64_000_000_000_i64 + (dice.below(128) as i64) * 1_000_000_000,
+        "deviceType": platform.device_type.unwrap_or(match platform.operating_system {
+            "Windows" => "windowsRT",
+            "iOS" => "iPhone",
+            "macOS" => "macMDM",
+            _ => "android",
+        }),
+    });
+    if platform.operating_system == "Windows" {
+        let on = |dice: &mut Dice, p| {
+            if dice.chance(p) {
+                "enabled"
+            } else {
+                "disabled"
+            }
+        };
+        device["deviceHealthAttestationState"] = json!({
+            "bitLockerStatus": on(dice, 85),
+            "secureBoot": on(dice, 95),
+            "codeIntegrity": on(dice, 95),
+            "earlyLaunchAntiMalwareDriverProtection": on(dice, 95),
+            "deviceHealthAttestationStatus": if dice.chance(92) { "healthy" } else { "unhealthy" },
+        });
+    }
+    if let Some((user_id, upn, display)) = user {
+        device["userId"] = json!(user_id);
+        device["userPrincipalName"] = upn.clone();
+        device["emailAddress"] = upn.clone();
+        device["userDisplayName"] = display.clone();
+    }
+    let password_set = dice.chance(93);
+    let lock_minutes = [1, 5, 5, 10, 15, 0][dice.below(6) as usize];
+    let expiry_days = [0, 90, 90, 180][dice.below(4) as usize];
+    let facts = json!({
+        "passwordSet": password_set,
+        "passwordLength": if password_set { 4 + dice.below(12) as i64 } else { 0 },
+        "passwordType": dice.pick(&["numeric", "alphanumeric", "alphanumeric"]),
+        "passwordIsSimple": dice.chance(10),
+        "passwordMinutesOfInactivityBeforeLock": lock_minutes,
+        "passwordExpirationDays": expiry_days,
+        "firewallEnabled": dice.chance(95),
+        "defenderEnabled": dice.chance(96),
+        "realTimeProtectionEnabled": dice.chance(95),
+        "antivirusEnabled": dice.chance(96),
+        "antiSpywareEnabled": dice.chance(96),
+        "signatureOutOfDate": dice.chance(7),
+        "tpmPresent": dice.chance(97),
+        "threatProtectionConnected": dice.chance(60),
+        "threatLevel": dice.pick(&["secured", "secured", "secured", "low", "medium", "high"]),
+        "systemIntegrityProtectionEnabled": dice.chance(97),
+        "safetyNetBasicIntegrity": dice.chance(97),
+        "safetyNetCertifiedDevice": dice.chance(95),
+        "unknownSourcesAllowed": dice.chance(5),
+        "usbDebuggingEnabled": dice.chance(3),
+        "safetyNetEvaluationType": if dice.chance(70) { "hardwareBacked" } else { "basic" },
+    });
+    let directory = shaped(
+        model,
+        "microsoft.graph.device",
+        json!({
+            "accountEnabled": true,
+            "alternativeSecurityIds": [],
+            "deviceId": aad,
+            "displayName": name,
+            "operatingSystem": platform.operating_system,
+            "operatingSystemVersion": version,
+            "manufacturer": manufacturer,
+            "model": model_name,
+            "isManaged": true,
+            "trustType": if platform.operating_system == "Windows" { "AzureAd" } else { "Workplace" },
+        }),
+    );
+    vec![
+        Row {
+            key: results::key(tenant, super::tenant::DIRECTORY, "", &object),
+            type_name: "microsoft.graph.device",
+            body: directory,
+        },
+        Row {
+            key: results::key(tenant, results::DEVICES, "", &id),
+            type_name: "microsoft.graph.managedDevice",
+            body: shaped(model, "microsoft.graph.managedDevice", device),
+        },
+        Row {
+            key: super::evaluation_key(tenant, &id),
+            type_name: "",
+            body: json!({ "facts": facts })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        },
+    ]
+}
