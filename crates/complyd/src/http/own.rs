@@ -42,6 +42,7 @@ pub async fn dispatch(
         }
         ["engine"] => engine(state, parts, principal).await,
         ["fleet"] => fleet(state, parts, principal, body).await,
+        ["policies", "evaluate"] => what_if(state, parts, principal, body).await,
         ["engine", "settle"] => settle(state, parts, principal).await,
         _ => Err(ApiError::NotFound(format!(
             "complyd's API has no resource at {full} (see README, \"complyd's own API\")."
@@ -232,4 +233,28 @@ async fn fleet(
     let mut response = response::document(made.to_json());
     *response.status_mut() = axum::http::StatusCode::CREATED;
     Ok(response)
+}
+
+/// `POST /complyd/v1/policies/evaluate` with a compliance policy body (and, optionally, its
+/// `assignments`): what it would do to the caller's devices, without storing it.
+async fn what_if(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let path = format!("{PREFIX}policies/evaluate");
+    if parts.method != Method::POST {
+        return Err(no_route(&path, &parts.method, &path));
+    }
+    // It reads policies' effect on devices: a reader of either may ask (it writes nothing).
+    principal.authorize(
+        &permissions("whatIf", &ENGINE_READERS, &ENGINE_READERS),
+        true,
+    )?;
+    let policy = body::read_json(&parts.headers, body, state.body)
+        .await?
+        .ok_or_else(|| ApiError::bad_request("A what-if needs a compliance policy body."))?;
+    let answer = state.service.what_if(&principal.tenant, &policy).await?;
+    Ok(response::document(answer))
 }

@@ -409,49 +409,6 @@ async fn single_valued_navigations_have_no_post_or_delete() {
 }
 
 #[tokio::test]
-async fn the_tenant_device_state_summary_counts_every_policy_and_can_be_patched() {
-    let server = Server::start().await;
-    let client = server.client();
-    let summary = "deviceManagement/deviceCompliancePolicyDeviceStateSummary";
-    let a = client.create_policy("v1.0", "a").await;
-    let b = client.create_policy("beta", "b").await;
-    for (p, status) in [
-        (&a, "compliant"),
-        (&a, "compliant"),
-        (&b, "compliant"),
-        (&b, "nonCompliant"),
-        (&b, "error"),
-    ] {
-        let path = format!("{POLICIES}/{p}/deviceStatuses");
-        client
-            .post("v1.0", &path, &device_status(status))
-            .await
-            .expect(201);
-    }
-    for version in VERSIONS {
-        let read = client.get(version, summary).await.expect(200);
-        let read = read
-            .expect_context(version, &format!("{summary}/$entity"))
-            .json();
-        assert_eq!(read["compliantDeviceCount"], 3, "{read}");
-        assert_eq!(read["nonCompliantDeviceCount"], 1);
-        assert_eq!(read["errorDeviceCount"], 1);
-        assert_eq!(read["conflictDeviceCount"], 0);
-    }
-    let patched = client
-        .patch("beta", summary, &json!({ "inGracePeriodCount": 4 }))
-        .await;
-    let patched = patched
-        .expect(200)
-        .expect_context("beta", &format!("{summary}/$entity"))
-        .json();
-    assert_eq!(patched["inGracePeriodCount"], 4);
-    assert_eq!(patched["compliantDeviceCount"], 3);
-    let read = client.get("v1.0", summary).await.expect(200).json();
-    assert_eq!(read["inGracePeriodCount"], 4);
-}
-
-#[tokio::test]
 async fn assign_replaces_the_whole_assignment_set() {
     let server = Server::start().await;
     let client = server.client();

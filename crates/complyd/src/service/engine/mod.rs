@@ -12,6 +12,7 @@ mod fleet;
 mod queue;
 mod results;
 mod tenant;
+mod what_if;
 
 use crate::error::ApiError;
 use crate::service::parse_body;

@@ -166,7 +166,7 @@ pub fn policy(
     })
 }
 
-fn assignment(body: &Map<String, Value>) -> Option<Assignment> {
+pub(super) fn assignment(body: &Map<String, Value>) -> Option<Assignment> {
     let target = body.get("target")?.as_object()?;
     let kind = target
         .get("@odata.type")

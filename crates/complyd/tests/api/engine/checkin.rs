@@ -389,3 +389,69 @@ async fn a_bad_check_in_is_refused_and_changes_nothing() {
     let after = c.get("beta", &format!("{DEVICES}/{id}")).await.json();
     assert_eq!(before, after, "nothing of a refused check-in is stored");
 }
+
+#[tokio::test]
+async fn the_tenant_summary_counts_devices_by_verdict_and_can_be_patched() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let summary = "deviceManagement/deviceCompliancePolicyDeviceStateSummary";
+    assigned_policy(&c, &password_policy("Three days", 72), &[all_devices()]).await;
+    let mut ids = Vec::new();
+    for name in ["GOOD", "GRACE", "UNREPORTED"] {
+        ids.push(
+            c.post("beta", DEVICES, &windows_device(name, None))
+                .await
+                .expect(201)
+                .id(),
+        );
+    }
+    check_in(&c, &ids[0], &good_report()).await.expect(200);
+    check_in(
+        &c,
+        &ids[1],
+        &json!({"passwordSet": true, "passwordLength": 2}),
+    )
+    .await
+    .expect(200);
+    // A client-written status of a policy is not a device: the tenant summary counts devices.
+    let policy = c.list("beta", POLICIES).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.post(
+        "v1.0",
+        &format!("{POLICIES}/{policy}/deviceStatuses"),
+        &device_status("nonCompliant"),
+    )
+    .await
+    .expect(201);
+    for version in VERSIONS {
+        let read = c
+            .get(version, summary)
+            .await
+            .expect(200)
+            .expect_context(version, &format!("{summary}/$entity"))
+            .json();
+        assert_eq!(read["compliantDeviceCount"], 1, "{read}");
+        assert_eq!(read["inGracePeriodCount"], 1, "{read}");
+        assert_eq!(read["errorDeviceCount"], 1, "{read}");
+        assert_eq!(read["nonCompliantDeviceCount"], 0, "{read}");
+    }
+    // The policy's own overview counts its statuses, the client's row beside the engine's.
+    let overview = c
+        .get("v1.0", &format!("{POLICIES}/{policy}/deviceStatusOverview"))
+        .await
+        .json();
+    assert_eq!(
+        overview["failedCount"], 2,
+        "the device in grace and the written row: {overview}"
+    );
+    let patched = c
+        .patch("beta", summary, &json!({ "inGracePeriodCount": 4 }))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(patched["inGracePeriodCount"], 4);
+    assert_eq!(patched["compliantDeviceCount"], 1);
+    assert_eq!(c.get("v1.0", summary).await.json()["inGracePeriodCount"], 4);
+}

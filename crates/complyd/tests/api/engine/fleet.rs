@@ -214,3 +214,72 @@ async fn serve_demo_starts_with_an_evaluated_tenant() {
     );
     assert!(!verdicts.contains("unknown"), "{verdicts:?}");
 }
+
+#[tokio::test]
+async fn a_what_if_shows_which_devices_a_policy_would_fail_and_why_without_storing_it() {
+    let server = Server::start().await;
+    let c = fleet_admin(&server, TENANT);
+    let ids: Vec<String> = {
+        let mut ids = Vec::new();
+        for (name, length) in [("LAPTOP-A", 14), ("LAPTOP-B", 6), ("LAPTOP-C", 9)] {
+            let id = c
+                .post("beta", DEVICES, &windows_device(name, None))
+                .await
+                .expect(201)
+                .id();
+            check_in(
+                &c,
+                &id,
+                &json!({"passwordSet": true, "passwordLength": length}),
+            )
+            .await
+            .expect(200);
+            ids.push(id);
+        }
+        ids
+    };
+    let url = format!("{}/complyd/v1/policies/evaluate", c.base);
+    let mut policy = password_policy("Twelve characters", 0);
+    policy["passwordMinimumLength"] = json!(12);
+    let answer = c
+        .send(reqwest::Method::POST, &url, Some(policy.to_string()))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(answer["devicesReached"], 3);
+    assert_eq!(answer["states"]["nonCompliant"], 2);
+    assert_eq!(answer["states"]["compliant"], 1);
+    let failing: Vec<&str> = answer["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["deviceName"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing, vec!["LAPTOP-B", "LAPTOP-C"]);
+    let why = &answer["devices"][0]["settings"][0];
+    assert_eq!(why["setting"], "passwordMinimumLength");
+    assert_eq!(
+        (why["currentValue"].clone(), why["requiredValue"].clone()),
+        (json!("6"), json!(12))
+    );
+    // Nothing was stored, and the devices' verdicts did not move.
+    assert!(c.list("beta", POLICIES).await.is_empty());
+    assert_eq!(
+        c.get("beta", &format!("{DEVICES}/{}", ids[1])).await.json()["complianceState"],
+        "compliant"
+    );
+    // With assignments, only the devices they reach; a bad body is the create's 400.
+    policy["assignments"] = json!([{"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget",
+        "groupId": "00000000-0000-4000-8000-000000000001"}}]);
+    let answer = c
+        .send(reqwest::Method::POST, &url, Some(policy.to_string()))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(answer["devicesReached"], 0);
+    let mut bad = password_policy("bad", 0);
+    bad["passwordMinimumLength"] = json!("twelve");
+    c.send(reqwest::Method::POST, &url, Some(bad.to_string()))
+        .await
+        .expect_error(400, "ModelValidationFailure");
+}
