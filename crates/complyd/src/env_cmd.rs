@@ -86,12 +86,16 @@ pub fn hosts(args: &HostsArgs) -> anyhow::Result<()> {
     let data = std::fs::canonicalize(&args.data)?;
     let names: Vec<&str> = complyd::proxy::served_hosts().collect();
     let listen = std::net::SocketAddr::new(args.address, 443);
-    let exe = std::env::current_exe()
-        .map_or_else(|_| "complyd".to_string(), |p| p.display().to_string());
+    let exe =
+        std::env::current_exe().map_or_else(|_| "complyd".to_string(), |p| p.display().to_string());
     let mut out = String::new();
     out.push_str("# complyd: Microsoft's names on this machine, for tools that ignore proxies.\n");
-    out.push_str("# 1. Add these lines to /etc/hosts (as root):  complyd hosts | sudo tee -a /etc/hosts\n");
-    out.push_str("# 2. Serve on port 443 under those names (as root, or with CAP_NET_BIND_SERVICE):\n");
+    out.push_str(
+        "# 1. Add these lines to /etc/hosts (as root):  complyd hosts | sudo tee -a /etc/hosts\n",
+    );
+    out.push_str(
+        "# 2. Serve on port 443 under those names (as root, or with CAP_NET_BIND_SERVICE):\n",
+    );
     out.push_str(&format!(
         "#    sudo {exe} serve --listen {listen} --data {} --tls auto --tls-name {}\n",
         shell_word(&data.display().to_string()),
@@ -101,7 +105,9 @@ pub fn hosts(args: &HostsArgs) -> anyhow::Result<()> {
         "# 3. Trust the CA {} (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, or the\n",
         ca.cert_path.display()
     ));
-    out.push_str("#    system store: /usr/local/share/ca-certificates/ and update-ca-certificates).\n");
+    out.push_str(
+        "#    system store: /usr/local/share/ca-certificates/ and update-ca-certificates).\n",
+    );
     out.push_str("# Remove the lines again to reach Microsoft's services.\n");
     for name in names {
         out.push_str(&format!("{} {name}\n", args.address));
@@ -134,7 +140,9 @@ mod tests {
             Some(r"export SSL_CERT_FILE='/data/o'\''brien/ca.pem'")
         );
         assert_eq!(
-            line(EnvFormat::Powershell, "SSL_CERT_FILE", v).ok().as_deref(),
+            line(EnvFormat::Powershell, "SSL_CERT_FILE", v)
+                .ok()
+                .as_deref(),
             Some("$env:SSL_CERT_FILE = '/data/o''brien/ca.pem'")
         );
         assert_eq!(

@@ -46,3 +46,22 @@ impl LeafCerts {
         self.cache.lock().map_or(0, |c| c.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_name_gets_one_certificate_and_the_cache_stays_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let leaves = LeafCerts::new(LocalCa::open(dir.path()).unwrap());
+        let first = leaves.config_for("graph.microsoft.com").unwrap();
+        let again = leaves.config_for("graph.microsoft.com").unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "made once, then cached");
+        for i in 0..MAX_CACHED + 3 {
+            leaves.config_for(&format!("n{i}.test")).unwrap();
+            assert!(leaves.cached() <= MAX_CACHED, "{} cached", leaves.cached());
+        }
+    }
+}

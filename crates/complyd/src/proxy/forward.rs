@@ -17,7 +17,10 @@ const PROXY_HEADERS: [&str; 2] = ["proxy-connection", "proxy-authorization"];
 /// A connection to `authority` (port 80 when none is given), within `timeout`; 502 when it
 /// cannot be made.
 pub(super) async fn dial(authority: &Authority, timeout: Duration) -> Result<TcpStream, ApiError> {
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     let port = authority.port_u16().unwrap_or(80);
     let unreachable = |why: String| ApiError::Coded {
         status: StatusCode::BAD_GATEWAY,
@@ -50,7 +53,11 @@ pub(super) async fn plain(mut req: Request<Incoming>, limits: Limits) -> Respons
             tracing::debug!(error = %e, "forwarded connection ended");
         }
     });
-    let target = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
     let (method, shown) = (req.method().clone(), req.uri().to_string());
     *req.uri_mut() = Uri::try_from(target).unwrap_or_default();
     for name in PROXY_HEADERS {
@@ -66,7 +73,12 @@ pub(super) async fn plain(mut req: Request<Incoming>, limits: Limits) -> Respons
             tracing::info!(method = %method, url = %shown, status = res.status().as_u16(), "forwarded");
             res.map(Body::new)
         }
-        Ok(Err(e)) => crate::http::refused(&method, &shown, &Default::default(), &bad_gateway(&authority, &e)),
+        Ok(Err(e)) => crate::http::refused(
+            &method,
+            &shown,
+            &Default::default(),
+            &bad_gateway(&authority, &e),
+        ),
         Err(_) => {
             let err = ApiError::Coded {
                 status: StatusCode::GATEWAY_TIMEOUT,

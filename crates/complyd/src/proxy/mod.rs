@@ -105,9 +105,11 @@ async fn connection(
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);
+    let mut stopping = false;
     let ended = tokio::select! {
         ended = conn.as_mut() => ended,
         _ = stopped.changed() => {
+            stopping = true;
             conn.as_mut().graceful_shutdown();
             conn.await
         }
@@ -116,7 +118,7 @@ async fn connection(
         return tracing::debug!(error = %e, "proxy connection ended");
     }
     let tunnel = pending.lock().map_or(None, |mut p| p.take());
-    if let Some(tunnel) = tunnel {
+    if let (Some(tunnel), false) = (tunnel, stopping) {
         tunnel.run(shared, stopped).await;
     }
 }
@@ -204,7 +206,11 @@ async fn connect(
 }
 
 /// A request for complyd itself, through the router, marked with how the client reached it.
-async fn route(shared: &Shared, mut req: Request<Incoming>, scheme: &'static str) -> Response<Body> {
+async fn route(
+    shared: &Shared,
+    mut req: Request<Incoming>,
+    scheme: &'static str,
+) -> Response<Body> {
     req.extensions_mut().insert(crate::http::Scheme(scheme));
     match shared.app.clone().oneshot(req.map(Body::new)).await {
         Ok(res) => res,

@@ -16,6 +16,7 @@ mod model_data;
 mod neighbours;
 mod ops;
 mod polymorphism;
+mod proxy;
 mod query;
 mod routes;
 mod seeds;
