@@ -34,6 +34,15 @@ fn through(server: &Server, trust_ca: bool) -> reqwest::Client {
     builder.build().unwrap()
 }
 
+/// GET `url` with the client (a bearer token with it for Graph), answered with JSON.
+async fn get_json(client: &reqwest::Client, url: &str, bearer: bool) -> Value {
+    let mut request = client.get(url);
+    if bearer {
+        request = request.bearer_auth(token());
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// Sends `head` (and nothing more) to the proxy, reads the answer's head and, by its
 /// `content-length`, its body. The stream is handed back for what follows a 200.
 async fn ask<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, head: &str) -> (u16, String) {
@@ -152,36 +161,18 @@ async fn graph_and_the_sign_in_names_are_served_through_the_proxy() {
             .unwrap();
         assert_eq!(made.status().as_u16(), 201);
     }
-    let page: Value = client
-        .get(&url)
-        .bearer_auth(token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = get_json(&client, &url, true).await;
     let next = page["@odata.nextLink"].as_str().unwrap();
     assert!(next.starts_with(&format!("{url}?")), "{next}");
-    let second: Value = client
-        .get(next)
-        .bearer_auth(token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let second: Value = get_json(&client, next, true).await;
     assert_eq!(second["value"].as_array().unwrap().len(), 1, "{second}");
     // MSAL's instance discovery and the OpenID documents, under the names they were asked by.
-    let found: Value = client
-        .get("https://login.microsoftonline.com/common/discovery/instance?api-version=1.1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = get_json(
+        &client,
+        "https://login.microsoftonline.com/common/discovery/instance?api-version=1.1",
+        false,
+    )
+    .await;
     assert_eq!(
         found["tenant_discovery_endpoint"],
         "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"
@@ -196,31 +187,20 @@ async fn graph_and_the_sign_in_names_are_served_through_the_proxy() {
         "login.microsoft.com",
         "sts.windows.net",
     ] {
-        let doc: Value = client
-            .get(format!(
-                "https://{host}/{TENANT}/v2.0/.well-known/openid-configuration"
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = format!("https://{host}/{TENANT}/v2.0/.well-known/openid-configuration");
+        let doc = get_json(&client, &url, false).await;
         assert_eq!(
             doc["token_endpoint"],
             format!("https://{host}/{TENANT}/oauth2/v2.0/token")
         );
     }
     // A plain-http proxy request is served the same way, in http.
-    let plain: Value = client
-        .get(format!("http://graph.microsoft.com/v1.0/{POLICIES}"))
-        .bearer_auth(token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let plain: Value = get_json(
+        &client,
+        &format!("http://graph.microsoft.com/v1.0/{POLICIES}"),
+        true,
+    )
+    .await;
     assert!(plain["@odata.context"]
         .as_str()
         .unwrap()
@@ -276,7 +256,8 @@ async fn a_proxy_head_over_the_limit_is_refused() {
     assert!(body.contains("RequestHeaderFieldsTooLarge"), "{body}");
 }
 
-/// A host that answers every request `hello`, for pass-through.
+/// A host that answers every request `hello` and keeps the connection open until the client
+/// closes it, for pass-through.
 async fn hello_server() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
@@ -285,15 +266,19 @@ async fn hello_server() -> String {
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 let mut seen = Vec::new();
-                while !seen.ends_with(b"\r\n\r\n") {
+                loop {
                     match tcp.read(&mut buf).await {
                         Ok(0) | Err(_) => return,
                         Ok(n) => seen.extend_from_slice(&buf[..n]),
                     }
+                    if seen.ends_with(b"\r\n\r\n") {
+                        seen.clear();
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
+                        if tcp.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
                 }
-                let _ = tcp
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello")
-                    .await;
             });
         }
     });
@@ -316,10 +301,16 @@ async fn pass_through_relays_other_hosts() {
     )
     .await;
     assert_eq!((status, body.as_str()), (200, "hello"));
-    // An idle tunnel is closed by the proxy.
+    // The host keeps it open; the proxy closes it once idle for the idle timeout (1 s here).
+    let idle_from = std::time::Instant::now();
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(10), tunnel.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "the idle tunnel was not closed");
+    assert!(
+        idle_from.elapsed() >= Duration::from_millis(900),
+        "closed after {:?}, before it was idle",
+        idle_from.elapsed()
+    );
     let res = through(&server, false)
         .get(format!("http://{upstream}/any"))
         .send()
