@@ -194,6 +194,25 @@ async fn graph_and_the_sign_in_names_are_served_through_the_proxy() {
             format!("https://{host}/{TENANT}/oauth2/v2.0/token")
         );
     }
+    // A batch's inner answers name the host too.
+    let batch: Value = client
+        .post("https://graph.microsoft.com/v1.0/$batch")
+        .bearer_auth(token())
+        .json(&serde_json::json!({"requests": [{"id": "1", "method": "GET", "url": format!("/{POLICIES}")}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let inner = &batch["responses"][0]["body"]["@odata.context"];
+    assert!(
+        inner
+            .as_str()
+            .unwrap()
+            .starts_with("https://graph.microsoft.com/v1.0/$metadata#"),
+        "{batch}"
+    );
     // A plain-http proxy request is served the same way, in http.
     let plain: Value = get_json(
         &client,
