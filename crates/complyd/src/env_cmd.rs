@@ -84,10 +84,17 @@ fn write_bundle(ca: &LocalCa) -> anyhow::Result<PathBuf> {
 pub fn hosts(args: &HostsArgs) -> anyhow::Result<()> {
     let ca = LocalCa::open(&args.data)?;
     let data = std::fs::canonicalize(&args.data)?;
-    let names: Vec<&str> = complyd::proxy::served_hosts().collect();
-    let listen = std::net::SocketAddr::new(args.address, 443);
     let exe =
         std::env::current_exe().map_or_else(|_| "complyd".to_string(), |p| p.display().to_string());
+    print!("{}", hosts_text(args.address, &exe, &data, &ca.cert_path));
+    Ok(())
+}
+
+/// The `/etc/hosts` lines for every name complyd serves, led by the steps as comments (so that
+/// the whole text may be appended to the file).
+fn hosts_text(address: std::net::IpAddr, exe: &str, data: &Path, ca: &Path) -> String {
+    let names: Vec<&str> = complyd::proxy::served_hosts().collect();
+    let listen = std::net::SocketAddr::new(address, 443);
     let mut out = String::new();
     out.push_str("# complyd: Microsoft's names on this machine, for tools that ignore proxies.\n");
     out.push_str(
@@ -97,23 +104,23 @@ pub fn hosts(args: &HostsArgs) -> anyhow::Result<()> {
         "# 2. Serve on port 443 under those names (as root, or with CAP_NET_BIND_SERVICE):\n",
     );
     out.push_str(&format!(
-        "#    sudo {exe} serve --listen {listen} --data {} --tls auto --tls-name {}\n",
+        "#    sudo {} serve --listen {listen} --data {} --tls auto --tls-name {}\n",
+        shell_word(exe),
         shell_word(&data.display().to_string()),
         names.join(","),
     ));
     out.push_str(&format!(
         "# 3. Trust the CA {} (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, or the\n",
-        ca.cert_path.display()
+        ca.display()
     ));
     out.push_str(
         "#    system store: /usr/local/share/ca-certificates/ and update-ca-certificates).\n",
     );
     out.push_str("# Remove the lines again to reach Microsoft's services.\n");
     for name in names {
-        out.push_str(&format!("{} {name}\n", args.address));
+        out.push_str(&format!("{address} {name}\n"));
     }
-    print!("{out}");
-    Ok(())
+    out
 }
 
 /// `word` as one shell word.
@@ -130,6 +137,7 @@ fn shell_word(word: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -162,6 +170,36 @@ mod tests {
         for name in ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"] {
             assert_eq!(get(name), Some("/d/b.pem"), "{name}");
         }
+    }
+
+    #[test]
+    fn the_hosts_text_is_comments_and_one_line_per_name() {
+        let text = hosts_text(
+            "127.0.0.1".parse().unwrap(),
+            "/opt/complyd",
+            Path::new("/srv/my data"),
+            Path::new("/srv/my data/tls/ca.pem"),
+        );
+        let entries: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            entries,
+            complyd::proxy::served_hosts()
+                .map(|h| format!("127.0.0.1 {h}"))
+                .collect::<Vec<_>>()
+        );
+        let names: Vec<&str> = complyd::proxy::served_hosts().collect();
+        let serve = format!(
+            "sudo /opt/complyd serve --listen 127.0.0.1:443 --data '/srv/my data' --tls auto --tls-name {}",
+            names.join(",")
+        );
+        assert!(text.contains(&serve), "{text}");
+        let v6 = hosts_text(
+            "::1".parse().unwrap(),
+            "c",
+            Path::new("/d"),
+            Path::new("/d/ca"),
+        );
+        assert!(v6.contains("--listen [::1]:443") && v6.contains("\n::1 graph.microsoft.com\n"));
     }
 
     #[test]
