@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The compatibility suite: the official Microsoft Graph clients (Python msgraph-sdk and
 # msgraph-beta-sdk, JavaScript @microsoft/microsoft-graph-client) drive every endpoint of complyd.
+# Then the same clients with azure-identity / @azure/identity, unconfigured, reach complyd through
+# `complyd serve --proxy` with only the environment `complyd env` prints (the proxy suites).
 #
 #   compat/run.sh                  installs the pinned clients if needed (compat/.venv, compat/js/node_modules),
 #                                  builds complyd, and runs both suites against fresh servers in both
-#                                  fidelity modes, plus a throttled server for the Retry-After cases
+#                                  fidelity modes, plus a throttled server for the Retry-After cases,
+#                                  and the proxy suites against a server with --proxy
 #   COMPLYD_URL=... COMPLYD_TOKEN=... compat/run.sh
 #                                  runs both suites once against an already running complyd instead
 #                                  (also COMPLYD_READ_TOKEN, COMPLYD_FIDELITY, COMPLYD_THROTTLED_URL,
@@ -143,6 +146,37 @@ for mode in documented intune; do
     fi
     run_both "$mode"
 done
+
+# ---- tools hard-wired to Microsoft's names: no base URL, no authority, only the environment of
+# `eval "$(complyd env)"` pointing them at `complyd serve --proxy` (compat/python/proxy.py,
+# compat/js/proxy.mjs).
+
+proxy_started=$SECONDS
+proxy_tenant=5e0c1a2b-3d4e-4f60-8a7b-9c0d1e2f3a4b
+mkdir -p "$work/proxy"
+proxy_app="$("$bin" app add --data "$work/proxy/data" --tenant "$proxy_tenant" --name "proxy suite" \
+    --generate-secret --roles DeviceManagementConfiguration.ReadWrite.All)"
+field() { "$venv/bin/python" -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+proxy_client_id="$(field clientId <<<"$proxy_app")"
+proxy_client_secret="$(field secret <<<"$proxy_app")"
+start proxy --fidelity documented --page-size 2 --proxy 127.0.0.1:0
+proxy_addr=""
+for _ in $(seq 1 50); do
+    proxy_addr="$(sed -n 's|^proxy listening on http://||p' "$work/proxy/stdout")"
+    [[ -n "$proxy_addr" ]] && break
+    sleep 0.1
+done
+# proxied CMD...: CMD in a shell that ran `eval "$(complyd env ...)"` for this proxy.
+# shellcheck disable=SC2317 # run through `suite`, which shellcheck does not follow
+proxied() {
+    COMPLYD_TENANT="$proxy_tenant" COMPLYD_PAGE_SIZE=2 \
+        COMPLYD_CLIENT_ID="$proxy_client_id" COMPLYD_CLIENT_SECRET="$proxy_client_secret" \
+        bash -c 'eval "$("$1" env --data "$2" --proxy "$3")" && shift 3 && exec "$@"' _ \
+        "$bin" "$work/proxy/data" "$proxy_addr" "$@"
+}
+suite "python (proxy)" proxied "$venv/bin/python" "$here/python/proxy.py"
+suite "js (proxy)" proxied node "$here/js/proxy.mjs"
+echo "# compat: the proxy suites took $((SECONDS - proxy_started)) s"
 
 throttled_429=$(grep -c 'status=429' "$work/throttled/stderr" || true)
 echo "# compat: the throttled complyd answered 429 (with Retry-After) $throttled_429 times; every throttled call was retried by the clients"

@@ -42,6 +42,11 @@ pub enum Command {
     /// Managed devices: report a device's state as it checks in.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Print the environment that points a shell's tools at `complyd serve --proxy`:
+    /// `eval "$(complyd env)"`.
+    Env(EnvArgs),
+    /// Print /etc/hosts lines and the `serve` command for tools that ignore proxies.
+    Hosts(HostsArgs),
 }
 
 #[derive(Subcommand)]
@@ -85,6 +90,39 @@ pub struct CheckInArgs {
     /// A JSON object of reported properties and facts (`-`: standard input).
     #[arg(long)]
     pub file: PathBuf,
+}
+
+/// Where `complyd serve --proxy` listens unless told.
+pub const DEFAULT_PROXY: &str = "127.0.0.1:8888";
+
+#[derive(Args)]
+pub struct EnvArgs {
+    /// The data folder whose CA the proxy uses (made there if missing).
+    #[arg(long = "data", env = "COMPLYD_DATA", default_value = "./complyd-data")]
+    pub data: PathBuf,
+    /// The proxy's address, as given to `complyd serve --proxy`.
+    #[arg(long, env = "COMPLYD_PROXY", default_value = DEFAULT_PROXY)]
+    pub proxy: String,
+    /// `sh` (POSIX shells: `export`), `powershell` (`$env:`), or `dotenv` (`NAME=value`).
+    #[arg(long, value_enum, default_value = "sh")]
+    pub format: EnvFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum EnvFormat {
+    Sh,
+    Powershell,
+    Dotenv,
+}
+
+#[derive(Args)]
+pub struct HostsArgs {
+    /// The data folder the printed `serve` command uses.
+    #[arg(long = "data", env = "COMPLYD_DATA", default_value = "./complyd-data")]
+    pub data: PathBuf,
+    /// The address the names are pointed at (and the printed `serve` listens on, port 443).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub address: std::net::IpAddr,
 }
 
 #[derive(Args)]
@@ -281,6 +319,13 @@ pub struct ServeArgs {
     /// assigned and evaluated; prints how to get a token for it.
     #[arg(long, env = "COMPLYD_DEMO")]
     pub demo: bool,
+    /// Also listen as an HTTP proxy on this address (port 0 picks one): Graph's and Microsoft
+    /// sign-in's names are served by complyd (certificates from its CA), others refused.
+    #[arg(long, env = "COMPLYD_PROXY")]
+    pub proxy: Option<String>,
+    /// The proxy forwards hosts complyd does not serve instead of refusing them.
+    #[arg(long, env = "COMPLYD_PROXY_PASS_THROUGH", requires = "proxy")]
+    pub proxy_pass_through: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod proxy;
 pub mod server;
 pub mod service;
 pub mod store;
@@ -55,6 +56,9 @@ pub struct Config {
     pub max_connections: usize,
     /// The entity model served; `None` is the Intune slice. Tests give a model with more in it.
     pub model: Option<&'static odata::Model>,
+    /// The proxy (when one listens) forwards hosts complyd does not serve instead of refusing
+    /// them (`--proxy-pass-through`).
+    pub proxy_pass_through: bool,
 }
 
 impl Config {
@@ -75,6 +79,7 @@ impl Config {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: server::default_max_connections(),
             model: None,
+            proxy_pass_through: false,
         }
     }
 }
@@ -88,6 +93,19 @@ pub async fn serve(
     prepare(config).await?.run(listener, shutdown).await
 }
 
+/// [`serve`] with an HTTP proxy on `proxy` too (`--proxy`, see [`proxy`]).
+pub async fn serve_with_proxy(
+    config: Config,
+    listener: TcpListener,
+    proxy: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    prepare(config)
+        .await?
+        .run_with_proxy(listener, Some(proxy), shutdown)
+        .await
+}
+
 /// A server whose store is open and whose keys are loaded: what remains is to accept requests.
 /// `complyd serve` announces `listening on …` only once it has one, so a script that sees the
 /// line can rely on the server.
@@ -96,6 +114,8 @@ pub struct Prepared {
     tls: Option<tls::TlsIdentity>,
     limits: server::Limits,
     store: Arc<dyn store::Store>,
+    data_dir: PathBuf,
+    proxy_pass_through: bool,
 }
 
 /// Opens the store, loads the secret and the trusted issuers' keys, and builds the state.
@@ -155,6 +175,8 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
             max_connections: config.max_connections,
         },
         store,
+        data_dir: config.data_dir,
+        proxy_pass_through: config.proxy_pass_through,
     })
 }
 
@@ -180,17 +202,60 @@ impl Prepared {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        self.run_with_proxy(listener, None, shutdown).await
+    }
+
+    /// [`Self::run`], with the HTTP proxy on `proxy` too when given (its certificates from the
+    /// data folder's CA, made there if missing).
+    pub async fn run_with_proxy(
+        self,
+        listener: TcpListener,
+        proxy: Option<TcpListener>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let connections = self.connections();
         let worker = tokio::spawn(reevaluations(self.state.clone()));
-        let app = http::router(self.state);
+        let app = http::router(self.state.clone());
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let acceptor = match &self.tls {
-            Some(identity) => {
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                Some(identity.acceptor()?)
+            Some(identity) => Some(identity.acceptor()?),
+            None => None,
+        };
+        let proxied = match proxy {
+            Some(listener) => {
+                let shared = proxy::Shared {
+                    app: app.clone(),
+                    limits: self.limits,
+                    leaves: proxy::LeafCerts::new(tls::LocalCa::open(&self.data_dir)?),
+                    pass_through: self.proxy_pass_through,
+                };
+                Some((listener, Arc::new(shared)))
             }
             None => None,
         };
-        server::serve(listener, acceptor, app, self.limits, connections, shutdown).await;
+        // One shutdown for both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let signal = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let main = server::serve(
+            listener,
+            acceptor,
+            app,
+            self.limits,
+            connections.clone(),
+            wait(stopped.clone()),
+        );
+        let side = async {
+            if let Some((listener, shared)) = proxied {
+                proxy::serve(listener, shared, connections.clone(), wait(stopped.clone())).await;
+            }
+        };
+        tokio::join!(signal, main, side);
         worker.abort();
         if let Err(e) = self.store.close().await {
             tracing::warn!(error = %e, "the store was not closed cleanly");

@@ -2,6 +2,7 @@
 
 mod cli;
 mod engine_cmd;
+mod env_cmd;
 mod registry_cmd;
 
 use clap::Parser;
@@ -24,6 +25,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Import(args) => import(args).await,
         Command::Fleet(command) => engine_cmd::fleet(command).await,
         Command::Device(command) => engine_cmd::device(command).await,
+        Command::Env(args) => env_cmd::env(&args),
+        Command::Hosts(args) => env_cmd::hosts(&args),
     }
 }
 
@@ -37,8 +40,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let tls = args.tls_identity()?;
     let trusted_issuers = args.trusted_issuers()?;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    let proxy = match &args.proxy {
+        Some(address) => Some(tokio::net::TcpListener::bind(address).await?),
+        None => None,
+    };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let ca_path = tls.as_ref().and_then(|t| t.ca_path.clone());
+    let mut ca_path = tls.as_ref().and_then(|t| t.ca_path.clone());
+    if proxy.is_some() && ca_path.is_none() {
+        // The proxy's certificates come from the data folder's CA.
+        ca_path = Some(complyd::tls::LocalCa::open(&args.data.data)?.cert_path);
+    }
     let config = Config {
         throttle: args.throttle(),
         data_dir: args.data.data,
@@ -55,6 +66,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connections: args.max_connections,
         model: None,
+        proxy_pass_through: args.proxy_pass_through,
     };
     // The store is open before the line that tells scripts the server is up.
     let data_dir = config.data_dir.clone();
@@ -64,12 +76,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(ca) = ca_path {
         writeln!(stdout, "ca certificate: {}", ca.display())?;
     }
+    if let Some(proxy) = &proxy {
+        writeln!(stdout, "proxy listening on http://{}", proxy.local_addr()?)?;
+    }
     stdout.flush()?;
     // The demo fills its tenant before the first request is answered.
     if args.demo {
         engine_cmd::demo(&prepared, &data_dir).await?;
     }
-    prepared.run(listener, shutdown_signal()).await?;
+    prepared
+        .run_with_proxy(listener, proxy, shutdown_signal())
+        .await?;
     tracing::info!("stopped");
     Ok(())
 }

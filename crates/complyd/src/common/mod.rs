@@ -8,4 +8,6 @@ mod tokens;
 
 pub use clock::now_unix;
 pub use context::{host, RequestContext};
-pub use tokens::{access_token_issuer, KeyLookupError, VerificationKeys, AUDIENCES};
+pub use tokens::{
+    access_token_issuer, KeyLookupError, VerificationKeys, AUDIENCES, GRAPH_HOST, SIGN_IN_HOSTS,
+};

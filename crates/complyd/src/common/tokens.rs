@@ -10,6 +10,18 @@ pub const AUDIENCES: [&str; 2] = [
     "00000003-0000-0000-c000-000000000000",
 ];
 
+/// Graph's own host name.
+pub const GRAPH_HOST: &str = "graph.microsoft.com";
+
+/// The names Microsoft's sign-in (Entra ID, public cloud) answers on, which MSAL and
+/// azure-identity treat as one authority: login.microsoftonline.com first.
+pub const SIGN_IN_HOSTS: [&str; 4] = [
+    "login.microsoftonline.com",
+    "login.windows.net",
+    "login.microsoft.com",
+    "sts.windows.net",
+];
+
 /// The issuer of the access tokens complyd issues for Graph (v1.0 format, as Graph receives them).
 pub fn access_token_issuer(tenant: &str) -> String {
     format!("https://sts.windows.net/{tenant}/")

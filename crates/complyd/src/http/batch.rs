@@ -220,11 +220,18 @@ fn order(items: &[Item]) -> Result<Vec<usize>, ApiError> {
     Ok(out)
 }
 
+/// The outer request as its inner requests inherit it: its headers (token and host) and the
+/// scheme its connection set, if any.
+pub struct Outer<'a> {
+    pub headers: &'a HeaderMap,
+    pub scheme: Option<super::Scheme>,
+}
+
 /// Runs the batch and returns the `{"responses": [...]}` document.
 pub async fn run(
     router: Router,
     version: &str,
-    outer: &HeaderMap,
+    outer: &Outer<'_>,
     envelope: &Value,
 ) -> Result<Value, ApiError> {
     let items = parse(envelope)?;
@@ -274,7 +281,7 @@ fn refused(item: &Item, err: &ApiError) -> (u16, Value) {
 #[derive(Debug, Clone, Copy)]
 pub struct BatchItem;
 
-async fn dispatch(router: Router, version: &str, outer: &HeaderMap, item: &Item) -> (u16, Value) {
+async fn dispatch(router: Router, version: &str, outer: &Outer<'_>, item: &Item) -> (u16, Value) {
     // Relative to the version root; some clients repeat the version (`/v1.0/...`): keep theirs.
     let named = item.url.split('/').next().and_then(odata::Version::parse);
     let uri = match named {
@@ -293,9 +300,12 @@ async fn dispatch(router: Router, version: &str, outer: &HeaderMap, item: &Item)
         .uri(uri)
         .extension(BatchItem);
     for name in [header::AUTHORIZATION, header::HOST] {
-        if let Some(v) = outer.get(&name) {
+        if let Some(v) = outer.headers.get(&name) {
             builder = builder.header(name, v.clone());
         }
+    }
+    if let Some(scheme) = outer.scheme {
+        builder = builder.extension(scheme);
     }
     for (name, value) in &item.headers {
         builder = builder.header(name.clone(), value.clone());

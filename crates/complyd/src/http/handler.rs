@@ -14,7 +14,7 @@ use crate::service::{Call, Caller, Operation};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, Method, Uri};
+use axum::http::{header, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use odata::path::ResourcePath;
@@ -58,7 +58,7 @@ async fn handle(
         Endpoint::Ready => ops::readyz(state, method).await,
         Endpoint::Metrics => ops::scrape(state, method),
         Endpoint::OpenApi => described(method, "/openapi.json", || {
-            let origin = origin(state, &parts.headers);
+            let origin = origin(state, parts);
             ("application/json", state.model.openapi(&origin).to_string())
         }),
         Endpoint::Metadata(version) => {
@@ -168,7 +168,7 @@ async fn resource(
         ApiError::Unrouted(template) => no_route(template, &parts.method, parts.uri.path()),
         other => other,
     })?;
-    let origin = origin(state, &parts.headers);
+    let origin = origin(state, parts);
     let urls = Urls {
         service_root: format!("{origin}/{}", version.as_str()),
         request_without_skiptoken: format!("{origin}{}", without_skiptoken(&parts.uri)),
@@ -214,9 +214,14 @@ fn described(
     Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
 }
 
-/// `scheme://host` as the client called us, for absolute URLs.
-fn origin(state: &AppState, headers: &HeaderMap) -> String {
-    format!("{}://{}", state.scheme, host(headers))
+/// `scheme://host` as the client called us, for absolute URLs: the scheme of the connection
+/// (the proxy marks its tunnels), else the server's.
+fn origin(state: &AppState, parts: &Parts) -> String {
+    let scheme = parts
+        .extensions
+        .get::<super::Scheme>()
+        .map_or(state.scheme, |s| s.0);
+    format!("{scheme}://{}", host(&parts.headers))
 }
 
 async fn token_service(
@@ -231,7 +236,7 @@ async fn token_service(
     } else {
         Bytes::new()
     };
-    let origin = origin(state, &parts.headers);
+    let origin = origin(state, parts);
     let asked = identity::Asked {
         origin: &origin,
         ctx,
@@ -257,7 +262,11 @@ async fn batch(
         .ok_or_else(|| ApiError::bad_request("A batch request needs a body."))?;
     // A router of its own for the inner requests (keeping one in the state would be a cycle).
     let router = super::router(state.clone());
-    let document = super::batch::run(router, version.as_str(), &parts.headers, &envelope).await?;
+    let outer = super::batch::Outer {
+        headers: &parts.headers,
+        scheme: parts.extensions.get::<super::Scheme>().copied(),
+    };
+    let document = super::batch::run(router, version.as_str(), &outer, &envelope).await?;
     Ok(response::document(document))
 }
 

@@ -32,6 +32,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// How the client reached the server (`http` or `https`), set on a request by a connection that
+/// knows better than the server's own scheme (the proxy's).
+#[derive(Debug, Clone, Copy)]
+pub struct Scheme(pub &'static str);
+
 pub struct AppState {
     pub model: &'static Model,
     pub service: Service,

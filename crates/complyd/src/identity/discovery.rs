@@ -2,7 +2,7 @@
 //! MSAL's instance discovery and user realm.
 
 use super::{Answer, Identity};
-use crate::common::access_token_issuer;
+use crate::common::{access_token_issuer, SIGN_IN_HOSTS};
 use axum::http::StatusCode;
 use serde_json::json;
 
@@ -103,10 +103,17 @@ pub(super) fn instance(o: &str, query: &str) -> Answer {
         })
         .unwrap_or_else(|| "common".to_string());
     let host = o.split("://").nth(1).unwrap_or("");
+    // Asked under one of Microsoft's sign-in names (through the proxy), every one of them is an
+    // alias, as Entra answers; else the one name complyd was called by.
+    let aliases: Vec<&str> = if SIGN_IN_HOSTS.contains(&host.to_ascii_lowercase().as_str()) {
+        SIGN_IN_HOSTS.to_vec()
+    } else {
+        vec![host]
+    };
     Answer::json(json!({
         "tenant_discovery_endpoint": format!("{o}/{tenant}/v2.0/.well-known/openid-configuration"),
         "api-version": "1.1",
-        "metadata": [{ "preferred_network": host, "preferred_cache": host, "aliases": [host] }]
+        "metadata": [{ "preferred_network": host, "preferred_cache": host, "aliases": aliases }]
     }))
 }
 

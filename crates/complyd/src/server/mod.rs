@@ -17,6 +17,8 @@ mod answer;
 mod timer;
 mod watched;
 
+pub(crate) use watched::{Activity, Watched};
+
 use crate::error::ApiError;
 use axum::body::Body;
 use axum::Router;
@@ -108,7 +110,7 @@ pub async fn serve(
 /// The next connection, or `None` once `shutdown` resolves. Failures to accept (out of
 /// descriptors, say) are retried after a pause, never in a busy loop; the first of a run is
 /// logged as a warning (`failing` remembers the run).
-async fn accept(
+pub(crate) async fn accept(
     listener: &TcpListener,
     shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
     failing: &mut bool,
@@ -158,7 +160,7 @@ async fn connection(
     match tls {
         None => {
             let io = watched::Watched::new(tcp, activity.clone());
-            http(io, activity, app, limits, stopped).await;
+            http(io, activity, app, limits, stopped, None).await;
         }
         Some(acceptor) => {
             let handshake = tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp));
@@ -171,32 +173,29 @@ async fn connection(
                 _ = stopped.changed() => return,
             };
             let io = watched::Watched::new(stream, activity.clone());
-            http(io, activity, app, limits, stopped).await;
+            http(io, activity, app, limits, stopped, None).await;
         }
     }
 }
 
-async fn http<T>(
+/// Serves HTTP/1.1 requests on `io` until it ends or `stopped` fires. `scheme`, when given, is
+/// how the client reached this connection (the proxy's terminated tunnels: `https`), for
+/// absolute URLs; else the server's own.
+pub(crate) async fn http<T>(
     io: watched::Watched<T>,
     activity: Arc<watched::Activity>,
     app: Router,
     limits: Limits,
     mut stopped: watch::Receiver<()>,
+    scheme: Option<crate::http::Scheme>,
 ) where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(timer::HeadTimer::new(
-            activity,
-            limits.header_timeout,
-            limits.idle_timeout,
-        ))
-        .header_read_timeout(limits.header_timeout)
-        .max_header_size(MAX_HEAD_BYTES)
-        .max_headers(MAX_HEADER_FIELDS);
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let app = app.clone();
+        if let Some(scheme) = scheme {
+            req.extensions_mut().insert(scheme);
+        }
         async move {
             match over_limit(&req) {
                 Some(err) => Ok(crate::http::refused(
@@ -209,7 +208,7 @@ async fn http<T>(
             }
         }
     });
-    let conn = builder.serve_connection(TokioIo::new(io), service);
+    let conn = builder(activity, limits).serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let ended = tokio::select! {
         ended = conn.as_mut() => ended,
@@ -223,8 +222,26 @@ async fn http<T>(
     }
 }
 
+/// hyper's HTTP/1.1 server with complyd's head timer and head limits.
+pub(crate) fn builder(
+    activity: Arc<watched::Activity>,
+    limits: Limits,
+) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(timer::HeadTimer::new(
+            activity,
+            limits.header_timeout,
+            limits.idle_timeout,
+        ))
+        .header_read_timeout(limits.header_timeout)
+        .max_header_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADER_FIELDS);
+    builder
+}
+
 /// The checks hyper does not make: the request target's length.
-fn over_limit(req: &hyper::Request<Incoming>) -> Option<ApiError> {
+pub(crate) fn over_limit(req: &hyper::Request<Incoming>) -> Option<ApiError> {
     let uri = req.uri();
     let length = uri.path_and_query().map_or(0, |p| p.as_str().len())
         + uri.authority().map_or(0, |a| a.as_str().len());

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// What a connection has received, shared with its head timer.
 #[derive(Default)]
-pub(super) struct Activity {
+pub(crate) struct Activity {
     bytes_read: AtomicU64,
 }
 
@@ -23,7 +23,7 @@ impl Activity {
     }
 }
 
-pub(super) struct Watched<T> {
+pub(crate) struct Watched<T> {
     io: T,
     activity: Arc<Activity>,
     /// Bytes read since the last write, and where the first line among them ended: the request
@@ -35,7 +35,7 @@ pub(super) struct Watched<T> {
 }
 
 impl<T> Watched<T> {
-    pub(super) fn new(io: T, activity: Arc<Activity>) -> Self {
+    pub(crate) fn new(io: T, activity: Arc<Activity>) -> Self {
         Self {
             io,
             activity,

@@ -337,8 +337,8 @@ async fn overviews_count_the_statuses_they_derive_from() {
                 "unknownDeviceCount"
             ]
         ),
-        [2, 2, 1, 1],
-        "every policy of the tenant: {summary}"
+        [0, 0, 0, 0],
+        "the tenant's summary counts managed devices by verdict, not statuses: {summary}"
     );
 }
 

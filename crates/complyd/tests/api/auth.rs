@@ -360,19 +360,18 @@ async fn tenants_never_see_change_or_count_each_other() {
             .await
             .expect_error(404, "ResourceNotFound");
 
-        let mine = b.get(version, summary).await.expect(200).json();
+        // Each tenant's overview counts its own statuses only.
+        let overview = |p: &str| format!("{POLICIES}/{p}/deviceStatusOverview");
+        let mine = b.get(version, &overview(&pb)).await.expect(200).json();
         assert_eq!(
-            (
-                mine["compliantDeviceCount"].clone(),
-                mine["errorDeviceCount"].clone()
-            ),
+            (mine["successCount"].clone(), mine["errorCount"].clone()),
             (json!(0), json!(1)),
             "{mine}"
         );
-        let theirs = a.get(version, summary).await.expect(200).json();
-        assert_eq!(theirs["compliantDeviceCount"], 2);
-        assert_eq!(theirs["nonCompliantDeviceCount"], 1);
-        assert_eq!(theirs["errorDeviceCount"], 0);
+        let theirs = a.get(version, &overview(&pa)).await.expect(200).json();
+        assert_eq!(theirs["successCount"], 2);
+        assert_eq!(theirs["failedCount"], 1);
+        assert_eq!(theirs["errorCount"], 0);
     }
     // Tenant A's data is untouched by B's attempts.
     let policy = a.get("v1.0", &policy_path(&pa)).await.expect(200).json();
@@ -394,7 +393,8 @@ async fn tenants_never_see_change_or_count_each_other() {
     assert_eq!(patched.json()["compliantDeviceCount"], 50);
     assert_eq!(
         a.get("v1.0", summary).await.expect(200).json()["compliantDeviceCount"],
-        2
+        0,
+        "B's patch of its own summary leaves A's as counted (A has no managed devices)"
     );
 }
 

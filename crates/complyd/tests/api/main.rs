@@ -17,6 +17,7 @@ mod model_data;
 mod neighbours;
 mod ops;
 mod polymorphism;
+mod proxy;
 mod query;
 mod routes;
 mod seeds;

@@ -626,15 +626,12 @@ async fn populate(client: &Client, p: &str) -> Vec<String> {
 async fn deleting_a_policy_deletes_everything_it_contains() {
     let server = Server::start().await;
     let client = server.client();
-    let summary = "deviceManagement/deviceCompliancePolicyDeviceStateSummary";
     let doomed = client.create_policy("beta", "doomed").await;
     let kept = client.create_policy("beta", "kept").await;
     let doomed_children = populate(&client, &doomed).await;
     let kept_children = populate(&client, &kept).await;
-    assert_eq!(
-        client.get("v1.0", summary).await.expect(200).json()["compliantDeviceCount"],
-        2
-    );
+    let statuses = |p: &str| format!("{POLICIES}/{p}/deviceStatuses");
+    assert_eq!(client.list("v1.0", &statuses(&doomed)).await.len(), 1);
 
     client
         .delete("v1.0", &format!("{POLICIES}('{doomed}')"))
@@ -654,9 +651,9 @@ async fn deleting_a_policy_deletes_everything_it_contains() {
         );
         assert_eq!(client.ids(version, POLICIES).await, vec![kept.clone()]);
     }
-    let counted = client.get("v1.0", summary).await.expect(200).json();
-    assert_eq!(
-        counted["compliantDeviceCount"], 1,
-        "the deleted policy's statuses are gone: {counted}"
-    );
+    assert_eq!(client.list("v1.0", &statuses(&kept)).await.len(), 1);
+    client
+        .get("v1.0", &statuses(&doomed))
+        .await
+        .expect_error(404, "ResourceNotFound");
 }

@@ -22,6 +22,8 @@ pub const ROUTE_ERROR: &str = "No method match route template";
 
 pub struct Server {
     pub base: String,
+    /// The proxy's address (`host:port`), for a server started with one.
+    pub proxy: Option<String>,
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -42,6 +44,20 @@ impl Server {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, configure: impl FnOnce(&mut Config)) -> Self {
+        Self::launch(dir, configure, false).await
+    }
+
+    /// A server with its HTTP proxy (`--proxy`) on a port of its own.
+    pub async fn start_proxied(configure: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::launch(dir, configure, true).await
+    }
+
+    async fn launch(
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut Config),
+        proxied: bool,
+    ) -> Self {
         let mut config = Config::new(dir.path());
         config.jwt_secret = Some(SECRET.to_string());
         config.store = test_store(dir.path());
@@ -51,11 +67,27 @@ impl Server {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(complyd::serve(config, listener, async move {
+        let stopped = async move {
             let _ = stopped.await;
-        }));
+        };
+        let (task, proxy) = if proxied {
+            // The CA is made before the server starts, as `complyd serve` does, for the tests to read.
+            complyd::tls::LocalCa::open(dir.path()).expect("the local CA");
+            let proxy = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind the proxy");
+            let address = proxy.local_addr().expect("proxy addr").to_string();
+            let task = complyd::serve_with_proxy(config, listener, proxy, stopped);
+            (tokio::spawn(task), Some(address))
+        } else {
+            (
+                tokio::spawn(complyd::serve(config, listener, stopped)),
+                None,
+            )
+        };
         Self {
             base,
+            proxy,
             dir,
             stop: Some(stop),
             task: Some(task),
