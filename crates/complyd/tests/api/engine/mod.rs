@@ -2,6 +2,7 @@
 //! the reports that follow.
 
 mod checkin;
+mod consistency;
 mod fleet;
 mod reevaluation;
 
