@@ -87,7 +87,7 @@ if [[ -z "$bin" ]]; then
 fi
 secret="compat-suite-secret"
 roundtrip_tenant=7e1e7e1e-0000-4000-8000-00000000a017
-all_scopes=Directory.ReadWrite.All,Group.ReadWrite.All,DeviceManagementConfiguration.ReadWrite.All,DeviceManagementRBAC.ReadWrite.All,DeviceManagementServiceConfig.ReadWrite.All,DeviceManagementApps.Read.All
+all_scopes=Directory.ReadWrite.All,DeviceManagementManagedDevices.ReadWrite.All,Group.ReadWrite.All,DeviceManagementConfiguration.ReadWrite.All,DeviceManagementRBAC.ReadWrite.All,DeviceManagementServiceConfig.ReadWrite.All,DeviceManagementApps.Read.All
 work="$(mktemp -d)"
 pids=()
 # shellcheck disable=SC2317 # run by the EXIT trap, which shellcheck does not follow

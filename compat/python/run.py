@@ -48,6 +48,7 @@ from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from msgraph_core import GraphClientFactory
 
+import engine
 import neighbours
 
 PACKAGES = {"v1.0": "msgraph", "beta": "msgraph_beta"}
@@ -1076,6 +1077,7 @@ async def main() -> int:
     suite = Suite(mode)
     compat = PythonCompat(suite)
     neighbour_cases = neighbours.NeighbourCompat(suite, sys.modules[__name__])
+    engine_cases = engine.EngineCompat(suite, sys.modules[__name__])
     for version in ["v1.0", "beta"]:
         sdk = Sdk(version, base, args.token)
         c = suite.case
@@ -1106,6 +1108,10 @@ async def main() -> int:
         for name, method, needs_base in neighbours.register(version):
             extra = (base, args.token) if needs_base else ()
             await c(sdk, name, getattr(neighbour_cases, method), *extra)
+        # The compliance engine (compat/python/engine.py).
+        for name, method, needs_base in engine.register(version):
+            extra = (base, args.token) if needs_base else ()
+            await c(sdk, name, getattr(engine_cases, method), *extra)
     # The directory (issue 16), with a token that may write it.
     directory = DirectoryCompat(suite)
     for version in ["v1.0", "beta"]:
