@@ -45,7 +45,7 @@ pub async fn dispatch(
         ["policies", "evaluate"] => what_if(state, parts, principal, body).await,
         ["engine", "settle"] => settle(state, parts, principal).await,
         _ => Err(ApiError::NotFound(format!(
-            "complyd's API has no resource at {full} (see README, \"complyd's own API\")."
+            "complyd's API has no resource at {full} (see README, \"The compliance engine\")."
         ))),
     }
 }

@@ -50,7 +50,7 @@ impl CheckIn {
                     .insert(name.clone(), checked_fact(name, fact.ty, value)?);
             } else {
                 return Err(ApiError::bad_request(format!(
-                    "'{name}' is neither a managedDevice property nor a reported fact (see README, \"Check-in\")."
+                    "'{name}' is neither a managedDevice property nor a reported fact (crates/compliance/rules/facts.rules lists the facts)."
                 )));
             }
         }

@@ -49,6 +49,21 @@ impl Engine {
     }
 }
 
+/// What every evaluation of a tenant reads before its devices: its settings and policies.
+pub struct TenantView {
+    pub settings: tenant::Settings,
+    pub policies: Vec<Policy>,
+}
+
+impl TenantView {
+    pub fn read(tx: &mut dyn WriteTx, tenant: &str) -> Result<Self, ApiError> {
+        Ok(Self {
+            settings: tenant::Settings::read(tx, tenant)?,
+            policies: tenant::policies(tx, tenant)?,
+        })
+    }
+}
+
 /// A device's verdict and each applicable policy's outcome.
 #[derive(Debug, Clone)]
 pub struct Verdict {
@@ -115,6 +130,20 @@ impl Engine {
         device_id: &str,
         now: i64,
     ) -> Result<Verdict, ApiError> {
+        let view = TenantView::read(tx, tenant)?;
+        self.evaluate_in(tx, &view, tenant, device_id, now)
+    }
+
+    /// `evaluate` with the tenant's settings and policies read once for many devices (a batch
+    /// reads them inside its own write, so they cannot change under it).
+    pub fn evaluate_in(
+        &self,
+        tx: &mut dyn WriteTx,
+        view: &TenantView,
+        tenant: &str,
+        device_id: &str,
+        now: i64,
+    ) -> Result<Verdict, ApiError> {
         let device_key = results::key(tenant, results::DEVICES, "", device_id);
         let row = tx
             .get(&device_key)?
@@ -122,8 +151,7 @@ impl Engine {
         let mut device = parse_body(&row.body)?;
         let mut record = read_evaluation(tx, tenant, device_id)?;
         let facts = self.facts(&device, &record);
-        let settings = tenant::Settings::read(tx, tenant)?;
-        let policies = tenant::policies(tx, tenant)?;
+        let (settings, policies) = (view.settings, &view.policies);
         let groups = self.groups(tx, tenant, &device)?;
         let subject = Subject {
             device_id,
@@ -137,7 +165,7 @@ impl Engine {
         let platform = compliance::platform_of(&self.rules, &facts).map(str::to_string);
         let mut filters = Filters::default();
         let mut applicable = Vec::new();
-        for policy in &policies {
+        for policy in policies {
             if applies::applies(tx, tenant, policy, &subject, &mut filters)? {
                 applicable.push(policy);
             }

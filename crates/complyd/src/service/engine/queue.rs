@@ -264,8 +264,9 @@ impl Service {
             self.store
                 .write(move |tx| {
                     let now = crate::common::now_unix();
+                    let view = super::TenantView::read(tx, &tenant_owned)?;
                     for id in &ids {
-                        match engine.evaluate(tx, &tenant_owned, id, now) {
+                        match engine.evaluate_in(tx, &view, &tenant_owned, id, now) {
                             // Deleted since the page was read.
                             Err(ApiError::NotFound(_)) => {}
                             other => {
