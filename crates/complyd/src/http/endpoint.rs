@@ -38,10 +38,14 @@ pub enum Graph<'a> {
     /// `/complyd/v1/outbox`: the messages complyd would have sent for the caller's tenant (not a
     /// Graph path; it needs a token all the same).
     Outbox,
+    /// `/complyd/v1/tenant`: `DELETE` empties the caller's tenant (test suites' reset).
+    Tenant,
 }
 
 /// The path of the outbox's read endpoint.
 pub const OUTBOX_PATH: &str = "/complyd/v1/outbox";
+/// The path that empties the caller's tenant.
+pub const TENANT_PATH: &str = "/complyd/v1/tenant";
 
 impl<'a> Endpoint<'a> {
     /// The endpoint `path` names; an unknown version segment is Graph's 404.
@@ -52,6 +56,7 @@ impl<'a> Endpoint<'a> {
             "/metrics" if metrics => return Ok(Self::Metrics),
             "/openapi.json" => return Ok(Self::OpenApi),
             OUTBOX_PATH => return Ok(Self::Graph(Graph::Outbox)),
+            TENANT_PATH => return Ok(Self::Graph(Graph::Tenant)),
             _ => {}
         }
         if let Some(token_service) = identity::Endpoint::parse(path) {
@@ -113,6 +118,7 @@ mod tests {
             ("/metrics", Endpoint::Metrics),
             ("/openapi.json", Endpoint::OpenApi),
             (OUTBOX_PATH, Endpoint::Graph(Graph::Outbox)),
+            (TENANT_PATH, Endpoint::Graph(Graph::Tenant)),
             ("/v1.0/$metadata", Endpoint::Metadata(Version::V1)),
             ("/beta/$batch", batch(Version::Beta)),
             ("/v1.0/%24BATCH/", batch(Version::V1)),

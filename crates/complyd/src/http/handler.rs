@@ -2,7 +2,7 @@
 //! request's caller is then authenticated (and throttled), and the endpoint is dispatched.
 
 use super::body;
-use super::endpoint::{Endpoint, Graph, OUTBOX_PATH};
+use super::endpoint::{Endpoint, Graph, OUTBOX_PATH, TENANT_PATH};
 use super::response::{self, Urls};
 use super::{ops, AppState};
 use crate::auth::Principal;
@@ -87,6 +87,10 @@ async fn handle(
                 Graph::Outbox => {
                     *route = Route::Other;
                     outbox(state, parts, &principal).await
+                }
+                Graph::Tenant => {
+                    *route = Route::Other;
+                    reset_tenant(state, parts, &principal).await
                 }
             }
         }
@@ -240,6 +244,32 @@ async fn outbox(
     }
     let messages = state.service.outbox(&principal.tenant, skip, top).await?;
     Ok(response::document(serde_json::json!({ "value": messages })))
+}
+
+/// The permission `DELETE /complyd/v1/tenant` needs: complyd's own, which no Graph app holds,
+/// so that only a token minted for it can empty a tenant.
+pub const RESET_PERMISSION: &str = "Complyd.Tenant.Reset";
+
+/// `DELETE /complyd/v1/tenant`: every row of the caller's tenant deleted in one write; answers
+/// `{"deleted": N}`, the number of rows there were.
+async fn reset_tenant(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+) -> Result<Response, ApiError> {
+    if parts.method != Method::DELETE {
+        return Err(no_route(TENANT_PATH, &parts.method, TENANT_PATH));
+    }
+    let permissions = odata::edm::Permissions {
+        name: "tenant".into(),
+        read: Vec::new(),
+        write: vec![RESET_PERMISSION.to_string()],
+    };
+    principal.authorize(&permissions, true)?;
+    let deleted = state.service.reset_tenant(&principal.tenant).await?;
+    Ok(response::document(
+        serde_json::json!({ "deleted": deleted }),
+    ))
 }
 
 /// Graph's answer when a path exists but not with this method.

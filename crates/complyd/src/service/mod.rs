@@ -18,6 +18,7 @@ mod rules;
 mod rules_document;
 mod singleton;
 mod summaries;
+mod tenant;
 #[cfg(test)]
 mod tests;
 

@@ -20,4 +20,5 @@ mod query;
 mod routes;
 mod seeds;
 mod stores;
+mod tenant_reset;
 mod throttle;
