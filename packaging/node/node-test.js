@@ -1,0 +1,10 @@
+"use strict";
+// complyd for node:test: `test("…", async ({ complyd, t }) => { … })`.
+const nodeTest = require("node:test");
+const { makeFixture } = require("./fixture.js");
+
+const fixture = makeFixture({ test: () => nodeTest.test, after: () => nodeTest.after });
+exports.test = fixture.test;
+exports.configure = fixture.configure;
+exports.server = fixture.server;
+exports.stop = fixture.stop;
