@@ -14,6 +14,16 @@ profile=${WHEEL_PROFILE:-dev}
 work=$(mktemp -d /tmp/complyd-packaging.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
+# `shows_log OUTPUT HEADING RUNNER`: the failing check's output holds the server's log (the 404 it
+# answered) under HEADING.
+shows_log() {
+    if ! grep -q -- "$2" "$1" || ! grep -q "status=404" "$1"; then
+        cat "$1"
+        echo "packaging: $3 showed no server log for a failure" >&2
+        exit 1
+    fi
+}
+
 # maturin itself, pinned, in the packaging tools' venv.
 scripts/venv.sh packaging/.venv packaging/python/build-requirements.txt maturin
 echo "# packaging: building the wheel (profile $profile)"
@@ -49,8 +59,7 @@ cp packaging/python/checks/fails_with_log.py "$work/test_fails_with_log.py"
 if (cd "$work" && "${pytest[@]}" test_fails_with_log.py >"$work/failed.txt" 2>&1); then
     echo "packaging: the failing pytest check passed" >&2; exit 1
 fi
-grep -q -- "complyd log" "$work/failed.txt" && grep -q "status=404" "$work/failed.txt" \
-    || { cat "$work/failed.txt"; echo "packaging: pytest showed no server log for a failure" >&2; exit 1; }
+shows_log "$work/failed.txt" "complyd log" pytest
 
 echo "# packaging: npm pack, installed into a fresh folder"
 mkdir "$work/node"
@@ -69,6 +78,5 @@ node_env=("${userenv[@]}" PATH="$venv_path" VIRTUAL_ENV="$work/venv")
 if (cd "$work/node" && "${node_env[@]}" node --test fails-with-log.check.mjs >"$work/node-failed.txt" 2>&1); then
     echo "packaging: the failing node check passed" >&2; exit 1
 fi
-grep -q -- "--- complyd log ---" "$work/node-failed.txt" && grep -q "status=404" "$work/node-failed.txt" \
-    || { cat "$work/node-failed.txt"; echo "packaging: node showed no server log for a failure" >&2; exit 1; }
+shows_log "$work/node-failed.txt" "--- complyd log ---" node
 echo "# packaging: ok"
