@@ -24,6 +24,16 @@ shows_log() {
     fi
 }
 
+# README's "Use it in your tests" shows these two files, line for line; the suites run them.
+for example in packaging/python/tests/test_readme.py packaging/node/test/readme.test.mjs; do
+    while IFS= read -r line; do
+        if [[ -n "$line" ]] && ! grep -qxF -- "$line" README.md; then
+            echo "packaging: README lacks this line of $example: $line" >&2
+            exit 1
+        fi
+    done <"$example"
+done
+
 # maturin itself, pinned, in the packaging tools' venv.
 scripts/venv.sh packaging/.venv packaging/python/build-requirements.txt maturin
 echo "# packaging: building the wheel (profile $profile)"
@@ -72,8 +82,8 @@ graph_client=$(node -p 'require("./compat/js/package.json").dependencies["@micro
 cp packaging/node/test/*.mjs "$work/node/"
 # The binary the Python wheel installed, found through the active venv as a user's shell has it.
 node_env=("${userenv[@]}" PATH="$venv_path" VIRTUAL_ENV="$work/venv")
-(cd "$work/node" && "${node_env[@]}" node --test fixture.test.mjs)
-(cd "$work/node" && "${node_env[@]}" COMPLYD_SCOPE=function node --test --test-reporter=dot fixture.test.mjs)
+(cd "$work/node" && "${node_env[@]}" node --test fixture.test.mjs readme.test.mjs)
+(cd "$work/node" && "${node_env[@]}" COMPLYD_SCOPE=function node --test --test-reporter=dot fixture.test.mjs readme.test.mjs)
 (cd "$work/node" && "${node_env[@]}" node startup.mjs)
 if (cd "$work/node" && "${node_env[@]}" node --test fails-with-log.check.mjs >"$work/node-failed.txt" 2>&1); then
     echo "packaging: the failing node check passed" >&2; exit 1

@@ -3,8 +3,10 @@
 
 const VERSIONS = ["v1.0", "beta"];
 
-/** Sets the bearer token on requests to complyd's origin only. The client's own authentication
- * handler sends tokens to https Graph hosts alone, and complyd serves plain http on loopback. */
+/** Sets the bearer token on requests to complyd's origin only (the client's own authentication
+ * handler sends tokens to https Graph hosts alone, and complyd serves plain http on loopback).
+ * It also restores absolute http URLs such as `@odata.nextLink`s, which the client takes for
+ * relative paths (`{base}/v1.0/http://…`) because it knows only https ones as absolute. */
 class ComplydAuthentication {
   constructor(origin, token) {
     this.origin = origin;
@@ -12,7 +14,12 @@ class ComplydAuthentication {
   }
 
   async execute(context) {
-    const url = typeof context.request === "string" ? context.request : context.request.url;
+    let url = typeof context.request === "string" ? context.request : context.request.url;
+    const nested = url.lastIndexOf(`${this.origin}/`);
+    if (nested > 0) {
+      url = url.slice(nested);
+      context.request = typeof context.request === "string" ? url : new Request(url, context.request);
+    }
     if (new URL(url).origin === this.origin) {
       const value = `Bearer ${this.token}`;
       if (typeof context.request !== "string") {

@@ -47,3 +47,13 @@ test("a test with options gets a server of its own", async ({ complyd }) => {
   // The live service's fidelity: a policy needs its block action, so this one is refused.
   await assert.rejects(complyd.graph.api(POLICIES).post(policy("no actions")), (err) => err.statusCode === 400);
 }, { args: ["--fidelity", "intune"] });
+
+test("the client pages through complyd's nextLinks", async ({ complyd }) => {
+  const { PageIterator } = await import("@microsoft/microsoft-graph-client");
+  for (const name of ["a", "b", "c", "d", "e"]) await complyd.graph.api(POLICIES).post(policy(name));
+  const first = await complyd.graph.api(POLICIES).get();
+  assert.equal(first.value.length, 2);
+  const seen = [];
+  await new PageIterator(complyd.graph, first, (p) => seen.push(p.displayName) > 0).iterate();
+  assert.deepEqual(seen.sort(), ["a", "b", "c", "d", "e"]);
+}, { args: ["--page-size", "2"] });
