@@ -44,7 +44,7 @@ echo "# packaging: $(basename "$wheel"): $(du -k "$wheel" | cut -f1) KiB"
 # A PATH with the interpreter, node and the system, and no Rust (no ~/.cargo/bin).
 python=$(python3 -c 'import sys; print(sys.executable)')
 clean_path="$(dirname "$python"):$(dirname "$(command -v node)"):/usr/local/bin:/usr/bin:/bin"
-userenv=(env -u CARGO_HOME -u RUSTUP_HOME -u VIRTUAL_ENV -u COMPLYD_BIN PATH="$clean_path")
+userenv=(env -u CARGO_HOME -u RUSTUP_HOME -u VIRTUAL_ENV -u COMPLYD_BIN -u PYTHONDONTWRITEBYTECODE PATH="$clean_path")
 if "${userenv[@]}" sh -c 'command -v cargo || command -v rustc' >/dev/null; then
     echo "packaging: the user PATH still finds Rust: $clean_path" >&2
     exit 1
