@@ -77,8 +77,8 @@ class Server {
     const began = performance.now();
     this.child = spawn(
       this.bin,
-      ["serve", "--listen", "127.0.0.1:0", "--data", this.dataDir, "--jwt-secret", this.secret, ...this.args],
-      { stdio: ["ignore", "pipe", log] },
+      ["serve", "--listen", "127.0.0.1:0", "--data", this.dataDir, ...this.args],
+      { stdio: ["ignore", "pipe", log], env: this.env() },
     );
     fs.closeSync(log);
     running.add(this);
@@ -93,6 +93,11 @@ class Server {
     this.child.unref();
     this.child.stdout.unref();
     return this;
+  }
+
+  /** The environment of complyd's processes: the HS256 secret (not on a command line). */
+  env() {
+    return { ...process.env, COMPLYD_JWT_SECRET: this.secret };
   }
 
   readAddress() {
@@ -179,10 +184,10 @@ class Server {
     const key = JSON.stringify([tenant, scopes, roles, appOnly, lifetime]);
     const cached = this.tokens.get(key);
     if (cached && cached.expires > Date.now() + 60_000) return cached.token;
-    const args = ["token", "--data", this.dataDir, "--jwt-secret", this.secret, "--tenant", tenant, "--lifetime", String(lifetime)];
+    const args = ["token", "--data", this.dataDir, "--tenant", tenant, "--lifetime", String(lifetime)];
     if (appOnly) args.push("--app-only", "--roles", roles.join(","));
     else args.push("--scopes", scopes.join(","));
-    const done = spawnSync(this.bin, args, { encoding: "utf8" });
+    const done = spawnSync(this.bin, args, { encoding: "utf8", env: this.env() });
     if (done.status !== 0) throw new Error(`complyd token failed: ${done.stderr || done.error}`);
     const token = done.stdout.trim();
     this.tokens.set(key, { token, expires: Date.now() + lifetime * 1000 });

@@ -41,6 +41,10 @@ READY_LINE = "listening on "
 START_TIMEOUT = 30.0
 
 
+# complyd is on loopback: no proxy settings apply to it.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 class StartError(RuntimeError):
     """The server did not come up; the message carries its log."""
 
@@ -92,9 +96,8 @@ class Server:
         began = time.perf_counter()
         with open(self.log_path, "wb") as log:
             self._process = subprocess.Popen(
-                [self.executable, "serve", "--listen", "127.0.0.1:0", "--data", str(self.data_dir),
-                 "--jwt-secret", self.secret, *self.args],
-                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                [self.executable, "serve", "--listen", "127.0.0.1:0", "--data", str(self.data_dir), *self.args],
+                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, env=self._env(),
             )
         try:
             self.url = self._read_address()
@@ -103,6 +106,10 @@ class Server:
             raise
         self.started = time.perf_counter() - began
         return self
+
+    def _env(self) -> dict:
+        """The environment of complyd's processes: the HS256 secret (not on a command line)."""
+        return dict(os.environ, COMPLYD_JWT_SECRET=self.secret)
 
     def _read_address(self) -> str:
         """Reads stdout until the ``listening on URL`` line; the server's log on failure."""
@@ -179,13 +186,13 @@ class Server:
         cached = self._tokens.get(key)
         if cached is not None and cached[1] > time.time() + 60:
             return cached[0]
-        command = [self.executable, "token", "--data", str(self.data_dir), "--jwt-secret", self.secret,
-                   "--tenant", tenant, "--lifetime", str(lifetime)]
+        command = [self.executable, "token", "--data", str(self.data_dir), "--tenant", tenant,
+                   "--lifetime", str(lifetime)]
         if app_only:
             command += ["--app-only", "--roles", ",".join(roles)]
         else:
             command += ["--scopes", ",".join(scopes)]
-        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=self._env())
         if done.returncode != 0:
             raise RuntimeError(f"complyd token failed: {done.stderr.strip()}")
         token = done.stdout.strip()
@@ -204,7 +211,7 @@ class Server:
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(req, timeout=30) as res:
+            with _DIRECT.open(req, timeout=30) as res:
                 status, text = res.status, res.read()
         except urllib.error.HTTPError as err:
             status, text = err.code, err.read()

@@ -38,6 +38,13 @@ def graph_client(url: str, version: str, token: str):
         def get_allowed_hosts_validator(self):
             return self.validator
 
-    adapter = adapters.GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(ComplydToken()))
+    import httpx
+    from msgraph_core import GraphClientFactory
+
+    # The SDK's own middleware over a client that ignores proxy settings: complyd is on loopback.
+    client = GraphClientFactory.create_with_default_middleware(
+        client=httpx.AsyncClient(trust_env=False, timeout=30.0), options=adapters.options
+    )
+    adapter = adapters.GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(ComplydToken()), client=client)
     adapter.base_url = f"{url}/{version}"
     return sdk.GraphServiceClient(request_adapter=adapter)
