@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 profile=${WHEEL_PROFILE:-dev}
 work=$(mktemp -d /tmp/complyd-packaging.XXXXXX)
+say() { echo "# packaging (${SECONDS} s): $*"; }
 trap 'rm -rf "$work"' EXIT
 
 # `shows_log OUTPUT HEADING RUNNER`: the failing check's output holds the server's log (the 404 it
@@ -36,10 +37,10 @@ done
 
 # maturin itself, pinned, in the packaging tools' venv.
 scripts/venv.sh packaging/.venv packaging/python/build-requirements.txt maturin
-echo "# packaging: building the wheel (profile $profile)"
+say "building the wheel (profile $profile)"
 (cd packaging/python && "$root/packaging/.venv/bin/maturin" build --quiet --profile "$profile" --out "$work/wheels")
 wheel=$(ls "$work"/wheels/complyd-*.whl)
-echo "# packaging: $(basename "$wheel"): $(du -k "$wheel" | cut -f1) KiB"
+say "$(basename "$wheel"): $(du -k "$wheel" | cut -f1) KiB"
 
 # A PATH with the interpreter, node and the system, and no Rust (no ~/.cargo/bin).
 python=$(python3 -c 'import sys; print(sys.executable)')
@@ -50,32 +51,32 @@ if "${userenv[@]}" sh -c 'command -v cargo || command -v rustc' >/dev/null; then
     exit 1
 fi
 
-echo "# packaging: a fresh venv with the wheel and tests/requirements.txt"
+say "a fresh venv with the wheel and tests/requirements.txt"
 "${userenv[@]}" "$python" -m venv "$work/venv"
 "${userenv[@]}" "$work/venv/bin/pip" install --quiet --no-compile "$wheel" -r packaging/python/tests/requirements.txt
 venv_path="$work/venv/bin:$clean_path"
 version=$(env PATH="$venv_path" complyd --version)
 want="complyd $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
 [[ "$version" == "$want" ]] || { echo "packaging: complyd --version says '$version', not '$want'" >&2; exit 1; }
-echo "# packaging: $version from $(env PATH="$venv_path" sh -c 'command -v complyd')"
+say "$version from $(env PATH="$venv_path" sh -c 'command -v complyd')"
 
 pytest=("${userenv[@]}" PATH="$venv_path" "$work/venv/bin/python" -m pytest -p no:cacheprovider -q)
-echo "# packaging: pytest, one server for the session"
+say "pytest, one server for the session"
 (cd packaging/python/tests && "${pytest[@]}" -W ignore::DeprecationWarning)
-echo "# packaging: pytest, one server per test"
+say "pytest, one server per test"
 (cd packaging/python/tests && "${pytest[@]}" -W ignore::DeprecationWarning --complyd-scope function)
-echo "# packaging: a failing test shows the server's log"
+say "a failing test shows the server's log"
 cp packaging/python/checks/fails_with_log.py "$work/test_fails_with_log.py"
 if (cd "$work" && "${pytest[@]}" test_fails_with_log.py >"$work/failed.txt" 2>&1); then
     echo "packaging: the failing pytest check passed" >&2; exit 1
 fi
 shows_log "$work/failed.txt" "complyd log" pytest
 
-echo "# packaging: npm pack, installed into a fresh folder"
+say "npm pack, installed into a fresh folder"
 mkdir "$work/node"
 (cd packaging/node && npm pack --silent --pack-destination "$work/node" >/dev/null)
 tarball=$(ls "$work"/node/complyd-*.tgz)
-echo "# packaging: $(basename "$tarball"): $(du -k "$tarball" | cut -f1) KiB"
+say "$(basename "$tarball"): $(du -k "$tarball" | cut -f1) KiB"
 graph_client=$(node -p 'require("./compat/js/package.json").dependencies["@microsoft/microsoft-graph-client"]')
 (cd "$work/node" && npm init -y >/dev/null \
     && npm install --silent --no-audit --no-fund "$tarball" "@microsoft/microsoft-graph-client@$graph_client")
@@ -89,4 +90,4 @@ if (cd "$work/node" && "${node_env[@]}" node --test fails-with-log.check.mjs >"$
     echo "packaging: the failing node check passed" >&2; exit 1
 fi
 shows_log "$work/node-failed.txt" "--- complyd log ---" node
-echo "# packaging: ok"
+say "ok"

@@ -45,4 +45,5 @@ export class Tenant {
 }
 
 export function binary(): string;
+export function scratchDir(): string;
 export function startComplyd(options?: { args?: string[]; bin?: string }): Promise<Server>;
