@@ -79,10 +79,11 @@ tarball=$(ls "$work"/node/complyd-*.tgz)
 say "$(basename "$tarball"): $(du -k "$tarball" | cut -f1) KiB"
 graph_client=$(node -p 'require("./compat/js/package.json").dependencies["@microsoft/microsoft-graph-client"]')
 (cd "$work/node" && npm init -y >/dev/null \
-    && npm install --silent --no-audit --no-fund "$tarball" "@microsoft/microsoft-graph-client@$graph_client")
-cp packaging/node/test/*.mjs "$work/node/"
+    && npm install --silent --no-audit --no-fund "$tarball" "@microsoft/microsoft-graph-client@$graph_client" \
+        vitest@4.1.12 jest@30.5.2)
+cp -r packaging/node/test/. "$work/node/"
 # The binary the Python wheel installed, found through the active venv as a user's shell has it.
-node_env=("${userenv[@]}" PATH="$venv_path" VIRTUAL_ENV="$work/venv")
+node_env=("${userenv[@]}" PATH="$venv_path" VIRTUAL_ENV="$work/venv" NO_COLOR=1)
 (cd "$work/node" && "${node_env[@]}" node --test fixture.test.mjs readme.test.mjs)
 (cd "$work/node" && "${node_env[@]}" COMPLYD_SCOPE=function node --test --test-reporter=dot fixture.test.mjs readme.test.mjs)
 (cd "$work/node" && "${node_env[@]}" node startup.mjs)
@@ -90,4 +91,14 @@ if (cd "$work/node" && "${node_env[@]}" node --test fails-with-log.check.mjs >"$
     echo "packaging: the failing node check passed" >&2; exit 1
 fi
 shows_log "$work/node-failed.txt" "--- complyd log ---" node
+say "vitest and jest through complyd/vitest and complyd/jest"
+(cd "$work/node" && "${node_env[@]}" npx vitest run vitest/)
+(cd "$work/node" && "${node_env[@]}" npx jest jest/)
+for runner in "vitest run vitest/" "jest jest/"; do
+    # shellcheck disable=SC2086 # the runner's command and its folder, split on purpose
+    if (cd "$work/node" && "${node_env[@]}" COMPLYD_FAILING_CHECK=1 npx $runner >"$work/runner-failed.txt" 2>&1); then
+        echo "packaging: the failing $runner check passed" >&2; exit 1
+    fi
+    shows_log "$work/runner-failed.txt" "--- complyd log ---" "$runner"
+done
 say "ok"
