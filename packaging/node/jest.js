@@ -1,9 +1,6 @@
 "use strict";
-// complyd for jest (its globals): `test("…", async ({ complyd }) => { … })`.
+// complyd for jest (its globals): `const { test } = require("complyd/jest")`, then
+// `test("…", async ({ complyd }) => { … })`.
 const { makeFixture } = require("./fixture.js");
 
-const fixture = makeFixture({ test: () => globalThis.test, after: () => globalThis.afterAll });
-exports.test = fixture.test;
-exports.configure = fixture.configure;
-exports.server = fixture.server;
-exports.stop = fixture.stop;
+module.exports = makeFixture({ test: () => globalThis.test, after: () => globalThis.afterAll });

@@ -1,5 +1,6 @@
 "use strict";
-// complyd for node:test: `test("…", async ({ complyd, t }) => { … })`.
+// complyd for node:test: `test("…", async ({ complyd, t }) => { … })`. Named exports one by one,
+// so that ES modules can import them from this CommonJS file.
 const nodeTest = require("node:test");
 const { makeFixture } = require("./fixture.js");
 
