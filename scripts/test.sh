@@ -23,3 +23,5 @@ env -u COMPLYD_URL -u COMPLYD_TOKEN -u COMPLYD_READ_TOKEN -u COMPLYD_FIDELITY \
 scripts/contract.sh
 # The official Python clients against the token service over https (installs them on first use).
 identity/run.sh
+# The complyd wheel (pytest plugin) and npm package as users install them (see packaging/test.sh).
+packaging/test.sh

@@ -1,5 +1,5 @@
 //! complyd's own API under `/complyd/v1/` (not Graph's; a bearer token all the same): the outbox,
-//! device check-ins, the engine's re-evaluation state.
+//! a tenant's reset, device check-ins, the engine's re-evaluation state.
 
 use super::body;
 use super::handler::no_route;
@@ -37,6 +37,7 @@ pub async fn dispatch(
     let full = format!("{PREFIX}{rest}");
     match segments.as_slice() {
         ["outbox"] => outbox(state, parts, principal).await,
+        ["tenant"] => reset_tenant(state, parts, principal).await,
         ["devices", id, "checkIn"] if !id.is_empty() => {
             check_in(state, parts, principal, id, body).await
         }
@@ -257,4 +258,26 @@ async fn what_if(
         .ok_or_else(|| ApiError::bad_request("A what-if needs a compliance policy body."))?;
     let answer = state.service.what_if(&principal.tenant, &policy).await?;
     Ok(response::document(answer))
+}
+
+/// The permission `DELETE /complyd/v1/tenant` needs: complyd's own, which no Graph app holds,
+/// so that only a token minted for it can empty a tenant.
+pub const RESET_PERMISSION: &str = "Complyd.Tenant.Reset";
+
+/// `DELETE /complyd/v1/tenant`: every row of the caller's tenant deleted in one write; answers
+/// `{"deleted": N}`, the number of rows there were.
+async fn reset_tenant(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+) -> Result<Response, ApiError> {
+    let path = format!("{PREFIX}tenant");
+    if parts.method != Method::DELETE {
+        return Err(no_route(&path, &parts.method, &path));
+    }
+    principal.authorize(&permissions("tenant", &[], &[RESET_PERMISSION]), true)?;
+    let deleted = state.service.reset_tenant(&principal.tenant).await?;
+    Ok(response::document(
+        serde_json::json!({ "deleted": deleted }),
+    ))
 }

@@ -19,6 +19,7 @@ mod rules;
 mod rules_document;
 mod singleton;
 mod summaries;
+mod tenant;
 #[cfg(test)]
 mod tests;
 

@@ -314,6 +314,12 @@ impl WriteTx for State {
             .map(|r| (r.clone(), Vec::new()))
             .collect())
     }
+
+    fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
+        let before = self.rows.len();
+        self.rows.retain(|(t, ..), _| t != tenant);
+        Ok((before - self.rows.len()) as u64)
+    }
 }
 
 impl Store for MemoryStore {

@@ -203,6 +203,8 @@ pub trait WriteTx {
     ) -> Result<u64, StoreError>;
     /// A page of a collection, as `Store::query` reads it, inside the transaction.
     fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError>;
+    /// Deletes every row of `tenant` (`DELETE /complyd/v1/tenant`); how many there were.
+    fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError>;
 }
 
 /// What every backend answers, with the same results; only where the data lives differs.

@@ -22,4 +22,5 @@ mod query;
 mod routes;
 mod seeds;
 mod stores;
+mod tenant_reset;
 mod throttle;

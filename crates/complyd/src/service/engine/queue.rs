@@ -149,6 +149,11 @@ impl WriteTx for Watching<'_> {
     fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError> {
         self.inner.query(q)
     }
+    fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
+        // Nothing of the tenant is left to evaluate: its mark goes with it.
+        self.inner.delete_tree(&mark_key(tenant))?;
+        self.inner.delete_tenant(tenant)
+    }
 }
 
 impl Store for Watched {

@@ -191,4 +191,18 @@ impl WriteTx for PgTx<'_> {
     fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError> {
         page(self.conn, q).inspect_err(|e| self.failed = Some(e.clone()))
     }
+
+    fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
+        let statement = self
+            .conn
+            .statement("DELETE FROM entity WHERE tenant = $1")?;
+        self.conn
+            .client
+            .execute(&statement, &[&tenant])
+            .map_err(|e| {
+                let e = StoreError::from(e);
+                self.failed = Some(e.clone());
+                e
+            })
+    }
 }

@@ -149,6 +149,14 @@ impl WriteTx for SqliteTx<'_> {
     fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError> {
         page(self.conn, q)
     }
+
+    fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM entity WHERE tenant = ?1")?
+            .execute(params![tenant])?;
+        Ok(n as u64)
+    }
 }
 
 /// Rows in collections below `collection` whose parent path is `path` or lies under it.

@@ -1,0 +1,3 @@
+const { test } = require("complyd/jest");
+
+require("../runner-cases.cjs")(test, expect);
