@@ -132,6 +132,10 @@ impl References {
                 if reference.excepts(text) || target.rules.builtin(text).is_some() {
                     continue;
                 }
+                // Without `when`, an empty single value names nothing, as null does.
+                if text.is_empty() && reference.when.is_none() && !prop.ty.collection {
+                    continue;
+                }
                 let message = self.refusal(reference, &here, text, &target);
                 if text.is_empty() {
                     return Err(ApiError::bad_request(message));

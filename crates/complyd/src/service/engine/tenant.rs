@@ -17,7 +17,7 @@ const ACTIONS: &str =
 pub const DIRECTORY: &str = "directoryObjects";
 
 /// The most policies one evaluation reads (a tenant with more is refused, not half-evaluated).
-pub const MAX_POLICIES: usize = 2_000;
+pub const MAX_POLICIES: usize = 10_000;
 /// The most assignments, rules or actions read per policy.
 const MAX_PER_POLICY: usize = 1_000;
 /// The most groups a device or user is found in (every level).

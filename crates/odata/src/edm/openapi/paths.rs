@@ -443,7 +443,7 @@ impl<'m> Builder<'m> {
             }
             let mut below = entity.clone();
             below.names.push(nav.name.clone());
-            let verbs: &[&str] = if nav.links.is_some() {
+            let verbs: &[&str] = if nav.links.is_some() || (nav.collection && nav.rules.read_only) {
                 &["list", "count"]
             } else if nav.collection {
                 &["list", "create", "count"]

@@ -156,7 +156,17 @@ impl<'m> Builder<'m> {
             if p.server_managed && role != Role::Read {
                 continue;
             }
-            let mut schema = self.property_schema(p, &p.ty, role);
+            // A create must give a required property, and give it a value: null is refused.
+            let must_give = p.required && role == Role::Create;
+            let ty = TypeRef {
+                nullable: p.ty.nullable && !must_give,
+                ..p.ty.clone()
+            };
+            let mut schema = self.property_schema(p, &ty, role);
+            if p.rule.is_some() {
+                // A rule is parsed when written: an empty one is refused.
+                schema = with_field(schema, "minLength", Value::from(1));
+            }
             if p.server_managed {
                 schema = with_field(schema, "readOnly", Value::Bool(true));
             }
