@@ -447,10 +447,14 @@ impl Service {
         let nav = call.navigation()?;
         integrity::refuse_builtin_delete(nav, &key.id)?;
         let (model, audit) = (self.model, self.audit(&call, AuditOperation::Delete));
+        let engine = Arc::clone(&self.engine);
         self.store
             .write(move |tx| {
                 let row = tx.get(&key)?.ok_or_else(|| not_found(&key))?;
                 integrity::admit_delete(tx, nav, &key)?;
+                if engine.evaluates(&row.type_name) {
+                    engine.remove_device(tx, &key.tenant, &key.id)?;
+                }
                 tx.delete_tree(&key)?;
                 let before = parse_body(&row.body)?;
                 audit::record(&audit, model, tx, &key.id, Some(&before), None)?;

@@ -250,6 +250,9 @@ impl Engine {
                 .unwrap_or_else(|| results::NO_GRACE.into())),
         );
         results::put(tx, self.model, &device_key, &row.type_name, &device)?;
+        results::put_tenant_view(
+            tx, self.model, tenant, device_id, &device, grace_ends, &stamp,
+        )?;
         record.insert("policies".into(), Value::Object(hidden));
         results::put(
             tx,
@@ -433,6 +436,34 @@ impl Engine {
             ty,
             &body,
         )
+    }
+
+    /// A managed device leaves every report: its policies' statuses and setting counts, its
+    /// user's statuses and the tenant's view (its own rows go with it).
+    pub fn remove_device(
+        &self,
+        tx: &mut dyn WriteTx,
+        tenant: &str,
+        device_id: &str,
+    ) -> Result<(), ApiError> {
+        let device = self.stored_device(tx, tenant, device_id)?;
+        let stamp = results::utc(crate::common::now_unix());
+        let writer = results::Writer {
+            model: self.model,
+            tenant,
+            now: &stamp,
+        };
+        // Each removal deletes the policy's status of the device first, so the user's status is
+        // recounted without it.
+        let facts_view = DeviceFacts {
+            id: device_id,
+            body: &device,
+        };
+        for (policy_id, before) in results::current_states(tx, tenant, device_id)? {
+            results::remove(tx, &writer, &facts_view, &policy_id, &before)?;
+        }
+        tx.delete_tree(&results::key(tenant, results::TENANT_VIEW, "", device_id))?;
+        Ok(())
     }
 
     /// The device's body as stored now (after an evaluation changed it).

@@ -16,6 +16,8 @@ const DEVICE_STATUSES: &str = "deviceCompliancePolicies/deviceStatuses";
 const USER_STATUSES: &str = "deviceCompliancePolicies/userStatuses";
 const SETTING_SUMMARIES: &str = "deviceCompliancePolicies/deviceSettingStateSummaries";
 const TENANT_SUMMARIES: &str = "deviceCompliancePolicySettingStateSummaries";
+/// Seed 002's root, which the managed tenants' view shows.
+pub const TENANT_VIEW: &str = "managedDeviceCompliances";
 const TENANT_SETTING_STATES: &str =
     "deviceCompliancePolicySettingStateSummaries/deviceComplianceSettingStates";
 
@@ -442,4 +444,40 @@ pub fn current_states(
         .into_iter()
         .map(|row| Ok((row.key.id.clone(), parse_body(&row.body)?)))
         .collect()
+}
+
+/// The multi-tenant view's row of the device (`/beta/managedDeviceCompliances`, shown also at
+/// `tenantRelationships/managedTenants/managedDeviceCompliances`): its verdict, id = the device's.
+pub fn put_tenant_view(
+    tx: &mut dyn WriteTx,
+    model: &'static Model,
+    tenant: &str,
+    device_id: &str,
+    device: &Map<String, Value>,
+    grace_ends: Option<i64>,
+    now: &str,
+) -> Result<(), ApiError> {
+    let text = |name: &str| device.get(name).cloned().unwrap_or(Value::Null);
+    let row = json!({
+        "organizationId": tenant,
+        "managedDeviceId": device_id,
+        "managedDeviceName": text("deviceName"),
+        "complianceStatus": text("complianceState"),
+        "osDescription": text("operatingSystem"),
+        "osVersion": text("osVersion"),
+        "lastSyncDateTime": text("lastSyncDateTime"),
+        "ownerType": text("managedDeviceOwnerType"),
+        "model": text("model"),
+        "manufacturer": text("manufacturer"),
+        "inGracePeriodUntilDateTime": grace_ends.map(utc),
+        "lastRefreshedDateTime": now,
+        "deviceType": text("deviceType"),
+    });
+    put(
+        tx,
+        model,
+        &key(tenant, TENANT_VIEW, "", device_id),
+        "microsoft.management.services.api.managedDeviceCompliance",
+        row.as_object().unwrap_or(&Map::new()),
+    )
 }

@@ -165,9 +165,13 @@ async fn assignments_must_name_a_filter_that_exists_but_may_name_any_group() {
         .await
         .expect(200);
     // An empty id names no filter, as null does (tools send it for "no filter").
-    c.post("beta", &assign, &json!({"assignments": [assignment(unknown_group, Some(""))]}))
-        .await
-        .expect(200);
+    c.post(
+        "beta",
+        &assign,
+        &json!({"assignments": [assignment(unknown_group, Some(""))]}),
+    )
+    .await
+    .expect(200);
     // An assignment to a real group outlives the group, as in Intune.
     let g = create(&c, "v1.0", "groups", &group("Targets")).await;
     c.post(

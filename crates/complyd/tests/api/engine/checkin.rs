@@ -455,3 +455,78 @@ async fn the_tenant_summary_counts_devices_by_verdict_and_can_be_patched() {
     assert_eq!(patched["compliantDeviceCount"], 1);
     assert_eq!(c.get("v1.0", summary).await.json()["inGracePeriodCount"], 4);
 }
+
+#[tokio::test]
+async fn a_deleted_device_leaves_every_report_and_the_tenants_view_shows_each_verdict() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let policy = assigned_policy(&c, &password_policy("Baseline", 0), &[all_devices()]).await;
+    let mut ids = Vec::new();
+    for name in ["KEPT", "GONE"] {
+        let id = c
+            .post(
+                "beta",
+                DEVICES,
+                &windows_device(name, Some(("u-9", "zoe@contoso.com"))),
+            )
+            .await
+            .expect(201)
+            .id();
+        check_in(&c, &id, &json!({"passwordSet": true, "passwordLength": 3}))
+            .await
+            .expect(200);
+        ids.push(id);
+    }
+    // The managed tenants' view (seed 002's rows) shows each device's verdict.
+    let view = c
+        .list(
+            "beta",
+            "tenantRelationships/managedTenants/managedDeviceCompliances",
+        )
+        .await;
+    let row = view
+        .iter()
+        .find(|r| r["managedDeviceId"] == ids[1].as_str())
+        .unwrap();
+    assert_eq!(row["complianceStatus"], "noncompliant");
+    assert_eq!(row["tenantId"], TENANT);
+    assert_eq!(row["managedDeviceName"], "GONE");
+    let users = c
+        .list("v1.0", &format!("{POLICIES}/{policy}/userStatuses"))
+        .await;
+    assert_eq!(users[0]["devicesCount"], 2);
+
+    c.delete("beta", &format!("{DEVICES}/{}", ids[1]))
+        .await
+        .expect(204);
+    let statuses = c
+        .list("v1.0", &format!("{POLICIES}/{policy}/deviceStatuses"))
+        .await;
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(statuses[0]["id"], ids[0].as_str());
+    let users = c
+        .list("v1.0", &format!("{POLICIES}/{policy}/userStatuses"))
+        .await;
+    assert_eq!(users[0]["devicesCount"], 1);
+    let summaries = c
+        .list(
+            "v1.0",
+            &format!("{POLICIES}/{policy}/deviceSettingStateSummaries"),
+        )
+        .await;
+    let length = summaries
+        .iter()
+        .find(|s| s["settingName"] == "passwordMinimumLength")
+        .unwrap();
+    assert_eq!(length["nonCompliantDeviceCount"], 1);
+    let view = c.list("beta", "managedDeviceCompliances").await;
+    assert!(view.iter().all(|r| r["managedDeviceId"] != ids[1].as_str()));
+    let summary = c
+        .get(
+            "v1.0",
+            "deviceManagement/deviceCompliancePolicyDeviceStateSummary",
+        )
+        .await
+        .json();
+    assert_eq!(summary["nonCompliantDeviceCount"], 1);
+}
