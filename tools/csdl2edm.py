@@ -76,6 +76,7 @@ OVERLAY = {
             "transitiveMemberOf -> Collection(directoryObject) links members inverse transitive",
             "ownedDevices -> Collection(directoryObject) links registeredOwners inverse",
             "registeredDevices -> Collection(directoryObject) links registeredUsers inverse",
+            "managedDevices -> Collection(managedDevice) view /deviceManagement/managedDevices where userId permissions managedDevices",
         ],
     },
     "group": {

@@ -74,6 +74,12 @@ impl Service {
         )?;
         let mut query = Query::all(&call.tenant, &location.collection, &location.parent);
         query.filter = bound.filter.clone();
+        if let Some(owned) = view_owner(call) {
+            query.filter = Some(match query.filter.take() {
+                Some(filter) => odata::query::bind::Condition::And(vec![filter, owned]),
+                None => owned,
+            });
+        }
         Ok((bound, query, shown_as))
     }
 
@@ -288,6 +294,17 @@ impl Service {
                 .unwrap_or_default(),
         )
     }
+}
+
+/// `view /PATH where PROPERTY`: the members whose `PROPERTY` is the owning entity's key.
+fn view_owner(call: &Call) -> Option<odata::query::bind::Condition> {
+    let steps = &call.path.steps;
+    let property = steps.last()?.navigation.rules.view_where.as_deref()?;
+    let owner = steps
+        .len()
+        .checked_sub(2)
+        .and_then(|i| steps[i].key.as_deref())?;
+    Some(super::engine::property_eq(property, owner))
 }
 
 /// A view's filters and sort keys name its properties; the stored rows carry the properties they

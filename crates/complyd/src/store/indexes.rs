@@ -104,8 +104,8 @@ fn walk<'m>(
             let Some(target) = model.structured(&nav.target) else {
                 continue;
             };
-            // A linked navigation contains nothing: its members are stored by their own root.
-            if nav.links.is_some() {
+            // Linked members and views are stored elsewhere (their own root, the viewed path).
+            if nav.links.is_some() || nav.rules.view.is_some() {
                 continue;
             }
             if seen.contains(&nav.name.as_str()) {

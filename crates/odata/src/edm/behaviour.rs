@@ -44,6 +44,8 @@ pub struct CollectionRules {
     pub read_only: bool,
     /// `view PATH`: it shows the members of the collection at `PATH` (read-only).
     pub view: Option<String>,
+    /// `view PATH where PROPERTY`: only those whose `PROPERTY` is the owning entity's key.
+    pub view_where: Option<String>,
     /// `audit CATEGORY`: successful writes at or below it are recorded as audit events of this
     /// category (the deepest declaration along a path wins).
     pub audit: Option<String>,

@@ -183,7 +183,20 @@ impl Model {
             return Err("only a collection takes view, one-default, unique or builtin".into());
         }
         if let Some(view) = &rules.view {
-            self.collection_at(view).map_err(|e| format!("view: {e}"))?;
+            let viewed = self.collection_at(view).map_err(|e| format!("view: {e}"))?;
+            if let Some(owner) = &rules.view_where {
+                let string = self
+                    .property(viewed, owner, Version::Beta)
+                    .is_some_and(|p| {
+                        !p.ty.collection && p.ty.value == ValueType::Primitive(Primitive::String)
+                    });
+                if !string {
+                    return Err(format!(
+                        "view where {owner}: not a String property of {}",
+                        viewed.name
+                    ));
+                }
+            }
         }
         let primitive = |name: &str, boolean: bool| {
             self.property(target, name, Version::Beta).is_some_and(|p| {
@@ -423,6 +436,8 @@ entity boxOverview
             ("entity crate\n  items -> Collection(boxItem)\n    builtin 0 {\"colour\":1}", "builtin 0: microsoft.graph.boxItem has no property colour"),
             ("entity crate\n  items -> Collection(boxItem)\n    builtin 0 [1]", "builtin 0: the body is not a JSON object"),
             ("entity crate\n  items -> Collection(boxItem) view /elsewhere", "view: /elsewhere is not a collection path"),
+            ("entity crate\n  items -> Collection(box) where label", "'where' belongs after 'view /PATH'"),
+            ("entity crate\n  items -> Collection(box) view /boxes where colour", "view where colour: not a String property of microsoft.graph.box"),
             ("entity crate\n  boxes -> Collection(box) inverse", "'inverse' comes after 'links SET'"),
             ("entity crate\n  boxes -> Collection(box) links nowhere inverse\nroot crates -> Collection(crate) permissions boxes", "no navigation declares the links 'nowhere'"),
             ("entity crate\n  boxes -> Collection(box) links crated", "no root entity set stores microsoft.graph.crate"),

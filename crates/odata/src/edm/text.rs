@@ -513,6 +513,12 @@ fn navigation(
                 nav.rules.view = Some(root_path(value()?)?);
                 nav.rules.read_only = true;
             }
+            "where" => {
+                if nav.rules.view.is_none() {
+                    return Err("'where' belongs after 'view /PATH'".into());
+                }
+                nav.rules.view_where = Some(value()?.to_string());
+            }
             "audit" => nav.rules.audit = Some(value()?.to_string()),
             "one-default" => nav.rules.one_default = Some(value()?.to_string()),
             "unique" => nav.rules.unique.push(value()?.to_string()),

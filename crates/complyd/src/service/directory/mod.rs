@@ -93,6 +93,11 @@ impl Service {
 
     async fn directory_route(&self, call: Call) -> Result<Reply, ApiError> {
         let linked = call.path.steps.len() == 2 && call.path.steps[1].navigation.links.is_some();
+        let viewed =
+            call.path.steps.len() == 2 && call.path.steps[1].navigation.rules.view.is_some();
+        if viewed {
+            return self.directory_view(call).await;
+        }
         match (call.path.addressed(), call.operation, linked) {
             (Addressed::Collection, Operation::Get, false) => self.list_objects(call).await,
             (Addressed::Collection, Operation::Post, false) => self.create_object(call).await,
@@ -109,6 +114,18 @@ impl Service {
             (Addressed::Action, Operation::Post, _) | (Addressed::Function, Operation::Get, _) => {
                 self.invoke(call).await
             }
+            _ => Err(route_error(&call)),
+        }
+    }
+
+    /// A view below a directory object (`/users/{id | userPrincipalName}/managedDevices`): the
+    /// object found as any read finds it, then the view read for its id.
+    async fn directory_view(&self, mut call: Call) -> Result<Reply, ApiError> {
+        let (_, row) = self.path_object(&call).await?;
+        call.path.steps[0].key = Some(row.key.id.clone());
+        match (call.path.addressed(), call.operation) {
+            (Addressed::Collection, Operation::Get) => self.list(call).await,
+            (Addressed::Count, Operation::Get) => self.count(call).await,
             _ => Err(route_error(&call)),
         }
     }

@@ -28,6 +28,7 @@ use tenant::Policy;
 pub use demo::Demo;
 pub use fleet::{FleetSpec, FleetSummary, MAX_FLEET, MAX_FLEET_HTTP};
 pub use queue::{mark, watched, MARKS_TENANT};
+pub use tenant::property_eq;
 
 /// Where the engine keeps, per device, what Graph has no property for: the facts it reported and,
 /// per policy, the state with grace (`complianceStatus` has no `inGracePeriod`) and since when the

@@ -530,3 +530,66 @@ async fn a_deleted_device_leaves_every_report_and_the_tenants_view_shows_each_ve
         .json();
     assert_eq!(summary["nonCompliantDeviceCount"], 1);
 }
+
+#[tokio::test]
+async fn a_users_managed_devices_are_listed_under_the_user() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let user = c
+        .post(
+            "v1.0",
+            "users",
+            &json!({"accountEnabled": true, "displayName": "Ada", "mailNickname": "ada",
+                    "userPrincipalName": "ada@contoso.com", "passwordProfile": {"password": "Secret-123456"}}),
+        )
+        .await
+        .expect(201)
+        .id();
+    for name in ["ADA-1", "ADA-2"] {
+        c.post(
+            "beta",
+            DEVICES,
+            &windows_device(name, Some((&user, "ada@contoso.com"))),
+        )
+        .await
+        .expect(201);
+    }
+    c.post(
+        "beta",
+        DEVICES,
+        &windows_device("SOMEONE-ELSE", Some(("u-2", "bob@contoso.com"))),
+    )
+    .await
+    .expect(201);
+    for version in VERSIONS {
+        for key in [user.as_str(), "ada@contoso.com"] {
+            let mut names: Vec<String> = c
+                .list(
+                    version,
+                    &format!("users/{key}/managedDevices?$select=deviceName"),
+                )
+                .await
+                .iter()
+                .map(|d| d["deviceName"].as_str().unwrap().to_string())
+                .collect();
+            names.sort();
+            assert_eq!(names, ["ADA-1", "ADA-2"], "{version} {key}");
+        }
+        let filtered = c
+            .list(
+                version,
+                &format!("users/{user}/managedDevices?$filter=deviceName eq 'ADA-2'"),
+            )
+            .await;
+        assert_eq!(filtered.len(), 1);
+    }
+    c.get("v1.0", "users/nobody@contoso.com/managedDevices")
+        .await
+        .expect_error(404, "Request_ResourceNotFound");
+    // Reading devices needs a device permission.
+    let directory_only = server.client_with(TokenRequest::delegated(TENANT, &[DIRECTORY_WRITE]));
+    directory_only
+        .get("v1.0", &format!("users/{user}/managedDevices"))
+        .await
+        .expect_error(403, "Forbidden");
+}
