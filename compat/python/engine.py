@@ -48,15 +48,36 @@ class EngineCompat:
         await sdk.policy(policy.id).assign.post(Body(assignments=[Assignment(target=everyone)]))
         # The SDK's managedDevice model writes none of the properties a device reports (the
         # metadata marks them computed), so the device is made as an enrolment would: raw JSON.
+        # The live service routes no POST there (--fidelity intune): a fleet of one makes it.
+        headers = {"Authorization": f"Bearer {token}"}
+        device_body = {"deviceName": f"COMPAT-{tag}", "operatingSystem": "Windows",
+                       "osVersion": "10.0.22631.2861", "userId": str(uuid.uuid4()),
+                       "userPrincipalName": f"compat.{tag}@contoso.example"}
         async with httpx.AsyncClient() as http:
-            answer = await http.post(
-                f"{base}/{sdk.version}/deviceManagement/managedDevices",
-                json={"deviceName": f"COMPAT-{tag}", "operatingSystem": "Windows",
-                      "osVersion": "10.0.22631.2861", "userId": str(uuid.uuid4()),
-                      "userPrincipalName": f"compat.{tag}@contoso.example"},
-                headers={"Authorization": f"Bearer {token}"})
-        h.check_eq(answer.status_code, 201, f"managedDevice create: {answer.text}")
-        made = await sdk.dm.managed_devices.by_managed_device_id(answer.json()["id"]).get()
+            answer = await http.post(f"{base}/{sdk.version}/deviceManagement/managedDevices",
+                                     json=device_body, headers=headers)
+            if self.suite.mode == "intune":
+                h.check_eq(answer.status_code, 400, f"intune: managedDevice create is unrouted: {answer.text}")
+                before = {d["id"] for d in (await http.get(
+                    f"{base}/beta/deviceManagement/managedDevices?$select=id&$top=999", headers=headers)).json()["value"]}
+                fleet = await http.post(f"{base}/complyd/v1/fleet", headers=headers,
+                                        json={"users": 1, "devices": 1, "seed": int(tag, 16)})
+                h.check_eq(fleet.status_code, 201, f"fleet of one: {fleet.text}")
+                # The fleet's groups (some dynamic) would pick up the other cases' devices.
+                for group in fleet.json()["groups"]:
+                    gone = await http.delete(f"{base}/v1.0/groups/{group['id']}", headers=headers)
+                    h.check_eq(gone.status_code, 204, f"the fleet's group {group['displayName']} deleted")
+                after = (await http.get(f"{base}/beta/deviceManagement/managedDevices?$select=id&$top=999",
+                                        headers=headers)).json()["value"]
+                new_ids = [d["id"] for d in after if d["id"] not in before]
+                h.check_eq(len(new_ids), 1, "the fleet's device")
+                device_id = new_ids[0]
+                await self.check_in(base, token, device_id, {k: v for k, v in device_body.items()
+                                                             if k in ("deviceName", "operatingSystem", "osVersion")})
+            else:
+                h.check_eq(answer.status_code, 201, f"managedDevice create: {answer.text}")
+                device_id = answer.json()["id"]
+        made = await sdk.dm.managed_devices.by_managed_device_id(device_id).get()
         h.check_eq(made.device_name, f"COMPAT-{tag}", "managedDevice read with the SDK")
         verdict = await self.check_in(base, token, made.id, {"passwordSet": True, "passwordLength": 4})
         h.check_eq(verdict["complianceState"], "noncompliant", "check-in verdict")
