@@ -4,6 +4,7 @@
 mod checkin;
 mod consistency;
 mod fleet;
+mod platforms;
 mod reevaluation;
 
 use crate::support::*;
