@@ -353,6 +353,9 @@ impl Service {
                     .ok_or_else(|| ApiError::Internal("nothing planned".into()))?;
                 integrity::admit_member(tx, nav, top)?;
                 let mut top = (top.type_name.clone(), top.key.id.clone(), top.body.clone());
+                if engine.evaluates(&top.0) {
+                    engine::Engine::hold_tenant(tx, &tenant)?;
+                }
                 insert_rows(tx, &rows)?;
                 if engine.evaluates(&top.0) {
                     engine.add_device(tx, &tenant, &top.1, crate::common::now_unix())?;
@@ -450,6 +453,9 @@ impl Service {
         let engine = Arc::clone(&self.engine);
         self.store
             .write(move |tx| {
+                if key.collection == engine::DEVICES {
+                    engine::Engine::hold_tenant(tx, &key.tenant)?;
+                }
                 let row = tx.get(&key)?.ok_or_else(|| not_found(&key))?;
                 integrity::admit_delete(tx, nav, &key)?;
                 if engine.evaluates(&row.type_name) {

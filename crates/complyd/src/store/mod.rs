@@ -205,6 +205,12 @@ pub trait WriteTx {
     fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError>;
     /// Deletes every row of `tenant` (`DELETE /complyd/v1/tenant`); how many there were.
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError>;
+    /// Holds `name` until the transaction ends: writers on other instances that take the same name
+    /// wait (the engine's maintained counts of a tenant). A store with one writer needs nothing.
+    fn hold(&mut self, name: &str) -> Result<(), StoreError> {
+        let _ = name;
+        Ok(())
+    }
 }
 
 /// What every backend answers, with the same results; only where the data lives differs.

@@ -109,6 +109,7 @@ impl Service {
         let verdict: Verdict = self
             .store
             .write(move |tx| {
+                Engine::hold_tenant(tx, &tenant)?;
                 let now = crate::common::now_unix();
                 let key = results::key(&tenant, results::DEVICES, "", &device_id);
                 let row = tx

@@ -28,6 +28,7 @@ use tenant::Policy;
 pub use demo::Demo;
 pub use fleet::{FleetSpec, FleetSummary, MAX_FLEET, MAX_FLEET_HTTP};
 pub use queue::{mark, watched, MARKS_TENANT};
+pub use results::DEVICES;
 pub use tenant::property_eq;
 
 /// Where the engine keeps, per device, what Graph has no property for: the facts it reported and,
@@ -42,6 +43,13 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Every write that evaluates devices of `tenant` holds this first, before it reads a device:
+    /// on a store several instances share, their maintained counts of the tenant then move one
+    /// write at a time (and in one order: no deadlock).
+    pub fn hold_tenant(tx: &mut dyn WriteTx, tenant: &str) -> Result<(), ApiError> {
+        Ok(tx.hold(&format!("complyd engine {tenant}"))?)
+    }
+
     pub fn new(model: &'static Model) -> Result<Self, String> {
         Ok(Self {
             model,

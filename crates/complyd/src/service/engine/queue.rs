@@ -149,6 +149,9 @@ impl WriteTx for Watching<'_> {
     fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError> {
         self.inner.query(q)
     }
+    fn hold(&mut self, name: &str) -> Result<(), StoreError> {
+        self.inner.hold(name)
+    }
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
         // Nothing of the tenant is left to evaluate: its mark goes with it.
         self.inner.delete_tree(&mark_key(tenant))?;
@@ -268,6 +271,7 @@ impl Service {
             let (engine, tenant_owned) = (Arc::clone(&self.engine), tenant.to_string());
             self.store
                 .write(move |tx| {
+                    super::Engine::hold_tenant(tx, &tenant_owned)?;
                     let now = crate::common::now_unix();
                     let view = super::TenantView::read(tx, &tenant_owned)?;
                     for id in &ids {

@@ -192,6 +192,23 @@ impl WriteTx for PgTx<'_> {
         page(self.conn, q).inspect_err(|e| self.failed = Some(e.clone()))
     }
 
+    fn hold(&mut self, name: &str) -> Result<(), StoreError> {
+        // A transaction-scoped advisory lock on a stable 64-bit hash of the name (FNV-1a).
+        let key = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        }) as i64;
+        let statement = self.conn.statement("SELECT pg_advisory_xact_lock($1)")?;
+        self.conn
+            .client
+            .execute(&statement, &[&key])
+            .map(|_| ())
+            .map_err(|e| {
+                let e = StoreError::from(e);
+                self.failed = Some(e.clone());
+                e
+            })
+    }
+
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
         let statement = self
             .conn

@@ -4,6 +4,7 @@
 mod checkin;
 mod consistency;
 mod fleet;
+mod instances;
 mod platforms;
 mod reevaluation;
 
