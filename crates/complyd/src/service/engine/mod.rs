@@ -23,6 +23,7 @@ use odata::Model;
 use results::{DeviceFacts, PolicyOutcome, SettingOutcome};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use tenant::Policy;
 
 pub use demo::Demo;
@@ -40,7 +41,13 @@ const EVALUATION: &str = "managedDevices/_evaluation";
 pub struct Engine {
     pub model: &'static Model,
     pub rules: Ruleset,
+    /// What was read of each tenant's settings and policies, with the tenant's generation then:
+    /// reused while the generation stands (any change that matters moves it, in its own write).
+    views: Mutex<HashMap<String, (String, Arc<TenantView>)>>,
 }
+
+/// How many tenants' views an instance keeps.
+const VIEWS_KEPT: usize = 256;
 
 impl Engine {
     /// Every write that evaluates devices of `tenant` holds this first, before it reads a device:
@@ -54,6 +61,7 @@ impl Engine {
         Ok(Self {
             model,
             rules: Ruleset::intune(model)?,
+            views: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -70,6 +78,31 @@ impl TenantView {
             settings: tenant::Settings::read(tx, tenant)?,
             policies: tenant::policies(tx, tenant)?,
         })
+    }
+}
+
+impl Engine {
+    /// The tenant's settings and policies as of this transaction: the kept view when the tenant's
+    /// generation has not moved since it was read, else read again.
+    pub fn view(&self, tx: &mut dyn WriteTx, tenant: &str) -> Result<Arc<TenantView>, ApiError> {
+        let generation = queue::generation(tx, tenant)?;
+        let kept = self.views.lock().ok().and_then(|views| {
+            views
+                .get(tenant)
+                .filter(|(g, _)| *g == generation)
+                .map(|(_, v)| Arc::clone(v))
+        });
+        if let Some(view) = kept {
+            return Ok(view);
+        }
+        let view = Arc::new(TenantView::read(tx, tenant)?);
+        if let Ok(mut views) = self.views.lock() {
+            if views.len() >= VIEWS_KEPT {
+                views.clear();
+            }
+            views.insert(tenant.to_string(), (generation, Arc::clone(&view)));
+        }
+        Ok(view)
     }
 }
 
@@ -139,7 +172,7 @@ impl Engine {
         device_id: &str,
         now: i64,
     ) -> Result<Verdict, ApiError> {
-        let view = TenantView::read(tx, tenant)?;
+        let view = self.view(tx, tenant)?;
         self.evaluate_in(tx, &view, tenant, device_id, now)
     }
 

@@ -52,15 +52,50 @@ fn version_of(row: &Row) -> i64 {
         .unwrap_or(0)
 }
 
-/// Marks `tenant` for re-evaluation (inside the caller's transaction).
-pub fn mark(tx: &mut dyn WriteTx, tenant: &str) -> Result<(), StoreError> {
-    let key = mark_key(tenant);
-    let version = tx.get(&key)?.map(|row| version_of(&row)).unwrap_or(0);
-    let body = json!({ "version": version + 1 }).to_string();
-    if !tx.update(&key, &body)? {
-        tx.insert(&key, "", &body)?;
+/// Where each tenant's generation lives: a fresh stamp at each change that matters (a stamp never
+/// recurs, even after a rolled-back write), so that an instance can tell whether what it read of
+/// the tenant's policies is still current.
+const GENERATIONS: &str = "_generation";
+
+pub fn generation_key(tenant: &str) -> Key {
+    Key {
+        tenant: MARKS_TENANT.into(),
+        collection: GENERATIONS.into(),
+        parent: String::new(),
+        id: tenant.to_string(),
+    }
+}
+
+/// The tenant's generation as this transaction sees it (empty before any change).
+pub fn generation(tx: &mut dyn WriteTx, tenant: &str) -> Result<String, StoreError> {
+    Ok(tx
+        .get(&generation_key(tenant))?
+        .and_then(|row| parse_body(&row.body).ok())
+        .and_then(|b| b.get("stamp").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default())
+}
+
+fn restamp(tx: &mut dyn WriteTx, key: &Key) -> Result<(), StoreError> {
+    let body = json!({ "stamp": uuid::Uuid::new_v4().to_string() }).to_string();
+    if !tx.update(key, &body)? {
+        tx.insert(key, "", &body)?;
     }
     Ok(())
+}
+
+fn bump(tx: &mut dyn WriteTx, key: &Key) -> Result<(), StoreError> {
+    let version = tx.get(key)?.map(|row| version_of(&row)).unwrap_or(0);
+    let body = json!({ "version": version + 1 }).to_string();
+    if !tx.update(key, &body)? {
+        tx.insert(key, "", &body)?;
+    }
+    Ok(())
+}
+
+/// Marks `tenant` for re-evaluation and moves its generation on (inside the caller's transaction).
+pub fn mark(tx: &mut dyn WriteTx, tenant: &str) -> Result<(), StoreError> {
+    bump(tx, &mark_key(tenant))?;
+    restamp(tx, &generation_key(tenant))
 }
 
 /// `store`, marking tenants whose writes change what devices are evaluated against.
@@ -153,8 +188,10 @@ impl WriteTx for Watching<'_> {
         self.inner.hold(name)
     }
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
-        // Nothing of the tenant is left to evaluate: its mark goes with it.
+        // Nothing of the tenant is left to evaluate: its mark goes with it, and what an instance
+        // read of its policies is no longer current.
         self.inner.delete_tree(&mark_key(tenant))?;
+        restamp(self.inner, &generation_key(tenant))?;
         self.inner.delete_tenant(tenant)
     }
 }
@@ -273,7 +310,7 @@ impl Service {
                 .write(move |tx| {
                     super::Engine::hold_tenant(tx, &tenant_owned)?;
                     let now = crate::common::now_unix();
-                    let view = super::TenantView::read(tx, &tenant_owned)?;
+                    let view = engine.view(tx, &tenant_owned)?;
                     for id in &ids {
                         match engine.evaluate_in(tx, &view, &tenant_owned, id, now) {
                             // Deleted since the page was read.

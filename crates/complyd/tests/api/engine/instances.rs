@@ -85,4 +85,21 @@ async fn concurrent_check_ins_through_two_instances_keep_the_counts_right() {
         assert_eq!(tenant["nonCompliantDeviceCount"], failing);
         assert_eq!(tenant["compliantDeviceCount"], 4 - failing);
     }
+    // A policy changed through one instance is what the other evaluates next (each keeps what
+    // it read of the tenant's policies only while no change has come since).
+    check_in(&ca, &devices[0], &json!({"passwordLength": 12}))
+        .await
+        .expect(200);
+    cb.patch(
+        "beta",
+        &format!("{POLICIES}/{policy}"),
+        &json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "passwordMinimumLength": 14}),
+    )
+    .await
+    .expect(200);
+    let answer = check_in(&ca, &devices[0], &json!({"passwordLength": 12}))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(answer["complianceState"], "noncompliant", "{answer}");
 }
