@@ -4,9 +4,11 @@
 //! Every write goes through [`watched`]: the first time a job changes a row of one of
 //! [`CHANGES_THAT_MATTER`], it marks the tenant in the same transaction (one row per tenant, whose
 //! `version` counts the changes). So a change that was answered has its mark, and a crash cannot
-//! lose it. The worker (`reevaluations` in lib.rs, calling [`Service::reevaluate_marked`]) evaluates every device of a marked tenant
-//! in batches, each its own write, then removes the mark if no change came meanwhile (else it goes
-//! round again). Why not in the change's own transaction: one policy can apply to 100,000 devices,
+//! lose it. The worker (`reevaluations` in lib.rs, calling [`Service::reevaluate_marked`])
+//! evaluates every device of a marked tenant in batches, each its own write, then removes the mark
+//! if no change came meanwhile (else it goes round again). It lets a burst of changes pause first
+//! (at most a few seconds), so a restore or a fuzzer's stream of writes is evaluated in few rounds.
+//! `settle` does not wait. Why not in the change's own transaction: one policy can apply to 100,000 devices,
 //! and a write that long would hold every other write of the server behind it.
 //! Check-ins and new devices are evaluated in their own write (`checkin`, `add_device`).
 
@@ -34,7 +36,12 @@ pub const CHANGES_THAT_MATTER: &[&str] = &[
 pub const MARKS_TENANT: &str = "_engine";
 const MARKS: &str = "_reevaluate";
 /// Devices evaluated per write.
-const BATCH: usize = 200;
+const BATCH: usize = 50;
+/// The worker lets a tenant's changes settle this long before a round (a burst of changes, as a
+/// restore or a test makes, is evaluated once)…
+const QUIET_MS: i64 = 300;
+/// …but never holds a round back longer than this after the first change.
+const MAX_DELAY_MS: i64 = 3_000;
 
 fn mark_key(tenant: &str) -> Key {
     Key {
@@ -83,13 +90,34 @@ fn restamp(tx: &mut dyn WriteTx, key: &Key) -> Result<(), StoreError> {
     Ok(())
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A mark: how many changes it holds, when the first and the last came (Unix ms).
 fn bump(tx: &mut dyn WriteTx, key: &Key) -> Result<(), StoreError> {
-    let version = tx.get(key)?.map(|row| version_of(&row)).unwrap_or(0);
-    let body = json!({ "version": version + 1 }).to_string();
+    let before = tx.get(key)?;
+    let version = before.as_ref().map(version_of).unwrap_or(0);
+    let first = before
+        .and_then(|row| parse_body(&row.body).ok())
+        .and_then(|b| b.get("first").and_then(Value::as_i64));
+    let now = now_ms();
+    let body =
+        json!({ "version": version + 1, "first": first.unwrap_or(now), "last": now }).to_string();
     if !tx.update(key, &body)? {
         tx.insert(key, "", &body)?;
     }
     Ok(())
+}
+
+/// Whether the worker takes this mark now: its changes have paused, or it has waited long enough.
+fn due(row: &Row, now: i64) -> bool {
+    let body = parse_body(&row.body).unwrap_or_default();
+    let at = |name: &str| body.get(name).and_then(Value::as_i64).unwrap_or(0);
+    now - at("last") >= QUIET_MS || now - at("first") >= MAX_DELAY_MS
 }
 
 /// Marks `tenant` for re-evaluation and moves its generation on (inside the caller's transaction).
@@ -253,17 +281,15 @@ impl Service {
     /// Evaluates the marked tenants until none is left; returns how many devices it evaluated.
     pub async fn reevaluate_marked(&self) -> Result<usize, ApiError> {
         let mut evaluated = 0;
-        loop {
-            let mut query = Query::all(MARKS_TENANT, MARKS, "");
-            query.limit = 100;
-            let marks = self.store.query(query).await?;
-            if marks.is_empty() {
-                return Ok(evaluated);
-            }
-            for (row, _) in marks {
+        let mut query = Query::all(MARKS_TENANT, MARKS, "");
+        query.limit = 100;
+        let now = now_ms();
+        for (row, _) in self.store.query(query).await? {
+            if due(&row, now) {
                 evaluated += self.settle(&row.key.id).await?;
             }
         }
+        Ok(evaluated)
     }
 
     /// Evaluates `tenant`'s devices while it is marked; returns how many it evaluated.
