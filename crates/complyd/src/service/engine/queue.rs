@@ -36,7 +36,11 @@ pub const CHANGES_THAT_MATTER: &[&str] = &[
 pub const MARKS_TENANT: &str = "_engine";
 const MARKS: &str = "_reevaluate";
 /// Devices evaluated per write.
-const BATCH: usize = 50;
+const BATCH: usize = 200;
+/// Policy outcomes stored per write, at most (give or take one device's).
+const WORK_PER_WRITE: usize = 400;
+/// Before each batch the worker lets the writes clients wait on go first, for at most this long.
+const YIELD_MS: u64 = 1_000;
 /// The worker lets a tenant's changes settle this long before a round (a burst of changes, as a
 /// restore or a test makes, is evaluated once)…
 const QUIET_MS: i64 = 300;
@@ -313,43 +317,63 @@ impl Service {
         Ok(evaluated)
     }
 
-    /// Every managed device of `tenant`, evaluated in batches.
+    /// Waits while client writes are queued for the writer (bounded): re-evaluation fills the
+    /// writer's idle time instead of holding clients' answers back.
+    async fn let_clients_write_first(&self) {
+        let started = std::time::Instant::now();
+        while self.store.queued_writes() > 0
+            && started.elapsed() < std::time::Duration::from_millis(YIELD_MS)
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Every managed device of `tenant`, evaluated in batches: each write takes up to [`BATCH`]
+    /// devices and stops early once it has stored [`WORK_PER_WRITE`] policy outcomes, so that one
+    /// write stays short even where many policies apply to every device.
     async fn reevaluate_tenant(&self, tenant: &str) -> Result<usize, ApiError> {
         let mut cursor: Option<Cursor> = None;
         let mut evaluated = 0;
         loop {
+            self.let_clients_write_first().await;
             let mut query = Query::all(tenant, super::results::DEVICES, "");
             query.limit = BATCH;
             query.cursor = cursor.take();
             let page = self.store.query(query).await?;
-            let Some((last, values)) = page.last() else {
+            if page.is_empty() {
                 return Ok(evaluated);
-            };
-            cursor = Some(Cursor {
-                values: values.clone(),
-                seq: last.seq,
-            });
+            }
             let ids: Vec<String> = page.iter().map(|(row, _)| row.key.id.clone()).collect();
-            evaluated += ids.len();
             let (engine, tenant_owned) = (Arc::clone(&self.engine), tenant.to_string());
-            self.store
+            let done = self
+                .store
                 .write(move |tx| {
                     super::Engine::hold_tenant(tx, &tenant_owned)?;
                     let now = crate::common::now_unix();
                     let view = engine.view(tx, &tenant_owned)?;
+                    let (mut done, mut work) = (0, 0);
                     for id in &ids {
+                        done += 1;
                         match engine.evaluate_in(tx, &view, &tenant_owned, id, now) {
+                            Ok(verdict) => work += verdict.policies.len().max(1),
                             // Deleted since the page was read.
                             Err(ApiError::NotFound(_)) => {}
-                            other => {
-                                other?;
-                            }
+                            Err(other) => return Err(other),
+                        }
+                        if work >= WORK_PER_WRITE {
+                            break;
                         }
                     }
-                    Ok::<_, ApiError>(())
+                    Ok::<_, ApiError>(done)
                 })
                 .await?;
-            if page.len() < BATCH {
+            evaluated += done;
+            let (last, values) = &page[done.saturating_sub(1).min(page.len() - 1)];
+            cursor = Some(Cursor {
+                values: values.clone(),
+                seq: last.seq,
+            });
+            if done == page.len() && page.len() < BATCH {
                 return Ok(evaluated);
             }
         }
