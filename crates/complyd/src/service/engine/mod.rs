@@ -11,6 +11,7 @@ mod demo;
 mod fleet;
 mod queue;
 mod results;
+mod snapshot;
 mod tenant;
 mod what_if;
 
@@ -86,6 +87,25 @@ impl Engine {
     /// generation has not moved since it was read, else read again.
     pub fn view(&self, tx: &mut dyn WriteTx, tenant: &str) -> Result<Arc<TenantView>, ApiError> {
         let generation = queue::generation(tx, tenant)?;
+        self.view_at(tx, tenant, generation)
+    }
+
+    /// Keeps a view read outside a write (`snapshot::read`) for its generation.
+    pub fn keep_view(&self, tenant: &str, generation: String, view: TenantView) {
+        if let Ok(mut views) = self.views.lock() {
+            if views.len() >= VIEWS_KEPT {
+                views.clear();
+            }
+            views.insert(tenant.to_string(), (generation, Arc::new(view)));
+        }
+    }
+
+    fn view_at(
+        &self,
+        tx: &mut dyn WriteTx,
+        tenant: &str,
+        generation: String,
+    ) -> Result<Arc<TenantView>, ApiError> {
         let kept = self.views.lock().ok().and_then(|views| {
             views
                 .get(tenant)

@@ -282,7 +282,8 @@ impl Service {
         Ok(self.store.get(&mark_key(tenant)).await?.is_some())
     }
 
-    /// Evaluates the marked tenants until none is left; returns how many devices it evaluated.
+    /// Evaluates the marked tenants whose changes have paused; returns how many devices it
+    /// evaluated. One round per tenant: changes that came meanwhile wait for the next pass.
     pub async fn reevaluate_marked(&self) -> Result<usize, ApiError> {
         let mut evaluated = 0;
         let mut query = Query::all(MARKS_TENANT, MARKS, "");
@@ -290,30 +291,36 @@ impl Service {
         let now = now_ms();
         for (row, _) in self.store.query(query).await? {
             if due(&row, now) {
-                evaluated += self.settle(&row.key.id).await?;
+                evaluated += self.round(&row.key.id, version_of(&row)).await?;
             }
         }
         Ok(evaluated)
     }
 
-    /// Evaluates `tenant`'s devices while it is marked; returns how many it evaluated.
+    /// Evaluates `tenant`'s devices until it is no longer marked; returns how many it evaluated.
     pub async fn settle(&self, tenant: &str) -> Result<usize, ApiError> {
-        let key = mark_key(tenant);
         let mut evaluated = 0;
-        while let Some(row) = self.store.get(&key).await? {
-            let version = version_of(&row);
-            evaluated += self.reevaluate_tenant(tenant).await?;
-            let key = key.clone();
-            self.store
-                .write(move |tx| {
-                    // A change that came meanwhile keeps the mark for another round.
-                    if tx.get(&key)?.map(|r| version_of(&r)) == Some(version) {
-                        tx.delete_tree(&key)?;
-                    }
-                    Ok::<_, ApiError>(())
-                })
-                .await?;
+        while let Some(row) = self.store.get(&mark_key(tenant)).await? {
+            evaluated += self.round(tenant, version_of(&row)).await?;
         }
+        Ok(evaluated)
+    }
+
+    /// One round: every device evaluated, then the mark cleared if no change came meanwhile.
+    async fn round(&self, tenant: &str, version: i64) -> Result<usize, ApiError> {
+        let (generation, view) = super::snapshot::read(Arc::clone(&self.store), tenant).await?;
+        self.engine.keep_view(tenant, generation, view);
+        let evaluated = self.reevaluate_tenant(tenant).await?;
+        let key = mark_key(tenant);
+        self.store
+            .write(move |tx| {
+                // A change that came meanwhile keeps the mark for another round.
+                if tx.get(&key)?.map(|r| version_of(&r)) == Some(version) {
+                    tx.delete_tree(&key)?;
+                }
+                Ok::<_, ApiError>(())
+            })
+            .await?;
         Ok(evaluated)
     }
 
