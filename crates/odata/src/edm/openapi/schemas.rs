@@ -163,10 +163,6 @@ impl<'m> Builder<'m> {
                 ..p.ty.clone()
             };
             let mut schema = self.property_schema(p, &ty, role);
-            if p.rule.is_some() {
-                // A rule is parsed when written: an empty one is refused.
-                schema = with_field(schema, "minLength", Value::from(1));
-            }
             if p.server_managed {
                 schema = with_field(schema, "readOnly", Value::Bool(true));
             }
