@@ -28,19 +28,22 @@ pub async fn derive(
                 Some((container, _)) => format!("{container}/{name}"),
                 None => name.clone(),
             };
-            (source, Some(key.parent.as_str()))
+            (source, Some(key.parent.clone()))
         }
         DerivedSource::Tenant(path) => {
             let path = ResourcePath::parse(model, Version::Beta, path)
                 .map_err(|e| ApiError::Internal(format!("derived from /{path}: {}", e.message)))?;
-            (Location::of(&key.tenant, &path).collection, None)
+            // The collection's parent too (its root's is empty), so that the count reads the
+            // property's index rather than every row of the tenant.
+            let location = Location::of(&key.tenant, &path);
+            (location.collection, Some(location.parent))
         }
     };
     let groups = store
         .count_by(CountBy {
             tenant: &key.tenant,
             collection: &source,
-            parent,
+            parent: parent.as_deref(),
             property: &d.status_property,
         })
         .await?;

@@ -193,11 +193,12 @@ impl Engine {
         now: i64,
     ) -> Result<Verdict, ApiError> {
         let view = self.view(tx, tenant)?;
-        self.evaluate_in(tx, &view, tenant, device_id, now)
+        self.evaluate_with(tx, &view, tenant, device_id, now, true)
     }
 
-    /// `evaluate` with the tenant's settings and policies read once for many devices (a batch
-    /// reads them inside its own write, so they cannot change under it).
+    /// A re-evaluation (the device reported nothing new): `evaluate` with the tenant's settings
+    /// and policies read once for many devices (a batch reads them inside its own write, so they
+    /// cannot change under it). A report it leaves as it was keeps its `lastReportedDateTime`.
     pub fn evaluate_in(
         &self,
         tx: &mut dyn WriteTx,
@@ -206,12 +207,29 @@ impl Engine {
         device_id: &str,
         now: i64,
     ) -> Result<Verdict, ApiError> {
+        self.evaluate_with(tx, view, tenant, device_id, now, false)
+    }
+
+    /// `reported`: the device reported (a check-in, a new device), so its statuses take `now`
+    /// as their `lastReportedDateTime` even when nothing else changed. Rows an evaluation would
+    /// write as they are stored are not written again.
+    fn evaluate_with(
+        &self,
+        tx: &mut dyn WriteTx,
+        view: &TenantView,
+        tenant: &str,
+        device_id: &str,
+        now: i64,
+        reported: bool,
+    ) -> Result<Verdict, ApiError> {
         let device_key = results::key(tenant, results::DEVICES, "", device_id);
         let row = tx
             .get(&device_key)?
             .ok_or_else(|| crate::service::not_found(&device_key))?;
-        let mut device = parse_body(&row.body)?;
-        let mut record = read_evaluation(tx, tenant, device_id)?;
+        let stored_device = parse_body(&row.body)?;
+        let mut device = stored_device.clone();
+        let stored_record = read_evaluation(tx, tenant, device_id)?;
+        let mut record = stored_record.clone();
         let facts = self.facts(&device, &record);
         let (settings, policies) = (view.settings, &view.policies);
         let groups = self.groups(tx, tenant, &device)?;
@@ -246,6 +264,7 @@ impl Engine {
             model: self.model,
             tenant,
             now: &stamp,
+            reported,
         };
         let facts_view = DeviceFacts {
             id: device_id,
@@ -311,17 +330,28 @@ impl Engine {
                 .map(results::utc)
                 .unwrap_or_else(|| results::NO_GRACE.into())),
         );
-        results::put(tx, self.model, &device_key, &row.type_name, &device)?;
-        results::put_tenant_view(
-            tx, self.model, tenant, device_id, &device, grace_ends, &stamp,
+        // The managed tenants' view follows the device (its refresh time with each report).
+        if reported || device != stored_device {
+            results::put_tenant_view(
+                tx, self.model, tenant, device_id, &device, grace_ends, &stamp,
+            )?;
+        }
+        results::put_changed(
+            tx,
+            self.model,
+            &device_key,
+            &row.type_name,
+            &device,
+            Some(&stored_device),
         )?;
         record.insert("policies".into(), Value::Object(hidden));
-        results::put(
+        results::put_changed(
             tx,
             self.model,
             &evaluation_key(tenant, device_id),
             "",
             &record,
+            Some(&stored_record),
         )?;
         Ok(Verdict {
             device_id: device_id.to_string(),
@@ -514,6 +544,7 @@ impl Engine {
             model: self.model,
             tenant,
             now: &stamp,
+            reported: false,
         };
         // Each removal deletes the policy's status of the device first, so the user's status is
         // recounted without it.

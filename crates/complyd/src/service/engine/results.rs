@@ -43,6 +43,9 @@ pub struct Writer<'a> {
     pub tenant: &'a str,
     /// `DateTimeOffset` text of the evaluation's time.
     pub now: &'a str,
+    /// The device reported (check-in, new device): its statuses take `now` as last reported.
+    /// Otherwise (a re-evaluation) a status that would change in nothing else is left alone.
+    pub reported: bool,
 }
 
 /// Inserts or replaces a row, in the stored shape of its type (hidden rows as they are).
@@ -62,6 +65,63 @@ pub fn put(
         tx.insert(key, type_name, &text)?;
     }
     Ok(())
+}
+
+/// `put`, unless the row holds the same already: `stored` is its body as stored (`None`: read
+/// it). Returns whether it wrote.
+pub fn put_changed(
+    tx: &mut dyn WriteTx,
+    model: &'static Model,
+    key: &Key,
+    type_name: &str,
+    body: &Map<String, Value>,
+    stored: Option<&Map<String, Value>>,
+) -> Result<bool, ApiError> {
+    let shaped = match model.structured(type_name) {
+        Some(ty) => crate::service::canonical(model, ty, body),
+        None => body.clone(),
+    };
+    let same = match stored {
+        Some(stored) => *stored == shaped,
+        None => get(tx, key)?.is_some_and(|stored| stored == shaped),
+    };
+    if same {
+        return Ok(false);
+    }
+    let text = Value::Object(shaped).to_string();
+    if !tx.update(key, &text)? {
+        tx.insert(key, type_name, &text)?;
+    }
+    Ok(true)
+}
+
+/// Whether a re-evaluation leaves the stored status `key` as it is: `status` (with `now` as last
+/// reported) differs from it in nothing but that time.
+fn status_unchanged(
+    tx: &mut dyn WriteTx,
+    w: &Writer<'_>,
+    key: &Key,
+    type_name: &str,
+    status: &Map<String, Value>,
+) -> Result<bool, ApiError> {
+    if w.reported {
+        return Ok(false);
+    }
+    let Some(stored) = get(tx, key)? else {
+        return Ok(false);
+    };
+    let mut same = status.clone();
+    same.insert(
+        "lastReportedDateTime".into(),
+        stored
+            .get("lastReportedDateTime")
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
+    Ok(match w.model.structured(type_name) {
+        Some(ty) => crate::service::canonical(w.model, ty, &same) == stored,
+        None => same == stored,
+    })
 }
 
 fn get(tx: &mut dyn WriteTx, key: &Key) -> Result<Option<Map<String, Value>>, ApiError> {
@@ -148,12 +208,13 @@ pub fn store(
         "userPrincipalName": upn,
     });
     let state = state.as_object().cloned().unwrap_or_default();
-    put(
+    put_changed(
         tx,
         w.model,
         &key(w.tenant, POLICY_STATES, device.id, &policy.id),
         "microsoft.graph.deviceCompliancePolicyState",
         &state,
+        before,
     )?;
     let status = json!({
         "deviceDisplayName": device.text("deviceName"),
@@ -165,14 +226,14 @@ pub fn store(
         "lastReportedDateTime": w.now,
         "userPrincipalName": upn,
     });
-    put(
-        tx,
-        w.model,
-        &key(w.tenant, DEVICE_STATUSES, &policy.id, device.id),
-        "microsoft.graph.deviceComplianceDeviceStatus",
-        status.as_object().unwrap_or(&Map::new()),
-    )?;
-    refresh_user_status(tx, w, &policy.id, device)?;
+    let status = status.as_object().cloned().unwrap_or_default();
+    let status_key = key(w.tenant, DEVICE_STATUSES, &policy.id, device.id);
+    const STATUS: &str = "microsoft.graph.deviceComplianceDeviceStatus";
+    // The user's status follows from the device statuses: unchanged when this one is.
+    if !status_unchanged(tx, w, &status_key, STATUS, &status)? {
+        put(tx, w.model, &status_key, STATUS, &status)?;
+        refresh_user_status(tx, w, &policy.id, device)?;
+    }
     let old = before.map(setting_states_of).unwrap_or_default();
     let new: Vec<(String, String, String)> = outcome
         .settings
@@ -364,12 +425,13 @@ fn move_counts(
             "platformType": null,
         });
         let id = format!("{}_{}", device.id, policy.id);
-        put(
+        put_changed(
             tx,
             w.model,
             &key(w.tenant, TENANT_SETTING_STATES, &summary, &id),
             "microsoft.graph.deviceComplianceSettingState",
             row.as_object().unwrap_or(&Map::new()),
+            None,
         )?;
     }
     Ok(())
