@@ -35,6 +35,7 @@ while [ $# -gt 0 ]; do
 done
 USERS=$((DEVICES / 2))
 WORK=$BENCH/.work-engine
+# shellcheck disable=SC2034 # LOGS is read by lib.sh
 LOGS=$WORK
 RESULTS=$BENCH/results
 # shellcheck source=bench/lib.sh

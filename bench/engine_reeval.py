@@ -50,10 +50,7 @@ def main():
     body["scheduledActionsForRule"] = [{"ruleName": "PasswordRequired", "scheduledActionConfigurations": [
         {"actionType": "block", "gracePeriodHours": 0}]}]
     expected = ok(s.post(f"{url}/complyd/v1/policies/evaluate", json=body))
-    stored, wrong = {}, []
-    for state, n in expected["states"].items():
-        status = STATUS[state]
-        stored[status] = stored.get(status, 0)
+    stored, wrong = {status: 0 for status in map(STATUS.get, expected["states"])}, []
     for status in stored:
         q = f"$filter=status eq '{status}'&$count=true&$top=1"
         stored[status] = ok(s.get(f"{url}{BETA}/{policy}/deviceStatuses?{q}"))["@odata.count"]

@@ -10,7 +10,6 @@ into OUT.
 """
 import argparse
 import concurrent.futures as futures
-import json
 import os
 import random
 import sys
