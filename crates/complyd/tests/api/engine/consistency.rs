@@ -18,13 +18,6 @@ impl Dice {
     }
 }
 
-async fn settle(c: &Client) {
-    let url = format!("{}/complyd/v1/engine/settle", c.base);
-    c.send(reqwest::Method::POST, &url, Some("{}".into()))
-        .await
-        .expect(200);
-}
-
 /// Everything the reports say, in a comparable form.
 async fn reports(c: &Client, policies: &[String], devices: &[String]) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
@@ -158,17 +151,7 @@ async fn maintained_reports_equal_a_recomputation() {
                 .await
                 .expect(201)
                 .id();
-            let aad = c.get("beta", &format!("{DEVICES}/{id}")).await.json()["azureADDeviceId"]
-                .as_str()
-                .unwrap()
-                .to_string();
-            let object = c
-                .get("v1.0", &format!("devices?$filter=deviceId eq '{aad}'"))
-                .await
-                .values()[0]["id"]
-                .as_str()
-                .unwrap()
-                .to_string();
+            let object = directory_object(&c, &id).await;
             devices.push(id);
             objects.push(object);
         }

@@ -96,3 +96,26 @@ pub fn excluded_group(group: &str) -> Value {
 pub fn good_report() -> Value {
     json!({ "passwordSet": true, "passwordLength": 12, "osVersion": "10.0.22631.2861" })
 }
+
+/// `POST /complyd/v1/engine/settle`: every pending re-evaluation of the caller's tenant done.
+pub async fn settle(c: &Client) -> Value {
+    let url = format!("{}/complyd/v1/engine/settle", c.base);
+    c.send(reqwest::Method::POST, &url, Some("{}".into()))
+        .await
+        .expect(200)
+        .json()
+}
+
+/// The object id of the managed device's directory device (found by its `azureADDeviceId`).
+pub async fn directory_object(c: &Client, device: &str) -> String {
+    let aad = c.get("beta", &format!("{DEVICES}/{device}")).await.json()["azureADDeviceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.get("v1.0", &format!("devices?$filter=deviceId eq '{aad}'"))
+        .await
+        .values()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}

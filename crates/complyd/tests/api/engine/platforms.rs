@@ -158,10 +158,7 @@ async fn each_platform_fails_each_setting_in_turn() {
         }
         // The Windows device is of another platform: once the assignment is evaluated for it,
         // this policy is not applicable to it.
-        let url = format!("{}/complyd/v1/engine/settle", c.base);
-        c.send(reqwest::Method::POST, &url, Some("{}".into()))
-            .await
-            .expect(200);
+        settle(&c).await;
         let status = c
             .get(
                 "beta",

@@ -3,14 +3,6 @@
 
 use super::*;
 
-async fn settle(c: &Client) -> Value {
-    let url = format!("{}/complyd/v1/engine/settle", c.base);
-    c.send(reqwest::Method::POST, &url, Some("{}".into()))
-        .await
-        .expect(200)
-        .json()
-}
-
 async fn verdict(c: &Client, device: &str) -> String {
     c.get("beta", &format!("{DEVICES}/{device}"))
         .await
@@ -171,17 +163,7 @@ async fn group_members_and_filters_decide_after_the_fact() {
     }
     // Both directory devices join the group: the policy now applies to both.
     for d in [&laptop, &desktop] {
-        let aad = c.get("beta", &format!("{DEVICES}/{d}")).await.json()["azureADDeviceId"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let object = c
-            .get("v1.0", &format!("devices?$filter=deviceId eq '{aad}'"))
-            .await
-            .values()[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let object = directory_object(&c, d).await;
         c.post(
             "v1.0",
             &format!("groups/{group}/members/$ref"),
