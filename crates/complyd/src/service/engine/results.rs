@@ -219,8 +219,8 @@ pub fn store(
     let status = json!({
         "deviceDisplayName": device.text("deviceName"),
         "userName": device.text("userDisplayName"),
-        "deviceModel": device.text("w.model"),
-        "platform": platform_number(&outcome.platform_type),
+        "deviceModel": device.text("model"),
+        "platform": platform_number(w.model, &outcome.platform_type),
         "complianceGracePeriodExpirationDateTime": grace_end,
         "status": outcome.state.status(),
         "lastReportedDateTime": w.now,
@@ -277,20 +277,14 @@ pub fn utc(unix_seconds: i64) -> String {
     odata::value::DateTimeOffset::from_unix_seconds(unix_seconds).to_utc_string()
 }
 
-fn platform_number(platform_type: &str) -> i64 {
-    match platform_type {
-        "android" => 0,
-        "androidForWork" => 1,
-        "iOS" => 2,
-        "macOS" => 3,
-        "windowsPhone81" => 4,
-        "windows81AndLater" => 5,
-        "windows10AndLater" => 6,
-        "androidWorkProfile" => 7,
-        "windows10XProfile" => 8,
-        "androidAOSP" => 9,
-        _ => 100,
-    }
+/// The `policyPlatformType` member's value, as the status's Int32 `platform` shows it (the
+/// model's enum; `all` for a type the model lacks).
+fn platform_number(model: &Model, platform_type: &str) -> i64 {
+    let members = model.enum_type("microsoft.graph.policyPlatformType");
+    let value = |name: &str| {
+        members.and_then(|e| e.members.iter().find(|m| m.name == name).map(|m| m.value))
+    };
+    value(platform_type).or_else(|| value("all")).unwrap_or(100)
 }
 
 fn setting_states_of(state: &Map<String, Value>) -> Vec<(String, String, String)> {
@@ -413,7 +407,7 @@ fn move_counts(
         let row = json!({
             "complianceGracePeriodExpirationDateTime": NO_GRACE,
             "deviceId": device.id,
-            "deviceModel": device.text("w.model"),
+            "deviceModel": device.text("model"),
             "deviceName": device.text("deviceName"),
             "setting": setting,
             "settingName": name,

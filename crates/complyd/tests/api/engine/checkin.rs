@@ -90,6 +90,15 @@ async fn a_check_in_is_evaluated_and_every_report_follows() {
     assert_eq!(statuses[0]["id"], id.as_str());
     assert_eq!(statuses[0]["status"], "nonCompliant");
     assert_eq!(statuses[0]["deviceDisplayName"], "LAPTOP-1");
+    assert_eq!(statuses[0]["deviceModel"], "Surface Laptop 5");
+    let beta = c
+        .get("beta", &format!("{POLICIES}/{policy}/deviceStatuses/{id}"))
+        .await
+        .json();
+    assert_eq!(
+        beta["platform"], 6,
+        "windows10AndLater's value in policyPlatformType"
+    );
     assert_eq!(statuses[0]["userPrincipalName"], "ada@contoso.com");
     let overview = c
         .get("v1.0", &format!("{POLICIES}/{policy}/deviceStatusOverview"))
