@@ -180,6 +180,36 @@ impl Service {
         })
     }
 
+    /// One call as a client would make it, without HTTP (beta; query options after `?`): for
+    /// what complyd does on a tenant itself (fleets, the demo, `complyd user add`).
+    pub(super) async fn run_as_client(
+        &self,
+        tenant: &str,
+        operation: Operation,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Reply, ApiError> {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let query = odata::query::QueryOptions::parse(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            true,
+        )?;
+        let call = Call {
+            tenant: tenant.to_string(),
+            version: Version::Beta,
+            path: ResourcePath::parse(self.model, Version::Beta, path)?,
+            operation,
+            body,
+            query,
+            caller: Caller::default(),
+            eventual: false,
+        };
+        self.execute(call).await
+    }
+
     pub async fn execute(&self, call: Call) -> Result<Reply, ApiError> {
         if self.is_directory(&call) {
             return self.directory(call).await;

@@ -204,25 +204,4 @@ impl crate::service::Service {
             Err(e) => Err(e),
         }
     }
-
-    /// One call on v1.0 as a client would make it, without HTTP.
-    async fn run_as_client(
-        &self,
-        tenant: &str,
-        operation: crate::service::Operation,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<crate::service::Reply, ApiError> {
-        let call = crate::service::Call {
-            tenant: tenant.to_string(),
-            version: odata::Version::V1,
-            path: odata::path::ResourcePath::parse(self.model, odata::Version::V1, path)?,
-            operation,
-            body,
-            query: Default::default(),
-            caller: crate::service::Caller::default(),
-            eventual: false,
-        };
-        self.execute(call).await
-    }
 }

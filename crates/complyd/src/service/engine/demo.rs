@@ -45,7 +45,7 @@ impl Service {
     /// Makes the demo in `tenant` unless it has managed devices already; answers what it holds.
     pub async fn demo(&self, tenant: &str) -> Result<Demo, ApiError> {
         let existing = self
-            .run_fleet_call(
+            .run_as_client(
                 tenant,
                 Operation::Get,
                 "deviceManagement/managedDevices/$count",
@@ -56,7 +56,7 @@ impl Service {
         if matches!(existing, Reply::Count(0)) {
             for body in &policies {
                 let made = self
-                    .run_fleet_call(
+                    .run_as_client(
                         tenant,
                         Operation::Post,
                         "deviceManagement/deviceCompliancePolicies",
@@ -72,7 +72,7 @@ impl Service {
                     .as_str()
                     .unwrap_or_default()
                     .to_string();
-                self.run_fleet_call(
+                self.run_as_client(
                     tenant,
                     Operation::Post,
                     &format!("deviceManagement/deviceCompliancePolicies/{id}/assign"),
@@ -104,7 +104,7 @@ impl Service {
                 "deviceManagement/managedDevices/$count?$filter=complianceState eq '{verdict}'"
             );
             if let Reply::Count(n) = self
-                .run_fleet_call(tenant, Operation::Get, &path, None)
+                .run_as_client(tenant, Operation::Get, &path, None)
                 .await?
             {
                 verdicts.push((verdict.to_string(), n));

@@ -6,10 +6,9 @@
 
 use super::results::{self, utc};
 use crate::error::ApiError;
-use crate::service::{canonical, Call, Caller, Operation, Reply, Service};
+use crate::service::{canonical, Operation, Reply, Service};
 use crate::store::{Key, WriteTx};
-use odata::path::ResourcePath;
-use odata::{Model, Version};
+use odata::Model;
 use serde_json::{json, Map, Value};
 
 /// The most users or devices one fleet request over HTTP makes (the CLI allows more).
@@ -332,7 +331,7 @@ impl Service {
             let nickname: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
             let filter = format!("mailNickname eq '{nickname}'");
             let found = self
-                .run_fleet_call(
+                .run_as_client(
                     tenant,
                     Operation::Get,
                     &format!("groups?$filter={filter}"),
@@ -359,7 +358,7 @@ impl Service {
                 body["membershipRuleProcessingState"] = json!("On");
             }
             let made = self
-                .run_fleet_call(tenant, Operation::Post, "groups", Some(body))
+                .run_as_client(tenant, Operation::Post, "groups", Some(body))
                 .await?;
             if let Reply::Entity { body, .. } = made {
                 let id = body
@@ -372,34 +371,6 @@ impl Service {
             }
         }
         Ok(out)
-    }
-
-    pub(super) async fn run_fleet_call(
-        &self,
-        tenant: &str,
-        operation: Operation,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Reply, ApiError> {
-        let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let query = odata::query::QueryOptions::parse(
-            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            true,
-        )?;
-        let call = Call {
-            tenant: tenant.to_string(),
-            version: Version::Beta,
-            path: ResourcePath::parse(self.model, Version::Beta, path)?,
-            operation,
-            body,
-            query,
-            caller: Caller::default(),
-            eventual: false,
-        };
-        self.execute(call).await
     }
 }
 
