@@ -4,10 +4,12 @@
 
 mod clock;
 mod context;
+mod hash;
 mod tokens;
 
 pub use clock::now_unix;
 pub use context::{host, RequestContext};
+pub use hash::fnv1a;
 pub use tokens::{
     access_token_issuer, KeyLookupError, VerificationKeys, AUDIENCES, GRAPH_HOST, SIGN_IN_HOSTS,
 };

@@ -8,6 +8,7 @@
 
 use super::sql::{self, Dialect, Sql};
 use super::StoreError;
+use crate::common::fnv1a;
 use odata::edm::{Model, RootKind, StructuredType};
 use odata::query::bind::{self, Operand};
 use odata::query::QueryOptions;
@@ -60,7 +61,7 @@ pub fn declared(model: &Model) -> Result<Vec<ModelIndex>, StoreError> {
 /// Every collection path (as the store names it: navigation names from the root, a singleton's
 /// own name left out) and the type declared for its members, found by walking the containment
 /// tree from the roots. Single-valued navigations are stored too (once PATCHed).
-fn stored_collections(model: &Model) -> Vec<(String, &StructuredType)> {
+pub(super) fn stored_collections(model: &Model) -> Vec<(String, &StructuredType)> {
     let mut out = Vec::new();
     for root in model.roots() {
         let Some(ty) = model.structured(&root.type_name) else {
@@ -190,13 +191,6 @@ fn operand(model: &Model, ty: &StructuredType, property: &str) -> Result<Operand
         .next()
         .map(|(o, _)| o)
         .ok_or_else(|| StoreError::Backend(format!("index on {property}: no operand")))
-}
-
-/// FNV-1a, 64 bits: a hash that stays the same across builds and platforms.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 /// What to change: generated indexes to drop (present, no longer declared) and to create.

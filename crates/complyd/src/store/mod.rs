@@ -6,6 +6,7 @@
 //! tests use the in-memory fake in `memory`. SQL text is built in `sql` (both dialects) and never
 //! leaves this module; what leaves it is rows, counts and [`SortValue`]s.
 
+pub mod counts;
 mod future;
 pub mod indexes;
 #[cfg(test)]
@@ -304,10 +305,11 @@ pub async fn open_for(
     data_dir: &std::path::Path,
 ) -> Result<Arc<dyn Store>, StoreError> {
     let indexes = indexes::declared(model)?;
+    let counts = counts::declared(model)?;
     match url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             let url = url.to_string();
-            let store = tokio::task::spawn_blocking(move || PgStore::open(&url, &indexes))
+            let store = tokio::task::spawn_blocking(move || PgStore::open(&url, &indexes, &counts))
                 .await
                 .map_err(|e| StoreError::Backend(e.to_string()))??;
             Ok(Arc::new(store))
@@ -315,6 +317,6 @@ pub async fn open_for(
         Some(other) => Err(StoreError::Backend(format!(
             "unsupported store '{other}': use postgres://…, or omit it for SQLite"
         ))),
-        None => Ok(Arc::new(SqliteStore::open(data_dir, &indexes)?)),
+        None => Ok(Arc::new(SqliteStore::open(data_dir, &indexes, &counts)?)),
     }
 }

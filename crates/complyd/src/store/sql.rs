@@ -576,8 +576,9 @@ pub fn count(dialect: Dialect, q: &Query) -> Result<Sql, StoreError> {
     Ok(sql)
 }
 
-/// Members grouped by the text of one top-level property (columns `value`, `n`).
-pub fn count_by(dialect: Dialect, groups: &CountBy<'_>) -> Result<Sql, StoreError> {
+/// Members grouped by the text of one top-level property (columns `value`, `n`). `counted`: the
+/// database keeps these counts (`counts`), so they are read, not counted.
+pub fn count_by(dialect: Dialect, groups: &CountBy<'_>, counted: bool) -> Result<Sql, StoreError> {
     let CountBy {
         tenant,
         collection,
@@ -593,6 +594,14 @@ pub fn count_by(dialect: Dialect, groups: &CountBy<'_>) -> Result<Sql, StoreErro
     let value = json_value(&sql, "body", &[property.to_string()]);
     let t = literal(&mut sql, &Literal::String(tenant.into()));
     let mut where_sql = in_collection(&format!("tenant = {t} AND collection = {{C}}"), collection)?;
+    if let (true, Some(parent)) = (counted, parent) {
+        let p = literal(&mut sql, &Literal::String(parent.into()));
+        let name = literal(&mut sql, &Literal::String(property.into()));
+        sql.text = format!(
+            "SELECT value, n FROM entity_count WHERE {where_sql} AND parent = {p} AND property = {name} AND n > 0"
+        );
+        return Ok(sql);
+    }
     if let Some(parent) = parent {
         let p = literal(&mut sql, &Literal::String(parent.into()));
         where_sql.push_str(&format!(" AND parent = {p}"));

@@ -10,6 +10,7 @@ mod connection;
 mod read;
 mod write;
 
+use super::counts::{self, ModelCount};
 use super::indexes::{sync_postgres, ModelIndex};
 use super::sql::{self, Dialect};
 use super::writer::{self, Job, JobFn};
@@ -26,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     // The same statements as SQLite's.
     include_str!("../migrations/0004_key_index_by_id.sql"),
     include_str!("../migrations/0005_model_indexes.sql"),
+    include_str!("../migrations/postgres/0006_counts.sql"),
 ];
 /// Held while migrating, so that instances starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x0063_6f6d_706c_7964;
@@ -53,6 +55,8 @@ impl From<postgres::Error> for StoreError {
 pub struct PgStore {
     writer: mpsc::Sender<Job>,
     pool: Arc<Pool>,
+    /// What the database counts (`counts`).
+    counts: Arc<[ModelCount]>,
 }
 
 /// Parses a `postgres://` URL with short timeouts, so that an unreachable database fails fast.
@@ -67,7 +71,11 @@ pub fn config(url: &str) -> Result<postgres::Config, StoreError> {
 }
 
 /// Brings the schema, and the model's generated `indexes`, up to date under an advisory lock.
-pub fn migrate(config: &postgres::Config, indexes: &[ModelIndex]) -> Result<usize, StoreError> {
+pub fn migrate(
+    config: &postgres::Config,
+    indexes: &[ModelIndex],
+    counts: &[ModelCount],
+) -> Result<usize, StoreError> {
     let mut conn = connect(config)?;
     let client = &mut conn.client;
     client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
@@ -92,7 +100,7 @@ pub fn migrate(config: &postgres::Config, indexes: &[ModelIndex]) -> Result<usiz
             tx.commit()?;
             applied += 1;
         }
-        Ok(applied + sync_postgres(client, indexes)?)
+        Ok(applied + sync_postgres(client, indexes)? + counts::sync_postgres(client, counts)?)
     })();
     client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
     result
@@ -100,13 +108,18 @@ pub fn migrate(config: &postgres::Config, indexes: &[ModelIndex]) -> Result<usiz
 
 impl PgStore {
     /// Connects (migrating first) and starts the writer. Blocking: call it off the async threads.
-    pub fn open(url: &str, indexes: &[ModelIndex]) -> Result<Self, StoreError> {
+    pub fn open(
+        url: &str,
+        indexes: &[ModelIndex],
+        counts: &[ModelCount],
+    ) -> Result<Self, StoreError> {
         let config = config(url)?;
-        migrate(&config, indexes)?;
+        migrate(&config, indexes, counts)?;
         let writer = write::start(config.clone())?;
         Ok(Self {
             writer,
             pool: Arc::new(Pool::new(config)),
+            counts: counts.into(),
         })
     }
 }
@@ -134,7 +147,8 @@ impl Store for PgStore {
     }
 
     fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
-        match sql::count_by(Dialect::Postgres, &groups) {
+        let counted = counts::holds(&self.counts, groups.collection, groups.property);
+        match sql::count_by(Dialect::Postgres, &groups, counted) {
             Ok(sql) => self.pool.run(move |c| read::count_by(c, &sql)),
             Err(e) => StoreFuture::ready(Err(e)),
         }

@@ -318,10 +318,13 @@ fn statements_page_count_and_count_by() {
     let counted = query(Some("userName eq 'a'"), &[]);
     section(&mut out, "count", |d| count(d, &counted).unwrap());
     section(&mut out, "count_by: one parent", |d| {
-        count_by(d, &statuses_by_status(Some("p1"))).unwrap()
+        count_by(d, &statuses_by_status(Some("p1")), false).unwrap()
     });
     section(&mut out, "count_by: every parent", |d| {
-        count_by(d, &statuses_by_status(None)).unwrap()
+        count_by(d, &statuses_by_status(None), false).unwrap()
+    });
+    section(&mut out, "count_by: counts the database keeps", |d| {
+        count_by(d, &statuses_by_status(Some("p1")), true).unwrap()
     });
     check("statements", &out);
 }
@@ -383,7 +386,7 @@ fn names_from_outside_the_model_are_refused() {
             property: "status) OR (1=1",
             ..statuses_by_status(None)
         };
-        assert!(count_by(dialect, &groups).is_err());
+        assert!(count_by(dialect, &groups, false).is_err());
     }
     // A literal is a parameter, whatever it holds.
     let mut sql = Sql::new(Dialect::Sqlite);

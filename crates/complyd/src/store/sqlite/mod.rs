@@ -11,6 +11,7 @@ mod read;
 mod tests;
 mod write;
 
+use super::counts::{self, ModelCount};
 use super::indexes::{sync_sqlite, ModelIndex};
 use super::sql::{self, Dialect};
 use super::writer::{self, Job, JobFn};
@@ -27,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_row_shape.sql"),
     include_str!("../migrations/0004_key_index_by_id.sql"),
     include_str!("../migrations/0005_model_indexes.sql"),
+    include_str!("../migrations/0006_counts.sql"),
 ];
 const READERS: usize = 4;
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -39,6 +41,8 @@ pub struct SqliteStore {
     /// The database file, and which file it was when opened (see `check`).
     path: PathBuf,
     file_id: Option<FileId>,
+    /// What the database counts (`counts`).
+    counts: Arc<[ModelCount]>,
 }
 
 /// A file's device and inode: the same path may come to name another file.
@@ -92,10 +96,16 @@ fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
 
 impl SqliteStore {
     /// Opens (creating if needed) `complyd.db` in `dir` and brings its schema up to date.
-    pub fn open(dir: &Path, indexes: &[ModelIndex]) -> Result<Self, StoreError> {
+    pub fn open(
+        dir: &Path,
+        indexes: &[ModelIndex],
+        counts: &[ModelCount],
+    ) -> Result<Self, StoreError> {
         let path = dir.join("complyd.db");
         let mut writer_conn = connection::open(&path)?;
-        let changed = migrate(&mut writer_conn)? + sync_sqlite(&mut writer_conn, indexes)?;
+        let changed = migrate(&mut writer_conn)?
+            + sync_sqlite(&mut writer_conn, indexes)?
+            + counts::sync_sqlite(&mut writer_conn, counts)?;
         if changed > 0 {
             // A migration may rewrite whole indexes into the WAL; every later start would
             // otherwise read them back to rebuild the WAL index until a checkpoint caught up.
@@ -114,6 +124,7 @@ impl SqliteStore {
             readers: Arc::new(Readers::new(readers)),
             _alive: alive,
             file_id: file_id(&path),
+            counts: counts.into(),
             path,
         })
     }
@@ -165,7 +176,8 @@ impl Store for SqliteStore {
     }
 
     fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
-        match sql::count_by(Dialect::Sqlite, &groups) {
+        let counted = counts::holds(&self.counts, groups.collection, groups.property);
+        match sql::count_by(Dialect::Sqlite, &groups, counted) {
             Ok(sql) => self.readers.bounded(move |c| read::count_by(c, &sql)),
             Err(e) => StoreFuture::ready(Err(e)),
         }

@@ -18,7 +18,7 @@ fn status(i: usize) -> Key {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sqlite = SqliteStore::open(dir.path(), &[]).unwrap();
+    let mut sqlite = SqliteStore::open(dir.path(), &[], &[]).unwrap();
     let store: &dyn Store = &sqlite;
     store
         .write(|tx| {
@@ -69,7 +69,7 @@ async fn a_folder_from_an_older_schema_keeps_its_rows_and_its_unique_keys() {
         }
         tx.commit().unwrap();
     }
-    let sqlite = SqliteStore::open(dir.path(), &[]).unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], &[]).unwrap();
     let store: &dyn Store = &sqlite;
     assert!(store.get(&status(2)).await.unwrap().is_some());
     let taken = store
@@ -92,4 +92,92 @@ async fn a_folder_from_an_older_schema_keeps_its_rows_and_its_unique_keys() {
     );
     assert_eq!(version, MIGRATIONS.len());
     assert_eq!(key_columns, "id,tenant,collection,parent");
+}
+
+fn status_body(status: &str) -> String {
+    format!("{{\"status\":\"{status}\",\"n\":1}}")
+}
+
+fn statuses_by_status() -> CountBy<'static> {
+    CountBy {
+        tenant: "t",
+        collection: "deviceCompliancePolicies/deviceStatuses",
+        parent: Some("p"),
+        property: "status",
+    }
+}
+
+/// The kept counts of the statuses under `p`, checked against a count of the rows.
+async fn kept_counts(sqlite: &SqliteStore) -> Vec<(String, u64)> {
+    let mut kept = sqlite.count_by(statuses_by_status()).await.unwrap();
+    kept.sort();
+    let sql = sql::count_by(Dialect::Sqlite, &statuses_by_status(), false).unwrap();
+    let reader = sqlite.readers.any(0).unwrap();
+    // Rows without the property group as "" there; no overview counts them.
+    let mut rows = read::count_by(&reader, &sql).unwrap();
+    rows.retain(|(value, _)| !value.is_empty());
+    rows.sort();
+    assert_eq!(kept, rows, "kept counts differ from the rows");
+    kept
+}
+
+fn counts(expected: &[(&str, u64)]) -> Vec<(String, u64)> {
+    expected.iter().map(|(s, n)| (s.to_string(), *n)).collect()
+}
+
+/// The counts the database keeps equal a count of the rows: built from the rows a folder
+/// already holds when the counts are first declared, then moved by inserts, updates that change
+/// the value or not, deletes and deletes of whole trees; a rolled-back write moves none.
+#[tokio::test]
+async fn kept_counts_follow_every_write_and_start_from_the_stored_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let sqlite = SqliteStore::open(dir.path(), &[], &[]).unwrap();
+        let store: &dyn Store = &sqlite;
+        store
+            .write(|tx| {
+                (0..30).try_for_each(|i| {
+                    let s = ["compliant", "nonCompliant", "unknown"][i % 3];
+                    tx.insert(&status(i), "x", &status_body(s))
+                })
+            })
+            .await
+            .unwrap();
+    }
+    let model = odata::Model::intune().unwrap();
+    let declared = crate::store::counts::declared(model).unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], &declared).unwrap();
+    let store: &dyn Store = &sqlite;
+    let all_three = counts(&[("compliant", 10), ("nonCompliant", 10), ("unknown", 10)]);
+    assert_eq!(kept_counts(&sqlite).await, all_three);
+    store
+        .write(|tx| {
+            tx.update(&status(0), &status_body("nonCompliant"))?;
+            tx.update(&status(1), "{\"status\":\"nonCompliant\",\"n\":2}")?;
+            tx.update(&status(2), "{\"n\":3}")?;
+            tx.delete_tree(&status(3))?;
+            tx.insert(&status(99), "x", &status_body("error"))
+        })
+        .await
+        .unwrap();
+    let moved = counts(&[
+        ("compliant", 8),
+        ("error", 1),
+        ("nonCompliant", 11),
+        ("unknown", 9),
+    ]);
+    assert_eq!(kept_counts(&sqlite).await, moved);
+    let refused = store
+        .write(|tx| {
+            tx.update(&status(4), &status_body("error"))?;
+            Err::<(), StoreError>(StoreError::Conflict)
+        })
+        .await;
+    assert!(refused.is_err());
+    assert_eq!(kept_counts(&sqlite).await, moved);
+    store
+        .write(|tx| tx.delete_tenant("t").map(|_| ()))
+        .await
+        .unwrap();
+    assert_eq!(kept_counts(&sqlite).await, counts(&[]));
 }

@@ -40,3 +40,9 @@ sqlite: SELECT json_extract(body, '$.status') AS value, count(*) AS n FROM entit
 postgres: SELECT ((body->>'status') COLLATE "C") AS value, count(*) AS n FROM entity WHERE tenant = ($1::text COLLATE "C") AND collection = 'deviceCompliancePolicies/deviceStatuses' GROUP BY 1
   params: [Text("t1")]
 
+-- count_by: counts the database keeps
+sqlite: SELECT value, n FROM entity_count WHERE tenant = ?1 AND collection = 'deviceCompliancePolicies/deviceStatuses' AND parent = ?2 AND property = ?3 AND n > 0
+  params: [Text("t1"), Text("p1"), Text("status")]
+postgres: SELECT value, n FROM entity_count WHERE tenant = ($1::text COLLATE "C") AND collection = 'deviceCompliancePolicies/deviceStatuses' AND parent = ($2::text COLLATE "C") AND property = ($3::text COLLATE "C") AND n > 0
+  params: [Text("t1"), Text("p1"), Text("status")]
+
