@@ -9,6 +9,7 @@ mod applies;
 mod checkin;
 mod demo;
 mod fleet;
+mod membership;
 mod queue;
 mod results;
 mod snapshot;
@@ -67,10 +68,13 @@ impl Engine {
     }
 }
 
-/// What every evaluation of a tenant reads before its devices: its settings and policies.
+/// What every evaluation of a tenant reads before its devices: its settings and policies, and
+/// for a round over every device, who is in which group.
 pub struct TenantView {
     pub settings: tenant::Settings,
     pub policies: Vec<Policy>,
+    /// Read for rounds only (`snapshot::read`); without it each device's groups are queried.
+    pub membership: Option<membership::Membership>,
 }
 
 impl TenantView {
@@ -78,7 +82,19 @@ impl TenantView {
         Ok(Self {
             settings: tenant::Settings::read(tx, tenant)?,
             policies: tenant::policies(tx, tenant)?,
+            membership: None,
         })
+    }
+
+    /// `read`, with the tenant's group membership.
+    pub fn read_with_membership(
+        tx: &mut dyn WriteTx,
+        model: &Model,
+        tenant: &str,
+    ) -> Result<Self, ApiError> {
+        let mut view = Self::read(tx, tenant)?;
+        view.membership = membership::Membership::read(tx, model, tenant)?;
+        Ok(view)
     }
 }
 
@@ -232,7 +248,7 @@ impl Engine {
         let mut record = stored_record.clone();
         let facts = self.facts(&device, &record);
         let (settings, policies) = (view.settings, &view.policies);
-        let groups = self.groups(tx, tenant, &device)?;
+        let groups = self.groups(tx, view, tenant, &device)?;
         let subject = Subject {
             device_id,
             device: &device,
@@ -250,15 +266,15 @@ impl Engine {
                 applicable.push(policy);
             }
         }
-        let previous: HashMap<String, Map<String, Value>> =
-            results::current_states(tx, tenant, device_id)?
-                .into_iter()
-                .collect();
+        // What the last evaluation stored, per policy: its state, since when it fails, and a
+        // fingerprint of its outcome (a policy whose fingerprint is unchanged rewrites nothing).
         let mut hidden = record
             .get("policies")
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
+        let names = results::names_print(&device);
+        let renamed = record.get("names").and_then(Value::as_str) != Some(names.as_str());
         let stamp = results::utc(now);
         let writer = results::Writer {
             model: self.model,
@@ -269,26 +285,34 @@ impl Engine {
         let facts_view = DeviceFacts {
             id: device_id,
             body: &device,
+            renamed,
         };
         let mut outcomes = Vec::new();
         let mut kept = HashSet::new();
         for policy in applicable {
-            let since_before = hidden
-                .get(&policy.id)
-                .and_then(|h| h.get("since"))
-                .and_then(Value::as_i64);
+            let last = hidden.get(&policy.id);
+            let since_before = last.and_then(|h| h.get("since")).and_then(Value::as_i64);
             let outcome = self.outcome(policy, platform.as_deref(), &facts, since_before, now);
+            let print = results::outcome_print(policy, &outcome);
+            let same =
+                last.and_then(|h| h.get("print")).and_then(Value::as_str) == Some(print.as_str());
+            let before = if same && !renamed {
+                None
+            } else {
+                results::stored_state(tx, tenant, device_id, &policy.id)?
+            };
             results::store(
                 tx,
                 &writer,
                 &facts_view,
                 policy,
                 &outcome,
-                previous.get(&policy.id),
+                before.as_ref(),
+                same,
             )?;
             hidden.insert(
                 policy.id.clone(),
-                json!({"state": outcome.state.name(), "since": outcome.since}),
+                json!({"state": outcome.state.name(), "since": outcome.since, "print": print}),
             );
             kept.insert(policy.id.clone());
             outcomes.push((
@@ -297,11 +321,21 @@ impl Engine {
                 outcome,
             ));
         }
-        for (policy_id, before) in &previous {
-            if !kept.contains(policy_id) {
-                results::remove(tx, &writer, &facts_view, policy_id, before)?;
-                hidden.remove(policy_id);
-            }
+        let gone: Vec<String> = hidden
+            .keys()
+            .filter(|id| !kept.contains(*id))
+            .cloned()
+            .collect();
+        for policy_id in gone {
+            let before = results::stored_state(tx, tenant, device_id, &policy_id)?;
+            results::remove(
+                tx,
+                &writer,
+                &facts_view,
+                &policy_id,
+                &before.unwrap_or_default(),
+            )?;
+            hidden.remove(&policy_id);
         }
         let stale = device
             .get("lastSyncDateTime")
@@ -336,15 +370,12 @@ impl Engine {
                 tx, self.model, tenant, device_id, &device, grace_ends, &stamp,
             )?;
         }
-        results::put_changed(
-            tx,
-            self.model,
-            &device_key,
-            &row.type_name,
-            &device,
-            Some(&stored_device),
-        )?;
+        // Only the verdict and its grace end can differ from the stored (shaped) body.
+        if device != stored_device {
+            results::put(tx, self.model, &device_key, &row.type_name, &device)?;
+        }
         record.insert("policies".into(), Value::Object(hidden));
+        record.insert("names".into(), json!(names));
         results::put_changed(
             tx,
             self.model,
@@ -374,22 +405,29 @@ impl Engine {
         facts
     }
 
-    /// The groups of the device's directory device and of its primary user, every level.
+    /// The groups of the device's directory device and of its primary user, every level: from
+    /// the view's membership when it has one, else queried.
     fn groups(
         &self,
         tx: &mut dyn WriteTx,
+        view: &TenantView,
         tenant: &str,
         device: &Map<String, Value>,
     ) -> Result<HashSet<String>, ApiError> {
-        let mut groups = HashSet::new();
+        let mut objects = Vec::new();
         if let Some(user) = device.get("userId").and_then(Value::as_str) {
             if !user.is_empty() {
-                groups.extend(tenant::groups_of(tx, self.model, tenant, user)?);
+                objects.push(user.to_string());
             }
         }
         if let Some(aad) = device.get("azureADDeviceId").and_then(Value::as_str) {
-            if let Some((object_id, _)) = tenant::directory_device(tx, tenant, aad)? {
-                groups.extend(tenant::groups_of(tx, self.model, tenant, &object_id)?);
+            objects.extend(tenant::directory_device_id(tx, tenant, aad)?);
+        }
+        let mut groups = HashSet::new();
+        for object in &objects {
+            match &view.membership {
+                Some(membership) => membership.groups_of(object, &mut groups),
+                None => groups.extend(tenant::groups_of(tx, self.model, tenant, object)?),
             }
         }
         Ok(groups)
@@ -480,7 +518,7 @@ impl Engine {
                 made
             }
         };
-        if tenant::directory_device(tx, tenant, &aad)?.is_none() {
+        if tenant::directory_device_id(tx, tenant, &aad)?.is_none() {
             self.add_directory_device(tx, tenant, &aad, &device)?;
         }
         self.evaluate(tx, tenant, device_id, now)
@@ -551,6 +589,7 @@ impl Engine {
         let facts_view = DeviceFacts {
             id: device_id,
             body: &device,
+            renamed: false,
         };
         for (policy_id, before) in results::current_states(tx, tenant, device_id)? {
             results::remove(tx, &writer, &facts_view, &policy_id, &before)?;

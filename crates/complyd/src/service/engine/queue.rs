@@ -308,7 +308,8 @@ impl Service {
 
     /// One round: every device evaluated, then the mark cleared if no change came meanwhile.
     async fn round(&self, tenant: &str, version: i64) -> Result<usize, ApiError> {
-        let (generation, view) = super::snapshot::read(Arc::clone(&self.store), tenant).await?;
+        let (generation, view) =
+            super::snapshot::read(Arc::clone(&self.store), self.engine.model, tenant).await?;
         self.engine.keep_view(tenant, generation, view);
         let evaluated = self.reevaluate_tenant(tenant).await?;
         let key = mark_key(tenant);

@@ -152,6 +152,49 @@ pub struct PolicyOutcome {
 pub struct DeviceFacts<'a> {
     pub id: &'a str,
     pub body: &'a Map<String, Value>,
+    /// Whether a name the reports show (device, model, user) changed since the last evaluation:
+    /// then every row that shows one is written again.
+    pub renamed: bool,
+}
+
+/// The device's names the reports show, as one fingerprint (`renamed`).
+pub fn names_print(device: &Map<String, Value>) -> String {
+    let mut text = String::new();
+    for name in NAMES_SHOWN {
+        text.push_str(&device.get(*name).map(Value::to_string).unwrap_or_default());
+        text.push('\u{1f}');
+    }
+    format!("{:016x}", crate::common::fnv1a(text.as_bytes()))
+}
+
+const NAMES_SHOWN: &[&str] = &[
+    "deviceName",
+    "model",
+    "userId",
+    "userPrincipalName",
+    "userDisplayName",
+    "emailAddress",
+];
+
+/// A fingerprint of everything a policy's outcome shows besides the device's names: equal
+/// fingerprints, equal rows.
+pub fn outcome_print(policy: &Policy, outcome: &PolicyOutcome) -> String {
+    let mut text = format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{}",
+        policy.id,
+        policy.display_name(),
+        policy.version(),
+        outcome.state.name(),
+        outcome.grace_ends,
+        outcome.platform_type,
+    );
+    for s in &outcome.settings {
+        text.push_str(&format!(
+            "\u{1e}{}\u{1f}{}\u{1f}{}\u{1f}{:?}",
+            s.setting, s.name, s.state, s.current
+        ));
+    }
+    format!("{:016x}", crate::common::fnv1a(text.as_bytes()))
 }
 
 impl DeviceFacts<'_> {
@@ -161,7 +204,8 @@ impl DeviceFacts<'_> {
 }
 
 /// Stores the outcome of `policy` on the device everywhere it shows, and moves the setting
-/// counts from the previous outcome (`before`) to this one.
+/// counts from the previous outcome (`before`, the stored policy state) to this one. `same`: the
+/// outcome is the one stored (equal fingerprints), so only what a report stamps is written.
 pub fn store(
     tx: &mut dyn WriteTx,
     w: &Writer<'_>,
@@ -169,7 +213,12 @@ pub fn store(
     policy: &Policy,
     outcome: &PolicyOutcome,
     before: Option<&Map<String, Value>>,
+    same: bool,
 ) -> Result<(), ApiError> {
+    let same = same && !device.renamed;
+    if same && !w.reported {
+        return Ok(());
+    }
     let grace_end = outcome
         .grace_ends
         .map(utc)
@@ -208,14 +257,16 @@ pub fn store(
         "userPrincipalName": upn,
     });
     let state = state.as_object().cloned().unwrap_or_default();
-    put_changed(
-        tx,
-        w.model,
-        &key(w.tenant, POLICY_STATES, device.id, &policy.id),
-        "microsoft.graph.deviceCompliancePolicyState",
-        &state,
-        before,
-    )?;
+    if !same {
+        put_changed(
+            tx,
+            w.model,
+            &key(w.tenant, POLICY_STATES, device.id, &policy.id),
+            "microsoft.graph.deviceCompliancePolicyState",
+            &state,
+            before,
+        )?;
+    }
     let status = json!({
         "deviceDisplayName": device.text("deviceName"),
         "userName": device.text("userDisplayName"),
@@ -233,6 +284,9 @@ pub fn store(
     if !status_unchanged(tx, w, &status_key, STATUS, &status)? {
         put(tx, w.model, &status_key, STATUS, &status)?;
         refresh_user_status(tx, w, &policy.id, device)?;
+    }
+    if same {
+        return Ok(());
     }
     let old = before.map(setting_states_of).unwrap_or_default();
     let new: Vec<(String, String, String)> = outcome
@@ -400,8 +454,13 @@ fn move_counts(
         }
     }
     for (setting, name, state) in new {
-        if !old.iter().any(|o| &o.0 == setting && &o.2 == state) {
+        let kept = old.iter().any(|o| &o.0 == setting && &o.2 == state);
+        if !kept {
             bump(tx, w, &policy.id, setting, name, platform_type, state, 1)?;
+        }
+        // The tenant's row shows the state and the device's names only.
+        if kept && !device.renamed {
+            continue;
         }
         let summary = tenant_summary_id(setting);
         let row = json!({
@@ -419,13 +478,12 @@ fn move_counts(
             "platformType": null,
         });
         let id = format!("{}_{}", device.id, policy.id);
-        put_changed(
+        put(
             tx,
             w.model,
             &key(w.tenant, TENANT_SETTING_STATES, &summary, &id),
             "microsoft.graph.deviceComplianceSettingState",
             row.as_object().unwrap_or(&Map::new()),
-            None,
         )?;
     }
     Ok(())
@@ -500,6 +558,16 @@ pub fn current_states(
         .into_iter()
         .map(|row| Ok((row.key.id.clone(), parse_body(&row.body)?)))
         .collect()
+}
+
+/// The device's stored state for one policy, if it has one.
+pub fn stored_state(
+    tx: &mut dyn WriteTx,
+    tenant: &str,
+    device: &str,
+    policy_id: &str,
+) -> Result<Option<Map<String, Value>>, ApiError> {
+    get(tx, &key(tenant, POLICY_STATES, device, policy_id))
 }
 
 /// The multi-tenant view's row of the device (`/beta/managedDeviceCompliances`, shown also at

@@ -58,9 +58,13 @@ impl WriteTx for ReadOnly {
     }
 }
 
-/// The tenant's generation and its settings and policies as committed now, read by the store's
-/// readers. A write that finds the same generation may use the view as its own.
-pub async fn read(store: Arc<dyn Store>, tenant: &str) -> Result<(String, TenantView), ApiError> {
+/// The tenant's generation and its settings, policies and group membership as committed now,
+/// read by the store's readers. A write that finds the same generation may use the view as its own.
+pub async fn read(
+    store: Arc<dyn Store>,
+    model: &'static odata::Model,
+    tenant: &str,
+) -> Result<(String, TenantView), ApiError> {
     let runtime = Handle::current();
     let tenant = tenant.to_string();
     tokio::task::spawn_blocking(move || {
@@ -68,7 +72,7 @@ pub async fn read(store: Arc<dyn Store>, tenant: &str) -> Result<(String, Tenant
         // The generation first: a change committed after it moves it, and the write then reads
         // again rather than trust this view.
         let generation = queue::generation(&mut reader, &tenant)?;
-        let view = TenantView::read(&mut reader, &tenant)?;
+        let view = TenantView::read_with_membership(&mut reader, model, &tenant)?;
         Ok((generation, view))
     })
     .await

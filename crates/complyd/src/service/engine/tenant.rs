@@ -15,6 +15,7 @@ const RULES: &str = "deviceCompliancePolicies/scheduledActionsForRule";
 const ACTIONS: &str =
     "deviceCompliancePolicies/scheduledActionsForRule/scheduledActionConfigurations";
 pub const DIRECTORY: &str = "directoryObjects";
+pub const GROUP_TYPE: &str = "microsoft.graph.group";
 
 /// The most policies one evaluation reads (a tenant with more is refused, not half-evaluated).
 pub const MAX_POLICIES: usize = 10_000;
@@ -229,21 +230,19 @@ pub fn groups_of(
         .collect())
 }
 
-/// The directory device whose `deviceId` is `device_id`: its object id and body.
-pub fn directory_device(
+/// The object id of the directory device whose `deviceId` is `device_id`.
+pub fn directory_device_id(
     tx: &mut dyn WriteTx,
     tenant: &str,
     device_id: &str,
-) -> Result<Option<super::results::Stored>, ApiError> {
+) -> Result<Option<String>, ApiError> {
     let mut query = Query::all(tenant, DIRECTORY, "");
     query.filter = Some(property_eq("deviceId", device_id));
     query.limit = 1;
-    match tx.query(&query)?.into_iter().next() {
-        Some((row, _)) if row.type_name == "microsoft.graph.device" => {
-            Ok(Some((row.key.id.clone(), parse_body(&row.body)?)))
-        }
-        _ => Ok(None),
-    }
+    Ok(match tx.query(&query)?.into_iter().next() {
+        Some((row, _)) if row.type_name == "microsoft.graph.device" => Some(row.key.id),
+        _ => None,
+    })
 }
 
 /// `PROPERTY eq 'value'` on the stored bodies.

@@ -82,12 +82,13 @@ impl Service {
                     let mut out = Vec::new();
                     let mut filters = Filters::default();
                     let now = crate::common::now_unix();
+                    let view = engine.view(tx, &tenant_owned)?;
                     for id in &ids {
                         let key = results::key(&tenant_owned, results::DEVICES, "", id);
                         let Some(row) = tx.get(&key)? else { continue };
                         let device = parse_body(&row.body)?;
                         let record = read_evaluation(tx, &tenant_owned, id)?;
-                        let groups = engine.groups(tx, &tenant_owned, &device)?;
+                        let groups = engine.groups(tx, &view, &tenant_owned, &device)?;
                         let subject = Subject {
                             device_id: id,
                             device: &device,

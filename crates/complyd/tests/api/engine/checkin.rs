@@ -157,6 +157,7 @@ async fn a_check_in_is_evaluated_and_every_report_follows() {
             ),
         )
         .await;
+    let length_id = length["id"].as_str().unwrap().to_string();
     assert_eq!(per_device.len(), 1);
     assert_eq!(per_device[0]["deviceId"], id.as_str());
     assert_eq!(per_device[0]["state"], "nonCompliant");
@@ -188,6 +189,28 @@ async fn a_check_in_is_evaluated_and_every_report_follows() {
         ),
         (json!(0), json!(1))
     );
+
+    // Renamed, nothing else changed: every row that shows the name follows (the outcome is the
+    // same, so only the name tells them to).
+    check_in(&c, &id, &json!({"deviceName": "LAPTOP-RENAMED"}))
+        .await
+        .expect(200);
+    let statuses = c
+        .list("v1.0", &format!("{POLICIES}/{policy}/deviceStatuses"))
+        .await;
+    assert_eq!(statuses[0]["deviceDisplayName"], "LAPTOP-RENAMED");
+    let per_device = c
+        .list(
+            "v1.0",
+            &format!(
+                "deviceManagement/deviceCompliancePolicySettingStateSummaries/{}/deviceComplianceSettingStates",
+                length_id
+            ),
+        )
+        .await;
+    assert_eq!(per_device.len(), 1);
+    assert_eq!(per_device[0]["deviceName"], "LAPTOP-RENAMED");
+    assert_eq!(per_device[0]["state"], "compliant");
 }
 
 #[tokio::test]
