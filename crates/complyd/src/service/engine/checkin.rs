@@ -2,7 +2,7 @@
 //! reports (any `managedDevice` property, and the facts Graph has no property for) is stored and
 //! the device evaluated, in one write.
 
-use super::{evaluation_key, read_evaluation, results, Engine, Verdict};
+use super::{results, DeviceInput, Engine, Verdict};
 use crate::error::ApiError;
 use crate::service::Service;
 use compliance::rules::FactType;
@@ -111,30 +111,20 @@ impl Service {
             .write(move |tx| {
                 Engine::hold_tenant(tx, &tenant)?;
                 let now = crate::common::now_unix();
-                let key = results::key(&tenant, results::DEVICES, "", &device_id);
-                let row = tx
-                    .get(&key)?
-                    .ok_or_else(|| crate::service::not_found(&key))?;
-                let mut device = crate::service::parse_body(&row.body)?;
-                device.extend(report.properties.clone());
-                device.insert("lastSyncDateTime".into(), results::utc(now).into());
-                results::put(tx, engine.model, &key, &row.type_name, &device)?;
-                let mut record = read_evaluation(tx, &tenant, &device_id)?;
-                let mut facts = record
+                let mut input = DeviceInput::load(tx, &tenant, &device_id)?;
+                input.device.extend(report.properties.clone());
+                input
+                    .device
+                    .insert("lastSyncDateTime".into(), results::utc(now).into());
+                let mut facts = input
+                    .record
                     .get("facts")
                     .and_then(Value::as_object)
                     .cloned()
                     .unwrap_or_default();
                 facts.extend(report.facts.clone());
-                record.insert("facts".into(), Value::Object(facts));
-                results::put(
-                    tx,
-                    engine.model,
-                    &evaluation_key(&tenant, &device_id),
-                    "",
-                    &record,
-                )?;
-                engine.evaluate(tx, &tenant, &device_id, now)
+                input.record.insert("facts".into(), Value::Object(facts));
+                engine.evaluate_reported(tx, &tenant, &device_id, now, input)
             })
             .await?;
         Ok(verdict.to_json())

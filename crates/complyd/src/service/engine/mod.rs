@@ -182,6 +182,34 @@ impl Verdict {
     }
 }
 
+/// A device as an evaluation takes it: as stored, and as it is to be stored (with what it
+/// reported, for a check-in), with its hidden record likewise.
+pub struct DeviceInput {
+    type_name: String,
+    stored_device: Map<String, Value>,
+    pub device: Map<String, Value>,
+    stored_record: Map<String, Value>,
+    pub record: Map<String, Value>,
+}
+
+impl DeviceInput {
+    pub fn load(tx: &mut dyn WriteTx, tenant: &str, device_id: &str) -> Result<Self, ApiError> {
+        let key = results::key(tenant, results::DEVICES, "", device_id);
+        let row = tx
+            .get(&key)?
+            .ok_or_else(|| crate::service::not_found(&key))?;
+        let stored_device = parse_body(&row.body)?;
+        let stored_record = read_evaluation(tx, tenant, device_id)?;
+        Ok(Self {
+            type_name: row.type_name,
+            device: stored_device.clone(),
+            stored_device,
+            record: stored_record.clone(),
+            stored_record,
+        })
+    }
+}
+
 /// The hidden record of one device.
 fn evaluation_key(tenant: &str, device: &str) -> crate::store::Key {
     results::key(tenant, EVALUATION, device, device)
@@ -208,8 +236,22 @@ impl Engine {
         device_id: &str,
         now: i64,
     ) -> Result<Verdict, ApiError> {
+        let input = DeviceInput::load(tx, tenant, device_id)?;
+        self.evaluate_reported(tx, tenant, device_id, now, input)
+    }
+
+    /// `evaluate` of a device whose report (`input.device`, `input.record`) is not stored yet:
+    /// stored with the results.
+    pub fn evaluate_reported(
+        &self,
+        tx: &mut dyn WriteTx,
+        tenant: &str,
+        device_id: &str,
+        now: i64,
+        input: DeviceInput,
+    ) -> Result<Verdict, ApiError> {
         let view = self.view(tx, tenant)?;
-        self.evaluate_with(tx, &view, tenant, device_id, now, true)
+        self.evaluate_with(tx, &view, tenant, device_id, now, true, input)
     }
 
     /// A re-evaluation (the device reported nothing new): `evaluate` with the tenant's settings
@@ -223,12 +265,14 @@ impl Engine {
         device_id: &str,
         now: i64,
     ) -> Result<Verdict, ApiError> {
-        self.evaluate_with(tx, view, tenant, device_id, now, false)
+        let input = DeviceInput::load(tx, tenant, device_id)?;
+        self.evaluate_with(tx, view, tenant, device_id, now, false, input)
     }
 
     /// `reported`: the device reported (a check-in, a new device), so its statuses take `now`
     /// as their `lastReportedDateTime` even when nothing else changed. Rows an evaluation would
     /// write as they are stored are not written again.
+    #[allow(clippy::too_many_arguments)]
     fn evaluate_with(
         &self,
         tx: &mut dyn WriteTx,
@@ -237,15 +281,16 @@ impl Engine {
         device_id: &str,
         now: i64,
         reported: bool,
+        input: DeviceInput,
     ) -> Result<Verdict, ApiError> {
         let device_key = results::key(tenant, results::DEVICES, "", device_id);
-        let row = tx
-            .get(&device_key)?
-            .ok_or_else(|| crate::service::not_found(&device_key))?;
-        let stored_device = parse_body(&row.body)?;
-        let mut device = stored_device.clone();
-        let stored_record = read_evaluation(tx, tenant, device_id)?;
-        let mut record = stored_record.clone();
+        let DeviceInput {
+            type_name,
+            stored_device,
+            mut device,
+            stored_record,
+            mut record,
+        } = input;
         let facts = self.facts(&device, &record);
         let (settings, policies) = (view.settings, &view.policies);
         let groups = self.groups(tx, view, tenant, &device)?;
@@ -372,7 +417,7 @@ impl Engine {
         }
         // Only the verdict and its grace end can differ from the stored (shaped) body.
         if device != stored_device {
-            results::put(tx, self.model, &device_key, &row.type_name, &device)?;
+            results::put(tx, self.model, &device_key, &type_name, &device)?;
         }
         record.insert("policies".into(), Value::Object(hidden));
         record.insert("names".into(), json!(names));
