@@ -13,6 +13,7 @@ mod membership;
 mod queue;
 mod results;
 mod snapshot;
+mod tally;
 mod tenant;
 mod what_if;
 
@@ -26,6 +27,7 @@ use results::{DeviceFacts, PolicyOutcome, SettingOutcome};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use tally::SharedTally;
 use tenant::Policy;
 
 pub use demo::Demo;
@@ -251,12 +253,16 @@ impl Engine {
         input: DeviceInput,
     ) -> Result<Verdict, ApiError> {
         let view = self.view(tx, tenant)?;
-        self.evaluate_with(tx, &view, tenant, device_id, now, true, input)
+        let tally = SharedTally::default();
+        let verdict = self.evaluate_with(tx, &view, tenant, device_id, now, true, input, &tally)?;
+        tally.into_inner().flush(tx, self.model, tenant)?;
+        Ok(verdict)
     }
 
     /// A re-evaluation (the device reported nothing new): `evaluate` with the tenant's settings
     /// and policies read once for many devices (a batch reads them inside its own write, so they
     /// cannot change under it). A report it leaves as it was keeps its `lastReportedDateTime`.
+    /// The setting summaries' moves are added to `tally`, for the caller to flush once.
     pub fn evaluate_in(
         &self,
         tx: &mut dyn WriteTx,
@@ -264,9 +270,10 @@ impl Engine {
         tenant: &str,
         device_id: &str,
         now: i64,
+        tally: &SharedTally,
     ) -> Result<Verdict, ApiError> {
         let input = DeviceInput::load(tx, tenant, device_id)?;
-        self.evaluate_with(tx, view, tenant, device_id, now, false, input)
+        self.evaluate_with(tx, view, tenant, device_id, now, false, input, tally)
     }
 
     /// `reported`: the device reported (a check-in, a new device), so its statuses take `now`
@@ -282,6 +289,7 @@ impl Engine {
         now: i64,
         reported: bool,
         input: DeviceInput,
+        tally: &SharedTally,
     ) -> Result<Verdict, ApiError> {
         let device_key = results::key(tenant, results::DEVICES, "", device_id);
         let DeviceInput {
@@ -326,6 +334,7 @@ impl Engine {
             tenant,
             now: &stamp,
             reported,
+            tally,
         };
         let facts_view = DeviceFacts {
             id: device_id,
@@ -622,12 +631,14 @@ impl Engine {
         device_id: &str,
     ) -> Result<(), ApiError> {
         let device = self.stored_device(tx, tenant, device_id)?;
+        let tally = SharedTally::default();
         let stamp = results::utc(crate::common::now_unix());
         let writer = results::Writer {
             model: self.model,
             tenant,
             now: &stamp,
             reported: false,
+            tally: &tally,
         };
         // Each removal deletes the policy's status of the device first, so the user's status is
         // recounted without it.
@@ -640,7 +651,7 @@ impl Engine {
             results::remove(tx, &writer, &facts_view, &policy_id, &before)?;
         }
         tx.delete_tree(&results::key(tenant, results::TENANT_VIEW, "", device_id))?;
-        Ok(())
+        tally.into_inner().flush(tx, self.model, tenant)
     }
 
     /// The device's body as stored now (after an evaluation changed it).

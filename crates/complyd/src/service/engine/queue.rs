@@ -35,10 +35,11 @@ pub const CHANGES_THAT_MATTER: &[&str] = &[
 /// marks every tenant it loads).
 pub const MARKS_TENANT: &str = "_engine";
 const MARKS: &str = "_reevaluate";
-/// Devices evaluated per write.
-const BATCH: usize = 200;
-/// Policy outcomes stored per write, at most (give or take one device's).
-const WORK_PER_WRITE: usize = 400;
+/// Devices read per page, at most one write's worth.
+const BATCH: usize = 2_000;
+/// How long one write evaluates before it commits (give or take one device): long enough that
+/// a commit's sync is a small part of it, short enough that a client's write waits little.
+const WRITE_FOR: std::time::Duration = std::time::Duration::from_millis(40);
 /// Before each batch the worker lets the writes clients wait on go first, for at most this long.
 const YIELD_MS: u64 = 1_000;
 /// The worker lets a tenant's changes settle this long before a round (a burst of changes, as a
@@ -337,53 +338,61 @@ impl Service {
     }
 
     /// Every managed device of `tenant`, evaluated in batches: each write takes up to [`BATCH`]
-    /// devices and stops early once it has stored [`WORK_PER_WRITE`] policy outcomes, so that one
+    /// devices and stops early once it has worked for [`WRITE_FOR`], so that one
     /// write stays short even where many policies apply to every device.
     async fn reevaluate_tenant(&self, tenant: &str) -> Result<usize, ApiError> {
         let mut cursor: Option<Cursor> = None;
         let mut evaluated = 0;
         loop {
-            self.let_clients_write_first().await;
             let mut query = Query::all(tenant, super::results::DEVICES, "");
             query.limit = BATCH;
             query.cursor = cursor.take();
             let page = self.store.query(query).await?;
-            if page.is_empty() {
+            let Some((last, values)) = page.last() else {
                 return Ok(evaluated);
-            }
-            let ids: Vec<String> = page.iter().map(|(row, _)| row.key.id.clone()).collect();
-            let (engine, tenant_owned) = (Arc::clone(&self.engine), tenant.to_string());
-            let done = self
-                .store
-                .write(move |tx| {
-                    super::Engine::hold_tenant(tx, &tenant_owned)?;
-                    let now = crate::common::now_unix();
-                    let view = engine.view(tx, &tenant_owned)?;
-                    let (mut done, mut work) = (0, 0);
-                    for id in &ids {
-                        done += 1;
-                        match engine.evaluate_in(tx, &view, &tenant_owned, id, now) {
-                            Ok(verdict) => work += verdict.policies.len().max(1),
-                            // Deleted since the page was read.
-                            Err(ApiError::NotFound(_)) => {}
-                            Err(other) => return Err(other),
-                        }
-                        if work >= WORK_PER_WRITE {
-                            break;
-                        }
-                    }
-                    Ok::<_, ApiError>(done)
-                })
-                .await?;
-            evaluated += done;
-            let (last, values) = &page[done.saturating_sub(1).min(page.len() - 1)];
+            };
             cursor = Some(Cursor {
                 values: values.clone(),
                 seq: last.seq,
             });
-            if done == page.len() && page.len() < BATCH {
+            let mut ids: Vec<String> = page.iter().map(|(row, _)| row.key.id.clone()).collect();
+            while !ids.is_empty() {
+                self.let_clients_write_first().await;
+                let done = self.evaluate_some(tenant, ids.clone()).await?;
+                evaluated += done;
+                ids.drain(..done.min(ids.len()));
+            }
+            if page.len() < BATCH {
                 return Ok(evaluated);
             }
         }
+    }
+
+    /// Evaluates `ids` in order in one write, for at most [`WRITE_FOR`]; returns how many it took.
+    async fn evaluate_some(&self, tenant: &str, ids: Vec<String>) -> Result<usize, ApiError> {
+        let (engine, tenant) = (Arc::clone(&self.engine), tenant.to_string());
+        self.store
+            .write(move |tx| {
+                super::Engine::hold_tenant(tx, &tenant)?;
+                let now = crate::common::now_unix();
+                let view = engine.view(tx, &tenant)?;
+                let started = std::time::Instant::now();
+                let tally = super::tally::SharedTally::default();
+                let mut done = 0;
+                for id in &ids {
+                    done += 1;
+                    match engine.evaluate_in(tx, &view, &tenant, id, now, &tally) {
+                        // Deleted since the page was read.
+                        Ok(_) | Err(ApiError::NotFound(_)) => {}
+                        Err(other) => return Err(other),
+                    }
+                    if started.elapsed() >= WRITE_FOR {
+                        break;
+                    }
+                }
+                tally.into_inner().flush(tx, engine.model, &tenant)?;
+                Ok::<_, ApiError>(done)
+            })
+            .await
     }
 }

@@ -14,8 +14,6 @@ pub const DEVICES: &str = "managedDevices";
 pub const POLICY_STATES: &str = "managedDevices/deviceCompliancePolicyStates";
 const DEVICE_STATUSES: &str = "deviceCompliancePolicies/deviceStatuses";
 const USER_STATUSES: &str = "deviceCompliancePolicies/userStatuses";
-const SETTING_SUMMARIES: &str = "deviceCompliancePolicies/deviceSettingStateSummaries";
-const TENANT_SUMMARIES: &str = "deviceCompliancePolicySettingStateSummaries";
 /// Seed 002's root, which the managed tenants' view shows.
 pub const TENANT_VIEW: &str = "managedDeviceCompliances";
 const TENANT_SETTING_STATES: &str =
@@ -46,6 +44,8 @@ pub struct Writer<'a> {
     /// The device reported (check-in, new device): its statuses take `now` as last reported.
     /// Otherwise (a re-evaluation) a status that would change in nothing else is left alone.
     pub reported: bool,
+    /// The setting summaries' moves, written once for the whole write (`Tally::flush`).
+    pub tally: &'a super::tally::SharedTally,
 }
 
 /// Inserts or replaces a row, in the stored shape of its type (hidden rows as they are).
@@ -406,29 +406,6 @@ fn refresh_user_status(
     )
 }
 
-/// The count property of a `complianceStatus` member in the setting summaries.
-fn count_property(state: &str) -> &'static str {
-    match state {
-        "compliant" => "compliantDeviceCount",
-        "nonCompliant" => "nonCompliantDeviceCount",
-        "notApplicable" => "notApplicableDeviceCount",
-        "error" => "errorDeviceCount",
-        "conflict" => "conflictDeviceCount",
-        "remediated" => "remediatedDeviceCount",
-        _ => "unknownDeviceCount",
-    }
-}
-
-const COUNTS: [&str; 7] = [
-    "compliantDeviceCount",
-    "nonCompliantDeviceCount",
-    "notApplicableDeviceCount",
-    "errorDeviceCount",
-    "conflictDeviceCount",
-    "remediatedDeviceCount",
-    "unknownDeviceCount",
-];
-
 /// Moves the per-setting counts from `old` to `new` (setting, name, state) in the policy's
 /// `deviceSettingStateSummaries` and the tenant's setting state summaries, and keeps the
 /// tenant's per-device setting states in step.
@@ -446,9 +423,11 @@ fn move_counts(
         if new.iter().any(|n| &n.0 == setting && &n.2 == state) {
             continue;
         }
-        bump(tx, w, &policy.id, setting, name, platform_type, state, -1)?;
+        w.tally
+            .borrow_mut()
+            .add(&policy.id, setting, name, platform_type, state, -1);
         if !new.iter().any(|n| &n.0 == setting) {
-            let summary = tenant_summary_id(setting);
+            let summary = super::tally::tenant_summary_id(setting);
             let row = format!("{}_{}", device.id, policy.id);
             tx.delete_tree(&key(w.tenant, TENANT_SETTING_STATES, &summary, &row))?;
         }
@@ -456,13 +435,15 @@ fn move_counts(
     for (setting, name, state) in new {
         let kept = old.iter().any(|o| &o.0 == setting && &o.2 == state);
         if !kept {
-            bump(tx, w, &policy.id, setting, name, platform_type, state, 1)?;
+            w.tally
+                .borrow_mut()
+                .add(&policy.id, setting, name, platform_type, state, 1);
         }
         // The tenant's row shows the state and the device's names only.
         if kept && !device.renamed {
             continue;
         }
-        let summary = tenant_summary_id(setting);
+        let summary = super::tally::tenant_summary_id(setting);
         let row = json!({
             "complianceGracePeriodExpirationDateTime": NO_GRACE,
             "deviceId": device.id,
@@ -487,65 +468,6 @@ fn move_counts(
         )?;
     }
     Ok(())
-}
-
-/// The tenant-wide summary's id for a setting (`windows10CompliancePolicy.passwordRequired`).
-fn tenant_summary_id(setting: &str) -> String {
-    setting.replace('.', "_")
-}
-
-#[allow(clippy::too_many_arguments)]
-fn bump(
-    tx: &mut dyn WriteTx,
-    w: &Writer<'_>,
-    policy_id: &str,
-    setting: &str,
-    name: &str,
-    platform_type: &str,
-    state: &str,
-    by: i64,
-) -> Result<(), ApiError> {
-    let count = count_property(state);
-    let per_policy = key(w.tenant, SETTING_SUMMARIES, policy_id, name);
-    let mut body = get(tx, &per_policy)?.unwrap_or_else(|| {
-        let mut b = zero_counts();
-        b.insert("settingName".into(), json!(name));
-        b.insert("instancePath".into(), json!(setting));
-        b
-    });
-    add(&mut body, count, by);
-    put(
-        tx,
-        w.model,
-        &per_policy,
-        "microsoft.graph.settingStateDeviceSummary",
-        &body,
-    )?;
-    let tenant_key = key(w.tenant, TENANT_SUMMARIES, "", &tenant_summary_id(setting));
-    let mut body = get(tx, &tenant_key)?.unwrap_or_else(|| {
-        let mut b = zero_counts();
-        b.insert("platformType".into(), json!(platform_type));
-        b.insert("setting".into(), json!(setting));
-        b.insert("settingName".into(), json!(name));
-        b
-    });
-    add(&mut body, count, by);
-    put(
-        tx,
-        w.model,
-        &tenant_key,
-        "microsoft.graph.deviceCompliancePolicySettingStateSummary",
-        &body,
-    )
-}
-
-fn zero_counts() -> Map<String, Value> {
-    COUNTS.iter().map(|c| (c.to_string(), json!(0))).collect()
-}
-
-fn add(body: &mut Map<String, Value>, count: &str, by: i64) {
-    let now = body.get(count).and_then(Value::as_i64).unwrap_or(0);
-    body.insert(count.into(), json!(now.saturating_add(by).max(0)));
 }
 
 /// The policies whose states the device shows now: (policy id, stored state).
