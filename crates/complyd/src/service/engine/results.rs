@@ -281,7 +281,13 @@ pub fn store(
     let status_key = key(w.tenant, DEVICE_STATUSES, &policy.id, device.id);
     const STATUS: &str = "microsoft.graph.deviceComplianceDeviceStatus";
     // The user's status follows from the device statuses: unchanged when this one is.
-    if !status_unchanged(tx, w, &status_key, STATUS, &status)? {
+    if same {
+        // Reported again with the same outcome: only the report times move.
+        put(tx, w.model, &status_key, STATUS, &status)?;
+        if !stamp_user_status(tx, w, &policy.id, device)? {
+            refresh_user_status(tx, w, &policy.id, device)?;
+        }
+    } else if !status_unchanged(tx, w, &status_key, STATUS, &status)? {
         put(tx, w.model, &status_key, STATUS, &status)?;
         refresh_user_status(tx, w, &policy.id, device)?;
     }
@@ -358,6 +364,26 @@ fn setting_states_of(state: &Map<String, Value>) -> Vec<(String, String, String)
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Moves the user's status's `lastReportedDateTime` to now, when the device's status changed in
+/// nothing else (its count and worst state stand). Returns whether there was one to move.
+fn stamp_user_status(
+    tx: &mut dyn WriteTx,
+    w: &Writer<'_>,
+    policy_id: &str,
+    device: &DeviceFacts<'_>,
+) -> Result<bool, ApiError> {
+    let Some(user_id) = device.body.get("userId").and_then(Value::as_str) else {
+        return Ok(true);
+    };
+    let user_key = key(w.tenant, USER_STATUSES, policy_id, user_id);
+    let Some(mut status) = get(tx, &user_key)? else {
+        return Ok(false);
+    };
+    status.insert("lastReportedDateTime".into(), json!(w.now));
+    tx.update(&user_key, &Value::Object(status).to_string())?;
+    Ok(true)
 }
 
 /// The user's status for the policy, from the statuses of the user's devices.

@@ -140,6 +140,8 @@ fn moved(
     }
     let mut body = match tx.get(key)? {
         Some(row) => crate::service::parse_body(&row.body)?,
+        // Only taking away from a row that is gone (its policy was deleted): nothing to count.
+        None if by.iter().all(|n| *n <= 0) => return Ok(()),
         None => fresh(),
     };
     for (count, n) in COUNTS.iter().zip(by) {

@@ -211,6 +211,24 @@ async fn a_check_in_is_evaluated_and_every_report_follows() {
     assert_eq!(per_device.len(), 1);
     assert_eq!(per_device[0]["deviceName"], "LAPTOP-RENAMED");
     assert_eq!(per_device[0]["state"], "compliant");
+
+    // Reported again, the same: the user's status keeps its count and state, stamped again.
+    check_in(&c, &id, &json!({"passwordLength": 9}))
+        .await
+        .expect(200);
+    let users = c
+        .list("v1.0", &format!("{POLICIES}/{policy}/userStatuses"))
+        .await;
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["devicesCount"], 1);
+    assert_eq!(users[0]["status"], "compliant");
+    let statuses = c
+        .list("v1.0", &format!("{POLICIES}/{policy}/deviceStatuses"))
+        .await;
+    assert_eq!(
+        users[0]["lastReportedDateTime"], statuses[0]["lastReportedDateTime"],
+        "the user reported when the device did"
+    );
 }
 
 #[tokio::test]
