@@ -210,16 +210,21 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
-        let statement = self
+        let rows = self
             .conn
             .statement("DELETE FROM entity WHERE tenant = $1")?;
-        self.conn
-            .client
-            .execute(&statement, &[&tenant])
-            .map_err(|e| {
-                let e = StoreError::from(e);
-                self.failed = Some(e.clone());
-                e
-            })
+        // The triggers took every count to zero; the rows go too.
+        let counts = self
+            .conn
+            .statement("DELETE FROM entity_count WHERE tenant = $1")?;
+        let deleted = self.conn.client.execute(&rows, &[&tenant]).and_then(|n| {
+            self.conn.client.execute(&counts, &[&tenant])?;
+            Ok(n)
+        });
+        deleted.map_err(|e| {
+            let e = StoreError::from(e);
+            self.failed = Some(e.clone());
+            e
+        })
     }
 }

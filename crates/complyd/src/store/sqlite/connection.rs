@@ -25,11 +25,16 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // 8 MiB of page cache per connection (negative = KiB); temporary b-trees in memory; a reset
-    // WAL is cut back to 64 MiB rather than keeping its largest size.
+    // 8 MiB of page cache per connection (negative = KiB); a reset WAL is cut back to 64 MiB
+    // rather than keeping its largest size.
     conn.pragma_update(None, "cache_size", -8192)?;
     conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES as i64)?;
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Temporary files as SQLite decides (memory first, a file past 64 KiB), not always memory:
+    // the count triggers give every write a statement journal, and an in-memory one is cut back
+    // at each statement's end by walking it from its start. In a long write (a fleet's group
+    // members, a re-evaluation round) that made every statement cost as much as the whole write
+    // so far: `complyd fleet generate` of 10,000 devices took 27.0 s with it, 7.0 s without.
+    conn.pragma_update(None, "temp_store", "DEFAULT")?;
     register_functions(&conn)?;
     // Plans never depend on bound values, so a cached statement is not re-prepared when a
     // parameter changes (SQLite otherwise re-plans when a value could select a partial index).

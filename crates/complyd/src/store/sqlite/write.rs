@@ -155,6 +155,10 @@ impl WriteTx for SqliteTx<'_> {
             .conn
             .prepare_cached("DELETE FROM entity WHERE tenant = ?1")?
             .execute(params![tenant])?;
+        // The triggers took every count to zero; the rows go too.
+        self.conn
+            .prepare_cached("DELETE FROM entity_count WHERE tenant = ?1")?
+            .execute(params![tenant])?;
         Ok(n as u64)
     }
 }
