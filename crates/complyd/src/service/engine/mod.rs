@@ -348,8 +348,15 @@ impl Engine {
             let since_before = last.and_then(|h| h.get("since")).and_then(Value::as_i64);
             let outcome = self.outcome(policy, platform.as_deref(), &facts, since_before, now);
             let print = results::outcome_print(policy, &outcome);
-            let same =
-                last.and_then(|h| h.get("print")).and_then(Value::as_str) == Some(print.as_str());
+            let status_print = results::status_print(&outcome);
+            let was = |name: &str, now: &str| {
+                last.and_then(|h| h.get(name)).and_then(Value::as_str) == Some(now)
+            };
+            let same = was("print", &print);
+            let unchanged = results::Unchanged {
+                outcome: same,
+                status: was("status", &status_print),
+            };
             let before = if same && !renamed {
                 None
             } else {
@@ -362,11 +369,12 @@ impl Engine {
                 policy,
                 &outcome,
                 before.as_ref(),
-                same,
+                unchanged,
             )?;
             hidden.insert(
                 policy.id.clone(),
-                json!({"state": outcome.state.name(), "since": outcome.since, "print": print}),
+                json!({"state": outcome.state.name(), "since": outcome.since,
+                       "print": print, "status": status_print}),
             );
             kept.insert(policy.id.clone());
             outcomes.push((

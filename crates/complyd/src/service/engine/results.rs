@@ -176,6 +176,17 @@ const NAMES_SHOWN: &[&str] = &[
     "emailAddress",
 ];
 
+/// A fingerprint of what a device status shows of an outcome (besides the device's names).
+pub fn status_print(outcome: &PolicyOutcome) -> String {
+    let text = format!(
+        "{}\u{1f}{}\u{1f}{:?}",
+        outcome.state.name(),
+        outcome.platform_type,
+        outcome.grace_ends
+    );
+    format!("{:016x}", crate::common::fnv1a(text.as_bytes()))
+}
+
 /// A fingerprint of everything a policy's outcome shows besides the device's names: equal
 /// fingerprints, equal rows.
 pub fn outcome_print(policy: &Policy, outcome: &PolicyOutcome) -> String {
@@ -203,9 +214,17 @@ impl DeviceFacts<'_> {
     }
 }
 
+/// What an evaluation found unchanged since the last one, by fingerprints.
+#[derive(Debug, Clone, Copy)]
+pub struct Unchanged {
+    /// The whole outcome: only what a report stamps is written.
+    pub outcome: bool,
+    /// What the device status shows of it (its state, platform and grace end).
+    pub status: bool,
+}
+
 /// Stores the outcome of `policy` on the device everywhere it shows, and moves the setting
-/// counts from the previous outcome (`before`, the stored policy state) to this one. `same`: the
-/// outcome is the one stored (equal fingerprints), so only what a report stamps is written.
+/// counts from the previous outcome (`before`, the stored policy state) to this one.
 pub fn store(
     tx: &mut dyn WriteTx,
     w: &Writer<'_>,
@@ -213,9 +232,9 @@ pub fn store(
     policy: &Policy,
     outcome: &PolicyOutcome,
     before: Option<&Map<String, Value>>,
-    same: bool,
+    unchanged: Unchanged,
 ) -> Result<(), ApiError> {
-    let same = same && !device.renamed;
+    let same = unchanged.outcome && !device.renamed;
     if same && !w.reported {
         return Ok(());
     }
@@ -287,6 +306,8 @@ pub fn store(
         if !stamp_user_status(tx, w, &policy.id, device)? {
             refresh_user_status(tx, w, &policy.id, device)?;
         }
+    } else if unchanged.status && !device.renamed && !w.reported {
+        // A re-evaluation that moves nothing the status shows leaves it (and the user's).
     } else if !status_unchanged(tx, w, &status_key, STATUS, &status)? {
         put(tx, w.model, &status_key, STATUS, &status)?;
         refresh_user_status(tx, w, &policy.id, device)?;
