@@ -9,6 +9,7 @@
 //! store creates the missing ones (counting what is already stored) and drops those the model no
 //! longer declares, as it does for the generated indexes.
 
+use super::generated::{Generated, Kind};
 use super::indexes;
 use super::sql::{self, Dialect};
 use super::StoreError;
@@ -111,7 +112,7 @@ pub fn holds(counts: &[ModelCount], collection: &str, property: &str) -> bool {
 
 impl ModelCount {
     /// The statements that create the triggers and count what is stored already.
-    pub fn create_sql(&self, dialect: Dialect) -> String {
+    fn statements(&self, dialect: Dialect) -> String {
         let (c, p, n) = (&self.collection, &self.property, &self.name);
         let value = |row: &str| match dialect {
             Dialect::Sqlite => format!("json_extract({row}.body, '$.{p}')"),
@@ -186,79 +187,29 @@ fn common_names(triggers: Vec<String>) -> Vec<String> {
                 .or_else(|| t.strip_suffix("_u"))
                 .map(str::to_string)
         })
-        .filter(|n| sql::is_plain(n) && !n.contains('/'))
         .collect();
     names.sort();
     names.dedup();
     names
 }
 
-/// What to change: trigger sets to drop (present, no longer declared) and to create.
-fn plan<'a>(present: &[String], declared: &'a [ModelCount]) -> (Vec<String>, Vec<&'a ModelCount>) {
-    let drop = present
-        .iter()
-        .filter(|name| !declared.iter().any(|c| &c.name == *name))
-        .cloned()
-        .collect();
-    let create = declared
-        .iter()
-        .filter(|c| !present.contains(&c.name))
-        .collect();
-    (drop, create)
-}
+/// The generated count triggers, as the store finds and drops them.
+pub const COUNTS: Kind = Kind {
+    list_sqlite: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entity' AND substr(name, 1, length(?1)) = ?1",
+    list_postgres: "SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'entity'::regclass AND left(tgname, length($1)) = $1",
+    names: common_names,
+    drop_sql: ModelCount::drop_sql,
+    prefix: PREFIX,
+};
 
-/// Brings SQLite's generated triggers in line with `declared`, in one IMMEDIATE transaction.
-pub fn sync_sqlite(
-    conn: &mut rusqlite::Connection,
-    declared: &[ModelCount],
-) -> Result<usize, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let present: Vec<String> = tx
-        .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entity' AND substr(name, 1, length(?1)) = ?1",
-        )?
-        .query_map([PREFIX], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let present = common_names(present);
-    let (drop, create) = plan(&present, declared);
-    for name in &drop {
-        tx.execute_batch(&ModelCount::drop_sql(name, Dialect::Sqlite))?;
+impl Generated for ModelCount {
+    fn name(&self) -> &str {
+        &self.name
     }
-    for count in &create {
-        // A partly present set (a crash cannot leave one, a hand edit can) is made whole.
-        tx.execute_batch(&ModelCount::drop_sql(&count.name, Dialect::Sqlite))?;
-        tx.execute_batch(&count.create_sql(Dialect::Sqlite))?;
+    /// A partly present set (a crash cannot leave one, a hand edit can) is made whole.
+    fn create_sql(&self, dialect: Dialect) -> String {
+        Self::drop_sql(&self.name, dialect) + &self.statements(dialect)
     }
-    tx.commit()?;
-    Ok(drop.len() + create.len())
-}
-
-/// Brings PostgreSQL's generated triggers in line with `declared`, in one transaction. The caller
-/// holds the migration lock.
-pub fn sync_postgres(
-    client: &mut postgres::Client,
-    declared: &[ModelCount],
-) -> Result<usize, StoreError> {
-    let mut tx = client.transaction()?;
-    let present: Vec<String> = tx
-        .query(
-            "SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'entity'::regclass AND left(tgname, length($1)) = $1",
-            &[&PREFIX],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let present = common_names(present);
-    let (drop, create) = plan(&present, declared);
-    for name in &drop {
-        tx.batch_execute(&ModelCount::drop_sql(name, Dialect::Postgres))?;
-    }
-    for count in &create {
-        tx.batch_execute(&ModelCount::drop_sql(&count.name, Dialect::Postgres))?;
-        tx.batch_execute(&count.create_sql(Dialect::Postgres))?;
-    }
-    tx.commit()?;
-    Ok(drop.len() + create.len())
 }
 
 #[cfg(test)]

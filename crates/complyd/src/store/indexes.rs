@@ -6,6 +6,7 @@
 //! definition; at start the store creates the missing ones and drops the generated ones the model
 //! no longer declares.
 
+use super::generated::{Generated, Kind};
 use super::sql::{self, Dialect, Sql};
 use super::StoreError;
 use crate::common::fnv1a;
@@ -35,7 +36,7 @@ pub struct ModelIndex {
 
 impl ModelIndex {
     /// The `CREATE INDEX` statement for `dialect`.
-    pub fn create_sql(&self, dialect: Dialect) -> &str {
+    pub fn statement(&self, dialect: Dialect) -> &str {
         match dialect {
             Dialect::Sqlite => &self.sqlite,
             Dialect::Postgres => &self.postgres,
@@ -193,68 +194,22 @@ fn operand(model: &Model, ty: &StructuredType, property: &str) -> Result<Operand
         .ok_or_else(|| StoreError::Backend(format!("index on {property}: no operand")))
 }
 
-/// What to change: generated indexes to drop (present, no longer declared) and to create.
-fn plan<'a>(present: &[String], declared: &'a [ModelIndex]) -> (Vec<String>, Vec<&'a ModelIndex>) {
-    let drop = present
-        .iter()
-        .filter(|name| sql::is_plain(name) && !declared.iter().any(|i| &i.name == *name))
-        .cloned()
-        .collect();
-    let create = declared
-        .iter()
-        .filter(|i| !present.contains(&i.name))
-        .collect();
-    (drop, create)
-}
+/// The generated indexes, as the store finds and drops them.
+pub const INDEXES: Kind = Kind {
+    list_sqlite: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entity' AND substr(name, 1, length(?1)) = ?1",
+    list_postgres: "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'entity' AND left(indexname, length($1)) = $1",
+    names: |names| names,
+    drop_sql: |name, _| format!("DROP INDEX IF EXISTS {name}"),
+    prefix: PREFIX,
+};
 
-/// Brings SQLite's generated indexes in line with `declared`, in one IMMEDIATE transaction.
-/// Returns how many it dropped or created.
-pub fn sync_sqlite(
-    conn: &mut rusqlite::Connection,
-    declared: &[ModelIndex],
-) -> Result<usize, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let present: Vec<String> = tx
-        .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entity' AND substr(name, 1, length(?1)) = ?1",
-        )?
-        .query_map([PREFIX], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let (drop, create) = plan(&present, declared);
-    for name in &drop {
-        tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+impl Generated for ModelIndex {
+    fn name(&self) -> &str {
+        &self.name
     }
-    for index in &create {
-        tx.execute_batch(index.create_sql(Dialect::Sqlite))?;
+    fn create_sql(&self, dialect: Dialect) -> String {
+        self.statement(dialect).to_string()
     }
-    tx.commit()?;
-    Ok(drop.len() + create.len())
-}
-
-/// Brings PostgreSQL's generated indexes in line with `declared`, in one transaction. The
-/// caller holds the migration lock, so instances starting together change them once.
-pub fn sync_postgres(
-    client: &mut postgres::Client,
-    declared: &[ModelIndex],
-) -> Result<usize, StoreError> {
-    let mut tx = client.transaction()?;
-    let present: Vec<String> = tx
-        .query(
-            "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'entity' AND left(indexname, length($1)) = $1",
-            &[&PREFIX],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let (drop, create) = plan(&present, declared);
-    for name in &drop {
-        tx.batch_execute(&format!("DROP INDEX IF EXISTS {name}"))?;
-    }
-    for index in &create {
-        tx.batch_execute(index.create_sql(Dialect::Postgres))?;
-    }
-    tx.commit()?;
-    Ok(drop.len() + create.len())
 }
 
 #[cfg(test)]
@@ -335,7 +290,7 @@ mod tests {
         let model = Model::intune().unwrap();
         let all = declared(model).unwrap();
         let present = vec![all[0].name.clone(), format!("{PREFIX}gone_0")];
-        let (drop, create) = plan(&present, &all);
+        let (drop, create) = super::super::generated::plan(&present, &all);
         assert_eq!(drop, vec![format!("{PREFIX}gone_0")]);
         assert_eq!(create.len(), all.len() - 1);
     }

@@ -8,6 +8,7 @@
 
 pub mod counts;
 mod future;
+mod generated;
 pub mod indexes;
 #[cfg(test)]
 pub mod memory;

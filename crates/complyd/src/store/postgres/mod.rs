@@ -11,7 +11,8 @@ mod read;
 mod write;
 
 use super::counts::{self, ModelCount};
-use super::indexes::{sync_postgres, ModelIndex};
+use super::generated;
+use super::indexes::{self, ModelIndex};
 use super::sql::{self, Dialect};
 use super::writer::{self, Job, JobFn};
 use super::{CountBy, Key, PageRow, Query, Row, Store, StoreError, StoreFuture};
@@ -100,7 +101,9 @@ pub fn migrate(
             tx.commit()?;
             applied += 1;
         }
-        Ok(applied + sync_postgres(client, indexes)? + counts::sync_postgres(client, counts)?)
+        Ok(applied
+            + generated::sync_postgres(client, &indexes::INDEXES, indexes)?
+            + generated::sync_postgres(client, &counts::COUNTS, counts)?)
     })();
     client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
     result

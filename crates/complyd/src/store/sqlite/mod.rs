@@ -12,7 +12,8 @@ mod tests;
 mod write;
 
 use super::counts::{self, ModelCount};
-use super::indexes::{sync_sqlite, ModelIndex};
+use super::generated;
+use super::indexes::{self, ModelIndex};
 use super::sql::{self, Dialect};
 use super::writer::{self, Job, JobFn};
 use super::{CountBy, Key, PageRow, Query, Row, Store, StoreError, StoreFuture};
@@ -104,8 +105,8 @@ impl SqliteStore {
         let path = dir.join("complyd.db");
         let mut writer_conn = connection::open(&path)?;
         let changed = migrate(&mut writer_conn)?
-            + sync_sqlite(&mut writer_conn, indexes)?
-            + counts::sync_sqlite(&mut writer_conn, counts)?;
+            + generated::sync_sqlite(&mut writer_conn, &indexes::INDEXES, indexes)?
+            + generated::sync_sqlite(&mut writer_conn, &counts::COUNTS, counts)?;
         if changed > 0 {
             // A migration may rewrite whole indexes into the WAL; every later start would
             // otherwise read them back to rebuild the WAL index until a checkpoint caught up.
