@@ -81,7 +81,9 @@ impl ApiError {
             Self::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Store(StoreError::Conflict) => StatusCode::CONFLICT,
-            Self::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(StoreError::Unavailable(_) | StoreError::Contended(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Store(StoreError::Full(_)) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Store(StoreError::Backend(_)) | Self::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -136,7 +138,9 @@ impl ApiError {
             Self::Overloaded(_) => "ServiceUnavailable",
             Self::Throttled { .. } => "TooManyRequests",
             Self::Store(StoreError::Conflict) => "Conflict",
-            Self::Store(StoreError::Unavailable(_)) => "ServiceUnavailable",
+            Self::Store(StoreError::Unavailable(_) | StoreError::Contended(_)) => {
+                "ServiceUnavailable"
+            }
             Self::Store(StoreError::Full(_)) => "InsufficientStorage",
             Self::Store(StoreError::Backend(_)) | Self::Internal(_) => "InternalError",
         }
@@ -187,6 +191,9 @@ impl ApiError {
             Self::Store(StoreError::Unavailable(_)) => {
                 "The service is temporarily unavailable: its database cannot be reached. Retry shortly.".into()
             }
+            Self::Store(StoreError::Contended(_)) => {
+                "A concurrent write held what this write needed; nothing was written. Retry shortly.".into()
+            }
             Self::Store(StoreError::Full(_)) => {
                 "The service has no storage left for this change; nothing was written. Reads still work; retry the write later.".into()
             }
@@ -235,5 +242,27 @@ impl From<AuthError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         Self::Store(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write the database gave up on for a concurrent one is a 503 the client retries, with a
+    /// message that says what happened (not that the database cannot be reached).
+    #[test]
+    fn a_contended_write_is_a_retryable_503() {
+        let error = ApiError::Store(StoreError::Contended("deadlock detected".into()));
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(error
+            .headers()
+            .any(|(name, value)| name == header::RETRY_AFTER && value == "1"));
+        let message = error.message();
+        assert!(message.contains("concurrent write"), "{message}");
+        assert!(
+            !message.contains("deadlock"),
+            "no database detail: {message}"
+        );
     }
 }

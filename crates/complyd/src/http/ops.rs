@@ -63,7 +63,10 @@ pub async fn readyz(state: &AppState, method: &Method) -> Result<Response, ApiEr
     // Whatever failed, the answer is "not now, retry": 503 with Retry-After.
     state.readiness.check().await.map(|()| ok()).map_err(|e| {
         ApiError::Store(StoreError::Unavailable(match e {
-            StoreError::Unavailable(m) | StoreError::Backend(m) | StoreError::Full(m) => m,
+            StoreError::Unavailable(m)
+            | StoreError::Contended(m)
+            | StoreError::Backend(m)
+            | StoreError::Full(m) => m,
             StoreError::Conflict => e.to_string(),
         }))
     })

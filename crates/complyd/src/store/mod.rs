@@ -147,6 +147,9 @@ pub enum StoreError {
     Conflict,
     /// The database cannot be reached now; the request may be retried.
     Unavailable(String),
+    /// A concurrent write (another instance's, on a shared database) held what this one needed,
+    /// and the database gave up on this one (a deadlock): nothing was written; retry.
+    Contended(String),
     /// The disk (or the database's quota) is full: nothing was written; reads still work, and
     /// writes succeed again once space is freed.
     Full(String),
@@ -160,6 +163,7 @@ impl fmt::Display for StoreError {
             Self::Conflict => f.write_str("an entity with this key exists"),
             Self::Backend(m) => write!(f, "storage failure: {m}"),
             Self::Unavailable(m) => write!(f, "storage unavailable: {m}"),
+            Self::Contended(m) => write!(f, "storage contended: {m}"),
             Self::Full(m) => write!(f, "storage full: {m}"),
         }
     }

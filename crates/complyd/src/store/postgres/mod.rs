@@ -48,6 +48,14 @@ impl From<postgres::Error> for StoreError {
             // Class 53: insufficient resources (disk full, out of memory, too many connections
             // are 53100, 53200, 53300); only a full disk is the client's 507.
             Some(c) if *c == SqlState::DISK_FULL => StoreError::Full(e.to_string()),
+            // Instances sharing the database lock the same rows (kept counts, a tenant's
+            // engine lock) in different orders now and then; the database breaks the cycle.
+            Some(c)
+                if *c == SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+            {
+                StoreError::Contended(e.to_string())
+            }
             _ => StoreError::Backend(e.to_string()),
         }
     }
