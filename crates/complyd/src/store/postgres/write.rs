@@ -194,9 +194,7 @@ impl WriteTx for PgTx<'_> {
 
     fn hold(&mut self, name: &str) -> Result<(), StoreError> {
         // A transaction-scoped advisory lock on a stable 64-bit hash of the name (FNV-1a).
-        let key = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        }) as i64;
+        let key = crate::common::fnv1a(name.as_bytes()) as i64;
         let statement = self.conn.statement("SELECT pg_advisory_xact_lock($1)")?;
         self.conn
             .client
