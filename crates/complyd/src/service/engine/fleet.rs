@@ -365,7 +365,11 @@ impl Service {
         self.store
             .write(move |tx: &mut dyn WriteTx| {
                 for row in &rows {
-                    if !tx.update(&row.key, &row.text)? {
+                    // A fleet's rows are mostly new: the key index answers that without the
+                    // body being handed to an UPDATE first.
+                    if tx.exists(&row.key)? {
+                        tx.update(&row.key, &row.text)?;
+                    } else {
                         tx.insert(&row.key, row.type_name, &row.text)?;
                     }
                 }
