@@ -11,8 +11,9 @@
 #   COMPLYD_URL=... COMPLYD_TOKEN=... compat/run.sh
 #                                  runs both suites once against an already running complyd instead
 #                                  (also COMPLYD_READ_TOKEN, COMPLYD_FIDELITY, COMPLYD_THROTTLED_URL,
-#                                  COMPLYD_THROTTLED_TOKEN, and COMPLYD_ROUNDTRIP_TOKEN for the
-#                                  backup-and-restore round trip in the token's own tenant; see README)
+#                                  COMPLYD_THROTTLED_TOKEN, COMPLYD_ROUNDTRIP_TOKEN for the
+#                                  backup-and-restore round trip in the token's own tenant, and
+#                                  COMPLYD_ENGINE_TOKEN for the JS engine case's tenant; see README)
 #
 # Exits non-zero when any case failed.
 set -euo pipefail
@@ -87,6 +88,8 @@ if [[ -z "$bin" ]]; then
 fi
 secret="compat-suite-secret"
 roundtrip_tenant=7e1e7e1e-0000-4000-8000-00000000a017
+# The engine's JS case reads a tenant summary no other case PATCHes: a tenant of its own.
+engine_tenant=7e1e7e1e-0000-4000-8000-00000000e018
 all_scopes=Directory.ReadWrite.All,DeviceManagementManagedDevices.ReadWrite.All,Group.ReadWrite.All,DeviceManagementConfiguration.ReadWrite.All,DeviceManagementRBAC.ReadWrite.All,DeviceManagementServiceConfig.ReadWrite.All,DeviceManagementApps.Read.All
 work="$(mktemp -d)"
 pids=()
@@ -137,7 +140,8 @@ for mode in documented intune; do
     COMPLYD_READ_TOKEN="$(token "$mode" --scopes DeviceManagementConfiguration.Read.All)"
     COMPLYD_ROUNDTRIP_TOKEN="$(token "$mode" --scopes "$all_scopes" --tenant "$roundtrip_tenant")"
     COMPLYD_DIRECTORY_TOKEN="$(token "$mode" --scopes Directory.ReadWrite.All)"
-    export COMPLYD_TOKEN COMPLYD_READ_TOKEN COMPLYD_DIRECTORY_TOKEN COMPLYD_ROUNDTRIP_TOKEN
+    COMPLYD_ENGINE_TOKEN="$(token "$mode" --scopes "$all_scopes" --tenant "$engine_tenant")"
+    export COMPLYD_TOKEN COMPLYD_READ_TOKEN COMPLYD_DIRECTORY_TOKEN COMPLYD_ROUNDTRIP_TOKEN COMPLYD_ENGINE_TOKEN
     if [[ $mode == documented ]]; then
         # The Retry-After cases need a throttled server; once is enough.
         export COMPLYD_THROTTLED_URL=$throttled_url COMPLYD_THROTTLED_TOKEN=$throttled_token

@@ -16,6 +16,8 @@
 //   COMPLYD_URL, COMPLYD_TOKEN            complyd's base URL and a read-write token
 //   COMPLYD_READ_TOKEN                    a read-only token, for the 403 case (skipped without it)
 //   COMPLYD_DIRECTORY_TOKEN               a token with Directory.ReadWrite.All (the directory's cases)
+//   COMPLYD_ENGINE_TOKEN                  a read-write token (managed devices, the directory, policies) in a
+//                                         tenant of its own, for the engine's case (compat/js/engine.mjs)
 //   COMPLYD_FIDELITY                      documented | intune | auto (default auto: probed)
 //   COMPLYD_THROTTLED_URL, COMPLYD_THROTTLED_TOKEN
 //                                         a complyd with a tiny --throttle-limits (Retry-After case)
@@ -30,6 +32,7 @@ import http from "node:http";
 import https from "node:https";
 import { randomUUID } from "node:crypto";
 import { neighbourCases } from "./neighbours.mjs";
+import { engineCase } from "./engine.mjs";
 
 const require = createRequire(import.meta.url);
 const graph = require("@microsoft/microsoft-graph-client");
@@ -714,6 +717,17 @@ async function main() {
       await suite.case(ctx, "directory: users, groups, devices; members with $ref; transitiveMemberOf", directory.members);
       await suite.case(ctx, "directory: PageIterator over users; $search and $count with ConsistencyLevel", directory.pagingSearchCount);
       await suite.case(ctx, "directory: duplicate UPN, member twice, unknown member, $search without the header", directory.errors);
+    }
+    const engineToken = option("engine-token", "COMPLYD_ENGINE_TOKEN");
+    const engine = engineCase({ check, checkEq, PageIterator });
+    for (const version of ["v1.0", "beta"]) {
+      if (!engineToken) {
+        console.log(`skip - js ${version}: engine: no token for a tenant of its own (COMPLYD_ENGINE_TOKEN)`);
+        continue;
+      }
+      const ctx = { version, plainBase: url.replace(/\/$/, ""), token: engineToken, recorder: proxy.recorder,
+        client: graphClient(proxy.base, engineToken, version) };
+      await suite.case(ctx, "engine: a fleet checked in and settled; verdicts, policy states, statuses, overview and tenant summary read back", engine);
     }
     const throttledUrl = option("throttled-url", "COMPLYD_THROTTLED_URL");
     const throttledToken = option("throttled-token", "COMPLYD_THROTTLED_TOKEN");

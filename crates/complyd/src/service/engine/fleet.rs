@@ -15,8 +15,9 @@ use serde_json::{json, Map, Value};
 pub const MAX_FLEET_HTTP: usize = 20_000;
 /// The most the CLI makes.
 pub const MAX_FLEET: usize = 1_000_000;
-/// Rows written per transaction.
-const BATCH: usize = 2_000;
+/// Rows written per transaction: few commits (each waits for the disk), each short enough that
+/// a server's clients on the same store wait about a second at most.
+const BATCH: usize = 10_000;
 
 /// What to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,10 +230,21 @@ impl FleetSummary {
     }
 }
 
+/// One row to store, its body already JSON text (made by the generator, not the writer).
 struct Row {
     key: Key,
     type_name: &'static str,
-    body: Map<String, Value>,
+    text: String,
+}
+
+impl Row {
+    fn new(key: Key, type_name: &'static str, body: Map<String, Value>) -> Self {
+        Self {
+            key,
+            type_name,
+            text: Value::Object(body).to_string(),
+        }
+    }
 }
 
 fn shaped(model: &'static Model, type_name: &str, body: Value) -> Map<String, Value> {
@@ -240,6 +252,62 @@ fn shaped(model: &'static Model, type_name: &str, body: Value) -> Map<String, Va
     match model.structured(type_name) {
         Some(ty) => canonical(model, ty, &body),
         None => body,
+    }
+}
+
+/// Everything the rows depend on: the generator runs on a thread of its own, one batch ahead of
+/// the writer.
+struct Plan {
+    model: &'static Model,
+    tenant: String,
+    spec: FleetSpec,
+    /// The "Compliance pilots" group and the collection of its member links.
+    pilots: Option<(String, String)>,
+    now: i64,
+}
+
+impl Plan {
+    /// Every row, in order, handed over `BATCH` at a time; stops when `send` answers false.
+    fn generate(&self, mut send: impl FnMut(Vec<Row>) -> bool) {
+        let tenant = self.tenant.as_str();
+        let mut dice = Dice(self.spec.seed ^ 0xC0FF_EE00_D15E_A5E5);
+        let mut users = Vec::with_capacity(self.spec.users);
+        let mut rows = Vec::with_capacity(BATCH);
+        for n in 0..self.spec.users {
+            let (id, body) = fleet_user(self.model, &mut dice, n);
+            if let Some((pilots, links)) = &self.pilots {
+                if n % 20 == 0 {
+                    rows.push(Row::new(
+                        results::key(tenant, links, pilots, &id),
+                        "",
+                        Map::new(),
+                    ));
+                }
+            }
+            users.push((
+                id.clone(),
+                body["userPrincipalName"].clone(),
+                body["displayName"].clone(),
+            ));
+            let key = results::key(tenant, super::tenant::DIRECTORY, "", &id);
+            rows.push(Row::new(key, "microsoft.graph.user", body));
+            if rows.len() >= BATCH && !send(std::mem::take(&mut rows)) {
+                return;
+            }
+        }
+        for n in 0..self.spec.devices {
+            let user = (!users.is_empty() && !dice.chance(3))
+                .then(|| &users[dice.below(users.len() as u64) as usize]);
+            rows.extend(fleet_device(
+                self.model, tenant, &mut dice, n, user, self.now,
+            ));
+            if rows.len() >= BATCH && !send(std::mem::take(&mut rows)) {
+                return;
+            }
+        }
+        if !rows.is_empty() {
+            send(rows);
+        }
     }
 }
 
@@ -260,41 +328,25 @@ impl Service {
             .iter()
             .find(|(_, name)| name == "Compliance pilots")
             .map(|(id, _)| id.clone());
-        let mut dice = Dice(spec.seed ^ 0xC0FF_EE00_D15E_A5E5);
-        let now = crate::common::now_unix();
-        let mut users = Vec::with_capacity(spec.users);
-        let mut rows = Vec::with_capacity(BATCH);
-        let links = self.model.link_collection("members");
-        for n in 0..spec.users {
-            let (id, row) = fleet_user(self.model, tenant, &mut dice, n);
-            if let (Some(pilots), Some(links)) = (&pilots, &links) {
-                if n % 20 == 0 {
-                    rows.push(Row {
-                        key: results::key(tenant, links, pilots, &id),
-                        type_name: "",
-                        body: Map::new(),
-                    });
-                }
-            }
-            users.push((
-                id,
-                row.body["userPrincipalName"].clone(),
-                row.body["displayName"].clone(),
-            ));
-            rows.push(row);
-            if rows.len() >= BATCH {
-                self.insert_fleet_rows(std::mem::take(&mut rows)).await?;
-            }
+        let plan = Plan {
+            model: self.model,
+            tenant: tenant.to_string(),
+            spec,
+            pilots: pilots.zip(self.model.link_collection("members")),
+            now: crate::common::now_unix(),
+        };
+        // The next batch is made while the writer stores this one. A failed write drops the
+        // receiver, which stops the generator.
+        let (sender, mut batches) = tokio::sync::mpsc::channel::<Vec<Row>>(1);
+        let generator = tokio::task::spawn_blocking(move || {
+            plan.generate(|batch| sender.blocking_send(batch).is_ok());
+        });
+        while let Some(batch) = batches.recv().await {
+            self.insert_fleet_rows(batch).await?;
         }
-        for n in 0..spec.devices {
-            let user = (!users.is_empty() && !dice.chance(3))
-                .then(|| &users[dice.below(users.len() as u64) as usize]);
-            rows.extend(fleet_device(self.model, tenant, &mut dice, n, user, now));
-            if rows.len() >= BATCH {
-                self.insert_fleet_rows(std::mem::take(&mut rows)).await?;
-            }
-        }
-        self.insert_fleet_rows(rows).await?;
+        generator
+            .await
+            .map_err(|e| ApiError::Internal(format!("the fleet's generator failed: {e}")))?;
         self.recompute_memberships(tenant).await?;
         let tenant_owned = tenant.to_string();
         self.store
@@ -313,9 +365,12 @@ impl Service {
         self.store
             .write(move |tx: &mut dyn WriteTx| {
                 for row in &rows {
-                    let text = Value::Object(row.body.clone()).to_string();
-                    if !tx.update(&row.key, &text)? {
-                        tx.insert(&row.key, row.type_name, &text)?;
+                    // A fleet's rows are mostly new: the key index answers that without the
+                    // body being handed to an UPDATE first.
+                    if tx.exists(&row.key)? {
+                        tx.update(&row.key, &row.text)?;
+                    } else {
+                        tx.insert(&row.key, row.type_name, &row.text)?;
                     }
                 }
                 Ok::<_, ApiError>(())
@@ -374,7 +429,7 @@ impl Service {
     }
 }
 
-fn fleet_user(model: &'static Model, tenant: &str, dice: &mut Dice, n: usize) -> (String, Row) {
+fn fleet_user(model: &'static Model, dice: &mut Dice, n: usize) -> (String, Map<String, Value>) {
     let id = dice.guid();
     let (first, last) = (dice.pick(FIRST), dice.pick(LAST));
     let (city, country, usage) = CITIES[dice.below(CITIES.len() as u64) as usize];
@@ -405,15 +460,7 @@ fn fleet_user(model: &'static Model, tenant: &str, dice: &mut Dice, n: usize) ->
             "userType": "Member",
         }),
     );
-    let key = results::key(tenant, super::tenant::DIRECTORY, "", &id);
-    (
-        id,
-        Row {
-            key,
-            type_name: "microsoft.graph.user",
-            body,
-        },
-    )
+    (id, body)
 }
 
 fn ascii(text: &str) -> String {
@@ -438,7 +485,7 @@ fn fleet_device(
     n: usize,
     user: Option<&(String, Value, Value)>,
     now: i64,
-) -> Vec<Row> {
+) -> [Row; 3] {
     let platform = platform_for(dice);
     let id = dice.guid();
     let aad = dice.guid();
@@ -555,24 +602,19 @@ fn fleet_device(
             "trustType": if platform.operating_system == "Windows" { "AzureAd" } else { "Workplace" },
         }),
     );
-    vec![
-        Row {
-            key: results::key(tenant, super::tenant::DIRECTORY, "", &object),
-            type_name: "microsoft.graph.device",
-            body: directory,
-        },
-        Row {
-            key: results::key(tenant, results::DEVICES, "", &id),
-            type_name: "microsoft.graph.managedDevice",
-            body: shaped(model, "microsoft.graph.managedDevice", device),
-        },
-        Row {
-            key: super::evaluation_key(tenant, &id),
-            type_name: "",
-            body: json!({ "facts": facts })
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        },
+    let mut record = Map::new();
+    record.insert("facts".into(), facts);
+    [
+        Row::new(
+            results::key(tenant, super::tenant::DIRECTORY, "", &object),
+            "microsoft.graph.device",
+            directory,
+        ),
+        Row::new(
+            results::key(tenant, results::DEVICES, "", &id),
+            "microsoft.graph.managedDevice",
+            shaped(model, "microsoft.graph.managedDevice", device),
+        ),
+        Row::new(super::evaluation_key(tenant, &id), "", record),
     ]
 }
