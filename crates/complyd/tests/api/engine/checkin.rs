@@ -116,25 +116,11 @@ async fn a_check_in_is_evaluated_and_every_report_follows() {
     assert_eq!(users[0]["status"], "nonCompliant");
 
     // Setting summaries: the counts moved from compliant to noncompliant for the length only.
-    let summaries = c
-        .list(
-            "v1.0",
-            &format!("{POLICIES}/{policy}/deviceSettingStateSummaries"),
-        )
-        .await;
-    let summary = |name: &str| {
-        summaries
-            .iter()
-            .find(|s| s["settingName"] == name)
-            .cloned()
-            .unwrap()
-    };
-    assert_eq!(
-        summary("passwordMinimumLength")["nonCompliantDeviceCount"],
-        1
-    );
-    assert_eq!(summary("passwordMinimumLength")["compliantDeviceCount"], 0);
-    assert_eq!(summary("passwordRequired")["compliantDeviceCount"], 1);
+    let length = setting_summary(&c, "v1.0", &policy, "passwordMinimumLength").await;
+    assert_eq!(length["nonCompliantDeviceCount"], 1);
+    assert_eq!(length["compliantDeviceCount"], 0);
+    let required = setting_summary(&c, "v1.0", &policy, "passwordRequired").await;
+    assert_eq!(required["compliantDeviceCount"], 1);
     let tenant = c
         .list(
             "v1.0",
@@ -166,16 +152,7 @@ async fn a_check_in_is_evaluated_and_every_report_follows() {
     check_in(&c, &id, &json!({"passwordLength": 9}))
         .await
         .expect(200);
-    let summaries = c
-        .list(
-            "v1.0",
-            &format!("{POLICIES}/{policy}/deviceSettingStateSummaries"),
-        )
-        .await;
-    let length = summaries
-        .iter()
-        .find(|s| s["settingName"] == "passwordMinimumLength")
-        .unwrap();
+    let length = setting_summary(&c, "v1.0", &policy, "passwordMinimumLength").await;
     assert_eq!(length["nonCompliantDeviceCount"], 0);
     assert_eq!(length["compliantDeviceCount"], 1);
     let overview = c
@@ -558,16 +535,7 @@ async fn a_deleted_device_leaves_every_report_and_the_tenants_view_shows_each_ve
         .list("v1.0", &format!("{POLICIES}/{policy}/userStatuses"))
         .await;
     assert_eq!(users[0]["devicesCount"], 1);
-    let summaries = c
-        .list(
-            "v1.0",
-            &format!("{POLICIES}/{policy}/deviceSettingStateSummaries"),
-        )
-        .await;
-    let length = summaries
-        .iter()
-        .find(|s| s["settingName"] == "passwordMinimumLength")
-        .unwrap();
+    let length = setting_summary(&c, "v1.0", &policy, "passwordMinimumLength").await;
     assert_eq!(length["nonCompliantDeviceCount"], 1);
     let view = c.list("beta", "managedDeviceCompliances").await;
     assert!(view.iter().all(|r| r["managedDeviceId"] != ids[1].as_str()));

@@ -58,16 +58,7 @@ async fn concurrent_check_ins_through_two_instances_keep_the_counts_right() {
         .filter(|s| s["status"] == "nonCompliant")
         .count() as i64;
     for client in [&ca, &cb] {
-        let summaries = client
-            .list(
-                "beta",
-                &format!("{POLICIES}/{policy}/deviceSettingStateSummaries"),
-            )
-            .await;
-        let length = summaries
-            .iter()
-            .find(|s| s["settingName"] == "passwordMinimumLength")
-            .unwrap();
+        let length = setting_summary(client, "beta", &policy, "passwordMinimumLength").await;
         assert_eq!(length["nonCompliantDeviceCount"], failing, "{length}");
         assert_eq!(length["compliantDeviceCount"], 4 - failing, "{length}");
         let overview = client

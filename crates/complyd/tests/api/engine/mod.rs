@@ -106,6 +106,18 @@ pub async fn settle(c: &Client) -> Value {
         .json()
 }
 
+/// The policy's `deviceSettingStateSummaries` member for one setting (by `settingName`).
+pub async fn setting_summary(c: &Client, version: &str, policy: &str, name: &str) -> Value {
+    c.list(
+        version,
+        &format!("{POLICIES}/{policy}/deviceSettingStateSummaries"),
+    )
+    .await
+    .into_iter()
+    .find(|s| s["settingName"] == name)
+    .unwrap_or_else(|| panic!("no setting summary named {name}"))
+}
+
 /// The object id of the managed device's directory device (found by its `azureADDeviceId`).
 pub async fn directory_object(c: &Client, device: &str) -> String {
     let aad = c.get("beta", &format!("{DEVICES}/{device}")).await.json()["azureADDeviceId"]
