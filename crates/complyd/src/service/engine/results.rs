@@ -48,7 +48,28 @@ pub struct Writer<'a> {
     pub tally: &'a super::tally::SharedTally,
 }
 
-/// Inserts or replaces a row, in the stored shape of its type (hidden rows as they are).
+/// `body` in the stored shape of its type (hidden rows as they are).
+fn shaped(model: &'static Model, type_name: &str, body: &Map<String, Value>) -> Map<String, Value> {
+    match model.structured(type_name) {
+        Some(ty) => crate::service::canonical(model, ty, body),
+        None => body.clone(),
+    }
+}
+
+fn upsert(
+    tx: &mut dyn WriteTx,
+    key: &Key,
+    type_name: &str,
+    shaped: Map<String, Value>,
+) -> Result<(), ApiError> {
+    let text = Value::Object(shaped).to_string();
+    if !tx.update(key, &text)? {
+        tx.insert(key, type_name, &text)?;
+    }
+    Ok(())
+}
+
+/// Inserts or replaces a row, in the stored shape of its type.
 pub fn put(
     tx: &mut dyn WriteTx,
     model: &'static Model,
@@ -56,15 +77,7 @@ pub fn put(
     type_name: &str,
     body: &Map<String, Value>,
 ) -> Result<(), ApiError> {
-    let shaped = match model.structured(type_name) {
-        Some(ty) => crate::service::canonical(model, ty, body),
-        None => body.clone(),
-    };
-    let text = Value::Object(shaped).to_string();
-    if !tx.update(key, &text)? {
-        tx.insert(key, type_name, &text)?;
-    }
-    Ok(())
+    upsert(tx, key, type_name, shaped(model, type_name, body))
 }
 
 /// `put`, unless the row holds the same already: `stored` is its body as stored (`None`: read
@@ -77,22 +90,15 @@ pub fn put_changed(
     body: &Map<String, Value>,
     stored: Option<&Map<String, Value>>,
 ) -> Result<bool, ApiError> {
-    let shaped = match model.structured(type_name) {
-        Some(ty) => crate::service::canonical(model, ty, body),
-        None => body.clone(),
-    };
+    let shaped = shaped(model, type_name, body);
     let same = match stored {
         Some(stored) => *stored == shaped,
         None => get(tx, key)?.is_some_and(|stored| stored == shaped),
     };
-    if same {
-        return Ok(false);
+    if !same {
+        upsert(tx, key, type_name, shaped)?;
     }
-    let text = Value::Object(shaped).to_string();
-    if !tx.update(key, &text)? {
-        tx.insert(key, type_name, &text)?;
-    }
-    Ok(true)
+    Ok(!same)
 }
 
 /// Whether a re-evaluation leaves the stored status `key` as it is: `status` (with `now` as last
@@ -118,10 +124,7 @@ fn status_unchanged(
             .cloned()
             .unwrap_or(Value::Null),
     );
-    Ok(match w.model.structured(type_name) {
-        Some(ty) => crate::service::canonical(w.model, ty, &same) == stored,
-        None => same == stored,
-    })
+    Ok(shaped(w.model, type_name, &same) == stored)
 }
 
 fn get(tx: &mut dyn WriteTx, key: &Key) -> Result<Option<Map<String, Value>>, ApiError> {
