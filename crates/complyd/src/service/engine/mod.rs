@@ -196,20 +196,29 @@ pub struct DeviceInput {
 
 impl DeviceInput {
     pub fn load(tx: &mut dyn WriteTx, tenant: &str, device_id: &str) -> Result<Self, ApiError> {
-        let key = results::key(tenant, results::DEVICES, "", device_id);
-        let row = tx
-            .get(&key)?
-            .ok_or_else(|| crate::service::not_found(&key))?;
-        let stored_device = parse_body(&row.body)?;
+        let (type_name, stored_device) = read_device(tx, tenant, device_id)?;
         let stored_record = read_evaluation(tx, tenant, device_id)?;
         Ok(Self {
-            type_name: row.type_name,
+            type_name,
             device: stored_device.clone(),
             stored_device,
             record: stored_record.clone(),
             stored_record,
         })
     }
+}
+
+/// The managed device as stored: its type and body (not found: 404).
+fn read_device(
+    tx: &mut dyn WriteTx,
+    tenant: &str,
+    device_id: &str,
+) -> Result<(String, Map<String, Value>), ApiError> {
+    let key = results::key(tenant, results::DEVICES, "", device_id);
+    let row = tx
+        .get(&key)?
+        .ok_or_else(|| crate::service::not_found(&key))?;
+    Ok((row.type_name, parse_body(&row.body)?))
 }
 
 /// The hidden record of one device.
@@ -669,10 +678,6 @@ impl Engine {
         tenant: &str,
         device_id: &str,
     ) -> Result<Map<String, Value>, ApiError> {
-        let key = results::key(tenant, results::DEVICES, "", device_id);
-        let row = tx
-            .get(&key)?
-            .ok_or_else(|| crate::service::not_found(&key))?;
-        parse_body(&row.body)
+        Ok(read_device(tx, tenant, device_id)?.1)
     }
 }
