@@ -238,21 +238,9 @@ fn read_evaluation(
 }
 
 impl Engine {
-    /// Evaluates the stored device `device_id` (its body and reported facts as stored now) against
-    /// every policy of the tenant, and stores the results. `now` is Unix seconds.
-    pub fn evaluate(
-        &self,
-        tx: &mut dyn WriteTx,
-        tenant: &str,
-        device_id: &str,
-        now: i64,
-    ) -> Result<Verdict, ApiError> {
-        let input = DeviceInput::load(tx, tenant, device_id)?;
-        self.evaluate_reported(tx, tenant, device_id, now, input)
-    }
-
-    /// `evaluate` of a device whose report (`input.device`, `input.record`) is not stored yet:
-    /// stored with the results.
+    /// Evaluates a device that reported (`input`: as stored, and as it is to be stored with what
+    /// it reported) against every policy of the tenant, and stores it with the results. `now` is
+    /// Unix seconds.
     pub fn evaluate_reported(
         &self,
         tx: &mut dyn WriteTx,
@@ -570,29 +558,23 @@ impl Engine {
         device_id: &str,
         now: i64,
     ) -> Result<Verdict, ApiError> {
-        let key = results::key(tenant, results::DEVICES, "", device_id);
-        let row = tx
-            .get(&key)?
-            .ok_or_else(|| crate::service::not_found(&key))?;
-        let mut device = parse_body(&row.body)?;
-        let aad = device
+        let mut input = DeviceInput::load(tx, tenant, device_id)?;
+        let aad = input
+            .device
             .get("azureADDeviceId")
             .and_then(Value::as_str)
             .filter(|a| !a.is_empty())
             .map(str::to_string);
-        let aad = match aad {
-            Some(aad) => aad,
-            None => {
-                let made = uuid::Uuid::now_v7().to_string();
-                device.insert("azureADDeviceId".into(), json!(made));
-                results::put(tx, self.model, &key, &row.type_name, &device)?;
-                made
-            }
-        };
+        // Stored with the evaluation's results, in the same write of the device.
+        let aad = aad.unwrap_or_else(|| {
+            let made = uuid::Uuid::now_v7().to_string();
+            input.device.insert("azureADDeviceId".into(), json!(made));
+            made
+        });
         if tenant::directory_device_id(tx, tenant, &aad)?.is_none() {
-            self.add_directory_device(tx, tenant, &aad, &device)?;
+            self.add_directory_device(tx, tenant, &aad, &input.device)?;
         }
-        self.evaluate(tx, tenant, device_id, now)
+        self.evaluate_reported(tx, tenant, device_id, now, input)
     }
 
     fn add_directory_device(
