@@ -256,9 +256,9 @@ impl Engine {
         Ok(verdict)
     }
 
-    /// A re-evaluation (the device reported nothing new): `evaluate_reported` with the tenant's settings
-    /// and policies read once for many devices (a batch reads them inside its own write, so they
-    /// cannot change under it). A report it leaves as it was keeps its `lastReportedDateTime`.
+    /// A re-evaluation (the device reported nothing new): as `evaluate_reported`, with the
+    /// tenant's settings and policies read once for many devices (a batch reads them inside its
+    /// own write, so they cannot change under it). A report it leaves as it was keeps its `lastReportedDateTime`.
     /// The setting summaries' moves are added to `tally`, for the caller to flush once.
     pub fn evaluate_in(
         &self,
