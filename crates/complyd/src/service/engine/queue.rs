@@ -2,8 +2,8 @@
 //! actions, a filter, a group's members, the tenant's settings): a durable queue.
 //!
 //! Every write goes through [`watched`]: the first time a job changes a row of one of
-//! [`CHANGES_THAT_MATTER`], it marks the tenant in the same transaction (one row per tenant, whose
-//! `version` counts the changes). So a change that was answered has its mark, and a crash cannot
+//! [`CHANGES_THAT_MATTER`], it marks the tenant in the same transaction (one row per tenant, with
+//! a fresh stamp at every change: a stamp never recurs, even after the mark was cleared). So a change that was answered has its mark, and a crash cannot
 //! lose it. The worker (`reevaluations` in lib.rs, calling [`Service::reevaluate_marked`])
 //! evaluates every device of a marked tenant in batches, each its own write, then removes the mark
 //! if no change came meanwhile (else it goes round again). It lets a burst of changes pause first
@@ -57,11 +57,12 @@ fn mark_key(tenant: &str) -> Key {
     }
 }
 
-fn version_of(row: &Row) -> i64 {
+/// The stamp of the mark's latest change.
+fn stamp_of(row: &Row) -> String {
     parse_body(&row.body)
         .ok()
-        .and_then(|b| b.get("version").and_then(Value::as_i64))
-        .unwrap_or(0)
+        .and_then(|b| b.get("stamp").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// Where each tenant's generation lives: a fresh stamp at each change that matters (a stamp never
@@ -102,18 +103,28 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A mark: how many changes it holds, when the first and the last came (Unix ms).
+/// A mark: the stamp of its latest change, when the first and the last came (Unix ms). A round
+/// clears the mark only if its stamp is still the one the round started from; a counter would not
+/// do, as it starts again after a clear and a late round would take a new change for its own.
 fn bump(tx: &mut dyn WriteTx, key: &Key) -> Result<(), StoreError> {
-    let before = tx.get(key)?;
-    let version = before.as_ref().map(version_of).unwrap_or(0);
-    let first = before
+    let first = tx
+        .get(key)?
         .and_then(|row| parse_body(&row.body).ok())
         .and_then(|b| b.get("first").and_then(Value::as_i64));
     let now = now_ms();
-    let body =
-        json!({ "version": version + 1, "first": first.unwrap_or(now), "last": now }).to_string();
+    let stamp = uuid::Uuid::new_v4().to_string();
+    let body = json!({ "stamp": stamp, "first": first.unwrap_or(now), "last": now }).to_string();
     if !tx.update(key, &body)? {
         tx.insert(key, "", &body)?;
+    }
+    Ok(())
+}
+
+/// Clears the mark if no change came since the one stamped `stamp`; a change that came meanwhile
+/// keeps it for another round.
+fn clear_unless_changed(tx: &mut dyn WriteTx, key: &Key, stamp: &str) -> Result<(), StoreError> {
+    if tx.get(key)?.map(|r| stamp_of(&r)).as_deref() == Some(stamp) {
+        tx.delete_tree(key)?;
     }
     Ok(())
 }
@@ -292,7 +303,7 @@ impl Service {
         let now = now_ms();
         for (row, _) in self.store.query(query).await? {
             if due(&row, now) {
-                evaluated += self.round(&row.key.id, version_of(&row)).await?;
+                evaluated += self.round(&row.key.id, stamp_of(&row)).await?;
             }
         }
         Ok(evaluated)
@@ -302,26 +313,20 @@ impl Service {
     pub async fn settle(&self, tenant: &str) -> Result<usize, ApiError> {
         let mut evaluated = 0;
         while let Some(row) = self.store.get(&mark_key(tenant)).await? {
-            evaluated += self.round(tenant, version_of(&row)).await?;
+            evaluated += self.round(tenant, stamp_of(&row)).await?;
         }
         Ok(evaluated)
     }
 
     /// One round: every device evaluated, then the mark cleared if no change came meanwhile.
-    async fn round(&self, tenant: &str, version: i64) -> Result<usize, ApiError> {
+    async fn round(&self, tenant: &str, stamp: String) -> Result<usize, ApiError> {
         let (generation, view) =
             super::snapshot::read(Arc::clone(&self.store), self.engine.model, tenant).await?;
         self.engine.keep_view(tenant, generation, view);
         let evaluated = self.reevaluate_tenant(tenant).await?;
         let key = mark_key(tenant);
         self.store
-            .write(move |tx| {
-                // A change that came meanwhile keeps the mark for another round.
-                if tx.get(&key)?.map(|r| version_of(&r)) == Some(version) {
-                    tx.delete_tree(&key)?;
-                }
-                Ok::<_, ApiError>(())
-            })
+            .write(move |tx| Ok::<_, ApiError>(clear_unless_changed(tx, &key, &stamp)?))
             .await?;
         Ok(evaluated)
     }
@@ -394,5 +399,48 @@ impl Service {
                 Ok::<_, ApiError>(done)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+
+    async fn stamp(store: &dyn Store) -> Option<String> {
+        store
+            .get(&mark_key("t"))
+            .await
+            .unwrap()
+            .map(|row| stamp_of(&row))
+    }
+
+    async fn clear(store: &dyn Store, stamp: String) {
+        store
+            .write(move |tx| clear_unless_changed(tx, &mark_key("t"), &stamp))
+            .await
+            .unwrap();
+    }
+
+    /// A round that started from a change must not clear a later one, even when the mark was
+    /// cleared and made again in between (a counter would start again at the same number).
+    #[tokio::test]
+    async fn a_late_round_does_not_clear_a_later_change() {
+        let memory = MemoryStore::new();
+        let store: &dyn Store = &memory;
+        store.write(|tx| mark(tx, "t")).await.unwrap();
+        let late_round = stamp(store).await.unwrap();
+        // Another round cleared that change; then a new change came.
+        clear(store, late_round.clone()).await;
+        assert_eq!(stamp(store).await, None);
+        store.write(|tx| mark(tx, "t")).await.unwrap();
+        let new_change = stamp(store).await.unwrap();
+        assert_ne!(new_change, late_round);
+        // The late round finishes: the new change keeps its mark, for its own round to clear.
+        clear(store, late_round).await;
+        assert_eq!(stamp(store).await, Some(new_change.clone()));
+        clear(store, new_change).await;
+        assert_eq!(stamp(store).await, None);
     }
 }
