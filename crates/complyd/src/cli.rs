@@ -42,6 +42,10 @@ pub enum Command {
     /// Managed devices: report a device's state as it checks in.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// A tenant's clock: show it, or move it forward and fire what falls due (as
+    /// `/complyd/v1/clock`).
+    #[command(subcommand)]
+    Clock(ClockCommand),
     /// Print the environment that points a shell's tools at `complyd serve --proxy`:
     /// `eval "$(complyd env)"`.
     Env(EnvArgs),
@@ -90,6 +94,35 @@ pub struct CheckInArgs {
     /// A JSON object of reported properties and facts (`-`: standard input).
     #[arg(long)]
     pub file: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum ClockCommand {
+    /// Print the tenant's time and what is scheduled.
+    Show(ClockArgs),
+    /// Move the clock forward by an ISO 8601 duration (`P3D`, `PT12H`), firing what falls due.
+    Advance(ClockMoveArgs),
+    /// Move the clock forward to an instant (`2027-01-01T00:00:00Z`), firing what falls due.
+    Set(ClockMoveArgs),
+}
+
+#[derive(Args)]
+pub struct ClockArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[arg(long, default_value = auth::DEFAULT_TENANT)]
+    pub tenant: String,
+}
+
+#[derive(Args)]
+pub struct ClockMoveArgs {
+    #[command(flatten)]
+    pub clock: ClockArgs,
+    /// The duration (advance) or instant (set).
+    pub to: String,
+    /// Also freeze the clock (`true`) or let it run (`false`).
+    #[arg(long)]
+    pub freeze: Option<bool>,
 }
 
 /// Where `complyd serve --proxy` listens unless told.

@@ -1,7 +1,7 @@
 //! `complyd fleet …`, `complyd device …` and `serve --demo`: the engine's commands, run on the
 //! data folder's store through the same service the server answers with.
 
-use crate::cli::{CheckInArgs, DeviceCommand, FleetArgs, FleetCommand};
+use crate::cli::{CheckInArgs, ClockCommand, DeviceCommand, FleetArgs, FleetCommand};
 use crate::registry_cmd::{open, service};
 use complyd::service::{FleetSpec, MAX_FLEET};
 use std::io::Read;
@@ -23,6 +23,34 @@ pub async fn device(command: DeviceCommand) -> anyhow::Result<()> {
     match command {
         DeviceCommand::CheckIn(args) => check_in(args).await,
     }
+}
+
+pub async fn clock(command: ClockCommand) -> anyhow::Result<()> {
+    let (args, request) = match command {
+        ClockCommand::Show(args) => (args, None),
+        ClockCommand::Advance(m) => {
+            let request = serde_json::json!({ "advanceBy": m.to, "freeze": m.freeze });
+            (m.clock, Some(request))
+        }
+        ClockCommand::Set(m) => {
+            let request = serde_json::json!({ "setTo": m.to, "freeze": m.freeze });
+            (m.clock, Some(request))
+        }
+    };
+    let service = service(open(&args.data).await?)?;
+    let answer = match request {
+        None => service.clock(&args.tenant).await,
+        Some(mut request) => {
+            if let Some(object) = request.as_object_mut() {
+                object.retain(|_, v| !v.is_null());
+            }
+            let wanted = complyd::service::time::ClockMove::parse(&request).map_err(failed)?;
+            service.move_clock(&args.tenant, wanted).await
+        }
+    }
+    .map_err(failed)?;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
 }
 
 async fn generate(args: FleetArgs) -> anyhow::Result<()> {

@@ -215,6 +215,7 @@ impl Prepared {
     ) -> anyhow::Result<()> {
         let connections = self.connections();
         let worker = tokio::spawn(reevaluations(self.state.clone()));
+        let ticker = tokio::spawn(clock_ticks(self.state.clone()));
         let app = http::router(self.state.clone());
         let _ = rustls::crypto::ring::default_provider().install_default();
         let acceptor = match &self.tls {
@@ -257,6 +258,7 @@ impl Prepared {
         };
         tokio::join!(signal, main, side);
         worker.abort();
+        ticker.abort();
         if let Err(e) = self.store.close().await {
             tracing::warn!(error = %e, "the store was not closed cleanly");
         }
@@ -272,6 +274,18 @@ async fn reevaluations(state: Arc<http::AppState>) {
             tracing::warn!(error = %err, "re-evaluation failed; the mark stays and is retried");
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Fires what falls due on each tenant's clock as real time passes (service/time), about once a
+/// second, for as long as the server runs. On a shared store every instance ticks; each item
+/// fires on one of them.
+async fn clock_ticks(state: Arc<http::AppState>) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+        if let Err(err) = state.service.fire_due().await {
+            tracing::warn!(error = %err, "firing due actions failed; they stay due and are retried");
+        }
     }
 }
 

@@ -25,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Import(args) => import(args).await,
         Command::Fleet(command) => engine_cmd::fleet(command).await,
         Command::Device(command) => engine_cmd::device(command).await,
+        Command::Clock(command) => engine_cmd::clock(command).await,
         Command::Env(args) => env_cmd::env(&args),
         Command::Hosts(args) => env_cmd::hosts(&args),
     }

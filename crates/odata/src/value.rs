@@ -116,6 +116,21 @@ impl DateTimeOffset {
         }
     }
 
+    /// The instant `millis` milliseconds after 1970-01-01T00:00:00Z, in UTC.
+    pub fn from_unix_millis(millis: i64) -> Self {
+        Self {
+            utc_ticks: millis
+                .saturating_mul(TICKS_PER_SECOND / 1000)
+                .saturating_add(DAYS_TO_UNIX_EPOCH * TICKS_PER_DAY),
+            offset_minutes: 0,
+        }
+    }
+
+    /// Whole milliseconds since 1970-01-01T00:00:00Z (negative before it).
+    pub fn to_unix_millis(&self) -> i64 {
+        (self.utc_ticks - DAYS_TO_UNIX_EPOCH * TICKS_PER_DAY).div_euclid(TICKS_PER_SECOND / 1000)
+    }
+
     /// Whole seconds since 1970-01-01T00:00:00Z (negative before it).
     pub fn to_unix_seconds(&self) -> i64 {
         (self.utc_ticks - DAYS_TO_UNIX_EPOCH * TICKS_PER_DAY).div_euclid(TICKS_PER_SECOND)

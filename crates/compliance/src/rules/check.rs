@@ -7,6 +7,7 @@ use odata::edm::{Primitive, TypeRef, ValueType};
 use odata::{Model, Version};
 
 const POLICY_BASE: &str = "microsoft.graph.deviceCompliancePolicy";
+const ACTION_TYPE: &str = "microsoft.graph.deviceComplianceActionType";
 
 const DEVICE: &str = "microsoft.graph.managedDevice";
 
@@ -26,6 +27,25 @@ pub fn check(set: &Ruleset, model: &Model) -> Result<(), String> {
             | Condition::VersionAtLeast(fact, _)
             | Condition::VersionBelow(fact, _)) = condition;
             known_fact(set, model, fact).map_err(|e| format!("platform {}: {e}", platform.name))?;
+        }
+    }
+    for action in &set.actions {
+        if model
+            .enum_member(ACTION_TYPE, &action.action, Version::Beta)
+            .is_none()
+        {
+            return Err(format!(
+                "action {}: not a member of {ACTION_TYPE}",
+                action.action
+            ));
+        }
+        for platform in &action.platforms {
+            if platform != "all" && !set.platforms.iter().any(|p| &p.name == platform) {
+                return Err(format!(
+                    "action {}: unknown platform {platform}",
+                    action.action
+                ));
+            }
         }
     }
     for policy in &set.policies {

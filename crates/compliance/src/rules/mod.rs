@@ -74,6 +74,15 @@ pub struct PolicyRules {
     pub rules: Vec<Rule>,
 }
 
+/// A scheduled action for noncompliance and the platforms it exists on (`actions.rules`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionPlatforms {
+    /// A `deviceComplianceActionType` member.
+    pub action: String,
+    /// Platform names, or `all`.
+    pub platforms: Vec<String>,
+}
+
 /// What kind of value a reported fact holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FactType {
@@ -99,6 +108,8 @@ pub struct Ruleset {
     /// In the order written: the first that a device matches is its platform.
     pub platforms: Vec<Platform>,
     pub policies: Vec<PolicyRules>,
+    /// Where each scheduled action exists; an action not listed exists nowhere.
+    pub actions: Vec<ActionPlatforms>,
 }
 
 impl Ruleset {
@@ -114,6 +125,18 @@ impl Ruleset {
 
     pub fn fact(&self, name: &str) -> Option<&Fact> {
         self.facts.iter().find(|f| f.name == name)
+    }
+
+    /// Whether the scheduled action `action` exists on `platform` (a device of no platform has
+    /// none).
+    pub fn action_exists(&self, action: &str, platform: Option<&str>) -> bool {
+        let Some(platform) = platform else {
+            return false;
+        };
+        self.actions
+            .iter()
+            .find(|a| a.action == action)
+            .is_some_and(|a| a.platforms.iter().any(|p| p == "all" || p == platform))
     }
 
     pub fn policy(&self, policy_type: &str) -> Option<&PolicyRules> {
@@ -132,4 +155,5 @@ const SHIPPED: &[(&str, &str)] = &[
     ("windows.rules", include_str!("../../rules/windows.rules")),
     ("apple.rules", include_str!("../../rules/apple.rules")),
     ("android.rules", include_str!("../../rules/android.rules")),
+    ("actions.rules", include_str!("../../rules/actions.rules")),
 ];

@@ -1,6 +1,8 @@
 //! The rule text (`rules/FORMAT.md`) into a [`Ruleset`].
 
-use super::{Condition, Fact, FactType, Kind, Platform, PolicyRules, Rule, Ruleset};
+use super::{
+    ActionPlatforms, Condition, Fact, FactType, Kind, Platform, PolicyRules, Rule, Ruleset,
+};
 
 enum Block {
     None,
@@ -61,6 +63,19 @@ fn header(set: &mut Ruleset, words: &[&str]) -> Result<Block, String> {
                 conditions: Vec::new(),
             });
             Ok(Block::Platform(set.platforms.len() - 1))
+        }
+        ["action", action, "on", platforms @ ..] => {
+            if set.actions.iter().any(|a| a.action == *action) {
+                return Err(format!("action {action} declared twice"));
+            }
+            if platforms.is_empty() {
+                return Err(format!("action {action}: no platform after 'on'"));
+            }
+            set.actions.push(ActionPlatforms {
+                action: action.to_string(),
+                platforms: platforms.iter().map(|p| p.to_string()).collect(),
+            });
+            Ok(Block::None)
         }
         ["policy", policy_type, "on", rest @ ..] => {
             if set.policies.iter().any(|p| p.policy_type == *policy_type) {

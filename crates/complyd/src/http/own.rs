@@ -45,6 +45,7 @@ pub async fn dispatch(
         ["fleet"] => fleet(state, parts, principal, body).await,
         ["policies", "evaluate"] => what_if(state, parts, principal, body).await,
         ["engine", "settle"] => settle(state, parts, principal).await,
+        ["clock"] => clock(state, parts, principal, body).await,
         _ => Err(ApiError::NotFound(format!(
             "complyd's API has no resource at {full} (see README, \"The compliance engine\")."
         ))),
@@ -170,6 +171,41 @@ async fn settle(
     Ok(response::document(
         serde_json::json!({ "evaluated": evaluated, "pending": false }),
     ))
+}
+
+/// `GET /complyd/v1/clock`: the caller's tenant's time; `POST` with `{"advanceBy": "P3D"}`,
+/// `{"setTo": "…"}` or `{"freeze": true}` moves it and answers what fired (service/time).
+async fn clock(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let path = format!("{PREFIX}clock");
+    let writers = [
+        "DeviceManagementConfiguration.ReadWrite.All",
+        "DeviceManagementManagedDevices.ReadWrite.All",
+    ];
+    let answer = match parts.method {
+        Method::GET => {
+            principal.authorize(&permissions("clock", &ENGINE_READERS, &[]), false)?;
+            state.service.clock(&principal.tenant).await?
+        }
+        Method::POST => {
+            principal.authorize(&permissions("clock", &writers, &writers), true)?;
+            let request = body::read_json(&parts.headers, body, state.body)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "A clock move needs a JSON body: advanceBy, setTo or freeze.",
+                    )
+                })?;
+            let wanted = crate::service::time::ClockMove::parse(&request)?;
+            state.service.move_clock(&principal.tenant, wanted).await?
+        }
+        _ => return Err(no_route(&path, &parts.method, &path)),
+    };
+    Ok(response::document(answer))
 }
 
 /// `POST /complyd/v1/fleet` with `{"users": N, "devices": N, "seed": S}`: a generated fleet in the

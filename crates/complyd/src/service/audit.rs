@@ -6,7 +6,6 @@
 use crate::store::{Key, StoreError, WriteTx};
 use odata::edm::{Binding, Model, Navigation, Operation, OperationKind, RootKind, StructuredType};
 use odata::path::ResourcePath;
-use odata::value::DateTimeOffset;
 use odata::Version;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -134,7 +133,7 @@ impl AuditDraft {
             "componentName": self.category,
             "actor": self.actor,
             "activity": if self.activity_null { Value::Null } else { Value::String(self.activity_type.clone()) },
-            "activityDateTime": DateTimeOffset::now().to_utc_string(),
+            "activityDateTime": super::time::now_text(tx, &self.tenant).map_err(|e| StoreError::Backend(e.to_string()))?,
             "activityType": self.activity_type,
             "activityOperationType": self.operation.as_str(),
             "activityResult": "Success",

@@ -22,6 +22,7 @@ mod summaries;
 mod tenant;
 #[cfg(test)]
 mod tests;
+pub mod time;
 
 pub use audit::Caller;
 pub use engine::{
@@ -152,7 +153,7 @@ pub struct Service {
 const BUILTINS_REMEMBERED: usize = 10_000;
 
 /// A new row, planned before the write transaction runs.
-struct NewRow {
+pub(crate) struct NewRow {
     key: Key,
     type_name: String,
     body: Map<String, Value>,
@@ -376,6 +377,8 @@ impl Service {
         let (type_name, id, stored) = self
             .store
             .write(move |tx| {
+                let mut rows = rows;
+                restamp_for_clock(tx, model, &tenant, &mut rows)?;
                 check_exists(tx, &ancestors)?;
                 integrity::check_references(tx, &checks)?;
                 let top = rows
@@ -388,7 +391,8 @@ impl Service {
                 }
                 insert_rows(tx, &rows)?;
                 if engine.evaluates(&top.0) {
-                    engine.add_device(tx, &tenant, &top.1, crate::common::now_unix())?;
+                    let now = time::now_ms(tx, &tenant)? / 1000;
+                    engine.add_device(tx, &tenant, &top.1, now)?;
                     top.2 = engine.stored_device(tx, &tenant, &top.1)?;
                 }
                 audit::record(&audit, model, tx, &top.1, None, Some(&top.2))?;
@@ -436,7 +440,12 @@ impl Service {
                 let before = parse_body(&row.body)?;
                 let mut body = before.clone();
                 body.extend(changes.clone());
-                stamp_update(model, ty, &mut body);
+                stamp_update(
+                    model,
+                    ty,
+                    &mut body,
+                    &time::now_text(tx, &stamp_key.tenant)?,
+                );
                 let body = canonical(model, ty, &body);
                 let mut checks = Vec::new();
                 references.of_changes(ty, &body, &changes, &mut checks)?;
@@ -627,13 +636,45 @@ fn canonical(
     .properties(ty, body)
 }
 
-/// Server-managed stamps on change: a new modification time and the next version.
-fn stamp_update(model: &'static Model, ty: &StructuredType, body: &mut Map<String, Value>) {
+/// New rows' creation and modification times from the tenant's clock, when it is not plain real
+/// time (rows are planned, with real time, before the write).
+pub(crate) fn restamp_for_clock(
+    tx: &mut dyn WriteTx,
+    model: &'static Model,
+    tenant: &str,
+    rows: &mut [NewRow],
+) -> Result<(), ApiError> {
+    let clock = time::TenantClock::read(tx, tenant)?;
+    if clock == time::TenantClock::default() {
+        return Ok(());
+    }
+    let now = Value::String(time::text(clock.now_ms()));
+    for row in rows {
+        let Some(ty) = model.structured(&row.type_name) else {
+            continue;
+        };
+        for prop in model.all_properties(ty) {
+            if matches!(prop.stamp, Some(Stamp::Created | Stamp::Modified))
+                && row.body.contains_key(&prop.name)
+            {
+                row.body.insert(prop.name.clone(), now.clone());
+            }
+        }
+        row.text = serde_json::to_string(&row.body).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Server-managed stamps on change: a new modification time (`now`) and the next version.
+fn stamp_update(
+    model: &'static Model,
+    ty: &StructuredType,
+    body: &mut Map<String, Value>,
+    now: &str,
+) {
     for prop in model.all_properties(ty) {
         let value = match (prop.stamp, body.get(&prop.name)) {
-            (Some(Stamp::Modified), Some(_)) => {
-                Value::String(DateTimeOffset::now().to_utc_string())
-            }
+            (Some(Stamp::Modified), Some(_)) => Value::String(now.to_string()),
             (Some(Stamp::Version), Some(v)) => match v.as_i64() {
                 Some(version) => Value::from(version.saturating_add(1)),
                 None => continue,

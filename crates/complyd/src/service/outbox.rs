@@ -83,6 +83,8 @@ impl Service {
                 if !tx.exists(&template_key)? {
                     return Err(not_found(&template_key));
                 }
+                let mut message = message.clone();
+                message["sentDateTime"] = Value::String(super::time::now_text(tx, &tenant)?);
                 append(tx, &tenant, &message)?;
                 let sent = Map::from_iter([("testMessage".to_string(), message)]);
                 let after: Map<String, Value> = template.clone().into_iter().chain(sent).collect();

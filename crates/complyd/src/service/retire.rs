@@ -10,7 +10,6 @@ use crate::error::ApiError;
 use crate::store::{Key, Query, WriteTx};
 use odata::edm::StructuredType;
 use odata::validate::Argument;
-use odata::value::DateTimeOffset;
 use odata::Version;
 use serde_json::{json, Map, Value};
 
@@ -45,6 +44,63 @@ pub fn schedule(
     if !tx.update(&key, &text)? {
         tx.insert(&key, SCHEDULED_TYPE, &text)?;
     }
+    Ok(())
+}
+
+/// Takes `device` off `tenant`'s retire schedule (when `policy` is given, only if that policy
+/// scheduled it), unless an admin confirmed its retirement: a device that complies again, or
+/// that is gone.
+pub fn unschedule(
+    tx: &mut dyn WriteTx,
+    tenant: &str,
+    device: &str,
+    policy: Option<&str>,
+) -> Result<(), ApiError> {
+    let key = Key {
+        tenant: tenant.to_string(),
+        collection: RETIRE_SCHEDULE.to_string(),
+        parent: String::new(),
+        id: device.to_string(),
+    };
+    let Some(row) = tx.get(&key)? else {
+        return Ok(());
+    };
+    let body = parse_body(&row.body)?;
+    let text = |name: &str| body.get(name).and_then(Value::as_str);
+    let confirmed = text("state") == Some("confirmRetire");
+    let ours = policy.is_none_or(|p| text("deviceCompliancePolicyId") == Some(p));
+    if ours && (!confirmed || policy.is_none()) {
+        tx.delete_tree(&key)?;
+    }
+    Ok(())
+}
+
+/// A confirmed retirement, as the live service starts one: the device's management state becomes
+/// `retirePending` and its `retire` action result is pending.
+fn retire_device(
+    tx: &mut dyn WriteTx,
+    model: &'static odata::Model,
+    tenant: &str,
+    device_id: &str,
+) -> Result<(), ApiError> {
+    let key = Key {
+        tenant: tenant.to_string(),
+        collection: super::engine::DEVICES.to_string(),
+        parent: String::new(),
+        id: device_id.to_string(),
+    };
+    let Some(row) = tx.get(&key)? else {
+        return Ok(());
+    };
+    let mut device = parse_body(&row.body)?;
+    let now = super::time::now_text(tx, tenant)?;
+    super::engine::record_device_action(&mut device, "retire", "pending", &now);
+    device.insert("managementState".into(), json!("retirePending"));
+    let shaped = match model.structured(&row.type_name) {
+        Some(ty) => canonical(model, ty, &device),
+        None => device,
+    };
+    tx.update(&key, &Value::Object(shaped).to_string())?;
     Ok(())
 }
 
@@ -119,6 +175,9 @@ impl Service {
                         .and_then(Value::as_str)
                         .unwrap_or("");
                     if all || ids.iter().any(|id| id == device) {
+                        if state.as_str() == Some("confirmRetire") {
+                            retire_device(tx, model, &tenant, device)?;
+                        }
                         body.insert("state".into(), state.clone());
                         tx.update(&row.key, &Value::Object(body).to_string())?;
                     }
@@ -176,7 +235,7 @@ impl Service {
                 let mut body = before.clone();
                 body.insert(
                     property,
-                    Value::String(DateTimeOffset::now().to_utc_string()),
+                    Value::String(super::time::now_text(tx, &key.tenant)?),
                 );
                 let body = canonical(model, ty, &body);
                 put_single(tx, &key, &ty.name, existing.is_some(), &body)?;

@@ -6,7 +6,9 @@
 //! any `$orderby`, is refused with a `Backend` error that says so.
 
 use super::writer::{run_caught, JobFn};
-use super::{CountBy, Key, PageRow, Query, Related, Row, Store, StoreError, StoreFuture, WriteTx};
+use super::{
+    CountBy, DueItem, Key, PageRow, Query, Related, Row, Store, StoreError, StoreFuture, WriteTx,
+};
 use odata::query::bind::{Compare, Condition, Literal, Operand, Scope};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,6 +26,8 @@ pub struct MemoryStore {
 struct State {
     rows: Rows,
     last_seq: i64,
+    /// The schedule, by tenant and id.
+    due: BTreeMap<(String, String), DueItem>,
 }
 
 fn slot(key: &Key) -> (String, String, String, String) {
@@ -318,7 +322,68 @@ impl WriteTx for State {
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
         let before = self.rows.len();
         self.rows.retain(|(t, ..), _| t != tenant);
+        self.due.retain(|(t, _), _| t != tenant);
         Ok((before - self.rows.len()) as u64)
+    }
+
+    fn due_put(&mut self, item: &DueItem) -> Result<(), StoreError> {
+        self.due
+            .insert((item.tenant.clone(), item.id.clone()), item.clone());
+        Ok(())
+    }
+
+    fn due_cancel(
+        &mut self,
+        tenant: &str,
+        device: &str,
+        policy: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let before = self.due.len();
+        self.due.retain(|_, i| {
+            !(i.tenant == tenant && i.device == device && policy.is_none_or(|p| i.policy == p))
+        });
+        Ok((before - self.due.len()) as u64)
+    }
+
+    fn due_take(
+        &mut self,
+        tenant: &str,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<DueItem>, StoreError> {
+        let mut items: Vec<DueItem> = self
+            .due
+            .values()
+            .filter(|i| i.tenant == tenant && i.at <= until)
+            .cloned()
+            .collect();
+        items.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        items.truncate(limit);
+        Ok(items)
+    }
+
+    fn due_done(&mut self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        self.due.remove(&(tenant.to_string(), id.to_string()));
+        Ok(())
+    }
+
+    fn due_next(&mut self, after: &str) -> Result<Option<(String, i64)>, StoreError> {
+        Ok(self
+            .due
+            .values()
+            .filter(|i| i.tenant.as_str() > after)
+            .map(|i| (i.tenant.clone(), i.at))
+            .min())
+    }
+
+    fn due_pending(&mut self, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
+        let items: Vec<i64> = self
+            .due
+            .values()
+            .filter(|i| i.tenant == tenant)
+            .map(|i| i.at)
+            .collect();
+        Ok((items.len() as u64, items.iter().min().copied()))
     }
 }
 

@@ -14,6 +14,7 @@ pub mod indexes;
 pub mod memory;
 mod observed;
 mod postgres;
+pub mod schedule;
 mod sql;
 mod sqlite;
 mod writer;
@@ -21,6 +22,7 @@ mod writer;
 pub use future::StoreFuture;
 pub use observed::observed;
 pub use postgres::PgStore;
+pub use schedule::DueItem;
 pub use sqlite::SqliteStore;
 pub use writer::JobFn;
 
@@ -217,6 +219,55 @@ pub trait WriteTx {
         let _ = name;
         Ok(())
     }
+
+    /// Puts `item` on its tenant's schedule (replacing an item with its id).
+    fn due_put(&mut self, item: &DueItem) -> Result<(), StoreError> {
+        let _ = item;
+        Err(no_schedule())
+    }
+    /// Takes off the schedule every item of `device` (of one policy, or `Some("")` for the
+    /// device's own, or `None` for all); how many there were.
+    fn due_cancel(
+        &mut self,
+        tenant: &str,
+        device: &str,
+        policy: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let _ = (tenant, device, policy);
+        Err(no_schedule())
+    }
+    /// The tenant's items due at `until` or before, earliest first, at most `limit`; on a shared
+    /// store, items another instance is firing are skipped (and these are held until the end of
+    /// the transaction).
+    fn due_take(
+        &mut self,
+        tenant: &str,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<DueItem>, StoreError> {
+        let _ = (tenant, until, limit);
+        Err(no_schedule())
+    }
+    /// Removes a fired item.
+    fn due_done(&mut self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        let _ = (tenant, id);
+        Err(no_schedule())
+    }
+    /// The first tenant after `after` (in key order) with items, and its earliest item's time.
+    fn due_next(&mut self, after: &str) -> Result<Option<(String, i64)>, StoreError> {
+        let _ = after;
+        Err(no_schedule())
+    }
+    /// How many items the tenant's schedule holds, and the earliest time among them.
+    fn due_pending(&mut self, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
+        let _ = tenant;
+        Err(no_schedule())
+    }
+}
+
+/// What a transaction without a schedule (a read-only view) answers to one.
+fn no_schedule() -> StoreError {
+    StoreError::Backend("this transaction keeps no schedule".into())
 }
 
 /// What every backend answers, with the same results; only where the data lives differs.

@@ -24,3 +24,4 @@ mod seeds;
 mod stores;
 mod tenant_reset;
 mod throttle;
+mod time;

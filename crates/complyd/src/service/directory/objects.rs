@@ -156,12 +156,19 @@ impl Service {
         let ty = validated.ty;
         let keys = alternate_values(self.model, ty, &row.body);
         let (model, tenant, storage) = (self.model, call.tenant.clone(), view.storage);
-        let written = row.body.clone();
         let (id, type_name) = (row.key.id.clone(), row.type_name.clone());
         let sign_in = accounts::new_sign_in(&tenant, &id, &keys, &secrets);
         let (recompute, id_in_tx) = (owned_rules.clone(), id.clone());
-        self.store
+        let written = self
+            .store
             .write(move |tx| {
+                let mut row = row;
+                crate::service::restamp_for_clock(
+                    tx,
+                    model,
+                    &tenant,
+                    std::slice::from_mut(&mut row),
+                )?;
                 tx.insert(&row.key, &row.type_name, &row.text)?;
                 claim_keys(tx, &tenant, storage, &id_in_tx, &keys)?;
                 if let Some(user) = &sign_in {
@@ -169,7 +176,8 @@ impl Service {
                 }
                 binds.apply(tx, model, &tenant, &id_in_tx)?;
                 dynamic::write_owned(tx, &tenant, &id_in_tx, &owned_rules)?;
-                dynamic::refresh_member(tx, model, &tenant, storage, &id_in_tx, ty, &row.body)
+                dynamic::refresh_member(tx, model, &tenant, storage, &id_in_tx, ty, &row.body)?;
+                Ok::<_, ApiError>(row.body)
             })
             .await?;
         self.recompute_owned(&call.tenant, &id, &recompute).await?;
@@ -212,7 +220,12 @@ impl Service {
                 let before = parse_body(&row.body)?;
                 let mut after = before.clone();
                 after.extend(changes);
-                stamp_update(model, ty, &mut after);
+                stamp_update(
+                    model,
+                    ty,
+                    &mut after,
+                    &crate::service::time::now_text(tx, &tenant)?,
+                );
                 let after = canonical(model, ty, &after);
                 let owned = dynamic::owned_rules(model, ty, &after)?;
                 rekey(tx, model, ty, &tenant, storage, &id, &before, &after)?;

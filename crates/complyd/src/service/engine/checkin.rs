@@ -110,9 +110,14 @@ impl Service {
             .store
             .write(move |tx| {
                 Engine::hold_tenant(tx, &tenant)?;
-                let now = crate::common::now_unix();
+                let now_ms = crate::service::time::now_ms(tx, &tenant)?;
+                let now = now_ms / 1000;
                 let mut input = DeviceInput::load(tx, &tenant, &device_id)?;
                 input.device.extend(report.properties.clone());
+                super::actions::complete_pending(
+                    &mut input.device,
+                    &crate::service::time::text(now_ms),
+                );
                 input
                     .device
                     .insert("lastSyncDateTime".into(), results::utc(now).into());

@@ -333,7 +333,7 @@ impl Service {
             tenant: tenant.to_string(),
             spec,
             pilots: pilots.zip(self.model.link_collection("members")),
-            now: crate::common::now_unix(),
+            now: self.tenant_now_ms(tenant).await? / 1000,
         };
         // The next batch is made while the writer stores this one. A failed write drops the
         // receiver, which stops the generator.

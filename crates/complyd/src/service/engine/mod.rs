@@ -5,11 +5,14 @@
 //! The rules are data (`crates/compliance`); this module decides which policies apply
 //! (`applies`), reads what it needs of the tenant (`tenant`) and stores what it found (`results`).
 
+mod actions;
 mod applies;
 mod checkin;
 mod demo;
 mod fleet;
 mod membership;
+mod notify;
+mod plan;
 mod queue;
 mod results;
 mod snapshot;
@@ -27,13 +30,15 @@ use results::{DeviceFacts, PolicyOutcome, SettingOutcome};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use tally::SharedTally;
+
 use tenant::Policy;
 
+pub use actions::record_device_action;
 pub use demo::Demo;
 pub use fleet::{FleetSpec, FleetSummary, MAX_FLEET, MAX_FLEET_HTTP};
 pub use queue::{mark, watched, MARKS_TENANT};
 pub use results::DEVICES;
+pub use tally::SharedTally;
 pub use tenant::property_eq;
 
 /// Where the engine keeps, per device, what Graph has no property for: the facts it reported and,
@@ -338,6 +343,12 @@ impl Engine {
             body: &device,
             renamed,
         };
+        let planner = plan::Planner {
+            rules: &self.rules,
+            tenant,
+            device: device_id,
+            platform: platform.as_deref(),
+        };
         let mut outcomes = Vec::new();
         let mut kept = HashSet::new();
         for policy in applicable {
@@ -368,11 +379,15 @@ impl Engine {
                 before.as_ref(),
                 unchanged,
             )?;
-            hidden.insert(
-                policy.id.clone(),
-                json!({"state": outcome.state.name(), "since": outcome.since,
-                       "print": print, "status": status_print}),
-            );
+            let mut entry = last.and_then(Value::as_object).cloned().unwrap_or_default();
+            entry.insert("state".into(), json!(outcome.state.name()));
+            entry.insert("since".into(), json!(outcome.since));
+            entry.insert("print".into(), json!(print));
+            entry.insert("status".into(), json!(status_print));
+            if planner.policy(tx, policy, outcome.since, &mut entry)? {
+                super::retire::unschedule(tx, tenant, device_id, Some(&policy.id))?;
+            }
+            hidden.insert(policy.id.clone(), Value::Object(entry));
             kept.insert(policy.id.clone());
             outcomes.push((
                 policy.id.clone(),
@@ -394,16 +409,22 @@ impl Engine {
                 &policy_id,
                 &before.unwrap_or_default(),
             )?;
+            tx.due_cancel(tenant, device_id, Some(&policy_id))?;
+            super::retire::unschedule(tx, tenant, device_id, Some(&policy_id))?;
             hidden.remove(&policy_id);
         }
-        let stale = device
+        // The device is stale once the check-in threshold has passed since it last reported.
+        let stale_at = device
             .get("lastSyncDateTime")
             .and_then(Value::as_str)
             .and_then(odata::value::DateTimeOffset::parse)
-            .is_some_and(|last| {
-                let last = last.to_unix_seconds();
-                last > 0 && now - last > settings.checkin_threshold_days * 86_400
+            .map(|last| last.to_unix_seconds())
+            .filter(|last| *last > 0)
+            .map(|last| {
+                last.saturating_add(settings.checkin_threshold_days.saturating_mul(86_400))
             });
+        let stale = stale_at.is_some_and(|at| now >= at);
+        planner.check_in(tx, stale_at.map(|at| at.saturating_mul(1000)), &mut record)?;
         let mut state = compliance::verdict(
             outcomes.iter().map(|(_, _, o)| o.state),
             settings.secure_by_default,
@@ -631,7 +652,7 @@ impl Engine {
     ) -> Result<(), ApiError> {
         let device = self.stored_device(tx, tenant, device_id)?;
         let tally = SharedTally::default();
-        let stamp = results::utc(crate::common::now_unix());
+        let stamp = crate::service::time::now_text(tx, tenant)?;
         let writer = results::Writer {
             model: self.model,
             tenant,
@@ -650,6 +671,8 @@ impl Engine {
             results::remove(tx, &writer, &facts_view, &policy_id, &before)?;
         }
         tx.delete_tree(&results::key(tenant, results::TENANT_VIEW, "", device_id))?;
+        tx.due_cancel(tenant, device_id, None)?;
+        super::retire::unschedule(tx, tenant, device_id, None)?;
         tally.into_inner().flush(tx, self.model, tenant)
     }
 

@@ -350,6 +350,7 @@ pub fn remove(
         body: Map::new(),
         assignments: Vec::new(),
         grace_hours: 0,
+        actions: Vec::new(),
     };
     move_counts(tx, w, device, &stub, &platform, &old, &[])
 }

@@ -87,6 +87,44 @@ pub struct Policy {
     pub assignments: Vec<Assignment>,
     /// The `block` action's grace period (0 when the policy has none).
     pub grace_hours: i64,
+    /// Its scheduled actions for noncompliance, in the order stored.
+    pub actions: Vec<ScheduledAction>,
+}
+
+/// One `deviceComplianceActionItem` of a policy's rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledAction {
+    pub action_type: String,
+    pub grace_hours: i64,
+    pub template_id: Option<String>,
+    /// Group ids of `notificationMessageCCList`.
+    pub cc: Vec<String>,
+}
+
+impl ScheduledAction {
+    fn of(body: &Map<String, Value>) -> Self {
+        let text = |name: &str| body.get(name).and_then(Value::as_str);
+        Self {
+            action_type: text("actionType").unwrap_or("noAction").to_string(),
+            grace_hours: body
+                .get("gracePeriodHours")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+            template_id: text("notificationTemplateId")
+                .filter(|id| !id.is_empty() && *id != "00000000-0000-0000-0000-000000000000")
+                .map(str::to_string),
+            cc: body
+                .get("notificationMessageCCList")
+                .and_then(Value::as_array)
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
 }
 
 impl Policy {
@@ -147,15 +185,15 @@ pub fn policy(
         .filter_map(|(_, body)| assignment(&body))
         .collect();
     let mut grace_hours = 0;
+    let mut actions = Vec::new();
     for (rule_id, _) in members(tx, tenant, RULES, id)? {
         let parent = format!("{id}/{rule_id}");
-        for (_, action) in members(tx, tenant, ACTIONS, &parent)? {
-            if action.get("actionType").and_then(Value::as_str) == Some("block") {
-                grace_hours = action
-                    .get("gracePeriodHours")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
+        for (_, body) in members(tx, tenant, ACTIONS, &parent)? {
+            let action = ScheduledAction::of(&body);
+            if action.action_type == "block" {
+                grace_hours = action.grace_hours;
             }
+            actions.push(action);
         }
     }
     Ok(Policy {
@@ -164,6 +202,7 @@ pub fn policy(
         body: parse_body(body)?,
         assignments,
         grace_hours,
+        actions,
     })
 }
 

@@ -53,6 +53,7 @@ impl Service {
             body: validated.properties.clone(),
             assignments,
             grace_hours,
+            actions: Vec::new(),
         });
         let mut cursor: Option<Cursor> = None;
         let (mut reached, mut counts, mut listed) = (0usize, Map::new(), Vec::new());
@@ -81,7 +82,7 @@ impl Service {
                 .write(move |tx| {
                     let mut out = Vec::new();
                     let mut filters = Filters::default();
-                    let now = crate::common::now_unix();
+                    let now = crate::service::time::now_ms(tx, &tenant_owned)? / 1000;
                     let view = engine.view(tx, &tenant_owned)?;
                     for id in &ids {
                         let key = results::key(&tenant_owned, results::DEVICES, "", id);

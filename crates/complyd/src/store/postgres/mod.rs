@@ -8,6 +8,7 @@
 
 mod connection;
 mod read;
+mod schedule;
 mod write;
 
 use super::counts::{self, ModelCount};
@@ -29,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_key_index_by_id.sql"),
     include_str!("../migrations/0005_model_indexes.sql"),
     include_str!("../migrations/postgres/0006_counts.sql"),
+    include_str!("../migrations/postgres/0007_schedule.sql"),
 ];
 /// Held while migrating, so that instances starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x0063_6f6d_706c_7964;

@@ -3,9 +3,10 @@
 
 use super::connection::{connect, Conn};
 use super::read::{get, page};
+use super::schedule;
 use crate::store::sql::in_collection;
 use crate::store::writer::{self, Job};
-use crate::store::{child_path, Key, PageRow, Query, Row, StoreError, WriteTx};
+use crate::store::{child_path, DueItem, Key, PageRow, Query, Row, StoreError, WriteTx};
 use postgres::types::ToSql;
 use tokio::sync::mpsc;
 
@@ -80,6 +81,14 @@ impl PgTx<'_> {
             self.failed = Some(e.clone());
             e
         })
+    }
+
+    /// Runs `op`, noting its failure (the transaction is aborted until the job's rollback).
+    fn noting<T>(
+        &mut self,
+        op: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        op(self.conn).inspect_err(|e| self.failed = Some(e.clone()))
     }
 
     /// Rows in collections below `collection` whose parent path is `path` or lies under it.
@@ -219,10 +228,46 @@ impl WriteTx for PgTx<'_> {
             self.conn.client.execute(&counts, &[&tenant])?;
             Ok(n)
         });
-        deleted.map_err(|e| {
+        let deleted = deleted.map_err(|e| {
             let e = StoreError::from(e);
             self.failed = Some(e.clone());
             e
-        })
+        })?;
+        self.noting(|c| schedule::delete_tenant(c, tenant))?;
+        Ok(deleted)
+    }
+
+    fn due_put(&mut self, item: &DueItem) -> Result<(), StoreError> {
+        self.noting(|c| schedule::put(c, item))
+    }
+
+    fn due_cancel(
+        &mut self,
+        tenant: &str,
+        device: &str,
+        policy: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        self.noting(|c| schedule::cancel(c, tenant, device, policy))
+    }
+
+    fn due_take(
+        &mut self,
+        tenant: &str,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<DueItem>, StoreError> {
+        self.noting(|c| schedule::take(c, tenant, until, limit))
+    }
+
+    fn due_done(&mut self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        self.noting(|c| schedule::done(c, tenant, id))
+    }
+
+    fn due_next(&mut self, after: &str) -> Result<Option<(String, i64)>, StoreError> {
+        self.noting(|c| schedule::next(c, after))
+    }
+
+    fn due_pending(&mut self, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
+        self.noting(|c| schedule::pending(c, tenant))
     }
 }

@@ -7,6 +7,7 @@
 mod checkpoint;
 mod connection;
 mod read;
+mod schedule;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_key_index_by_id.sql"),
     include_str!("../migrations/0005_model_indexes.sql"),
     include_str!("../migrations/0006_counts.sql"),
+    include_str!("../migrations/0007_schedule.sql"),
 ];
 const READERS: usize = 4;
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

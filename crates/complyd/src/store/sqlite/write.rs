@@ -3,9 +3,10 @@
 
 use super::checkpoint;
 use super::read::{exists, get, members, page};
+use super::schedule;
 use crate::store::sql::in_collection;
 use crate::store::writer::{self, Job};
-use crate::store::{child_path, Key, PageRow, Query, Row, StoreError, WriteTx};
+use crate::store::{child_path, DueItem, Key, PageRow, Query, Row, StoreError, WriteTx};
 use rusqlite::{params, Connection};
 use std::path::PathBuf;
 use tokio::sync::mpsc;
@@ -159,7 +160,42 @@ impl WriteTx for SqliteTx<'_> {
         self.conn
             .prepare_cached("DELETE FROM entity_count WHERE tenant = ?1")?
             .execute(params![tenant])?;
+        schedule::delete_tenant(self.conn, tenant)?;
         Ok(n as u64)
+    }
+
+    fn due_put(&mut self, item: &DueItem) -> Result<(), StoreError> {
+        schedule::put(self.conn, item)
+    }
+
+    fn due_cancel(
+        &mut self,
+        tenant: &str,
+        device: &str,
+        policy: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        schedule::cancel(self.conn, tenant, device, policy)
+    }
+
+    fn due_take(
+        &mut self,
+        tenant: &str,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<DueItem>, StoreError> {
+        schedule::take(self.conn, tenant, until, limit)
+    }
+
+    fn due_done(&mut self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        schedule::done(self.conn, tenant, id)
+    }
+
+    fn due_next(&mut self, after: &str) -> Result<Option<(String, i64)>, StoreError> {
+        schedule::next(self.conn, after)
+    }
+
+    fn due_pending(&mut self, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
+        schedule::pending(self.conn, tenant)
     }
 }
 

@@ -1,0 +1,286 @@
+//! Time: each tenant's clock (`clock`), and moving it. Everything that falls due on the way (the
+//! schedule the engine keeps: grace periods' ends, scheduled actions, check-in thresholds) fires
+//! in order, each item in the write that takes it off the schedule, so a crash fires nothing
+//! twice and loses nothing; instances sharing PostgreSQL skip the items another is firing.
+
+mod clock;
+mod duration;
+
+pub use clock::{now_ms, now_text, real_ms, text, TenantClock};
+
+use super::engine::Engine;
+use super::Service;
+use crate::error::ApiError;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The furthest one request moves a clock: 100 years.
+pub const MAX_MOVE_MS: i64 = 100 * 365 * 86_400_000;
+/// Items taken per write; a write also stops once it has fired for [`FIRE_FOR`].
+const FIRE_BATCH: usize = 2_000;
+const FIRE_FOR: Duration = Duration::from_millis(40);
+/// Fired items an answer lists (its count covers them all).
+pub const MAX_LISTED: usize = 1_000;
+
+/// How a request moves a tenant's clock (`POST /complyd/v1/clock`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClockMove {
+    pub advance_by_ms: Option<i64>,
+    pub set_to_ms: Option<i64>,
+    pub freeze: Option<bool>,
+}
+
+impl ClockMove {
+    /// `{"advanceBy": "P3D"}`, `{"setTo": "2027-01-01T00:00:00Z"}`, `{"freeze": true}`; freeze
+    /// goes with either move.
+    pub fn parse(body: &Value) -> Result<Self, ApiError> {
+        let object = body.as_object().ok_or_else(|| {
+            ApiError::bad_request("A clock move is a JSON object: advanceBy, setTo or freeze.")
+        })?;
+        let mut out = Self::default();
+        for (name, value) in object {
+            match name.as_str() {
+                "advanceBy" => {
+                    let text = value.as_str().ok_or_else(|| {
+                        ApiError::bad_request(
+                            "advanceBy takes an ISO 8601 duration such as \"P3D\".",
+                        )
+                    })?;
+                    let ms = duration::parse_ms(text)
+                        .map_err(|e| ApiError::bad_request(format!("advanceBy '{text}' {e}.")))?;
+                    out.advance_by_ms = Some(ms);
+                }
+                "setTo" => {
+                    let at = value
+                        .as_str()
+                        .and_then(odata::value::DateTimeOffset::parse)
+                        .ok_or_else(|| {
+                            ApiError::bad_request(
+                                "setTo takes a DateTimeOffset such as \"2027-01-01T00:00:00Z\".",
+                            )
+                        })?;
+                    out.set_to_ms = Some(at.to_unix_millis());
+                }
+                "freeze" => {
+                    out.freeze = Some(
+                        value
+                            .as_bool()
+                            .ok_or_else(|| ApiError::bad_request("freeze takes true or false."))?,
+                    );
+                }
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "A clock move has no property '{other}' (advanceBy, setTo, freeze)."
+                    )))
+                }
+            }
+        }
+        if out.advance_by_ms.is_some() && out.set_to_ms.is_some() {
+            return Err(ApiError::bad_request(
+                "A clock move takes advanceBy or setTo, not both.",
+            ));
+        }
+        if out == Self::default() {
+            return Err(ApiError::bad_request(
+                "A clock move names advanceBy, setTo or freeze.",
+            ));
+        }
+        if out.advance_by_ms.is_some_and(|ms| ms > MAX_MOVE_MS) {
+            return Err(ApiError::bad_request(
+                "advanceBy is at most 100 years (P36500D, the limit).",
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Where the clock goes from `now`: `None` when it stays (a freeze alone).
+    fn target(&self, now: i64) -> Result<Option<i64>, ApiError> {
+        let target = match (self.advance_by_ms, self.set_to_ms) {
+            (Some(by), _) => now.saturating_add(by),
+            (None, Some(to)) => to,
+            (None, None) => return Ok(None),
+        };
+        if target < now {
+            return Err(ApiError::bad_request(format!(
+                "The clock never moves back: the tenant's time is {} and {} is before it.",
+                text(now),
+                text(target)
+            )));
+        }
+        if target - now > MAX_MOVE_MS {
+            return Err(ApiError::bad_request(
+                "A clock moves at most 100 years in one request (the limit).",
+            ));
+        }
+        Ok(Some(target))
+    }
+}
+
+/// What firing up to a time did.
+#[derive(Debug, Default)]
+pub struct Firing {
+    /// The first [`MAX_LISTED`] items fired, in order.
+    pub listed: Vec<Value>,
+    pub count: usize,
+}
+
+/// Where one batch fires up to.
+#[derive(Debug, Clone, Copy)]
+enum Until {
+    /// The clock's own now (it does not move).
+    Now,
+    /// A move, the target not yet known (the first batch checks it against the clock).
+    Move(ClockMove),
+    /// Up to this instant, where the clock then stands.
+    At(i64),
+}
+
+impl Service {
+    /// The tenant's now as committed (outside a write), in Unix milliseconds.
+    pub async fn tenant_now_ms(&self, tenant: &str) -> Result<i64, ApiError> {
+        let row = self.store.get(&clock::key(tenant)).await?;
+        Ok(TenantClock::from_row(row)?.now_ms())
+    }
+
+    /// `GET /complyd/v1/clock`: the tenant's now, whether it is frozen, and what is scheduled.
+    pub async fn clock(&self, tenant: &str) -> Result<Value, ApiError> {
+        let tenant = tenant.to_string();
+        let (clock, pending, next) = self
+            .store
+            .write(move |tx| {
+                let clock = TenantClock::read(tx, &tenant)?;
+                let (pending, next) = tx.due_pending(&tenant)?;
+                Ok::<_, ApiError>((clock, pending, next))
+            })
+            .await?;
+        Ok(describe(&clock, pending, next, None))
+    }
+
+    /// `POST /complyd/v1/clock`: moves the tenant's clock, firing in order everything that falls
+    /// due on the way; answers the clock and what fired. Changes waiting to be evaluated are
+    /// evaluated first, at the time they were made.
+    pub async fn move_clock(&self, tenant: &str, wanted: ClockMove) -> Result<Value, ApiError> {
+        self.settle(tenant).await?;
+        let firing = self.fire_until(tenant, Until::Move(wanted)).await?;
+        let tenant = tenant.to_string();
+        let (clock, pending, next) = self
+            .store
+            .write(move |tx| {
+                let clock = TenantClock::read(tx, &tenant)?;
+                let (pending, next) = tx.due_pending(&tenant)?;
+                Ok::<_, ApiError>((clock, pending, next))
+            })
+            .await?;
+        Ok(describe(&clock, pending, next, Some(firing)))
+    }
+
+    /// Fires, for every tenant, what is due at its clock's now (a running clock fires on its
+    /// own; a frozen one fires what a check-in made due at once). Returns how many fired.
+    pub async fn fire_due(&self) -> Result<usize, ApiError> {
+        let mut after = String::new();
+        let mut fired = 0;
+        loop {
+            let from = after.clone();
+            let next = self
+                .store
+                .write(move |tx| {
+                    let Some((tenant, first)) = tx.due_next(&from)? else {
+                        return Ok::<_, ApiError>(None);
+                    };
+                    let now = now_ms(tx, &tenant)?;
+                    Ok(Some((tenant, first <= now)))
+                })
+                .await?;
+            let Some((tenant, due)) = next else {
+                return Ok(fired);
+            };
+            if due {
+                fired += self.fire_until(&tenant, Until::Now).await?.count;
+            }
+            after = tenant;
+        }
+    }
+
+    /// Fires the tenant's items due by `until` in batches, each its own write, earliest first.
+    async fn fire_until(&self, tenant: &str, until: Until) -> Result<Firing, ApiError> {
+        let mut firing = Firing::default();
+        let mut until = until;
+        loop {
+            let (engine, tenant_id) = (Arc::clone(&self.engine), tenant.to_string());
+            let (fired, target) = self
+                .store
+                .write(move |tx| fire_batch(tx, &engine, &tenant_id, until))
+                .await?;
+            if let Some(target) = target {
+                until = Until::At(target);
+            }
+            if fired.is_empty() {
+                return Ok(firing);
+            }
+            firing.count += fired.len();
+            let room = MAX_LISTED.saturating_sub(firing.listed.len());
+            firing.listed.extend(fired.into_iter().take(room));
+        }
+    }
+}
+
+/// One write of a firing: takes the items due, fires each at its time (or the clock's now, if
+/// later), and moves the clock with them. A batch that finds nothing due finishes the move.
+/// Returns what fired and the move's target.
+fn fire_batch(
+    tx: &mut dyn crate::store::WriteTx,
+    engine: &Engine,
+    tenant: &str,
+    until: Until,
+) -> Result<(Vec<Value>, Option<i64>), ApiError> {
+    Engine::hold_tenant(tx, tenant)?;
+    let mut clock = TenantClock::read(tx, tenant)?;
+    if let Until::Move(wanted) = until {
+        if let Some(frozen) = wanted.freeze {
+            clock.freeze(frozen);
+            clock.write(tx, tenant)?;
+        }
+    }
+    let start = clock.now_ms();
+    let target = match until {
+        Until::Now => None,
+        Until::Move(wanted) => wanted.target(start)?,
+        Until::At(at) => Some(at),
+    };
+    let limit = target.unwrap_or(start);
+    let items = tx.due_take(tenant, limit, FIRE_BATCH)?;
+    let view = engine.view(tx, tenant)?;
+    let tally = super::engine::SharedTally::default();
+    let started = Instant::now();
+    let mut fired = Vec::new();
+    let mut at = start;
+    for item in &items {
+        at = at.max(item.at);
+        fired.push(engine.fire(tx, &view, item, at, &tally)?);
+        tx.due_done(tenant, &item.id)?;
+        if started.elapsed() >= FIRE_FOR {
+            break;
+        }
+    }
+    tally.into_inner().flush(tx, engine.model, tenant)?;
+    if let Some(target) = target {
+        let stands = if fired.is_empty() { target } else { at };
+        if stands > start {
+            clock.move_to(stands);
+            clock.write(tx, tenant)?;
+        }
+    }
+    Ok((fired, target))
+}
+
+fn describe(clock: &TenantClock, pending: u64, next: Option<i64>, firing: Option<Firing>) -> Value {
+    let mut out: Map<String, Value> = clock.to_json().as_object().cloned().unwrap_or_default();
+    out.insert("pendingCount".into(), json!(pending));
+    out.insert("nextDueDateTime".into(), json!(next.map(text)));
+    if let Some(firing) = firing {
+        out.insert("firedCount".into(), json!(firing.count));
+        out.insert("fired".into(), Value::Array(firing.listed));
+    }
+    Value::Object(out)
+}
