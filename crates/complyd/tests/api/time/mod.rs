@@ -3,6 +3,7 @@
 
 mod actions;
 mod clock;
+mod crash;
 
 use crate::engine::{DEVICES, DEVICES_WRITE, DIRECTORY_WRITE};
 use crate::support::*;
