@@ -2,7 +2,7 @@
 //! end or a passed check-in threshold evaluates the device again; a scheduled action's instance
 //! does what the action does, once, while the device still fails the policy.
 
-use super::plan::{self, ACTION, CHECK_IN, GRACE};
+use super::plan::{self, ACTION, CHECK_IN, GRACE, SIMULATE};
 use super::tally::SharedTally;
 use super::{notify, read_device, read_evaluation, results, Engine, TenantView};
 use crate::error::ApiError;
@@ -22,7 +22,9 @@ fn report(item: &DueItem, at: &str) -> Map<String, Value> {
     out.insert("kind".into(), json!(item.kind));
     out.insert("dueDateTime".into(), json!(results::utc(item.at / 1000)));
     out.insert("firedDateTime".into(), json!(at));
-    out.insert("managedDeviceId".into(), json!(item.device));
+    if !item.device.is_empty() {
+        out.insert("managedDeviceId".into(), json!(item.device));
+    }
     if !item.policy.is_empty() {
         out.insert("deviceCompliancePolicyId".into(), json!(item.policy));
     }
@@ -61,6 +63,12 @@ impl Engine {
                 }
             }
             ACTION => self.fire_action(tx, view, item, &at, out),
+            SIMULATE => {
+                let checked = self.simulated_round(tx, view, item, now_ms, tally)?;
+                out.insert("outcome".into(), json!("checkedIn"));
+                out.insert("devices".into(), json!(checked));
+                Ok(Value::Object(out))
+            }
             other => Ok(skipped(out, format!("unknown kind '{other}'"))),
         }
     }

@@ -15,6 +15,7 @@ mod notify;
 mod plan;
 mod queue;
 mod results;
+mod simulate;
 mod snapshot;
 mod tally;
 mod tenant;

@@ -17,6 +17,8 @@ pub const GRACE: &str = "grace";
 pub const ACTION: &str = "action";
 /// The check-in threshold passes: the device is evaluated again.
 pub const CHECK_IN: &str = "checkIn";
+/// A round of simulated check-ins (`simulate`).
+pub const SIMULATE: &str = "simulatedCheckIns";
 
 /// The device an evaluation plans for.
 pub struct Planner<'a> {

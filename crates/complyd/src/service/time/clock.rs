@@ -39,6 +39,8 @@ pub struct TenantClock {
     pub offset_ms: i64,
     /// The instant the clock stands at while frozen.
     pub frozen_at: Option<i64>,
+    /// The tenant's devices check in on the live cadence as the clock moves.
+    pub simulate_check_ins: bool,
 }
 
 impl TenantClock {
@@ -54,6 +56,7 @@ impl TenantClock {
         Ok(Self {
             offset_ms: body.get("offsetMs").and_then(Value::as_i64).unwrap_or(0),
             frozen_at: body.get("frozenAtMs").and_then(Value::as_i64),
+            simulate_check_ins: body.get("simulateCheckIns") == Some(&Value::Bool(true)),
         })
     }
 
@@ -95,6 +98,9 @@ impl TenantClock {
         if let Some(at) = self.frozen_at {
             body.insert("frozenAtMs".into(), json!(at));
         }
+        if self.simulate_check_ins {
+            body.insert("simulateCheckIns".into(), json!(true));
+        }
         let text = Value::Object(body).to_string();
         if !tx.update(&key, &text)? {
             tx.insert(&key, CLOCK_TYPE, &text)?;
@@ -107,6 +113,7 @@ impl TenantClock {
         json!({
             "now": text(self.now_ms()),
             "frozen": self.frozen_at.is_some(),
+            "simulateCheckIns": self.simulate_check_ins,
             "offsetSeconds": if self.frozen_at.is_some() { Value::Null } else { json!(self.offset_ms / 1000) },
         })
     }

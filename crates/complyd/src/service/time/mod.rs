@@ -29,6 +29,7 @@ pub struct ClockMove {
     pub advance_by_ms: Option<i64>,
     pub set_to_ms: Option<i64>,
     pub freeze: Option<bool>,
+    pub simulate_check_ins: Option<bool>,
 }
 
 impl ClockMove {
@@ -69,9 +70,14 @@ impl ClockMove {
                             .ok_or_else(|| ApiError::bad_request("freeze takes true or false."))?,
                     );
                 }
+                "simulateCheckIns" => {
+                    out.simulate_check_ins = Some(value.as_bool().ok_or_else(|| {
+                        ApiError::bad_request("simulateCheckIns takes true or false.")
+                    })?);
+                }
                 other => {
                     return Err(ApiError::bad_request(format!(
-                        "A clock move has no property '{other}' (advanceBy, setTo, freeze)."
+                        "A clock move has no property '{other}' (advanceBy, setTo, freeze, simulateCheckIns)."
                     )))
                 }
             }
@@ -83,7 +89,7 @@ impl ClockMove {
         }
         if out == Self::default() {
             return Err(ApiError::bad_request(
-                "A clock move names advanceBy, setTo or freeze.",
+                "A clock move names advanceBy, setTo, freeze or simulateCheckIns.",
             ));
         }
         if out.advance_by_ms.is_some_and(|ms| ms > MAX_MOVE_MS) {
@@ -241,6 +247,11 @@ fn fire_batch(
             clock.freeze(frozen);
             clock.write(tx, tenant)?;
         }
+        if let Some(simulate) = wanted.simulate_check_ins {
+            clock.simulate_check_ins = simulate;
+            clock.write(tx, tenant)?;
+            engine.simulate_check_ins(tx, tenant, simulate.then(|| clock.now_ms()))?;
+        }
     }
     let start = clock.now_ms();
     let target = match until {
@@ -249,19 +260,21 @@ fn fire_batch(
         Until::At(at) => Some(at),
     };
     let limit = target.unwrap_or(start);
-    let items = tx.due_take(tenant, limit, FIRE_BATCH)?;
     let view = engine.view(tx, tenant)?;
     let tally = super::engine::SharedTally::default();
     let started = Instant::now();
     let mut fired = Vec::new();
     let mut at = start;
-    for item in &items {
-        at = at.max(item.at);
-        fired.push(engine.fire(tx, &view, item, at, &tally)?);
-        tx.due_done(tenant, &item.id)?;
-        if started.elapsed() >= FIRE_FOR {
+    // One item at a time: firing one may schedule another before the next (a round of simulated
+    // check-ins continues at the same time), and the earliest always fires first.
+    while fired.len() < FIRE_BATCH && started.elapsed() < FIRE_FOR {
+        let Some(item) = tx.due_take(tenant, limit, 1)?.pop() else {
             break;
-        }
+        };
+        at = at.max(item.at);
+        // Off the schedule first: firing may put the item back.
+        tx.due_done(tenant, &item.id)?;
+        fired.push(engine.fire(tx, &view, &item, at, &tally)?);
     }
     tally.into_inner().flush(tx, engine.model, tenant)?;
     if let Some(target) = target {

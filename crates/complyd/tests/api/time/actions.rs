@@ -323,3 +323,91 @@ async fn actions_a_platform_lacks_are_not_scheduled() {
         .as_array()
         .is_none_or(|r| r.is_empty()));
 }
+
+#[tokio::test]
+async fn a_running_clock_fires_what_falls_due_without_a_request() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let template = template(&c).await;
+    let owner = user(&c, "Rhea", "en-US").await;
+    let policy = ios_policy("At once", &[action("block", 0), email(0, &template)]);
+    assigned_policy(&c, &policy, &[all_devices()]).await;
+    let id = c
+        .post("beta", DEVICES, &iphone("IPHONE-NOW", &owner))
+        .await
+        .expect(201)
+        .id();
+    check_in(&c, &id, &failing()).await.expect(200);
+    let mut mail = Vec::new();
+    for _ in 0..100 {
+        mail = outbox(&c).await;
+        if !mail.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(mail.len(), 1, "the email was sent by the server's own tick");
+    assert_eq!(mail[0]["locale"], "en-us");
+    assert_eq!(mail[0]["subject"], "Fix IPHONE-NOW");
+    assert_eq!(
+        mail[0]["messageTemplate"],
+        "Hello Rhea, IPHONE-NOW (iOS 17.4) is not compliant."
+    );
+    assert_eq!(clock(&c).await["frozen"], false);
+}
+
+#[tokio::test]
+async fn simulated_check_ins_keep_devices_reporting_as_the_clock_moves() {
+    let server = Server::start().await;
+    let (c, id) = failing_iphone(&server, |_| {
+        vec![action("block", 0), action("remoteLock", 24)]
+    })
+    .await;
+    c.patch(
+        "beta",
+        "deviceManagement",
+        &json!({"settings": {"deviceComplianceCheckinThresholdDays": 7}}),
+    )
+    .await
+    .expect(200);
+    let on = move_clock(&c, &json!({"simulateCheckIns": true}))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(on["simulateCheckIns"], true);
+    assert_eq!(
+        on["nextDueDateTime"], "2031-03-01T17:00:00Z",
+        "one cadence (8 h) on"
+    );
+    let moved = advance(&c, "P10D").await;
+    let rounds = moved["fired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "simulatedCheckIns")
+        .count();
+    assert_eq!(rounds, 30, "three check-ins a day for ten days");
+    let stored = device(&c, &id).await;
+    assert_eq!(stored["lastSyncDateTime"], "2031-03-11T09:00:00Z");
+    assert_eq!(
+        stored["complianceState"], "noncompliant",
+        "still failing, not stale"
+    );
+    // The lock fired on day 1 was carried out at the next simulated check-in.
+    let lock = action_result(&stored, "remoteLock").unwrap();
+    assert_eq!(lock["actionState"], "done");
+    assert_eq!(
+        lock["lastUpdatedDateTime"], "2031-03-02T09:00:00Z",
+        "the round at the same time"
+    );
+    let off = move_clock(&c, &json!({"simulateCheckIns": false}))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(off["simulateCheckIns"], false);
+    assert!(advance(&c, "P1D").await["fired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["kind"] != "simulatedCheckIns"));
+}

@@ -45,7 +45,7 @@ async fn a_frozen_clock_moves_only_when_told_and_never_back() {
             "not both",
         ),
         (json!({"rewind": true}), "rewind"),
-        (json!({}), "advanceBy, setTo or freeze"),
+        (json!({}), "names advanceBy"),
         (json!({"freeze": "yes"}), "true or false"),
     ] {
         let refused = move_clock(&c, &body).await.expect_error(400, "BadRequest");
