@@ -376,6 +376,10 @@ impl WriteTx for State {
             .min())
     }
 
+    fn due_first(&mut self, tenant: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.due_pending(tenant)?.1)
+    }
+
     fn due_pending(&mut self, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
         let items: Vec<i64> = self
             .due

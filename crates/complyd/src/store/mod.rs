@@ -258,6 +258,11 @@ pub trait WriteTx {
         let _ = after;
         Err(no_schedule())
     }
+    /// The earliest time on the tenant's schedule.
+    fn due_first(&mut self, tenant: &str) -> Result<Option<i64>, StoreError> {
+        let _ = tenant;
+        Err(no_schedule())
+    }
     /// How many items the tenant's schedule holds, and the earliest time among them.
     fn due_pending(&mut self, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
         let _ = tenant;

@@ -257,6 +257,9 @@ impl WriteTx for Watching<'_> {
     fn due_next(&mut self, after: &str) -> Result<Option<(String, i64)>, StoreError> {
         self.inner.due_next(after)
     }
+    fn due_first(&mut self, tenant: &str) -> Result<Option<i64>, StoreError> {
+        self.inner.due_first(tenant)
+    }
     fn due_pending(&mut self, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
         self.inner.due_pending(tenant)
     }

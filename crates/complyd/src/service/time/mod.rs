@@ -129,6 +129,18 @@ pub struct Firing {
     /// The first [`MAX_LISTED`] items fired, in order.
     pub listed: Vec<Value>,
     pub count: usize,
+    /// The clock at the end, and the earliest item still scheduled.
+    pub clock: TenantClock,
+    pub next_due: Option<i64>,
+}
+
+/// What one write of a firing did.
+struct Batch {
+    fired: Vec<Value>,
+    /// The move's target, once known.
+    target: Option<i64>,
+    /// At the end of a move: the clock and the earliest item left.
+    end: Option<(TenantClock, Option<i64>)>,
 }
 
 /// Where one batch fires up to.
@@ -160,7 +172,7 @@ impl Service {
                 Ok::<_, ApiError>((clock, pending, next))
             })
             .await?;
-        Ok(describe(&clock, pending, next, None))
+        Ok(describe(&clock, pending, next))
     }
 
     /// `POST /complyd/v1/clock`: moves the tenant's clock, firing in order everything that falls
@@ -169,16 +181,11 @@ impl Service {
     pub async fn move_clock(&self, tenant: &str, wanted: ClockMove) -> Result<Value, ApiError> {
         self.settle(tenant).await?;
         let firing = self.fire_until(tenant, Until::Move(wanted)).await?;
-        let tenant = tenant.to_string();
-        let (clock, pending, next) = self
-            .store
-            .write(move |tx| {
-                let clock = TenantClock::read(tx, &tenant)?;
-                let (pending, next) = tx.due_pending(&tenant)?;
-                Ok::<_, ApiError>((clock, pending, next))
-            })
-            .await?;
-        Ok(describe(&clock, pending, next, Some(firing)))
+        let mut out = firing.clock.to_json();
+        out["nextDueDateTime"] = json!(firing.next_due.map(text));
+        out["firedCount"] = json!(firing.count);
+        out["fired"] = Value::Array(firing.listed);
+        Ok(out)
     }
 
     /// Fires, for every tenant, what is due at its clock's now (a running clock fires on its
@@ -214,32 +221,34 @@ impl Service {
         let mut until = until;
         loop {
             let (engine, tenant_id) = (Arc::clone(&self.engine), tenant.to_string());
-            let (fired, target) = self
+            let batch = self
                 .store
                 .write(move |tx| fire_batch(tx, &engine, &tenant_id, until))
                 .await?;
-            if let Some(target) = target {
+            if let Some(target) = batch.target {
                 until = Until::At(target);
             }
-            if fired.is_empty() {
+            if let Some((clock, next_due)) = batch.end {
+                (firing.clock, firing.next_due) = (clock, next_due);
                 return Ok(firing);
             }
-            firing.count += fired.len();
+            firing.count += batch.fired.len();
             let room = MAX_LISTED.saturating_sub(firing.listed.len());
-            firing.listed.extend(fired.into_iter().take(room));
+            firing.listed.extend(batch.fired.into_iter().take(room));
         }
     }
 }
 
-/// One write of a firing: takes the items due, fires each at its time (or the clock's now, if
-/// later), and moves the clock with them. A batch that finds nothing due finishes the move.
-/// Returns what fired and the move's target.
+/// One write of a firing: takes the items due, earliest first, and fires each at its time (or
+/// the clock's now, if later). The clock stays where it is until a batch finds nothing left due:
+/// that one moves it to the target (so a move cut short by a crash is finished by asking again,
+/// and no other firing sees the clock ahead of what has fired).
 fn fire_batch(
     tx: &mut dyn crate::store::WriteTx,
     engine: &Engine,
     tenant: &str,
     until: Until,
-) -> Result<(Vec<Value>, Option<i64>), ApiError> {
+) -> Result<Batch, ApiError> {
     Engine::hold_tenant(tx, tenant)?;
     let mut clock = TenantClock::read(tx, tenant)?;
     if let Until::Move(wanted) = until {
@@ -277,23 +286,20 @@ fn fire_batch(
         fired.push(engine.fire(tx, &view, &item, at, &tally)?);
     }
     tally.into_inner().flush(tx, engine.model, tenant)?;
-    if let Some(target) = target {
-        let stands = if fired.is_empty() { target } else { at };
-        if stands > start {
-            clock.move_to(stands);
+    let mut end = None;
+    if fired.is_empty() {
+        if let Some(target) = target.filter(|t| *t > start) {
+            clock.move_to(target);
             clock.write(tx, tenant)?;
         }
+        end = Some((clock, tx.due_first(tenant)?));
     }
-    Ok((fired, target))
+    Ok(Batch { fired, target, end })
 }
 
-fn describe(clock: &TenantClock, pending: u64, next: Option<i64>, firing: Option<Firing>) -> Value {
+fn describe(clock: &TenantClock, pending: u64, next: Option<i64>) -> Value {
     let mut out: Map<String, Value> = clock.to_json().as_object().cloned().unwrap_or_default();
     out.insert("pendingCount".into(), json!(pending));
     out.insert("nextDueDateTime".into(), json!(next.map(text)));
-    if let Some(firing) = firing {
-        out.insert("firedCount".into(), json!(firing.count));
-        out.insert("fired".into(), Value::Array(firing.listed));
-    }
     Value::Object(out)
 }

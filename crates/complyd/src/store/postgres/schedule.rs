@@ -89,6 +89,14 @@ pub fn next(c: &mut Conn, after: &str) -> Result<Option<(String, i64)>, StoreErr
         .transpose()
 }
 
+pub fn first(c: &mut Conn, tenant: &str) -> Result<Option<i64>, StoreError> {
+    let st = c.statement("SELECT at FROM due WHERE tenant = $1 ORDER BY at LIMIT 1")?;
+    c.client
+        .query_opt(&st, &[&tenant])?
+        .map(|r| Ok(r.try_get("at")?))
+        .transpose()
+}
+
 pub fn pending(c: &mut Conn, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
     let st = c.statement("SELECT COUNT(*) AS n, MIN(at) AS first FROM due WHERE tenant = $1")?;
     let row = c.client.query_one(&st, &[&tenant])?;

@@ -267,6 +267,10 @@ impl WriteTx for PgTx<'_> {
         self.noting(|c| schedule::next(c, after))
     }
 
+    fn due_first(&mut self, tenant: &str) -> Result<Option<i64>, StoreError> {
+        self.noting(|c| schedule::first(c, tenant))
+    }
+
     fn due_pending(&mut self, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
         self.noting(|c| schedule::pending(c, tenant))
     }

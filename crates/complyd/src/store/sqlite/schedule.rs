@@ -75,6 +75,13 @@ pub fn next(conn: &Connection, after: &str) -> Result<Option<(String, i64)>, Sto
         .optional()?)
 }
 
+pub fn first(conn: &Connection, tenant: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT at FROM due WHERE tenant = ?1 ORDER BY at LIMIT 1")?
+        .query_row(params![tenant], |r| r.get("at"))
+        .optional()?)
+}
+
 pub fn pending(conn: &Connection, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
     Ok(conn
         .prepare_cached("SELECT COUNT(*) AS n, MIN(at) AS first FROM due WHERE tenant = ?1")?

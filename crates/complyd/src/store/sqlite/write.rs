@@ -194,6 +194,10 @@ impl WriteTx for SqliteTx<'_> {
         schedule::next(self.conn, after)
     }
 
+    fn due_first(&mut self, tenant: &str) -> Result<Option<i64>, StoreError> {
+        schedule::first(self.conn, tenant)
+    }
+
     fn due_pending(&mut self, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
         schedule::pending(self.conn, tenant)
     }
