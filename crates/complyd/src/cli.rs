@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use complyd::auth;
 use complyd::http::throttle::ThrottleLimits;
-use complyd::service::Fidelity;
+use complyd::service::{DeliverySettings, Fidelity, SmtpRelay};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -359,6 +359,40 @@ pub struct ServeArgs {
     /// The proxy forwards hosts complyd does not serve instead of refusing them.
     #[arg(long, env = "COMPLYD_PROXY_PASS_THROUGH", requires = "proxy")]
     pub proxy_pass_through: bool,
+    /// Also mail every outbox message to this SMTP relay: `smtp://host:port` (plain SMTP, no TLS
+    /// or AUTH: a relay that tests mail flows, such as Mailpit).
+    #[arg(long, env = "COMPLYD_SMTP", value_parser = SmtpRelay::parse)]
+    pub smtp: Option<SmtpRelay>,
+    /// The sender of those mails (default: complyd@<tenant>.invalid).
+    #[arg(long, env = "COMPLYD_SMTP_FROM", requires = "smtp", value_parser = parse_sender)]
+    pub smtp_from: Option<String>,
+    /// The wait before a failed delivery's first retry, in milliseconds (doubling after).
+    #[arg(long, env = "COMPLYD_DELIVERY_BACKOFF_MS", hide = true, default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub delivery_backoff_ms: u64,
+}
+
+fn parse_sender(text: &str) -> Result<String, String> {
+    if complyd::service::valid_mail_address(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "'{text}' is not a plain mail address (local@domain)"
+        ))
+    }
+}
+
+impl ServeArgs {
+    /// How webhook posts and mails go out.
+    pub fn deliveries(&self) -> DeliverySettings {
+        DeliverySettings {
+            smtp: self.smtp.clone().map(|relay| SmtpRelay {
+                from: self.smtp_from.clone(),
+                ..relay
+            }),
+            backoff: std::time::Duration::from_millis(self.delivery_backoff_ms),
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]

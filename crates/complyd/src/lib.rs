@@ -59,6 +59,8 @@ pub struct Config {
     /// The proxy (when one listens) forwards hosts complyd does not serve instead of refusing
     /// them (`--proxy-pass-through`).
     pub proxy_pass_through: bool,
+    /// Webhook posts and mails: the SMTP relay (`--smtp`, `--smtp-from`) and the retries' backoff.
+    pub deliveries: service::DeliverySettings,
 }
 
 impl Config {
@@ -80,6 +82,7 @@ impl Config {
             max_connections: server::default_max_connections(),
             model: None,
             proxy_pass_through: false,
+            deliveries: service::DeliverySettings::default(),
         }
     }
 }
@@ -150,7 +153,8 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     let state = Arc::new(http::AppState {
         model,
         service: Service::new(model, store.clone(), settings, TokenKey::derive(&secret))
-            .map_err(anyhow::Error::msg)?,
+            .map_err(anyhow::Error::msg)?
+            .with_deliveries(config.deliveries),
         auth: authenticator,
         identity,
         body: http::BodyLimits {
@@ -216,6 +220,7 @@ impl Prepared {
         let connections = self.connections();
         let worker = tokio::spawn(reevaluations(self.state.clone()));
         let ticker = tokio::spawn(clock_ticks(self.state.clone()));
+        let sender = tokio::spawn(deliveries(self.state.clone()));
         let app = http::router(self.state.clone());
         let _ = rustls::crypto::ring::default_provider().install_default();
         let acceptor = match &self.tls {
@@ -259,6 +264,8 @@ impl Prepared {
         tokio::join!(signal, main, side);
         worker.abort();
         ticker.abort();
+        // A delivery cut short keeps its claim until the lease runs out, then goes again.
+        sender.abort();
         if let Err(e) = self.store.close().await {
             tracing::warn!(error = %e, "the store was not closed cleanly");
         }
@@ -285,6 +292,25 @@ async fn clock_ticks(state: Arc<http::AppState>) {
         tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
         if let Err(err) = state.service.fire_due().await {
             tracing::warn!(error = %err, "firing due actions failed; they stay due and are retried");
+        }
+    }
+}
+
+/// The deliveries' worker: sends due webhook posts and mails, and reschedules failed ones with
+/// backoff, for as long as the server runs (service/deliveries). A full batch goes round at once.
+async fn deliveries(state: Arc<http::AppState>) {
+    loop {
+        let attempted = match state.service.deliver_due().await {
+            Ok(n) => n,
+            Err(err) => {
+                tracing::warn!(error = %err, "sending deliveries failed; they stay queued");
+                0
+            }
+        };
+        if attempted < service::DELIVERY_BATCH {
+            tokio::time::sleep(service::DELIVERY_POLL).await;
+        } else {
+            tokio::task::yield_now().await;
         }
     }
 }

@@ -52,6 +52,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ca_path = Some(complyd::tls::LocalCa::open(&args.data.data)?.cert_path);
     }
     let config = Config {
+        deliveries: args.deliveries(),
         throttle: args.throttle(),
         data_dir: args.data.data,
         jwt_secret: args.data.jwt_secret,

@@ -35,8 +35,8 @@ pub enum Graph<'a> {
     /// `/{version}/{rest}`: a resource; `rest` is the raw path below the version. It needs one of
     /// its root's permissions for the operation (`edm::Permissions`), checked once it is resolved.
     Resource(Version, &'a str),
-    /// `/complyd/v1/{rest}`: complyd's own API (the outbox, check-ins, the tenant's reset; not Graph's, with a token
-    /// all the same).
+    /// `/complyd/v1/{rest}`: complyd's own API (the outbox, the webhook and deliveries, check-ins,
+    /// the tenant's reset; not Graph's, with a token all the same).
     Own(&'a str),
 }
 
@@ -113,6 +113,14 @@ mod tests {
             ("/openapi.json", Endpoint::OpenApi),
             ("/complyd/v1/outbox", Endpoint::Graph(Graph::Own("outbox"))),
             ("/complyd/v1/tenant", Endpoint::Graph(Graph::Own("tenant"))),
+            (
+                "/complyd/v1/webhook",
+                Endpoint::Graph(Graph::Own("webhook")),
+            ),
+            (
+                "/complyd/v1/webhook/deliveries",
+                Endpoint::Graph(Graph::Own("webhook/deliveries")),
+            ),
             (
                 "/complyd/v1/devices/d1/checkIn",
                 Endpoint::Graph(Graph::Own("devices/d1/checkIn")),

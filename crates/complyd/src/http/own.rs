@@ -1,5 +1,6 @@
 //! complyd's own API under `/complyd/v1/` (not Graph's; a bearer token all the same): the outbox,
-//! a tenant's reset, device check-ins, the engine's re-evaluation state.
+//! the webhook and the deliveries, a tenant's reset, device check-ins, the engine's re-evaluation
+//! state.
 
 use super::body;
 use super::handler::no_route;
@@ -7,11 +8,13 @@ use super::response;
 use super::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::service::{FleetSpec, MAX_FLEET_HTTP, OUTBOX_PAGE_LIMIT};
+use crate::service::{
+    DeliveryKind, FleetSpec, DELIVERIES_PAGE_LIMIT, MAX_FLEET_HTTP, OUTBOX_PAGE_LIMIT,
+};
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::Method;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use odata::edm::Permissions;
 
 /// The prefix of every path of the API.
@@ -37,6 +40,11 @@ pub async fn dispatch(
     let full = format!("{PREFIX}{rest}");
     match segments.as_slice() {
         ["outbox"] => outbox(state, parts, principal).await,
+        ["webhook"] => webhook(state, parts, principal, body).await,
+        ["webhook", "deliveries"] => {
+            deliveries(state, parts, principal, DeliveryKind::Webhook).await
+        }
+        ["mail", "deliveries"] => deliveries(state, parts, principal, DeliveryKind::Mail).await,
         ["tenant"] => reset_tenant(state, parts, principal).await,
         ["devices", id, "checkIn"] if !id.is_empty() => {
             check_in(state, parts, principal, id, body).await
@@ -74,6 +82,13 @@ async fn outbox(
     ];
     let permissions = permissions("outbox", &readers, &[]);
     principal.authorize(&permissions, false)?;
+    let (skip, top) = page(parts, "The outbox", OUTBOX_PAGE_LIMIT)?;
+    let messages = state.service.outbox(&principal.tenant, skip, top).await?;
+    Ok(response::document(serde_json::json!({ "value": messages })))
+}
+
+/// `$skip` and `$top` (100 unless given, at most `limit`) of a list that takes nothing else.
+fn page(parts: &Parts, list: &str, limit: usize) -> Result<(usize, usize), ApiError> {
     let (mut top, mut skip) = (100, 0);
     for (name, value) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
         let number = || {
@@ -86,18 +101,88 @@ async fn outbox(
             "$skip" | "skip" => skip = number()?,
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "The outbox takes $top and $skip only, not '{other}'."
+                    "{list} takes $top and $skip only, not '{other}'."
                 )))
             }
         }
     }
-    if top > OUTBOX_PAGE_LIMIT {
+    if top > limit {
         return Err(ApiError::bad_request(format!(
-            "$top is at most {OUTBOX_PAGE_LIMIT} (the limit)."
+            "$top is at most {limit} (the limit)."
         )));
     }
-    let messages = state.service.outbox(&principal.tenant, skip, top).await?;
-    Ok(response::document(serde_json::json!({ "value": messages })))
+    Ok((skip, top))
+}
+
+/// Who may read the webhook and the deliveries, and who may change the webhook.
+const SERVICE_CONFIG_READERS: [&str; 2] = [
+    "DeviceManagementServiceConfig.Read.All",
+    "DeviceManagementServiceConfig.ReadWrite.All",
+];
+const SERVICE_CONFIG_WRITERS: [&str; 1] = ["DeviceManagementServiceConfig.ReadWrite.All"];
+
+/// `GET`, `PUT` (`{"url", "secret"}`) and `DELETE /complyd/v1/webhook`: the caller's tenant's
+/// webhook, which every event the engine fires is POSTed to (service/deliveries).
+async fn webhook(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let path = format!("{PREFIX}webhook");
+    let rights = permissions("webhook", &SERVICE_CONFIG_READERS, &SERVICE_CONFIG_WRITERS);
+    let tenant = &principal.tenant;
+    match parts.method {
+        Method::GET => {
+            principal.authorize(&rights, false)?;
+            Ok(response::document(state.service.webhook(tenant).await?))
+        }
+        Method::PUT => {
+            principal.authorize(&rights, true)?;
+            let given = body::read_json(&parts.headers, body, state.body)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::bad_request("A webhook needs a JSON body: {\"url\", \"secret\"}.")
+                })?;
+            Ok(response::document(
+                state.service.put_webhook(tenant, &given).await?,
+            ))
+        }
+        Method::DELETE => {
+            principal.authorize(&rights, true)?;
+            state.service.delete_webhook(tenant).await?;
+            Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+        }
+        _ => Err(no_route(&path, &parts.method, &path)),
+    }
+}
+
+/// `GET /complyd/v1/webhook/deliveries` and `/complyd/v1/mail/deliveries[?$top=N&$skip=M]`: the
+/// caller's tenant's deliveries of that kind, oldest first, with their state, attempts and last
+/// error.
+async fn deliveries(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+    kind: DeliveryKind,
+) -> Result<Response, ApiError> {
+    let path = match kind {
+        DeliveryKind::Webhook => format!("{PREFIX}webhook/deliveries"),
+        DeliveryKind::Mail => format!("{PREFIX}mail/deliveries"),
+    };
+    if parts.method != Method::GET {
+        return Err(no_route(&path, &parts.method, &path));
+    }
+    principal.authorize(
+        &permissions("deliveries", &SERVICE_CONFIG_READERS, &[]),
+        false,
+    )?;
+    let (skip, top) = page(parts, "The deliveries", DELIVERIES_PAGE_LIMIT)?;
+    let items = state
+        .service
+        .deliveries(&principal.tenant, kind, skip, top)
+        .await?;
+    Ok(response::document(serde_json::json!({ "value": items })))
 }
 
 /// `POST /complyd/v1/devices/{id}/checkIn`: what the device reports, evaluated; answers its

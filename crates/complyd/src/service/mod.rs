@@ -3,6 +3,7 @@
 //! Nothing here knows HTTP or SQL.
 
 mod audit;
+mod deliveries;
 mod directory;
 mod engine;
 mod fidelity;
@@ -25,6 +26,10 @@ mod tests;
 pub mod time;
 
 pub use audit::Caller;
+pub use deliveries::{
+    enqueue_event, valid_address as valid_mail_address, DeliverySettings, Kind as DeliveryKind,
+    SmtpRelay, DELIVERIES_PAGE_LIMIT, DELIVERY_BATCH, DELIVERY_PARTITION, POLL as DELIVERY_POLL,
+};
 pub use engine::{
     mark as mark_for_reevaluation, Demo, FleetSpec, FleetSummary, MARKS_TENANT as ENGINE_PARTITION,
     MAX_FLEET, MAX_FLEET_HTTP,
@@ -147,6 +152,8 @@ pub struct Service {
     builtins_done: Mutex<HashSet<(String, String)>>,
     /// The compliance engine (its rules checked against the model at start).
     engine: Arc<engine::Engine>,
+    /// Webhook posts and mails: how they go out (`deliveries`).
+    deliveries: deliveries::Deliveries,
 }
 
 /// How many (tenant, collection) pairs `builtins_done` remembers before starting afresh.
@@ -178,7 +185,18 @@ impl Service {
             token_key,
             builtins_done: Mutex::new(HashSet::new()),
             engine: Arc::new(engine::Engine::new(model)?),
+            deliveries: deliveries::Deliveries::new(DeliverySettings::default())?,
         })
+    }
+
+    /// The service with these delivery settings: with an SMTP relay, every outbox message
+    /// written through its store is queued for mail in the same write (`deliveries::mailing`).
+    pub fn with_deliveries(mut self, settings: DeliverySettings) -> Self {
+        if let Some(relay) = &settings.smtp {
+            self.store = deliveries::mailing(Arc::clone(&self.store), relay.clone());
+        }
+        self.deliveries.set(settings);
+        self
     }
 
     /// One call as a client would make it, without HTTP (beta; query options after `?`): for

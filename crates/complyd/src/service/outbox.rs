@@ -19,7 +19,9 @@ const MESSAGE_TYPE: &str = "complyd.outboxMessage";
 pub const OUTBOX_PAGE_LIMIT: usize = 1000;
 
 /// Appends `message` to `tenant`'s outbox inside a write (the engine's notifications will too).
-/// Its id is time-ordered, so the outbox reads oldest first.
+/// Its id is time-ordered, so the outbox reads oldest first. When the server has an SMTP relay
+/// (`--smtp`), the service's store queues the message's mail in the same write
+/// (`deliveries::mailing`): callers need not do anything for it.
 pub fn append(tx: &mut dyn WriteTx, tenant: &str, message: &Value) -> Result<(), StoreError> {
     let key = Key {
         tenant: tenant.to_string(),
@@ -32,7 +34,8 @@ pub fn append(tx: &mut dyn WriteTx, tenant: &str, message: &Value) -> Result<(),
 
 impl Service {
     /// `sendTestMessage`: the template's default localized message (else its first), addressed
-    /// to the caller, recorded in the outbox in the same write as its audit event.
+    /// to the caller, recorded in the outbox (and queued as a `testMessage` event for the tenant's
+    /// webhook) in the same write as its audit event.
     pub(super) async fn send_test_message(
         &self,
         invocation: Invocation,
@@ -86,6 +89,8 @@ impl Service {
                 let mut message = message.clone();
                 message["sentDateTime"] = Value::String(super::time::now_text(tx, &tenant)?);
                 append(tx, &tenant, &message)?;
+                // People testing their automation get it on the tenant's webhook too.
+                super::enqueue_event(tx, &tenant, &message)?;
                 let sent = Map::from_iter([("testMessage".to_string(), message)]);
                 let after: Map<String, Value> = template.clone().into_iter().chain(sent).collect();
                 audit::record(

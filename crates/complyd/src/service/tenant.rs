@@ -7,7 +7,8 @@ use crate::error::ApiError;
 use crate::identity::registry::SYSTEM_TENANT;
 
 impl Service {
-    /// Deletes every row of `tenant` in one write: its entities, links, audit log and outbox.
+    /// Deletes every row of `tenant` in one write: its entities, links, audit log, outbox, webhook
+    /// and deliveries (a pending one's queue row is dropped unsent at its turn).
     /// Answers how many rows there were. The token service's reserved tenant is refused.
     /// Built-in members (the Default scope tag) come back at the tenant's next request on this
     /// instance; other instances sharing the store remember having made them until restarted.
@@ -20,6 +21,11 @@ impl Service {
         if tenant == super::ENGINE_PARTITION {
             return Err(ApiError::Auth(AuthError::Forbidden(format!(
                 "The tenant '{tenant}' holds the engine's pending work; it cannot be reset."
+            ))));
+        }
+        if tenant == super::DELIVERY_PARTITION {
+            return Err(ApiError::Auth(AuthError::Forbidden(format!(
+                "The tenant '{tenant}' holds every tenant's pending deliveries; it cannot be reset."
             ))));
         }
         let owned = tenant.to_string();
