@@ -221,10 +221,7 @@ pub trait WriteTx {
     }
 
     /// Puts `item` on its tenant's schedule (replacing an item with its id).
-    fn due_put(&mut self, item: &DueItem) -> Result<(), StoreError> {
-        let _ = item;
-        Err(no_schedule())
-    }
+    fn due_put(&mut self, item: &DueItem) -> Result<(), StoreError>;
     /// Takes off the schedule every item of `device` (of one policy, or `Some("")` for the
     /// device's own, or `None` for all); how many there were.
     fn due_cancel(
@@ -232,10 +229,7 @@ pub trait WriteTx {
         tenant: &str,
         device: &str,
         policy: Option<&str>,
-    ) -> Result<u64, StoreError> {
-        let _ = (tenant, device, policy);
-        Err(no_schedule())
-    }
+    ) -> Result<u64, StoreError>;
     /// The tenant's items due at `until` or before, earliest first, at most `limit`; on a shared
     /// store, items another instance is firing are skipped (and these are held until the end of
     /// the transaction).
@@ -244,35 +238,15 @@ pub trait WriteTx {
         tenant: &str,
         until: i64,
         limit: usize,
-    ) -> Result<Vec<DueItem>, StoreError> {
-        let _ = (tenant, until, limit);
-        Err(no_schedule())
-    }
+    ) -> Result<Vec<DueItem>, StoreError>;
     /// Removes a fired item.
-    fn due_done(&mut self, tenant: &str, id: &str) -> Result<(), StoreError> {
-        let _ = (tenant, id);
-        Err(no_schedule())
-    }
+    fn due_done(&mut self, tenant: &str, id: &str) -> Result<(), StoreError>;
     /// The first tenant after `after` (in key order) with items, and its earliest item's time.
-    fn due_next(&mut self, after: &str) -> Result<Option<(String, i64)>, StoreError> {
-        let _ = after;
-        Err(no_schedule())
-    }
+    fn due_next(&mut self, after: &str) -> Result<Option<(String, i64)>, StoreError>;
     /// The earliest time on the tenant's schedule.
-    fn due_first(&mut self, tenant: &str) -> Result<Option<i64>, StoreError> {
-        let _ = tenant;
-        Err(no_schedule())
-    }
+    fn due_first(&mut self, tenant: &str) -> Result<Option<i64>, StoreError>;
     /// How many items the tenant's schedule holds, and the earliest time among them.
-    fn due_pending(&mut self, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
-        let _ = tenant;
-        Err(no_schedule())
-    }
-}
-
-/// What a transaction without a schedule (a read-only view) answers to one.
-fn no_schedule() -> StoreError {
-    StoreError::Backend("this transaction keeps no schedule".into())
+    fn due_pending(&mut self, tenant: &str) -> Result<(u64, Option<i64>), StoreError>;
 }
 
 /// What every backend answers, with the same results; only where the data lives differs.

@@ -20,3 +20,51 @@ pub struct DueItem {
 
 /// Items read for firing at once, at most.
 pub const MAX_TAKEN: usize = 10_000;
+
+/// The schedule's operations of a [`WriteTx`](crate::store::WriteTx) that wraps another
+/// (`self.inner`), passed through unchanged: `forward_schedule!();` inside the `impl`.
+macro_rules! forward_schedule {
+    () => {
+        fn due_put(
+            &mut self,
+            item: &$crate::store::DueItem,
+        ) -> Result<(), $crate::store::StoreError> {
+            self.inner.due_put(item)
+        }
+        fn due_cancel(
+            &mut self,
+            tenant: &str,
+            device: &str,
+            policy: Option<&str>,
+        ) -> Result<u64, $crate::store::StoreError> {
+            self.inner.due_cancel(tenant, device, policy)
+        }
+        fn due_take(
+            &mut self,
+            tenant: &str,
+            until: i64,
+            limit: usize,
+        ) -> Result<Vec<$crate::store::DueItem>, $crate::store::StoreError> {
+            self.inner.due_take(tenant, until, limit)
+        }
+        fn due_done(&mut self, tenant: &str, id: &str) -> Result<(), $crate::store::StoreError> {
+            self.inner.due_done(tenant, id)
+        }
+        fn due_next(
+            &mut self,
+            after: &str,
+        ) -> Result<Option<(String, i64)>, $crate::store::StoreError> {
+            self.inner.due_next(after)
+        }
+        fn due_first(&mut self, tenant: &str) -> Result<Option<i64>, $crate::store::StoreError> {
+            self.inner.due_first(tenant)
+        }
+        fn due_pending(
+            &mut self,
+            tenant: &str,
+        ) -> Result<(u64, Option<i64>), $crate::store::StoreError> {
+            self.inner.due_pending(tenant)
+        }
+    };
+}
+pub(crate) use forward_schedule;

@@ -657,3 +657,52 @@ async fn two_instances_on_one_store_send_each_delivery_once() {
         .collect();
     assert!(attempts.iter().all(|n| *n == 1), "{attempts:?}");
 }
+
+#[tokio::test]
+async fn a_fired_action_reaches_the_webhook_signed() {
+    use crate::time::{action, admin, failing, ios_policy, iphone, move_clock, user};
+    let server = quick_server(None).await;
+    let receiver = Receiver::start(&[]).await;
+    let c = admin(&server);
+    put_webhook(&c, &server, &json!({"url": receiver.url, "secret": SECRET}))
+        .await
+        .expect(200);
+    move_clock(
+        &c,
+        &json!({"setTo": "2031-07-01T00:00:00Z", "freeze": true}),
+    )
+    .await
+    .expect(200);
+    let owner = user(&c, "Lea", "en-US").await;
+    let policy = ios_policy("Lock", &[action("block", 0), action("remoteLock", 24)]);
+    crate::engine::assigned_policy(&c, &policy, &[crate::engine::all_devices()]).await;
+    let id = c
+        .post("beta", crate::engine::DEVICES, &iphone("IPHONE-W", &owner))
+        .await
+        .expect(201)
+        .id();
+    crate::engine::check_in(&c, &id, &failing())
+        .await
+        .expect(200);
+    crate::time::advance(&c, "P1D").await;
+    until("the lock's event at the webhook", || async {
+        !receiver.received().is_empty()
+    })
+    .await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 1, "one event: {got:?}");
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["tenant"], TENANT);
+    assert_eq!(body["event"]["kind"], "action");
+    assert_eq!(body["event"]["actionType"], "remoteLock");
+    assert_eq!(body["event"]["managedDeviceId"], id);
+    assert_eq!(body["event"]["firedDateTime"], "2031-07-02T00:00:00Z");
+    let stamp = &got[0].headers["x-complyd-timestamp"];
+    let mut signed = stamp.as_bytes().to_vec();
+    signed.push(b'.');
+    signed.extend_from_slice(&got[0].body);
+    assert_eq!(
+        got[0].headers["x-complyd-signature"],
+        format!("sha256={}", hmac_hex(SECRET, &signed))
+    );
+}

@@ -158,6 +158,7 @@ impl WriteTx for MailingTx<'_> {
     fn hold(&mut self, name: &str) -> Result<(), StoreError> {
         self.inner.hold(name)
     }
+    crate::store::schedule::forward_schedule!();
 }
 
 impl Store for Mailing {

@@ -15,8 +15,7 @@
 use crate::error::ApiError;
 use crate::service::{parse_body, Service};
 use crate::store::{
-    CountBy, Cursor, DueItem, JobFn, Key, PageRow, Query, Row, Store, StoreError, StoreFuture,
-    WriteTx,
+    CountBy, Cursor, JobFn, Key, PageRow, Query, Row, Store, StoreError, StoreFuture, WriteTx,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -232,37 +231,7 @@ impl WriteTx for Watching<'_> {
     fn hold(&mut self, name: &str) -> Result<(), StoreError> {
         self.inner.hold(name)
     }
-    fn due_put(&mut self, item: &DueItem) -> Result<(), StoreError> {
-        self.inner.due_put(item)
-    }
-    fn due_cancel(
-        &mut self,
-        tenant: &str,
-        device: &str,
-        policy: Option<&str>,
-    ) -> Result<u64, StoreError> {
-        self.inner.due_cancel(tenant, device, policy)
-    }
-    fn due_take(
-        &mut self,
-        tenant: &str,
-        until: i64,
-        limit: usize,
-    ) -> Result<Vec<DueItem>, StoreError> {
-        self.inner.due_take(tenant, until, limit)
-    }
-    fn due_done(&mut self, tenant: &str, id: &str) -> Result<(), StoreError> {
-        self.inner.due_done(tenant, id)
-    }
-    fn due_next(&mut self, after: &str) -> Result<Option<(String, i64)>, StoreError> {
-        self.inner.due_next(after)
-    }
-    fn due_first(&mut self, tenant: &str) -> Result<Option<i64>, StoreError> {
-        self.inner.due_first(tenant)
-    }
-    fn due_pending(&mut self, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
-        self.inner.due_pending(tenant)
-    }
+    crate::store::schedule::forward_schedule!();
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
         // Nothing of the tenant is left to evaluate: its mark goes with it, and what an instance
         // read of its policies is no longer current.

@@ -5,7 +5,7 @@
 use super::queue;
 use super::TenantView;
 use crate::error::ApiError;
-use crate::store::{Key, PageRow, Query, Row, Store, StoreError, WriteTx};
+use crate::store::{DueItem, Key, PageRow, Query, Row, Store, StoreError, WriteTx};
 use std::sync::Arc;
 use tokio::runtime::Handle;
 
@@ -54,6 +54,27 @@ impl WriteTx for ReadOnly {
         self.runtime.block_on(self.store.query(q.clone()))
     }
     fn delete_tenant(&mut self, _: &str) -> Result<u64, StoreError> {
+        Err(refused())
+    }
+    fn due_put(&mut self, _: &DueItem) -> Result<(), StoreError> {
+        Err(refused())
+    }
+    fn due_cancel(&mut self, _: &str, _: &str, _: Option<&str>) -> Result<u64, StoreError> {
+        Err(refused())
+    }
+    fn due_take(&mut self, _: &str, _: i64, _: usize) -> Result<Vec<DueItem>, StoreError> {
+        Err(refused())
+    }
+    fn due_done(&mut self, _: &str, _: &str) -> Result<(), StoreError> {
+        Err(refused())
+    }
+    fn due_next(&mut self, _: &str) -> Result<Option<(String, i64)>, StoreError> {
+        Err(refused())
+    }
+    fn due_first(&mut self, _: &str) -> Result<Option<i64>, StoreError> {
+        Err(refused())
+    }
+    fn due_pending(&mut self, _: &str) -> Result<(u64, Option<i64>), StoreError> {
         Err(refused())
     }
 }

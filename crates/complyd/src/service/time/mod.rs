@@ -283,7 +283,12 @@ fn fire_batch(
         at = at.max(item.at);
         // Off the schedule first: firing may put the item back.
         tx.due_done(tenant, &item.id)?;
-        fired.push(engine.fire(tx, &view, &item, at, &tally)?);
+        let done = engine.fire(tx, &view, &item, at, &tally)?;
+        // What happened to a device goes to the tenant's webhook, in the same write.
+        if matches!(done["outcome"].as_str(), Some("fired" | "evaluated")) {
+            super::enqueue_event(tx, tenant, &done)?;
+        }
+        fired.push(done);
     }
     tally.into_inner().flush(tx, engine.model, tenant)?;
     let mut end = None;
