@@ -60,8 +60,9 @@ pub async fn dispatch(
     }
 }
 
-/// `GET /complyd/v1/outbox[?$top=N&$skip=M]`: the tenant's outbox, oldest first, for callers that
-/// may read the service configuration (or the compliance configuration).
+/// `GET /complyd/v1/outbox[?$top=N&$skip=M&kind=…&managedDeviceId=…]`: the tenant's outbox, oldest
+/// first, for callers that may read the service configuration (or the compliance configuration).
+/// The other parameters are [`crate::service::OUTBOX_FILTERS`], each an exact match.
 async fn outbox(
     state: &AppState,
     parts: &Parts,
@@ -82,13 +83,33 @@ async fn outbox(
     ];
     let permissions = permissions("outbox", &readers, &[]);
     principal.authorize(&permissions, false)?;
-    let (skip, top) = page(parts, "The outbox", OUTBOX_PAGE_LIMIT)?;
-    let messages = state.service.outbox(&principal.tenant, skip, top).await?;
+    let mut filters = Vec::new();
+    let (skip, top) = page_with(parts, "The outbox", OUTBOX_PAGE_LIMIT, |name, value| {
+        let known = crate::service::OUTBOX_FILTERS.contains(&name);
+        if known {
+            filters.push((name.to_string(), value.to_string()));
+        }
+        known
+    })?;
+    let messages = state
+        .service
+        .outbox(&principal.tenant, skip, top, &filters)
+        .await?;
     Ok(response::document(serde_json::json!({ "value": messages })))
 }
 
 /// `$skip` and `$top` (100 unless given, at most `limit`) of a list that takes nothing else.
 fn page(parts: &Parts, list: &str, limit: usize) -> Result<(usize, usize), ApiError> {
+    page_with(parts, list, limit, |_, _| false)
+}
+
+/// `page`, with the other parameters `other` takes (it answers whether it took one).
+fn page_with(
+    parts: &Parts,
+    list: &str,
+    limit: usize,
+    mut other: impl FnMut(&str, &str) -> bool,
+) -> Result<(usize, usize), ApiError> {
     let (mut top, mut skip) = (100, 0);
     for (name, value) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
         let number = || {
@@ -99,9 +120,10 @@ fn page(parts: &Parts, list: &str, limit: usize) -> Result<(usize, usize), ApiEr
         match name.as_ref() {
             "$top" | "top" => top = number()?,
             "$skip" | "skip" => skip = number()?,
-            other => {
+            name if other(name, &value) => {}
+            name => {
                 return Err(ApiError::bad_request(format!(
-                    "{list} takes $top and $skip only, not '{other}'."
+                    "{list} takes no parameter '{name}'."
                 )))
             }
         }

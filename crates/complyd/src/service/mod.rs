@@ -36,7 +36,7 @@ pub use engine::{
 };
 pub use fidelity::Fidelity;
 pub use json::JsonObject;
-pub use outbox::{append as append_to_outbox, OUTBOX, OUTBOX_PAGE_LIMIT};
+pub use outbox::{append as append_to_outbox, OUTBOX, OUTBOX_FILTERS, OUTBOX_PAGE_LIMIT};
 pub use paging::TokenKey;
 pub use retire::{schedule as schedule_retirement, RETIRE_SCHEDULE};
 

@@ -15,6 +15,16 @@ use serde_json::{json, Map, Value};
 /// leading `_` cannot start a model name).
 pub const OUTBOX: &str = "_outbox";
 const MESSAGE_TYPE: &str = "complyd.outboxMessage";
+/// The properties the outbox is filtered by (`?kind=…`), each an exact match.
+pub const OUTBOX_FILTERS: &[&str] = &[
+    "kind",
+    "managedDeviceId",
+    "deviceCompliancePolicyId",
+    "notificationMessageTemplateId",
+    "locale",
+];
+/// The most filters one read takes (each parameter once).
+const MAX_FILTERS: usize = 5;
 /// The most messages one read of the outbox answers.
 pub const OUTBOX_PAGE_LIMIT: usize = 1000;
 
@@ -107,14 +117,29 @@ impl Service {
         Ok(Reply::NoContent)
     }
 
-    /// The tenant's outbox, oldest first: at most `top` messages after the first `skip`.
+    /// The tenant's outbox, oldest first: at most `top` messages after the first `skip`, of those
+    /// whose properties equal `filters` (names of [`OUTBOX_FILTERS`]).
     pub async fn outbox(
         &self,
         tenant: &str,
         skip: usize,
         top: usize,
+        filters: &[(String, String)],
     ) -> Result<Vec<Value>, ApiError> {
+        if filters.len() > MAX_FILTERS {
+            return Err(ApiError::bad_request(format!(
+                "The outbox takes at most {MAX_FILTERS} filters (the limit)."
+            )));
+        }
         let mut query = Query::all(tenant, OUTBOX, "");
+        if !filters.is_empty() {
+            query.filter = Some(odata::query::bind::Condition::And(
+                filters
+                    .iter()
+                    .map(|(name, value)| super::engine::property_eq(name, value))
+                    .collect(),
+            ));
+        }
         query.skip = skip;
         query.limit = top.min(OUTBOX_PAGE_LIMIT);
         let rows = self.store.query(query).await?;

@@ -6,7 +6,6 @@ use super::{Kind, DELIVERIES_PAGE_LIMIT};
 use crate::error::ApiError;
 use crate::service::{parse_body, Service};
 use crate::store::{CountBy, Key, Query, StoreError, WriteTx};
-use odata::value::DateTimeOffset;
 use serde_json::{json, Map, Value};
 
 const WEBHOOK: &str = "_webhook";
@@ -158,11 +157,12 @@ impl Service {
     pub async fn put_webhook(&self, tenant: &str, body: &Value) -> Result<Value, ApiError> {
         let (url, secret) = validate(body)?;
         let key = config_key(tenant);
-        let stored = json!({ "url": url, "secret": secret,
-                             "modifiedDateTime": DateTimeOffset::now().to_utc_string() })
-        .to_string();
+        let tenant_id = tenant.to_string();
         self.store
             .write(move |tx| {
+                let modified = crate::service::time::now_text(tx, &tenant_id)?;
+                let stored = json!({ "url": url, "secret": secret, "modifiedDateTime": modified })
+                    .to_string();
                 if !tx.update(&key, &stored)? {
                     tx.insert(&key, CONFIG_TYPE, &stored)?;
                 }

@@ -167,7 +167,7 @@ async fn a_device_fixed_on_day_two_is_never_locked_and_a_later_failure_starts_ov
 #[tokio::test]
 async fn two_instances_of_one_action_each_fire_once() {
     let server = Server::start().await;
-    let (c, _) = failing_iphone(&server, |t| {
+    let (c, id) = failing_iphone(&server, |t| {
         vec![action("block", 0), email(24, t), email(24, t), email(72, t)]
     })
     .await;
@@ -177,6 +177,36 @@ async fn two_instances_of_one_action_each_fire_once() {
     assert_eq!(fired_kinds(&day3), ["notification"]);
     assert_eq!(outbox(&c).await.len(), 3);
     assert!(fired_kinds(&advance(&c, "P30D").await).is_empty());
+    // The outbox filters by what a message is about, and pages.
+    let listed = |query: String| {
+        let c = c.clone();
+        async move {
+            let url = format!("{}/complyd/v1/outbox?{query}", c.base);
+            c.send(reqwest::Method::GET, &url, None).await
+        }
+    };
+    let mine = listed(format!(
+        "kind=noncomplianceNotification&managedDeviceId={id}"
+    ))
+    .await;
+    assert_eq!(
+        mine.expect(200).json()["value"].as_array().unwrap().len(),
+        3
+    );
+    let paged = listed(format!("managedDeviceId={id}&$skip=1&$top=1")).await;
+    assert_eq!(
+        paged.expect(200).json()["value"].as_array().unwrap().len(),
+        1
+    );
+    let none = listed("managedDeviceId=someone-else".into()).await;
+    assert!(none.expect(200).json()["value"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let bad = listed("recipientsCount=1".into())
+        .await
+        .expect_error(400, "BadRequest");
+    assert!(bad.text.contains("recipientsCount"), "{}", bad.text);
 }
 
 #[tokio::test]
