@@ -148,3 +148,38 @@ async fn only_writers_move_the_clock() {
         .await
         .expect_error(403, "Forbidden");
 }
+
+#[tokio::test]
+async fn the_clock_command_shows_and_moves_a_tenants_clock() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = crate::durability::complyd(args, data.path());
+        async move {
+            let out = cmd.output().await.expect("complyd clock");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<Value>(&out.stdout).expect("JSON")
+        }
+    };
+    let set = run(&["clock", "set", "2032-02-02T00:00:00Z", "--freeze", "true"]).await;
+    assert_eq!(set["now"], "2032-02-02T00:00:00Z");
+    assert_eq!(set["frozen"], true);
+    let moved = run(&["clock", "advance", "P1DT6H"]).await;
+    assert_eq!(moved["now"], "2032-02-03T06:00:00Z");
+    assert_eq!(moved["firedCount"], 0);
+    let shown = run(&["clock", "show"]).await;
+    assert_eq!(shown["now"], "2032-02-03T06:00:00Z");
+    assert_eq!(shown["pendingCount"], 0);
+    // Another tenant's clock was not moved; a bad duration fails with the API's message.
+    let other = run(&["clock", "show", "--tenant", OTHER_TENANT]).await;
+    assert_eq!(other["frozen"], false);
+    let bad = crate::durability::complyd(&["clock", "advance", "P1M"], data.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("months"));
+}
