@@ -147,8 +147,8 @@ impl Planner<'_> {
         if planned == stale_at {
             return Ok(());
         }
-        tx.due_cancel(self.tenant, self.device, Some(""))?;
         match stale_at {
+            // Its id is the device's: putting it replaces the one planned before.
             Some(at) => {
                 tx.due_put(&DueItem {
                     tenant: self.tenant.to_string(),
@@ -162,6 +162,7 @@ impl Planner<'_> {
                 record.insert("staleAt".into(), json!(at));
             }
             None => {
+                tx.due_cancel(self.tenant, self.device, Some(""))?;
                 record.remove("staleAt");
             }
         }
