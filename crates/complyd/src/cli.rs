@@ -222,6 +222,9 @@ pub struct AppAddArgs {
     /// Granted application permissions (`roles`), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub roles: Vec<String>,
+    /// Where the authorization-code flow may send this app's codes (an exact URI; repeatable).
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
 }
 
 #[derive(Args)]

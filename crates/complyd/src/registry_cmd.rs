@@ -54,6 +54,7 @@ fn app_json(app: &Application) -> serde_json::Value {
         "name": app.name,
         "objectId": app.object_id,
         "roles": app.roles,
+        "redirectUris": app.redirect_uris,
         "secrets": app.secrets.len(),
         "certificates": app.certificates.len(),
     })
@@ -123,6 +124,14 @@ async fn app_add(args: AppAddArgs) -> anyhow::Result<()> {
         }
         certificates.push(pem);
     }
+    for uri in &args.redirect_uris {
+        let scheme_ok = uri.starts_with("https://") || uri.starts_with("http://");
+        if !scheme_ok || uri.contains('#') || uri.len() > 2048 {
+            anyhow::bail!(
+                "redirect URI {uri}: an absolute http(s) URI without a fragment, at most 2048 characters"
+            );
+        }
+    }
     let app = Application {
         client_id: args
             .client_id
@@ -134,6 +143,7 @@ async fn app_add(args: AppAddArgs) -> anyhow::Result<()> {
         secrets: secret.iter().map(|s| registry::hash_secret(s)).collect(),
         certificates,
         roles: not_empty(args.roles),
+        redirect_uris: not_empty(args.redirect_uris),
         created: complyd::common::now_unix(),
     };
     match registry::add_app(&store, app.clone()).await {

@@ -5,6 +5,7 @@
 mod clock;
 mod context;
 mod hash;
+pub mod html;
 mod tokens;
 
 pub use clock::now_unix;

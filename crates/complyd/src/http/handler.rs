@@ -242,6 +242,10 @@ async fn token_service(
         ctx,
         query: parts.uri.query().unwrap_or(""),
         form: &form,
+        cookie: parts
+            .headers
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok()),
     };
     let answer = state.identity.answer(endpoint, &parts.method, asked).await;
     Ok(response::token_service(answer))

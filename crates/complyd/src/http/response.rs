@@ -93,20 +93,28 @@ pub fn document(body: Value) -> Response {
     json_response(StatusCode::OK, &body)
 }
 
-/// The token service's answer: its JSON (if any) and headers.
+/// The token service's answer: its JSON or page (if any) and headers. A header value that HTTP
+/// does not allow (it never should be) is left out.
 pub fn token_service(answer: identity::Answer) -> Response {
-    let mut res = match answer.body {
-        Some(body) => (
+    let mut res = match answer.content {
+        identity::Content::Json(body) => (
             answer.status,
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
             body.to_string(),
         )
             .into_response(),
-        None => answer.status.into_response(),
+        identity::Content::Html(page) => (
+            answer.status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            page,
+        )
+            .into_response(),
+        identity::Content::Empty => answer.status.into_response(),
     };
     for (name, value) in answer.headers {
-        res.headers_mut()
-            .insert(*name, HeaderValue::from_static(value));
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            res.headers_mut().append(name, value);
+        }
     }
     res
 }

@@ -1,7 +1,7 @@
 //! What a client reads before it asks for a token: the OpenID discovery documents, the JWKS,
 //! MSAL's instance discovery and user realm.
 
-use super::{Answer, Identity};
+use super::{Answer, Content, Identity};
 use crate::common::{access_token_issuer, SIGN_IN_HOSTS};
 use axum::http::StatusCode;
 use serde_json::json;
@@ -82,11 +82,7 @@ pub(super) async fn jwks(identity: &Identity, tenant: &str, v1: bool) -> Answer 
         Ok(key) => Answer::json(json!({ "keys": [key.jwk(&issuer)] })),
         Err(e) => {
             tracing::error!(error = %e, "signing key");
-            Answer {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                body: None,
-                headers: &[],
-            }
+            Answer::with(StatusCode::INTERNAL_SERVER_ERROR, Content::Empty)
         }
     }
 }

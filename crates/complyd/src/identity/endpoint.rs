@@ -2,7 +2,7 @@
 //! answers: `http` asks [`Endpoint::parse`] before anything else runs, and the service answers
 //! with an [`Answer`] that `http` writes.
 
-use super::{discovery, token, Identity};
+use super::{authorize, discovery, token, Identity};
 use crate::common::RequestContext;
 use axum::http::{Method, StatusCode};
 use percent_encoding::percent_decode_str;
@@ -19,6 +19,11 @@ pub enum Endpoint<'a> {
     Keys { tenant: Cow<'a, str>, v1: bool },
     /// `/{tenant}/oauth2/v2.0/token`, `/{tenant}/oauth2/token`.
     Token { tenant: Cow<'a, str>, v1: bool },
+    /// `/{tenant}/oauth2/v2.0/authorize`: the sign-in page of the authorization-code flow (GET)
+    /// and its form (POST).
+    Authorize { tenant: Cow<'a, str> },
+    /// `/{tenant}/oauth2/v2.0/revoke`: a refresh token revoked (RFC 7009; complyd's, not Entra's).
+    Revoke { tenant: Cow<'a, str> },
     /// `/common/discovery/instance`: MSAL's question about an authority it does not know.
     InstanceDiscovery,
     /// `/common/userrealm/{username}`: MSAL's look-up before a password grant.
@@ -34,36 +39,49 @@ pub struct Asked<'a> {
     pub query: &'a str,
     /// The form body (the token endpoint reads it; empty for the others).
     pub form: &'a [u8],
+    /// The `Cookie` header (the sign-in form's CSRF check reads it).
+    pub cookie: Option<&'a str>,
 }
 
-/// The token service's answer: a status, a JSON body (none for a bare status) and the headers
-/// that go with it.
+/// What an answer carries.
+#[derive(Debug)]
+pub enum Content {
+    Empty,
+    Json(Value),
+    /// A page (the sign-in page), `text/html`.
+    Html(String),
+}
+
+/// The token service's answer: a status, a body (JSON, a page, or none) and the headers that go
+/// with it.
 #[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
-    pub body: Option<Value>,
-    pub headers: &'static [(&'static str, &'static str)],
+    pub content: Content,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Answer {
     pub(super) fn json(body: Value) -> Self {
+        Self::with(StatusCode::OK, Content::Json(body))
+    }
+
+    pub(super) fn with(status: StatusCode, content: Content) -> Self {
         Self {
-            status: StatusCode::OK,
-            body: Some(body),
-            headers: &[],
+            status,
+            content,
+            headers: Vec::new(),
         }
     }
 
+    /// `self` with one more header.
+    pub(super) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
     fn method_not_allowed(allow: &'static str) -> Self {
-        let headers: &'static [(&'static str, &'static str)] = match allow {
-            "POST" => &[("allow", "POST")],
-            _ => &[("allow", "GET,HEAD")],
-        };
-        Self {
-            status: StatusCode::METHOD_NOT_ALLOWED,
-            body: None,
-            headers,
-        }
+        Self::with(StatusCode::METHOD_NOT_ALLOWED, Content::Empty).header("allow", allow)
     }
 }
 
@@ -109,6 +127,8 @@ impl<'a> Endpoint<'a> {
                 tenant: tenant(),
                 v1: true,
             },
+            "oauth2/v2.0/authorize" => Self::Authorize { tenant: tenant() },
+            "oauth2/v2.0/revoke" => Self::Revoke { tenant: tenant() },
             _ => return None,
         })
     }
@@ -116,21 +136,23 @@ impl<'a> Endpoint<'a> {
     /// The methods the endpoint answers, as the `Allow` header lists them.
     pub fn allow(&self) -> &'static str {
         match self {
-            Self::Token { .. } => "POST",
+            Self::Token { .. } | Self::Revoke { .. } => "POST",
+            Self::Authorize { .. } => "GET,POST",
             _ => "GET,HEAD",
         }
     }
 
     fn accepts(&self, method: &Method) -> bool {
         match self {
-            Self::Token { .. } => method == Method::POST,
+            Self::Token { .. } | Self::Revoke { .. } => method == Method::POST,
+            Self::Authorize { .. } => method == Method::GET || method == Method::POST,
             _ => method == Method::GET || method == Method::HEAD,
         }
     }
 
     /// Whether answering `method` reads the request body (a form), which `http` then reads.
     pub fn reads_form(&self, method: &Method) -> bool {
-        matches!(self, Self::Token { .. }) && self.accepts(method)
+        method == Method::POST && self.accepts(method)
     }
 }
 
@@ -154,6 +176,8 @@ impl Identity {
             Endpoint::Discovery { tenant, v1 } => discovery::document(asked.origin, tenant, *v1),
             Endpoint::Keys { tenant, v1 } => discovery::jwks(self, tenant, *v1).await,
             Endpoint::Token { tenant, v1 } => token::answer(self, &asked, tenant, *v1).await,
+            Endpoint::Authorize { tenant } => authorize::answer(self, method, &asked, tenant).await,
+            Endpoint::Revoke { tenant } => token::revoke(self, &asked, tenant).await,
             Endpoint::InstanceDiscovery => discovery::instance(asked.origin, asked.query),
             Endpoint::UserRealm { username } => discovery::user_realm(username),
         }
@@ -220,6 +244,19 @@ mod tests {
                     username: tenant("ada@example.test"),
                 }),
             ),
+            (
+                "/organizations/oauth2/v2.0/authorize",
+                Some(Endpoint::Authorize {
+                    tenant: tenant("organizations"),
+                }),
+            ),
+            (
+                "/t1/oauth2/v2.0/revoke",
+                Some(Endpoint::Revoke {
+                    tenant: tenant("t1"),
+                }),
+            ),
+            ("/t1/oauth2/authorize", None),
             ("/common/discovery/instance/", None),
             ("/t1/discovery/keys/", None),
             ("/common/userrealm/a/b", None),

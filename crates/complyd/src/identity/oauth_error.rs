@@ -1,6 +1,6 @@
 //! OAuth errors as Entra words them: `AADSTS{code}: …` with trace, correlation and time.
 
-use super::Answer;
+use super::{Answer, Content};
 use crate::common::{now_unix, RequestContext};
 use axum::http::StatusCode;
 use odata::value::DateTimeOffset;
@@ -57,26 +57,40 @@ fn unavailable() -> OAuthError {
 }
 
 impl OAuthError {
+    pub(super) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The OAuth error code (`invalid_request`, …).
+    pub(super) fn error(&self) -> &'static str {
+        self.error
+    }
+
+    /// Entra's `error_description`: the AADSTS code, the text and the request's ids.
+    pub(super) fn description(&self, ctx: &RequestContext) -> String {
+        format!(
+            "AADSTS{}: {} Trace ID: {} Correlation ID: {} Timestamp: {}",
+            self.code,
+            self.description,
+            ctx.request_id,
+            ctx.client_request_id,
+            entra_timestamp(now_unix())
+        )
+    }
+
     /// The error document, never cached.
     pub(super) fn answer(self, ctx: &RequestContext) -> Answer {
         let timestamp = entra_timestamp(now_unix());
         let body = json!({
             "error": self.error,
-            "error_description": format!(
-                "AADSTS{}: {} Trace ID: {} Correlation ID: {} Timestamp: {timestamp}",
-                self.code, self.description, ctx.request_id, ctx.client_request_id
-            ),
+            "error_description": self.description(ctx),
             "error_codes": [self.code],
             "timestamp": timestamp,
             "trace_id": ctx.request_id,
             "correlation_id": ctx.client_request_id,
             "error_uri": format!("https://login.microsoftonline.com/error?code={}", self.code),
         });
-        Answer {
-            status: self.status,
-            body: Some(body),
-            headers: &[("cache-control", "no-store, no-cache")],
-        }
+        Answer::with(self.status, Content::Json(body)).header("cache-control", "no-store, no-cache")
     }
 }
 

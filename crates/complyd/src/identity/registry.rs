@@ -48,6 +48,9 @@ pub struct Application {
     /// Granted application permissions (`roles`).
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Where the authorization-code flow may send its codes: exact URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
     pub created: i64,
 }
 
@@ -191,8 +194,54 @@ pub async fn user_by_name(
     }
 }
 
+/// The user with object id `id`, if it can sign in.
+pub async fn user(store: &Arc<dyn Store>, id: &str) -> Result<Option<User>, StoreError> {
+    get(store, USERS, id).await
+}
+
 pub async fn users(store: &Arc<dyn Store>) -> Result<Vec<User>, StoreError> {
     all(store, USERS).await
+}
+
+/// Who signs in with `username` and `password`: in `tenant`, or (`None`, a sign-in at
+/// `organizations` or `common`) in whichever tenant has a user of that name.
+pub async fn sign_in_user(
+    store: &Arc<dyn Store>,
+    tenant: Option<&str>,
+    username: &str,
+    password: &str,
+) -> Result<SignIn, StoreError> {
+    let candidates = match tenant {
+        Some(tenant) => user_by_name(store, tenant, username)
+            .await?
+            .into_iter()
+            .collect(),
+        // Names are unique per tenant only; every record is read (sign-in records are the
+        // users with a password, not a fleet's).
+        None => users(store)
+            .await?
+            .into_iter()
+            .filter(|u| u.username.eq_ignore_ascii_case(username))
+            .collect::<Vec<_>>(),
+    };
+    let mut matching = candidates
+        .into_iter()
+        .filter(|u| verify_secret(&u.password, password));
+    Ok(match (matching.next(), matching.next()) {
+        (Some(_), Some(_)) => SignIn::Ambiguous,
+        (Some(user), None) => SignIn::User(user),
+        (None, _) => SignIn::Refused,
+    })
+}
+
+/// The outcome of [`sign_in_user`].
+#[derive(Debug)]
+pub enum SignIn {
+    User(User),
+    /// No such user, or not that password.
+    Refused,
+    /// The name and password fit users of more than one tenant: the tenant must be named.
+    Ambiguous,
 }
 
 /// Removes a user by id or by user name; false when there is none.

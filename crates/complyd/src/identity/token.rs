@@ -1,19 +1,20 @@
-//! The token endpoint: the grants (`client_credentials`, `password`), the resource and scopes
-//! asked for, and the tokens with Graph's v1.0 claims.
+//! The token endpoint: the grants (`client_credentials`, `password`; `authorization_code` and
+//! `refresh_token` in `code_grant`), the resource and scopes asked for, and the tokens with
+//! Graph's v1.0 claims.
 
 use super::client_auth::Proof;
-use super::discovery::v2_issuer;
+use super::delegated::{base_claims, Delegation, Signed};
 use super::oauth_error::{missing, oauth, signing_failure, store_failure, OAuthError};
-use super::{registry, Answer, Asked, Identity, TOKEN_LIFETIME};
-use crate::common::{access_token_issuer, now_unix, AUDIENCES};
+use super::scopes::{self, is_graph, unknown_resource, OIDC_SCOPES};
+use super::{code_grant, registry, Answer, Asked, Identity, TOKEN_LIFETIME};
+use crate::common::{now_unix, AUDIENCES};
 use axum::http::StatusCode;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-/// Scopes of OpenID Connect itself, never Graph permissions.
-const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
+/// Tenants a sign-in may name instead of its own: the user's tenant is found from the user
+/// (the authorization-code flow) or the grant (a code, a refresh token).
+pub(super) const TENANT_ALIASES: [&str; 2] = ["organizations", "common"];
 
 /// Answers a token request to `tenant`'s endpoint (v1 takes `resource=`, v2.0 `scope=`).
 pub(super) async fn answer(
@@ -30,34 +31,40 @@ pub(super) async fn answer(
         v1,
     };
     match call.answer().await {
-        Ok(body) => Answer {
-            status: StatusCode::OK,
-            body: Some(body),
-            headers: &[
-                ("cache-control", "no-store, no-cache"),
-                ("pragma", "no-cache"),
-            ],
-        },
+        Ok(body) => Answer::json(body)
+            .header("cache-control", "no-store, no-cache")
+            .header("pragma", "no-cache"),
         Err(e) => e.answer(asked.ctx),
     }
 }
 
-/// The resource a token is for, from `scope` (v2.0) or `resource` (v1).
-enum Requested {
-    Graph { scopes: Vec<String> },
+/// `POST /{tenant}/oauth2/v2.0/revoke` (RFC 7009): `token` (a refresh token) revoked when it is
+/// `client_id`'s; 200 either way, as the RFC asks, so that a caller learns nothing of others'.
+pub(super) async fn revoke(identity: &Identity, asked: &Asked<'_>, tenant: &str) -> Answer {
+    let call = TokenCall {
+        identity,
+        tenant,
+        origin: asked.origin,
+        params: form_urlencoded::parse(asked.form).into_owned().collect(),
+        v1: false,
+    };
+    match code_grant::revoke(&call).await {
+        Ok(()) => Answer::json(json!({})).header("cache-control", "no-store, no-cache"),
+        Err(e) => e.answer(asked.ctx),
+    }
 }
 
-struct TokenCall<'a> {
-    identity: &'a Identity,
-    tenant: &'a str,
+pub(super) struct TokenCall<'a> {
+    pub identity: &'a Identity,
+    pub tenant: &'a str,
     origin: &'a str,
     params: HashMap<String, String>,
-    v1: bool,
+    pub v1: bool,
 }
 
 impl TokenCall<'_> {
     /// What the client sent to prove who it is, for this token endpoint.
-    fn proof(&self) -> Proof<'_> {
+    pub(super) fn proof(&self) -> Proof<'_> {
         let url = |path: &str| format!("{}/{}/{path}", self.origin, self.tenant);
         let (called, other) = if self.v1 {
             ("oauth2/token", "oauth2/v2.0/token")
@@ -72,7 +79,7 @@ impl TokenCall<'_> {
         }
     }
 
-    fn param(&self, name: &str) -> Option<&str> {
+    pub(super) fn param(&self, name: &str) -> Option<&str> {
         self.params
             .get(name)
             .map(String::as_str)
@@ -81,9 +88,14 @@ impl TokenCall<'_> {
 
     async fn answer(&self) -> Result<Value, OAuthError> {
         let store = &self.identity.store;
-        if !registry::tenant_known(store, self.tenant)
-            .await
-            .map_err(store_failure)?
+        let grant = self.param("grant_type");
+        let grant_names_tenant = matches!(grant, Some("authorization_code" | "refresh_token"));
+        let alias = TENANT_ALIASES.contains(&self.tenant);
+        let grant_finds_tenant = alias && grant_names_tenant;
+        if !grant_finds_tenant
+            && !registry::tenant_known(store, self.tenant)
+                .await
+                .map_err(store_failure)?
         {
             return Err(oauth(
                 StatusCode::BAD_REQUEST,
@@ -95,12 +107,11 @@ impl TokenCall<'_> {
                 ),
             ));
         }
-        let grant = self
-            .param("grant_type")
-            .ok_or_else(|| missing("grant_type"))?;
-        match grant {
+        match grant.ok_or_else(|| missing("grant_type"))? {
             "client_credentials" => self.client_credentials().await,
             "password" => self.password().await,
+            "authorization_code" => code_grant::redeem(self).await,
+            "refresh_token" => code_grant::refresh(self).await,
             other => Err(oauth(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
@@ -112,116 +123,73 @@ impl TokenCall<'_> {
 
     /// The registered app named by `client_id`, in this tenant.
     async fn app(&self) -> Result<registry::Application, OAuthError> {
+        self.app_in(self.tenant).await
+    }
+
+    /// The app named by `client_id`, as `tenant` knows it.
+    pub(super) async fn app_in(&self, tenant: &str) -> Result<registry::Application, OAuthError> {
         let client_id = self
             .param("client_id")
             .ok_or_else(|| missing("client_id"))?;
-        registry::app(&self.identity.store, client_id)
+        self.identity
+            .client(client_id, tenant)
             .await
             .map_err(store_failure)?
-            .filter(|a| a.tenant == self.tenant)
             .ok_or_else(|| {
                 oauth(
                     StatusCode::BAD_REQUEST,
                     "unauthorized_client",
                     700016,
                     format!(
-                        "Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
-                        self.tenant
+                        "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
                     ),
                 )
             })
     }
 
     /// The Graph resource of the request; `.default` is required for client credentials.
-    fn requested(&self, app_only: bool) -> Result<Requested, OAuthError> {
-        let is_graph = |resource: &str| {
-            let r = resource.trim_end_matches('/');
-            AUDIENCES.contains(&r)
-        };
-        let not_found = |resource: &str| {
-            oauth(
-                StatusCode::BAD_REQUEST,
-                "invalid_resource",
-                500011,
-                format!(
-                    "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
-                    self.tenant
-                ),
-            )
-        };
+    fn requested(&self, app_only: bool) -> Result<Vec<String>, OAuthError> {
         if self.v1 {
             let resource = self.param("resource").ok_or_else(|| missing("resource"))?;
             if !is_graph(resource) {
-                return Err(not_found(resource));
+                return Err(unknown_resource(resource, self.tenant));
             }
-            return Ok(Requested::Graph { scopes: Vec::new() });
+            return Ok(Vec::new());
         }
         let scope = self.param("scope").ok_or_else(|| missing("scope"))?;
+        if !app_only {
+            return scopes::delegated(scope, self.tenant);
+        }
+        let invalid_scope = || {
+            oauth(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                1002012,
+                format!(
+                    "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                ),
+            )
+        };
         let asked: Vec<&str> = scope
             .split_whitespace()
             .filter(|s| !OIDC_SCOPES.contains(s))
             .collect();
-        if app_only {
-            let invalid_scope = || {
-                oauth(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_scope",
-                    1002012,
-                    format!(
-                        "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
-                    ),
-                )
-            };
-            let [one] = asked.as_slice() else {
-                return Err(invalid_scope());
-            };
-            let resource = one.strip_suffix("/.default").ok_or_else(invalid_scope)?;
-            if !is_graph(resource) {
-                return Err(not_found(resource));
-            }
-            return Ok(Requested::Graph { scopes: Vec::new() });
+        let [one] = asked.as_slice() else {
+            return Err(invalid_scope());
+        };
+        let resource = one.strip_suffix("/.default").ok_or_else(invalid_scope)?;
+        if !is_graph(resource) {
+            return Err(unknown_resource(resource, self.tenant));
         }
-        let mut scopes = Vec::new();
-        for s in asked {
-            let (resource, name) = match s.rsplit_once('/') {
-                Some((r, n)) => (r, n),
-                None => (AUDIENCES[0], s),
-            };
-            if !is_graph(resource) {
-                return Err(not_found(resource));
-            }
-            if name != ".default" {
-                scopes.push(name.to_string());
-            }
-        }
-        Ok(Requested::Graph { scopes })
-    }
-
-    fn base_claims(&self, now: i64) -> serde_json::Map<String, Value> {
-        let issuer = access_token_issuer(self.tenant);
-        let claims = json!({
-            "aud": AUDIENCES[0],
-            "iss": issuer,
-            "iat": now,
-            "nbf": now,
-            "exp": now + TOKEN_LIFETIME,
-            "idp": issuer,
-            "tid": self.tenant,
-            "uti": URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes()),
-            "ver": "1.0",
-        });
-        match claims {
-            Value::Object(map) => map,
-            _ => serde_json::Map::new(),
-        }
+        Ok(Vec::new())
     }
 
     async fn client_credentials(&self) -> Result<Value, OAuthError> {
         let app = self.app().await?;
         let acr = self.proof().authenticate(&app, true)?;
-        let Requested::Graph { .. } = self.requested(true)?;
+        self.requested(true)?;
         let now = now_unix();
-        let mut claims = self.base_claims(now);
+        let mut claims = base_claims(self.tenant, now);
         claims.insert("app_displayname".into(), json!(app.name));
         claims.insert("appid".into(), json!(app.client_id));
         claims.insert("appidacr".into(), json!(acr));
@@ -240,122 +208,62 @@ impl TokenCall<'_> {
         let app = self.app().await?;
         let acr = self.proof().authenticate(&app, false)?;
         let user = self.user().await?;
-        let granted = self.granted(&app, &user)?;
-        let now = now_unix();
-        let subject = {
-            use sha2::Digest;
-            let digest = sha2::Sha256::digest(format!("{}:{}", user.id, app.client_id));
-            URL_SAFE_NO_PAD.encode(&digest[..32])
+        let granted = scopes::consented(&app, &user, self.requested(false)?)?;
+        let oidc = scopes::oidc_words(self.param("scope").unwrap_or(""));
+        let delegation = Delegation {
+            tenant: self.tenant,
+            app: &app,
+            user: &user,
+            granted: &granted,
+            oidc: &oidc,
+            nonce: None,
+            acr,
+            now: now_unix(),
         };
-        let mut claims = self.base_claims(now);
-        claims.insert("acr".into(), json!("1"));
-        claims.insert("amr".into(), json!(["pwd"]));
-        claims.insert("app_displayname".into(), json!(app.name));
-        claims.insert("appid".into(), json!(app.client_id));
-        claims.insert("appidacr".into(), json!(acr));
-        claims.insert("idtyp".into(), json!("user"));
-        claims.insert("name".into(), json!(user.username));
-        claims.insert("oid".into(), json!(user.id));
-        claims.insert("scp".into(), json!(granted.join(" ")));
-        claims.insert("sub".into(), json!(subject));
-        claims.insert("unique_name".into(), json!(user.username));
-        claims.insert("upn".into(), json!(user.username));
-        let key = self.identity.signing_key().await.map_err(store_failure)?;
-        let token = key.sign(&Value::Object(claims)).map_err(signing_failure)?;
-        let wants_openid = self
-            .param("scope")
-            .is_some_and(|s| s.split_whitespace().any(|s| s == "openid"));
-        let id_token = if wants_openid {
-            let id_claims = self.id_claims(&app, &user, &subject, now);
-            Some(key.sign(&id_claims).map_err(signing_failure)?)
-        } else {
-            None
-        };
-        let scope = granted
-            .iter()
-            .map(|s| format!("{}/{s}", AUDIENCES[0]))
-            .chain(
-                self.param("scope")
-                    .unwrap_or("")
-                    .split_whitespace()
-                    .filter(|s| OIDC_SCOPES.contains(s))
-                    .map(str::to_string),
-            )
-            .collect::<Vec<_>>()
-            .join(" ");
-        let client_info =
-            URL_SAFE_NO_PAD.encode(json!({ "uid": user.id, "utid": self.tenant }).to_string());
-        let mut body = self.success(token, now, Some(scope), id_token);
+        let signed = delegation.sign(self.identity).await?;
+        Ok(self.delegated_success(signed, delegation.now, None))
+    }
+
+    /// The answer to a delegated grant: the tokens, `scope` and `client_info` (and a refresh
+    /// token when one was issued).
+    pub(super) fn delegated_success(
+        &self,
+        signed: Signed,
+        now: i64,
+        refresh_token: Option<String>,
+    ) -> Value {
+        let mut body = self.success(
+            signed.access_token,
+            now,
+            Some(signed.scope),
+            signed.id_token,
+        );
         if let Value::Object(map) = &mut body {
-            map.insert("client_info".into(), json!(client_info));
+            map.insert("client_info".into(), json!(signed.client_info));
+            if let Some(token) = refresh_token {
+                map.insert("refresh_token".into(), json!(token));
+            }
         }
-        Ok(body)
+        body
     }
 
     /// The user named by `username`, in this tenant, if `password` is theirs.
     async fn user(&self) -> Result<registry::User, OAuthError> {
         let username = self.param("username").ok_or_else(|| missing("username"))?;
         let password = self.param("password").ok_or_else(|| missing("password"))?;
-        registry::user_by_name(&self.identity.store, self.tenant, username)
-            .await
-            .map_err(store_failure)?
-            .filter(|u| registry::verify_secret(&u.password, password))
-            .ok_or_else(|| {
-                oauth(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    50126,
-                    "Error validating credentials due to invalid username or password.".into(),
-                )
-            })
-    }
-
-    /// The Graph scopes a delegated token gets: those asked for, each consented for the user;
-    /// every consented one when only `.default` is asked for.
-    fn granted(
-        &self,
-        app: &registry::Application,
-        user: &registry::User,
-    ) -> Result<Vec<String>, OAuthError> {
-        let Requested::Graph { scopes } = self.requested(false)?;
-        if scopes.is_empty() {
-            return Ok(user.scopes.clone());
-        }
-        if let Some(missing) = scopes.iter().find(|s| !user.scopes.contains(s)) {
-            return Err(oauth(
+        let found =
+            registry::sign_in_user(&self.identity.store, Some(self.tenant), username, password)
+                .await
+                .map_err(store_failure)?;
+        match found {
+            registry::SignIn::User(user) => Ok(user),
+            _ => Err(oauth(
                 StatusCode::BAD_REQUEST,
                 "invalid_grant",
-                65001,
-                format!(
-                    "The user or administrator has not consented to use the application with ID '{}' named '{}'. Send an interactive authorization request for this user and resource. (scope {missing})",
-                    app.client_id, app.name
-                ),
-            ));
+                50126,
+                "Error validating credentials due to invalid username or password.".into(),
+            )),
         }
-        Ok(scopes)
-    }
-
-    /// The OpenID Connect ID token's claims (v2.0), for the app as audience.
-    fn id_claims(
-        &self,
-        app: &registry::Application,
-        user: &registry::User,
-        subject: &str,
-        now: i64,
-    ) -> Value {
-        json!({
-            "aud": app.client_id,
-            "iss": v2_issuer(self.tenant),
-            "iat": now,
-            "nbf": now,
-            "exp": now + TOKEN_LIFETIME,
-            "name": user.username,
-            "oid": user.id,
-            "preferred_username": user.username,
-            "sub": subject,
-            "tid": self.tenant,
-            "ver": "2.0",
-        })
     }
 
     fn success(

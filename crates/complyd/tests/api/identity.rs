@@ -42,6 +42,7 @@ fn app(client_id: &str, roles: &[&str], secret: Option<&str>, certs: Vec<String>
         secrets: secret.map(registry::hash_secret).into_iter().collect(),
         certificates: certs,
         roles: roles.iter().map(|r| r.to_string()).collect(),
+        redirect_uris: Vec::new(),
         created: 0,
     }
 }
@@ -132,7 +133,7 @@ pub(crate) fn payload(token: &str) -> Value {
 }
 
 #[track_caller]
-fn assert_oauth_error(
+pub(crate) fn assert_oauth_error(
     status: u16,
     body: &Value,
     want_status: u16,
@@ -389,7 +390,7 @@ async fn token_endpoint_errors_are_entras_oauth_bodies() {
         ),
         case(
             "a grant the service does not offer",
-            with("grant_type", "authorization_code"),
+            with("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
             400,
             "unsupported_grant_type",
             70003,

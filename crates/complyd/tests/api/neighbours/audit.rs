@@ -321,6 +321,7 @@ async fn an_apps_name_comes_from_the_registry_when_its_token_has_none() {
             secrets: Vec::new(),
             certificates: Vec::new(),
             roles: vec![WRITE.into()],
+            redirect_uris: Vec::new(),
             created: 0,
         },
     )
