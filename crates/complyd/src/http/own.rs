@@ -10,6 +10,7 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::service::{
     DeliveryKind, FleetSpec, DELIVERIES_PAGE_LIMIT, MAX_FLEET_HTTP, OUTBOX_PAGE_LIMIT,
+    SCHEDULE_PAGE_LIMIT,
 };
 use axum::body::Body;
 use axum::http::request::Parts;
@@ -54,6 +55,7 @@ pub async fn dispatch(
         ["policies", "evaluate"] => what_if(state, parts, principal, body).await,
         ["engine", "settle"] => settle(state, parts, principal).await,
         ["clock"] => clock(state, parts, principal, body).await,
+        ["clock", "schedule"] => schedule(state, parts, principal).await,
         _ => Err(ApiError::NotFound(format!(
             "complyd's API has no resource at {full} (see README, \"The compliance engine\")."
         ))),
@@ -312,6 +314,37 @@ async fn clock(
         }
         _ => return Err(no_route(&path, &parts.method, &path)),
     };
+    Ok(response::document(answer))
+}
+
+/// `GET /complyd/v1/clock/schedule[?advanceBy=P3D | setTo=…][&$top=N]`: what the caller's
+/// tenant's clock would fire up to that instant (everything scheduled without one), earliest
+/// first, without firing it.
+async fn schedule(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+) -> Result<Response, ApiError> {
+    let path = format!("{PREFIX}clock/schedule");
+    if parts.method != Method::GET {
+        return Err(no_route(&path, &parts.method, &path));
+    }
+    principal.authorize(&permissions("clock", &ENGINE_READERS, &[]), false)?;
+    let mut until = None;
+    let (_, top) = page_with(parts, "The schedule", SCHEDULE_PAGE_LIMIT, |name, value| {
+        let known = name == "advanceBy" || name == "setTo";
+        if known {
+            until = Some(serde_json::json!({ name: value }));
+        }
+        known
+    })?;
+    let until = until
+        .map(|body| crate::service::time::ClockMove::parse(&body))
+        .transpose()?;
+    let answer = state
+        .service
+        .schedule(&principal.tenant, until, top)
+        .await?;
     Ok(response::document(answer))
 }
 

@@ -18,6 +18,7 @@ mod read;
 mod retire;
 mod rules;
 mod rules_document;
+mod schedule_view;
 mod singleton;
 mod summaries;
 mod tenant;
@@ -39,6 +40,7 @@ pub use json::JsonObject;
 pub use outbox::{append as append_to_outbox, OUTBOX, OUTBOX_FILTERS, OUTBOX_PAGE_LIMIT};
 pub use paging::TokenKey;
 pub use retire::{schedule as schedule_retirement, RETIRE_SCHEDULE};
+pub use schedule_view::SCHEDULE_PAGE_LIMIT;
 
 use crate::error::ApiError;
 use crate::store::{Key, Store, StoreError, WriteTx};

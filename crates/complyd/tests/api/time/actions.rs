@@ -7,7 +7,10 @@ use crate::engine::{all_devices, assigned_policy, check_in, password_policy, win
 
 /// A frozen tenant with the policy assigned to every device and a failing iPhone of a German
 /// user; answers (client, device id, template id).
-async fn failing_iphone(server: &Server, actions: impl Fn(&str) -> Vec<Value>) -> (Client, String) {
+pub(super) async fn failing_iphone(
+    server: &Server,
+    actions: impl Fn(&str) -> Vec<Value>,
+) -> (Client, String) {
     let c = admin(server);
     move_clock(
         &c,

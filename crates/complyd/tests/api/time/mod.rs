@@ -4,6 +4,7 @@
 mod actions;
 mod clock;
 mod crash;
+mod schedule;
 
 use crate::engine::{DEVICES, DEVICES_WRITE, DIRECTORY_WRITE};
 use crate::support::*;
