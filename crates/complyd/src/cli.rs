@@ -362,6 +362,9 @@ pub struct ServeArgs {
     /// The proxy forwards hosts complyd does not serve instead of refusing them.
     #[arg(long, env = "COMPLYD_PROXY_PASS_THROUGH", requires = "proxy")]
     pub proxy_pass_through: bool,
+    /// Also serve the web console on this address (port 0 picks one), at `/console`.
+    #[arg(long, env = "COMPLYD_CONSOLE")]
+    pub console: Option<String>,
     /// Also mail every outbox message to this SMTP relay: `smtp://host:port` (plain SMTP, no TLS
     /// or AUTH: a relay that tests mail flows, such as Mailpit).
     #[arg(long, env = "COMPLYD_SMTP", value_parser = SmtpRelay::parse)]

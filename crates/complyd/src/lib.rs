@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod common;
+pub mod console;
 pub mod error;
 pub mod http;
 pub mod identity;
@@ -103,10 +104,22 @@ pub async fn serve_with_proxy(
     proxy: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let extra = Extra {
+        proxy: Some(proxy),
+        console: None,
+    };
     prepare(config)
         .await?
-        .run_with_proxy(listener, Some(proxy), shutdown)
+        .run_with(listener, extra, shutdown)
         .await
+}
+
+/// The listeners a server may have besides its own: the HTTP proxy (`--proxy`) and the
+/// console (`--console`, see [`console`]).
+#[derive(Default)]
+pub struct Extra {
+    pub proxy: Option<TcpListener>,
+    pub console: Option<TcpListener>,
 }
 
 /// A server whose store is open and whose keys are loaded: what remains is to accept requests.
@@ -169,6 +182,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
         },
         readiness: http::ops::Readiness::new(store.clone()),
         metrics,
+        changes: Arc::new(common::Changes::default()),
     });
     Ok(Prepared {
         state,
@@ -217,6 +231,22 @@ impl Prepared {
         proxy: Option<TcpListener>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let extra = Extra {
+            proxy,
+            console: None,
+        };
+        self.run_with(listener, extra, shutdown).await
+    }
+
+    /// [`Self::run`], with the listeners of `extra` too: the proxy, and the console (its own
+    /// listener, https when the server is, its sign-in client made known to the token service).
+    pub async fn run_with(
+        self,
+        listener: TcpListener,
+        extra: Extra,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Extra { proxy, console } = extra;
         let connections = self.connections();
         let worker = tokio::spawn(reevaluations(self.state.clone()));
         let ticker = tokio::spawn(clock_ticks(self.state.clone()));
@@ -248,9 +278,36 @@ impl Prepared {
             shutdown.await;
             let _ = stop.send(true);
         };
+        let console = match console {
+            Some(listener) => {
+                let origins = console::origins(listener.local_addr()?, self.tls.is_some());
+                let shared = console::Console::new(
+                    app.clone(),
+                    origins,
+                    self.state.changes.clone(),
+                    stopped.clone(),
+                );
+                self.state.identity.register_console(shared.redirect_uris());
+                Some((listener, console::router(Arc::new(shared))))
+            }
+            None => None,
+        };
+        let console_side = async {
+            if let Some((listener, router)) = console {
+                server::serve(
+                    listener,
+                    acceptor.clone(),
+                    router,
+                    self.limits,
+                    connections.clone(),
+                    wait(stopped.clone()),
+                )
+                .await;
+            }
+        };
         let main = server::serve(
             listener,
-            acceptor,
+            acceptor.clone(),
             app,
             self.limits,
             connections.clone(),
@@ -261,7 +318,7 @@ impl Prepared {
                 proxy::serve(listener, shared, connections.clone(), wait(stopped.clone())).await;
             }
         };
-        tokio::join!(signal, main, side);
+        tokio::join!(signal, main, side, console_side);
         worker.abort();
         ticker.abort();
         // A delivery cut short keeps its claim until the lease runs out, then goes again.
@@ -277,8 +334,12 @@ impl Prepared {
 /// groups or settings changed, for as long as the server runs (service/engine/queue.rs).
 async fn reevaluations(state: Arc<http::AppState>) {
     loop {
-        if let Err(err) = state.service.reevaluate_marked().await {
-            tracing::warn!(error = %err, "re-evaluation failed; the mark stays and is retried");
+        match state.service.reevaluate_marked().await {
+            Ok(0) => {}
+            Ok(_) => state.changes.everything_changed(),
+            Err(err) => {
+                tracing::warn!(error = %err, "re-evaluation failed; the mark stays and is retried")
+            }
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
@@ -290,8 +351,12 @@ async fn reevaluations(state: Arc<http::AppState>) {
 async fn clock_ticks(state: Arc<http::AppState>) {
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
-        if let Err(err) = state.service.fire_due().await {
-            tracing::warn!(error = %err, "firing due actions failed; they stay due and are retried");
+        match state.service.fire_due().await {
+            Ok(0) => {}
+            Ok(_) => state.changes.everything_changed(),
+            Err(err) => {
+                tracing::warn!(error = %err, "firing due actions failed; they stay due and are retried")
+            }
         }
     }
 }

@@ -45,6 +45,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(address) => Some(tokio::net::TcpListener::bind(address).await?),
         None => None,
     };
+    let console = match &args.console {
+        Some(address) => Some(tokio::net::TcpListener::bind(address).await?),
+        None => None,
+    };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut ca_path = tls.as_ref().and_then(|t| t.ca_path.clone());
     if proxy.is_some() && ca_path.is_none() {
@@ -81,13 +85,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(proxy) = &proxy {
         writeln!(stdout, "proxy listening on http://{}", proxy.local_addr()?)?;
     }
+    if let Some(console) = &console {
+        writeln!(
+            stdout,
+            "console on {scheme}://{}/console",
+            console.local_addr()?
+        )?;
+    }
     stdout.flush()?;
     // The demo fills its tenant before the first request is answered.
     if args.demo {
         engine_cmd::demo(&prepared, &data_dir).await?;
     }
+    let extra = complyd::Extra { proxy, console };
     prepared
-        .run_with_proxy(listener, proxy, shutdown_signal())
+        .run_with(listener, extra, shutdown_signal())
         .await?;
     tracing::info!("stopped");
     Ok(())

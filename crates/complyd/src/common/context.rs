@@ -31,3 +31,25 @@ pub fn host(headers: &HeaderMap) -> &str {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost")
 }
+
+/// The value of cookie `name` in a `Cookie` header's value.
+pub fn cookie<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
+    header?
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cookie;
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let header = Some("a=1; complyd_signin=tok; complyd_signin_x=no");
+        assert_eq!(cookie(header, "complyd_signin"), Some("tok"));
+        assert_eq!(cookie(Some("complyd_signinx=1"), "complyd_signin"), None);
+        assert_eq!(cookie(None, "complyd_signin"), None);
+    }
+}

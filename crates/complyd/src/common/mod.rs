@@ -2,14 +2,16 @@
 //! the audiences and issuer of Graph's tokens, and the key lookup that `auth` checks complyd's own
 //! tokens with (implemented by `identity`). Nothing here uses another module of the crate.
 
+mod changes;
 mod clock;
 mod context;
 mod hash;
 pub mod html;
 mod tokens;
 
+pub use changes::Changes;
 pub use clock::now_unix;
-pub use context::{host, RequestContext};
+pub use context::{cookie, host, RequestContext};
 pub use hash::fnv1a;
 pub use tokens::{
     access_token_issuer, KeyLookupError, VerificationKeys, AUDIENCES, GRAPH_HOST, SIGN_IN_HOSTS,

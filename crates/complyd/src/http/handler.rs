@@ -70,7 +70,8 @@ async fn handle(
         Endpoint::TokenService(endpoint) => token_service(state, ctx, parts, &endpoint, body).await,
         Endpoint::Graph(graph) => {
             let principal = admit(state, parts).await?;
-            match graph {
+            let tenant = principal.tenant.clone();
+            let answer = match graph {
                 Graph::Batch(version) => {
                     *route = Route::Batch;
                     if inner {
@@ -88,7 +89,15 @@ async fn handle(
                     *route = Route::Other;
                     super::own::dispatch(state, parts, &principal, rest, body).await
                 }
+            };
+            let wrote = matches!(
+                *method,
+                Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+            );
+            if wrote && answer.as_ref().is_ok_and(|r| r.status().is_success()) {
+                state.changes.tenant_changed(&tenant);
             }
+            answer
         }
     }
 }

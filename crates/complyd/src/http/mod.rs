@@ -53,6 +53,8 @@ pub struct AppState {
     pub readiness: ops::Readiness,
     /// `/metrics` (`--metrics`); `None` counts nothing.
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// What changed per tenant, for the console's live pages: moved by every answered write.
+    pub changes: Arc<crate::common::Changes>,
 }
 
 /// The server's service, middleware outermost first: with metrics on, `ops::observe` (counts and

@@ -252,7 +252,7 @@ async fn signed_in(
             StatusCode::BAD_REQUEST,
         )
     };
-    let cookie = cookie_value(asked.cookie, CSRF_COOKIE);
+    let cookie = crate::common::cookie(asked.cookie, CSRF_COOKIE);
     if !cookie.is_some_and(|c| grants::same(c, field("csrf"))) {
         return again("This sign-in form expired or did not come from this page. Sign in again.");
     }
@@ -313,15 +313,6 @@ async fn signed_in(
     }
     redirect(&with_query(&request.redirect_uri, &pairs))
         .header("set-cookie", csrf_cookie(asked, "", 0))
-}
-
-/// The value of cookie `name` in a `Cookie` header.
-fn cookie_value<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
-    header?
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v)
 }
 
 fn csrf_cookie(asked: &Asked<'_>, value: &str, max_age: u32) -> String {
@@ -424,14 +415,6 @@ fn error_page(asked: &Asked<'_>, e: OAuthError) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cookies_are_found_by_exact_name() {
-        let header = Some("a=1; complyd_signin=tok; complyd_signin_x=no");
-        assert_eq!(cookie_value(header, CSRF_COOKIE), Some("tok"));
-        assert_eq!(cookie_value(Some("complyd_signinx=1"), CSRF_COOKIE), None);
-        assert_eq!(cookie_value(None, CSRF_COOKIE), None);
-    }
 
     #[test]
     fn queries_are_appended_encoded() {

@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod batch;
 mod code_flow;
+mod console;
 mod deliveries;
 mod descriptions;
 mod directory;

@@ -24,6 +24,8 @@ pub struct Server {
     pub base: String,
     /// The proxy's address (`host:port`), for a server started with one.
     pub proxy: Option<String>,
+    /// The console's origin (`http://host:port`), for a server started with one.
+    pub console: Option<String>,
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -45,6 +47,44 @@ impl Server {
 
     pub async fn start_in(dir: tempfile::TempDir, configure: impl FnOnce(&mut Config)) -> Self {
         Self::launch(dir, configure, false).await
+    }
+
+    /// A server with its console (`--console`) on a port of its own.
+    pub async fn start_console() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::new(dir.path());
+        config.jwt_secret = Some(SECRET.to_string());
+        config.store = test_store(dir.path());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let console = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the console");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let origin = format!("http://{}", console.local_addr().expect("console addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let stopped = async move {
+            let _ = stopped.await;
+        };
+        let extra = complyd::Extra {
+            proxy: None,
+            console: Some(console),
+        };
+        let task = tokio::spawn(async move {
+            complyd::prepare(config)
+                .await?
+                .run_with(listener, extra, stopped)
+                .await
+        });
+        Self {
+            base,
+            proxy: None,
+            console: Some(origin),
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// A server with its HTTP proxy (`--proxy`) on a port of its own.
@@ -88,6 +128,7 @@ impl Server {
         Self {
             base,
             proxy,
+            console: None,
             dir,
             stop: Some(stop),
             task: Some(task),

@@ -1,0 +1,183 @@
+//! The managed devices, filtered by verdict, platform, user and last check-in, a page at a
+//! time (the API filters and pages; the fleet is never read whole).
+
+use super::{literal, when, PAGE_ROWS};
+use crate::console::api::{next_skiptoken, path_with};
+use crate::console::request::{query, Ctx};
+use crate::console::view::{self, badge, E};
+use crate::console::Console;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::Arc;
+
+const VERDICTS: [&str; 5] = [
+    "compliant",
+    "inGracePeriod",
+    "noncompliant",
+    "error",
+    "unknown",
+];
+const PLATFORMS: [&str; 4] = ["Windows", "iOS", "Android", "macOS"];
+
+/// The API's `$filter` for the page's filters (each value checked or quoted).
+fn filter(params: &HashMap<String, String>) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(v) = params
+        .get("verdict")
+        .filter(|v| VERDICTS.contains(&v.as_str()))
+    {
+        parts.push(format!("complianceState eq '{v}'"));
+    }
+    if let Some(p) = params
+        .get("platform")
+        .filter(|p| PLATFORMS.contains(&p.as_str()))
+    {
+        parts.push(format!("operatingSystem eq '{p}'"));
+    }
+    if let Some(u) = params.get("user").filter(|u| !u.is_empty()) {
+        parts.push(format!("startswith(userPrincipalName,'{}')", literal(u)));
+    }
+    let day = params.get("before").filter(|d| {
+        d.len() == 10
+            && d.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
+    });
+    if let Some(day) = day {
+        parts.push(format!("lastSyncDateTime lt {day}T00:00:00Z"));
+    }
+    (!parts.is_empty()).then(|| parts.join(" and "))
+}
+
+fn options(values: &[&str], chosen: &str, words: impl Fn(&str) -> String) -> String {
+    let mut out = String::from("<option value=\"\">Any</option>");
+    for v in values {
+        let selected = if *v == chosen { " selected" } else { "" };
+        let _ = write!(
+            out,
+            "<option value=\"{v}\"{selected}>{}</option>",
+            E(&words(v))
+        );
+    }
+    out
+}
+
+pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: Uri) -> Response {
+    let ctx = match Ctx::of(&console, &headers, &uri, &Method::GET).await {
+        Ok(ctx) => ctx,
+        Err(res) => return res,
+    };
+    let params = query(&uri);
+    let chosen = |name: &str| params.get(name).map_or("", String::as_str);
+    let mut body = format!(
+        "<form class=\"inline\" method=\"get\" action=\"/console/devices\" role=\"search\" aria-label=\"Devices\">\
+<label>Verdict<select name=\"verdict\">{}</select></label>\
+<label>Platform<select name=\"platform\">{}</select></label>\
+<label>User starts with<input name=\"user\" value=\"{}\" maxlength=\"256\"></label>\
+<label>Last check-in before<input type=\"date\" name=\"before\" value=\"{}\"></label>\
+<button type=\"submit\">Show</button></form>",
+        options(&VERDICTS, chosen("verdict"), view::label),
+        options(&PLATFORMS, chosen("platform"), str::to_string),
+        E(chosen("user")),
+        E(chosen("before")),
+    );
+    let mut api = vec![
+        ("$select", "id,deviceName,operatingSystem,osVersion,userPrincipalName,complianceState,lastSyncDateTime".to_string()),
+        ("$orderby", "deviceName".to_string()),
+        ("$top", PAGE_ROWS.to_string()),
+    ];
+    if let Some(f) = filter(&params) {
+        api.push(("$filter", f));
+    }
+    if let Some(page) = params.get("page") {
+        api.push(("$skiptoken", page.clone()));
+    }
+    match ctx
+        .get(&path_with("/v1.0/deviceManagement/managedDevices", &api))
+        .await
+    {
+        Ok(answer) => {
+            let rows: Vec<Vec<String>> = answer["value"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|d| {
+                    let id = d["id"].as_str().unwrap_or("");
+                    vec![
+                        view::link(
+                            &format!("/console/devices/{id}"),
+                            d["deviceName"].as_str().unwrap_or(id),
+                        ),
+                        badge(d["complianceState"].as_str().unwrap_or("")),
+                        E(&format!(
+                            "{} {}",
+                            view::text(&d["operatingSystem"]),
+                            view::text(&d["osVersion"])
+                        ))
+                        .to_string(),
+                        E(&view::text(&d["userPrincipalName"])).to_string(),
+                        E(&when(&d["lastSyncDateTime"])).to_string(),
+                    ]
+                })
+                .collect();
+            body.push_str("<div id=\"devices\" data-live>");
+            body.push_str(&view::table(
+                "Managed devices",
+                &["Device", "Verdict", "OS", "User", "Last check-in"],
+                &rows,
+            ));
+            body.push_str("</div>");
+            let kept: Vec<(&str, String)> = ["verdict", "platform", "user", "before"]
+                .into_iter()
+                .filter_map(|k| {
+                    params
+                        .get(k)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| (k, v.clone()))
+                })
+                .collect();
+            body.push_str(&view::pager(
+                "/console/devices",
+                &kept,
+                next_skiptoken(&answer).as_deref(),
+                params.contains_key("page"),
+            ));
+        }
+        Err(f) => body.push_str(&view::failure(&f)),
+    }
+    view::page(&ctx, "/console/devices", "Devices", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter;
+
+    #[test]
+    fn filters_take_only_known_values_and_quote_the_rest() {
+        let params = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            filter(&params(&[("verdict", "noncompliant"), ("user", "o'b"), ("before", "2031-03-01")])).as_deref(),
+            Some("complianceState eq 'noncompliant' and startswith(userPrincipalName,'o''b') and lastSyncDateTime lt 2031-03-01T00:00:00Z")
+        );
+        assert_eq!(
+            filter(&params(&[
+                ("verdict", "x' or 1 eq 1"),
+                ("before", "2031-3-1")
+            ])),
+            None
+        );
+    }
+}
