@@ -25,3 +25,6 @@ scripts/contract.sh
 identity/run.sh
 # The complyd wheel (pytest plugin) and npm package as users install them (see packaging/test.sh).
 packaging/test.sh
+# The console in headless Chromium with axe-core (installs chromium, selenium and axe-core on
+# first use; see README, "Console").
+tools/console-e2e/run.sh
