@@ -1,6 +1,8 @@
 //! An offline Entra-style token service on complyd's own listener: OpenID discovery, the JWKS,
-//! the token endpoint (client credentials with a secret or a certificate assertion, and the
-//! password grant) and instance discovery. Tokens are RS256 with Graph's v1.0 claim layout.
+//! the token endpoint (client credentials with a secret or a certificate assertion, the
+//! password grant, authorization codes with PKCE and rotating refresh tokens), the
+//! authorization endpoint's sign-in page (`authorize`), revocation and instance discovery.
+//! Tokens are RS256 with Graph's v1.0 claim layout.
 //!
 //! Its state is [`Identity`] (the store with its registry, and the signing key); `http` parses a
 //! request's path into an [`Endpoint`] and hands it to [`Identity::answer`]. Nothing here knows
