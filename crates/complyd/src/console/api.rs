@@ -120,6 +120,19 @@ impl Api {
     }
 }
 
+/// Everything but unreserved characters, percent-encoded: an id put into an API path.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `text` as one path segment (an id from the console's own URL cannot add a query or a
+/// segment to the API call it goes into).
+pub fn segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
+}
+
 /// The path-and-query `/v1.0/…?…` or `/complyd/v1/…` with `params` encoded.
 pub fn path_with(path: &str, params: &[(&str, String)]) -> String {
     if params.is_empty() {
@@ -159,6 +172,12 @@ mod tests {
             "/v1.0/x?$filter=a+eq+%27b+c%27&$top=5"
         );
         assert_eq!(path_with("/v1.0/x", &[]), "/v1.0/x");
+    }
+
+    #[test]
+    fn ids_stay_one_path_segment() {
+        assert_eq!(segment("a1-b_2.c~"), "a1-b_2.c~");
+        assert_eq!(segment("x?$top=1/y#z"), "x%3F%24top%3D1%2Fy%23z");
     }
 
     #[test]

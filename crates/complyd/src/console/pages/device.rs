@@ -2,7 +2,7 @@
 //! reported value against the required one, its action history, and a check-in form.
 
 use super::{when, DEVICE_WRITERS};
-use crate::console::api::path_with;
+use crate::console::api::{path_with, segment};
 use crate::console::request::{query, redirect, Ctx, Form};
 use crate::console::view::{self, badge, E};
 use crate::console::Console;
@@ -42,7 +42,7 @@ pub async fn show(
         Err(res) => return res,
     };
     let params = query(&uri);
-    let base = format!("/beta/deviceManagement/managedDevices/{id}");
+    let base = format!("/beta/deviceManagement/managedDevices/{}", segment(&id));
     let states_path = format!("{base}/deviceCompliancePolicyStates");
     let (device, states, clock) = tokio::join!(
         ctx.get(&base),
@@ -121,7 +121,8 @@ async fn policy_states(ctx: &Ctx, states: &Value) -> String {
         }
         if let Ok(p) = ctx
             .get(&format!(
-                "/beta/deviceManagement/deviceCompliancePolicies/{pid}"
+                "/beta/deviceManagement/deviceCompliancePolicies/{}",
+                segment(pid)
             ))
             .await
         {
@@ -242,7 +243,7 @@ pub async fn check_in(
         Ok(value) => match ctx
             .call(
                 Method::POST,
-                &format!("/complyd/v1/devices/{id}/checkIn"),
+                &format!("/complyd/v1/devices/{}/checkIn", segment(&id)),
                 Some(&value),
             )
             .await

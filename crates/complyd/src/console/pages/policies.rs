@@ -2,7 +2,7 @@
 //! it, a page at a time.
 
 use super::{platform, PAGE_ROWS, POLICY_WRITERS};
-use crate::console::api::{next_skiptoken, path_with};
+use crate::console::api::{next_skiptoken, path_with, segment};
 use crate::console::request::{query, Ctx};
 use crate::console::view::{self, E};
 use crate::console::Console;
@@ -42,7 +42,8 @@ pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: 
                 let ctx = &ctx;
                 async move {
                     ctx.get(&format!(
-                        "/v1.0/deviceManagement/deviceCompliancePolicies/{id}/deviceStatusOverview"
+                        "/v1.0/deviceManagement/deviceCompliancePolicies/{}/deviceStatusOverview",
+                        segment(&id)
                     ))
                     .await
                     .ok()

@@ -3,7 +3,7 @@
 //! API); and, for a writer, a form that adds an assignment.
 
 use super::{literal, platform, when, PAGE_ROWS, POLICY_WRITERS};
-use crate::console::api::{next_skiptoken, path_with};
+use crate::console::api::{next_skiptoken, path_with, segment};
 use crate::console::request::{query, redirect, Ctx, Form};
 use crate::console::view::{self, badge, E};
 use crate::console::Console;
@@ -47,7 +47,10 @@ const ORDERS: [(&str, &str); 4] = [
 ];
 
 fn base(id: &str) -> String {
-    format!("/beta/deviceManagement/deviceCompliancePolicies/{id}")
+    format!(
+        "/beta/deviceManagement/deviceCompliancePolicies/{}",
+        segment(id)
+    )
 }
 
 pub async fn show(
@@ -237,7 +240,10 @@ async fn group_names(ctx: &Ctx, policy: &Value) -> Vec<(String, String)> {
         .collect();
     futures_util::future::join_all(ids.into_iter().map(|id| async move {
         let name = ctx
-            .get(&format!("/v1.0/groups/{id}?$select=displayName"))
+            .get(&format!(
+                "/v1.0/groups/{}?$select=displayName",
+                segment(&id)
+            ))
             .await
             .ok()
             .and_then(|g| g["displayName"].as_str().map(str::to_string));

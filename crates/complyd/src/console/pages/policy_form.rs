@@ -4,7 +4,7 @@
 
 use super::policy::NOT_SETTINGS;
 use super::POLICY_WRITERS;
-use crate::console::api::{path_with, Failure};
+use crate::console::api::{path_with, segment, Failure};
 use crate::console::request::{redirect, Ctx, Form};
 use crate::console::view::{self, badge, E};
 use crate::console::Console;
@@ -335,7 +335,8 @@ pub async fn edit(
         Err(res) => return res,
     };
     let path = format!(
-        "/beta/deviceManagement/deviceCompliancePolicies/{id}?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)"
+        "/beta/deviceManagement/deviceCompliancePolicies/{}?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)",
+        segment(&id)
     );
     match ctx.get(&path).await {
         Ok(policy) => form_page(&ctx, Some(&id), &Fields::from_policy(&policy), "").await,
@@ -418,7 +419,10 @@ async fn submitted(
 }
 
 async fn save(ctx: &Ctx, id: &str, fields: &Fields) -> Result<(), Failure> {
-    let path = format!("/beta/deviceManagement/deviceCompliancePolicies/{id}");
+    let path = format!(
+        "/beta/deviceManagement/deviceCompliancePolicies/{}",
+        segment(id)
+    );
     let bad = |message: String| Failure {
         status: StatusCode::BAD_REQUEST,
         code: "BadRequest".into(),
