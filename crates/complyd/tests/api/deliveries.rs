@@ -660,19 +660,14 @@ async fn two_instances_on_one_store_send_each_delivery_once() {
 
 #[tokio::test]
 async fn a_fired_action_reaches_the_webhook_signed() {
-    use crate::time::{action, admin, failing, ios_policy, iphone, move_clock, user};
+    use crate::time::{action, admin, failing, freeze_at, ios_policy, iphone, user};
     let server = quick_server(None).await;
     let receiver = Receiver::start(&[]).await;
     let c = admin(&server);
     put_webhook(&c, &server, &json!({"url": receiver.url, "secret": SECRET}))
         .await
         .expect(200);
-    move_clock(
-        &c,
-        &json!({"setTo": "2031-07-01T00:00:00Z", "freeze": true}),
-    )
-    .await
-    .expect(200);
+    freeze_at(&c, "2031-07-01T00:00:00Z").await;
     let owner = user(&c, "Lea", "en-US").await;
     let policy = ios_policy("Lock", &[action("block", 0), action("remoteLock", 24)]);
     crate::engine::assigned_policy(&c, &policy, &[crate::engine::all_devices()]).await;

@@ -12,12 +12,7 @@ pub(super) async fn failing_iphone(
     actions: impl Fn(&str) -> Vec<Value>,
 ) -> (Client, String) {
     let c = admin(server);
-    move_clock(
-        &c,
-        &json!({"setTo": "2031-03-01T09:00:00Z", "freeze": true}),
-    )
-    .await
-    .expect(200);
+    freeze_at(&c, "2031-03-01T09:00:00Z").await;
     let template = template(&c).await;
     let owner = user(&c, "Greta", "de-DE").await;
     assigned_policy(
@@ -50,12 +45,7 @@ fn fired_kinds(answer: &Value) -> Vec<String> {
 async fn the_grace_period_runs_out_and_every_report_follows() {
     let server = Server::start().await;
     let c = admin(&server);
-    move_clock(
-        &c,
-        &json!({"setTo": "2031-01-10T00:00:00Z", "freeze": true}),
-    )
-    .await
-    .expect(200);
+    freeze_at(&c, "2031-01-10T00:00:00Z").await;
     let policy = assigned_policy(&c, &password_policy("Three days", 72), &[all_devices()]).await;
     let id = c
         .post("beta", DEVICES, &windows_device("LAPTOP-9", None))
@@ -247,12 +237,7 @@ async fn scheduled_actions_disabled_fire_nothing() {
 async fn a_device_that_stops_checking_in_becomes_noncompliant_after_the_threshold() {
     let server = Server::start().await;
     let c = admin(&server);
-    move_clock(
-        &c,
-        &json!({"setTo": "2031-05-01T00:00:00Z", "freeze": true}),
-    )
-    .await
-    .expect(200);
+    freeze_at(&c, "2031-05-01T00:00:00Z").await;
     c.patch(
         "beta",
         "deviceManagement",

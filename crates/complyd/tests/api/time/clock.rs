@@ -66,12 +66,7 @@ async fn a_frozen_clock_moves_only_when_told_and_never_back() {
 async fn writes_are_stamped_with_the_tenants_clock_and_tenants_keep_their_own() {
     let server = Server::start().await;
     let c = admin(&server);
-    move_clock(
-        &c,
-        &json!({"setTo": "2030-06-01T08:00:00Z", "freeze": true}),
-    )
-    .await
-    .expect(200);
+    freeze_at(&c, "2030-06-01T08:00:00Z").await;
     let policy = c
         .post(
             "beta",

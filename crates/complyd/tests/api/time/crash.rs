@@ -21,9 +21,7 @@ async fn set_to_target(c: &Client) -> Resp {
 
 /// A frozen tenant of failing iPhones under a policy that emails on day 1 and locks on day 2.
 async fn failing_fleet(c: &Client) {
-    move_clock(c, &json!({"setTo": "2031-04-01T00:00:00Z", "freeze": true}))
-        .await
-        .expect(200);
+    freeze_at(c, "2031-04-01T00:00:00Z").await;
     let template = template(c).await;
     let owner = user(c, "Ida", "en-US").await;
     let policy = ios_policy(

@@ -40,6 +40,13 @@ pub async fn move_clock(c: &Client, body: &Value) -> Resp {
         .await
 }
 
+/// Sets the tenant's clock to `at` and freezes it there.
+pub async fn freeze_at(c: &Client, at: &str) {
+    move_clock(c, &json!({ "setTo": at, "freeze": true }))
+        .await
+        .expect(200);
+}
+
 /// Moves the clock forward by `by` (an ISO 8601 duration); answers what fired.
 pub async fn advance(c: &Client, by: &str) -> Value {
     move_clock(c, &json!({ "advanceBy": by }))
