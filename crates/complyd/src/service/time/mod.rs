@@ -49,7 +49,7 @@ impl ClockMove {
                         )
                     })?;
                     let ms = duration::parse_ms(text)
-                        .map_err(|e| ApiError::bad_request(format!("advanceBy '{text}' {e}.")))?;
+                        .map_err(|e| ApiError::bad_request(format!("advanceBy '{}' {e}.", echo(text))))?;
                     out.advance_by_ms = Some(ms);
                 }
                 "setTo" => {
@@ -77,7 +77,8 @@ impl ClockMove {
                 }
                 other => {
                     return Err(ApiError::bad_request(format!(
-                        "A clock move has no property '{other}' (advanceBy, setTo, freeze, simulateCheckIns)."
+                        "A clock move has no property '{}' (advanceBy, setTo, freeze, simulateCheckIns).",
+                        echo(other)
                     )))
                 }
             }
@@ -120,6 +121,14 @@ impl ClockMove {
             ));
         }
         Ok(Some(target))
+    }
+}
+
+/// Client text as an error message repeats it: at most [`duration::MAX_TEXT`] characters.
+fn echo(text: &str) -> String {
+    match text.char_indices().nth(duration::MAX_TEXT) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
     }
 }
 
@@ -307,4 +316,24 @@ fn describe(clock: &TenantClock, pending: u64, next: Option<i64>) -> Value {
     out.insert("pendingCount".into(), json!(pending));
     out.insert("nextDueDateTime".into(), json!(next.map(text)));
     Value::Object(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_client_text_is_cut_where_a_message_repeats_it() {
+        let long = "x".repeat(100_000);
+        let refused = ClockMove::parse(&json!({ long.clone(): 1 }))
+            .unwrap_err()
+            .to_string();
+        assert!(refused.len() < 300, "{} bytes", refused.len());
+        let refused = ClockMove::parse(&json!({ "advanceBy": format!("P{long}D") }))
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("longer than 64") && refused.len() < 300);
+        assert_eq!(echo("P3D"), "P3D");
+    }
 }
