@@ -75,35 +75,6 @@ pub fn unschedule(
     Ok(())
 }
 
-/// A confirmed retirement, as the live service starts one: the device's management state becomes
-/// `retirePending` and its `retire` action result is pending.
-fn retire_device(
-    tx: &mut dyn WriteTx,
-    model: &'static odata::Model,
-    tenant: &str,
-    device_id: &str,
-) -> Result<(), ApiError> {
-    let key = Key {
-        tenant: tenant.to_string(),
-        collection: super::engine::DEVICES.to_string(),
-        parent: String::new(),
-        id: device_id.to_string(),
-    };
-    let Some(row) = tx.get(&key)? else {
-        return Ok(());
-    };
-    let mut device = parse_body(&row.body)?;
-    let now = super::time::now_text(tx, tenant)?;
-    super::engine::record_device_action(&mut device, "retire", "pending", &now);
-    device.insert("managementState".into(), json!("retirePending"));
-    let shaped = match model.structured(&row.type_name) {
-        Some(ty) => canonical(model, ty, &device),
-        None => device,
-    };
-    tx.update(&key, &Value::Object(shaped).to_string())?;
-    Ok(())
-}
-
 /// The value of the parameter `name`, if given.
 fn value<'a>(invocation: &'a Invocation, name: &str) -> Option<&'a Value> {
     invocation.arguments.iter().find_map(|(p, a)| match a {
@@ -176,7 +147,7 @@ impl Service {
                         .unwrap_or("");
                     if all || ids.iter().any(|id| id == device) {
                         if state.as_str() == Some("confirmRetire") {
-                            retire_device(tx, model, &tenant, device)?;
+                            super::engine::retire_device(tx, model, &tenant, device)?;
                         }
                         body.insert("state".into(), state.clone());
                         tx.update(&row.key, &Value::Object(body).to_string())?;

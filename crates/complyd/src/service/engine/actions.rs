@@ -218,6 +218,24 @@ pub fn record_device_action(device: &mut Map<String, Value>, action: &str, state
     device.insert("deviceActionResults".into(), Value::Array(items));
 }
 
+/// A confirmed retirement, as the live service starts one: the device's management state becomes
+/// `retirePending` and its `retire` action result is pending (a device gone is left alone).
+pub fn retire_device(
+    tx: &mut dyn WriteTx,
+    model: &'static odata::Model,
+    tenant: &str,
+    device_id: &str,
+) -> Result<(), ApiError> {
+    let Ok((type_name, mut device)) = read_device(tx, tenant, device_id) else {
+        return Ok(());
+    };
+    let now = crate::service::time::now_text(tx, tenant)?;
+    record_device_action(&mut device, "retire", "pending", &now);
+    device.insert("managementState".into(), json!("retirePending"));
+    let key = results::key(tenant, results::DEVICES, "", device_id);
+    results::put(tx, model, &key, &type_name, &device)
+}
+
 /// At a check-in the device carries out what was pending for it: each pending action result
 /// (but a wipe, after which it no longer reports as itself) becomes `done`.
 pub fn complete_pending(device: &mut Map<String, Value>, at: &str) {

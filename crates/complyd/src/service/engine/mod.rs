@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use tenant::Policy;
 
-pub use actions::record_device_action;
+pub use actions::retire_device;
 pub use demo::Demo;
 pub use fleet::{FleetSpec, FleetSummary, MAX_FLEET, MAX_FLEET_HTTP};
 pub use queue::{mark, watched, MARKS_TENANT};

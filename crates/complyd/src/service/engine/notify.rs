@@ -147,13 +147,12 @@ fn copied(
 
 /// The tokens a message may hold: `{{UserName}}`, `{{DeviceName}}`, `{{DeviceId}}`,
 /// `{{OSAndVersion}}`.
-fn fill_tokens(text: &str, s: &Subject<'_>, user: Option<&Map<String, Value>>) -> String {
+fn fill_tokens(template: &str, s: &Subject<'_>, user: Option<&Map<String, Value>>) -> String {
     let device = |name: &str| s.device.get(name).and_then(Value::as_str).unwrap_or("");
     let os = format!("{} {}", device("operatingSystem"), device("osVersion"));
-    let user_name = user
-        .map(|u| super::notify::text(u, "displayName"))
-        .unwrap_or("");
-    text.replace("{{UserName}}", user_name)
+    let user_name = user.map(|u| text(u, "displayName")).unwrap_or("");
+    template
+        .replace("{{UserName}}", user_name)
         .replace("{{DeviceName}}", device("deviceName"))
         .replace("{{DeviceId}}", s.device_id)
         .replace("{{OSAndVersion}}", os.trim())

@@ -181,7 +181,7 @@ impl Service {
                 Ok::<_, ApiError>((clock, pending, next))
             })
             .await?;
-        Ok(describe(&clock, pending, next))
+        Ok(Value::Object(describe(&clock, Some(pending), next)))
     }
 
     /// `POST /complyd/v1/clock`: moves the tenant's clock, firing in order everything that falls
@@ -190,11 +190,10 @@ impl Service {
     pub async fn move_clock(&self, tenant: &str, wanted: ClockMove) -> Result<Value, ApiError> {
         self.settle(tenant).await?;
         let firing = self.fire_until(tenant, Until::Move(wanted)).await?;
-        let mut out = firing.clock.to_json();
-        out["nextDueDateTime"] = json!(firing.next_due.map(text));
-        out["firedCount"] = json!(firing.count);
-        out["fired"] = Value::Array(firing.listed);
-        Ok(out)
+        let mut out = describe(&firing.clock, None, firing.next_due);
+        out.insert("firedCount".into(), json!(firing.count));
+        out.insert("fired".into(), Value::Array(firing.listed));
+        Ok(Value::Object(out))
     }
 
     /// Fires, for every tenant, what is due at its clock's now (a running clock fires on its
@@ -311,11 +310,15 @@ fn fire_batch(
     Ok(Batch { fired, target, end })
 }
 
-fn describe(clock: &TenantClock, pending: u64, next: Option<i64>) -> Value {
+/// The clock as an answer shows it, with how many items are scheduled (when counted) and the
+/// earliest.
+fn describe(clock: &TenantClock, pending: Option<u64>, next: Option<i64>) -> Map<String, Value> {
     let mut out: Map<String, Value> = clock.to_json().as_object().cloned().unwrap_or_default();
-    out.insert("pendingCount".into(), json!(pending));
+    if let Some(pending) = pending {
+        out.insert("pendingCount".into(), json!(pending));
+    }
     out.insert("nextDueDateTime".into(), json!(next.map(text)));
-    Value::Object(out)
+    out
 }
 
 #[cfg(test)]
