@@ -250,6 +250,7 @@ impl Prepared {
         let connections = self.connections();
         let worker = tokio::spawn(reevaluations(self.state.clone()));
         let ticker = tokio::spawn(clock_ticks(self.state.clone()));
+        let sampler = tokio::spawn(verdict_samples(self.state.clone()));
         let sender = tokio::spawn(deliveries(self.state.clone()));
         let app = http::router(self.state.clone());
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -321,6 +322,7 @@ impl Prepared {
         tokio::join!(signal, main, side, console_side);
         worker.abort();
         ticker.abort();
+        sampler.abort();
         // A delivery cut short keeps its claim until the lease runs out, then goes again.
         sender.abort();
         if let Err(e) = self.store.close().await {
@@ -356,6 +358,32 @@ async fn clock_ticks(state: Arc<http::AppState>) {
             Ok(_) => state.changes.everything_changed(),
             Err(err) => {
                 tracing::warn!(error = %err, "firing due actions failed; they stay due and are retried")
+            }
+        }
+    }
+}
+
+/// Keeps each tenant's verdict trend (service/verdicts.rs): about every two seconds, a point for
+/// each tenant that changed on this instance since the last look.
+async fn verdict_samples(state: Arc<http::AppState>) {
+    let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
+        let versions = state.changes.versions();
+        if versions.len() < seen.len() {
+            seen.clear();
+        }
+        for (tenant, version) in versions {
+            if seen.get(&tenant) == Some(&version) {
+                continue;
+            }
+            match state.service.sample_verdicts(&tenant, None).await {
+                Ok(()) => {
+                    seen.insert(tenant, version);
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "the verdict trend was not sampled; tried again")
+                }
             }
         }
     }

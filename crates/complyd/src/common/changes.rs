@@ -32,6 +32,17 @@ impl Changes {
         self.epoch.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Every tenant a write was seen for, with its number now.
+    pub fn versions(&self) -> Vec<(String, u64)> {
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        self.tenants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(tenant, own)| (tenant.clone(), epoch.wrapping_add(*own)))
+            .collect()
+    }
+
     /// A number that differs from the last one read whenever `tenant` may have changed since.
     pub fn version(&self, tenant: &str) -> u64 {
         let own = self

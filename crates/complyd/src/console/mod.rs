@@ -119,6 +119,8 @@ pub fn router(console: Arc<Console>) -> Router {
             "/console/devices/{id}/checkin",
             post(pages::device::check_in),
         )
+        .route("/console/users", get(pages::users::list))
+        .route("/console/users/{id}", get(pages::user::show))
         .route("/console/groups", get(pages::groups::list))
         .route("/console/outbox", get(pages::outbox::list))
         .route("/console/audit", get(pages::audit::list))
@@ -126,7 +128,23 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/console/simulation/clock", post(pages::simulation::clock))
         .route("/console/simulation/fleet", post(pages::simulation::fleet))
         .fallback(request::elsewhere)
+        .layer(axum::middleware::from_fn(server_timing))
         .with_state(console)
+}
+
+/// Says how long the server took over each answer (`Server-Timing: app;dur=…`, milliseconds), so
+/// a browser's tools and the speed check (`bench/console.sh`) read the server's own time.
+async fn server_timing(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(value) = axum::http::HeaderValue::from_str(&format!("app;dur={ms:.1}")) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    response
 }
 
 #[cfg(test)]

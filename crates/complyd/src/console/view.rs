@@ -11,10 +11,11 @@ use axum::response::{IntoResponse, Response};
 use std::fmt::Write;
 
 /// The pages of the navigation, in order: (path, label).
-pub const NAV: [(&str, &str); 7] = [
+pub const NAV: [(&str, &str); 8] = [
     ("/console", "Overview"),
     ("/console/policies", "Policies"),
     ("/console/devices", "Devices"),
+    ("/console/users", "Users"),
     ("/console/groups", "Groups"),
     ("/console/outbox", "Outbox"),
     ("/console/audit", "Audit log"),
@@ -218,6 +219,35 @@ pub fn label(state: &str) -> String {
         "notApplicable" => "Not applicable".into(),
         "conflict" => "Conflict".into(),
         other => other.to_string(),
+    }
+}
+
+/// One page of a list: its table (the live part `id`) and the pager that keeps the page's
+/// filters (`kept`) and follows the answer's next link.
+pub struct Listing<'a> {
+    pub id: &'a str,
+    pub caption: &'a str,
+    pub headers: &'a [&'a str],
+    /// The console page's path.
+    pub base: &'a str,
+    pub kept: &'a [(&'a str, String)],
+    /// Whether this is a page after the first.
+    pub paged: bool,
+}
+
+impl Listing<'_> {
+    pub fn html(&self, rows: &[Vec<String>], answer: &serde_json::Value) -> String {
+        format!(
+            "<div id=\"{}\" data-live>{}</div>{}",
+            self.id,
+            table(self.caption, self.headers, rows),
+            pager(
+                self.base,
+                self.kept,
+                super::api::next_skiptoken(answer).as_deref(),
+                self.paged
+            )
+        )
     }
 }
 

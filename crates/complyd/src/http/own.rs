@@ -56,6 +56,7 @@ pub async fn dispatch(
         ["engine", "settle"] => settle(state, parts, principal).await,
         ["clock"] => clock(state, parts, principal, body).await,
         ["clock", "schedule"] => schedule(state, parts, principal).await,
+        ["verdicts"] => verdicts(state, parts, principal).await,
         _ => Err(ApiError::NotFound(format!(
             "complyd's API has no resource at {full} (see README, \"The compliance engine\")."
         ))),
@@ -259,6 +260,22 @@ async fn engine(
     Ok(response::document(
         serde_json::json!({ "pending": pending }),
     ))
+}
+
+/// `GET /complyd/v1/verdicts`: the caller's tenant's devices by verdict, how many no policy
+/// covers, and the verdicts' trend over the tenant's clock (service/verdicts.rs).
+async fn verdicts(
+    state: &AppState,
+    parts: &Parts,
+    principal: &Principal,
+) -> Result<Response, ApiError> {
+    let path = format!("{PREFIX}verdicts");
+    if parts.method != Method::GET {
+        return Err(no_route(&path, &parts.method, &path));
+    }
+    principal.authorize(&permissions("verdicts", &ENGINE_READERS, &[]), false)?;
+    let answer = state.service.verdicts(&principal.tenant).await?;
+    Ok(response::document(answer))
 }
 
 /// `POST /complyd/v1/engine/settle`: evaluates the caller's tenant now if a change waits, and

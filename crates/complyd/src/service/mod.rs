@@ -25,6 +25,7 @@ mod tenant;
 #[cfg(test)]
 mod tests;
 pub mod time;
+mod verdicts;
 
 pub use audit::Caller;
 pub use deliveries::{

@@ -1,7 +1,7 @@
 //! The Intune audit log, newest first, filtered by category, a page at a time.
 
 use super::{when, PAGE_ROWS};
-use crate::console::api::{next_skiptoken, path_with};
+use crate::console::api::path_with;
 use crate::console::request::{query, Ctx};
 use crate::console::view::{self, E};
 use crate::console::Console;
@@ -71,21 +71,17 @@ pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: 
                     ]
                 })
                 .collect();
-            body.push_str("<div id=\"audit\" data-live>");
-            body.push_str(&view::table(
-                "Audit events, newest first",
-                &["When", "Activity", "Actor", "Resource", "Result"],
-                &rows,
-            ));
-            body.push_str("</div>");
             let kept: Vec<(&str, String)> =
                 category.iter().map(|c| ("category", c.clone())).collect();
-            body.push_str(&view::pager(
-                "/console/audit",
-                &kept,
-                next_skiptoken(&answer).as_deref(),
-                params.contains_key("page"),
-            ));
+            let listing = view::Listing {
+                id: "audit",
+                caption: "Audit events, newest first",
+                headers: &["When", "Activity", "Actor", "Resource", "Result"],
+                base: "/console/audit",
+                kept: &kept,
+                paged: params.contains_key("page"),
+            };
+            body.push_str(&listing.html(&rows, &answer));
         }
         Err(f) => body.push_str(&view::failure(&f)),
     }

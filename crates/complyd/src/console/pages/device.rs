@@ -99,7 +99,14 @@ fn facts(device: &Value, clock: Option<&Value>) -> String {
         } else {
             view::text(&device[key])
         };
-        let _ = write!(out, "<dt>{name}</dt><dd>{}</dd>", E(&value));
+        let user = device["userId"].as_str().filter(|u| !u.is_empty());
+        let shown = match (key, user) {
+            ("userPrincipalName", Some(user)) => {
+                view::link(&format!("/console/users/{user}"), &value)
+            }
+            _ => E(&value).to_string(),
+        };
+        let _ = write!(out, "<dt>{name}</dt><dd>{shown}</dd>");
     }
     out.push_str("</dl>");
     out

@@ -2,7 +2,7 @@
 //! time (the API filters and pages; the fleet is never read whole).
 
 use super::{literal, when, PAGE_ROWS};
-use crate::console::api::{next_skiptoken, path_with};
+use crate::console::api::path_with;
 use crate::console::request::{query, Ctx};
 use crate::console::view::{self, badge, E};
 use crate::console::Console;
@@ -128,13 +128,6 @@ pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: 
                     ]
                 })
                 .collect();
-            body.push_str("<div id=\"devices\" data-live>");
-            body.push_str(&view::table(
-                "Managed devices",
-                &["Device", "Verdict", "OS", "User", "Last check-in"],
-                &rows,
-            ));
-            body.push_str("</div>");
             let kept: Vec<(&str, String)> = ["verdict", "platform", "user", "before"]
                 .into_iter()
                 .filter_map(|k| {
@@ -144,12 +137,15 @@ pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: 
                         .map(|v| (k, v.clone()))
                 })
                 .collect();
-            body.push_str(&view::pager(
-                "/console/devices",
-                &kept,
-                next_skiptoken(&answer).as_deref(),
-                params.contains_key("page"),
-            ));
+            let listing = view::Listing {
+                id: "devices",
+                caption: "Managed devices",
+                headers: &["Device", "Verdict", "OS", "User", "Last check-in"],
+                base: "/console/devices",
+                kept: &kept,
+                paged: params.contains_key("page"),
+            };
+            body.push_str(&listing.html(&rows, &answer));
         }
         Err(f) => body.push_str(&view::failure(&f)),
     }

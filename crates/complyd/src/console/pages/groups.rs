@@ -1,7 +1,7 @@
 //! The directory's groups, by name, a page at a time.
 
 use super::{literal, PAGE_ROWS};
-use crate::console::api::{next_skiptoken, path_with};
+use crate::console::api::path_with;
 use crate::console::request::{query, Ctx};
 use crate::console::view::{self, E};
 use crate::console::Console;
@@ -58,24 +58,20 @@ pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: 
                     ]
                 })
                 .collect();
-            body.push_str("<div id=\"groups\" data-live>");
-            body.push_str(&view::table(
-                "Groups",
-                &["Name", "Membership", "Rule", "Id"],
-                &rows,
-            ));
-            body.push_str("</div>");
             let kept: Vec<(&str, String)> = if name.is_empty() {
                 vec![]
             } else {
                 vec![("name", name.to_string())]
             };
-            body.push_str(&view::pager(
-                "/console/groups",
-                &kept,
-                next_skiptoken(&answer).as_deref(),
-                params.contains_key("page"),
-            ));
+            let listing = view::Listing {
+                id: "groups",
+                caption: "Groups",
+                headers: &["Name", "Membership", "Rule", "Id"],
+                base: "/console/groups",
+                kept: &kept,
+                paged: params.contains_key("page"),
+            };
+            body.push_str(&listing.html(&rows, &answer));
         }
         Err(f) => body.push_str(&view::failure(&f)),
     }

@@ -13,6 +13,9 @@ pub mod policies;
 pub mod policy;
 pub mod policy_form;
 pub mod simulation;
+mod trend;
+pub mod user;
+pub mod users;
 
 /// Who may write policies and their assignments.
 pub const POLICY_WRITERS: [&str; 1] = ["DeviceManagementConfiguration.ReadWrite.All"];

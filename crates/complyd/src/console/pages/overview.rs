@@ -1,5 +1,6 @@
-//! The overview: device verdicts as a donut with its numbers in words, the settings that fail
-//! most, and what the tenant's clock fires next.
+//! The overview: device verdicts as a donut with its numbers in words, their trend over the
+//! tenant's clock, the devices no policy covers, the settings that fail most, and what the
+//! tenant's clock fires next.
 
 use super::when;
 use crate::console::api::path_with;
@@ -40,10 +41,11 @@ pub async fn show(State(console): State<Arc<Console>>, headers: HeaderMap, uri: 
             ("$top", "5".into()),
         ],
     );
-    let (summary, settings, due) = tokio::join!(
+    let (summary, settings, due, verdicts) = tokio::join!(
         ctx.get("/v1.0/deviceManagement/deviceCompliancePolicyDeviceStateSummary"),
         ctx.get(&settings_path),
         ctx.get("/complyd/v1/clock/schedule?$top=5"),
+        ctx.get("/complyd/v1/verdicts"),
     );
     let mut body = String::from("<div class=\"grid\">");
     let _ = write!(
@@ -51,6 +53,14 @@ pub async fn show(State(console): State<Arc<Console>>, headers: HeaderMap, uri: 
         "<section class=\"card\" aria-labelledby=\"verdicts-h\"><h2 id=\"verdicts-h\">Device verdicts</h2><div id=\"verdicts\" data-live>{}</div></section>",
         match &summary {
             Ok(summary) => donut(summary),
+            Err(f) => view::failure(f),
+        }
+    );
+    let _ = write!(
+        body,
+        "<section class=\"card\" aria-labelledby=\"trend-h\"><h2 id=\"trend-h\">Trend</h2><div id=\"trend\" data-live>{}</div></section>",
+        match &verdicts {
+            Ok(verdicts) => format!("{}{}", uncovered(verdicts), super::trend::chart(verdicts)),
             Err(f) => view::failure(f),
         }
     );
@@ -124,6 +134,16 @@ stroke-dasharray=\"{share:.3} {:.3}\" stroke-dashoffset=\"{offset:.3}\"></circle
         "</ul><p class=\"muted\">{total} managed devices in all.</p>"
     );
     format!("<div class=\"donut\">{svg}{legend}</div>")
+}
+
+/// How many devices no policy covers (their verdict is the tenant's default).
+fn uncovered(verdicts: &Value) -> String {
+    let n = verdicts["devicesWithoutPolicy"].as_u64().unwrap_or(0);
+    format!(
+        "<p>Devices with no policy: <strong data-count=\"devicesWithoutPolicy\">{n}</strong> \
+<span class=\"muted\">(no assigned policy applies to them: they are compliant, or noncompliant \
+when the tenant is secure by default)</span></p>"
+    )
 }
 
 fn failing_settings(settings: &Value) -> String {

@@ -2,7 +2,7 @@
 //! it, a page at a time.
 
 use super::{platform, PAGE_ROWS, POLICY_WRITERS};
-use crate::console::api::{next_skiptoken, path_with, segment};
+use crate::console::api::{path_with, segment};
 use crate::console::request::{query, Ctx};
 use crate::console::view::{self, E};
 use crate::console::Console;
@@ -55,25 +55,21 @@ pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: 
                 .zip(overviews)
                 .map(|(p, overview)| row(p, overview.as_ref()))
                 .collect();
-            body.push_str("<div id=\"policies\" data-live>");
-            body.push_str(&view::table(
-                "Compliance policies",
-                &[
+            let listing = view::Listing {
+                id: "policies",
+                caption: "Compliance policies",
+                headers: &[
                     "Name",
                     "Platform",
                     "Assignments",
                     "Failing devices",
                     "Modified",
                 ],
-                &rows,
-            ));
-            body.push_str("</div>");
-            body.push_str(&view::pager(
-                "/console/policies",
-                &[],
-                next_skiptoken(&answer).as_deref(),
-                params.contains_key("page"),
-            ));
+                base: "/console/policies",
+                kept: &[],
+                paged: params.contains_key("page"),
+            };
+            body.push_str(&listing.html(&rows, &answer));
         }
         Err(f) => body.push_str(&view::failure(&f)),
     }

@@ -8,6 +8,7 @@
 mod actions;
 mod applies;
 mod checkin;
+mod coverage;
 mod demo;
 mod fleet;
 mod membership;
@@ -35,6 +36,7 @@ use std::sync::{Arc, Mutex};
 use tenant::Policy;
 
 pub use actions::retire_device;
+pub use coverage::uncovered;
 pub use demo::Demo;
 pub use fleet::{FleetSpec, FleetSummary, MAX_FLEET, MAX_FLEET_HTTP};
 pub use queue::{mark, watched, MARKS_TENANT};
@@ -433,6 +435,10 @@ impl Engine {
         if stale {
             state = state.max(PolicyState::NonCompliant);
         }
+        let covered = outcomes
+            .iter()
+            .any(|(_, _, o)| o.state != PolicyState::NotApplicable);
+        coverage::record(tx, tenant, device_id, covered, &mut record)?;
         let grace_ends = if state == PolicyState::InGracePeriod {
             outcomes.iter().filter_map(|(_, _, o)| o.grace_ends).min()
         } else {
@@ -672,6 +678,7 @@ impl Engine {
             results::remove(tx, &writer, &facts_view, &policy_id, &before)?;
         }
         tx.delete_tree(&results::key(tenant, results::TENANT_VIEW, "", device_id))?;
+        coverage::forget(tx, tenant, device_id)?;
         tx.due_cancel(tenant, device_id, None)?;
         super::retire::unschedule(tx, tenant, device_id, None)?;
         tally.into_inner().flush(tx, self.model, tenant)

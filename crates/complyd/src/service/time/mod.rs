@@ -141,11 +141,16 @@ pub struct Firing {
     /// The clock at the end, and the earliest item still scheduled.
     pub clock: TenantClock,
     pub next_due: Option<i64>,
+    /// The hour of tenant time the verdict trend was last sampled in, and when the last item fired.
+    sampled_hour: Option<i64>,
+    last_fired_at: Option<i64>,
 }
 
 /// What one write of a firing did.
 struct Batch {
     fired: Vec<Value>,
+    /// The tenant time the last item fired at.
+    last_at: i64,
     /// The move's target, once known.
     target: Option<i64>,
     /// At the end of a move: the clock and the earliest item left.
@@ -189,6 +194,8 @@ impl Service {
     /// evaluated first, at the time they were made.
     pub async fn move_clock(&self, tenant: &str, wanted: ClockMove) -> Result<Value, ApiError> {
         self.settle(tenant).await?;
+        // The trend's point before the move, so the move's steps start from it.
+        self.sample_verdicts(tenant, None).await?;
         let firing = self.fire_until(tenant, Until::Move(wanted)).await?;
         let mut out = describe(&firing.clock, None, firing.next_due);
         out.insert("firedCount".into(), json!(firing.count));
@@ -238,7 +245,20 @@ impl Service {
             }
             if let Some((clock, next_due)) = batch.end {
                 (firing.clock, firing.next_due) = (clock, next_due);
+                // The counts the last items left (their hour may have been sampled before them).
+                if let Some(at) = firing.last_fired_at {
+                    self.sample_verdicts(tenant, Some(at)).await?;
+                }
                 return Ok(firing);
+            }
+            if !batch.fired.is_empty() {
+                firing.last_fired_at = Some(batch.last_at);
+            }
+            // A point of the verdict trend for each hour of tenant time something fired in.
+            let hour = batch.last_at.div_euclid(super::verdicts::BUCKET_MS);
+            if !batch.fired.is_empty() && firing.sampled_hour != Some(hour) {
+                self.sample_verdicts(tenant, Some(batch.last_at)).await?;
+                firing.sampled_hour = Some(hour);
             }
             firing.count += batch.fired.len();
             let room = MAX_LISTED.saturating_sub(firing.listed.len());
@@ -307,7 +327,12 @@ fn fire_batch(
         }
         end = Some((clock, tx.due_first(tenant)?));
     }
-    Ok(Batch { fired, target, end })
+    Ok(Batch {
+        fired,
+        last_at: at,
+        target,
+        end,
+    })
 }
 
 /// The clock as an answer shows it, with how many items are scheduled (when counted) and the

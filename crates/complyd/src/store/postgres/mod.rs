@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_model_indexes.sql"),
     include_str!("../migrations/postgres/0006_counts.sql"),
     include_str!("../migrations/postgres/0007_schedule.sql"),
+    include_str!("../migrations/0008_coverage.sql"),
 ];
 /// Held while migrating, so that instances starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x0063_6f6d_706c_7964;

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_model_indexes.sql"),
     include_str!("../migrations/0006_counts.sql"),
     include_str!("../migrations/0007_schedule.sql"),
+    include_str!("../migrations/0008_coverage.sql"),
 ];
 const READERS: usize = 4;
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

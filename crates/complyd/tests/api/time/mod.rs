@@ -5,6 +5,7 @@ mod actions;
 mod clock;
 mod crash;
 mod schedule;
+mod verdicts;
 
 use crate::engine::{DEVICES, DEVICES_WRITE, DIRECTORY_WRITE};
 use crate::support::*;
