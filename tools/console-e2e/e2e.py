@@ -254,6 +254,27 @@ def administrator(complyd, s, device, template):
     s.go(f"/console/devices/{device}")
     history = s.driver.find_element(By.XPATH, "//h2[text()='Action history']/following-sibling::div").text
     check("the lock is in the device's history", "remoteLock" in history, history)
+    # The overview after the move: the trend steps through it, and the uncovered count is the API's.
+    s.go("/console")
+    verdicts = c.call("GET", "/complyd/v1/verdicts")
+    uncovered = s.driver.find_element(By.CSS_SELECTOR, "[data-count=devicesWithoutPolicy]").text
+    check("the overview shows the devices no policy covers as the API counts them",
+          uncovered == str(verdicts["devicesWithoutPolicy"]), f"shown {uncovered}, API {verdicts}")
+    check("the trend is drawn, a line per verdict",
+          len(s.driver.find_elements(By.CSS_SELECTOR, "svg.trend path")) == 3, s.text()[:400])
+    check("the API's trend has the point where the device failed",
+          any(p["noncompliant"] == 1 for p in verdicts["trend"]), str(verdicts["trend"]))
+    s.accessible("overview-trend")
+
+    # Users: the list filters by name, a user's page lists their devices.
+    s.go("/console/users?name=Gre")
+    check("the users list finds Greta", "greta@contoso.test" in s.text(), s.text()[:400])
+    s.accessible("users")
+    s.driver.find_element(By.LINK_TEXT, "Greta").click()
+    s.wait_for("the user's page opens", lambda d: "Managed devices" in s.text())
+    check("the user's page lists her device and its verdict",
+          "IPHONE-1" in s.text() and "Noncompliant" in s.text(), s.text()[:600])
+    s.accessible("user")
     for page in ["groups", "audit"]:
         s.go(f"/console/{page}")
         check(f"the {page} page shows", "Sign out" in s.text())

@@ -156,7 +156,8 @@ pub fn table(caption: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = String::with_capacity(256 + rows.len() * 200);
     let _ = write!(
         out,
-        "<div class=\"table-wrap\"><table><caption>{}</caption><thead><tr>",
+        // Focusable, so that a table wider than the page can be scrolled from the keyboard.
+        "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"{0}\"><table><caption>{0}</caption><thead><tr>",
         E(caption)
     );
     for h in headers {

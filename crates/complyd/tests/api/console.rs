@@ -270,6 +270,7 @@ async fn signing_in_opens_a_session_whose_overview_counts_are_the_apis() {
         "/console/policies",
         "/console/devices",
         "/console/groups",
+        "/console/users",
         "/console/outbox",
         "/console/audit",
         "/console/simulation",
@@ -573,4 +574,85 @@ async fn the_event_stream_says_changed_after_a_write_to_the_tenant() {
         .await
         .unwrap();
     assert_eq!(anonymous.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn the_overview_shows_the_trend_and_the_devices_no_policy_covers_and_users_list_their_devices(
+) {
+    let server = Server::start_console().await;
+    let c = admin(&server);
+    let upn = person(&server, "grace", &EVERYTHING).await;
+    let owner = crate::time::user(&c, "Owen", "en-US").await;
+    crate::time::freeze_at(&c, "2031-05-01T08:00:00Z").await;
+    // An iPhone covered by a failing policy; a laptop no policy covers.
+    assigned_policy(&c, &ios_policy("Passcode", &[]), &[all_devices()]).await;
+    let phone = c
+        .post("beta", DEVICES, &crate::time::iphone("OWEN-PHONE", &owner))
+        .await
+        .expect(201)
+        .id();
+    c.post("beta", DEVICES, &windows_device("LAPTOP-NP", None))
+        .await
+        .expect(201);
+    check_in(&c, &phone, &failing()).await.expect(200);
+    crate::time::advance(&c, "P1D").await;
+    check_in(&c, &phone, &crate::time::passing())
+        .await
+        .expect(200);
+    // The sampler's point after the check-in is taken within seconds; the next move takes one.
+    crate::time::advance(&c, "PT2H").await;
+
+    let mut browser = Browser::new(&server);
+    let overview = browser.sign_in(&upn, "Pa55word!").await;
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    assert!(
+        overview
+            .body
+            .contains("data-count=\"devicesWithoutPolicy\">1<"),
+        "{}",
+        overview.body
+    );
+    assert!(
+        overview.body.contains("id=\"trend-title\""),
+        "{}",
+        overview.body
+    );
+    assert_eq!(overview.body.matches("data-state=").count(), 3);
+    // The figures' table: the point where the phone failed, and now.
+    assert!(
+        overview.body.contains("2031-05-01 08:00"),
+        "{}",
+        overview.body
+    );
+    assert!(
+        overview.body.contains("2031-05-02 10:00"),
+        "{}",
+        overview.body
+    );
+    let timing = overview.headers["server-timing"].to_str().unwrap();
+    assert!(timing.starts_with("app;dur="), "{timing}");
+
+    let users = browser.get("/console/users?name=Ow").await;
+    assert_eq!(users.status, 200, "{}", users.body);
+    assert!(
+        users.body.contains(&format!("/console/users/{}", owner.0)),
+        "{}",
+        users.body
+    );
+    assert!(
+        !users.body.contains(&format!("<td>{upn}</td>")),
+        "filtered by name: {}",
+        users.body
+    );
+    let user = browser.get(&format!("/console/users/{}", owner.0)).await;
+    assert_eq!(user.status, 200, "{}", user.body);
+    assert!(user.body.contains("OWEN-PHONE"), "{}", user.body);
+    assert!(user.body.contains(&format!("/console/devices/{phone}")));
+    assert!(!user.body.contains("LAPTOP-NP"), "only the user's devices");
+    let device = browser.get(&format!("/console/devices/{phone}")).await;
+    assert!(
+        device.body.contains(&format!("/console/users/{}", owner.0)),
+        "the device links its user: {}",
+        device.body
+    );
 }

@@ -132,3 +132,53 @@ async fn verdicts_need_a_device_management_permission_and_are_only_read() {
         "a tenant without devices has no trend"
     );
 }
+
+/// A data folder from before the engine recorded coverage (schema 7, records without it): the
+/// migration has every tenant evaluated once, which records it.
+#[tokio::test]
+async fn devices_evaluated_before_coverage_was_recorded_are_counted_after_the_migration() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    for name in ["OLD-1", "OLD-2"] {
+        c.post("beta", DEVICES, &windows_device(name, None))
+            .await
+            .expect(201);
+    }
+    assert_eq!(verdicts(&c).await["devicesWithoutPolicy"], 2);
+    let dir = server.stop().await;
+    match test_store(dir.path()) {
+        Some(url) => {
+            tokio::task::spawn_blocking(move || {
+                let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                db.batch_execute(
+                    "DELETE FROM entity WHERE collection = 'managedDevices/_uncovered';
+                     UPDATE entity SET body = (body::jsonb - 'covered')::json
+                       WHERE collection = 'managedDevices/_evaluation';
+                     DELETE FROM complyd_schema WHERE version = 8;",
+                )
+                .unwrap();
+            })
+            .await
+            .unwrap();
+        }
+        None => {
+            let db = rusqlite::Connection::open(dir.path().join("complyd.db")).unwrap();
+            // The generated indexes name complyd's function; they cover no row changed here.
+            let flags = rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC;
+            db.create_scalar_function("dto_ticks", 1, flags, |_| Ok(None::<i64>))
+                .unwrap();
+            db.execute_batch(
+                "DELETE FROM entity WHERE collection = 'managedDevices/_uncovered';
+                 UPDATE entity SET body = json_remove(body, '$.covered')
+                   WHERE collection = 'managedDevices/_evaluation';
+                 PRAGMA user_version = 7;",
+            )
+            .unwrap();
+        }
+    }
+    let server = Server::start_in(dir, |_| {}).await;
+    let c = admin(&server);
+    assert_eq!(verdicts(&c).await["devicesWithoutPolicy"], 0, "before");
+    settle(&c).await;
+    assert_eq!(verdicts(&c).await["devicesWithoutPolicy"], 2);
+}
