@@ -184,6 +184,9 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
         metrics,
         changes: Arc::new(common::Changes::default()),
     });
+    if let Some(url) = config.store.as_deref() {
+        store::relay_changes(url, state.changes.clone())?;
+    }
     Ok(Prepared {
         state,
         tls: config.tls,

@@ -9,7 +9,7 @@ mod hash;
 pub mod html;
 mod tokens;
 
-pub use changes::Changes;
+pub use changes::{Changes, EVERY_TENANT};
 pub use clock::now_unix;
 pub use context::{cookie, host, RequestContext};
 pub use hash::fnv1a;

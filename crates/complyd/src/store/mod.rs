@@ -22,6 +22,15 @@ mod writer;
 pub use future::StoreFuture;
 pub use observed::observed;
 pub use postgres::PgStore;
+
+/// Relays this instance's changes to the other instances of a shared PostgreSQL store.
+pub fn relay_changes(
+    url: &str,
+    changes: std::sync::Arc<crate::common::Changes>,
+) -> Result<(), StoreError> {
+    let config = postgres::config(url)?;
+    postgres::relay::start(config, changes).map_err(|e| StoreError::Backend(e.to_string()))
+}
 pub use schedule::DueItem;
 pub use sqlite::SqliteStore;
 pub use writer::JobFn;

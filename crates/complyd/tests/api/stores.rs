@@ -244,3 +244,47 @@ async fn a_lost_database_answers_503_fast_and_recovers() {
     drop(daemon);
     pg_script(&["stop", &cluster_dir]);
 }
+
+/// Live pages across instances: a change on one instance of a shared PostgreSQL store moves the
+/// change number the other's pages watch (store/postgres/relay.rs). SQLite has no relay (two
+/// processes on one file see each other's writes at the next page load), so this runs in the
+/// suite's PostgreSQL pass.
+#[tokio::test]
+async fn a_change_on_one_instance_reaches_the_others_live_pages_through_postgres() {
+    let data = tempfile::tempdir().unwrap();
+    let Some(url) = test_store(data.path()) else {
+        return;
+    };
+    let (here, there) = (
+        std::sync::Arc::new(complyd::common::Changes::default()),
+        std::sync::Arc::new(complyd::common::Changes::default()),
+    );
+    complyd::store::relay_changes(&url, here.clone()).unwrap();
+    complyd::store::relay_changes(&url, there.clone()).unwrap();
+    let moved = |changes: &complyd::common::Changes, tenant: &str, from: u64| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if changes.version(tenant) != from {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    };
+    // Each moves every number once when it starts listening: wait for both.
+    assert!(moved(&here, "probe", 0), "the relay listens");
+    assert!(moved(&there, "probe", 0), "the relay listens");
+    std::thread::sleep(Duration::from_millis(200));
+    let before = there.version("t-1");
+    here.tenant_changed("t-1");
+    assert!(
+        moved(&there, "t-1", before),
+        "a tenant's change reached the other instance"
+    );
+    let before = here.version("t-2");
+    there.everything_changed();
+    assert!(
+        moved(&here, "t-2", before),
+        "background work reached the other instance"
+    );
+}

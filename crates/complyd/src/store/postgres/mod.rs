@@ -8,6 +8,7 @@
 
 mod connection;
 mod read;
+pub mod relay;
 mod schedule;
 mod write;
 

@@ -150,11 +150,12 @@ async fn devices_evaluated_before_coverage_was_recorded_are_counted_after_the_mi
         Some(url) => {
             tokio::task::spawn_blocking(move || {
                 let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                // PostgreSQL numbers its migrations by position; the last is 0008.
                 db.batch_execute(
                     "DELETE FROM entity WHERE collection = 'managedDevices/_uncovered';
                      UPDATE entity SET body = (body::jsonb - 'covered')::json
                        WHERE collection = 'managedDevices/_evaluation';
-                     DELETE FROM complyd_schema WHERE version = 8;",
+                     DELETE FROM complyd_schema WHERE version = (SELECT max(version) FROM complyd_schema);",
                 )
                 .unwrap();
             })
