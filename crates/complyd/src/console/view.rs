@@ -223,33 +223,55 @@ pub fn label(state: &str) -> String {
     }
 }
 
-/// One page of a list: its table (the live part `id`) and the pager that keeps the page's
-/// filters (`kept`) and follows the answer's next link.
+/// One page of a list: its table (the live part `id`) and the pager, which keeps the page's
+/// filters (the `kept` names of its query) and follows the answer's next link.
 pub struct Listing<'a> {
     pub id: &'a str,
     pub caption: &'a str,
     pub headers: &'a [&'a str],
     /// The console page's path.
     pub base: &'a str,
-    pub kept: &'a [(&'a str, String)],
-    /// Whether this is a page after the first.
-    pub paged: bool,
+    pub kept: &'a [&'a str],
 }
 
 impl Listing<'_> {
-    pub fn html(&self, rows: &[Vec<String>], answer: &serde_json::Value) -> String {
+    /// `params`: the console page's query.
+    pub fn html(
+        &self,
+        params: &std::collections::HashMap<String, String>,
+        rows: &[Vec<String>],
+        answer: &serde_json::Value,
+    ) -> String {
+        let kept: Vec<(&str, String)> = self
+            .kept
+            .iter()
+            .filter_map(|k| {
+                params
+                    .get(*k)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (*k, v.clone()))
+            })
+            .collect();
         format!(
             "<div id=\"{}\" data-live>{}</div>{}",
             self.id,
             table(self.caption, self.headers, rows),
             pager(
                 self.base,
-                self.kept,
+                &kept,
                 super::api::next_skiptoken(answer).as_deref(),
-                self.paged
+                params.contains_key("page")
             )
         )
     }
+}
+
+/// The members of a collection's answer (none when it has no `value`).
+pub fn values(answer: &serde_json::Value) -> &[serde_json::Value] {
+    answer["value"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 /// "Next page" and "First page" links for a list paged by `$skiptoken`.

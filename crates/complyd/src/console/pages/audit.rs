@@ -51,10 +51,7 @@ pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: 
         .await
     {
         Ok(answer) => {
-            let rows: Vec<Vec<String>> = answer["value"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
+            let rows: Vec<Vec<String>> = view::values(&answer)
                 .iter()
                 .map(|e| {
                     let actor = e["actor"]["userPrincipalName"]
@@ -71,17 +68,14 @@ pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: 
                     ]
                 })
                 .collect();
-            let kept: Vec<(&str, String)> =
-                category.iter().map(|c| ("category", c.clone())).collect();
             let listing = view::Listing {
                 id: "audit",
                 caption: "Audit events, newest first",
                 headers: &["When", "Activity", "Actor", "Resource", "Result"],
                 base: "/console/audit",
-                kept: &kept,
-                paged: params.contains_key("page"),
+                kept: &["category"],
             };
-            body.push_str(&listing.html(&rows, &answer));
+            body.push_str(&listing.html(&params, &rows, &answer));
         }
         Err(f) => body.push_str(&view::failure(&f)),
     }

@@ -69,6 +69,38 @@ fn options(values: &[&str], chosen: &str, words: impl Fn(&str) -> String) -> Str
     out
 }
 
+/// The columns of a device row (`with_user`: its user's too).
+pub fn columns(with_user: bool) -> Vec<&'static str> {
+    let mut out = vec!["Device", "Verdict", "OS", "User", "Last check-in"];
+    if !with_user {
+        out.remove(3);
+    }
+    out
+}
+
+/// A device as a row of a list: a link to its page, its verdict, OS, user, last check-in.
+pub fn row(d: &serde_json::Value, with_user: bool) -> Vec<String> {
+    let id = d["id"].as_str().unwrap_or("");
+    let mut out = vec![
+        view::link(
+            &format!("/console/devices/{id}"),
+            d["deviceName"].as_str().unwrap_or(id),
+        ),
+        badge(d["complianceState"].as_str().unwrap_or("")),
+        E(&format!(
+            "{} {}",
+            view::text(&d["operatingSystem"]),
+            view::text(&d["osVersion"])
+        ))
+        .to_string(),
+    ];
+    if with_user {
+        out.push(E(&view::text(&d["userPrincipalName"])).to_string());
+    }
+    out.push(E(&when(&d["lastSyncDateTime"])).to_string());
+    out
+}
+
 pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: Uri) -> Response {
     let ctx = match Ctx::of(&console, &headers, &uri, &Method::GET).await {
         Ok(ctx) => ctx,
@@ -104,48 +136,16 @@ pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: 
         .await
     {
         Ok(answer) => {
-            let rows: Vec<Vec<String>> = answer["value"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .map(|d| {
-                    let id = d["id"].as_str().unwrap_or("");
-                    vec![
-                        view::link(
-                            &format!("/console/devices/{id}"),
-                            d["deviceName"].as_str().unwrap_or(id),
-                        ),
-                        badge(d["complianceState"].as_str().unwrap_or("")),
-                        E(&format!(
-                            "{} {}",
-                            view::text(&d["operatingSystem"]),
-                            view::text(&d["osVersion"])
-                        ))
-                        .to_string(),
-                        E(&view::text(&d["userPrincipalName"])).to_string(),
-                        E(&when(&d["lastSyncDateTime"])).to_string(),
-                    ]
-                })
-                .collect();
-            let kept: Vec<(&str, String)> = ["verdict", "platform", "user", "before"]
-                .into_iter()
-                .filter_map(|k| {
-                    params
-                        .get(k)
-                        .filter(|v| !v.is_empty())
-                        .map(|v| (k, v.clone()))
-                })
-                .collect();
+            let rows: Vec<Vec<String>> =
+                view::values(&answer).iter().map(|d| row(d, true)).collect();
             let listing = view::Listing {
                 id: "devices",
                 caption: "Managed devices",
-                headers: &["Device", "Verdict", "OS", "User", "Last check-in"],
+                headers: &columns(true),
                 base: "/console/devices",
-                kept: &kept,
-                paged: params.contains_key("page"),
+                kept: &["verdict", "platform", "user", "before"],
             };
-            body.push_str(&listing.html(&rows, &answer));
+            body.push_str(&listing.html(&params, &rows, &answer));
         }
         Err(f) => body.push_str(&view::failure(&f)),
     }

@@ -4,6 +4,7 @@
 //! permission the API asks for; the API checks it all the same.
 
 pub mod audit;
+mod by_name;
 pub mod device;
 pub mod devices;
 pub mod groups;

@@ -67,9 +67,8 @@ pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: 
                 ],
                 base: "/console/policies",
                 kept: &[],
-                paged: params.contains_key("page"),
             };
-            body.push_str(&listing.html(&rows, &answer));
+            body.push_str(&listing.html(&params, &rows, &answer));
         }
         Err(f) => body.push_str(&view::failure(&f)),
     }

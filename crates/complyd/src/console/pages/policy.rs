@@ -342,10 +342,7 @@ async fn assign_form(ctx: &Ctx, id: &str) -> String {
 }
 
 fn summary_table(answer: &Value) -> String {
-    let rows: Vec<Vec<String>> = answer["value"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    let rows: Vec<Vec<String>> = view::values(&answer)
         .iter()
         .map(|s| {
             let n = |k: &str| s[k].as_u64().unwrap_or(0).to_string();
@@ -409,10 +406,7 @@ fn status_filter(id: &str, params: &std::collections::HashMap<String, String>) -
 }
 
 fn status_table(answer: &Value) -> String {
-    let rows: Vec<Vec<String>> = answer["value"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    let rows: Vec<Vec<String>> = view::values(&answer)
         .iter()
         .map(|s| {
             let device = s["id"].as_str().unwrap_or("");
@@ -468,10 +462,7 @@ pub async fn assign(
         Ok(current) => current,
         Err(f) => return view::page(&ctx, "/console/policies", "Assign", &view::failure(&f)),
     };
-    let mut all: Vec<Value> = current["value"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    let mut all: Vec<Value> = view::values(&current)
         .iter()
         .map(|a| json!({"target": a["target"]}))
         .collect();

@@ -1,22 +1,14 @@
 //! One user: who they are, their managed devices with each verdict, and the groups they are in.
 
-use super::{when, PAGE_ROWS};
+use super::PAGE_ROWS;
 use crate::console::api::{path_with, segment};
 use crate::console::request::Ctx;
-use crate::console::view::{self, badge, E};
+use crate::console::view::{self, E};
 use crate::console::Console;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
-use serde_json::Value;
 use std::sync::Arc;
-
-fn values(answer: &Value) -> &[Value] {
-    answer["value"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
 
 pub async fn show(
     State(console): State<Arc<Console>>,
@@ -68,29 +60,13 @@ pub async fn show(
     body.push_str("<h2>Managed devices</h2><div id=\"user-devices\" data-live>");
     body.push_str(&match &devices {
         Ok(devices) => {
-            let rows: Vec<Vec<String>> = values(devices)
+            let rows: Vec<Vec<String>> = view::values(devices)
                 .iter()
-                .map(|d| {
-                    let device = d["id"].as_str().unwrap_or("");
-                    vec![
-                        view::link(
-                            &format!("/console/devices/{device}"),
-                            d["deviceName"].as_str().unwrap_or(device),
-                        ),
-                        badge(d["complianceState"].as_str().unwrap_or("")),
-                        E(&format!(
-                            "{} {}",
-                            view::text(&d["operatingSystem"]),
-                            view::text(&d["osVersion"])
-                        ))
-                        .to_string(),
-                        E(&when(&d["lastSyncDateTime"])).to_string(),
-                    ]
-                })
+                .map(|d| super::devices::row(d, false))
                 .collect();
             view::table(
                 "The user's managed devices",
-                &["Device", "Verdict", "OS", "Last check-in"],
+                &super::devices::columns(false),
                 &rows,
             )
         }
@@ -99,7 +75,7 @@ pub async fn show(
     body.push_str("</div><h2>Groups</h2>");
     body.push_str(&match &groups {
         Ok(groups) => {
-            let rows: Vec<Vec<String>> = values(groups)
+            let rows: Vec<Vec<String>> = view::values(groups)
                 .iter()
                 .map(|g| {
                     vec![
