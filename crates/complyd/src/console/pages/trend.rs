@@ -71,14 +71,24 @@ pub fn chart(verdicts: &Value) -> String {
         .max(1) as f64;
     let x = |ms: i64| (ms - first.ms) as f64 * WIDTH / span;
     let y = |n: u64| HEIGHT - n as f64 * HEIGHT / top;
+    let (from, to) = (
+        when(&Value::from(first.at.as_str())),
+        when(&Value::from(last.at.as_str())),
+    );
+    // The axes' words: the highest count at the top, the first and last instants below.
     let mut svg = format!(
-        "<svg class=\"trend\" viewBox=\"-2 -2 {w} {h}\" width=\"100%\" role=\"img\" aria-labelledby=\"trend-title\">\
-<title id=\"trend-title\">Verdicts from {} to {} (tenant time); the table below has the figures.</title>\
-<line x1=\"0\" y1=\"{HEIGHT}\" x2=\"{WIDTH}\" y2=\"{HEIGHT}\" stroke=\"#6b7280\" stroke-width=\"1\"></line>",
-        E(&when(&Value::from(first.at.as_str()))),
-        E(&when(&Value::from(last.at.as_str()))),
+        "<svg class=\"trend\" viewBox=\"-2 -14 {w} {h}\" width=\"100%\" role=\"img\" aria-labelledby=\"trend-title\">\
+<title id=\"trend-title\">Verdicts from {from} to {to} (tenant time); the table below has the figures.</title>\
+<line x1=\"0\" y1=\"{HEIGHT}\" x2=\"{WIDTH}\" y2=\"{HEIGHT}\" stroke=\"#6b7280\" stroke-width=\"1\"></line>\
+<line x1=\"0\" y1=\"0\" x2=\"{WIDTH}\" y2=\"0\" stroke=\"#e5e7eb\" stroke-width=\"1\"></line>\
+<text x=\"0\" y=\"-4\" font-size=\"10\" fill=\"#374151\">{top} devices</text>\
+<text x=\"0\" y=\"{below}\" font-size=\"10\" fill=\"#374151\">{from}</text>\
+<text x=\"{WIDTH}\" y=\"{below}\" font-size=\"10\" fill=\"#374151\" text-anchor=\"end\">{to}</text>",
+        from = E(&from),
+        to = E(&to),
         w = WIDTH + 4.0,
-        h = HEIGHT + 4.0,
+        h = HEIGHT + 32.0,
+        below = HEIGHT + 14.0,
     );
     for (line, (state, colour)) in LINES.iter().enumerate() {
         // A step: each count holds until the next point.
