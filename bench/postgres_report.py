@@ -14,12 +14,19 @@ MIB = 1024 * 1024
 
 def setup_round(wrks):
     """One round of one setup: the wrk processes ran at once, so their requests/s add up; the
-    latencies are the worse process's."""
+    latencies are the worse process's. wrk times only the requests answered within the run, so a
+    process that got no answer at all has no latencies (wrk prints 0): the round is "stalled"."""
+    timed = [r for r in wrks if r["requests"]] if all(r["requests"] for r in wrks) else []
+
+    def worst(key):
+        return max(r["latency_us"][key] for r in timed) / 1000 if timed else None
+
     return {
         "rps": sum(r["requests"] / (r["duration_us"] / 1e6) for r in wrks),
-        "p50_ms": max(r["latency_us"]["p50"] for r in wrks) / 1000,
-        "p99_ms": max(r["latency_us"]["p99"] for r in wrks) / 1000,
-        "max_ms": max(r["latency_us"]["max"] for r in wrks) / 1000,
+        "stalled": not timed,
+        "p50_ms": worst("p50"),
+        "p99_ms": worst("p99"),
+        "max_ms": worst("max"),
         "requests": sum(r["requests"] for r in wrks),
         "errors": sum(sum(r["errors"].values()) for r in wrks),
         "per_instance_rps": [round(r["requests"] / (r["duration_us"] / 1e6), 1) for r in wrks],
@@ -27,12 +34,19 @@ def setup_round(wrks):
 
 
 def summarise(rounds):
+    """Means over rounds; latencies over the rounds that have them (see setup_round)."""
+    timed = [r for r in rounds if not r["stalled"]]
+
+    def mean(key):
+        return statistics.mean(r[key] for r in timed) if timed else None
+
     return {
         "rps": statistics.mean(r["rps"] for r in rounds),
         "rps_rounds": [round(r["rps"], 1) for r in rounds],
-        "p50_ms": statistics.mean(r["p50_ms"] for r in rounds),
-        "p99_ms": statistics.mean(r["p99_ms"] for r in rounds),
-        "max_ms": max(r["max_ms"] for r in rounds),
+        "stalled_rounds": len(rounds) - len(timed),
+        "p50_ms": mean("p50_ms"),
+        "p99_ms": mean("p99_ms"),
+        "max_ms": max(r["max_ms"] for r in timed) if timed else None,
         "requests": sum(r["requests"] for r in rounds),
         "errors": sum(r["errors"] for r in rounds),
         "per_instance_rps_rounds": [r["per_instance_rps"] for r in rounds],
@@ -102,12 +116,21 @@ def main():
             f"{'p99 ms':>7} | {'two/one':>7} {'rounds':>9} {'errors':>6}")
     print(head)
     print("-" * len(head))
+    def ms(x):
+        return f"{x:7.2f}" if x is not None else f"{'-':>7}"
+
+    stalled = 0
     for w, r in workloads.items():
         o, t = r["one"], r["two"]
-        print(f"{w:4} {o['rps']:10.0f} {o['p50_ms']:7.2f} {o['p99_ms']:7.2f} | {t['rps']:10.0f} "
-              f"{t['p50_ms']:7.2f} {t['p99_ms']:7.2f} | {r['ratio_median']:7.2f} "
-              f"{min(r['ratio_rounds']):4.2f}-{max(r['ratio_rounds']):4.2f} {o['errors'] + t['errors']:6}")
+        stalled += o["stalled_rounds"] + t["stalled_rounds"]
+        mark = "*" if o["stalled_rounds"] + t["stalled_rounds"] else " "
+        print(f"{w:4} {o['rps']:10.0f} {ms(o['p50_ms'])} {ms(o['p99_ms'])} | {t['rps']:10.0f} "
+              f"{ms(t['p50_ms'])} {ms(t['p99_ms'])} | {r['ratio_median']:7.2f} "
+              f"{min(r['ratio_rounds']):4.2f}-{max(r['ratio_rounds']):4.2f} {o['errors'] + t['errors']:6}{mark}")
     print("two: the sum of both instances' requests/s; its latencies the worse wrk process's")
+    if stalled:
+        print("*: in a round of this workload a wrk process got no answer at all within the run; its")
+        print("   latencies are left out of the means (wrk times only the requests it got answers to)")
     print("two/one: the median over rounds, each one-instance round paired with the two-instance round after it")
     print()
     print(f"complyd peak RSS (VmHWM): A {rss['a']} MiB, B {rss['b']} MiB")
