@@ -10,7 +10,9 @@
 # Each round runs, per workload: "one" — one wrk (-t2 -c32) against instance A; then "two" — two
 # wrk processes at once (-t1 -c16 each) against A and B, the same 32 connections and 2 client
 # threads split over the two instances. Two's requests/s is the sum of both; its p50 and p99 are
-# the worse of the two wrk processes'. The ratio is the median over rounds of two / one, each
+# the worse of the two wrk processes'. Before each wrk run the script waits until the database has
+# been idle for a moment (settle), so that writes still queued from the run before do not count in
+# the next; the wait goes into the results (settled_s). The ratio is the median over rounds of two / one, each
 # "one" round paired with the "two" round right after it.
 # Overrides: BENCH_STATUSES (100000), BENCH_DURATION (5s), BENCH_ROUNDS (2), BENCH_WORKLOADS
 # ("W1 W2 W3 W4 W5"), BENCH_ID_SAMPLE (100000), BENCH_SEED_CONNECTIONS (48), BENCH_JWT_SECRET,
@@ -80,6 +82,22 @@ wrk_json() {
   grep -q '^BENCHJSON ' "$1" || { echo "wrk printed no summary, see $1" >&2; return 1; }
 }
 summary() { sed -n 's/^BENCHJSON //p' "$1"; }
+
+# settle : waits (at most 120 s) until no session of the database has been busy for three looks
+# 0.2 s apart, so that writes a previous run left queued in either instance do not land in the
+# next; prints how many seconds that took.
+settle() {
+  local t0 quiet=0 busy
+  t0=$(date +%s.%N)
+  for _ in $(seq 600); do
+    busy=$(psql "$PG_URL" -Atc "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+      AND backend_type = 'client backend' AND state <> 'idle' AND pid <> pg_backend_pid()")
+    if [ "$busy" = 0 ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    [ "$quiet" -ge 3 ] && break
+    sleep 0.2
+  done
+  awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
+}
 said() { grep -E 'Requests/sec|Non-2xx' "$1" | tr -s ' ' | paste -sd' '; }
 
 : >"$WORK/runs.jsonl"
@@ -88,18 +106,22 @@ for w in $WORKLOADS; do
   log "$w"
   for round in $(seq "$ROUNDS"); do
     one=$WORK/wrk-$w-one-$round.txt
+    settled=$(settle)
     wrk_json "$one" 2 32 "$A_URL"
-    printf '{"workload":"%s","setup":"one","round":%s,"wrk":[%s]}\n' "$w" "$round" "$(summary "$one")" >>"$WORK/runs.jsonl"
-    printf '   %-3s one round %s: %s\n' "$w" "$round" "$(said "$one")" >&2
+    printf '{"workload":"%s","setup":"one","round":%s,"settled_s":%s,"wrk":[%s]}\n' "$w" "$round" \
+      "$settled" "$(summary "$one")" >>"$WORK/runs.jsonl"
+    printf '   %-3s one round %s (settled in %.1f s): %s\n' "$w" "$round" "$settled" "$(said "$one")" >&2
 
     two_a=$WORK/wrk-$w-two-a-$round.txt two_b=$WORK/wrk-$w-two-b-$round.txt
+    settled=$(settle)
     wrk_json "$two_a" 1 16 "$A_URL" & wa=$!
     wrk_json "$two_b" 1 16 "$B_URL" & wb=$!
     wait "$wa"
     wait "$wb"
-    printf '{"workload":"%s","setup":"two","round":%s,"wrk":[%s,%s]}\n' "$w" "$round" \
-      "$(summary "$two_a")" "$(summary "$two_b")" >>"$WORK/runs.jsonl"
-    printf '   %-3s two round %s: A %s | B %s\n' "$w" "$round" "$(said "$two_a")" "$(said "$two_b")" >&2
+    printf '{"workload":"%s","setup":"two","round":%s,"settled_s":%s,"wrk":[%s,%s]}\n' "$w" "$round" \
+      "$settled" "$(summary "$two_a")" "$(summary "$two_b")" >>"$WORK/runs.jsonl"
+    printf '   %-3s two round %s (settled in %.1f s): A %s | B %s\n' "$w" "$round" "$settled" \
+      "$(said "$two_a")" "$(said "$two_b")" >&2
   done
 done
 

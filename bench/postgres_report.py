@@ -50,6 +50,8 @@ def summarise(rounds):
         "requests": sum(r["requests"] for r in rounds),
         "errors": sum(r["errors"] for r in rounds),
         "per_instance_rps_rounds": [r["per_instance_rps"] for r in rounds],
+        # How long the database took to fall idle before each round (see postgres.sh's settle).
+        "settled_s_rounds": [r["settled_s"] for r in rounds],
     }
 
 
@@ -71,7 +73,9 @@ def main():
         for line in f:
             if line.strip():
                 r = json.loads(line)
-                by.setdefault(r["workload"], {}).setdefault(r["setup"], []).append(setup_round(r["wrk"]))
+                one_round = setup_round(r["wrk"])
+                one_round["settled_s"] = r.get("settled_s")
+                by.setdefault(r["workload"], {}).setdefault(r["setup"], []).append(one_round)
 
     workloads = {}
     for w, setups in sorted(by.items()):
@@ -97,7 +101,7 @@ def main():
             "policies": 100,
             "duration_per_run": a.duration,
             "rounds": a.rounds,
-            "order": "one, two per round per workload",
+            "order": "one, two per round per workload; before each run, wait until the database is idle",
             "one": "wrk -t2 -c32 against instance A (B running, idle)",
             "two": "wrk -t1 -c16 against A and wrk -t1 -c16 against B, at once",
         },
