@@ -25,7 +25,7 @@ LOGS=$COST
 rm -rf "$COST" && mkdir -p "$COST"
 cp -a "$WORK/data" "$COST/data"
 sync
-TOKEN=$("$BIN/complyd" token --data "$COST/data" --jwt-secret "$SECRET" --lifetime 86400)
+TOKEN=$(token --data "$COST/data")
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
 ticks() { awk '{ print $14 + $15 }' "$1"; } # utime + stime of /proc/…/stat

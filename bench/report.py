@@ -69,6 +69,8 @@ def main():
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--w4-query", required=True)
     ap.add_argument("--response-bytes", required=True)
+    ap.add_argument("--prism-peak-rss-kib", type=int, help="the peer's VmHWM, when Prism ran")
+    ap.add_argument("--prism-version")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -95,6 +97,13 @@ def main():
             "ratio_rounds": [round(x, 3) for x in pairs],
             "ratio_median": statistics.median(pairs) if pairs else None,
         }
+        if "prism" in servers:
+            pr = summarise(servers["prism"])
+            # complyd's round with the Prism round of the same A B C round.
+            peer = [a / b for a, b in zip(c["rps_rounds"], pr["rps_rounds"]) if b]
+            workloads[w]["prism"] = pr
+            workloads[w]["complyd_over_prism_rounds"] = [round(x, 2) for x in peer]
+            workloads[w]["complyd_over_prism_median"] = statistics.median(peer) if peer else None
 
     peak_mib = a.peak_rss_kib / 1024
     targets = []
@@ -111,6 +120,17 @@ def main():
         target("W4 p99 < 20 ms", p99 < 20, f"{p99:.2f} ms")
     target("peak RSS < 150 MiB", peak_mib < 150, f"{peak_mib:.1f} MiB")
     target("cold start < 300 ms", cold["median_ms"] < 300, f"{cold['median_ms']:.1f} ms")
+    prism_mib = a.prism_peak_rss_kib / 1024 if a.prism_peak_rss_kib else None
+    for w, r in workloads.items():
+        if "prism" in r:
+            x, pr = r["complyd_over_prism_median"], r["prism"]
+            target(f"{w} complyd >= 10x Prism's requests/s", x is not None and x >= 10, f"{x:.1f}x")
+            target(f"{w} complyd p99 < Prism's", r["complyd"]["p99_ms"] < pr["p99_ms"],
+                   f"{r['complyd']['p99_ms']:.2f} vs {pr['p99_ms']:.2f} ms")
+            if pr["errors"]:
+                target(f"{w} Prism answered every request 2xx", False, f"{pr['errors']} errors")
+    if prism_mib is not None:
+        target("complyd peak RSS < Prism's", peak_mib < prism_mib, f"{peak_mib:.1f} vs {prism_mib:.1f} MiB")
 
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -121,7 +141,12 @@ def main():
             "policies": 100,
             "duration_per_run": a.duration,
             "rounds": a.rounds,
-            "order": "A B A B (complyd, floor) per workload",
+            "order": "A B C A B C (complyd, floor, prism) per workload" if prism_mib is not None
+            else "A B A B (complyd, floor) per workload",
+            "prism": None if prism_mib is None else {
+                "version": a.prism_version,
+                "spec": "complyd's own GET /openapi.json (the same Graph slice), static mock responses",
+            },
             "connections": a.connections,
             "wrk_threads": a.threads,
             "w4_query": a.w4_query,
@@ -129,6 +154,7 @@ def main():
         },
         "workloads": workloads,
         "complyd_peak_rss_mib": round(peak_mib, 1),
+        "prism_peak_rss_mib": None if prism_mib is None else round(prism_mib, 1),
         "data_folder_bytes": {"seeded": a.seeded_bytes, "after_run": a.final_bytes},
         "cold_start_ms": cold,
         "targets": targets,
@@ -138,21 +164,38 @@ def main():
         f.write("\n")
 
     print()
-    print(f"complyd vs floor: {a.statuses:,} statuses, {a.connections} connections, "
-          f"{a.rounds} x {a.duration} per server, A B A B, {os.cpu_count()} CPUs")
+    peer = prism_mib is not None
+    print(f"complyd vs floor{' vs Prism' if peer else ''}: {a.statuses:,} statuses, {a.connections} connections, "
+          f"{a.rounds} x {a.duration} per server, {'A B C' if peer else 'A B'} per round, {os.cpu_count()} CPUs")
     head = (f"{'':4} {'complyd req/s':>13} {'p50 ms':>7} {'p99 ms':>7} | {'floor req/s':>11} {'p50 ms':>7} "
-            f"{'p99 ms':>7} | {'ratio':>5} {'rounds':>9} {'errors':>6}")
+            f"{'p99 ms':>7} | {'ratio':>5} {'rounds':>9}")
+    if peer:
+        head += f" | {'Prism req/s':>11} {'p99 ms':>8} {'c/Prism':>7}"
+    head += f" {'errors':>6}"
     print(head)
     print("-" * len(head))
     for w, r in workloads.items():
         c, fl = r["complyd"], r["floor"]
-        print(f"{w:4} {c['rps']:13.0f} {c['p50_ms']:7.2f} {c['p99_ms']:7.2f} | {fl['rps']:11.0f} "
-              f"{fl['p50_ms']:7.2f} {fl['p99_ms']:7.2f} | {r['ratio_median']:5.2f} "
-              f"{min(r['ratio_rounds']):4.2f}-{max(r['ratio_rounds']):4.2f} {c['errors'] + fl['errors']:6}")
+        errors = c["errors"] + fl["errors"]
+        line = (f"{w:4} {c['rps']:13.0f} {c['p50_ms']:7.2f} {c['p99_ms']:7.2f} | {fl['rps']:11.0f} "
+                f"{fl['p50_ms']:7.2f} {fl['p99_ms']:7.2f} | {r['ratio_median']:5.2f} "
+                f"{min(r['ratio_rounds']):4.2f}-{max(r['ratio_rounds']):4.2f}")
+        if peer:
+            pr = r.get("prism")
+            if pr:
+                errors += pr["errors"]
+                line += f" | {pr['rps']:11.0f} {pr['p99_ms']:8.2f} {r['complyd_over_prism_median']:7.1f}"
+            else:
+                line += f" | {'-':>11} {'-':>8} {'-':>7}"
+        print(f"{line} {errors:6}")
     print("ratio: the median over rounds of complyd / floor requests/s, each complyd round paired with")
     print("the floor round after it; rounds: the lowest and highest of those pairs")
+    if peer:
+        print("c/Prism: the median over rounds of complyd / Prism requests/s, within the same round")
     print()
     print(f"complyd peak RSS (VmHWM): {peak_mib:.1f} MiB")
+    if peer:
+        print(f"Prism {a.prism_version} peak RSS (VmHWM of its node process): {prism_mib:.1f} MiB")
     print(f"data folder: {a.seeded_bytes / MIB:.1f} MiB seeded, {a.final_bytes / MIB:.1f} MiB after the run")
     runs = ", ".join(f"{x:.1f}" for x in cold["runs_ms"])
     print(f"cold start: median {cold['median_ms']:.1f} ms ({runs})")
