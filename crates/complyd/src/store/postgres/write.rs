@@ -37,9 +37,17 @@ fn write_loop(config: postgres::Config, rx: mpsc::Receiver<Job>) {
     });
 }
 
+/// Held by each group's transaction: the instances on one database commit their groups one at a
+/// time. A group runs many clients' jobs, each locking rows (a parent it checks, the counters its
+/// rows move) in the order the jobs came; two groups taking the same rows in different orders on
+/// two instances would deadlock, and PostgreSQL would abort one of them after a second.
+const WRITERS_LOCK: i64 = 0x0063_6f6d_706c_7977;
+
 fn commit_group(c: &mut Conn, jobs: &mut [Job]) -> Result<(), StoreError> {
     c.client.batch_execute("BEGIN")?;
     let result = (|| -> Result<(), StoreError> {
+        let lock = c.statement("SELECT pg_advisory_xact_lock($1)")?;
+        c.client.execute(&lock, &[&WRITERS_LOCK])?;
         for job in jobs.iter_mut() {
             c.client.batch_execute("SAVEPOINT job")?;
             let ok = job.run_in(&mut PgTx {
