@@ -45,13 +45,17 @@ token() { "$BIN/complyd" token --data "$1" --jwt-secret "$SECRET" --tenant "$TEN
 if [ ! -f "$CACHE/done" ]; then
   log "making the tenant: $DEVICES devices, $USERS users (cached in $CACHE)"
   rm -rf "$CACHE" && mkdir -p "$CACHE"
+  t0=$(date +%s.%N)
   "$BIN/complyd" fleet generate --data "$CACHE/data" --jwt-secret "$SECRET" --tenant "$TENANT" \
     --users "$USERS" --devices "$DEVICES" --seed 1 >"$CACHE/fleet.json"
+  log "    generated in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
   start setup "$BIN/complyd" serve --listen 127.0.0.1:0 --data "$CACHE/data" --jwt-secret "$SECRET"
   TOKEN=$(token "$CACHE/data")
   python3 "$BENCH/engine_setup.py" "$URL" "$TOKEN" "$CACHE" --groups 95
   log "settling (every device under its policies)"
+  t0=$(date +%s.%N)
   curl -sf -X POST -H "Authorization: Bearer $TOKEN" -m 7200 "$URL/complyd/v1/engine/settle" >/dev/null
+  log "    settled in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
   log "moving the clock three days"
   curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -m 7200 \
     -d '{"advanceBy":"P3D"}' "$URL/complyd/v1/clock" >"$CACHE/moved.json"
