@@ -46,8 +46,11 @@ def sign_in(web, origin, username, password):
 
 
 def first_link(page, prefix):
-    found = re.search(r'href="(' + re.escape(prefix) + r'[^"/?]+)"', page)
-    return html.unescape(found.group(1)) if found else None
+    """The first link to one entity's page (not the form for a new one)."""
+    for found in re.finditer(r'href="(' + re.escape(prefix) + r'([^"/?]+))"', page):
+        if found.group(2) != "new":
+            return html.unescape(found.group(1))
+    return None
 
 
 def next_page(page):

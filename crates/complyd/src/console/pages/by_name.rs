@@ -1,5 +1,5 @@
 //! A directory list found by name (users, groups): a name filter, one page of the API's answer
-//! ordered by `displayName`, and a pager. What differs between the lists is data ([`ByName`]).
+//! in the order of the filter's index (`displayName` unfiltered), and a pager. What differs between the lists is data ([`ByName`]).
 
 use super::{literal, PAGE_ROWS};
 use crate::console::api::path_with;
@@ -18,9 +18,10 @@ pub struct ByName {
     /// The API collection, and the properties a row needs.
     pub api: &'static str,
     pub select: &'static str,
-    /// The name filter's label, and its `$filter` for a name (quoted for a literal already).
+    /// The name filter's label, and its `$filter` and `$orderby` for a name (quoted for a literal
+    /// already): a range of one index, in its order.
     pub label: &'static str,
-    pub filter: fn(&str) -> String,
+    pub filter: fn(&str) -> (String, &'static str),
     pub columns: &'static [&'static str],
     pub row: fn(&Value) -> Vec<String>,
 }
@@ -43,11 +44,18 @@ impl ByName {
         );
         let mut api = vec![
             ("$select", self.select.to_string()),
-            ("$orderby", "displayName".to_string()),
             ("$top", PAGE_ROWS.to_string()),
         ];
-        if !name.is_empty() {
-            api.push(("$filter", (self.filter)(&literal(name))));
+        let (filter, order) = match name {
+            "" => (None, "displayName"),
+            name => {
+                let (filter, order) = (self.filter)(&literal(name));
+                (Some(filter), order)
+            }
+        };
+        api.push(("$orderby", order.to_string()));
+        if let Some(filter) = filter {
+            api.push(("$filter", filter));
         }
         if let Some(page) = params.get("page") {
             api.push(("$skiptoken", page.clone()));

@@ -39,7 +39,11 @@ const STATUSES: [&str; 5] = [
     "notApplicable",
     "unknown",
 ];
-const ORDERS: [(&str, &str); 4] = [
+/// The orders offered; the first (none chosen) is the device name, or the filter's own order
+/// (by user for a user filter, the service's for a status filter), which the API answers from one
+/// index at any size.
+const ORDERS: [(&str, &str); 5] = [
+    ("", "Default"),
     ("deviceDisplayName", "Device name"),
     ("status", "Status"),
     ("userPrincipalName", "User"),
@@ -141,14 +145,19 @@ fn statuses_path(id: &str, params: &std::collections::HashMap<String, String>) -
     if let Some(user) = params.get("user").filter(|u| !u.is_empty()) {
         filters.push(format!("startswith(userPrincipalName,'{}')", literal(user)));
     }
-    let order = params
+    let chosen = params
         .get("order")
-        .filter(|o| ORDERS.iter().any(|(v, _)| v == o))
-        .map_or("deviceDisplayName", String::as_str);
-    let mut api = vec![
-        ("$top", PAGE_ROWS.to_string()),
-        ("$orderby", order.to_string()),
-    ];
+        .filter(|o| !o.is_empty() && ORDERS.iter().any(|(v, _)| v == o));
+    let order = match chosen {
+        Some(order) => Some(order.as_str()),
+        None if params.get("user").is_some_and(|u| !u.is_empty()) => Some("userPrincipalName"),
+        None if filters.is_empty() => Some("deviceDisplayName"),
+        None => None,
+    };
+    let mut api = vec![("$top", PAGE_ROWS.to_string())];
+    if let Some(order) = order {
+        api.push(("$orderby", order.to_string()));
+    }
     if !filters.is_empty() {
         api.push(("$filter", filters.join(" and ")));
     }

@@ -14,9 +14,13 @@ const USERS: ByName = ByName {
     title: "Users",
     api: "/v1.0/users",
     select: "id,displayName,userPrincipalName,accountEnabled,preferredLanguage",
-    label: "Name or sign-in starts with",
-    filter: |name| {
-        format!("startswith(displayName,'{name}') or startswith(userPrincipalName,'{name}')")
+    label: "Name (or sign-in name, with @) starts with",
+    filter: |name| match name.contains('@') {
+        true => (
+            format!("startswith(userPrincipalName,'{name}')"),
+            "userPrincipalName",
+        ),
+        false => (format!("startswith(displayName,'{name}')"), "displayName"),
     },
     columns: &["Name", "Sign-in name", "Account", "Language"],
     row,
