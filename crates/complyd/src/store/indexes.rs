@@ -47,6 +47,16 @@ impl ModelIndex {
 /// Every index `model` declares, in a stable order.
 pub fn declared(model: &Model) -> Result<Vec<ModelIndex>, StoreError> {
     let mut out = Vec::new();
+    // A typed view (users, groups and devices in one directory collection) reads its members by
+    // type in `seq` order: without this, listing the groups walked every user and device first.
+    for root in model.roots() {
+        if let Some(stored) = &root.navigation.root.stored_in {
+            let index = by_type(stored)?;
+            if !out.iter().any(|i: &ModelIndex| i.name == index.name) {
+                out.push(index);
+            }
+        }
+    }
     for (collection, ty) in stored_collections(model) {
         for property in model.all_properties(ty).into_iter().filter(|p| p.indexed) {
             let index = index(model, &collection, ty, &property.name)?;
@@ -176,6 +186,22 @@ fn index(
         property: property.to_string(),
         sqlite: sqlite.replace("{N}", &name),
         postgres: postgres.replace("{N}", &name),
+        name,
+    })
+}
+
+/// `(tenant, parent, type_name, seq)` over `collection`.
+fn by_type(collection: &str) -> Result<ModelIndex, StoreError> {
+    let sqlite = sql::in_collection(
+        "CREATE INDEX IF NOT EXISTS {N} ON entity (tenant, parent, type_name, seq) WHERE collection = {C}",
+        collection,
+    )?;
+    let name = format!("{PREFIX}type_{:016x}", fnv1a(sqlite.as_bytes()));
+    Ok(ModelIndex {
+        collection: collection.to_string(),
+        property: "type_name".to_string(),
+        postgres: sqlite.replace("{N}", &name),
+        sqlite: sqlite.replace("{N}", &name),
         name,
     })
 }

@@ -1,5 +1,5 @@
 //! A directory list found by name (users, groups): a name filter, one page of the API's answer
-//! in the order of the filter's index (`displayName` unfiltered), and a pager. What differs between the lists is data ([`ByName`]).
+//! (by `displayName` unfiltered), and a pager. What differs between the lists is data ([`ByName`]).
 
 use super::{literal, PAGE_ROWS};
 use crate::console::api::path_with;
@@ -18,10 +18,9 @@ pub struct ByName {
     /// The API collection, and the properties a row needs.
     pub api: &'static str,
     pub select: &'static str,
-    /// The name filter's label, and its `$filter` and `$orderby` for a name (quoted for a literal
-    /// already): a range of one index, in its order.
+    /// The name filter's label, and its `$filter` for a name (quoted for a literal already).
     pub label: &'static str,
-    pub filter: fn(&str) -> (String, &'static str),
+    pub filter: fn(&str) -> String,
     pub columns: &'static [&'static str],
     pub row: fn(&Value) -> Vec<String>,
 }
@@ -46,16 +45,11 @@ impl ByName {
             ("$select", self.select.to_string()),
             ("$top", PAGE_ROWS.to_string()),
         ];
-        let (filter, order) = match name {
-            "" => (None, "displayName"),
-            name => {
-                let (filter, order) = (self.filter)(&literal(name));
-                (Some(filter), order)
-            }
-        };
-        api.push(("$orderby", order.to_string()));
-        if let Some(filter) = filter {
-            api.push(("$filter", filter));
+        // By name unfiltered; filtered, in the service's order, which the type's index gives
+        // at once (by name, the index walks every device of the directory before its users).
+        match name {
+            "" => api.push(("$orderby", "displayName".to_string())),
+            name => api.push(("$filter", (self.filter)(&literal(name)))),
         }
         if let Some(page) = params.get("page") {
             api.push(("$skiptoken", page.clone()));

@@ -15,7 +15,7 @@ const GROUPS: ByName = ByName {
     api: "/v1.0/groups",
     select: "id,displayName,groupTypes,membershipRule,securityEnabled",
     label: "Name starts with",
-    filter: |name| (format!("startswith(displayName,'{name}')"), "displayName"),
+    filter: |name| format!("startswith(displayName,'{name}')"),
     columns: &["Name", "Membership", "Rule", "Id"],
     row,
 };

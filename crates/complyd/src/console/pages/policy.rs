@@ -321,18 +321,21 @@ async fn assignments(ctx: &Ctx, id: &str, policy: &Value, groups: &[(String, Str
 
 async fn assign_form(ctx: &Ctx, id: &str) -> String {
     let groups = ctx
-        .get("/v1.0/groups?$select=id,displayName&$orderby=displayName&$top=200")
+        .get("/v1.0/groups?$select=id,displayName&$top=200")
         .await
         .ok();
     let mut options = String::from(
         "<option value=\"allDevices\">All devices</option><option value=\"allUsers\">All users</option>",
     );
-    for g in groups
+    // The first 200 groups the service lists, by name.
+    let mut groups: Vec<&Value> = groups
         .as_ref()
-        .and_then(|g| g["value"].as_array())
-        .map(Vec::as_slice)
+        .map(view::values)
         .unwrap_or_default()
-    {
+        .iter()
+        .collect();
+    groups.sort_by(|a, b| a["displayName"].as_str().cmp(&b["displayName"].as_str()));
+    for g in groups {
         let _ = write!(
             options,
             "<option value=\"group:{}\">{}</option>",

@@ -16,11 +16,8 @@ const USERS: ByName = ByName {
     select: "id,displayName,userPrincipalName,accountEnabled,preferredLanguage",
     label: "Name (or sign-in name, with @) starts with",
     filter: |name| match name.contains('@') {
-        true => (
-            format!("startswith(userPrincipalName,'{name}')"),
-            "userPrincipalName",
-        ),
-        false => (format!("startswith(displayName,'{name}')"), "displayName"),
+        true => format!("startswith(userPrincipalName,'{name}')"),
+        false => format!("startswith(displayName,'{name}')"),
     },
     columns: &["Name", "Sign-in name", "Account", "Language"],
     row,
