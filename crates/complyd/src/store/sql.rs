@@ -316,6 +316,51 @@ fn compare(sql: &mut Sql, op: Compare, left: &Operand, right: &Operand) -> Strin
 }
 
 fn string_test(sql: &mut Sql, test: StringTest, subject: &Operand, needle: &Operand) -> String {
+    // A property starting with a literal also lies in the range [prefix, next) of its index's
+    // order (byte-wise in both stores): said beside the exact test, so the planner can seek.
+    if let (
+        StringTest::StartsWith,
+        Operand::Property { .. },
+        Operand::Literal(Literal::String(p)),
+    ) = (test, subject, needle)
+    {
+        if let Some(end) = prefix_end(p) {
+            let value = comparable(sql, subject, true);
+            let (low, high) = (
+                literal(sql, &Literal::String(p.clone())),
+                literal(sql, &Literal::String(end)),
+            );
+            let exact = plain_string_test(sql, test, subject, needle);
+            return format!("({value} >= {low} AND {value} < {high} AND {exact})");
+        }
+    }
+    plain_string_test(sql, test, subject, needle)
+}
+
+/// The least string greater than every string that starts with `prefix` (none for an empty
+/// prefix, or one of only the last code point).
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // The next code point, past the surrogates (which are not chars).
+        let next = match last as u32 + 1 {
+            0xD800 => 0xE000,
+            n => n,
+        };
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+fn plain_string_test(
+    sql: &mut Sql,
+    test: StringTest,
+    subject: &Operand,
+    needle: &Operand,
+) -> String {
     let (s, n) = (operand(sql, subject), operand(sql, needle));
     match (test, sql.pg()) {
         (StringTest::Contains, false) => format!("instr({s}, {n}) > 0"),

@@ -394,3 +394,12 @@ fn names_from_outside_the_model_are_refused() {
     assert_eq!(text, "json_extract(body, '$.userName') = ?1");
     assert_eq!(sql.params, [Param::Text("x' OR 1=1 --".into())]);
 }
+
+#[test]
+fn a_prefix_ends_at_the_next_string_of_its_length() {
+    assert_eq!(prefix_end("Ab").as_deref(), Some("Ac"));
+    assert_eq!(prefix_end("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+    assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+    assert_eq!(prefix_end("\u{10FFFF}"), None);
+    assert_eq!(prefix_end(""), None);
+}
