@@ -95,7 +95,13 @@ def main():
     device = first_link(devices_page, "/console/devices/")
     devices_next = next_page(devices_page)
     _, body, _ = fetch(web, args.origin + "/console/users")
-    user = first_link(body.decode(), "/console/users/")
+    users_page = body.decode()
+    user = first_link(users_page, "/console/users/")
+    # Filters that find something: the start of the first listed user's name and sign-in name.
+    name = re.search(r'href="/console/users/[^"]+">([^<]+)<', users_page).group(1)
+    upn = re.search(r"<td>([^<@]+)@", users_page).group(1)
+    name_prefix = urllib.parse.quote(html.unescape(name)[:6])
+    upn_prefix = urllib.parse.quote(html.unescape(upn)[:4])
     _, body, _ = fetch(web, args.origin + policy)
     policy_next = next_page(body.decode())
     paths = [
@@ -108,12 +114,14 @@ def main():
         "/console/devices",
         devices_next,
         "/console/devices?verdict=noncompliant",
+        "/console/devices?platform=iOS&verdict=noncompliant",
         "/console/devices?platform=iOS&verdict=inGracePeriod",
-        "/console/devices?user=user1",
+        f"/console/devices?user={upn_prefix}",
         "/console/devices?before=2020-01-01",
         device,
         "/console/users",
-        "/console/users?name=User%201",
+        f"/console/users?name={name_prefix}",
+        "/console/users?name=Nobody",
         user,
         "/console/groups",
         "/console/outbox",

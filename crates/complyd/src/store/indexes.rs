@@ -59,10 +59,16 @@ pub fn declared(model: &Model) -> Result<Vec<ModelIndex>, StoreError> {
     }
     for (collection, ty) in stored_collections(model) {
         for property in model.all_properties(ty).into_iter().filter(|p| p.indexed) {
-            let index = index(model, &collection, ty, &property.name)?;
-            // Views of one collection may declare the same index.
-            if !out.iter().any(|i: &ModelIndex| i.name == index.name) {
-                out.push(index);
+            let mut keys = vec![vec![property.name.as_str()]];
+            if let Some(then) = &property.index_then {
+                keys.push(vec![property.name.as_str(), then.as_str()]);
+            }
+            for key in keys {
+                let index = index(model, &collection, ty, &key)?;
+                // Views of one collection may declare the same index.
+                if !out.iter().any(|i: &ModelIndex| i.name == index.name) {
+                    out.push(index);
+                }
             }
         }
     }
@@ -140,24 +146,32 @@ fn index(
     model: &Model,
     collection: &str,
     ty: &StructuredType,
-    property: &str,
+    properties: &[&str],
 ) -> Result<ModelIndex, StoreError> {
-    if !sql::is_plain(property) {
-        return Err(StoreError::Backend(format!(
-            "indexed property '{property}' is not a plain name"
-        )));
-    }
-    let operand = operand(model, ty, property)?;
-    let value = |dialect| {
-        let mut sql = Sql::new(dialect);
-        let text = sql::comparable(&mut sql, &operand, false);
-        if sql.params.is_empty() {
-            Ok(text)
-        } else {
-            Err(StoreError::Backend(format!(
-                "index on {property}: the value takes parameters"
-            )))
+    let values = |dialect| {
+        let mut out = Vec::new();
+        for property in properties {
+            if !sql::is_plain(property) {
+                return Err(StoreError::Backend(format!(
+                    "indexed property '{property}' is not a plain name"
+                )));
+            }
+            let operand = operand(model, ty, property)?;
+            let mut sql = Sql::new(dialect);
+            let text = sql::comparable(&mut sql, &operand, false);
+            if !sql.params.is_empty() {
+                return Err(StoreError::Backend(format!(
+                    "index on {property}: the value takes parameters"
+                )));
+            }
+            // PostgreSQL takes an expression column only in parentheses; SQLite keeps the
+            // expression exactly as queries write it.
+            out.push(match dialect {
+                Dialect::Sqlite => text,
+                Dialect::Postgres => format!("({text})"),
+            });
         }
+        Ok(out.join(", "))
     };
     let template = |columns: String| {
         sql::in_collection(
@@ -167,15 +181,15 @@ fn index(
             collection,
         )
     };
-    // PostgreSQL takes an expression column only in parentheses; SQLite keeps the expression
-    // exactly as queries write it.
-    let sqlite = template(format!("tenant, parent, {}, seq", value(Dialect::Sqlite)?))?;
+    let sqlite = template(format!("tenant, parent, {}, seq", values(Dialect::Sqlite)?))?;
     let postgres = template(format!(
-        "tenant, parent, ({}), seq",
-        value(Dialect::Postgres)?
+        "tenant, parent, {}, seq",
+        values(Dialect::Postgres)?
     ))?;
     let hash = fnv1a(sqlite.as_bytes()) ^ fnv1a(postgres.as_bytes()).rotate_left(1);
-    let readable: String = property
+    let property = properties.join("+");
+    let readable: String = properties
+        .join("_")
         .to_ascii_lowercase()
         .chars()
         .take(MAX_NAME - PREFIX.len() - 17)
@@ -183,7 +197,7 @@ fn index(
     let name = format!("{PREFIX}{readable}_{hash:016x}");
     Ok(ModelIndex {
         collection: collection.to_string(),
-        property: property.to_string(),
+        property,
         sqlite: sqlite.replace("{N}", &name),
         postgres: postgres.replace("{N}", &name),
         name,
@@ -261,17 +275,23 @@ mod tests {
             ("auditEvents", "category"),
             ("deviceCompliancePolicies", "displayName"),
             ("deviceCompliancePolicies", "lastModifiedDateTime"),
+            // The console's default order of a policy's statuses.
+            (statuses, "deviceDisplayName"),
             (statuses, "lastReportedDateTime"),
             (statuses, "status"),
             (statuses, "userPrincipalName"),
             ("directoryObjects", "deviceId"),
             ("directoryObjects", "displayName"),
+            // Users, groups and devices listed by type.
+            ("directoryObjects", "type_name"),
             // The engine finds a managed device's directory device, and lists by verdict.
             ("managedDevices", "azureADDeviceId"),
             ("managedDevices", "complianceState"),
             ("managedDevices", "deviceName"),
             ("managedDevices", "lastSyncDateTime"),
             ("managedDevices", "operatingSystem"),
+            // Devices of one platform with one verdict.
+            ("managedDevices", "operatingSystem+complianceState"),
             ("managedDevices", "userId"),
             ("managedDevices", "userPrincipalName"),
         ];

@@ -135,6 +135,16 @@ impl Model {
 
     /// `default`, `references`, `alias`: each fits the property it annotates.
     fn check_property_behaviour(&self, owner: &StructuredType, p: &Property) -> Result<(), String> {
+        if let Some(then) = &p.index_then {
+            let second = self
+                .all_properties(owner)
+                .into_iter()
+                .find(|q| &q.name == then)
+                .ok_or_else(|| format!("index then {then}: {} has no such property", owner.name))?;
+            if !second.indexed {
+                return Err(format!("index then {then}: {then} is not indexed itself"));
+            }
+        }
         if let Some(value) = &p.default {
             Validator::new(self, Version::Beta)
                 .value(p, value, &p.name)
@@ -406,6 +416,8 @@ entity boxOverview
             ("root more -> Collection(box) permissions nobody", "unknown permissions nobody"),
             ("entity crate\n  boxes -> Collection(box) live-unrouted put", "live-unrouted route 'put'"),
             ("entity crate\n  tags: Collection(String) index", "can be indexed"),
+            ("entity crate\n  a: String index then b", "has no such property"),
+            ("entity crate\n  a: String index then b\n  b: String", "not indexed itself"),
             ("entity crate\n  version: String server version", "does not fit"),
             ("entity crate\n  inner -> Collection(box)\n    derived from x by y", "single-valued"),
             (

@@ -601,7 +601,14 @@ fn property(line: &str, qualify: &dyn Fn(&str) -> String) -> Result<Property, St
         match flag {
             "beta" => prop.availability = Availability::BetaOnly,
             "required" => prop.required = true,
-            "index" => prop.indexed = true,
+            "index" => {
+                prop.indexed = true;
+                if words.peek() == Some(&"then") {
+                    words.next();
+                    let then = words.next().ok_or("index then without a property")?;
+                    prop.index_then = Some(then.to_string());
+                }
+            }
             "v1-default" => prop.v1_default = true,
             "alternate-key" => prop.alternate_key = true,
             "secret" => prop.secret = true,
