@@ -57,6 +57,21 @@ pub fn declared(model: &Model) -> Result<Vec<ModelIndex>, StoreError> {
             }
         }
     }
+    // …and sorts one type by an indexed property (users by name) without walking the others.
+    for root in model.roots() {
+        let (Some(stored), Some(ty)) = (
+            &root.navigation.root.stored_in,
+            model.structured(&root.type_name),
+        ) else {
+            continue;
+        };
+        for property in model.all_properties(ty).into_iter().filter(|p| p.indexed) {
+            let index = index(model, stored, ty, &[TYPE, property.name.as_str()])?;
+            if !out.iter().any(|i: &ModelIndex| i.name == index.name) {
+                out.push(index);
+            }
+        }
+    }
     for (collection, ty) in stored_collections(model) {
         for property in model.all_properties(ty).into_iter().filter(|p| p.indexed) {
             let mut keys = vec![vec![property.name.as_str()]];
@@ -151,6 +166,11 @@ fn index(
     let values = |dialect| {
         let mut out = Vec::new();
         for property in properties {
+            // The member's type, for a typed view's order within one type.
+            if *property == TYPE {
+                out.push(TYPE.to_string());
+                continue;
+            }
             if !sql::is_plain(property) {
                 return Err(StoreError::Backend(format!(
                     "indexed property '{property}' is not a plain name"
@@ -203,6 +223,9 @@ fn index(
         name,
     })
 }
+
+/// The pseudo-property naming the member's type column.
+const TYPE: &str = "type_name";
 
 /// `(tenant, parent, type_name, seq)` over `collection`.
 fn by_type(collection: &str) -> Result<ModelIndex, StoreError> {
@@ -282,8 +305,10 @@ mod tests {
             (statuses, "userPrincipalName"),
             ("directoryObjects", "deviceId"),
             ("directoryObjects", "displayName"),
-            // Users, groups and devices listed by type.
+            // Users, groups and devices listed by type, and one type sorted.
             ("directoryObjects", "type_name"),
+            ("directoryObjects", "type_name+deviceId"),
+            ("directoryObjects", "type_name+displayName"),
             // The engine finds a managed device's directory device, and lists by verdict.
             ("managedDevices", "azureADDeviceId"),
             ("managedDevices", "complianceState"),

@@ -147,7 +147,7 @@ when the tenant is secure by default)</span></p>"
 }
 
 fn failing_settings(settings: &Value) -> String {
-    let rows: Vec<Vec<String>> = view::values(&settings)
+    let rows: Vec<Vec<String>> = view::values(settings)
         .iter()
         .filter(|s| s["nonCompliantDeviceCount"].as_u64().unwrap_or(0) > 0)
         .map(|s| {
@@ -170,7 +170,7 @@ fn due_next(due: &Value) -> String {
         "<p>The tenant's clock: <strong>{}</strong>. <a href=\"/console/simulation\">Simulation</a></p>",
         E(&when(&due["now"]))
     );
-    let rows: Vec<Vec<String>> = view::values(&due)
+    let rows: Vec<Vec<String>> = view::values(due)
         .iter()
         .map(|item| {
             let what = item["actionType"]

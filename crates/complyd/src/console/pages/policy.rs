@@ -354,7 +354,7 @@ async fn assign_form(ctx: &Ctx, id: &str) -> String {
 }
 
 fn summary_table(answer: &Value) -> String {
-    let rows: Vec<Vec<String>> = view::values(&answer)
+    let rows: Vec<Vec<String>> = view::values(answer)
         .iter()
         .map(|s| {
             let n = |k: &str| s[k].as_u64().unwrap_or(0).to_string();
@@ -418,7 +418,7 @@ fn status_filter(id: &str, params: &std::collections::HashMap<String, String>) -
 }
 
 fn status_table(answer: &Value) -> String {
-    let rows: Vec<Vec<String>> = view::values(&answer)
+    let rows: Vec<Vec<String>> = view::values(answer)
         .iter()
         .map(|s| {
             let device = s["id"].as_str().unwrap_or("");
