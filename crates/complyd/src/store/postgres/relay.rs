@@ -9,7 +9,7 @@ use super::connection::connect;
 use crate::common::{Changes, EVERY_TENANT};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Weak};
 use std::time::Duration;
 
 const CHANNEL: &str = "complyd_changes";
@@ -18,6 +18,8 @@ const QUEUED: usize = 10_000;
 /// A tenant id longer than this is sent as "every tenant" (NOTIFY payloads are bounded).
 const LONGEST: usize = 200;
 const RETRY: Duration = Duration::from_secs(2);
+/// How long the listener waits for news before it looks whether the server is still there.
+const LOOK: Duration = Duration::from_secs(1);
 
 /// Starts relaying `changes` through the database at `config`.
 pub fn start(config: postgres::Config, changes: Arc<Changes>) -> std::io::Result<()> {
@@ -28,6 +30,9 @@ pub fn start(config: postgres::Config, changes: Arc<Changes>) -> std::io::Result
     std::thread::Builder::new()
         .name("changes-send".into())
         .spawn(move || send_loop(&config_send, &rx, &pid))?;
+    // The listener holds the numbers weakly: when the server's state goes, both threads end
+    // (the sender when its queue's last sender, in `changes`, is dropped).
+    let changes = Arc::downgrade(&changes);
     std::thread::Builder::new()
         .name("changes-hear".into())
         .spawn(move || hear_loop(&config, &changes, &sender_pid))?;
@@ -41,6 +46,10 @@ fn send_loop(config: &postgres::Config, news: &mpsc::Receiver<String>, own_pid: 
             Err(e) => {
                 tracing::debug!(error = %e, "the change relay cannot connect; retrying");
                 std::thread::sleep(RETRY);
+                // The server is gone when its side of the queue is.
+                if let Err(mpsc::TryRecvError::Disconnected) = news.try_recv() {
+                    return;
+                }
                 continue;
             }
         };
@@ -72,8 +81,8 @@ fn send_loop(config: &postgres::Config, news: &mpsc::Receiver<String>, own_pid: 
     }
 }
 
-fn hear_loop(config: &postgres::Config, changes: &Changes, sender_pid: &AtomicI32) {
-    loop {
+fn hear_loop(config: &postgres::Config, changes: &Weak<Changes>, sender_pid: &AtomicI32) {
+    while changes.strong_count() > 0 {
         let mut conn = match connect(config) {
             Ok(conn) => conn,
             Err(_) => {
@@ -90,17 +99,24 @@ fn hear_loop(config: &postgres::Config, changes: &Changes, sender_pid: &AtomicI3
             continue;
         }
         // Whatever happened while not listening: every page looks again.
-        changes.heard(EVERY_TENANT);
+        let Some(alive) = changes.upgrade() else {
+            return;
+        };
+        alive.heard(EVERY_TENANT);
+        drop(alive);
         loop {
             let next = {
                 let mut notifications = conn.client.notifications();
-                let mut heard = notifications.timeout_iter(Duration::from_secs(5));
+                let mut heard = notifications.timeout_iter(LOOK);
                 postgres::fallible_iterator::FallibleIterator::next(&mut heard)
+            };
+            let Some(alive) = changes.upgrade() else {
+                return;
             };
             match next {
                 Ok(Some(n)) => {
                     if n.process_id() != sender_pid.load(Ordering::Relaxed) {
-                        changes.heard(n.payload());
+                        alive.heard(n.payload());
                     }
                 }
                 // Quiet: make sure the connection is still there.
