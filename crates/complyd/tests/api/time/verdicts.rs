@@ -179,7 +179,7 @@ async fn devices_evaluated_before_coverage_was_recorded_are_counted_after_the_mi
     }
     let server = Server::start_in(dir, |_| {}).await;
     let c = admin(&server);
-    assert_eq!(verdicts(&c).await["devicesWithoutPolicy"], 0, "before");
+    // The migration's mark is taken by the background worker or by the settle, whichever first.
     settle(&c).await;
     assert_eq!(verdicts(&c).await["devicesWithoutPolicy"], 2);
 }
