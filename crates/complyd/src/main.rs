@@ -38,6 +38,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_target(false)
         .with_max_level(log_level())
         .init();
+    if log_level() >= tracing::Level::INFO {
+        complyd::common::access_log::start();
+    }
     let tls = args.tls_identity()?;
     let trusted_issuers = args.trusted_issuers()?;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
@@ -98,9 +101,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         engine_cmd::demo(&prepared, &data_dir).await?;
     }
     let extra = complyd::Extra { proxy, console };
-    prepared
-        .run_with(listener, extra, shutdown_signal())
-        .await?;
+    let ran = prepared.run_with(listener, extra, shutdown_signal()).await;
+    complyd::common::access_log::flush();
+    ran?;
     tracing::info!("stopped");
     Ok(())
 }

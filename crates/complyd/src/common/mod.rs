@@ -1,7 +1,9 @@
-//! What the layers share without depending on one another: the ids a request carries, the clock,
+//! What the layers share without depending on one another: the ids a request carries, the access
+//! log, the clock,
 //! the audiences and issuer of Graph's tokens, and the key lookup that `auth` checks complyd's own
 //! tokens with (implemented by `identity`). Nothing here uses another module of the crate.
 
+pub mod access_log;
 mod changes;
 mod clock;
 mod context;

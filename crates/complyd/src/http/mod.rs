@@ -18,7 +18,7 @@ pub mod throttle;
 pub use body::BodyLimits;
 
 use crate::auth::Authenticator;
-use crate::common::RequestContext;
+use crate::common::{access_log, RequestContext};
 use crate::error::ApiError;
 use crate::service::Service;
 use axum::extract::Request;
@@ -78,13 +78,14 @@ pub fn refused(method: &Method, path: &str, headers: &HeaderMap, err: &ApiError)
     let ctx = RequestContext::new(headers);
     let mut res = response::error(&ctx, err);
     stamp_ids(&mut res, &ctx);
-    tracing::info!(
-        method = %method,
-        path = %path.char_indices().nth(200).map_or(path, |(end, _)| &path[..end]),
-        status = res.status().as_u16(),
-        request_id = %ctx.request_id,
-        "request refused"
-    );
+    access_log::write(&access_log::Entry {
+        message: "request refused",
+        method: method.as_str(),
+        path,
+        status: res.status().as_u16(),
+        latency_us: None,
+        request_id: &ctx.request_id,
+    });
     res
 }
 
@@ -114,13 +115,13 @@ async fn envelope(mut req: Request, next: Next) -> Response {
         }
     };
     stamp_ids(&mut res, &ctx);
-    tracing::info!(
-        method = %method,
-        path = %path,
-        status = res.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
-        request_id = %ctx.request_id,
-        "request"
-    );
+    access_log::write(&access_log::Entry {
+        message: "request",
+        method: method.as_str(),
+        path: &path,
+        status: res.status().as_u16(),
+        latency_us: Some(started.elapsed().as_micros() as u64),
+        request_id: &ctx.request_id,
+    });
     res
 }

@@ -82,18 +82,29 @@ impl Daemon {
         if let Some(secret) = secret {
             cmd.args(["--jwt-secret", secret]);
         }
-        cmd.stdout(Stdio::piped())
-            .stderr(match std::env::var_os("COMPLYD_TEST_DAEMON_LOG") {
-                Some(path) => Stdio::from(
-                    std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(path)
-                        .expect("log"),
-                ),
-                None => Stdio::null(),
-            })
-            .kill_on_drop(true);
+        let log = std::env::var_os("COMPLYD_TEST_DAEMON_LOG").map(std::path::PathBuf::from);
+        Self::spawn(cmd, log.as_deref()).await
+    }
+
+    /// With its stderr appended to `log`.
+    pub(crate) async fn start_logging_to(data: &Path, secret: &str, log: &Path) -> Self {
+        let mut cmd = complyd(&["serve", "--listen", "127.0.0.1:0"], data);
+        cmd.args(["--jwt-secret", secret]);
+        Self::spawn(cmd, Some(log)).await
+    }
+
+    async fn spawn(mut cmd: Command, log: Option<&Path>) -> Self {
+        let stderr = match log {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("log"),
+            ),
+            None => Stdio::null(),
+        };
+        cmd.stdout(Stdio::piped()).stderr(stderr).kill_on_drop(true);
         let mut child = cmd.spawn().expect("spawn complyd");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
@@ -243,6 +254,49 @@ async fn sigterm_exits_zero_keeps_the_data_and_empties_the_log() {
             .expect(200)
             .json()["displayName"],
         "graceful"
+    );
+}
+
+#[tokio::test]
+async fn the_access_log_has_a_line_per_request_written_by_a_clean_stop_at_the_latest() {
+    let data = tempfile::tempdir().unwrap();
+    let log = data.path().join("stderr.log");
+    let daemon = Daemon::start_logging_to(data.path(), SECRET, &log).await;
+    let answered = daemon.test_client().get("v1.0", POLICIES).await.expect(200);
+    let refused = daemon
+        .client("not-a-token")
+        .get("beta", &format!("{POLICIES}?$top=1"))
+        .await
+        .expect(401);
+    let pid = daemon.child.id().expect("pid").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    assert_eq!(daemon.wait().await.code(), Some(0));
+
+    let text = std::fs::read_to_string(&log).expect("stderr");
+    let line_of = |resp: &Resp| {
+        let id = resp.header("request-id").expect("request-id");
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(&id)).collect();
+        assert_eq!(lines.len(), 1, "one line for request {id} in:\n{text}");
+        lines[0].to_string()
+    };
+    let ok = line_of(&answered);
+    assert!(
+        ok.contains("  INFO request method=GET path=/v1.0/deviceManagement/deviceCompliancePolicies status=200 latency_us="),
+        "{ok}"
+    );
+    let (stamp, _) = ok.split_once("  INFO").unwrap();
+    assert!(
+        stamp.len() == 27 && stamp.starts_with("20") && stamp.ends_with('Z'),
+        "RFC 3339 with microseconds: {stamp}"
+    );
+    let no = line_of(&refused);
+    assert!(
+        no.contains(" method=GET path=/beta/deviceManagement/deviceCompliancePolicies status=401"),
+        "{no}"
     );
 }
 
