@@ -431,6 +431,7 @@ async fn bad_query_options_name_the_offending_token() {
         ("$filter=nosuch eq 1", "nosuch"),
         ("$filter=displayName eq 5", "displayName"),
         ("$filter=frob(displayName)", "frob"),
+        ("$filter=startswith(displayName, 5)", "startswith"),
         ("$filter=displayName eq 'x' )", "position"),
         ("$orderby=nosuch", "nosuch"),
         ("$bogus=1", "$bogus"),

@@ -83,7 +83,11 @@ impl Binder<'_> {
         };
         let (subject, needle) = (self.operand(subject)?, self.operand(needle)?);
         for o in [&subject, &needle] {
-            if type_of(o).is_some_and(|t| t != Scalar::String) {
+            let not_text = match o {
+                Operand::Literal(lit) => !matches!(lit, Literal::String(_) | Literal::Null),
+                _ => type_of(o).is_some_and(|t| t != Scalar::String),
+            };
+            if not_text {
                 return Err(bad(format!(
                     "Invalid $filter: '{name}' needs string arguments."
                 )));

@@ -42,6 +42,30 @@ fn types_and_properties_are_checked() {
 }
 
 #[test]
+fn string_functions_take_strings_only() {
+    for filter in [
+        "startswith(userName, 'a')",
+        "contains(tolower(userName), 'a')",
+        "endswith(userName, null)",
+    ] {
+        assert!(bind_filter(STATUS, Version::V1, filter).is_ok(), "{filter}");
+    }
+    for filter in [
+        "startswith(userName, 5)",
+        "contains(userName, true)",
+        "endswith(userName, 2020-01-01T00:00:00Z)",
+        "startswith(5, 'a')",
+        "startswith(lastReportedDateTime, '2020')",
+    ] {
+        let err = bind_filter(STATUS, Version::V1, filter).err();
+        assert!(
+            err.is_some_and(|e| e.message.contains("needs string arguments")),
+            "{filter}"
+        );
+    }
+}
+
+#[test]
 fn casts_lambdas_and_isof_bind() {
     let c = bind_filter(
         POLICY,
