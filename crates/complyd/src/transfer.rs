@@ -2,7 +2,9 @@
 //! (`tenant`, a readable `path`, its store coordinates, `type` and `body`), for backups and for
 //! moving between stores. Long runs show their progress on a terminal and end with a summary.
 
-use crate::service::{mark_for_reevaluation, ENGINE_PARTITION};
+use crate::error::ApiError;
+use crate::service::time::resume_after_import;
+use crate::service::{imported_engine_row, mark_for_reevaluation, ENGINE_PARTITION};
 use crate::store::{Key, Store, StoreError};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -112,7 +114,7 @@ pub async fn import(store: &dyn Store, input: &mut dyn BufRead) -> anyhow::Resul
         if line.trim().is_empty() {
             continue;
         }
-        let value: Value =
+        let mut value: Value =
             serde_json::from_str(&line).map_err(|e| anyhow::anyhow!("line {}: {e}", index + 1))?;
         let key = Key {
             tenant: field(&value, "tenant", index + 1)?.to_string(),
@@ -124,10 +126,12 @@ pub async fn import(store: &dyn Store, input: &mut dyn BufRead) -> anyhow::Resul
             tenants.insert(key.tenant.clone());
         }
         let type_name = field(&value, "type", index + 1)?.to_string();
-        let body = value
-            .get("body")
-            .filter(|b| b.is_object())
+        let mut body = value
+            .get_mut("body")
+            .map(Value::take)
+            .filter(Value::is_object)
             .ok_or_else(|| anyhow::anyhow!("line {}: no 'body' object", index + 1))?;
+        imported_engine_row(&key.collection, &mut body);
         batch.push((key, type_name, body.to_string()));
         if batch.len() == BATCH {
             count += flush(store, &mut batch).await?;
@@ -141,17 +145,20 @@ pub async fn import(store: &dyn Store, input: &mut dyn BufRead) -> anyhow::Resul
     Ok(count)
 }
 
-/// Every imported tenant is re-evaluated when a server next runs on the store.
+/// Every imported tenant is re-evaluated when a server next runs on the store (which puts its
+/// devices' schedule back), and its simulated check-ins, if on, are scheduled again.
 async fn mark_tenants(store: &dyn Store, mut tenants: BTreeSet<String>) -> anyhow::Result<()> {
     tenants.remove(ENGINE_PARTITION);
     store
-        .write(move |tx| -> Result<(), StoreError> {
+        .write(move |tx| -> Result<(), ApiError> {
             for tenant in &tenants {
                 mark_for_reevaluation(tx, tenant)?;
+                resume_after_import(tx, tenant)?;
             }
             Ok(())
         })
-        .await?;
+        .await
+        .map_err(|e| anyhow::anyhow!("marking the imported tenants: {}", e.message()))?;
     Ok(())
 }
 

@@ -33,8 +33,8 @@ pub use deliveries::{
     SmtpRelay, DELIVERIES_PAGE_LIMIT, DELIVERY_BATCH, DELIVERY_PARTITION, POLL as DELIVERY_POLL,
 };
 pub use engine::{
-    mark as mark_for_reevaluation, Demo, FleetSpec, FleetSummary, MARKS_TENANT as ENGINE_PARTITION,
-    MAX_FLEET, MAX_FLEET_HTTP,
+    imported as imported_engine_row, mark as mark_for_reevaluation, Demo, FleetSpec, FleetSummary,
+    MARKS_TENANT as ENGINE_PARTITION, MAX_FLEET, MAX_FLEET_HTTP,
 };
 pub use fidelity::Fidelity;
 pub use json::JsonObject;

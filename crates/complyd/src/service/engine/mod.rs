@@ -229,6 +229,16 @@ fn read_device(
     Ok((row.type_name, parse_body(&row.body)?))
 }
 
+/// An imported row's body as it is to be stored: a hidden record loses its plans (see
+/// [`plan::without_plans`]); any other row is kept as it is.
+pub fn imported(collection: &str, body: &mut Value) {
+    if collection == EVALUATION {
+        if let Some(record) = body.as_object_mut() {
+            plan::without_plans(record);
+        }
+    }
+}
+
 /// The hidden record of one device.
 fn evaluation_key(tenant: &str, device: &str) -> crate::store::Key {
     results::key(tenant, EVALUATION, device, device)

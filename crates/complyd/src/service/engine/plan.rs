@@ -170,6 +170,19 @@ impl Planner<'_> {
     }
 }
 
+/// A hidden record as an import brings it, without its plans: the schedule's items are the
+/// store's, not entities, so an export does not carry them. The record keeps since when each
+/// policy fails and what has fired; without the plans, the first evaluation after the import
+/// puts the same items back on the schedule.
+pub fn without_plans(record: &mut Map<String, Value>) {
+    record.remove("staleAt");
+    if let Some(Value::Object(policies)) = record.get_mut("policies") {
+        for entry in policies.values_mut().filter_map(Value::as_object_mut) {
+            entry.remove("plan");
+        }
+    }
+}
+
 /// Records that `instance` of the policy fired on the device (`entry`: the policy's part of the
 /// hidden record).
 pub fn mark_fired(entry: &mut Map<String, Value>, instance: &str) {

@@ -33,7 +33,6 @@ fn item(tenant: &str, at: i64, after_seq: Option<i64>) -> DueItem {
 impl Engine {
     /// Starts simulated check-ins from `start` (the first round one cadence later), or stops them.
     pub fn simulate_check_ins(
-        &self,
         tx: &mut dyn WriteTx,
         tenant: &str,
         start: Option<i64>,

@@ -267,6 +267,19 @@ impl Service {
     }
 }
 
+/// After an import (which carries the clock but not the schedule): a tenant whose clock simulates
+/// check-ins has its next round put back, one cadence from the clock's now.
+pub fn resume_after_import(
+    tx: &mut dyn crate::store::WriteTx,
+    tenant: &str,
+) -> Result<(), ApiError> {
+    let clock = TenantClock::read(tx, tenant)?;
+    if clock.simulate_check_ins {
+        Engine::simulate_check_ins(tx, tenant, Some(clock.now_ms()))?;
+    }
+    Ok(())
+}
+
 /// One write of a firing: takes the items due, earliest first, and fires each at its time (or
 /// the clock's now, if later). The clock stays where it is until a batch finds nothing left due:
 /// that one moves it to the target (so a move cut short by a crash is finished by asking again,
@@ -287,7 +300,7 @@ fn fire_batch(
         if let Some(simulate) = wanted.simulate_check_ins {
             clock.simulate_check_ins = simulate;
             clock.write(tx, tenant)?;
-            engine.simulate_check_ins(tx, tenant, simulate.then(|| clock.now_ms()))?;
+            Engine::simulate_check_ins(tx, tenant, simulate.then(|| clock.now_ms()))?;
         }
     }
     let start = clock.now_ms();

@@ -72,3 +72,52 @@ async fn the_schedule_lists_what_a_move_would_fire_and_fires_nothing() {
         assert!(!refused.error_message().is_empty(), "{why}");
     }
 }
+
+#[tokio::test]
+async fn an_export_imported_into_a_new_store_keeps_the_schedule() {
+    let server = Server::start().await;
+    let (c, id) = failing_iphone(&server, |t| {
+        vec![action("block", 0), email(24, t), action("remoteLock", 120)]
+    })
+    .await;
+    move_clock(&c, &json!({"simulateCheckIns": true}))
+        .await
+        .expect(200);
+    let before = listed(&schedule(&c, "").await.expect(200).json());
+    assert_eq!(
+        before.len(),
+        4,
+        "simulated check-ins, notification, remoteLock, stale check-in: {before:?}"
+    );
+    let source = server.stop().await;
+
+    let file = source.path().join("tenant.ndjson");
+    crate::stores::run(crate::stores::export(
+        source.path(),
+        test_store(source.path()),
+        &file,
+    ))
+    .await;
+    let target = tempfile::tempdir().unwrap();
+    let mut import = crate::durability::complyd(&["import"], target.path());
+    import.arg(&file);
+    crate::stores::run(import).await;
+
+    let server = Server::start_in(target, |_| {}).await;
+    let c = admin(&server);
+    crate::engine::settle(&c).await;
+    assert_eq!(clock(&c).await["now"], "2031-03-01T09:00:00Z");
+    assert_eq!(listed(&schedule(&c, "").await.expect(200).json()), before);
+    // And it fires there: the notification a day on, and the check-in rounds every 8 hours.
+    let moved = advance(&c, "P2D").await;
+    let fired = moved["fired"].as_array().unwrap();
+    let of = |kind: &str| {
+        fired
+            .iter()
+            .filter(|f| f["actionType"] == kind || f["kind"] == kind)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of("notification").len(), 1, "{moved}");
+    assert_eq!(of("notification")[0]["managedDeviceId"], id);
+    assert_eq!(of("simulatedCheckIns").len(), 6, "{moved}");
+}
