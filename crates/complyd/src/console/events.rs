@@ -7,8 +7,7 @@
 use super::request::Ctx;
 use super::Console;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, Uri};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,18 +52,14 @@ impl Watch {
     }
 }
 
-pub async fn stream(State(console): State<Arc<Console>>, headers: HeaderMap, uri: Uri) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::GET).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+pub async fn stream(ctx: Ctx) -> Response {
     let watch = Watch {
-        seen: console.changes.version(&ctx.user.tenant),
+        seen: ctx.console.changes.version(&ctx.user.tenant),
         tenant: ctx.user.tenant.clone(),
         session: ctx.session.id.clone(),
-        console: console.clone(),
+        console: ctx.console.clone(),
         quiet: 0,
-        stopping: console.stopping.clone(),
+        stopping: ctx.console.stopping.clone(),
     };
     let first = futures_util::stream::once(async {
         Ok::<_, std::convert::Infallible>(Bytes::from_static(b"retry: 3000\n\n"))

@@ -8,7 +8,8 @@ use super::{view, Console};
 use crate::common::{cookie, host};
 use crate::identity::Endpoint;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -33,6 +34,18 @@ pub struct Ctx {
     pub host: String,
 }
 
+/// A handler that takes a `Ctx` runs signed in; any other request gets [`Ctx::of`]'s answer.
+impl FromRequestParts<Arc<Console>> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        console: &Arc<Console>,
+    ) -> Result<Self, Response> {
+        Self::of(console, &parts.headers, &parts.uri, &parts.method).await
+    }
+}
+
 impl Ctx {
     /// The signed-in context of a request, or the answer to give instead: a redirect to the
     /// sign-in for a page, 401 for anything else (a form, the event stream).
@@ -46,7 +59,8 @@ impl Ctx {
             .path_and_query()
             .map_or("/console".to_string(), |p| p.as_str().to_string());
         let not_signed_in = || {
-            if method == Method::GET && here != "/console/events" {
+            let page = method == Method::GET || method == Method::HEAD;
+            if page && here != "/console/events" {
                 let target = path_with("/console/signin", &[("return", here.clone())]);
                 redirect(&target)
             } else {

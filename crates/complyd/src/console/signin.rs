@@ -226,16 +226,7 @@ pub async fn refresh(console: &Console, host: &str, tokens: &Tokens) -> Result<T
 
 /// `POST /console/signout` (with the CSRF token): the refresh token revoked, the session ended,
 /// the cookie cleared.
-pub async fn sign_out(
-    State(console): State<Arc<Console>>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::POST).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+pub async fn sign_out(ctx: Ctx, headers: HeaderMap, body: Body) -> Response {
     if super::request::Form::read(&ctx, &headers, body)
         .await
         .is_err()
@@ -247,19 +238,19 @@ pub async fn sign_out(
         if let Some(token) = refresh {
             let form = [("token", token.as_str()), ("client_id", CONSOLE_CLIENT_ID)];
             let path = format!("{}/oauth2/v2.0/revoke", ctx.user.tenant);
-            if let Err(why) = token_request(&console, &ctx.host, &path, &form).await {
+            if let Err(why) = token_request(&ctx.console, &ctx.host, &path, &form).await {
                 tracing::warn!(error = %why, "the console's refresh token was not revoked");
             }
         }
     }
-    console.sessions.end(&ctx.session.id);
+    ctx.console.sessions.end(&ctx.session.id);
     let page = view::message_page_with_link(
         StatusCode::OK,
         "Signed out",
         "You are signed out of the console.",
         ("/console/signin", "Sign in again"),
     );
-    with_cookie(page, &session::set_cookie(None, console.secure))
+    with_cookie(page, &session::set_cookie(None, ctx.console.secure))
 }
 
 #[cfg(test)]

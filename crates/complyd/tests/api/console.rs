@@ -656,3 +656,41 @@ async fn the_overview_shows_the_trend_and_the_devices_no_policy_covers_and_users
         device.body
     );
 }
+
+#[tokio::test]
+async fn without_a_session_a_page_sends_to_the_sign_in_and_a_form_is_refused() {
+    let server = Server::start_console().await;
+    let origin = server.console.clone().expect("the console");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (method, path) in [
+        (reqwest::Method::GET, "/console/devices?page=2"),
+        (reqwest::Method::HEAD, "/console/users"),
+        (reqwest::Method::GET, "/console/policies/some-id"),
+    ] {
+        let answer = http
+            .request(method.clone(), format!("{origin}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 303, "{method} {path}");
+        let to = answer.headers()["location"].to_str().unwrap().to_string();
+        assert!(to.starts_with("/console/signin?return="), "{to}");
+    }
+    for path in [
+        "/console/devices/some-id/checkin",
+        "/console/policies/some-id/assign",
+        "/console/signout",
+    ] {
+        let answer = http
+            .post(format!("{origin}{path}"))
+            .form(&[("report", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 401, "POST {path}");
+        assert!(answer.text().await.unwrap().contains("Sign in again"));
+    }
+}

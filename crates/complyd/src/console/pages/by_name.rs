@@ -5,11 +5,9 @@ use super::{literal, PAGE_ROWS};
 use crate::console::api::path_with;
 use crate::console::request::{query, Ctx};
 use crate::console::view::{self, E};
-use crate::console::Console;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Uri;
 use axum::response::Response;
 use serde_json::Value;
-use std::sync::Arc;
 
 pub struct ByName {
     /// The console page's path, and its title.
@@ -26,11 +24,7 @@ pub struct ByName {
 }
 
 impl ByName {
-    pub async fn show(&self, console: &Arc<Console>, headers: HeaderMap, uri: Uri) -> Response {
-        let ctx = match Ctx::of(console, &headers, &uri, &Method::GET).await {
-            Ok(ctx) => ctx,
-            Err(res) => return res,
-        };
+    pub async fn show(&self, ctx: Ctx, uri: Uri) -> Response {
         let params = query(&uri);
         let name = params.get("name").map_or("", String::as_str);
         let mut body = format!(

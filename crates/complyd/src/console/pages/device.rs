@@ -5,15 +5,13 @@ use super::{when, DEVICE_WRITERS};
 use crate::console::api::{path_with, segment};
 use crate::console::request::{query, redirect, Ctx, Form};
 use crate::console::view::{self, badge, E};
-use crate::console::Console;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write;
-use std::sync::Arc;
 
 fn seconds(text: &Value) -> Option<i64> {
     odata::value::DateTimeOffset::parse(text.as_str()?).map(|t| t.to_unix_seconds())
@@ -31,16 +29,7 @@ fn countdown(now: &Value, end: &Value) -> Option<String> {
     ))
 }
 
-pub async fn show(
-    State(console): State<Arc<Console>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::GET).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+pub async fn show(ctx: Ctx, Path(id): Path<String>, uri: Uri) -> Response {
     let params = query(&uri);
     let base = format!("/beta/deviceManagement/managedDevices/{}", segment(&id));
     let states_path = format!("{base}/deviceCompliancePolicyStates");
@@ -222,16 +211,11 @@ fn check_in_form(ctx: &Ctx, id: &str, report: &str) -> String {
 
 /// `POST /console/devices/{id}/checkin` (`report`): the device checks in with that state.
 pub async fn check_in(
-    State(console): State<Arc<Console>>,
+    ctx: Ctx,
     Path(id): Path<String>,
     headers: HeaderMap,
-    uri: Uri,
     body: Body,
 ) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::POST).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
     let form = match Form::read(&ctx, &headers, body).await {
         Ok(form) => form,
         Err(res) => return res,

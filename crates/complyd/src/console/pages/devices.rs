@@ -5,13 +5,10 @@ use super::{literal, when, PAGE_ROWS};
 use crate::console::api::path_with;
 use crate::console::request::{query, Ctx};
 use crate::console::view::{self, badge, E};
-use crate::console::Console;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Uri;
 use axum::response::Response;
 use std::collections::HashMap;
 use std::fmt::Write;
-use std::sync::Arc;
 
 const VERDICTS: [&str; 5] = [
     "compliant",
@@ -117,11 +114,7 @@ pub fn row(d: &serde_json::Value, with_user: bool) -> Vec<String> {
     out
 }
 
-pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: Uri) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::GET).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+pub async fn list(ctx: Ctx, uri: Uri) -> Response {
     let params = query(&uri);
     let chosen = |name: &str| params.get(name).map_or("", String::as_str);
     let mut body = format!(

@@ -1,13 +1,11 @@
 //! The directory's groups, by name, a page at a time.
 
 use super::by_name::ByName;
+use crate::console::request::Ctx;
 use crate::console::view::{self, E};
-use crate::console::Console;
-use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
+use axum::http::Uri;
 use axum::response::Response;
 use serde_json::Value;
-use std::sync::Arc;
 
 const GROUPS: ByName = ByName {
     path: "/console/groups",
@@ -32,6 +30,6 @@ fn row(g: &Value) -> Vec<String> {
     ]
 }
 
-pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: Uri) -> Response {
-    GROUPS.show(&console, headers, uri).await
+pub async fn list(ctx: Ctx, uri: Uri) -> Response {
+    GROUPS.show(ctx, uri).await
 }

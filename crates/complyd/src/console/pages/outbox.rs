@@ -5,20 +5,13 @@ use super::{when, PAGE_ROWS};
 use crate::console::api::path_with;
 use crate::console::request::{query, Ctx};
 use crate::console::view::{self, E};
-use crate::console::Console;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Uri;
 use axum::response::Response;
 use std::fmt::Write;
-use std::sync::Arc;
 
 const KINDS: [&str; 2] = ["noncomplianceNotification", "testMessage"];
 
-pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: Uri) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::GET).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+pub async fn list(ctx: Ctx, uri: Uri) -> Response {
     let params = query(&uri);
     let kind = params
         .get("kind")

@@ -7,13 +7,9 @@ use crate::console::api::path_with;
 use crate::console::request::Ctx;
 use crate::console::view::label;
 use crate::console::view::{self, E};
-use crate::console::Console;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use serde_json::Value;
 use std::fmt::Write;
-use std::sync::Arc;
 
 /// The verdicts shown, with the summary's counter, the swatch class and the colour.
 const VERDICTS: [(&str, &str, &str, &str); 5] = [
@@ -29,11 +25,7 @@ const VERDICTS: [(&str, &str, &str, &str); 5] = [
     ("error", "errorDeviceCount", "s-err", "#7c3aed"),
 ];
 
-pub async fn show(State(console): State<Arc<Console>>, headers: HeaderMap, uri: Uri) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::GET).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+pub async fn show(ctx: Ctx) -> Response {
     let settings_path = path_with(
         "/v1.0/deviceManagement/deviceCompliancePolicySettingStateSummaries",
         &[

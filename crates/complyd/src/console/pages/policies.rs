@@ -5,18 +5,11 @@ use super::{platform, PAGE_ROWS, POLICY_WRITERS};
 use crate::console::api::{path_with, segment};
 use crate::console::request::{query, Ctx};
 use crate::console::view::{self, E};
-use crate::console::Console;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Uri;
 use axum::response::Response;
 use serde_json::Value;
-use std::sync::Arc;
 
-pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: Uri) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::GET).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+pub async fn list(ctx: Ctx, uri: Uri) -> Response {
     let params = query(&uri);
     let mut api = vec![
         ("$select", "id,displayName,lastModifiedDateTime".to_string()),

@@ -6,14 +6,12 @@ use super::{literal, platform, when, PAGE_ROWS, POLICY_WRITERS};
 use crate::console::api::{next_skiptoken, path_with, segment};
 use crate::console::request::{query, redirect, Ctx, Form};
 use crate::console::view::{self, badge, E};
-use crate::console::Console;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
 use std::fmt::Write;
-use std::sync::Arc;
 
 /// What a policy body holds besides its settings.
 pub const NOT_SETTINGS: [&str; 12] = [
@@ -57,16 +55,7 @@ fn base(id: &str) -> String {
     )
 }
 
-pub async fn show(
-    State(console): State<Arc<Console>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::GET).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+pub async fn show(ctx: Ctx, Path(id): Path<String>, uri: Uri) -> Response {
     let params = query(&uri);
     let policy_path = format!(
         "{}?$expand=assignments,scheduledActionsForRule($expand=scheduledActionConfigurations)",
@@ -441,17 +430,7 @@ fn status_table(answer: &Value) -> String {
 
 /// `POST /console/policies/{id}/assign` (`target`, `mode`): the policy's assignments with one
 /// more, sent to its `assign` action.
-pub async fn assign(
-    State(console): State<Arc<Console>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::POST).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+pub async fn assign(ctx: Ctx, Path(id): Path<String>, headers: HeaderMap, body: Body) -> Response {
     let form = match Form::read(&ctx, &headers, body).await {
         Ok(form) => form,
         Err(res) => return res,

@@ -309,11 +309,7 @@ fn what_if(answer: &Value) -> String {
     out
 }
 
-pub async fn new(State(console): State<Arc<Console>>, headers: HeaderMap, uri: Uri) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::GET).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+pub async fn new(ctx: Ctx) -> Response {
     let (kind, _, settings) = TYPES[0];
     let fields = Fields {
         kind: kind.into(),
@@ -324,16 +320,7 @@ pub async fn new(State(console): State<Arc<Console>>, headers: HeaderMap, uri: U
     form_page(&ctx, None, &fields, "").await
 }
 
-pub async fn edit(
-    State(console): State<Arc<Console>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::GET).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+pub async fn edit(ctx: Ctx, Path(id): Path<String>) -> Response {
     let path = format!(
         "/beta/deviceManagement/deviceCompliancePolicies/{}?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)",
         segment(&id)

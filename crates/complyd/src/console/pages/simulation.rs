@@ -135,11 +135,7 @@ async fn render(ctx: &Ctx, preview: Option<&str>, notice: &str) -> Response {
     view::page(ctx, "/console/simulation", "Simulation", &body)
 }
 
-pub async fn show(State(console): State<Arc<Console>>, headers: HeaderMap, uri: Uri) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::GET).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+pub async fn show(ctx: Ctx, uri: Uri) -> Response {
     let params = query(&uri);
     let preview = params.get("preview").filter(|p| plain_duration(p)).cloned();
     render(&ctx, preview.as_deref(), "").await

@@ -4,22 +4,10 @@ use super::PAGE_ROWS;
 use crate::console::api::{path_with, segment};
 use crate::console::request::Ctx;
 use crate::console::view::{self, E};
-use crate::console::Console;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, Uri};
+use axum::extract::Path;
 use axum::response::Response;
-use std::sync::Arc;
 
-pub async fn show(
-    State(console): State<Arc<Console>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let ctx = match Ctx::of(&console, &headers, &uri, &Method::GET).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
+pub async fn show(ctx: Ctx, Path(id): Path<String>) -> Response {
     let base = format!("/v1.0/users/{}", segment(&id));
     let devices_path = path_with(
         &format!("{base}/managedDevices"),

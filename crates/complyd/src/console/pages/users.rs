@@ -1,13 +1,11 @@
 //! The directory's users, by name, a page at a time, each with a link to their page.
 
 use super::by_name::ByName;
+use crate::console::request::Ctx;
 use crate::console::view::{self, E};
-use crate::console::Console;
-use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
+use axum::http::Uri;
 use axum::response::Response;
 use serde_json::Value;
-use std::sync::Arc;
 
 const USERS: ByName = ByName {
     path: "/console/users",
@@ -41,6 +39,6 @@ fn row(u: &Value) -> Vec<String> {
     ]
 }
 
-pub async fn list(State(console): State<Arc<Console>>, headers: HeaderMap, uri: Uri) -> Response {
-    USERS.show(&console, headers, uri).await
+pub async fn list(ctx: Ctx, uri: Uri) -> Response {
+    USERS.show(ctx, uri).await
 }
