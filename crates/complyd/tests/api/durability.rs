@@ -137,6 +137,17 @@ impl Daemon {
         self.client(&token_for(&claims(json!({}))))
     }
 
+    /// SIGTERM (a clean stop), then its exit.
+    pub(crate) async fn terminate(self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("pid").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        self.wait().await
+    }
+
     pub(crate) async fn wait(mut self) -> std::process::ExitStatus {
         tokio::time::timeout(Duration::from_secs(20), self.child.wait())
             .await
@@ -230,13 +241,7 @@ async fn sigterm_exits_zero_keeps_the_data_and_empties_the_log() {
     let data = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(data.path(), Some(SECRET)).await;
     let id = daemon.test_client().create_policy("v1.0", "graceful").await;
-    let pid = daemon.child.id().expect("pid").to_string();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
-    let exit = daemon.wait().await;
+    let exit = daemon.terminate().await;
     assert_eq!(exit.code(), Some(0), "SIGTERM exits 0: {exit:?}");
     if test_store(data.path()).is_none() {
         // SQLite: a clean stop copies the WAL into the database, so the next start reads no log.
@@ -268,13 +273,7 @@ async fn the_access_log_has_a_line_per_request_written_by_a_clean_stop_at_the_la
         .get("beta", &format!("{POLICIES}?$top=1"))
         .await
         .expect(401);
-    let pid = daemon.child.id().expect("pid").to_string();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
-    assert_eq!(daemon.wait().await.code(), Some(0));
+    assert_eq!(daemon.terminate().await.code(), Some(0));
 
     let text = std::fs::read_to_string(&log).expect("stderr");
     let line_of = |resp: &Resp| {
