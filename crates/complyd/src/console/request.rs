@@ -8,7 +8,7 @@ use super::{view, Console};
 use crate::common::{cookie, host};
 use crate::identity::Endpoint;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -43,6 +43,23 @@ impl FromRequestParts<Arc<Console>> for Ctx {
         console: &Arc<Console>,
     ) -> Result<Self, Response> {
         Self::of(console, &parts.headers, &parts.uri, &parts.method).await
+    }
+}
+
+/// A signed-in form: its context, and the form with its CSRF token checked.
+pub struct Signed {
+    pub ctx: Ctx,
+    pub form: Form,
+}
+
+impl FromRequest<Arc<Console>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, console: &Arc<Console>) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let ctx = Ctx::from_request_parts(&mut parts, console).await?;
+        let form = Form::read(&ctx, &parts.headers, body).await?;
+        Ok(Self { ctx, form })
     }
 }
 

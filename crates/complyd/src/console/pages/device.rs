@@ -3,11 +3,10 @@
 
 use super::{when, DEVICE_WRITERS};
 use crate::console::api::{path_with, segment};
-use crate::console::request::{query, redirect, Ctx, Form};
+use crate::console::request::{query, redirect, Ctx, Signed};
 use crate::console::view::{self, badge, E};
-use axum::body::Body;
 use axum::extract::Path;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{Method, Uri};
 use axum::response::Response;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -210,16 +209,7 @@ fn check_in_form(ctx: &Ctx, id: &str, report: &str) -> String {
 }
 
 /// `POST /console/devices/{id}/checkin` (`report`): the device checks in with that state.
-pub async fn check_in(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let form = match Form::read(&ctx, &headers, body).await {
-        Ok(form) => form,
-        Err(res) => return res,
-    };
+pub async fn check_in(Path(id): Path<String>, Signed { ctx, form }: Signed) -> Response {
     let report = form.get("report");
     let failed = match serde_json::from_str::<Value>(if report.trim().is_empty() {
         "{}"

@@ -4,11 +4,10 @@
 
 use super::{literal, platform, when, PAGE_ROWS, POLICY_WRITERS};
 use crate::console::api::{next_skiptoken, path_with, segment};
-use crate::console::request::{query, redirect, Ctx, Form};
+use crate::console::request::{query, redirect, Ctx, Signed};
 use crate::console::view::{self, badge, E};
-use axum::body::Body;
 use axum::extract::Path;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{Method, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -430,11 +429,7 @@ fn status_table(answer: &Value) -> String {
 
 /// `POST /console/policies/{id}/assign` (`target`, `mode`): the policy's assignments with one
 /// more, sent to its `assign` action.
-pub async fn assign(ctx: Ctx, Path(id): Path<String>, headers: HeaderMap, body: Body) -> Response {
-    let form = match Form::read(&ctx, &headers, body).await {
-        Ok(form) => form,
-        Err(res) => return res,
-    };
+pub async fn assign(Path(id): Path<String>, Signed { ctx, form }: Signed) -> Response {
     let exclude = form.get("mode") == "exclude";
     let target = match form.get("target") {
         "allDevices" => json!({"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}),

@@ -5,16 +5,13 @@
 use super::policy::NOT_SETTINGS;
 use super::POLICY_WRITERS;
 use crate::console::api::{path_with, segment, Failure};
-use crate::console::request::{redirect, Ctx, Form};
+use crate::console::request::{redirect, Ctx, Form, Signed};
 use crate::console::view::{self, badge, E};
-use crate::console::Console;
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::Path;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 use std::fmt::Write;
-use std::sync::Arc;
 
 /// The policy types the form offers, with the settings it starts from.
 const TYPES: [(&str, &str, &str); 4] = [
@@ -332,42 +329,17 @@ pub async fn edit(ctx: Ctx, Path(id): Path<String>) -> Response {
 }
 
 /// `POST /console/policies`: the what-if, or the new policy.
-pub async fn create(
-    State(console): State<Arc<Console>>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Response {
-    submitted(&console, &headers, &uri, body, None).await
+pub async fn create(signed: Signed) -> Response {
+    submitted(signed, None).await
 }
 
 /// `POST /console/policies/{id}`: the what-if, or the policy saved (settings by PATCH, actions
 /// by `scheduleActionsForRules`).
-pub async fn update(
-    State(console): State<Arc<Console>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Response {
-    submitted(&console, &headers, &uri, body, Some(&id)).await
+pub async fn update(Path(id): Path<String>, signed: Signed) -> Response {
+    submitted(signed, Some(&id)).await
 }
 
-async fn submitted(
-    console: &Arc<Console>,
-    headers: &HeaderMap,
-    uri: &Uri,
-    body: Body,
-    editing: Option<&str>,
-) -> Response {
-    let ctx = match Ctx::of(console, headers, uri, &Method::POST).await {
-        Ok(ctx) => ctx,
-        Err(res) => return res,
-    };
-    let form = match Form::read(&ctx, headers, body).await {
-        Ok(form) => form,
-        Err(res) => return res,
-    };
+async fn submitted(Signed { ctx, form }: Signed, editing: Option<&str>) -> Response {
     let fields = Fields::from_form(&form);
     let policy = match fields.with_actions() {
         Ok(policy) => policy,

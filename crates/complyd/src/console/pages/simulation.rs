@@ -3,16 +3,12 @@
 
 use super::{when, CLOCK_WRITERS};
 use crate::console::api::{path_with, Failure};
-use crate::console::request::{query, Ctx, Form};
+use crate::console::request::{query, Ctx, Signed};
 use crate::console::view::{self, E};
-use crate::console::Console;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
 use std::fmt::Write;
-use std::sync::Arc;
 
 /// Who may generate a fleet: it writes the directory and managed devices.
 const FLEET_WRITERS: [&str; 2] = [
@@ -141,28 +137,8 @@ pub async fn show(ctx: Ctx, uri: Uri) -> Response {
     render(&ctx, preview.as_deref(), "").await
 }
 
-async fn signed_form(
-    console: &Arc<Console>,
-    headers: &HeaderMap,
-    uri: &Uri,
-    body: Body,
-) -> Result<(Ctx, Form), Response> {
-    let ctx = Ctx::of(console, headers, uri, &Method::POST).await?;
-    let form = Form::read(&ctx, headers, body).await?;
-    Ok((ctx, form))
-}
-
 /// `POST /console/simulation/clock` (`advanceBy`, `freeze` or `simulateCheckIns`).
-pub async fn clock(
-    State(console): State<Arc<Console>>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Response {
-    let (ctx, form) = match signed_form(&console, &headers, &uri, body).await {
-        Ok(pair) => pair,
-        Err(res) => return res,
-    };
+pub async fn clock(Signed { ctx, form }: Signed) -> Response {
     let mut request = serde_json::Map::new();
     if !form.get("advanceBy").is_empty() {
         request.insert("advanceBy".into(), json!(form.get("advanceBy")));
@@ -192,16 +168,7 @@ pub async fn clock(
 }
 
 /// `POST /console/simulation/fleet` (`users`, `devices`, `seed`).
-pub async fn fleet(
-    State(console): State<Arc<Console>>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Response {
-    let (ctx, form) = match signed_form(&console, &headers, &uri, body).await {
-        Ok(pair) => pair,
-        Err(res) => return res,
-    };
+pub async fn fleet(Signed { ctx, form }: Signed) -> Response {
     let mut request = serde_json::Map::new();
     let mut notice = String::new();
     for name in ["users", "devices", "seed"] {
