@@ -1,7 +1,7 @@
 //! `$filter` expressions as conditions: logic, comparisons, `in`, string tests, `isof` and
 //! lambdas.
 
-use super::operand::{coerce, compatible, type_of};
+use super::operand::{coerce, compatible, fits, type_of};
 use super::resolve::Resolved;
 use super::{bad, Binder, Compare, Condition, Element, Literal, Operand, Scalar, StringTest};
 use crate::query::filter::{BinOp, Expr, Logic};
@@ -83,11 +83,7 @@ impl Binder<'_> {
         };
         let (subject, needle) = (self.operand(subject)?, self.operand(needle)?);
         for o in [&subject, &needle] {
-            let not_text = match o {
-                Operand::Literal(lit) => !matches!(lit, Literal::String(_) | Literal::Null),
-                _ => type_of(o).is_some_and(|t| t != Scalar::String),
-            };
-            if not_text {
+            if !fits(o, &Scalar::String) {
                 return Err(bad(format!(
                     "Invalid $filter: '{name}' needs string arguments."
                 )));

@@ -117,7 +117,7 @@ impl Binder<'_> {
         } else {
             Scalar::DateTimeOffset
         };
-        if type_of(&arg).is_some_and(|t| t != want) {
+        if !fits(&arg, &want) {
             return Err(bad(format!(
                 "Invalid $filter: '{name}' needs an argument of type {want:?}."
             )));
@@ -126,6 +126,20 @@ impl Binder<'_> {
             func,
             args: vec![arg],
         })
+    }
+}
+
+/// Whether an operand can be a function's argument of type `want`: a property or call of that
+/// type, a literal of that kind, or `null`.
+pub(super) fn fits(o: &Operand, want: &Scalar) -> bool {
+    match o {
+        Operand::Literal(lit) => matches!(
+            (lit, want),
+            (Literal::Null, _)
+                | (Literal::String(_), Scalar::String)
+                | (Literal::DateTimeOffset(_), Scalar::DateTimeOffset)
+        ),
+        _ => type_of(o).is_none_or(|t| t == *want),
     }
 }
 

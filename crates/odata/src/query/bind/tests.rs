@@ -66,6 +66,22 @@ fn string_functions_take_strings_only() {
 }
 
 #[test]
+fn one_argument_functions_check_a_literal_argument_too() {
+    for (filter, want) in [
+        ("tolower(5) eq 'a'", "String"),
+        ("length(true) eq 1", "String"),
+        ("year('2020') eq 2020", "DateTimeOffset"),
+    ] {
+        let err = bind_filter(STATUS, Version::V1, filter).err();
+        assert!(
+            err.is_some_and(|e| e.message.contains(&format!("an argument of type {want}"))),
+            "{filter}"
+        );
+    }
+    assert!(bind_filter(STATUS, Version::V1, "year(2020-01-01T00:00:00Z) eq 2020").is_ok());
+}
+
+#[test]
 fn casts_lambdas_and_isof_bind() {
     let c = bind_filter(
         POLICY,
