@@ -26,6 +26,9 @@ struct Shared {
     arrived: Condvar,
     /// Lines written (requests waiting for room wait on it).
     drained: Condvar,
+    /// Held while a batch is written, so that `flush` at a stop waits for a batch the writer
+    /// thread has taken and lines reach stderr in order.
+    writing: Mutex<()>,
 }
 
 /// One request, as its line shows it.
@@ -94,6 +97,9 @@ impl Shared {
 
     /// Takes the pending lines and writes them in one go.
     fn write_pending(&self, out: &mut dyn Write) {
+        let Ok(_writing) = self.writing.lock() else {
+            return;
+        };
         let batch = match self.pending.lock() {
             Ok(mut pending) => std::mem::take(&mut *pending),
             Err(_) => return,
