@@ -8,7 +8,7 @@ use crate::store::{SortValue, StoreError};
 use odata::value::DateTimeOffset;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value as SqlValue, ValueRef};
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 
 /// 2 KiB pages: a create dirties one leaf page in each of the four indexes of a device status
@@ -18,11 +18,15 @@ use std::path::Path;
 const PAGE_SIZE: i64 = 2048;
 
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
+    // A commit's WAL frames are written in a few large writes rather than two per page (the
+    // `wal-buffer` crate, which is sound under `synchronous=FULL`, set below).
+    let vfs = wal_buffer::register()?;
+    let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Takes effect only when the database file is created (before WAL mode is set).
     conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
+    // Every answered write is durable; wal-buffer also relies on this.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // 8 MiB of page cache per connection (negative = KiB); a reset WAL is cut back to 64 MiB

@@ -1,0 +1,379 @@
+//! A SQLite VFS that writes each commit's WAL frames in one `pwrite` instead of two per page.
+//!
+//! SQLite appends a commit to the write-ahead log frame by frame: a 24-byte header and a page
+//! each, two `pwrite`s per dirty page, and then (with `synchronous=FULL`) one `fsync`. This VFS
+//! wraps the default one and, for WAL files only, gathers contiguous writes in memory and writes
+//! them out as one when SQLite next syncs, reads, truncates, sizes or closes the file, or when
+//! 128 KiB are pending. Every other file (the database, journals, temporary files) goes straight
+//! through.
+//!
+//! **Why it is sound, and its one condition.** In WAL mode a commit becomes visible to other
+//! connections only when the writer publishes it in the shared WAL index, and with
+//! `synchronous=FULL` (or `EXTRA`) SQLite syncs the WAL *before* that: everything pending is
+//! written at the sync, so by the time any reader can look for a frame it is in the file, and on
+//! disk, exactly as without this VFS. A crash before the sync loses only frames of a commit that
+//! was never published (nor answered); recovery ignores them as it ignores a torn write. Under
+//! `synchronous=NORMAL` a commit is published without a sync, so readers could look for frames
+//! still pending here: **use this VFS only with `synchronous=FULL` or `EXTRA`.**
+//!
+//! This is the workspace's only `unsafe` code (FFI with SQLite's C interface); each block says
+//! why it is sound.
+
+use rusqlite::ffi;
+use std::ffi::{c_int, c_void, CStr};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// The name connections open this VFS by (`Connection::open_with_flags_and_vfs`).
+pub const NAME: &str = "complyd-wal-buffer";
+const NAME_C: &CStr = c"complyd-wal-buffer";
+
+/// Pending bytes past which the buffer is written before it grows further: the most the unix VFS
+/// writes in one call (it masks a longer length to 17 bits, and a short write is "disk full").
+const CAPACITY: usize = 0x1ffff;
+
+/// The VFS this one wraps (the default at registration); set once, before any file is opened.
+static PARENT: AtomicPtr<ffi::sqlite3_vfs> = AtomicPtr::new(ptr::null_mut());
+static REGISTERED: OnceLock<c_int> = OnceLock::new();
+static WAL_WRITES_RECEIVED: AtomicU64 = AtomicU64::new(0);
+static WAL_WRITES_ISSUED: AtomicU64 = AtomicU64::new(0);
+
+/// Registers the VFS (once per process; later calls return the first outcome). Not the default:
+/// only connections that name it use it.
+pub fn register() -> Result<&'static str, rusqlite::Error> {
+    let rc = *REGISTERED.get_or_init(register_once);
+    if rc == ffi::SQLITE_OK {
+        Ok(NAME)
+    } else {
+        Err(rusqlite::Error::SqliteFailure(
+            ffi::Error::new(rc),
+            Some(format!("registering the {NAME} VFS failed")),
+        ))
+    }
+}
+
+/// Writes of WAL files SQLite asked for, and writes this VFS made of them, since the start of
+/// the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalWrites {
+    pub received: u64,
+    pub issued: u64,
+}
+
+pub fn wal_writes() -> WalWrites {
+    WalWrites {
+        received: WAL_WRITES_RECEIVED.load(Ordering::Relaxed),
+        issued: WAL_WRITES_ISSUED.load(Ordering::Relaxed),
+    }
+}
+
+fn register_once() -> c_int {
+    // SAFETY: `sqlite3_vfs_find(NULL)` initializes SQLite if needed and returns the default VFS,
+    // which SQLite keeps for the life of the process (we never unregister it).
+    let parent = unsafe { ffi::sqlite3_vfs_find(ptr::null()) };
+    if parent.is_null() {
+        return ffi::SQLITE_ERROR;
+    }
+    PARENT.store(parent, Ordering::Release);
+    // SAFETY: `parent` is a valid VFS (above). Our copy keeps its methods and its `pAppData`,
+    // so they behave as the parent's when SQLite calls them with our pointer; only the file
+    // size, the name and `xOpen` differ. The copy is leaked: SQLite keeps the pointer for good.
+    unsafe {
+        let mut vfs = *parent;
+        vfs.szOsFile = (INNER_OFFSET + (*parent).szOsFile as usize) as c_int;
+        vfs.zName = NAME_C.as_ptr();
+        vfs.pNext = ptr::null_mut();
+        vfs.xOpen = Some(x_open);
+        ffi::sqlite3_vfs_register(Box::into_raw(Box::new(vfs)), 0)
+    }
+}
+
+/// Our file. SQLite allocates `szOsFile` bytes for it; the parent's file follows at
+/// `INNER_OFFSET`, in the same allocation.
+#[repr(C)]
+struct File {
+    base: ffi::sqlite3_file,
+    inner: *mut ffi::sqlite3_file,
+    /// A WAL file's pending writes; null for every other file.
+    pending: *mut Pending,
+}
+
+/// Contiguous bytes waiting to be written at `offset`.
+struct Pending {
+    offset: i64,
+    bytes: Vec<u8>,
+}
+
+/// Where the parent's file starts: after ours, 8-byte aligned as SQLite's allocations are.
+const INNER_OFFSET: usize = std::mem::size_of::<File>().next_multiple_of(8);
+
+static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
+    iVersion: 3,
+    xClose: Some(x_close),
+    xRead: Some(x_read),
+    xWrite: Some(x_write),
+    xTruncate: Some(x_truncate),
+    xSync: Some(x_sync),
+    xFileSize: Some(x_file_size),
+    xLock: Some(x_lock),
+    xUnlock: Some(x_unlock),
+    xCheckReservedLock: Some(x_check_reserved_lock),
+    xFileControl: Some(x_file_control),
+    xSectorSize: Some(x_sector_size),
+    xDeviceCharacteristics: Some(x_device_characteristics),
+    xShmMap: Some(x_shm_map),
+    xShmLock: Some(x_shm_lock),
+    xShmBarrier: Some(x_shm_barrier),
+    xShmUnmap: Some(x_shm_unmap),
+    xFetch: Some(x_fetch),
+    xUnfetch: Some(x_unfetch),
+};
+
+unsafe extern "C" fn x_open(
+    _vfs: *mut ffi::sqlite3_vfs,
+    name: ffi::sqlite3_filename,
+    file: *mut ffi::sqlite3_file,
+    flags: c_int,
+    out_flags: *mut c_int,
+) -> c_int {
+    let parent = PARENT.load(Ordering::Acquire);
+    let this = file.cast::<File>();
+    // SAFETY: SQLite hands us `szOsFile` writable bytes at `file`, 8-byte aligned: room for a
+    // `File` and then the parent's file at INNER_OFFSET. `parent` was set before registration.
+    unsafe {
+        let inner = file
+            .cast::<u8>()
+            .add(INNER_OFFSET)
+            .cast::<ffi::sqlite3_file>();
+        ptr::write(
+            this,
+            File {
+                base: ffi::sqlite3_file {
+                    pMethods: ptr::null(),
+                },
+                inner,
+                pending: ptr::null_mut(),
+            },
+        );
+        let Some(open) = (*parent).xOpen else {
+            return ffi::SQLITE_CANTOPEN;
+        };
+        let rc = open(parent, name, inner, flags, out_flags);
+        // SQLite calls xClose whenever pMethods is set, even after a failed open: set ours
+        // exactly when the parent set its own, so the parent's file is closed through us.
+        if !(*inner).pMethods.is_null() {
+            (*this).base.pMethods = &METHODS;
+        }
+        if rc == ffi::SQLITE_OK && flags & ffi::SQLITE_OPEN_WAL != 0 {
+            (*this).pending = Box::into_raw(Box::new(Pending {
+                offset: 0,
+                bytes: Vec::new(),
+            }));
+        }
+        rc
+    }
+}
+
+/// The parent's file and its methods.
+///
+/// # Safety
+/// `file` is one of ours that opened (its pMethods is ours, so the parent's are set).
+unsafe fn parent_of(
+    file: *mut ffi::sqlite3_file,
+) -> (*mut ffi::sqlite3_file, &'static ffi::sqlite3_io_methods) {
+    // SAFETY: as the caller promises; the parent's method table is static in SQLite.
+    unsafe {
+        let inner = (*file.cast::<File>()).inner;
+        (inner, &*(*inner).pMethods)
+    }
+}
+
+/// Writes what is pending, if anything.
+///
+/// # Safety
+/// As `parent_of`.
+unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: `pending` is null or the Box made at open, owned by this file; SQLite does not
+    // call one file's methods from two threads at once.
+    unsafe {
+        let Some(pending) = (*file.cast::<File>()).pending.as_mut() else {
+            return ffi::SQLITE_OK;
+        };
+        if pending.bytes.is_empty() {
+            return ffi::SQLITE_OK;
+        }
+        let (inner, methods) = parent_of(file);
+        let Some(write) = methods.xWrite else {
+            return ffi::SQLITE_IOERR_WRITE;
+        };
+        WAL_WRITES_ISSUED.fetch_add(1, Ordering::Relaxed);
+        // At most CAPACITY bytes, so the length fits a c_int. Cleared even on failure: the
+        // commit fails and a later write must not carry these bytes to the file.
+        let rc = write(
+            inner,
+            pending.bytes.as_ptr().cast(),
+            pending.bytes.len() as c_int,
+            pending.offset,
+        );
+        pending.bytes.clear();
+        rc
+    }
+}
+
+unsafe extern "C" fn x_write(
+    file: *mut ffi::sqlite3_file,
+    data: *const c_void,
+    amount: c_int,
+    offset: ffi::sqlite3_int64,
+) -> c_int {
+    // SAFETY: SQLite passes one of our open files and `amount` readable bytes at `data`.
+    unsafe {
+        let Some(pending) = (*file.cast::<File>()).pending.as_mut() else {
+            let (inner, methods) = parent_of(file);
+            return methods
+                .xWrite
+                .map_or(ffi::SQLITE_IOERR_WRITE, |w| w(inner, data, amount, offset));
+        };
+        WAL_WRITES_RECEIVED.fetch_add(1, Ordering::Relaxed);
+        let bytes = std::slice::from_raw_parts(data.cast::<u8>(), amount.max(0) as usize);
+        let start = pending.offset;
+        let end = start + pending.bytes.len() as i64;
+        if !pending.bytes.is_empty() {
+            if offset == end && pending.bytes.len() + bytes.len() <= CAPACITY {
+                pending.bytes.extend_from_slice(bytes);
+                return ffi::SQLITE_OK;
+            }
+            if offset >= start && offset + bytes.len() as i64 <= end {
+                // A frame rewritten within what is pending (SQLite rewrites a page it already
+                // logged in this transaction).
+                let at = (offset - start) as usize;
+                pending.bytes[at..at + bytes.len()].copy_from_slice(bytes);
+                return ffi::SQLITE_OK;
+            }
+            let rc = flush(file);
+            if rc != ffi::SQLITE_OK {
+                return rc;
+            }
+        }
+        if bytes.len() > CAPACITY {
+            let (inner, methods) = parent_of(file);
+            WAL_WRITES_ISSUED.fetch_add(1, Ordering::Relaxed);
+            return methods
+                .xWrite
+                .map_or(ffi::SQLITE_IOERR_WRITE, |w| w(inner, data, amount, offset));
+        }
+        pending.offset = offset;
+        pending.bytes.extend_from_slice(bytes);
+        ffi::SQLITE_OK
+    }
+}
+
+unsafe extern "C" fn x_close(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: SQLite closes each file once; after this it touches neither ours nor the parent's.
+    unsafe {
+        let flushed = flush(file);
+        let (inner, methods) = parent_of(file);
+        let closed = methods.xClose.map_or(ffi::SQLITE_OK, |close| close(inner));
+        let this = file.cast::<File>();
+        if !(*this).pending.is_null() {
+            drop(Box::from_raw((*this).pending));
+            (*this).pending = ptr::null_mut();
+        }
+        if flushed != ffi::SQLITE_OK {
+            flushed
+        } else {
+            closed
+        }
+    }
+}
+
+/// Methods that first write what is pending, then ask the parent.
+macro_rules! flushing {
+    ($name:ident, $field:ident, ($($arg:ident: $ty:ty),*), $missing:expr) => {
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> c_int {
+            // SAFETY: SQLite passes one of our open files and the arguments its method expects.
+            unsafe {
+                let rc = flush(file);
+                if rc != ffi::SQLITE_OK {
+                    return rc;
+                }
+                let (inner, methods) = parent_of(file);
+                methods.$field.map_or($missing, |f| f(inner $(, $arg)*))
+            }
+        }
+    };
+}
+
+flushing!(x_read, xRead, (buffer: *mut c_void, amount: c_int, offset: ffi::sqlite3_int64), ffi::SQLITE_IOERR_READ);
+flushing!(x_truncate, xTruncate, (size: ffi::sqlite3_int64), ffi::SQLITE_IOERR_TRUNCATE);
+flushing!(x_sync, xSync, (flags: c_int), ffi::SQLITE_IOERR_FSYNC);
+flushing!(x_file_size, xFileSize, (size: *mut ffi::sqlite3_int64), ffi::SQLITE_IOERR_FSTAT);
+flushing!(x_file_control, xFileControl, (op: c_int, arg: *mut c_void), ffi::SQLITE_NOTFOUND);
+
+/// Methods passed to the parent as they are (locks, shared memory, device properties). A method
+/// newer than the parent's table (`iVersion`) is not read from it: the table ends before it.
+macro_rules! passed {
+    ($name:ident, $field:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty, $missing:expr) => {
+        passed!($name, $field, 1, ($($arg: $ty),*) -> $ret, $missing);
+    };
+    ($name:ident, $field:ident, $since:literal, ($($arg:ident: $ty:ty),*) -> $ret:ty, $missing:expr) => {
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> $ret {
+            // SAFETY: SQLite passes one of our open files and the arguments its method expects.
+            unsafe {
+                let (inner, methods) = parent_of(file);
+                if methods.iVersion < $since {
+                    return $missing;
+                }
+                methods.$field.map_or($missing, |f| f(inner $(, $arg)*))
+            }
+        }
+    };
+}
+
+passed!(x_lock, xLock, (level: c_int) -> c_int, ffi::SQLITE_IOERR_LOCK);
+passed!(x_unlock, xUnlock, (level: c_int) -> c_int, ffi::SQLITE_IOERR_UNLOCK);
+passed!(x_check_reserved_lock, xCheckReservedLock, (out: *mut c_int) -> c_int, ffi::SQLITE_IOERR_CHECKRESERVEDLOCK);
+passed!(x_sector_size, xSectorSize, () -> c_int, 4096);
+passed!(x_device_characteristics, xDeviceCharacteristics, () -> c_int, 0);
+passed!(x_shm_map, xShmMap, 2, (page: c_int, size: c_int, extend: c_int, out: *mut *mut c_void) -> c_int, ffi::SQLITE_IOERR_SHMMAP);
+passed!(x_shm_lock, xShmLock, 2, (offset: c_int, n: c_int, flags: c_int) -> c_int, ffi::SQLITE_IOERR_SHMLOCK);
+passed!(x_shm_unmap, xShmUnmap, 2, (delete: c_int) -> c_int, ffi::SQLITE_OK);
+passed!(x_unfetch, xUnfetch, 3, (offset: ffi::sqlite3_int64, page: *mut c_void) -> c_int, ffi::SQLITE_OK);
+
+unsafe extern "C" fn x_shm_barrier(file: *mut ffi::sqlite3_file) {
+    // SAFETY: SQLite passes one of our open files; shared memory needs a version 2 table.
+    unsafe {
+        let (inner, methods) = parent_of(file);
+        if methods.iVersion >= 2 {
+            if let Some(barrier) = methods.xShmBarrier {
+                barrier(inner);
+            }
+        }
+    }
+}
+
+/// A memory-mapped read: the parent's, after what is pending is written. Without one (a parent
+/// older than version 3), no page: SQLite then reads instead.
+unsafe extern "C" fn x_fetch(
+    file: *mut ffi::sqlite3_file,
+    offset: ffi::sqlite3_int64,
+    amount: c_int,
+    out: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: SQLite passes one of our open files and a place for the page pointer.
+    unsafe {
+        let rc = flush(file);
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+        let (inner, methods) = parent_of(file);
+        match methods.xFetch.filter(|_| methods.iVersion >= 3) {
+            Some(fetch) => fetch(inner, offset, amount, out),
+            None => {
+                *out = ptr::null_mut();
+                ffi::SQLITE_OK
+            }
+        }
+    }
+}
