@@ -8,7 +8,8 @@ use odata::edm::{Binding, Model, Navigation, Operation, OperationKind, RootKind,
 use odata::path::ResourcePath;
 use odata::Version;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
 
 /// Where the tenant's audit events are stored (`deviceManagement/auditEvents`).
 pub const AUDIT_EVENTS: &str = "auditEvents";
@@ -122,6 +123,18 @@ impl AuditDraft {
         before: Option<&Map<String, Value>>,
         after: Option<&Map<String, Value>>,
     ) -> Result<(), StoreError> {
+        self.event(model, id, before, after)
+            .insert(tx, &self.tenant)
+    }
+
+    /// The event, all but the time (which only the write's transaction knows).
+    fn event(
+        &self,
+        model: &'static Model,
+        id: &str,
+        before: Option<&Map<String, Value>>,
+        after: Option<&Map<String, Value>>,
+    ) -> EventText {
         let name = after
             .or(before)
             .and_then(|b| b.get("displayName"))
@@ -133,7 +146,7 @@ impl AuditDraft {
             "componentName": self.category,
             "actor": self.actor,
             "activity": if self.activity_null { Value::Null } else { Value::String(self.activity_type.clone()) },
-            "activityDateTime": super::time::now_text(tx, &self.tenant).map_err(|e| StoreError::Backend(e.to_string()))?,
+            "activityDateTime": null,
             "activityType": self.activity_type,
             "activityOperationType": self.operation.as_str(),
             "activityResult": "Success",
@@ -148,20 +161,112 @@ impl AuditDraft {
             }],
             "category": self.category,
         });
+        EventText::around_time(stored_body(model, body))
+    }
+}
+
+/// An event's stored text cut where its `activityDateTime` goes.
+struct EventText {
+    before_time: String,
+    after_time: String,
+}
+
+/// The time's place in the stored text. Only the top level has this key, and a string value
+/// cannot hold the pattern unescaped (its quotes are `\"`), so it is found exactly once.
+const TIME_SLOT: &str = r#""activityDateTime":null"#;
+
+impl EventText {
+    fn around_time(text: String) -> Self {
+        match text.split_once(TIME_SLOT) {
+            Some((head, tail)) => Self {
+                before_time: head.to_string(),
+                after_time: tail.to_string(),
+            },
+            None => Self {
+                before_time: text,
+                after_time: String::new(),
+            },
+        }
+    }
+
+    /// The stored text with the time in its place.
+    fn at(&self, now: &str) -> String {
+        if self.after_time.is_empty() {
+            return self.before_time.clone();
+        }
+        format!(
+            "{}\"activityDateTime\":\"{now}\"{}",
+            self.before_time, self.after_time
+        )
+    }
+
+    fn insert(&self, tx: &mut dyn WriteTx, tenant: &str) -> Result<(), StoreError> {
+        let now =
+            super::time::now_text(tx, tenant).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let text = self.at(&now);
         let key = Key {
-            tenant: self.tenant.clone(),
+            tenant: tenant.to_string(),
             collection: AUDIT_EVENTS.to_string(),
             parent: String::new(),
             id: uuid::Uuid::now_v7().to_string(),
         };
-        let stored = stored_body(model, &body);
-        tx.insert(&key, AUDIT_TYPE, &stored)
+        tx.insert(&key, AUDIT_TYPE, &text)
+    }
+}
+
+/// An event built before the write, from the resource the write is expected to leave; the
+/// transaction inserts it as is when the resource came out so (a create, as a rule), and builds
+/// it anew otherwise. It keeps the event's JSON off the single writer thread.
+pub struct Prepared {
+    draft: AuditDraft,
+    id: String,
+    before: Option<Map<String, Value>>,
+    after: Option<Map<String, Value>>,
+    event: EventText,
+}
+
+/// [`AuditDraft::event`] ahead of the write, for the resource `id` going from `before` to `after`.
+pub fn prepare(
+    draft: Option<AuditDraft>,
+    model: &'static Model,
+    id: &str,
+    before: Option<&Map<String, Value>>,
+    after: Option<&Map<String, Value>>,
+) -> Option<Prepared> {
+    let draft = draft?;
+    let event = draft.event(model, id, before, after);
+    Some(Prepared {
+        draft,
+        id: id.to_string(),
+        before: before.cloned(),
+        after: after.cloned(),
+        event,
+    })
+}
+
+/// As [`record`], with an event prepared before the write.
+pub fn record_prepared(
+    prepared: &Option<Prepared>,
+    model: &'static Model,
+    tx: &mut dyn WriteTx,
+    id: &str,
+    before: Option<&Map<String, Value>>,
+    after: Option<&Map<String, Value>>,
+) -> Result<(), StoreError> {
+    match prepared {
+        Some(p) if p.id == id && p.before.as_ref() == before && p.after.as_ref() == after => {
+            p.event.insert(tx, &p.draft.tenant)
+        }
+        Some(p) => p.draft.record(model, tx, id, before, after),
+        None => Ok(()),
     }
 }
 
 /// The event as stored: every property of the type in model order, as other entities are.
-fn stored_body(model: &'static Model, body: &Value) -> String {
-    let map = body.as_object().cloned().unwrap_or_default();
+fn stored_body(model: &'static Model, body: Value) -> String {
+    let Value::Object(map) = body else {
+        return body.to_string();
+    };
     match model.structured(AUDIT_TYPE) {
         Some(ty) => {
             let projected = odata::project::Projection {
@@ -209,32 +314,32 @@ fn category_of(path: &ResourcePath<'_>) -> Option<String> {
 /// dots), values as text (`<null>` for null), the before value null on creation. Server stamps
 /// are left out.
 fn modified_properties(
-    model: &Model,
+    model: &'static Model,
     before: Option<&Map<String, Value>>,
     after: Option<&Map<String, Value>>,
 ) -> Vec<Value> {
-    let stamps: BTreeSet<String> = model
-        .types()
-        .flat_map(|t| t.own_properties.iter())
-        .filter(|p| p.stamp.is_some())
-        .map(|p| p.name.clone())
-        .collect();
+    let stamps = stamp_names(model);
     let mut old = Vec::new();
     let mut new = Vec::new();
     if let Some(b) = before {
-        flatten("", &Value::Object(b.clone()), &mut old);
+        flatten_object("", b, &mut old);
     }
     if let Some(a) = after {
-        flatten("", &Value::Object(a.clone()), &mut new);
+        flatten_object("", a, &mut new);
+    }
+    let mut before_values: HashMap<String, String> = HashMap::with_capacity(old.len());
+    for (path, value) in old {
+        // The first of two equal paths counts (`@odata.type` and a `type` are both `Type`).
+        before_values.entry(path).or_insert(value);
     }
     let mut out = Vec::new();
-    for (path, value) in &new {
+    for (path, value) in new {
         let first = path.split('.').next().unwrap_or_default();
-        if stamps.iter().any(|s| pascal(s) == first) {
+        if stamps.contains(first) {
             continue;
         }
-        let previous = old.iter().find(|(p, _)| p == path).map(|(_, v)| v);
-        if previous == Some(value) {
+        let previous = before_values.get(&path);
+        if previous == Some(&value) {
             continue;
         }
         if out.len() == MAX_MODIFIED {
@@ -250,37 +355,61 @@ fn modified_properties(
     out
 }
 
-/// `(Path.To.Value, text)` for every scalar or array below `value`.
-fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
-    match value {
-        Value::Object(map) => {
-            for (key, item) in map {
-                if out.len() > MAX_MODIFIED * 4 {
-                    return;
-                }
-                let name = if key == "@odata.type" {
-                    "Type".to_string()
-                } else if key.starts_with('@') {
-                    continue;
-                } else {
-                    pascal(key)
-                };
-                let path = if prefix.is_empty() {
-                    name
-                } else {
-                    format!("{prefix}.{name}")
-                };
-                match item {
-                    Value::Object(_) => flatten(&path, item, out),
-                    _ if key == "@odata.type" => {
-                        let type_name = item.as_str().unwrap_or_default();
-                        out.push((path, pascal(short(type_name.trim_start_matches('#')))));
-                    }
-                    _ => out.push((path, text(item))),
-                }
-            }
+/// The server's stamps (PascalCase, as paths show them), which an event leaves out: worked out
+/// once per model, not per write.
+fn stamp_names(model: &'static Model) -> &'static HashSet<String> {
+    static KNOWN: Mutex<Vec<(usize, &'static HashSet<String>)>> = Mutex::new(Vec::new());
+    let address = std::ptr::from_ref(model) as usize;
+    let mut known = KNOWN.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, names)) = known.iter().find(|(a, _)| *a == address) {
+        return names;
+    }
+    let names: &'static HashSet<String> = Box::leak(Box::new(
+        model
+            .types()
+            .flat_map(|t| t.own_properties.iter())
+            .filter(|p| p.stamp.is_some())
+            .map(|p| pascal(&p.name))
+            .collect(),
+    ));
+    known.push((address, names));
+    names
+}
+
+/// `(Path.To.Value, text)` for every scalar or array below `map`.
+fn flatten_object(prefix: &str, map: &Map<String, Value>, out: &mut Vec<(String, String)>) {
+    flatten(prefix, map.iter(), out);
+}
+
+fn flatten<'a>(
+    prefix: &str,
+    entries: impl Iterator<Item = (&'a String, &'a Value)>,
+    out: &mut Vec<(String, String)>,
+) {
+    for (key, item) in entries {
+        if out.len() > MAX_MODIFIED * 4 {
+            return;
         }
-        other => out.push((prefix.to_string(), text(other))),
+        let name = if key == "@odata.type" {
+            "Type".to_string()
+        } else if key.starts_with('@') {
+            continue;
+        } else {
+            pascal(key)
+        };
+        let path = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match item {
+            Value::Object(inner) => flatten_object(&path, inner, out),
+            _ if key == "@odata.type" => {
+                let type_name = item.as_str().unwrap_or_default();
+                out.push((path, pascal(short(type_name.trim_start_matches('#')))));
+            }
+            _ => out.push((path, text(item))),
+        }
     }
 }
 
@@ -457,5 +586,39 @@ impl super::Service {
             context: "Collection(Edm.String)".into(),
             value: json!(activity_types(self.model, &category)),
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_goes_in_its_place_whatever_the_resource_holds() {
+        let model = Model::intune().unwrap();
+        let draft = AuditDraft {
+            tenant: "t".into(),
+            category: "Compliance".into(),
+            operation: AuditOperation::Create,
+            activity_type: "Create DeviceCompliancePolicy".into(),
+            resource_type: "DeviceCompliancePolicy".into(),
+            actor: actor(&Caller::default()),
+            activity_null: false,
+        };
+        let hostile = r#"x","activityDateTime":null,"y":""#;
+        let after = json!({"displayName": hostile, "description": TIME_SLOT});
+        let event = draft.event(model, "id-1", None, after.as_object());
+        let parsed: Value = serde_json::from_str(&event.at("2030-01-01T00:00:00Z")).unwrap();
+        assert_eq!(parsed["activityDateTime"], "2030-01-01T00:00:00Z");
+        assert_eq!(parsed["resources"][0]["displayName"], hostile);
+        let descriptions: Vec<&Value> = parsed["resources"][0]["modifiedProperties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["displayName"] == "Description")
+            .map(|p| &p["newValue"])
+            .collect();
+        assert_eq!(descriptions, [&json!(TIME_SLOT)]);
     }
 }

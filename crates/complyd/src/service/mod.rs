@@ -393,7 +393,11 @@ impl Service {
         ruled_children(&location.collection, &validated, &mut ruled);
         integrity::settle_new_members(&mut rows, &ruled)?;
         let ancestors = location.ancestors.clone();
-        let (model, audit) = (self.model, self.audit(&call, AuditOperation::Create));
+        let model = self.model;
+        let audit = rows.first().and_then(|top| {
+            let draft = self.audit(&call, AuditOperation::Create);
+            audit::prepare(draft, model, &top.key.id, None, Some(&top.body))
+        });
         let (engine, tenant) = (Arc::clone(&self.engine), call.tenant.clone());
         let (type_name, id, stored) = self
             .store
@@ -416,7 +420,7 @@ impl Service {
                     engine.add_device(tx, &tenant, &top.1, now)?;
                     top.2 = engine.stored_device(tx, &tenant, &top.1)?;
                 }
-                audit::record(&audit, model, tx, &top.1, None, Some(&top.2))?;
+                audit::record_prepared(&audit, model, tx, &top.1, None, Some(&top.2))?;
                 Ok::<_, ApiError>(top)
             })
             .await?;
