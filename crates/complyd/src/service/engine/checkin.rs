@@ -105,6 +105,7 @@ impl Service {
     ) -> Result<Value, ApiError> {
         let engine = Arc::clone(&self.engine);
         let report = CheckIn::parse(&engine, body)?;
+        self.warm_view(tenant);
         let (tenant, device_id) = (tenant.to_string(), device_id.to_string());
         let verdict: Verdict = self
             .store

@@ -56,6 +56,9 @@ pub struct Engine {
     /// What was read of each tenant's settings and policies, with the tenant's generation then:
     /// reused while the generation stands (any change that matters moves it, in its own write).
     views: Mutex<HashMap<String, (String, Arc<TenantView>)>>,
+    /// Per tenant, when a view with membership was last read for check-ins, and whether that
+    /// read is still running (`snapshot::warm_view`).
+    warming: Mutex<HashMap<String, (std::time::Instant, bool)>>,
 }
 
 /// How many tenants' views an instance keeps.
@@ -74,6 +77,7 @@ impl Engine {
             model,
             rules: Ruleset::intune(model)?,
             views: Mutex::new(HashMap::new()),
+            warming: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -83,7 +87,8 @@ impl Engine {
 pub struct TenantView {
     pub settings: tenant::Settings,
     pub policies: Vec<Policy>,
-    /// Read for rounds only (`snapshot::read`); without it each device's groups are queried.
+    /// Read outside the writer only (`snapshot::read`, for rounds and, kept, for check-ins);
+    /// without it each device's groups are queried.
     pub membership: Option<membership::Membership>,
 }
 

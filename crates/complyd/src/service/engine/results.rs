@@ -245,6 +245,63 @@ pub fn store(
         .grace_ends
         .map(utc)
         .unwrap_or_else(|| NO_GRACE.to_string());
+    let upn = device.text("userPrincipalName");
+    if !same {
+        put_changed(
+            tx,
+            w.model,
+            &key(w.tenant, POLICY_STATES, device.id, &policy.id),
+            "microsoft.graph.deviceCompliancePolicyState",
+            &policy_state(device, policy, outcome),
+            before,
+        )?;
+    }
+    let status = json!({
+        "deviceDisplayName": device.text("deviceName"),
+        "userName": device.text("userDisplayName"),
+        "deviceModel": device.text("model"),
+        "platform": platform_number(w.model, &outcome.platform_type),
+        "complianceGracePeriodExpirationDateTime": grace_end,
+        "status": outcome.state.status(),
+        "lastReportedDateTime": w.now,
+        "userPrincipalName": upn,
+    });
+    let Value::Object(status) = status else {
+        return Err(ApiError::Internal("a device status is an object".into()));
+    };
+    let status_key = key(w.tenant, DEVICE_STATUSES, &policy.id, device.id);
+    const STATUS: &str = "microsoft.graph.deviceComplianceDeviceStatus";
+    // The user's status follows from the device statuses: unchanged when this one is.
+    if same {
+        // Reported again with the same outcome: only the report times move.
+        put(tx, w.model, &status_key, STATUS, &status)?;
+        if !stamp_user_status(tx, w, &policy.id, device)? {
+            refresh_user_status(tx, w, &policy.id, device)?;
+        }
+    } else if unchanged.status && !device.renamed && !w.reported {
+        // A re-evaluation that moves nothing the status shows leaves it (and the user's).
+    } else if !status_unchanged(tx, w, &status_key, STATUS, &status)? {
+        put(tx, w.model, &status_key, STATUS, &status)?;
+        refresh_user_status(tx, w, &policy.id, device)?;
+    }
+    if same {
+        return Ok(());
+    }
+    let old = before.map(setting_states_of).unwrap_or_default();
+    let new: Vec<(String, String, String)> = outcome
+        .settings
+        .iter()
+        .map(|s| (s.setting.clone(), s.name.clone(), s.state.to_string()))
+        .collect();
+    move_counts(tx, w, device, policy, &outcome.platform_type, &old, &new)
+}
+
+/// The device's state under `policy`, with a setting state per rule (its `deviceCompliancePolicyStates` row).
+fn policy_state(
+    device: &DeviceFacts<'_>,
+    policy: &Policy,
+    outcome: &PolicyOutcome,
+) -> Map<String, Value> {
     let user_id = device.text("userId");
     let upn = device.text("userPrincipalName");
     let setting_states: Vec<Value> = outcome
@@ -278,53 +335,10 @@ pub fn store(
         "userId": user_id,
         "userPrincipalName": upn,
     });
-    let state = state.as_object().cloned().unwrap_or_default();
-    if !same {
-        put_changed(
-            tx,
-            w.model,
-            &key(w.tenant, POLICY_STATES, device.id, &policy.id),
-            "microsoft.graph.deviceCompliancePolicyState",
-            &state,
-            before,
-        )?;
+    match state {
+        Value::Object(map) => map,
+        _ => Map::new(),
     }
-    let status = json!({
-        "deviceDisplayName": device.text("deviceName"),
-        "userName": device.text("userDisplayName"),
-        "deviceModel": device.text("model"),
-        "platform": platform_number(w.model, &outcome.platform_type),
-        "complianceGracePeriodExpirationDateTime": grace_end,
-        "status": outcome.state.status(),
-        "lastReportedDateTime": w.now,
-        "userPrincipalName": upn,
-    });
-    let status = status.as_object().cloned().unwrap_or_default();
-    let status_key = key(w.tenant, DEVICE_STATUSES, &policy.id, device.id);
-    const STATUS: &str = "microsoft.graph.deviceComplianceDeviceStatus";
-    // The user's status follows from the device statuses: unchanged when this one is.
-    if same {
-        // Reported again with the same outcome: only the report times move.
-        put(tx, w.model, &status_key, STATUS, &status)?;
-        if !stamp_user_status(tx, w, &policy.id, device)? {
-            refresh_user_status(tx, w, &policy.id, device)?;
-        }
-    } else if unchanged.status && !device.renamed && !w.reported {
-        // A re-evaluation that moves nothing the status shows leaves it (and the user's).
-    } else if !status_unchanged(tx, w, &status_key, STATUS, &status)? {
-        put(tx, w.model, &status_key, STATUS, &status)?;
-        refresh_user_status(tx, w, &policy.id, device)?;
-    }
-    if same {
-        return Ok(());
-    }
-    let old = before.map(setting_states_of).unwrap_or_default();
-    let new: Vec<(String, String, String)> = outcome
-        .settings
-        .iter()
-        .map(|s| (s.setting.clone(), s.name.clone(), s.state.to_string()))
-        .collect();
-    move_counts(tx, w, device, policy, &outcome.platform_type, &old, &new)
 }
 
 /// Removes what `policy` showed for the device (it no longer applies).

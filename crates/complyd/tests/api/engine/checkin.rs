@@ -375,6 +375,89 @@ async fn groups_of_the_user_and_the_device_decide_which_policies_apply() {
     assert_eq!(states[0]["id"], unrelated.as_str());
 }
 
+/// Check-ins walk groups in a view read outside the writer once one is kept (`warm_view`): a
+/// membership change must still count from the next check-in on, whichever view it finds.
+#[tokio::test]
+async fn a_membership_change_counts_at_the_next_check_in_after_check_ins_kept_a_view() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let user = c
+        .post(
+            "v1.0",
+            "users",
+            &json!({"accountEnabled": true, "displayName": "Bo", "mailNickname": "bo",
+                    "userPrincipalName": "bo@contoso.com",
+                    "passwordProfile": {"password": "Secret-123456"}}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let group = c
+        .post(
+            "v1.0",
+            "groups",
+            &json!({"displayName": "pilots", "mailEnabled": false, "mailNickname": "pilots", "securityEnabled": true}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let policy = assigned_policy(&c, &password_policy("Pilots", 0), &[group_target(&group)]).await;
+    let device = c
+        .post(
+            "beta",
+            DEVICES,
+            &windows_device("LAPTOP-9", Some((&user, "bo@contoso.com"))),
+        )
+        .await
+        .expect(201)
+        .id();
+    let applied = |answer: Value| -> Vec<String> {
+        answer["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Each step: check in, give a view time to be read in the background, check in again.
+    let twice = || async {
+        let first = applied(
+            check_in(&c, &device, &good_report())
+                .await
+                .expect(200)
+                .json(),
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        let second = applied(
+            check_in(&c, &device, &good_report())
+                .await
+                .expect(200)
+                .json(),
+        );
+        (first, second)
+    };
+    let none: Vec<String> = Vec::new();
+    assert_eq!(
+        twice().await,
+        (none.clone(), none.clone()),
+        "not a member yet"
+    );
+
+    let member = format!("groups/{group}/members/{user}/$ref");
+    c.post(
+        "v1.0",
+        &format!("groups/{group}/members/$ref"),
+        &json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{user}")}),
+    )
+    .await
+    .expect(204);
+    let joined = vec![policy.clone()];
+    assert_eq!(twice().await, (joined.clone(), joined), "a member now");
+
+    c.delete("v1.0", &member).await.expect(204);
+    assert_eq!(twice().await, (none.clone(), none), "a member no more");
+}
+
 #[tokio::test]
 async fn a_bad_check_in_is_refused_and_changes_nothing() {
     let server = Server::start().await;
