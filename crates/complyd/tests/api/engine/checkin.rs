@@ -255,47 +255,12 @@ async fn a_grace_period_holds_the_device_in_grace_until_it_ends() {
 async fn groups_of_the_user_and_the_device_decide_which_policies_apply() {
     let server = Server::start().await;
     let c = admin(&server);
-    let user = c
-        .post(
-            "v1.0",
-            "users",
-            &json!({"accountEnabled": true, "displayName": "Ada", "mailNickname": "ada",
-                    "userPrincipalName": "ada@contoso.com",
-                    "passwordProfile": {"password": "Secret-123456"}}),
-        )
-        .await
-        .expect(201)
-        .id();
-    let group = |name: &str| json!({"displayName": name, "mailEnabled": false, "mailNickname": name, "securityEnabled": true});
-    let pilots = c
-        .post("v1.0", "groups", &group("pilots"))
-        .await
-        .expect(201)
-        .id();
-    let outer = c
-        .post("v1.0", "groups", &group("everyone"))
-        .await
-        .expect(201)
-        .id();
-    let excluded = c
-        .post("v1.0", "groups", &group("excluded"))
-        .await
-        .expect(201)
-        .id();
-    let add = |g: String, member: String| {
-        let c = c.clone();
-        async move {
-            c.post(
-                "v1.0",
-                &format!("groups/{g}/members/$ref"),
-                &json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{member}")}),
-            )
-            .await
-            .expect(204);
-        }
-    };
-    add(outer.clone(), pilots.clone()).await;
-    add(pilots.clone(), user.clone()).await;
+    let user = new_user(&c, "ada").await;
+    let pilots = new_group(&c, "pilots").await;
+    let outer = new_group(&c, "everyone").await;
+    let excluded = new_group(&c, "excluded").await;
+    add_member(&c, &outer, &pilots).await;
+    add_member(&c, &pilots, &user).await;
     // Assigned to the outer group: the user reaches it through the nested one.
     let nested = assigned_policy(&c, &password_policy("Nested", 0), &[group_target(&outer)]).await;
     let unrelated = assigned_policy(
@@ -347,7 +312,7 @@ async fn groups_of_the_user_and_the_device_decide_which_policies_apply() {
     )
     .await
     .expect(200);
-    add(excluded.clone(), object).await;
+    add_member(&c, &excluded, &object).await;
     let answer = check_in(&c, &id, &good_report()).await.expect(200).json();
     let applied: Vec<&str> = answer["policies"]
         .as_array()
@@ -381,26 +346,8 @@ async fn groups_of_the_user_and_the_device_decide_which_policies_apply() {
 async fn a_membership_change_counts_at_the_next_check_in_after_check_ins_kept_a_view() {
     let server = Server::start().await;
     let c = admin(&server);
-    let user = c
-        .post(
-            "v1.0",
-            "users",
-            &json!({"accountEnabled": true, "displayName": "Bo", "mailNickname": "bo",
-                    "userPrincipalName": "bo@contoso.com",
-                    "passwordProfile": {"password": "Secret-123456"}}),
-        )
-        .await
-        .expect(201)
-        .id();
-    let group = c
-        .post(
-            "v1.0",
-            "groups",
-            &json!({"displayName": "pilots", "mailEnabled": false, "mailNickname": "pilots", "securityEnabled": true}),
-        )
-        .await
-        .expect(201)
-        .id();
+    let user = new_user(&c, "bo").await;
+    let group = new_group(&c, "pilots").await;
     let policy = assigned_policy(&c, &password_policy("Pilots", 0), &[group_target(&group)]).await;
     let device = c
         .post(
@@ -443,18 +390,13 @@ async fn a_membership_change_counts_at_the_next_check_in_after_check_ins_kept_a_
         "not a member yet"
     );
 
-    let member = format!("groups/{group}/members/{user}/$ref");
-    c.post(
-        "v1.0",
-        &format!("groups/{group}/members/$ref"),
-        &json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{user}")}),
-    )
-    .await
-    .expect(204);
+    add_member(&c, &group, &user).await;
     let joined = vec![policy.clone()];
     assert_eq!(twice().await, (joined.clone(), joined), "a member now");
 
-    c.delete("v1.0", &member).await.expect(204);
+    c.delete("v1.0", &format!("groups/{group}/members/{user}/$ref"))
+        .await
+        .expect(204);
     assert_eq!(twice().await, (none.clone(), none), "a member no more");
 }
 
@@ -636,16 +578,7 @@ async fn a_deleted_device_leaves_every_report_and_the_tenants_view_shows_each_ve
 async fn a_users_managed_devices_are_listed_under_the_user() {
     let server = Server::start().await;
     let c = admin(&server);
-    let user = c
-        .post(
-            "v1.0",
-            "users",
-            &json!({"accountEnabled": true, "displayName": "Ada", "mailNickname": "ada",
-                    "userPrincipalName": "ada@contoso.com", "passwordProfile": {"password": "Secret-123456"}}),
-        )
-        .await
-        .expect(201)
-        .id();
+    let user = new_user(&c, "ada").await;
     for name in ["ADA-1", "ADA-2"] {
         c.post(
             "beta",

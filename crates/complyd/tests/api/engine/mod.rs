@@ -131,3 +131,40 @@ pub async fn directory_object(c: &Client, device: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// A user `nick@contoso.com`; answers its id.
+pub async fn new_user(c: &Client, nick: &str) -> String {
+    c.post(
+        "v1.0",
+        "users",
+        &json!({"accountEnabled": true, "displayName": nick, "mailNickname": nick,
+                "userPrincipalName": format!("{nick}@contoso.com"),
+                "passwordProfile": {"password": "Secret-123456"}}),
+    )
+    .await
+    .expect(201)
+    .id()
+}
+
+/// A static security group; answers its id.
+pub async fn new_group(c: &Client, name: &str) -> String {
+    c.post(
+        "v1.0",
+        "groups",
+        &json!({"displayName": name, "mailEnabled": false, "mailNickname": name, "securityEnabled": true}),
+    )
+    .await
+    .expect(201)
+    .id()
+}
+
+/// Adds the directory object `member` to `group`.
+pub async fn add_member(c: &Client, group: &str, member: &str) {
+    c.post(
+        "v1.0",
+        &format!("groups/{group}/members/$ref"),
+        &json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{member}")}),
+    )
+    .await
+    .expect(204);
+}
