@@ -12,8 +12,10 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
-/// A tenant's view is read for check-ins at most this often.
-const WARM_EVERY: Duration = Duration::from_secs(1);
+/// A tenant's view is read for check-ins at most this often: a tenant whose groups change all the
+/// time (each change leaves the next check-in a view without membership) costs the readers one
+/// full read of its membership per period, no more.
+const WARM_EVERY: Duration = Duration::from_secs(5);
 
 /// Reads only; every write is refused. Runs on a blocking thread (it waits on the store's reads).
 struct ReadOnly {
