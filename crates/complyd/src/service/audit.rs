@@ -8,8 +8,7 @@ use odata::edm::{Binding, Model, Navigation, Operation, OperationKind, RootKind,
 use odata::path::ResourcePath;
 use odata::Version;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Mutex, PoisonError};
+use std::collections::{BTreeSet, HashMap};
 
 /// Where the tenant's audit events are stored (`deviceManagement/auditEvents`).
 pub const AUDIT_EVENTS: &str = "auditEvents";
@@ -314,18 +313,17 @@ fn category_of(path: &ResourcePath<'_>) -> Option<String> {
 /// dots), values as text (`<null>` for null), the before value null on creation. Server stamps
 /// are left out.
 fn modified_properties(
-    model: &'static Model,
+    model: &Model,
     before: Option<&Map<String, Value>>,
     after: Option<&Map<String, Value>>,
 ) -> Vec<Value> {
-    let stamps = stamp_names(model);
     let mut old = Vec::new();
     let mut new = Vec::new();
     if let Some(b) = before {
-        flatten_object("", b, &mut old);
+        flatten("", b, &mut old);
     }
     if let Some(a) = after {
-        flatten_object("", a, &mut new);
+        flatten("", a, &mut new);
     }
     let mut before_values: HashMap<String, String> = HashMap::with_capacity(old.len());
     for (path, value) in old {
@@ -335,7 +333,7 @@ fn modified_properties(
     let mut out = Vec::new();
     for (path, value) in new {
         let first = path.split('.').next().unwrap_or_default();
-        if stamps.contains(first) {
+        if model.is_stamp_name(&camel(first)) {
             continue;
         }
         let previous = before_values.get(&path);
@@ -355,38 +353,9 @@ fn modified_properties(
     out
 }
 
-/// The server's stamps (PascalCase, as paths show them), which an event leaves out: worked out
-/// once per model, not per write.
-fn stamp_names(model: &'static Model) -> &'static HashSet<String> {
-    static KNOWN: Mutex<Vec<(usize, &'static HashSet<String>)>> = Mutex::new(Vec::new());
-    let address = std::ptr::from_ref(model) as usize;
-    let mut known = KNOWN.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((_, names)) = known.iter().find(|(a, _)| *a == address) {
-        return names;
-    }
-    let names: &'static HashSet<String> = Box::leak(Box::new(
-        model
-            .types()
-            .flat_map(|t| t.own_properties.iter())
-            .filter(|p| p.stamp.is_some())
-            .map(|p| pascal(&p.name))
-            .collect(),
-    ));
-    known.push((address, names));
-    names
-}
-
 /// `(Path.To.Value, text)` for every scalar or array below `map`.
-fn flatten_object(prefix: &str, map: &Map<String, Value>, out: &mut Vec<(String, String)>) {
-    flatten(prefix, map.iter(), out);
-}
-
-fn flatten<'a>(
-    prefix: &str,
-    entries: impl Iterator<Item = (&'a String, &'a Value)>,
-    out: &mut Vec<(String, String)>,
-) {
-    for (key, item) in entries {
+fn flatten(prefix: &str, map: &Map<String, Value>, out: &mut Vec<(String, String)>) {
+    for (key, item) in map {
         if out.len() > MAX_MODIFIED * 4 {
             return;
         }
@@ -403,7 +372,7 @@ fn flatten<'a>(
             format!("{prefix}.{name}")
         };
         match item {
-            Value::Object(inner) => flatten_object(&path, inner, out),
+            Value::Object(inner) => flatten(&path, inner, out),
             _ if key == "@odata.type" => {
                 let type_name = item.as_str().unwrap_or_default();
                 out.push((path, pascal(short(type_name.trim_start_matches('#')))));
@@ -427,6 +396,15 @@ fn text(value: &Value) -> String {
 
 fn short(name: &str) -> &str {
     name.rsplit('.').next().unwrap_or(name)
+}
+
+/// `LastModifiedDateTime` → `lastModifiedDateTime` (a path's first step back to its property).
+fn camel(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// `deviceCompliancePolicy` → `DeviceCompliancePolicy`.
@@ -620,5 +598,17 @@ mod tests {
             .map(|p| &p["newValue"])
             .collect();
         assert_eq!(descriptions, [&json!(TIME_SLOT)]);
+    }
+
+    #[test]
+    fn server_stamps_are_not_listed_as_changes() {
+        let model = Model::intune().unwrap();
+        let after = json!({"displayName": "Renamed", "createdDateTime": "2030-01-01T00:00:00Z",
+                           "lastModifiedDateTime": "2030-01-01T00:00:00Z", "version": 3});
+        let listed: Vec<Value> = modified_properties(model, None, after.as_object())
+            .iter()
+            .map(|p| p["displayName"].clone())
+            .collect();
+        assert_eq!(listed, [json!("DisplayName")]);
     }
 }

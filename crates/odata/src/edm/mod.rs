@@ -23,7 +23,7 @@ pub use openapi::DATE_TIME_OFFSET_PATTERN;
 pub use operations::{Binding, Operation, OperationKind};
 pub use service::{Permissions, Root, RootKind};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 /// The two Graph versions complyd serves from one store.
@@ -277,6 +277,8 @@ pub struct Model {
     enums: HashMap<String, EnumType>,
     roots: Vec<Root>,
     operations: Vec<Operation>,
+    /// The name of every property some type stamps (`server created|modified|version`).
+    stamp_names: HashSet<String>,
 }
 
 /// The slice's model text, one file per area: every `slice/*.edm`, sorted by name (listed by
@@ -304,11 +306,19 @@ impl Model {
         resolve_permissions(&mut parsed)?;
         let mut roots = std::mem::take(&mut parsed.roots);
         roots.extend(imports(&parsed.operations)?);
+        let stamp_names = parsed
+            .types
+            .values()
+            .flat_map(|t| t.own_properties.iter())
+            .filter(|p| p.stamp.is_some())
+            .map(|p| p.name.clone())
+            .collect();
         let model = Model {
             types: parsed.types,
             enums: parsed.enums,
             roots,
             operations: parsed.operations,
+            stamp_names,
         };
         model.check()?;
         Ok(model)
@@ -316,6 +326,11 @@ impl Model {
 
     pub fn structured(&self, qualified: &str) -> Option<&StructuredType> {
         self.types.get(qualified)
+    }
+
+    /// Whether some type's property of this name is a server stamp.
+    pub fn is_stamp_name(&self, name: &str) -> bool {
+        self.stamp_names.contains(name)
     }
 
     /// Every structured type, in no particular order.

@@ -266,9 +266,7 @@ pub fn store(
         "lastReportedDateTime": w.now,
         "userPrincipalName": upn,
     });
-    let Value::Object(status) = status else {
-        return Err(ApiError::Internal("a device status is an object".into()));
-    };
+    let status = object(status);
     let status_key = key(w.tenant, DEVICE_STATUSES, &policy.id, device.id);
     const STATUS: &str = "microsoft.graph.deviceComplianceDeviceStatus";
     // The user's status follows from the device statuses: unchanged when this one is.
@@ -335,7 +333,12 @@ fn policy_state(
         "userId": user_id,
         "userPrincipalName": upn,
     });
-    match state {
+    object(state)
+}
+
+/// A `json!({…})` row as the map it is.
+fn object(value: Value) -> Map<String, Value> {
+    match value {
         Value::Object(map) => map,
         _ => Map::new(),
     }

@@ -130,15 +130,7 @@ async fn deleting_a_policy_takes_it_off_every_device_and_summary() {
 async fn group_members_and_filters_decide_after_the_fact() {
     let server = Server::start().await;
     let c = admin(&server);
-    let group = c
-        .post(
-            "v1.0",
-            "groups",
-            &json!({"displayName": "Pilots", "mailEnabled": false, "mailNickname": "pilots", "securityEnabled": true}),
-        )
-        .await
-        .expect(201)
-        .id();
+    let group = new_group(&c, "pilots").await;
     let policy = assigned_policy(
         &c,
         &password_policy("Pilots only", 0),
@@ -164,13 +156,7 @@ async fn group_members_and_filters_decide_after_the_fact() {
     // Both directory devices join the group: the policy now applies to both.
     for d in [&laptop, &desktop] {
         let object = directory_object(&c, d).await;
-        c.post(
-            "v1.0",
-            &format!("groups/{group}/members/$ref"),
-            &json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{object}")}),
-        )
-        .await
-        .expect(204);
+        add_member(&c, &group, &object).await;
     }
     settle(&c).await;
     assert_eq!(verdict(&c, &laptop).await, "noncompliant");
