@@ -5,7 +5,8 @@
 //! wraps the default one and, for WAL files only, gathers contiguous writes in memory and writes
 //! them out as one when SQLite next syncs, reads, truncates, sizes or closes the file, or when
 //! 128 KiB are pending. Every other file (the database, journals, temporary files) goes straight
-//! through.
+//! through, a write longer than 128 KiB in pieces. Registering it also keeps statement journals
+//! in memory up to 1 MiB (`STATEMENT_JOURNAL_SPILL`), a setting SQLite takes only before it starts.
 //!
 //! **Why it is sound, and its one condition.** In WAL mode a commit becomes visible to other
 //! connections only when the writer publishes it in the shared WAL index, and with
@@ -69,6 +70,7 @@ pub fn wal_writes() -> WalWrites {
 }
 
 fn register_once() -> c_int {
+    keep_statement_journals_in_memory();
     // SAFETY: `sqlite3_vfs_find(NULL)` initializes SQLite if needed and returns the default VFS,
     // which SQLite keeps for the life of the process (we never unregister it).
     let parent = unsafe { ffi::sqlite3_vfs_find(ptr::null()) };
@@ -87,6 +89,21 @@ fn register_once() -> c_int {
         vfs.xOpen = Some(x_open);
         ffi::sqlite3_vfs_register(Box::into_raw(Box::new(vfs)), 0)
     }
+}
+
+/// Statement journals held in memory up to this size before SQLite moves them to a temporary
+/// file (its default is 64 KiB). Every write of a job under a savepoint copies each page it is
+/// first to change into one; a check-in changes ~100 pages, and the file SQLite spilled them to
+/// was written with a `pwrite` per page and made anew per transaction. SQLite holds the journal
+/// as one chunk of this size, so truncating it stays cheap; a larger journal still spills.
+const STATEMENT_JOURNAL_SPILL: c_int = 1 << 20;
+
+/// Sets the statement journals' spill size, which SQLite reads only before it initializes (the
+/// registration below initializes it). Called later, it changes nothing and SQLite keeps 64 KiB.
+fn keep_statement_journals_in_memory() {
+    // SAFETY: this option takes one `int`, passed as such; before initialization SQLite only
+    // stores it, after it the call returns SQLITE_MISUSE and changes nothing.
+    unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_STMTJRNL_SPILL, STATEMENT_JOURNAL_SPILL) };
 }
 
 /// Our file. SQLite allocates `szOsFile` bytes for it; the parent's file follows at
@@ -189,6 +206,43 @@ unsafe fn parent_of(
     }
 }
 
+/// Writes `amount` bytes at `offset` with the parent, in pieces of at most CAPACITY bytes (the
+/// unix VFS cuts a longer length to 17 bits and reports the short write as a full disk; SQLite
+/// itself writes more at once when it moves a statement journal of STATEMENT_JOURNAL_SPILL bytes
+/// from memory to its file).
+///
+/// # Safety
+/// `file` is one of our open files and `data` holds `amount` readable bytes.
+unsafe fn write_through(
+    file: *mut ffi::sqlite3_file,
+    data: *const c_void,
+    amount: c_int,
+    offset: ffi::sqlite3_int64,
+) -> c_int {
+    // SAFETY: as the caller promises; every piece lies within the `amount` bytes at `data`.
+    unsafe {
+        let (inner, methods) = parent_of(file);
+        let Some(write) = methods.xWrite else {
+            return ffi::SQLITE_IOERR_WRITE;
+        };
+        let mut done: c_int = 0;
+        while done < amount {
+            let piece = (amount - done).min(CAPACITY as c_int);
+            let rc = write(
+                inner,
+                data.cast::<u8>().add(done as usize).cast(),
+                piece,
+                offset + ffi::sqlite3_int64::from(done),
+            );
+            if rc != ffi::SQLITE_OK {
+                return rc;
+            }
+            done += piece;
+        }
+        ffi::SQLITE_OK
+    }
+}
+
 /// Writes what is pending, if anything.
 ///
 /// # Safety
@@ -230,10 +284,7 @@ unsafe extern "C" fn x_write(
     // SAFETY: SQLite passes one of our open files and `amount` readable bytes at `data`.
     unsafe {
         let Some(pending) = (*file.cast::<File>()).pending.as_mut() else {
-            let (inner, methods) = parent_of(file);
-            return methods
-                .xWrite
-                .map_or(ffi::SQLITE_IOERR_WRITE, |w| w(inner, data, amount, offset));
+            return write_through(file, data, amount, offset);
         };
         WAL_WRITES_RECEIVED.fetch_add(1, Ordering::Relaxed);
         let bytes = std::slice::from_raw_parts(data.cast::<u8>(), amount.max(0) as usize);
@@ -257,11 +308,8 @@ unsafe extern "C" fn x_write(
             }
         }
         if bytes.len() > CAPACITY {
-            let (inner, methods) = parent_of(file);
             WAL_WRITES_ISSUED.fetch_add(1, Ordering::Relaxed);
-            return methods
-                .xWrite
-                .map_or(ffi::SQLITE_IOERR_WRITE, |w| w(inner, data, amount, offset));
+            return write_through(file, data, amount, offset);
         }
         pending.offset = offset;
         pending.bytes.extend_from_slice(bytes);
