@@ -267,15 +267,7 @@ fn stored_body(model: &'static Model, body: Value) -> String {
         return body.to_string();
     };
     match model.structured(AUDIT_TYPE) {
-        Some(ty) => {
-            let projected = odata::project::Projection {
-                model,
-                version: Version::Beta,
-                utc_timestamps: false,
-            }
-            .properties(ty, &map);
-            Value::Object(projected).to_string()
-        }
+        Some(ty) => super::canonical_text(model, ty, &map),
         None => Value::Object(map).to_string(),
     }
 }

@@ -653,12 +653,24 @@ fn canonical(
     ty: &'static odata::edm::StructuredType,
     body: &Map<String, Value>,
 ) -> Map<String, Value> {
+    stored_shape(model).properties(ty, body)
+}
+
+/// `canonical`'s body as the text stored, written directly (no map built on the way).
+pub(crate) fn canonical_text(
+    model: &'static Model,
+    ty: &'static odata::edm::StructuredType,
+    body: &Map<String, Value>,
+) -> String {
+    stored_shape(model).properties_text(ty, body)
+}
+
+fn stored_shape(model: &'static Model) -> Projection<'static> {
     Projection {
         model,
         version: Version::Beta,
         utc_timestamps: false,
     }
-    .properties(ty, body)
 }
 
 /// New rows' creation and modification times from the tenant's clock, when it is not plain real

@@ -203,20 +203,21 @@ pub struct DeviceInput {
     type_name: String,
     stored_device: Map<String, Value>,
     pub device: Map<String, Value>,
-    stored_record: Map<String, Value>,
+    /// The hidden record's stored text ("" when it has none).
+    stored_record: String,
     pub record: Map<String, Value>,
 }
 
 impl DeviceInput {
     pub fn load(tx: &mut dyn WriteTx, tenant: &str, device_id: &str) -> Result<Self, ApiError> {
         let (type_name, stored_device) = read_device(tx, tenant, device_id)?;
-        let stored_record = read_evaluation(tx, tenant, device_id)?;
+        let stored_record = stored_evaluation(tx, tenant, device_id)?;
         Ok(Self {
             type_name,
             device: stored_device.clone(),
             stored_device,
-            record: stored_record.clone(),
-            stored_record,
+            record: stored_record.body,
+            stored_record: stored_record.text,
         })
     }
 }
@@ -254,10 +255,16 @@ fn read_evaluation(
     tenant: &str,
     device: &str,
 ) -> Result<Map<String, Value>, ApiError> {
-    Ok(match tx.get(&evaluation_key(tenant, device))? {
-        Some(row) => parse_body(&row.body)?,
-        None => Map::new(),
-    })
+    Ok(stored_evaluation(tx, tenant, device)?.body)
+}
+
+/// The device's hidden record as stored, empty when it has none.
+fn stored_evaluation(
+    tx: &mut dyn WriteTx,
+    tenant: &str,
+    device: &str,
+) -> Result<results::StoredRow, ApiError> {
+    Ok(results::StoredRow::read(tx, &evaluation_key(tenant, device))?.unwrap_or_default())
 }
 
 impl Engine {
@@ -425,7 +432,7 @@ impl Engine {
                 &writer,
                 &facts_view,
                 &policy_id,
-                &before.unwrap_or_default(),
+                &before.unwrap_or_default().body,
             )?;
             tx.due_cancel(tenant, device_id, Some(&policy_id))?;
             super::retire::unschedule(tx, tenant, device_id, Some(&policy_id))?;

@@ -48,23 +48,17 @@ pub struct Writer<'a> {
     pub tally: &'a super::tally::SharedTally,
 }
 
-/// `body` in the stored shape of its type (hidden rows as they are).
-fn shaped(model: &'static Model, type_name: &str, body: &Map<String, Value>) -> Map<String, Value> {
+/// `body` as stored text, in the stored shape of its type (hidden rows as they are).
+fn shaped_text(model: &'static Model, type_name: &str, body: &Map<String, Value>) -> String {
     match model.structured(type_name) {
-        Some(ty) => crate::service::canonical(model, ty, body),
-        None => body.clone(),
+        Some(ty) => crate::service::canonical_text(model, ty, body),
+        None => serde_json::to_string(body).unwrap_or_default(),
     }
 }
 
-fn upsert(
-    tx: &mut dyn WriteTx,
-    key: &Key,
-    type_name: &str,
-    shaped: Map<String, Value>,
-) -> Result<(), ApiError> {
-    let text = Value::Object(shaped).to_string();
-    if !tx.update(key, &text)? {
-        tx.insert(key, type_name, &text)?;
+fn upsert(tx: &mut dyn WriteTx, key: &Key, type_name: &str, text: &str) -> Result<(), ApiError> {
+    if !tx.update(key, text)? {
+        tx.insert(key, type_name, text)?;
     }
     Ok(())
 }
@@ -77,26 +71,46 @@ pub fn put(
     type_name: &str,
     body: &Map<String, Value>,
 ) -> Result<(), ApiError> {
-    upsert(tx, key, type_name, shaped(model, type_name, body))
+    upsert(tx, key, type_name, &shaped_text(model, type_name, body))
 }
 
-/// `put`, unless the row holds the same already: `stored` is its body as stored (`None`: read
-/// it). Returns whether it wrote.
+/// A row as read: its text, and its body parsed.
+#[derive(Debug, Clone, Default)]
+pub struct StoredRow {
+    pub text: String,
+    pub body: Map<String, Value>,
+}
+
+impl StoredRow {
+    pub fn read(tx: &mut dyn WriteTx, key: &Key) -> Result<Option<Self>, ApiError> {
+        tx.get(key)?
+            .map(|row| {
+                Ok(Self {
+                    body: parse_body(&row.body)?,
+                    text: row.body,
+                })
+            })
+            .transpose()
+    }
+}
+
+/// `put`, unless the row holds the same text already: `stored` is its text as stored (`None`:
+/// read it). Returns whether it wrote.
 pub fn put_changed(
     tx: &mut dyn WriteTx,
     model: &'static Model,
     key: &Key,
     type_name: &str,
     body: &Map<String, Value>,
-    stored: Option<&Map<String, Value>>,
+    stored: Option<&str>,
 ) -> Result<bool, ApiError> {
-    let shaped = shaped(model, type_name, body);
+    let text = shaped_text(model, type_name, body);
     let same = match stored {
-        Some(stored) => *stored == shaped,
-        None => get(tx, key)?.is_some_and(|stored| stored == shaped),
+        Some(stored) => stored == text,
+        None => tx.get(key)?.is_some_and(|row| row.body == text),
     };
     if !same {
-        upsert(tx, key, type_name, shaped)?;
+        upsert(tx, key, type_name, &text)?;
     }
     Ok(!same)
 }
@@ -113,18 +127,19 @@ fn status_unchanged(
     if w.reported {
         return Ok(false);
     }
-    let Some(stored) = get(tx, key)? else {
+    let Some(stored) = StoredRow::read(tx, key)? else {
         return Ok(false);
     };
     let mut same = status.clone();
     same.insert(
         "lastReportedDateTime".into(),
         stored
+            .body
             .get("lastReportedDateTime")
             .cloned()
             .unwrap_or(Value::Null),
     );
-    Ok(shaped(w.model, type_name, &same) == stored)
+    Ok(shaped_text(w.model, type_name, &same) == stored.text)
 }
 
 fn get(tx: &mut dyn WriteTx, key: &Key) -> Result<Option<Map<String, Value>>, ApiError> {
@@ -234,7 +249,7 @@ pub fn store(
     device: &DeviceFacts<'_>,
     policy: &Policy,
     outcome: &PolicyOutcome,
-    before: Option<&Map<String, Value>>,
+    before: Option<&StoredRow>,
     unchanged: Unchanged,
 ) -> Result<(), ApiError> {
     let same = unchanged.outcome && !device.renamed;
@@ -253,7 +268,7 @@ pub fn store(
             &key(w.tenant, POLICY_STATES, device.id, &policy.id),
             "microsoft.graph.deviceCompliancePolicyState",
             &policy_state(device, policy, outcome),
-            before,
+            before.map(|b| b.text.as_str()),
         )?;
     }
     let status = json!({
@@ -285,7 +300,9 @@ pub fn store(
     if same {
         return Ok(());
     }
-    let old = before.map(setting_states_of).unwrap_or_default();
+    let old = before
+        .map(|b| setting_states_of(&b.body))
+        .unwrap_or_default();
     let new: Vec<(String, String, String)> = outcome
         .settings
         .iter()
@@ -556,8 +573,8 @@ pub fn stored_state(
     tenant: &str,
     device: &str,
     policy_id: &str,
-) -> Result<Option<Map<String, Value>>, ApiError> {
-    get(tx, &key(tenant, POLICY_STATES, device, policy_id))
+) -> Result<Option<StoredRow>, ApiError> {
+    StoredRow::read(tx, &key(tenant, POLICY_STATES, device, policy_id))
 }
 
 /// The multi-tenant view's row of the device (`/beta/managedDeviceCompliances`, shown also at
