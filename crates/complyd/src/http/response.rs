@@ -125,9 +125,48 @@ pub fn error(ctx: &RequestContext, err: &ApiError) -> Response {
     if status.is_server_error() {
         tracing::error!(request_id = %ctx.request_id, error = %err, "request failed");
     }
-    let mut res = json_response(status, &error_body(ctx, err));
+    let mut res = json_text_response(status, error_text(ctx, err));
     res.headers_mut().extend(err.headers());
     res
+}
+
+/// `error_body` as text, written directly: refused requests are answered at the rate they come.
+pub fn error_text(ctx: &RequestContext, err: &ApiError) -> String {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"{\"error\":{\"code\":");
+    push_json_str(&mut out, err.graph_code());
+    out.extend_from_slice(b",\"message\":");
+    push_json_str(&mut out, &err.message());
+    out.extend_from_slice(b",\"innerError\":{\"date\":");
+    push_json_str(&mut out, &this_second());
+    out.extend_from_slice(b",\"request-id\":");
+    push_json_str(&mut out, &ctx.request_id);
+    out.extend_from_slice(b",\"client-request-id\":");
+    push_json_str(&mut out, &ctx.client_request_id);
+    out.extend_from_slice(b"}}}");
+    // serde_json writes UTF-8, and the rest is ASCII.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn push_json_str(out: &mut Vec<u8>, text: &str) {
+    // Writing into memory cannot fail.
+    let _ = serde_json::to_writer(out, text);
+}
+
+/// The current UTC second as `innerError.date` shows it, formatted once per second per thread.
+fn this_second() -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = DateTimeOffset::now();
+    let second = now.to_unix_seconds();
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != second {
+            *last = (second, now.to_utc_seconds());
+        }
+        last.1.clone()
+    })
 }
 
 /// Graph's error document: code, message, and the ids and date of the request.
@@ -156,4 +195,31 @@ fn json_text_response(status: StatusCode, body: String) -> Response {
     res.headers_mut()
         .insert("odata-version", HeaderValue::from_static("4.0"));
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_text_is_the_error_body() {
+        let ctx = RequestContext {
+            request_id: "r-1".into(),
+            client_request_id: "c \"quoted\" \u{e9}\\".into(),
+        };
+        let err = ApiError::Internal("a \"message\"\nwith\ttabs \u{1f600}".into());
+        let text: Value = serde_json::from_str(&error_text(&ctx, &err)).unwrap_or_default();
+        let mut body = error_body(&ctx, &err);
+        // The two may straddle a second.
+        body["error"]["innerError"]["date"] = text["error"]["innerError"]["date"].clone();
+        assert_eq!(text, body);
+        let date = text["error"]["innerError"]["date"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(date.len(), "2026-01-01T00:00:00".len(), "{date}");
+        assert!(
+            DateTimeOffset::parse(&format!("{date}Z")).is_some(),
+            "{date}"
+        );
+    }
 }

@@ -6,7 +6,7 @@
 use super::{MAX_HEADER_FIELDS, MAX_HEAD_BYTES, MAX_URI_BYTES};
 use crate::common::RequestContext;
 use crate::error::ApiError;
-use crate::http::response::{error_body, JSON};
+use crate::http::response::{error_text, JSON};
 use axum::http::HeaderMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,7 +106,7 @@ pub(super) fn refuse(mut tcp: TcpStream, max: usize, refusing: &Arc<Semaphore>) 
 fn raw(err: &ApiError) -> Vec<u8> {
     let ctx = RequestContext::new(&HeaderMap::new());
     let status = err.status();
-    let body = error_body(&ctx, err).to_string();
+    let body = error_text(&ctx, err);
     let headers: String = err
         .headers()
         .map(|(name, value)| format!("{name}: {}\r\n", String::from_utf8_lossy(value.as_bytes())))
