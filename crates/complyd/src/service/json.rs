@@ -19,15 +19,16 @@ impl JsonObject {
 
     /// `leading` members first, then the members of the object text `rest`.
     pub fn with_leading(leading: &[(&str, &Value)], rest: &str) -> Self {
-        let mut out = String::with_capacity(rest.len() + 64 * leading.len() + 2);
-        out.push('{');
+        let mut out = Vec::with_capacity(rest.len() + 64 * leading.len() + 2);
+        out.push(b'{');
         for (i, (key, value)) in leading.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.push(b',');
             }
-            out.push_str(&Value::String((*key).to_string()).to_string());
-            out.push(':');
-            out.push_str(&value.to_string());
+            // Writing into memory cannot fail.
+            let _ = serde_json::to_writer(&mut out, key);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut out, value);
         }
         let inner = rest
             .trim()
@@ -37,12 +38,13 @@ impl JsonObject {
             .trim();
         if !inner.is_empty() {
             if !leading.is_empty() {
-                out.push(',');
+                out.push(b',');
             }
-            out.push_str(inner);
+            out.extend_from_slice(inner.as_bytes());
         }
-        out.push('}');
-        Self(out)
+        out.push(b'}');
+        // serde_json writes UTF-8 and `rest` is a str.
+        Self(String::from_utf8(out).unwrap_or_default())
     }
 
     pub fn as_str(&self) -> &str {
@@ -82,6 +84,11 @@ mod tests {
         assert_eq!(
             JsonObject::with_leading(&[], r#"{"a":1}"#).to_value(),
             json!({"a": 1})
+        );
+        let odd = json!({"x": ["q\"uote\u{e9}", null, 1.5]});
+        assert_eq!(
+            JsonObject::with_leading(&[("we\"ird\n", &odd)], r#"{"a":1}"#).to_value(),
+            json!({"we\"ird\n": {"x": ["q\"uote\u{e9}", null, 1.5]}, "a": 1})
         );
     }
 }
