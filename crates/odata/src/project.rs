@@ -1,7 +1,7 @@
 //! Stored bodies projected to what one version shows: its own property set in model order,
 //! `@odata.type` with `#`, defaults for non-nullable properties never set, and explicit nulls.
 
-use crate::edm::{Model, Primitive, StructuredType, TypeRef, ValueType, Version};
+use crate::edm::{Model, Primitive, Property, StructuredType, TypeRef, ValueType, Version};
 use crate::value::DateTimeOffset;
 use serde_json::{Map, Value};
 
@@ -78,27 +78,17 @@ impl<'m> Projection<'m> {
             out.push(b':');
         };
         for prop in &self.model.properties(ty, self.version) {
-            let stored = body
-                .get(&prop.name)
-                .or_else(|| prop.from.as_ref().and_then(|from| body.get(from)));
             member(out, &prop.name);
-            match (stored, &prop.default) {
+            match (stored(prop, body), &prop.default) {
                 (Some(v), _) | (None, Some(v)) => self.write_value(&prop.ty, v, out),
                 (None, None) => write_json(out, &self.default(&prop.ty)),
             }
         }
         if ty.open {
             let all = self.model.all_properties(ty);
-            for (key, value) in body {
-                let declared = all.iter().any(|p| {
-                    p.name == *key
-                        || p.from.as_deref() == Some(key)
-                        || p.alias.as_deref() == Some(key)
-                });
-                if !key.starts_with('@') && !declared {
-                    member(out, key);
-                    write_json(out, value);
-                }
+            for (key, value) in body.iter().filter(|(key, _)| is_dynamic(&all, key)) {
+                member(out, key);
+                write_json(out, value);
             }
         }
     }
@@ -107,11 +97,7 @@ impl<'m> Projection<'m> {
     fn write_value(&self, ty: &TypeRef, value: &Value, out: &mut Vec<u8>) {
         match (value, &ty.value) {
             (Value::Array(items), _) if ty.collection => {
-                let element = TypeRef {
-                    value: ty.value.clone(),
-                    collection: false,
-                    nullable: false,
-                };
+                let element = element_of(ty);
                 out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
@@ -147,10 +133,7 @@ impl<'m> Projection<'m> {
     fn fill(&self, ty: &StructuredType, body: &Map<String, Value>, out: &mut Map<String, Value>) {
         let declared = self.model.properties(ty, self.version);
         for prop in &declared {
-            let stored = body
-                .get(&prop.name)
-                .or_else(|| prop.from.as_ref().and_then(|from| body.get(from)));
-            let value = match (stored, &prop.default) {
+            let value = match (stored(prop, body), &prop.default) {
                 (Some(v), _) | (None, Some(v)) => self.value(&prop.ty, v),
                 (None, None) => self.default(&prop.ty),
             };
@@ -160,15 +143,7 @@ impl<'m> Projection<'m> {
             // What the type does not declare (in any version, nor as a view's source) is a
             // dynamic property, shown as stored.
             let all = self.model.all_properties(ty);
-            let dynamic = body.iter().filter(|(key, _)| {
-                !key.starts_with('@')
-                    && !all.iter().any(|p| {
-                        p.name == **key
-                            || p.from.as_deref() == Some(key)
-                            || p.alias.as_deref() == Some(key)
-                    })
-            });
-            for (key, value) in dynamic {
+            for (key, value) in body.iter().filter(|(key, _)| is_dynamic(&all, key)) {
                 out.insert(key.clone(), value.clone());
             }
         }
@@ -177,11 +152,7 @@ impl<'m> Projection<'m> {
     fn value(&self, ty: &TypeRef, value: &Value) -> Value {
         match (value, &ty.value) {
             (Value::Array(items), _) if ty.collection => {
-                let element = TypeRef {
-                    value: ty.value.clone(),
-                    collection: false,
-                    nullable: false,
-                };
+                let element = element_of(ty);
                 Value::Array(items.iter().map(|i| self.value(&element, i)).collect())
             }
             (Value::Object(object), ValueType::Complex(declared)) => self.complex(declared, object),
@@ -242,6 +213,30 @@ impl<'m> Projection<'m> {
                 .map_or(Value::Null, |m| Value::String(m.name.clone())),
             ValueType::Complex(_) => Value::Null,
         }
+    }
+}
+
+/// What the body holds for `prop`: under its name, else under the name it is viewed from.
+fn stored<'b>(prop: &Property, body: &'b Map<String, Value>) -> Option<&'b Value> {
+    body.get(&prop.name)
+        .or_else(|| prop.from.as_ref().and_then(|from| body.get(from)))
+}
+
+/// Whether `key` is a dynamic property: not an annotation, and declared by none of `all` (the
+/// type's properties in every version), neither as a name, a view's source nor an alias.
+fn is_dynamic(all: &[&Property], key: &str) -> bool {
+    !key.starts_with('@')
+        && !all.iter().any(|p| {
+            p.name == key || p.from.as_deref() == Some(key) || p.alias.as_deref() == Some(key)
+        })
+}
+
+/// A collection's element type.
+fn element_of(ty: &TypeRef) -> TypeRef {
+    TypeRef {
+        value: ty.value.clone(),
+        collection: false,
+        nullable: false,
     }
 }
 
