@@ -3,6 +3,7 @@
 use crate::common::RequestContext;
 use crate::error::ApiError;
 use crate::identity;
+use crate::service::json::{into_text, push_json};
 use crate::service::{JsonObject, Reply};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -134,23 +135,17 @@ pub fn error(ctx: &RequestContext, err: &ApiError) -> Response {
 pub fn error_text(ctx: &RequestContext, err: &ApiError) -> String {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"{\"error\":{\"code\":");
-    push_json_str(&mut out, err.graph_code());
+    push_json(&mut out, err.graph_code());
     out.extend_from_slice(b",\"message\":");
-    push_json_str(&mut out, &err.message());
+    push_json(&mut out, &err.message());
     out.extend_from_slice(b",\"innerError\":{\"date\":");
-    push_json_str(&mut out, &this_second());
+    push_json(&mut out, &this_second());
     out.extend_from_slice(b",\"request-id\":");
-    push_json_str(&mut out, &ctx.request_id);
+    push_json(&mut out, &ctx.request_id);
     out.extend_from_slice(b",\"client-request-id\":");
-    push_json_str(&mut out, &ctx.client_request_id);
+    push_json(&mut out, &ctx.client_request_id);
     out.extend_from_slice(b"}}}");
-    // serde_json writes UTF-8, and the rest is ASCII.
-    String::from_utf8(out).unwrap_or_default()
-}
-
-fn push_json_str(out: &mut Vec<u8>, text: &str) {
-    // Writing into memory cannot fail.
-    let _ = serde_json::to_writer(out, text);
+    into_text(out)
 }
 
 /// The current UTC second as `innerError.date` shows it, formatted once per second per thread.

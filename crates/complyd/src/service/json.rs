@@ -25,10 +25,9 @@ impl JsonObject {
             if i > 0 {
                 out.push(b',');
             }
-            // Writing into memory cannot fail.
-            let _ = serde_json::to_writer(&mut out, key);
+            push_json(&mut out, key);
             out.push(b':');
-            let _ = serde_json::to_writer(&mut out, value);
+            push_json(&mut out, value);
         }
         let inner = rest
             .trim()
@@ -43,8 +42,7 @@ impl JsonObject {
             out.extend_from_slice(inner.as_bytes());
         }
         out.push(b'}');
-        // serde_json writes UTF-8 and `rest` is a str.
-        Self(String::from_utf8(out).unwrap_or_default())
+        Self(into_text(out))
     }
 
     pub fn as_str(&self) -> &str {
@@ -59,6 +57,16 @@ impl JsonObject {
     pub fn to_value(&self) -> Value {
         serde_json::from_str(&self.0).unwrap_or(Value::Null)
     }
+}
+
+/// `value` as JSON at the end of `out` (writing into memory cannot fail).
+pub(crate) fn push_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(out, value);
+}
+
+/// Text written with `push_json` and ASCII punctuation: UTF-8 throughout.
+pub(crate) fn into_text(out: Vec<u8>) -> String {
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ mod fidelity;
 mod handlers;
 mod integrity;
 mod invoke;
-mod json;
+pub(crate) mod json;
 mod locate;
 mod outbox;
 mod paging;

@@ -143,7 +143,7 @@ fn status_unchanged(
 }
 
 fn get(tx: &mut dyn WriteTx, key: &Key) -> Result<Option<Map<String, Value>>, ApiError> {
-    tx.get(key)?.map(|row| parse_body(&row.body)).transpose()
+    Ok(StoredRow::read(tx, key)?.map(|row| row.body))
 }
 
 /// One setting's state on one device, as a policy state's `settingStates` lists it.

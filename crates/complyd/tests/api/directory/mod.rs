@@ -2,7 +2,7 @@
 //! directory's query behaviours and errors, one identity with the token service, and
 //! assignment filters (issue 17) whose rules share the grammar.
 
-mod support;
+pub mod support;
 
 mod accounts;
 mod dynamic;

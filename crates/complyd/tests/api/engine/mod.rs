@@ -8,13 +8,15 @@ mod instances;
 mod platforms;
 mod reevaluation;
 
+pub use crate::directory::support::{add_member, DIRECTORY_WRITE};
+
+use crate::directory::support::{create, group, user};
 use crate::support::*;
 use complyd::auth::TokenRequest;
 use serde_json::{json, Value};
 
 pub const DEVICES: &str = "deviceManagement/managedDevices";
 pub const DEVICES_WRITE: &str = "DeviceManagementManagedDevices.ReadWrite.All";
-pub const DIRECTORY_WRITE: &str = "Directory.ReadWrite.All";
 
 /// A caller that may manage policies, devices and the directory.
 pub fn admin(server: &Server) -> Client {
@@ -132,39 +134,14 @@ pub async fn directory_object(c: &Client, device: &str) -> String {
         .to_string()
 }
 
-/// A user `nick@contoso.com`; answers its id.
+/// A user `nick@contoso.com` (the domain the engine's devices name their users in); answers its id.
 pub async fn new_user(c: &Client, nick: &str) -> String {
-    c.post(
-        "v1.0",
-        "users",
-        &json!({"accountEnabled": true, "displayName": nick, "mailNickname": nick,
-                "userPrincipalName": format!("{nick}@contoso.com"),
-                "passwordProfile": {"password": "Secret-123456"}}),
-    )
-    .await
-    .expect(201)
-    .id()
+    let mut body = user(nick);
+    body["userPrincipalName"] = json!(format!("{nick}@contoso.com"));
+    create(c, "v1.0", "users", &body).await
 }
 
 /// A static security group; answers its id.
 pub async fn new_group(c: &Client, name: &str) -> String {
-    c.post(
-        "v1.0",
-        "groups",
-        &json!({"displayName": name, "mailEnabled": false, "mailNickname": name, "securityEnabled": true}),
-    )
-    .await
-    .expect(201)
-    .id()
-}
-
-/// Adds the directory object `member` to `group`.
-pub async fn add_member(c: &Client, group: &str, member: &str) {
-    c.post(
-        "v1.0",
-        &format!("groups/{group}/members/$ref"),
-        &json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{member}")}),
-    )
-    .await
-    .expect(204);
+    create(c, "v1.0", "groups", &group(name)).await
 }
