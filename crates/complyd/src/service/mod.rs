@@ -157,6 +157,8 @@ pub struct Service {
     engine: Arc<engine::Engine>,
     /// Webhook posts and mails: how they go out (`deliveries`).
     deliveries: deliveries::Deliveries,
+    /// What audit events are written from.
+    audit_shape: Arc<audit::EventShape>,
 }
 
 /// How many (tenant, collection) pairs `builtins_done` remembers before starting afresh.
@@ -189,6 +191,7 @@ impl Service {
             builtins_done: Mutex::new(HashSet::new()),
             engine: Arc::new(engine::Engine::new(model)?),
             deliveries: deliveries::Deliveries::new(DeliverySettings::default())?,
+            audit_shape: audit::event_shape(model),
         })
     }
 
@@ -268,6 +271,7 @@ impl Service {
     /// The audit event a write of `call` records, if its path is audited.
     fn audit(&self, call: &Call, operation: AuditOperation) -> Option<AuditDraft> {
         AuditDraft::for_write(
+            &self.audit_shape,
             &call.tenant,
             &call.path,
             operation,

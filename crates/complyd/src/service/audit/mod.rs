@@ -9,6 +9,12 @@ use odata::path::ResourcePath;
 use odata::Version;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use text::{Actor, Change, EventValues};
+
+mod text;
+
+pub use text::EventShape;
 
 /// Where the tenant's audit events are stored (`deviceManagement/auditEvents`).
 pub const AUDIT_EVENTS: &str = "auditEvents";
@@ -78,7 +84,8 @@ pub struct AuditDraft {
     activity_type: String,
     /// `DeviceCompliancePolicy`.
     resource_type: String,
-    actor: Value,
+    actor: Actor,
+    shape: Arc<EventShape>,
     /// The live service leaves `activity` null (`--fidelity intune`).
     activity_null: bool,
 }
@@ -87,6 +94,7 @@ impl AuditDraft {
     /// The event a write of `operation` (an action's name for actions) at `path` records, if a
     /// navigation along it (or its root) declares an audit category.
     pub fn for_write(
+        shape: &Arc<EventShape>,
         tenant: &str,
         path: &ResourcePath<'_>,
         operation: AuditOperation,
@@ -109,6 +117,7 @@ impl AuditDraft {
             activity_type: format!("{verb} {resource_type}"),
             resource_type,
             actor: actor(caller),
+            shape: Arc::clone(shape),
             activity_null,
         })
     }
@@ -139,64 +148,44 @@ impl AuditDraft {
             .and_then(|b| b.get("displayName"))
             .and_then(Value::as_str)
             .unwrap_or("<null>");
-        let modified = modified_properties(model, before, after);
-        let body = json!({
-            "displayName": self.activity_type,
-            "componentName": self.category,
-            "actor": self.actor,
-            "activity": if self.activity_null { Value::Null } else { Value::String(self.activity_type.clone()) },
-            "activityDateTime": null,
-            "activityType": self.activity_type,
-            "activityOperationType": self.operation.as_str(),
-            "activityResult": "Success",
-            "correlationId": uuid::Uuid::new_v4().to_string(),
-            "resources": [{
-                "@odata.type": "#microsoft.graph.auditResource",
-                "displayName": name,
-                "modifiedProperties": modified,
-                "type": self.resource_type,
-                "auditResourceType": self.resource_type,
-                "resourceId": id,
-            }],
-            "category": self.category,
+        let changes = modified_properties(model, before, after);
+        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let (before_time, after_time) = self.shape.write(&EventValues {
+            activity_type: &self.activity_type,
+            category: &self.category,
+            actor: &self.actor,
+            activity: (!self.activity_null).then_some(self.activity_type.as_str()),
+            operation: self.operation.as_str(),
+            correlation_id: &correlation_id,
+            resource_name: name,
+            changes: &changes,
+            resource_type: &self.resource_type,
+            resource_id: id,
         });
-        EventText::around_time(stored_body(model, body))
+        EventText {
+            before_time,
+            after_time,
+        }
     }
 }
 
-/// An event's stored text cut where its `activityDateTime` goes.
+/// An event's stored text cut where its `activityDateTime` value goes.
 struct EventText {
     before_time: String,
     after_time: String,
 }
 
-/// The time's place in the stored text. Only the top level has this key, and a string value
-/// cannot hold the pattern unescaped (its quotes are `\"`), so it is found exactly once.
-const TIME_SLOT: &str = r#""activityDateTime":null"#;
-
 impl EventText {
-    fn around_time(text: String) -> Self {
-        match text.split_once(TIME_SLOT) {
-            Some((head, tail)) => Self {
-                before_time: head.to_string(),
-                after_time: tail.to_string(),
-            },
-            None => Self {
-                before_time: text,
-                after_time: String::new(),
-            },
-        }
-    }
-
     /// The stored text with the time in its place.
     fn at(&self, now: &str) -> String {
-        if self.after_time.is_empty() {
-            return self.before_time.clone();
-        }
-        format!(
-            "{}\"activityDateTime\":\"{now}\"{}",
-            self.before_time, self.after_time
-        )
+        let mut text =
+            String::with_capacity(self.before_time.len() + now.len() + 2 + self.after_time.len());
+        text.push_str(&self.before_time);
+        text.push('"');
+        text.push_str(now);
+        text.push('"');
+        text.push_str(&self.after_time);
+        text
     }
 
     fn insert(&self, tx: &mut dyn WriteTx, tenant: &str) -> Result<(), StoreError> {
@@ -261,35 +250,29 @@ pub fn record_prepared(
     }
 }
 
-/// The event as stored: every property of the type in model order, as other entities are.
-fn stored_body(model: &'static Model, body: Value) -> String {
-    let Value::Object(map) = body else {
-        return body.to_string();
-    };
-    match model.structured(AUDIT_TYPE) {
-        Some(ty) => super::canonical_text(model, ty, &map),
-        None => Value::Object(map).to_string(),
-    }
+/// The templates events are written from: the model's stored shape of an `auditEvent`, every
+/// property in model order, as other entities are stored.
+pub fn event_shape(model: &'static Model) -> Arc<EventShape> {
+    Arc::new(EventShape::new(&text::stored_text(model, AUDIT_TYPE)))
 }
 
-fn actor(caller: &Caller) -> Value {
-    let kind = if caller.app_only {
-        "Application"
+fn actor(caller: &Caller) -> Actor {
+    let (kind, user) = if caller.app_only {
+        ("Application", None)
     } else {
-        "ItPro"
+        ("ItPro", Some(caller))
     };
-    json!({
-        "@odata.type": "#microsoft.graph.auditActor",
-        "type": kind,
-        "auditActorType": kind,
-        "userPermissions": ["*"],
-        "applicationId": caller.app_id,
-        "applicationDisplayName": caller.app_display_name,
-        "userPrincipalName": if caller.app_only { None } else { caller.user_principal_name.clone() },
-        "servicePrincipalName": if caller.app_only { caller.app_display_name.clone() } else { None },
-        "ipAddress": null,
-        "userId": if caller.app_only { None } else { caller.object_id.clone() },
-    })
+    Actor {
+        kind,
+        app_id: caller.app_id.clone(),
+        app_name: caller.app_display_name.clone(),
+        user_principal_name: user.and_then(|c| c.user_principal_name.clone()),
+        service_principal_name: caller
+            .app_only
+            .then(|| caller.app_display_name.clone())
+            .flatten(),
+        user_id: user.and_then(|c| c.object_id.clone()),
+    }
 }
 
 /// The deepest audit category along the path, else its root's.
@@ -308,7 +291,7 @@ fn modified_properties(
     model: &Model,
     before: Option<&Map<String, Value>>,
     after: Option<&Map<String, Value>>,
-) -> Vec<Value> {
+) -> Vec<Change> {
     let mut old = Vec::new();
     let mut new = Vec::new();
     if let Some(b) = before {
@@ -335,12 +318,11 @@ fn modified_properties(
         if out.len() == MAX_MODIFIED {
             break;
         }
-        out.push(json!({
-            "@odata.type": "#microsoft.graph.auditProperty",
-            "displayName": path,
-            "oldValue": previous,
-            "newValue": value,
-        }));
+        out.push(Change {
+            old: previous.cloned(),
+            name: path,
+            new: value,
+        });
     }
     out
 }
@@ -564,23 +546,133 @@ impl super::Service {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_time_goes_in_its_place_whatever_the_resource_holds() {
-        let model = Model::intune().unwrap();
-        let draft = AuditDraft {
+    const TIME: &str = "2030-01-01T00:00:00Z";
+
+    fn draft(model: &'static Model, caller: &Caller, activity_null: bool) -> AuditDraft {
+        AuditDraft {
             tenant: "t".into(),
             category: "Compliance".into(),
             operation: AuditOperation::Create,
             activity_type: "Create DeviceCompliancePolicy".into(),
             resource_type: "DeviceCompliancePolicy".into(),
-            actor: actor(&Caller::default()),
-            activity_null: false,
-        };
+            actor: actor(caller),
+            shape: event_shape(model),
+            activity_null,
+        }
+    }
+
+    /// The event as a document, projected by the model as every other stored body is: what the
+    /// templates must write, member for member.
+    fn projected(
+        model: &'static Model,
+        draft: &AuditDraft,
+        id: &str,
+        before: Option<&Map<String, Value>>,
+        after: Option<&Map<String, Value>>,
+        correlation_id: &Value,
+    ) -> String {
+        let name = after
+            .or(before)
+            .and_then(|b| b.get("displayName"))
+            .and_then(Value::as_str)
+            .unwrap_or("<null>");
+        let modified: Vec<Value> = modified_properties(model, before, after)
+            .into_iter()
+            .map(|c| {
+                json!({"@odata.type": "#microsoft.graph.auditProperty", "displayName": c.name,
+                       "oldValue": c.old, "newValue": c.new})
+            })
+            .collect();
+        let a = &draft.actor;
+        let body = json!({
+            "displayName": draft.activity_type,
+            "componentName": draft.category,
+            "actor": {
+                "@odata.type": "#microsoft.graph.auditActor", "type": a.kind,
+                "auditActorType": a.kind, "userPermissions": ["*"], "applicationId": a.app_id,
+                "applicationDisplayName": a.app_name, "userPrincipalName": a.user_principal_name,
+                "servicePrincipalName": a.service_principal_name, "ipAddress": null,
+                "userId": a.user_id,
+            },
+            "activity": if draft.activity_null { Value::Null } else { json!(draft.activity_type) },
+            "activityDateTime": TIME,
+            "activityType": draft.activity_type,
+            "activityOperationType": draft.operation.as_str(),
+            "activityResult": "Success",
+            "correlationId": correlation_id,
+            "resources": [{
+                "@odata.type": "#microsoft.graph.auditResource", "displayName": name,
+                "modifiedProperties": modified, "type": draft.resource_type,
+                "auditResourceType": draft.resource_type, "resourceId": id,
+            }],
+            "category": draft.category,
+        });
+        let ty = model.structured(AUDIT_TYPE).unwrap();
+        crate::service::canonical_text(model, ty, body.as_object().unwrap())
+    }
+
+    #[test]
+    fn events_are_written_as_the_model_projects_them() {
+        let model = Model::intune().unwrap();
+        let odd = "q\"uo\\te \u{1}3 \u{1}\"x\" \u{7f} é 😀 \"\\u0001\"";
+        let callers = [
+            Caller::default(),
+            Caller {
+                app_id: Some("app".into()),
+                app_display_name: Some(odd.into()),
+                object_id: Some("oid".into()),
+                user_principal_name: Some(odd.into()),
+                app_only: false,
+            },
+            Caller {
+                app_id: Some(odd.into()),
+                app_display_name: Some("Tool".into()),
+                object_id: Some("sp".into()),
+                user_principal_name: Some("ignored".into()),
+                app_only: true,
+            },
+        ];
+        let before = json!({"displayName": "Old", "description": odd, "version": 1,
+                            "nested": {"a": 1, "b": [1, 2]}, "gone": true});
+        let after = json!({"displayName": odd, "description": odd, "version": 2, "list": [odd],
+                           "nested": {"a": 2, "b": [1, 2]}, "n": null,
+                           "@odata.type": "#microsoft.graph.iosCompliancePolicy"});
+        let bodies = [
+            (None, after.as_object()),
+            (before.as_object(), after.as_object()),
+            (before.as_object(), None),
+            (None, Some(&Map::new())),
+        ];
+        for caller in &callers {
+            for activity_null in [false, true] {
+                let draft = draft(model, caller, activity_null);
+                for (before, after) in bodies {
+                    let text = draft.event(model, "id-1", before, after).at(TIME);
+                    let parsed: Value = serde_json::from_str(&text).unwrap();
+                    let expected = projected(
+                        model,
+                        &draft,
+                        "id-1",
+                        before,
+                        after,
+                        &parsed["correlationId"],
+                    );
+                    assert_eq!(text, expected);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_time_goes_in_its_place_whatever_the_resource_holds() {
+        let model = Model::intune().unwrap();
+        let slot = r#""activityDateTime":null"#;
         let hostile = r#"x","activityDateTime":null,"y":""#;
-        let after = json!({"displayName": hostile, "description": TIME_SLOT});
-        let event = draft.event(model, "id-1", None, after.as_object());
-        let parsed: Value = serde_json::from_str(&event.at("2030-01-01T00:00:00Z")).unwrap();
-        assert_eq!(parsed["activityDateTime"], "2030-01-01T00:00:00Z");
+        let after = json!({"displayName": hostile, "description": slot});
+        let event =
+            draft(model, &Caller::default(), false).event(model, "id-1", None, after.as_object());
+        let parsed: Value = serde_json::from_str(&event.at(TIME)).unwrap();
+        assert_eq!(parsed["activityDateTime"], TIME);
         assert_eq!(parsed["resources"][0]["displayName"], hostile);
         let descriptions: Vec<&Value> = parsed["resources"][0]["modifiedProperties"]
             .as_array()
@@ -589,7 +681,7 @@ mod tests {
             .filter(|p| p["displayName"] == "Description")
             .map(|p| &p["newValue"])
             .collect();
-        assert_eq!(descriptions, [&json!(TIME_SLOT)]);
+        assert_eq!(descriptions, [&json!(slot)]);
     }
 
     #[test]
@@ -597,10 +689,10 @@ mod tests {
         let model = Model::intune().unwrap();
         let after = json!({"displayName": "Renamed", "createdDateTime": "2030-01-01T00:00:00Z",
                            "lastModifiedDateTime": "2030-01-01T00:00:00Z", "version": 3});
-        let listed: Vec<Value> = modified_properties(model, None, after.as_object())
-            .iter()
-            .map(|p| p["displayName"].clone())
+        let listed: Vec<String> = modified_properties(model, None, after.as_object())
+            .into_iter()
+            .map(|p| p.name)
             .collect();
-        assert_eq!(listed, [json!("DisplayName")]);
+        assert_eq!(listed, ["DisplayName"]);
     }
 }
