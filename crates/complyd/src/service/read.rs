@@ -46,9 +46,9 @@ impl Service {
         Ok((location, Some(call.target()?)))
     }
 
-    /// The collection `call` addresses (its containers checked to exist): the bound query
-    /// options, the live filter rules applied, and the store query they select; for a view, the
-    /// type its members are shown as.
+    /// The collection `call` addresses: the bound query options, the live filter rules applied,
+    /// and the store query they select; for a view, the type its members are shown as. Its
+    /// containers are looked up afterwards, by [`Service::below_containers`].
     async fn scoped(
         &self,
         call: &Call,
@@ -59,9 +59,6 @@ impl Service {
             ));
         }
         let (location, shown_as) = self.source(call)?;
-        if shown_as.is_none() {
-            self.require_ancestors(&location).await?;
-        }
         let mut bound = self.bind(call)?;
         if let Some(view) = shown_as {
             rename_for_view(self.model, view, &mut bound);
@@ -83,8 +80,38 @@ impl Service {
         Ok((bound, query, shown_as))
     }
 
+    /// `answer`, unless a container along `call`'s path is missing: then its 404, which Graph
+    /// puts before any other error. Rows below a container imply that it exists (a delete takes
+    /// its subtree in the same write), so the containers are looked up only when `found` says the
+    /// answer has none.
+    async fn below_containers(
+        &self,
+        call: &Call,
+        answer: Result<Reply, ApiError>,
+        found: fn(&Reply) -> bool,
+    ) -> Result<Reply, ApiError> {
+        if answer.as_ref().is_ok_and(found) {
+            return answer;
+        }
+        let (location, shown_as) = self.source(call)?;
+        if shown_as.is_none() {
+            self.require_ancestors(&location).await?;
+        }
+        answer
+    }
+
     pub(super) async fn list(&self, call: Call) -> Result<Reply, ApiError> {
-        let (bound, query, shown_as) = self.scoped(&call).await?;
+        let answer = self.list_members(&call).await;
+        self.below_containers(
+            &call,
+            answer,
+            |reply| matches!(reply, Reply::Collection { items, .. } if !items.is_empty()),
+        )
+        .await
+    }
+
+    async fn list_members(&self, call: &Call) -> Result<Reply, ApiError> {
+        let (bound, query, shown_as) = self.scoped(call).await?;
         let fingerprint = format!(
             "{}|{}|{}|{:?}|{:?}",
             call.tenant, query.collection, query.parent, query.filter, bound.orderby
@@ -230,8 +257,21 @@ impl Service {
     }
 
     pub(super) async fn count(&self, call: Call) -> Result<Reply, ApiError> {
-        let (_, query, _) = self.scoped(&call).await?;
-        Ok(Reply::Count(self.store.count_matching(query).await?))
+        let answer = match self.scoped(&call).await {
+            Ok((_, query, _)) => self
+                .store
+                .count_matching(query)
+                .await
+                .map(Reply::Count)
+                .map_err(ApiError::from),
+            Err(e) => Err(e),
+        };
+        self.below_containers(
+            &call,
+            answer,
+            |reply| matches!(reply, Reply::Count(n) if *n > 0),
+        )
+        .await
     }
 
     pub(super) async fn read(&self, call: Call) -> Result<Reply, ApiError> {

@@ -568,6 +568,19 @@ async fn children_of_a_missing_policy_are_not_found() {
 
         // A configuration under a missing rule of an existing policy.
         let p = client.create_policy(version, "rule parent").await;
+        // Under a policy that exists, an empty answer is no error.
+        let statuses = format!("{}/deviceStatuses", policy_path(&p));
+        let empty = client
+            .get(version, &format!("{statuses}?$filter=status eq 'error'"))
+            .await
+            .expect(200);
+        assert_eq!(empty.json()["value"], json!([]));
+        let counted = client.get(version, &format!("{statuses}/$count")).await;
+        assert_eq!((counted.status, counted.text.as_str()), (200, "0"));
+        client
+            .get(version, &format!("{statuses}?$filter=noSuchProperty eq 1"))
+            .await
+            .expect_error(400, "BadRequest");
         let configs = format!(
             "{POLICIES}/{p}/scheduledActionsForRule/{missing}/scheduledActionConfigurations"
         );

@@ -373,6 +373,13 @@ impl Client {
         self.get(version, path)
             .await
             .expect_error(404, "ResourceNotFound");
+        // The missing container comes before the count and before a query option the model refuses.
+        self.get(version, &format!("{path}/$count"))
+            .await
+            .expect_error(404, "ResourceNotFound");
+        self.get(version, &format!("{path}?$filter=noSuchProperty eq 1"))
+            .await
+            .expect_error(404, "ResourceNotFound");
         let resp = self.post(version, path, body).await;
         resp.expect_error(404, "ResourceNotFound");
     }
