@@ -33,7 +33,7 @@ pub fn relay_changes(
 }
 pub use schedule::DueItem;
 pub use sqlite::SqliteStore;
-pub use writer::JobFn;
+pub use writer::{GroupNotes, JobFn};
 
 use std::fmt;
 use std::sync::Arc;
@@ -222,6 +222,11 @@ pub trait WriteTx {
     fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError>;
     /// Deletes every row of `tenant` (`DELETE /complyd/v1/tenant`); how many there were.
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError>;
+    /// The notes of the group commit this job runs in, when the store groups jobs in one
+    /// transaction (a wrapper passes its inner transaction's on).
+    fn group_notes(&mut self) -> Option<&mut GroupNotes> {
+        None
+    }
     /// Holds `name` until the transaction ends: writers on other instances that take the same name
     /// wait (the engine's maintained counts of a tenant). A store with one writer needs nothing.
     fn hold(&mut self, name: &str) -> Result<(), StoreError> {

@@ -30,6 +30,28 @@ pub fn run_caught(run: JobFn, tx: &mut dyn WriteTx) -> bool {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(tx))).unwrap_or(false)
 }
 
+/// What the jobs of one group have established for the jobs after them in the same transaction
+/// (a layer's note that it already wrote something once per transaction, as the engine's
+/// re-evaluation mark). A layer adds a job's notes only when the job kept its changes.
+#[derive(Debug, Default)]
+pub struct GroupNotes(Vec<String>);
+
+impl GroupNotes {
+    pub fn has(&self, note: &str) -> bool {
+        self.0.iter().any(|n| n == note)
+    }
+
+    pub fn add(&mut self, note: String) {
+        if !self.has(&note) {
+            self.0.push(note);
+        }
+    }
+
+    pub fn remove(&mut self, note: &str) {
+        self.0.retain(|n| n != note);
+    }
+}
+
 /// Where a typed write leaves its result for the caller, once the job has run.
 pub type Slot<T, E> = Arc<Mutex<Option<Result<T, E>>>>;
 

@@ -10,7 +10,7 @@ use super::smtp::SmtpRelay;
 use super::Kind;
 use crate::service::OUTBOX;
 use crate::store::{
-    CountBy, JobFn, Key, PageRow, Query, Row, Store, StoreError, StoreFuture, WriteTx,
+    CountBy, GroupNotes, JobFn, Key, PageRow, Query, Row, Store, StoreError, StoreFuture, WriteTx,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -105,6 +105,9 @@ struct MailingTx<'a> {
 }
 
 impl WriteTx for MailingTx<'_> {
+    fn group_notes(&mut self) -> Option<&mut GroupNotes> {
+        self.inner.group_notes()
+    }
     fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
         self.inner.get(key)
     }

@@ -3,8 +3,9 @@
 //!
 //! Every write goes through [`watched`]: the first time a job changes a row of one of
 //! [`CHANGES_THAT_MATTER`], it marks the tenant in the same transaction (one row per tenant, with
-//! a fresh stamp at every change: a stamp never recurs, even after the mark was cleared). So a change that was answered has its mark, and a crash cannot
-//! lose it. The worker (`reevaluations` in lib.rs, calling [`Service::reevaluate_marked`])
+//! a fresh stamp at every change: a stamp never recurs, even after the mark was cleared), unless
+//! a job before it in the same group commit marked it and kept its changes. So a change that was
+//! answered has its mark, and a crash cannot lose it. The worker (`reevaluations` in lib.rs, calling [`Service::reevaluate_marked`])
 //! evaluates every device of a marked tenant in batches, each its own write, then removes the mark
 //! if no change came meanwhile (else it goes round again). It lets a burst of changes pause first
 //! (at most a few seconds), so a restore or a fuzzer's stream of writes is evaluated in few rounds.
@@ -15,7 +16,8 @@
 use crate::error::ApiError;
 use crate::service::{parse_body, Service};
 use crate::store::{
-    CountBy, Cursor, JobFn, Key, PageRow, Query, Row, Store, StoreError, StoreFuture, WriteTx,
+    CountBy, Cursor, GroupNotes, JobFn, Key, PageRow, Query, Row, Store, StoreError, StoreFuture,
+    WriteTx,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -156,6 +158,11 @@ struct Watching<'a> {
     marked: Vec<String>,
 }
 
+/// The group note saying a job before in this transaction marked the tenant (and kept it).
+fn marked_note(tenant: &str) -> String {
+    format!("reevaluate {tenant}")
+}
+
 impl Watching<'_> {
     fn touch(&mut self, tenant: &str, collection: &str) -> Result<(), StoreError> {
         if tenant == MARKS_TENANT
@@ -164,13 +171,33 @@ impl Watching<'_> {
         {
             return Ok(());
         }
-        mark(self.inner, tenant)?;
+        let note = marked_note(tenant);
+        let marked_in_group = self.inner.group_notes().is_some_and(|n| n.has(&note));
+        if marked_in_group {
+            // One mark per transaction will do; the generation still moves at every job, as a
+            // later job of the group may read the tenant's view and keep it for its generation.
+            restamp(self.inner, &generation_key(tenant))?;
+        } else {
+            mark(self.inner, tenant)?;
+        }
         self.marked.push(tenant.to_string());
         Ok(())
+    }
+
+    /// Tells the jobs after this one (which kept its changes) which tenants it marked.
+    fn publish(self) {
+        if let Some(notes) = self.inner.group_notes() {
+            for tenant in &self.marked {
+                notes.add(marked_note(tenant));
+            }
+        }
     }
 }
 
 impl WriteTx for Watching<'_> {
+    fn group_notes(&mut self) -> Option<&mut GroupNotes> {
+        self.inner.group_notes()
+    }
     fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
         self.inner.get(key)
     }
@@ -236,6 +263,9 @@ impl WriteTx for Watching<'_> {
         // Nothing of the tenant is left to evaluate: its mark goes with it, and what an instance
         // read of its policies is no longer current.
         self.inner.delete_tree(&mark_key(tenant))?;
+        if let Some(notes) = self.inner.group_notes() {
+            notes.remove(&marked_note(tenant));
+        }
         restamp(self.inner, &generation_key(tenant))?;
         self.inner.delete_tenant(tenant)
     }
@@ -248,7 +278,11 @@ impl Store for Watched {
                 inner: tx,
                 marked: Vec::new(),
             };
-            job(&mut watching)
+            let kept = job(&mut watching);
+            if kept {
+                watching.publish();
+            }
+            kept
         }))
     }
     fn get<'a>(&'a self, key: &'a Key) -> StoreFuture<'a, Option<Row>> {
@@ -443,5 +477,89 @@ mod tests {
         assert_eq!(stamp(store).await, Some(new_change.clone()));
         clear(store, new_change).await;
         assert_eq!(stamp(store).await, None);
+    }
+
+    fn policy(id: &str) -> Key {
+        Key {
+            tenant: "t".into(),
+            collection: "deviceCompliancePolicies".into(),
+            parent: String::new(),
+            id: id.into(),
+        }
+    }
+
+    /// A policy written through the watched store, and the mark's and the generation's stamps
+    /// the job saw after it (or a refusal after writing, when `refuse`).
+    fn write_policy(
+        store: &Arc<dyn Store>,
+        id: &'static str,
+        refuse: bool,
+    ) -> tokio::task::JoinHandle<Result<(Option<String>, String), StoreError>> {
+        let store = Arc::clone(store);
+        tokio::spawn(async move {
+            store
+                .write(move |tx| {
+                    tx.insert(&policy(id), "", "{}")?;
+                    if refuse {
+                        return Err(StoreError::Backend("refused".into()));
+                    }
+                    let mark = tx.get(&mark_key("t"))?.map(|row| stamp_of(&row));
+                    Ok((mark, generation(tx, "t")?))
+                })
+                .await
+        })
+    }
+
+    /// In one group commit the first job that keeps its change marks the tenant and the jobs
+    /// after it only move the generation; a job that was refused leaves no note behind, so the
+    /// next one marks.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_mark_per_group_from_a_job_that_kept_its_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = crate::store::SqliteStore::open(dir.path(), &[], &[]).unwrap();
+        let store = watched(Arc::new(sqlite));
+        // Holds the writer so that the next three jobs queue up and run as one group.
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let holder = {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .write(move |_tx| {
+                        let _ = started_tx.send(());
+                        std::thread::sleep(std::time::Duration::from_millis(300));
+                        Ok::<_, StoreError>(())
+                    })
+                    .await
+            })
+        };
+        started.recv().unwrap();
+        let refused = write_policy(&store, "a", true);
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        let first = write_policy(&store, "b", false);
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        let second = write_policy(&store, "c", false);
+        holder.await.unwrap().unwrap();
+        assert!(refused.await.unwrap().is_err());
+        let (first_mark, first_generation) = first.await.unwrap().unwrap();
+        let (second_mark, second_generation) = second.await.unwrap().unwrap();
+        assert!(first_mark.is_some(), "the job after a refused one marks");
+        assert_eq!(
+            second_mark, first_mark,
+            "the group's second job keeps the mark"
+        );
+        assert_ne!(
+            second_generation, first_generation,
+            "but moves the generation"
+        );
+        assert_eq!(stamp(store.as_ref()).await, first_mark);
+        assert!(store.get(&policy("a")).await.unwrap().is_none());
+        assert_eq!(
+            store
+                .get(&generation_key("t"))
+                .await
+                .unwrap()
+                .map(|r| stamp_of(&r)),
+            Some(second_generation)
+        );
     }
 }

@@ -5,7 +5,7 @@ use super::connection::{connect, Conn};
 use super::read::{get, page};
 use super::schedule;
 use crate::store::sql::in_collection;
-use crate::store::writer::{self, Job};
+use crate::store::writer::{self, GroupNotes, Job};
 use crate::store::{child_path, DueItem, Key, PageRow, Query, Row, StoreError, WriteTx};
 use postgres::types::ToSql;
 use tokio::sync::mpsc;
@@ -48,11 +48,13 @@ fn commit_group(c: &mut Conn, jobs: &mut [Job]) -> Result<(), StoreError> {
     let result = (|| -> Result<(), StoreError> {
         let lock = c.statement("SELECT pg_advisory_xact_lock($1)")?;
         c.client.execute(&lock, &[&WRITERS_LOCK])?;
+        let mut notes = GroupNotes::default();
         for job in jobs.iter_mut() {
             c.client.batch_execute("SAVEPOINT job")?;
             let ok = job.run_in(&mut PgTx {
                 conn: c,
                 failed: None,
+                notes: &mut notes,
             });
             // A job that failed on a database error leaves the transaction aborted until rollback.
             c.client.batch_execute(if ok {
@@ -73,6 +75,7 @@ fn commit_group(c: &mut Conn, jobs: &mut [Job]) -> Result<(), StoreError> {
 struct PgTx<'c> {
     conn: &'c mut Conn,
     failed: Option<StoreError>,
+    notes: &'c mut GroupNotes,
 }
 
 impl PgTx<'_> {
@@ -118,6 +121,10 @@ impl PgTx<'_> {
 }
 
 impl WriteTx for PgTx<'_> {
+    fn group_notes(&mut self) -> Option<&mut GroupNotes> {
+        Some(self.notes)
+    }
+
     fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
         // FOR UPDATE: a read-modify-write from another instance waits instead of being lost.
         get(self.conn, key, true)

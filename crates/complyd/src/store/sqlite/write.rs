@@ -5,7 +5,7 @@ use super::checkpoint;
 use super::read::{exists, get, members, page};
 use super::schedule;
 use crate::store::sql::in_collection;
-use crate::store::writer::{self, Job};
+use crate::store::writer::{self, GroupNotes, Job};
 use crate::store::{child_path, DueItem, Key, PageRow, Query, Row, StoreError, WriteTx};
 use rusqlite::{params, Connection};
 use std::path::PathBuf;
@@ -33,12 +33,17 @@ fn commit_group(conn: &mut Connection, jobs: &mut [Job]) -> Result<(), StoreErro
     // IMMEDIATE takes the write lock up front, where the busy handler applies; a deferred
     // transaction upgrading from a read can fail at once when the checkpointer is busy.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut notes = GroupNotes::default();
     for job in jobs.iter_mut() {
         let savepoint_ok = tx
             .prepare_cached("SAVEPOINT job")
             .and_then(|mut st| st.execute([]))
             .is_ok();
-        let ok = savepoint_ok && job.run_in(&mut SqliteTx { conn: &tx });
+        let ok = savepoint_ok
+            && job.run_in(&mut SqliteTx {
+                conn: &tx,
+                notes: &mut notes,
+            });
         if !ok {
             tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
         }
@@ -50,9 +55,14 @@ fn commit_group(conn: &mut Connection, jobs: &mut [Job]) -> Result<(), StoreErro
 
 pub struct SqliteTx<'c> {
     pub conn: &'c Connection,
+    pub notes: &'c mut GroupNotes,
 }
 
 impl WriteTx for SqliteTx<'_> {
+    fn group_notes(&mut self) -> Option<&mut GroupNotes> {
+        Some(self.notes)
+    }
+
     fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
         get(self.conn, key)
     }
