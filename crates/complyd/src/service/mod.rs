@@ -400,7 +400,7 @@ impl Service {
         let model = self.model;
         let audit = rows.first().and_then(|top| {
             let draft = self.audit(&call, AuditOperation::Create);
-            audit::prepare(draft, model, &top.key.id, None, Some(&top.body))
+            audit::prepare_create(draft, model, &top.key.id, &top.body)
         });
         let (engine, tenant) = (Arc::clone(&self.engine), call.tenant.clone());
         let (type_name, id, stored) = self
@@ -410,21 +410,25 @@ impl Service {
                 restamp_for_clock(tx, model, &tenant, &mut rows)?;
                 check_exists(tx, &ancestors)?;
                 integrity::check_references(tx, &checks)?;
-                let top = rows
-                    .first_mut()
-                    .ok_or_else(|| ApiError::Internal("nothing planned".into()))?;
+                let top = rows.first_mut().ok_or_else(nothing_planned)?;
                 integrity::admit_member(tx, nav, top)?;
-                let mut top = (top.type_name.clone(), top.key.id.clone(), top.body.clone());
-                if engine.evaluates(&top.0) {
+                let evaluates = engine.evaluates(&top.type_name);
+                if evaluates {
                     engine::Engine::hold_tenant(tx, &tenant)?;
                 }
                 insert_rows(tx, &rows)?;
-                if engine.evaluates(&top.0) {
+                let first = rows.first_mut().ok_or_else(nothing_planned)?;
+                let mut top = (
+                    std::mem::take(&mut first.type_name),
+                    std::mem::take(&mut first.key.id),
+                    std::mem::take(&mut first.body),
+                );
+                if evaluates {
                     let now = time::now_ms(tx, &tenant)? / 1000;
                     engine.add_device(tx, &tenant, &top.1, now)?;
                     top.2 = engine.stored_device(tx, &tenant, &top.1)?;
                 }
-                audit::record_prepared(&audit, model, tx, &top.1, None, Some(&top.2))?;
+                audit::record_created(&audit, model, tx, &top.1, &top.2)?;
                 Ok::<_, ApiError>(top)
             })
             .await?;
@@ -675,6 +679,10 @@ fn stored_shape(model: &'static Model) -> Projection<'static> {
         version: Version::Beta,
         utc_timestamps: false,
     }
+}
+
+fn nothing_planned() -> ApiError {
+    ApiError::Internal("nothing planned".into())
 }
 
 /// New rows' creation and modification times from the tenant's clock, when it is not plain real

@@ -68,7 +68,9 @@ pub fn record(
     after: Option<&Map<String, Value>>,
 ) -> Result<(), StoreError> {
     match draft {
-        Some(draft) => draft.record(model, tx, id, before, after),
+        Some(draft) => draft
+            .event(model, id, before, after)
+            .insert(tx, &draft.tenant),
         None => Ok(()),
     }
 }
@@ -120,19 +122,6 @@ impl AuditDraft {
             shape: Arc::clone(shape),
             activity_null,
         })
-    }
-
-    /// Inserts the event for the resource `id` in the write's transaction.
-    fn record(
-        &self,
-        model: &'static Model,
-        tx: &mut dyn WriteTx,
-        id: &str,
-        before: Option<&Map<String, Value>>,
-        after: Option<&Map<String, Value>>,
-    ) -> Result<(), StoreError> {
-        self.event(model, id, before, after)
-            .insert(tx, &self.tenant)
     }
 
     /// The event, all but the time (which only the write's transaction knows).
@@ -202,50 +191,49 @@ impl EventText {
     }
 }
 
-/// An event built before the write, from the resource the write is expected to leave; the
-/// transaction inserts it as is when the resource came out so (a create, as a rule), and builds
-/// it anew otherwise. It keeps the event's JSON off the single writer thread.
+/// A creation's event built before the write, from the resource the write is expected to
+/// create; the transaction inserts it as is when the resource came out so, and builds it anew
+/// otherwise (the engine adds to a managed device, the tenant's clock restamps). It keeps the
+/// event's JSON off the single writer thread.
 pub struct Prepared {
     draft: AuditDraft,
     id: String,
-    before: Option<Map<String, Value>>,
-    after: Option<Map<String, Value>>,
+    created: Map<String, Value>,
     event: EventText,
 }
 
-/// [`AuditDraft::event`] ahead of the write, for the resource `id` going from `before` to `after`.
-pub fn prepare(
+/// [`AuditDraft::event`] ahead of the write, for the resource `id` to be created as `created`.
+pub fn prepare_create(
     draft: Option<AuditDraft>,
     model: &'static Model,
     id: &str,
-    before: Option<&Map<String, Value>>,
-    after: Option<&Map<String, Value>>,
+    created: &Map<String, Value>,
 ) -> Option<Prepared> {
     let draft = draft?;
-    let event = draft.event(model, id, before, after);
+    let event = draft.event(model, id, None, Some(created));
     Some(Prepared {
         draft,
         id: id.to_string(),
-        before: before.cloned(),
-        after: after.cloned(),
+        created: created.clone(),
         event,
     })
 }
 
-/// As [`record`], with an event prepared before the write.
-pub fn record_prepared(
+/// Records the creation of the resource `id` as `created`, with the event prepared before the
+/// write when it still holds.
+pub fn record_created(
     prepared: &Option<Prepared>,
     model: &'static Model,
     tx: &mut dyn WriteTx,
     id: &str,
-    before: Option<&Map<String, Value>>,
-    after: Option<&Map<String, Value>>,
+    created: &Map<String, Value>,
 ) -> Result<(), StoreError> {
     match prepared {
-        Some(p) if p.id == id && p.before.as_ref() == before && p.after.as_ref() == after => {
-            p.event.insert(tx, &p.draft.tenant)
-        }
-        Some(p) => p.draft.record(model, tx, id, before, after),
+        Some(p) if p.id == id && &p.created == created => p.event.insert(tx, &p.draft.tenant),
+        Some(p) => p
+            .draft
+            .event(model, id, None, Some(created))
+            .insert(tx, &p.draft.tenant),
         None => Ok(()),
     }
 }
