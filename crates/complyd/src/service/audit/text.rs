@@ -99,15 +99,16 @@ impl Template {
         Self(pieces)
     }
 
-    /// The text with each slot written by `slot`, up to `stop` (when given, the rest is left for
-    /// [`Template::fill_after`]).
+    /// The pieces from `from` on, each slot written by `slot`, until the slot `stop` (when
+    /// given); answers where to go on from.
     fn fill(
         &self,
-        out: &mut Vec<u8>,
+        from: usize,
         stop: Option<Slot>,
+        out: &mut Vec<u8>,
         slot: &mut dyn FnMut(Slot, &mut Vec<u8>),
     ) -> usize {
-        for (at, piece) in self.0.iter().enumerate() {
+        for (at, piece) in self.0.iter().enumerate().skip(from) {
             match piece {
                 Piece::Text(text) => out.extend_from_slice(text.as_bytes()),
                 Piece::Slot(s) if Some(*s) == stop => return at + 1,
@@ -115,15 +116,6 @@ impl Template {
             }
         }
         self.0.len()
-    }
-
-    fn fill_from(&self, from: usize, out: &mut Vec<u8>, slot: &mut dyn FnMut(Slot, &mut Vec<u8>)) {
-        for piece in self.0.iter().skip(from) {
-            match piece {
-                Piece::Text(text) => out.extend_from_slice(text.as_bytes()),
-                Piece::Slot(s) => slot(*s, out),
-            }
-        }
     }
 }
 
@@ -189,9 +181,9 @@ impl EventShape {
     pub(super) fn write(&self, values: &EventValues<'_>) -> (String, String) {
         let mut head = Vec::with_capacity(2048);
         let mut fill = |slot: Slot, out: &mut Vec<u8>| self.value(values, slot, out);
-        let resume = self.event.fill(&mut head, Some(Slot::Time), &mut fill);
+        let resume = self.event.fill(0, Some(Slot::Time), &mut head, &mut fill);
         let mut tail = Vec::with_capacity(1024);
-        self.event.fill_from(resume, &mut tail, &mut fill);
+        self.event.fill(resume, None, &mut tail, &mut fill);
         (into_text(head), into_text(tail))
     }
 
@@ -217,7 +209,7 @@ impl EventShape {
                         out.push(b',');
                     }
                     self.property
-                        .fill_from(0, out, &mut |slot, out| match slot {
+                        .fill(0, None, out, &mut |slot, out| match slot {
                             Slot::PropertyName => push_json(out, &change.name),
                             Slot::OldValue => push_json(out, &change.old),
                             Slot::NewValue => push_json(out, &change.new),
