@@ -159,18 +159,21 @@ impl<'m> Validator<'m> {
             .model
             .structured(&nav.target)
             .ok_or_else(|| ODataError::model(format!("Unknown type '{}'.", nav.target)))?;
-        self.new_entities(target, value, path)
+        self.new_entities(target, value, path, crate::edm::DEFAULT_MAX_ITEMS)
     }
 
+    /// At most `max` new entities of `target`, each checked as a create.
     fn new_entities(
         &self,
         target: &'m StructuredType,
         value: &Value,
         path: &str,
+        max: usize,
     ) -> Result<Vec<Validated<'m>>, ODataError> {
         let items = value
             .as_array()
             .ok_or_else(|| wrong_type(path, value, "a JSON array"))?;
+        check_count(path, items.len(), max)?;
         items
             .iter()
             .enumerate()
@@ -223,7 +226,7 @@ impl<'m> Validator<'m> {
         match entity {
             Some(_) if value.is_null() => self.property(p, value, &p.name).map(Argument::Value),
             Some(ty) if p.ty.collection => self
-                .new_entities(ty, value, &p.name)
+                .new_entities(ty, value, &p.name, p.item_limit())
                 .map(Argument::Entities),
             Some(ty) => self
                 .entity_at(ty, value, Mode::Create, &p.name)
@@ -325,12 +328,7 @@ impl<'m> Validator<'m> {
             let items = value
                 .as_array()
                 .ok_or_else(|| wrong_type(path, value, "a JSON array"))?;
-            if let Some(max) = prop.max_items.filter(|max| items.len() > *max) {
-                return Err(ODataError::model(format!(
-                    "The property '{path}' holds {} items; at most {max} are allowed.",
-                    items.len()
-                )));
-            }
+            check_count(path, items.len(), prop.item_limit())?;
             let element = TypeRef {
                 value: ty.value.clone(),
                 collection: false,
@@ -521,6 +519,16 @@ fn not_an_object(path: &str) -> ODataError {
     } else {
         ODataError::model(format!("The value of '{path}' must be a JSON object."))
     }
+}
+
+/// A written collection holds at most `max` items.
+fn check_count(path: &str, items: usize, max: usize) -> Result<(), ODataError> {
+    if items > max {
+        return Err(ODataError::model(format!(
+            "The property '{path}' holds {items} items; at most {max} are allowed."
+        )));
+    }
+    Ok(())
 }
 
 fn wrong_type(path: &str, value: &Value, expected: &str) -> ODataError {

@@ -129,6 +129,7 @@ pub struct Property {
     /// `index then NAME`: also an index on this property and then `NAME`, for filters that test
     /// both for equality (neither one alone narrows a page that the other decides).
     pub index_then: Option<String>,
+    /// `maxItems N`: a documented cap on a collection (see `item_limit`).
     pub max_items: Option<usize>,
     /// `default JSON`: the value a new entity gets when the client leaves the property out (and
     /// what a stored entity without it shows).
@@ -158,7 +159,16 @@ pub struct Property {
     pub rule_spread: bool,
 }
 
+/// The most items a client may write into a collection the model gives no `maxItems`.
+pub const DEFAULT_MAX_ITEMS: usize = 1_000;
+
 impl Property {
+    /// The most items a written collection of this property may hold: its documented cap, else
+    /// `DEFAULT_MAX_ITEMS` (every collection a request controls is bounded).
+    pub fn item_limit(&self) -> usize {
+        self.max_items.unwrap_or(DEFAULT_MAX_ITEMS)
+    }
+
     /// A property of this name and type with no flags.
     pub fn plain(name: &str, ty: TypeRef) -> Self {
         Self {

@@ -234,3 +234,78 @@ async fn a_full_disk_is_507_reads_go_on_and_writes_resume_once_space_is_freed() 
     assert_eq!(ids.len(), before.len() + 1);
     again.stop().await;
 }
+
+// ---- Collections without a documented cap are bounded too ----
+
+#[tokio::test]
+async fn a_collection_without_a_documented_cap_holds_at_most_a_thousand_items() {
+    let server = Server::start().await;
+    let client = server.client();
+    let tags = |n: usize| Value::from(vec!["0"; n]);
+    let mut body = windows10_policy("many tags");
+    body["roleScopeTagIds"] = tags(1_001);
+    let message = client
+        .post("beta", POLICIES, &body)
+        .await
+        .expect_error(400, "ModelValidationFailure")
+        .error_message();
+    assert!(
+        message.contains("roleScopeTagIds") && message.contains("1000"),
+        "{message}"
+    );
+    assert!(
+        client.list("beta", POLICIES).await.is_empty(),
+        "nothing stored"
+    );
+
+    body["roleScopeTagIds"] = tags(1_000);
+    let id = client.post("beta", POLICIES, &body).await.expect(201).id();
+    let path = format!("{POLICIES}/{id}");
+    let message = client
+        .patch("beta", &path, &json!({ "roleScopeTagIds": tags(1_001) }))
+        .await
+        .expect_error(400, "ModelValidationFailure")
+        .error_message();
+    assert!(message.contains("roleScopeTagIds"), "{message}");
+    let stored = client.get("beta", &path).await.expect(200).json();
+    assert_eq!(
+        stored["roleScopeTagIds"],
+        tags(1_000),
+        "the refused update changed nothing"
+    );
+
+    // An action's collection parameter too.
+    let target =
+        json!({ "target": { "@odata.type": "#microsoft.graph.allDevicesAssignmentTarget" } });
+    let assignments = Value::from(vec![target; 1_001]);
+    let message = client
+        .post(
+            "beta",
+            &format!("{path}/assign"),
+            &json!({ "assignments": assignments }),
+        )
+        .await
+        .expect_error(400, "ModelValidationFailure")
+        .error_message();
+    assert!(message.contains("assignments"), "{message}");
+    assert!(client
+        .list("beta", &format!("{path}/assignments"))
+        .await
+        .is_empty());
+
+    // And a contained collection written inline (deep insert).
+    let mut body = windows10_policy("many rules");
+    let rule = body["scheduledActionsForRule"][0].clone();
+    body["scheduledActionsForRule"] = Value::from(vec![rule; 1_001]);
+    let message = client
+        .post("beta", POLICIES, &body)
+        .await
+        .expect_error(400, "ModelValidationFailure")
+        .error_message();
+    assert!(message.contains("scheduledActionsForRule"), "{message}");
+    assert_eq!(
+        client.list("beta", POLICIES).await.len(),
+        1,
+        "nothing more stored"
+    );
+}

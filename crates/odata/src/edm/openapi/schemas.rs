@@ -241,8 +241,13 @@ impl<'m> Builder<'m> {
             };
             let mut schema =
                 json!({ "type": "array", "items": self.property_schema(p, &element, role) });
-            if let Some(max) = p.max_items {
-                schema["maxItems"] = Value::from(max);
+            // What a write accepts; a read shows what is stored (the engine's rows too).
+            match (role, p.max_items) {
+                (Role::Read, Some(max)) => schema["maxItems"] = Value::from(max),
+                (Role::Read, None) => {}
+                (Role::Create | Role::Update, _) => {
+                    schema["maxItems"] = Value::from(p.item_limit())
+                }
             }
             return nullable(schema, ty.nullable);
         }
