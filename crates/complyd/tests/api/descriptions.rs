@@ -159,6 +159,20 @@ async fn openapi_describes_every_collection_action_and_service_path() {
         &doc["components"]["schemas"]["v1.0.microsoft.graph.deviceCompliancePolicy.create.any"];
     assert_eq!(create["discriminator"]["propertyName"], "@odata.type");
     assert!(create["oneOf"].as_array().is_some_and(|b| b.len() >= 8));
+    // Written collections are bounded: a documented cap, else 1,000 (reads show what is stored).
+    let schemas = &doc["components"]["schemas"];
+    let written = &schemas["beta.microsoft.graph.windows10CompliancePolicy.create"]["properties"];
+    assert_eq!(written["roleScopeTagIds"]["maxItems"], 1000);
+    assert_eq!(written["scheduledActionsForRule"]["maxItems"], 1000);
+    assert_eq!(
+        written["validOperatingSystemBuildRanges"]["maxItems"],
+        10000
+    );
+    let updated = &schemas["beta.microsoft.graph.windows10CompliancePolicy.update"]["properties"];
+    assert_eq!(updated["roleScopeTagIds"]["maxItems"], 1000);
+    let read = &schemas["beta.microsoft.graph.windows10CompliancePolicy"]["properties"];
+    assert!(read["roleScopeTagIds"]["maxItems"].is_null());
+    assert_eq!(read["validOperatingSystemBuildRanges"]["maxItems"], 10000);
     assert_eq!(
         doc["components"]["responses"]["error404"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/error"

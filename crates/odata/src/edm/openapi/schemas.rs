@@ -216,7 +216,11 @@ impl<'m> Builder<'m> {
             };
             let target_schema = self.schema_for(target, role);
             let schema = if nav.collection {
-                json!({ "type": "array", "items": target_schema })
+                let mut array = json!({ "type": "array", "items": target_schema });
+                if role == Role::Create {
+                    array["maxItems"] = Value::from(crate::edm::DEFAULT_MAX_ITEMS);
+                }
+                array
             } else {
                 target_schema
             };
