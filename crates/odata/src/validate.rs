@@ -159,7 +159,7 @@ impl<'m> Validator<'m> {
             .model
             .structured(&nav.target)
             .ok_or_else(|| ODataError::model(format!("Unknown type '{}'.", nav.target)))?;
-        self.new_entities(target, value, path, crate::edm::DEFAULT_MAX_ITEMS)
+        self.new_entities(target, value, path, nav.item_limit())
     }
 
     /// At most `max` new entities of `target`, each checked as a create.

@@ -218,6 +218,13 @@ pub struct Navigation {
     pub root: RootRules,
 }
 
+impl Navigation {
+    /// The most members a client may create inline (deep insert) through this navigation.
+    pub fn item_limit(&self) -> usize {
+        DEFAULT_MAX_ITEMS
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TypeKind {
     Entity,

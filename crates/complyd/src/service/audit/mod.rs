@@ -68,9 +68,7 @@ pub fn record(
     after: Option<&Map<String, Value>>,
 ) -> Result<(), StoreError> {
     match draft {
-        Some(draft) => draft
-            .event(model, id, before, after)
-            .insert(tx, &draft.tenant),
+        Some(draft) => draft.record(model, tx, id, before, after),
         None => Ok(()),
     }
 }
@@ -122,6 +120,19 @@ impl AuditDraft {
             shape: Arc::clone(shape),
             activity_null,
         })
+    }
+
+    /// Inserts the event for the resource `id` in the write's transaction.
+    fn record(
+        &self,
+        model: &'static Model,
+        tx: &mut dyn WriteTx,
+        id: &str,
+        before: Option<&Map<String, Value>>,
+        after: Option<&Map<String, Value>>,
+    ) -> Result<(), StoreError> {
+        self.event(model, id, before, after)
+            .insert(tx, &self.tenant)
     }
 
     /// The event, all but the time (which only the write's transaction knows).
@@ -230,10 +241,7 @@ pub fn record_created(
 ) -> Result<(), StoreError> {
     match prepared {
         Some(p) if p.id == id && &p.created == created => p.event.insert(tx, &p.draft.tenant),
-        Some(p) => p
-            .draft
-            .event(model, id, None, Some(created))
-            .insert(tx, &p.draft.tenant),
+        Some(p) => p.draft.record(model, tx, id, None, Some(created)),
         None => Ok(()),
     }
 }

@@ -218,7 +218,7 @@ impl<'m> Builder<'m> {
             let schema = if nav.collection {
                 let mut array = json!({ "type": "array", "items": target_schema });
                 if role == Role::Create {
-                    array["maxItems"] = Value::from(crate::edm::DEFAULT_MAX_ITEMS);
+                    array["maxItems"] = Value::from(nav.item_limit());
                 }
                 array
             } else {
