@@ -203,7 +203,7 @@ pub const COUNTS: Kind = Kind {
 };
 
 impl Generated for ModelCount {
-    fn name(&self) -> &str {
+    fn name(&self, _: Dialect) -> &str {
         &self.name
     }
     /// A partly present set (a crash cannot leave one, a hand edit can) is made whole.

@@ -7,7 +7,8 @@ use super::StoreError;
 
 /// One generated object (or set of objects sharing a name).
 pub trait Generated {
-    fn name(&self) -> &str;
+    /// Its name in `dialect`'s schema (the two may differ where their definitions do).
+    fn name(&self, dialect: Dialect) -> &str;
     /// The statements that create it (dropping any partial remains of it first).
     fn create_sql(&self, dialect: Dialect) -> String;
 }
@@ -28,15 +29,16 @@ pub struct Kind {
 pub(super) fn plan<'a, T: Generated>(
     present: &[String],
     declared: &'a [T],
+    dialect: Dialect,
 ) -> (Vec<String>, Vec<&'a T>) {
     let drop = present
         .iter()
-        .filter(|name| sql::is_plain(name) && !declared.iter().any(|d| d.name() == *name))
+        .filter(|name| sql::is_plain(name) && !declared.iter().any(|d| d.name(dialect) == *name))
         .cloned()
         .collect();
     let create = declared
         .iter()
-        .filter(|d| !present.iter().any(|p| p == d.name()))
+        .filter(|d| !present.iter().any(|p| p == d.name(dialect)))
         .collect();
     (drop, create)
 }
@@ -53,7 +55,7 @@ pub fn sync_sqlite<T: Generated>(
         .prepare(kind.list_sqlite)?
         .query_map([kind.prefix], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    let (drop, create) = plan(&(kind.names)(present), declared);
+    let (drop, create) = plan(&(kind.names)(present), declared, Dialect::Sqlite);
     for name in &drop {
         tx.execute_batch(&(kind.drop_sql)(name, Dialect::Sqlite))?;
     }
@@ -77,7 +79,7 @@ pub fn sync_postgres<T: Generated>(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let (drop, create) = plan(&(kind.names)(present), declared);
+    let (drop, create) = plan(&(kind.names)(present), declared, Dialect::Postgres);
     for name in &drop {
         tx.batch_execute(&(kind.drop_sql)(name, Dialect::Postgres))?;
     }

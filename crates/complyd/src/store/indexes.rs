@@ -7,6 +7,7 @@
 //! no longer declares.
 
 use super::generated::{Generated, Kind};
+use super::slots::{Slot, Slots};
 use super::sql::{self, Dialect, Sql};
 use super::StoreError;
 use crate::common::fnv1a;
@@ -25,17 +26,30 @@ const MAX_DEPTH: usize = 16;
 /// One generated index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelIndex {
+    /// Its name in PostgreSQL's schema (and SQLite's when no slot column changes it).
     pub name: String,
+    /// Its name in SQLite's schema: over slot columns, a definition of its own.
+    pub sqlite_name: String,
     /// The collection path it covers.
     pub collection: String,
     /// The indexed property.
     pub property: String,
+    /// The slot columns it reads (SQLite), filled from the bodies before it is created.
+    pub slots: Vec<Slot>,
     sqlite: String,
     postgres: String,
 }
 
 impl ModelIndex {
-    /// The `CREATE INDEX` statement for `dialect`.
+    /// Its name in the store `open` opens for `url` (PostgreSQL's for a `postgres://` URL).
+    pub fn name_in_store(&self, url: Option<&str>) -> &str {
+        match url {
+            Some(_) => &self.name,
+            None => &self.sqlite_name,
+        }
+    }
+
+    /// The `CREATE INDEX` statement for `dialect` (for SQLite, after filling its slots).
     pub fn statement(&self, dialect: Dialect) -> &str {
         match dialect {
             Dialect::Sqlite => &self.sqlite,
@@ -44,17 +58,21 @@ impl ModelIndex {
     }
 }
 
-/// Every index `model` declares, in a stable order.
-pub fn declared(model: &Model) -> Result<Vec<ModelIndex>, StoreError> {
+/// Every index `model` declares, in a stable order, and the slot columns SQLite keeps for them.
+pub fn declared(model: &Model) -> Result<(Vec<ModelIndex>, Slots), StoreError> {
+    let mut slots = Slots::default();
     let mut out = Vec::new();
+    let push = |index: ModelIndex, out: &mut Vec<ModelIndex>| {
+        // Views of one collection may declare the same index.
+        if !out.iter().any(|i: &ModelIndex| i.name == index.name) {
+            out.push(index);
+        }
+    };
     // A typed view (users, groups and devices in one directory collection) reads its members by
     // type in `seq` order: without this, listing the groups walked every user and device first.
     for root in model.roots() {
         if let Some(stored) = &root.navigation.root.stored_in {
-            let index = by_type(stored)?;
-            if !out.iter().any(|i: &ModelIndex| i.name == index.name) {
-                out.push(index);
-            }
+            push(by_type(stored)?, &mut out);
         }
     }
     // …and sorts one type by an indexed property (users by name) without walking the others.
@@ -66,10 +84,8 @@ pub fn declared(model: &Model) -> Result<Vec<ModelIndex>, StoreError> {
             continue;
         };
         for property in model.all_properties(ty).into_iter().filter(|p| p.indexed) {
-            let index = index(model, stored, ty, &[TYPE, property.name.as_str()])?;
-            if !out.iter().any(|i: &ModelIndex| i.name == index.name) {
-                out.push(index);
-            }
+            let keys = [TYPE, property.name.as_str()];
+            push(index(model, stored, ty, &keys, &mut slots)?, &mut out);
         }
     }
     for (collection, ty) in stored_collections(model) {
@@ -79,15 +95,11 @@ pub fn declared(model: &Model) -> Result<Vec<ModelIndex>, StoreError> {
                 keys.push(vec![property.name.as_str(), then.as_str()]);
             }
             for key in keys {
-                let index = index(model, &collection, ty, &key)?;
-                // Views of one collection may declare the same index.
-                if !out.iter().any(|i: &ModelIndex| i.name == index.name) {
-                    out.push(index);
-                }
+                push(index(model, &collection, ty, &key, &mut slots)?, &mut out);
             }
         }
     }
-    Ok(out)
+    Ok((out, slots))
 }
 
 /// Every collection path (as the store names it: navigation names from the root, a singleton's
@@ -156,19 +168,22 @@ fn walk<'m>(
     }
 }
 
-/// The index on `property` of the members of `collection`, for both dialects.
+/// The index on `properties` of the members of `collection`, for both dialects; SQLite's over
+/// slot columns where the collection has them free.
 fn index(
     model: &Model,
     collection: &str,
     ty: &StructuredType,
     properties: &[&str],
+    slots: &mut Slots,
 ) -> Result<ModelIndex, StoreError> {
+    // Each key's value as an expression over the body, per dialect.
     let values = |dialect| {
         let mut out = Vec::new();
         for property in properties {
             // The member's type, for a typed view's order within one type.
             if *property == TYPE {
-                out.push(TYPE.to_string());
+                out.push(None);
                 continue;
             }
             if !sql::is_plain(property) {
@@ -177,21 +192,22 @@ fn index(
                 )));
             }
             let operand = operand(model, ty, property)?;
-            let mut sql = Sql::new(dialect);
-            let text = sql::comparable(&mut sql, &operand, false);
-            if !sql.params.is_empty() {
-                return Err(StoreError::Backend(format!(
-                    "index on {property}: the value takes parameters"
-                )));
-            }
-            // PostgreSQL takes an expression column only in parentheses; SQLite keeps the
-            // expression exactly as queries write it.
-            out.push(match dialect {
-                Dialect::Sqlite => text,
-                Dialect::Postgres => format!("({text})"),
-            });
+            let value = |mut sql: Sql| {
+                let text = sql::comparable(&mut sql, &operand, false);
+                if sql.params.is_empty() {
+                    Ok(text)
+                } else {
+                    Err(StoreError::Backend(format!(
+                        "index on {property}: the value takes parameters"
+                    )))
+                }
+            };
+            out.push(Some((
+                value(Sql::new(dialect))?,
+                value(Sql::over_new_body(dialect))?,
+            )));
         }
-        Ok(out.join(", "))
+        Ok(out)
     };
     let template = |columns: String| {
         sql::in_collection(
@@ -201,12 +217,54 @@ fn index(
             collection,
         )
     };
-    let sqlite = template(format!("tenant, parent, {}, seq", values(Dialect::Sqlite)?))?;
-    let postgres = template(format!(
-        "tenant, parent, {}, seq",
-        values(Dialect::Postgres)?
+    let columns = |values: Vec<String>| format!("tenant, parent, {}, seq", values.join(", "));
+    let sqlite_values = values(Dialect::Sqlite)?;
+    // SQLite as it indexed before slots, which names the PostgreSQL index too.
+    let expressions = template(columns(
+        sqlite_values
+            .iter()
+            .map(|v| v.as_ref().map_or(TYPE.to_string(), |(e, _)| e.clone()))
+            .collect(),
     ))?;
-    let hash = fnv1a(sqlite.as_bytes()) ^ fnv1a(postgres.as_bytes()).rotate_left(1);
+    // PostgreSQL takes an expression column only in parentheses.
+    let postgres = template(columns(
+        values(Dialect::Postgres)?
+            .into_iter()
+            .map(|v| v.map_or(TYPE.to_string(), |(e, _)| format!("({e})")))
+            .collect(),
+    ))?;
+    let mut used = Vec::new();
+    let mut sqlite_columns = Vec::new();
+    for value in &sqlite_values {
+        let column = match value {
+            None => TYPE.to_string(),
+            Some((expression, over_new)) => match slots.assign(collection, expression, over_new) {
+                Some(slot) => {
+                    let column = slot.column.clone();
+                    used.push(slot);
+                    column
+                }
+                None => expression.clone(),
+            },
+        };
+        sqlite_columns.push(column);
+    }
+    let mut sqlite = template(columns(sqlite_columns))?;
+    if !used.is_empty() {
+        let sets: Vec<String> = used
+            .iter()
+            .map(|s| format!("{} = {}", s.column, s.expression))
+            .collect();
+        let fill = sql::in_collection(
+            &format!(
+                "UPDATE entity SET {} WHERE collection = {{C}};\n",
+                sets.join(", ")
+            ),
+            collection,
+        )?;
+        sqlite = fill + &sqlite;
+    }
+    let hash = fnv1a(expressions.as_bytes()) ^ fnv1a(postgres.as_bytes()).rotate_left(1);
     let property = properties.join("+");
     let readable: String = properties
         .join("_")
@@ -215,11 +273,18 @@ fn index(
         .take(MAX_NAME - PREFIX.len() - 17)
         .collect();
     let name = format!("{PREFIX}{readable}_{hash:016x}");
+    let sqlite_name = if used.is_empty() {
+        name.clone()
+    } else {
+        format!("{PREFIX}{readable}_{:016x}", fnv1a(sqlite.as_bytes()))
+    };
     Ok(ModelIndex {
         collection: collection.to_string(),
         property,
-        sqlite: sqlite.replace("{N}", &name),
+        slots: used,
+        sqlite: sqlite.replace("{N}", &sqlite_name),
         postgres: postgres.replace("{N}", &name),
+        sqlite_name,
         name,
     })
 }
@@ -237,6 +302,8 @@ fn by_type(collection: &str) -> Result<ModelIndex, StoreError> {
     Ok(ModelIndex {
         collection: collection.to_string(),
         property: "type_name".to_string(),
+        slots: Vec::new(),
+        sqlite_name: name.clone(),
         postgres: sqlite.replace("{N}", &name),
         sqlite: sqlite.replace("{N}", &name),
         name,
@@ -267,8 +334,11 @@ pub const INDEXES: Kind = Kind {
 };
 
 impl Generated for ModelIndex {
-    fn name(&self) -> &str {
-        &self.name
+    fn name(&self, dialect: Dialect) -> &str {
+        match dialect {
+            Dialect::Sqlite => &self.sqlite_name,
+            Dialect::Postgres => &self.name,
+        }
     }
     fn create_sql(&self, dialect: Dialect) -> String {
         self.statement(dialect).to_string()
@@ -285,6 +355,7 @@ mod tests {
         let model = Model::intune().unwrap();
         let mut found: Vec<(String, String)> = declared(model)
             .unwrap()
+            .0
             .into_iter()
             .map(|i| (i.collection, i.property))
             .collect();
@@ -330,7 +401,7 @@ mod tests {
     #[test]
     fn statements_have_the_shape_of_the_queries() {
         let model = Model::intune().unwrap();
-        let all = declared(model).unwrap();
+        let (all, slots) = declared(model).unwrap();
         let reported = all
             .iter()
             .find(|i| i.property == "lastReportedDateTime")
@@ -339,18 +410,40 @@ mod tests {
             .name
             .starts_with("model_index_lastreporteddatetime_"));
         assert!(reported.name.len() <= MAX_NAME);
+        // SQLite indexes a slot column, filled from the bodies first; the slot is the
+        // collection's, and holds what a filter on the property computes.
+        let statuses = "deviceCompliancePolicies/deviceStatuses";
+        let ticks = "dto_ticks(json_extract(body, '$.lastReportedDateTime'))";
+        assert_eq!(reported.slots.len(), 1);
+        let k = &reported.slots[0];
+        assert_eq!(k.expression, ticks);
+        assert_eq!(
+            k.over("?6"),
+            "dto_ticks(json_extract(?6, '$.lastReportedDateTime'))"
+        );
+        assert_eq!(
+            slots
+                .of(statuses)
+                .unwrap()
+                .iter()
+                .filter(|s| s == &k)
+                .count(),
+            1
+        );
+        assert_ne!(reported.sqlite_name, reported.name);
+        assert!(reported.sqlite_name.len() <= MAX_NAME);
         assert_eq!(
             reported.create_sql(Dialect::Sqlite),
-            format!("CREATE INDEX IF NOT EXISTS {} ON entity (tenant, parent, dto_ticks(json_extract(body, '$.lastReportedDateTime')), seq) WHERE collection = 'deviceCompliancePolicies/deviceStatuses'", reported.name)
+            format!("UPDATE entity SET {c} = {ticks} WHERE collection = '{statuses}';\nCREATE INDEX IF NOT EXISTS {} ON entity (tenant, parent, {c}, seq) WHERE collection = '{statuses}'", reported.sqlite_name, c = k.column)
         );
         assert_eq!(
             reported.create_sql(Dialect::Postgres),
             format!("CREATE INDEX IF NOT EXISTS {} ON entity (tenant, parent, (dto_ticks(((body->>'lastReportedDateTime') COLLATE \"C\"))), seq) WHERE collection = 'deviceCompliancePolicies/deviceStatuses'", reported.name)
         );
         // Names are unique and stable: the same model gives the same names.
-        let again = declared(model).unwrap();
+        let again = declared(model).unwrap().0;
         assert_eq!(all, again);
-        let mut names: Vec<&str> = all.iter().map(|i| i.name.as_str()).collect();
+        let mut names: Vec<&str> = all.iter().map(|i| i.sqlite_name.as_str()).collect();
         names.sort();
         names.dedup();
         assert_eq!(names.len(), all.len());
@@ -359,9 +452,9 @@ mod tests {
     #[test]
     fn the_plan_drops_only_generated_indexes_the_model_left() {
         let model = Model::intune().unwrap();
-        let all = declared(model).unwrap();
+        let all = declared(model).unwrap().0;
         let present = vec![all[0].name.clone(), format!("{PREFIX}gone_0")];
-        let (drop, create) = super::super::generated::plan(&present, &all);
+        let (drop, create) = super::super::generated::plan(&present, &all, Dialect::Postgres);
         assert_eq!(drop, vec![format!("{PREFIX}gone_0")]);
         assert_eq!(create.len(), all.len() - 1);
     }

@@ -15,6 +15,7 @@ pub mod memory;
 mod observed;
 mod postgres;
 pub mod schedule;
+pub mod slots;
 mod sql;
 mod sqlite;
 mod writer;
@@ -353,7 +354,7 @@ pub async fn open_for(
     url: Option<&str>,
     data_dir: &std::path::Path,
 ) -> Result<Arc<dyn Store>, StoreError> {
-    let indexes = indexes::declared(model)?;
+    let (indexes, slots) = indexes::declared(model)?;
     let counts = counts::declared(model)?;
     match url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
@@ -366,6 +367,8 @@ pub async fn open_for(
         Some(other) => Err(StoreError::Backend(format!(
             "unsupported store '{other}': use postgres://…, or omit it for SQLite"
         ))),
-        None => Ok(Arc::new(SqliteStore::open(data_dir, &indexes, &counts)?)),
+        None => Ok(Arc::new(SqliteStore::open(
+            data_dir, &indexes, slots, &counts,
+        )?)),
     }
 }

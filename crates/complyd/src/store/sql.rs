@@ -3,8 +3,10 @@
 //! checked to be plain identifiers). The two dialects differ only in the few places `Dialect`
 //! names; the shape of every statement is shared.
 
+use super::slots::{self, Slot};
 use super::{CountBy, Query, Related, SortValue, StoreError};
 use odata::query::bind::{Compare, Condition, Func, Literal, Operand, Scalar, Scope, StringTest};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -28,6 +30,10 @@ pub struct Sql {
     pub dialect: Dialect,
     pub text: String,
     pub params: Vec<Param>,
+    /// The queried collection's slot columns (SQLite): a value one of them holds is read from it.
+    slots: Option<Arc<[Slot]>>,
+    /// What an entity's own properties are read from: `body`, or a new body's placeholder.
+    entity_root: &'static str,
 }
 
 impl Sql {
@@ -36,6 +42,43 @@ impl Sql {
             dialect,
             text: String::new(),
             params: Vec::new(),
+            slots: None,
+            entity_root: "body",
+        }
+    }
+
+    /// A statement over a collection whose indexed values are in `slots`.
+    pub fn with_slots(dialect: Dialect, slots: Option<Arc<[Slot]>>) -> Self {
+        Self {
+            slots,
+            ..Self::new(dialect)
+        }
+    }
+
+    /// An expression over the body in a parameter (marked [`slots::NEW_BODY`]), not `body`.
+    pub fn over_new_body(dialect: Dialect) -> Self {
+        Self {
+            entity_root: slots::NEW_BODY,
+            ..Self::new(dialect)
+        }
+    }
+
+    /// The slot column holding the value `text` computes, or `text` itself.
+    fn slotted(&self, text: String) -> String {
+        match self
+            .slots
+            .as_deref()
+            .and_then(|s| slots::column_for(s, &text))
+        {
+            Some(column) => column.to_string(),
+            None => text,
+        }
+    }
+
+    fn scope_root(&self, scope: Scope) -> String {
+        match scope {
+            Scope::Entity => self.entity_root.into(),
+            Scope::Element(depth) => format!("e{depth}.value"),
         }
     }
 
@@ -111,13 +154,6 @@ fn json_node(sql: &Sql, root: &str, path: &[String]) -> String {
     }
 }
 
-fn scope_root(scope: Scope) -> String {
-    match scope {
-        Scope::Entity => "body".into(),
-        Scope::Element(depth) => format!("e{depth}.value"),
-    }
-}
-
 /// PostgreSQL reads JSON members as text; a typed comparison needs a cast.
 fn typed(sql: &Sql, text: String, ty: &Scalar) -> String {
     if !sql.pg() {
@@ -146,10 +182,10 @@ pub fn operand(sql: &mut Sql, o: &Operand) -> String {
                 (true, Scope::Element(d), Dialect::Postgres) => {
                     format!("((e{d}.value#>>'{{}}') COLLATE \"C\")")
                 }
-                (true, _, _) => scope_root(*scope),
-                (false, _, _) => json_value(sql, &scope_root(*scope), path),
+                (true, _, _) => sql.scope_root(*scope),
+                (false, _, _) => json_value(sql, &sql.scope_root(*scope), path),
             };
-            let value = typed(sql, value, ty);
+            let value = sql.slotted(typed(sql, value, ty));
             match only_types {
                 Some(types) => {
                     let list: Vec<String> = types
@@ -212,7 +248,10 @@ pub fn comparable(sql: &mut Sql, o: &Operand, ordered: bool) -> String {
         Operand::Property {
             ty: Scalar::DateTimeOffset,
             ..
-        } => format!("dto_ticks({})", operand(sql, o)),
+        } => {
+            let value = format!("dto_ticks({})", operand(sql, o));
+            sql.slotted(value)
+        }
         Operand::Property {
             ty: Scalar::Enum(_),
             members,
@@ -392,7 +431,7 @@ fn lambda(
     depth: usize,
     body: Option<&Condition>,
 ) -> String {
-    let root = scope_root(scope);
+    let root = sql.scope_root(scope);
     // Only arrays have members: a scalar or null collection has none.
     let (elements, length) = match sql.dialect {
         Dialect::Sqlite => {
@@ -558,8 +597,13 @@ pub fn sort_column(i: usize) -> String {
 
 /// A page of a collection; columns `seq, id, type_name, body, shape`, then the sort keys
 /// (named by [`sort_column`]). Returns the statement and how many sort keys it selects.
-pub fn page(dialect: Dialect, q: &Query) -> Result<(Sql, usize), StoreError> {
-    let mut sql = Sql::new(dialect);
+/// `slots`: the collection's slot columns, read where they hold a value the query computes.
+pub fn page(
+    dialect: Dialect,
+    q: &Query,
+    slots: Option<Arc<[Slot]>>,
+) -> Result<(Sql, usize), StoreError> {
+    let mut sql = Sql::with_slots(dialect, slots);
     let mut where_sql = scope_sql(&mut sql, q)?;
     let keys: Vec<(String, bool)> = q
         .order
@@ -614,8 +658,8 @@ pub fn body_column(dialect: Dialect) -> &'static str {
 }
 
 /// How many members of the collection match the query's filter (column `n`).
-pub fn count(dialect: Dialect, q: &Query) -> Result<Sql, StoreError> {
-    let mut sql = Sql::new(dialect);
+pub fn count(dialect: Dialect, q: &Query, slots: Option<Arc<[Slot]>>) -> Result<Sql, StoreError> {
+    let mut sql = Sql::with_slots(dialect, slots);
     let where_sql = scope_sql(&mut sql, q)?;
     sql.text = format!("SELECT count(*) AS n FROM entity WHERE {where_sql}");
     Ok(sql)

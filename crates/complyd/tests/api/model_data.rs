@@ -132,11 +132,13 @@ async fn filter_uses_its_index(
     property: &str,
 ) {
     let model = model();
+    let url = test_store(server.data_dir());
     let name = indexes::declared(model)
         .unwrap()
+        .0
         .into_iter()
         .find(|i| i.collection == collection && i.property == property)
-        .map(|i| i.name)
+        .map(|i| i.name_in_store(url.as_deref()).to_string())
         .unwrap_or_else(|| panic!("no index declared on {collection}.{property}"));
     assert!(
         index_exists(server, &name).await,
@@ -468,8 +470,9 @@ async fn a_store_at_the_previous_schema_keeps_its_rows_and_gets_the_generated_in
         (&json!("from before"), &json!(3))
     );
     let model = Model::intune().unwrap();
-    for index in indexes::declared(model).unwrap() {
-        assert!(index_exists(&server, &index.name).await, "{}", index.name);
+    for index in indexes::declared(model).unwrap().0 {
+        let name = index.name_in_store(postgres_url.as_deref());
+        assert!(index_exists(&server, name).await, "{name}");
     }
     for old in OLD_INDEXES {
         assert!(!index_exists(&server, old).await, "{old} is still there");

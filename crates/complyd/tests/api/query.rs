@@ -647,12 +647,13 @@ async fn hot_filters_use_their_indexes() {
         .structured("microsoft.graph.deviceCompliancePolicy")
         .unwrap();
     // The indexes the model declares, by the names the store generated for them.
-    let generated = complyd::store::indexes::declared(model).unwrap();
+    let generated = complyd::store::indexes::declared(model).unwrap().0;
+    let url = test_store(server.data_dir());
     let index = |collection: &str, property: &str| {
         generated
             .iter()
             .find(|i| i.collection == collection && i.property == property)
-            .map(|i| i.name.clone())
+            .map(|i| i.name_in_store(url.as_deref()).to_string())
             .unwrap()
     };
     let cases = [

@@ -301,7 +301,7 @@ fn the_backoff_doubles_up_to_its_cap() {
 #[tokio::test]
 async fn on_sqlite_a_rolled_back_firing_leaves_no_delivery_and_a_committed_one_stays() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = crate::store::SqliteStore::open(dir.path(), &[], &[]).unwrap();
+    let sqlite = crate::store::SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
     let store: &dyn Store = &sqlite;
     configure(store).await;
     let failed = store

@@ -516,7 +516,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_mark_per_group_from_a_job_that_kept_its_change() {
         let dir = tempfile::tempdir().unwrap();
-        let sqlite = crate::store::SqliteStore::open(dir.path(), &[], &[]).unwrap();
+        let sqlite =
+            crate::store::SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
         let store = watched(Arc::new(sqlite));
         // Holds the writer so that the next three jobs queue up and run as one group.
         let (started_tx, started) = std::sync::mpsc::channel();

@@ -212,7 +212,7 @@ fn column(statement: &postgres::Statement, name: &str) -> Result<usize, StoreErr
 }
 
 pub fn page(c: &mut Conn, q: &Query) -> Result<Vec<PageRow>, StoreError> {
-    let (sql, sort_keys) = sql::page(Dialect::Postgres, q)?;
+    let (sql, sort_keys) = sql::page(Dialect::Postgres, q, None)?;
     let statement = c.statement(&sql.text)?;
     let sort: Vec<usize> = (0..sort_keys)
         .map(|i| column(&statement, &sort_column(i)))
@@ -234,7 +234,7 @@ pub fn page(c: &mut Conn, q: &Query) -> Result<Vec<PageRow>, StoreError> {
 }
 
 pub fn count(c: &mut Conn, q: &Query) -> Result<u64, StoreError> {
-    let sql = sql::count(Dialect::Postgres, q)?;
+    let sql = sql::count(Dialect::Postgres, q, None)?;
     let statement = c.statement(&sql.text)?;
     let params = boxed(&sql.params);
     let n: i64 = c
@@ -279,7 +279,7 @@ pub fn scan(c: &mut Conn, after_seq: i64, limit: usize) -> Result<Vec<Row>, Stor
 
 /// The plan PostgreSQL picks for a page of `q` (for tests and diagnostics).
 pub fn explain(c: &mut Conn, q: &Query) -> Result<Vec<String>, StoreError> {
-    let (sql, _) = sql::page(Dialect::Postgres, q)?;
+    let (sql, _) = sql::page(Dialect::Postgres, q, None)?;
     let params = boxed(&sql.params);
     let rows = c
         .client

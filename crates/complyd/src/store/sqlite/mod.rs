@@ -15,6 +15,7 @@ mod write;
 use super::counts::{self, ModelCount};
 use super::generated;
 use super::indexes::{self, ModelIndex};
+use super::slots::Slots;
 use super::sql::{self, Dialect};
 use super::writer::{self, Job, JobFn};
 use super::{CountBy, Key, PageRow, Query, Row, Store, StoreError, StoreFuture};
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_counts.sql"),
     include_str!("../migrations/0007_schedule.sql"),
     include_str!("../migrations/0008_coverage.sql"),
+    include_str!("../migrations/0009_slots.sql"),
 ];
 const READERS: usize = 4;
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -47,6 +49,8 @@ pub struct SqliteStore {
     file_id: Option<FileId>,
     /// What the database counts (`counts`).
     counts: Arc<[ModelCount]>,
+    /// The slot columns of each collection (`slots`).
+    slots: Arc<Slots>,
 }
 
 /// A file's device and inode: the same path may come to name another file.
@@ -99,12 +103,15 @@ fn migrate(conn: &mut Connection) -> Result<usize, StoreError> {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) `complyd.db` in `dir` and brings its schema up to date.
+    /// Opens (creating if needed) `complyd.db` in `dir` and brings its schema up to date: the
+    /// generated `indexes` over the `slots` columns, and the `counts`.
     pub fn open(
         dir: &Path,
         indexes: &[ModelIndex],
+        slots: Slots,
         counts: &[ModelCount],
     ) -> Result<Self, StoreError> {
+        let slots = Arc::new(slots);
         let path = dir.join("complyd.db");
         let mut writer_conn = connection::open(&path)?;
         let changed = migrate(&mut writer_conn)?
@@ -122,13 +129,14 @@ impl SqliteStore {
         let readers = (0..READERS)
             .map(|_| connection::open(&path))
             .collect::<Result<_, _>>()?;
-        let writer = write::start(writer_conn, dir.join("complyd.db-wal"))?;
+        let writer = write::start(writer_conn, dir.join("complyd.db-wal"), slots.clone())?;
         Ok(Self {
             writer,
             readers: Arc::new(Readers::new(readers)),
             _alive: alive,
             file_id: file_id(&path),
             counts: counts.into(),
+            slots,
             path,
         })
     }
@@ -172,11 +180,15 @@ impl Store for SqliteStore {
     }
 
     fn query(&self, q: Query) -> StoreFuture<'_, Vec<PageRow>> {
-        self.readers.bounded(move |c| read::page(c, &q))
+        let slots = self.slots.of(&q.collection);
+        self.readers
+            .bounded(move |c| read::page(c, &q, slots.clone()))
     }
 
     fn count_matching(&self, q: Query) -> StoreFuture<'_, u64> {
-        self.readers.bounded(move |c| read::count(c, &q))
+        let slots = self.slots.of(&q.collection);
+        self.readers
+            .bounded(move |c| read::count(c, &q, slots.clone()))
     }
 
     fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
@@ -193,7 +205,8 @@ impl Store for SqliteStore {
     }
 
     fn explain(&self, q: Query) -> StoreFuture<'_, Vec<String>> {
-        self.readers.blocking(move |c| read::explain(c, &q))
+        let slots = self.slots.of(&q.collection);
+        self.readers.blocking(move |c| read::explain(c, &q, slots))
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {

@@ -2,6 +2,7 @@
 //! the store answers. Columns are read by name.
 
 use super::connection::{sort_value, to_sql};
+use crate::store::slots::Slot;
 use crate::store::sql::{self, in_collection, sort_column, Dialect, Sql};
 use crate::store::{Key, PageRow, Query, Row, StoreError, StoreFuture};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
@@ -222,8 +223,13 @@ pub fn first_missing(conn: &Connection, keys: Vec<Key>) -> Result<Option<Key>, S
     Ok(None)
 }
 
-pub fn page(conn: &Connection, q: &Query) -> Result<Vec<PageRow>, StoreError> {
-    let (sql, sort_keys) = sql::page(Dialect::Sqlite, q)?;
+/// A page of `q`, reading the collection's `slots` where they hold what it computes.
+pub fn page(
+    conn: &Connection,
+    q: &Query,
+    slots: Option<Arc<[Slot]>>,
+) -> Result<Vec<PageRow>, StoreError> {
+    let (sql, sort_keys) = sql::page(Dialect::Sqlite, q, slots)?;
     let mut stmt = conn.prepare_cached(&sql.text)?;
     let columns = Columns::of(&stmt, sort_keys)?;
     let mut rows = stmt.query(params_from_iter(sql.params.iter().map(to_sql)))?;
@@ -245,8 +251,8 @@ pub fn page(conn: &Connection, q: &Query) -> Result<Vec<PageRow>, StoreError> {
     Ok(out)
 }
 
-pub fn count(conn: &Connection, q: &Query) -> Result<u64, StoreError> {
-    let sql = sql::count(Dialect::Sqlite, q)?;
+pub fn count(conn: &Connection, q: &Query, slots: Option<Arc<[Slot]>>) -> Result<u64, StoreError> {
+    let sql = sql::count(Dialect::Sqlite, q, slots)?;
     let n: i64 = conn
         .prepare_cached(&sql.text)?
         .query_row(params_from_iter(sql.params.iter().map(to_sql)), |r| {
@@ -284,8 +290,12 @@ pub fn scan(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Row>,
 }
 
 /// The query plan SQLite picks for a page of `q` (for tests and diagnostics).
-pub fn explain(conn: &Connection, q: &Query) -> Result<Vec<String>, StoreError> {
-    let (sql, _) = sql::page(Dialect::Sqlite, q)?;
+pub fn explain(
+    conn: &Connection,
+    q: &Query,
+    slots: Option<Arc<[Slot]>>,
+) -> Result<Vec<String>, StoreError> {
+    let (sql, _) = sql::page(Dialect::Sqlite, q, slots)?;
     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))?;
     let rows = stmt.query_map(params_from_iter(sql.params.iter().map(to_sql)), |r| {
         r.get::<_, String>("detail")

@@ -18,7 +18,7 @@ fn status(i: usize) -> Key {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sqlite = SqliteStore::open(dir.path(), &[], &[]).unwrap();
+    let mut sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
     let store: &dyn Store = &sqlite;
     store
         .write(|tx| {
@@ -69,7 +69,7 @@ async fn a_folder_from_an_older_schema_keeps_its_rows_and_its_unique_keys() {
         }
         tx.commit().unwrap();
     }
-    let sqlite = SqliteStore::open(dir.path(), &[], &[]).unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
     let store: &dyn Store = &sqlite;
     assert!(store.get(&status(2)).await.unwrap().is_some());
     let taken = store
@@ -132,7 +132,7 @@ fn counts(expected: &[(&str, u64)]) -> Vec<(String, u64)> {
 async fn kept_counts_follow_every_write_and_start_from_the_stored_rows() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let sqlite = SqliteStore::open(dir.path(), &[], &[]).unwrap();
+        let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
         let store: &dyn Store = &sqlite;
         store
             .write(|tx| {
@@ -146,7 +146,7 @@ async fn kept_counts_follow_every_write_and_start_from_the_stored_rows() {
     }
     let model = odata::Model::intune().unwrap();
     let declared = crate::store::counts::declared(model).unwrap();
-    let sqlite = SqliteStore::open(dir.path(), &[], &declared).unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &declared).unwrap();
     let store: &dyn Store = &sqlite;
     let all_three = counts(&[("compliant", 10), ("nonCompliant", 10), ("unknown", 10)]);
     assert_eq!(kept_counts(&sqlite).await, all_three);
@@ -180,4 +180,145 @@ async fn kept_counts_follow_every_write_and_start_from_the_stored_rows() {
         .await
         .unwrap();
     assert_eq!(kept_counts(&sqlite).await, counts(&[]));
+}
+
+/// A page of the statuses under `p` with `filter` and `orderby` ($filter/$orderby text), bound as
+/// the service binds them.
+fn statuses_where(filter: &str, orderby: &str) -> Query {
+    use odata::query::{bind, QueryOptions};
+    let model = odata::Model::intune().unwrap();
+    let ty = model
+        .structured("microsoft.graph.deviceComplianceDeviceStatus")
+        .unwrap();
+    let options = QueryOptions::parse([("$filter", filter), ("$orderby", orderby)], false).unwrap();
+    let bound = bind::bind(model, odata::Version::Beta, ty, &options).unwrap();
+    let mut q = Query::all("t", "deviceCompliancePolicies/deviceStatuses", "p");
+    q.filter = bound.filter;
+    q.order = bound.orderby;
+    q
+}
+
+fn reported(status: &str, upn: &str, at: &str) -> String {
+    format!(
+        "{{\"status\":\"{status}\",\"userPrincipalName\":\"{upn}\",\"lastReportedDateTime\":\"{at}\",\"deviceDisplayName\":\"d\"}}"
+    )
+}
+
+/// Rows whose slot differs from the expression it stands for, over every declared slot.
+fn stale_slots(sqlite: &SqliteStore, indexes: &[ModelIndex]) -> i64 {
+    let reader = sqlite.readers.any(0).unwrap();
+    let mut stale = 0;
+    for index in indexes {
+        for slot in &index.slots {
+            let sql = sql::in_collection(
+                &format!(
+                    "SELECT count(*) FROM entity WHERE collection = {{C}} AND {} IS NOT {}",
+                    slot.column, slot.expression
+                ),
+                &index.collection,
+            )
+            .unwrap();
+            stale += reader.query_row(&sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        }
+    }
+    stale
+}
+
+/// A folder from before slot columns gets them filled from its rows when it opens; after inserts
+/// and updates (of one slot's value, of several, to a body without the values, in a write rolled
+/// back) every slot still holds what its expression computes, and filters and sorts that read the
+/// slots find the rows the bodies say, through the slot's index.
+#[tokio::test]
+async fn slots_hold_what_their_expressions_compute_through_an_upgrade_and_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut conn = connection::open(&dir.path().join("complyd.db")).unwrap();
+        for (version, sql) in MIGRATIONS[..8].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version + 1)
+                .unwrap();
+        }
+        let tx = conn.transaction().unwrap();
+        for i in 0..4 {
+            let k = status(i);
+            let status = ["compliant", "nonCompliant"][i % 2];
+            let at = format!("2026-01-0{}T00:00:00Z", i + 1);
+            tx.execute(
+                "INSERT INTO entity (tenant, collection, parent, id, type_name, body) VALUES (?1, ?2, ?3, ?4, 'x', ?5)",
+                params![k.tenant, k.collection, k.parent, k.id, reported(status, "old@x", &at)],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let model = odata::Model::intune().unwrap();
+    let (indexes, slots) = indexes::declared(model).unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &indexes, slots, &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    assert_eq!(stale_slots(&sqlite, &indexes), 0);
+    let ids =
+        |rows: Vec<PageRow>| -> Vec<String> { rows.into_iter().map(|(r, _)| r.key.id).collect() };
+    let noncompliant = || statuses_where("status eq 'nonCompliant'", "lastReportedDateTime desc");
+    assert_eq!(
+        ids(store.query(noncompliant()).await.unwrap()),
+        ["s0003", "s0001"]
+    );
+
+    store
+        .write(|tx| {
+            // Only the time moves; then the status and the user; then a body without them.
+            tx.update(
+                &status(0),
+                &reported("compliant", "old@x", "2026-02-01T00:00:00Z"),
+            )?;
+            tx.update(
+                &status(1),
+                &reported("compliant", "new@x", "2026-01-02T00:00:00Z"),
+            )?;
+            tx.update(&status(2), "{\"n\":1}")?;
+            tx.insert(
+                &status(4),
+                "x",
+                &reported("nonCompliant", "new@x", "2026-03-01T00:00:00Z"),
+            )?;
+            assert!(!tx.update(&status(9), "{}")?, "no such row");
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .unwrap();
+    let refused = store
+        .write(|tx| {
+            tx.update(
+                &status(3),
+                &reported("compliant", "x@x", "2027-01-01T00:00:00Z"),
+            )?;
+            Err::<(), StoreError>(StoreError::Conflict)
+        })
+        .await;
+    assert!(refused.is_err());
+    assert_eq!(stale_slots(&sqlite, &indexes), 0);
+    assert_eq!(
+        ids(store.query(noncompliant()).await.unwrap()),
+        ["s0004", "s0003"]
+    );
+    let recent = statuses_where(
+        "lastReportedDateTime ge 2026-01-04T00:00:00Z and userPrincipalName eq 'old@x'",
+        "lastReportedDateTime",
+    );
+    assert_eq!(ids(store.query(recent).await.unwrap()), ["s0003", "s0000"]);
+    let without = statuses_where("status eq null", "status");
+    assert_eq!(ids(store.query(without).await.unwrap()), ["s0002"]);
+    assert_eq!(store.count_matching(noncompliant()).await.unwrap(), 2);
+
+    // The filter reads the status's slot, through the index over it.
+    let by_status = indexes
+        .iter()
+        .find(|i| i.collection == status(0).collection && i.property == "status")
+        .unwrap();
+    let plan = store
+        .explain(statuses_where("status eq 'nonCompliant'", "status"))
+        .await
+        .unwrap()
+        .join("\n");
+    assert!(plan.contains(&by_status.sqlite_name), "{plan}");
 }

@@ -4,32 +4,40 @@
 use super::checkpoint;
 use super::read::{exists, get, members, page};
 use super::schedule;
+use crate::store::slots::{Slot, Slots};
 use crate::store::sql::in_collection;
 use crate::store::writer::{self, GroupNotes, Job};
 use crate::store::{child_path, DueItem, Key, PageRow, Query, Row, StoreError, WriteTx};
-use rusqlite::{params, Connection};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Starts the writer thread on `conn`; `wal` is the log it keeps short.
-pub fn start(conn: Connection, wal: PathBuf) -> Result<mpsc::Sender<Job>, StoreError> {
+/// Starts the writer thread on `conn`; `wal` is the log it keeps short, `slots` the columns it
+/// keeps beside the bodies.
+pub fn start(
+    conn: Connection,
+    wal: PathBuf,
+    slots: Arc<Slots>,
+) -> Result<mpsc::Sender<Job>, StoreError> {
     let (tx, rx) = mpsc::channel(4096);
     std::thread::Builder::new()
         .name("complyd-writer".into())
-        .spawn(move || write_loop(conn, rx, wal))
+        .spawn(move || write_loop(conn, rx, wal, &slots))
         .map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok(tx)
 }
 
-fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, wal: PathBuf) {
+fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, wal: PathBuf, slots: &Slots) {
     writer::run_writer(rx, |jobs| {
-        let outcome = commit_group(&mut conn, jobs);
+        let outcome = commit_group(&mut conn, jobs, slots);
         checkpoint::restart_if_long(&conn, &wal);
         outcome
     });
 }
 
-fn commit_group(conn: &mut Connection, jobs: &mut [Job]) -> Result<(), StoreError> {
+fn commit_group(conn: &mut Connection, jobs: &mut [Job], slots: &Slots) -> Result<(), StoreError> {
     // IMMEDIATE takes the write lock up front, where the busy handler applies; a deferred
     // transaction upgrading from a read can fail at once when the checkpointer is busy.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -43,6 +51,7 @@ fn commit_group(conn: &mut Connection, jobs: &mut [Job]) -> Result<(), StoreErro
             && job.run_in(&mut SqliteTx {
                 conn: &tx,
                 notes: &mut notes,
+                slots,
             });
         if !ok {
             tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
@@ -56,6 +65,7 @@ fn commit_group(conn: &mut Connection, jobs: &mut [Job]) -> Result<(), StoreErro
 pub struct SqliteTx<'c> {
     pub conn: &'c Connection,
     pub notes: &'c mut GroupNotes,
+    pub slots: &'c Slots,
 }
 
 impl WriteTx for SqliteTx<'_> {
@@ -72,23 +82,34 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError> {
+        let Some(slots) = self.slots.of(&key.collection) else {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO entity (tenant, collection, parent, id, type_name, body, shape) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
+                )?
+                .execute(params![key.tenant, key.collection, key.parent, key.id, type_name, body])?;
+            return Ok(());
+        };
         self.conn
-            .prepare_cached(
-                "INSERT INTO entity (tenant, collection, parent, id, type_name, body, shape) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
-            )?
-            .execute(params![key.tenant, key.collection, key.parent, key.id, type_name, body])?;
+            .prepare_cached(&in_collection(&insert_with(&slots), &key.collection)?)?
+            .execute(params![key.tenant, key.parent, key.id, type_name, body])?;
         Ok(())
     }
 
     fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError> {
-        let n = self
-            .conn
-            .prepare_cached(&in_collection(
-                "UPDATE entity SET body = ?4, shape = 1 WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
-                &key.collection,
-            )?)?
-            .execute(params![key.tenant, key.parent, key.id, body])?;
-        Ok(n > 0)
+        match self.slots.of(&key.collection) {
+            Some(slots) => update_with(self.conn, key, body, &slots),
+            None => {
+                let n = self
+                    .conn
+                    .prepare_cached(&in_collection(
+                        "UPDATE entity SET body = ?4, shape = 1 WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+                        &key.collection,
+                    )?)?
+                    .execute(params![key.tenant, key.parent, key.id, body])?;
+                Ok(n > 0)
+            }
+        }
     }
 
     fn delete_tree(&mut self, key: &Key) -> Result<bool, StoreError> {
@@ -158,7 +179,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError> {
-        page(self.conn, q)
+        page(self.conn, q, self.slots.of(&q.collection))
     }
 
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
@@ -211,6 +232,68 @@ impl WriteTx for SqliteTx<'_> {
     fn due_pending(&mut self, tenant: &str) -> Result<(u64, Option<i64>), StoreError> {
         schedule::pending(self.conn, tenant)
     }
+}
+
+/// An insert into a collection with slot columns, each computed from the new body (`?5`).
+fn insert_with(slots: &[Slot]) -> String {
+    let columns: String = slots.iter().map(|s| format!(", {}", s.column)).collect();
+    let values: String = slots
+        .iter()
+        .map(|s| format!(", {}", s.over("?5")))
+        .collect();
+    format!(
+        "INSERT INTO entity (tenant, collection, parent, id, type_name, body, shape{columns}) VALUES (?1, {{C}}, ?2, ?3, ?4, ?5, 1{values})"
+    )
+}
+
+/// An update in a collection with slot columns: the stored slots and the new body's values are
+/// read first, and only the slots whose values changed are written, so that the indexes over the
+/// others are left alone. False when no such entity exists.
+fn update_with(
+    conn: &Connection,
+    key: &Key,
+    body: &str,
+    slots: &[Slot],
+) -> Result<bool, StoreError> {
+    let stored: String = slots.iter().map(|s| format!(", {}", s.column)).collect();
+    let new: String = slots
+        .iter()
+        .map(|s| format!(", {}", s.over("?4")))
+        .collect();
+    let read = in_collection(
+        &format!("SELECT seq{stored}{new} FROM entity WHERE tenant = ?1 AND collection = {{C}} AND parent = ?2 AND id = ?3"),
+        &key.collection,
+    )?;
+    let n = slots.len();
+    let found = conn
+        .prepare_cached(&read)?
+        .query_row(params![key.tenant, key.parent, key.id, body], |r| {
+            let seq: i64 = r.get(0)?;
+            let mut changed = Vec::new();
+            for i in 0..n {
+                let (old, new): (SqlValue, SqlValue) = (r.get(1 + i)?, r.get(1 + n + i)?);
+                if old != new {
+                    changed.push((i, new));
+                }
+            }
+            Ok((seq, changed))
+        })
+        .optional()?;
+    let Some((seq, changed)) = found else {
+        return Ok(false);
+    };
+    let sets: String = changed
+        .iter()
+        .enumerate()
+        .map(|(p, (i, _))| format!(", {} = ?{}", slots[*i].column, p + 3))
+        .collect();
+    let mut values = vec![SqlValue::Integer(seq), SqlValue::Text(body.to_string())];
+    values.extend(changed.into_iter().map(|(_, v)| v));
+    conn.prepare_cached(&format!(
+        "UPDATE entity SET body = ?2, shape = 1{sets} WHERE seq = ?1"
+    ))?
+    .execute(params_from_iter(values))?;
+    Ok(true)
 }
 
 /// Rows in collections below `collection` whose parent path is `path` or lies under it.

@@ -171,10 +171,26 @@ async fn devices_evaluated_before_coverage_was_recorded_are_counted_after_the_mi
             db.execute_batch(
                 "DELETE FROM entity WHERE collection = 'managedDevices/_uncovered';
                  UPDATE entity SET body = json_remove(body, '$.covered')
-                   WHERE collection = 'managedDevices/_evaluation';
-                 PRAGMA user_version = 7;",
+                   WHERE collection = 'managedDevices/_evaluation';",
             )
             .unwrap();
+            // Schema 7 had no slot columns (migration 0009) either: the generated indexes over
+            // them go (the server makes them again) and the columns with them.
+            let generated: Vec<String> = db
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'model_index_%'")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            for name in generated {
+                db.execute_batch(&format!("DROP INDEX {name}")).unwrap();
+            }
+            for k in 0..8 {
+                db.execute_batch(&format!("ALTER TABLE entity DROP COLUMN k{k}"))
+                    .unwrap();
+            }
+            db.pragma_update(None, "user_version", 7).unwrap();
         }
     }
     let server = Server::start_in(dir, |_| {}).await;

@@ -1,0 +1,112 @@
+//! Slot columns (SQLite): the value each generated index orders by, kept in a column of its own
+//! (`k0` … `k7`) beside the body instead of an expression over it. An update then rewrites only
+//! the index entries whose values changed: a device status restamped with a new
+//! `lastReportedDateTime` touches one index, not all four of its collection, and a device's
+//! check-in one or two of its eight.
+//!
+//! A slot holds exactly what the index's expression gives (the same SQL over the same body), so
+//! a query may read the slot where it would have computed the expression: the SQL generator
+//! substitutes the column for the expression's text. Slots are numbered per collection in the
+//! order the model declares its indexes; a collection with more indexed values than columns
+//! keeps expression indexes for the rest. PostgreSQL keeps expression indexes (its slot columns
+//! would need a type each).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How many slot columns the entity table has (migration 0009).
+pub const COLUMNS: usize = 8;
+
+/// Where the new body's parameter goes in [`Slot::over_new`].
+pub const NEW_BODY: &str = "{B}";
+
+/// One slot column of one collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    /// `k0` … `k7`.
+    pub column: String,
+    /// The value over the stored row's `body`, as the index and queries write it.
+    pub expression: String,
+    /// The same value over a body given as a parameter ([`NEW_BODY`] marks it).
+    pub over_new: String,
+}
+
+impl Slot {
+    /// The value over the body in parameter `placeholder` (`?6`).
+    pub fn over(&self, placeholder: &str) -> String {
+        self.over_new.replace(NEW_BODY, placeholder)
+    }
+}
+
+/// Every collection's slots.
+#[derive(Debug, Clone, Default)]
+pub struct Slots {
+    by_collection: HashMap<String, Arc<[Slot]>>,
+}
+
+impl Slots {
+    /// The slots of `collection` (none when it has no slotted index).
+    pub fn of(&self, collection: &str) -> Option<Arc<[Slot]>> {
+        self.by_collection.get(collection).cloned()
+    }
+
+    /// The slot holding `expression` in `collection`, assigning the next free column when it has
+    /// none; `None` when every column of the collection is taken.
+    pub fn assign(&mut self, collection: &str, expression: &str, over_new: &str) -> Option<Slot> {
+        let slots = self
+            .by_collection
+            .entry(collection.to_string())
+            .or_insert_with(|| Arc::from(Vec::new()));
+        if let Some(slot) = slots.iter().find(|s| s.expression == expression) {
+            return Some(slot.clone());
+        }
+        if slots.len() >= COLUMNS {
+            return None;
+        }
+        let slot = Slot {
+            column: format!("k{}", slots.len()),
+            expression: expression.to_string(),
+            over_new: over_new.to_string(),
+        };
+        let mut grown = slots.to_vec();
+        grown.push(slot.clone());
+        *slots = Arc::from(grown);
+        Some(slot)
+    }
+}
+
+/// The slot column holding `text` among `slots`, if one does.
+pub fn column_for<'s>(slots: &'s [Slot], text: &str) -> Option<&'s str> {
+    slots
+        .iter()
+        .find(|s| s.expression == text)
+        .map(|s| s.column.as_str())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_collection_numbers_its_values_once_and_runs_out_at_the_last_column() {
+        let mut slots = Slots::default();
+        let a = slots.assign("c", "x(body)", "x({B})").unwrap();
+        assert_eq!(a.column, "k0");
+        assert_eq!(a.over("?6"), "x(?6)");
+        // The same value is one slot, however many indexes use it.
+        assert_eq!(slots.assign("c", "x(body)", "x({B})").unwrap(), a);
+        // Each collection numbers its own.
+        assert_eq!(slots.assign("d", "y(body)", "y({B})").unwrap().column, "k0");
+        for i in 1..COLUMNS {
+            let e = format!("v{i}(body)");
+            assert_eq!(slots.assign("c", &e, &e).unwrap().column, format!("k{i}"));
+        }
+        assert_eq!(slots.assign("c", "late(body)", "late({B})"), None);
+        let c = slots.of("c").unwrap();
+        assert_eq!(c.len(), COLUMNS);
+        assert_eq!(column_for(&c, "v3(body)"), Some("k3"));
+        assert_eq!(column_for(&c, "late(body)"), None);
+        assert!(slots.of("e").is_none());
+    }
+}
