@@ -5,7 +5,8 @@
 # Prints the median B/A ratio of requests/s over the pairs, with its range.
 #
 #   bench/ab.sh /tmp/complyd-before target/release/complyd W0 W3
-# Overrides: AB_ROUNDS (3), AB_DURATION (8s).
+# Overrides: AB_ROUNDS (3), AB_DURATION (8s), AB_WORK_B (a data folder for B, e.g. the same data
+# already migrated by B, so that B's runs do not start with a migration).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -25,9 +26,9 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 rm -rf "$AB" && mkdir -p "$AB"
 TOKEN=$(token --data "$WORK/data")
 
-run() { # BINARY WORKLOAD → "req/s p99_ms cpu_us"
+run() { # BINARY WORKLOAD [DATA] → "req/s p99_ms cpu_us"
   local bin=$1 p0 p1 n
-  rm -rf "$AB/data" && cp -a "$WORK/data" "$AB/data" && sync
+  rm -rf "$AB/data" && cp -a "${3:-$WORK/data}" "$AB/data" && sync
   start complyd "$bin" serve --listen 127.0.0.1:0 --data "$AB/data" --jwt-secret "$SECRET"
   p0=$(awk '{ print $14 + $15 }' "/proc/$PID/stat")
   BENCH_GET_PATHS=$gets BENCH_POST_PATHS=$posts BENCH_POST_BODY=$body BENCH_WRITE_PCT=$pct \
@@ -47,7 +48,7 @@ for w in "$@"; do
   ratios=()
   for r in $(seq "$ROUNDS"); do
     read -r ra pa ca < <(run "$A" "$w")
-    read -r rb pb cb < <(run "$B" "$w")
+    read -r rb pb cb < <(run "$B" "$w" "${AB_WORK_B:-}")
     printf '%-3s round %d  A %7s req/s p99 %6s ms %6s µs | B %7s req/s p99 %6s ms %6s µs\n' \
       "$w" "$r" "$ra" "$pa" "$ca" "$rb" "$pb" "$cb"
     ratios+=("$(awk -v a="$ra" -v b="$rb" 'BEGIN { printf "%.3f", b / a }')")

@@ -7,7 +7,8 @@
 # Prints one line per run and the median B/A of check-ins/s with its range.
 #
 #   bench/engine_ab.sh /tmp/complyd-before target/release/complyd
-# Overrides: ENGINE_AB_ROUNDS (3), ENGINE_AB_DURATION (5s), ENGINE_AB_NO_REEVAL.
+# Overrides: ENGINE_AB_ROUNDS (3), ENGINE_AB_DURATION (5s), ENGINE_AB_NO_REEVAL, ENGINE_AB_DATA_B
+# (a data folder for B, e.g. the tenant already migrated by B).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -28,9 +29,9 @@ ALL=$(head -n1 "$SOURCE/policies.txt")
 SCOPES=DeviceManagementConfiguration.ReadWrite.All,DeviceManagementManagedDevices.ReadWrite.All,Directory.ReadWrite.All
 rm -rf "$AB" && mkdir -p "$AB"
 
-run() { # BINARY → "check-ins/s p99 cpu_us reeval_s"
+run() { # BINARY [DATA] → "check-ins/s p99 cpu_us reeval_s"
   local exe=$1 token reeval=- p0 p1 n
-  rm -rf "$AB/data" && cp -a "$SOURCE/data" "$AB/data" && sync
+  rm -rf "$AB/data" && cp -a "${2:-$SOURCE/data}" "$AB/data" && sync
   start complyd "$exe" serve --listen 127.0.0.1:0 --data "$AB/data" --jwt-secret "$SECRET"
   token=$("$exe" token --data "$AB/data" --jwt-secret "$SECRET" --lifetime 86400 --scopes "$SCOPES")
   if [ -z "${ENGINE_AB_NO_REEVAL:-}" ]; then
@@ -52,7 +53,7 @@ run() { # BINARY → "check-ins/s p99 cpu_us reeval_s"
 ratios=()
 for r in $(seq "$ROUNDS"); do
   read -r ra pa ca ea < <(run "$A")
-  read -r rb pb cb eb < <(run "$B")
+  read -r rb pb cb eb < <(run "$B" "${ENGINE_AB_DATA_B:-}")
   printf 'round %d  A %5s check-ins/s p99 %6s ms %5s µs (b) %6s s | B %5s check-ins/s p99 %6s ms %5s µs (b) %6s s\n' \
     "$r" "$ra" "$pa" "$ca" "$ea" "$rb" "$pb" "$cb" "$eb"
   ratios+=("$(awk -v a="$ra" -v b="$rb" 'BEGIN { printf "%.3f", b / a }')")

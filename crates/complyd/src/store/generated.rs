@@ -11,6 +11,14 @@ pub trait Generated {
     fn name(&self, dialect: Dialect) -> &str;
     /// The statements that create it (dropping any partial remains of it first).
     fn create_sql(&self, dialect: Dialect) -> String;
+    /// Statements SQLite runs once before creating `created` (what they need in the rows).
+    fn prepare_sqlite(created: &[&Self]) -> Vec<String>
+    where
+        Self: Sized,
+    {
+        let _ = created;
+        Vec::new()
+    }
 }
 
 /// How to find and drop the generated objects of one kind.
@@ -58,6 +66,9 @@ pub fn sync_sqlite<T: Generated>(
     let (drop, create) = plan(&(kind.names)(present), declared, Dialect::Sqlite);
     for name in &drop {
         tx.execute_batch(&(kind.drop_sql)(name, Dialect::Sqlite))?;
+    }
+    for statement in T::prepare_sqlite(&create) {
+        tx.execute_batch(&statement)?;
     }
     for object in &create {
         tx.execute_batch(&object.create_sql(Dialect::Sqlite))?;

@@ -249,21 +249,7 @@ fn index(
         };
         sqlite_columns.push(column);
     }
-    let mut sqlite = template(columns(sqlite_columns))?;
-    if !used.is_empty() {
-        let sets: Vec<String> = used
-            .iter()
-            .map(|s| format!("{} = {}", s.column, s.expression))
-            .collect();
-        let fill = sql::in_collection(
-            &format!(
-                "UPDATE entity SET {} WHERE collection = {{C}};\n",
-                sets.join(", ")
-            ),
-            collection,
-        )?;
-        sqlite = fill + &sqlite;
-    }
+    let sqlite = template(columns(sqlite_columns))?;
     let hash = fnv1a(expressions.as_bytes()) ^ fnv1a(postgres.as_bytes()).rotate_left(1);
     let property = properties.join("+");
     let readable: String = properties
@@ -273,10 +259,13 @@ fn index(
         .take(MAX_NAME - PREFIX.len() - 17)
         .collect();
     let name = format!("{PREFIX}{readable}_{hash:016x}");
+    // Over slots, the name also says what the slots hold.
     let sqlite_name = if used.is_empty() {
         name.clone()
     } else {
-        format!("{PREFIX}{readable}_{:016x}", fnv1a(sqlite.as_bytes()))
+        let held: String = used.iter().map(|s| s.expression.as_str()).collect();
+        let hash = fnv1a(sqlite.as_bytes()) ^ fnv1a(held.as_bytes()).rotate_left(1);
+        format!("{PREFIX}{readable}_{hash:016x}")
     };
     Ok(ModelIndex {
         collection: collection.to_string(),
@@ -342,6 +331,44 @@ impl Generated for ModelIndex {
     }
     fn create_sql(&self, dialect: Dialect) -> String {
         self.statement(dialect).to_string()
+    }
+
+    /// Fills the slots the new indexes read from the bodies: one pass over each collection.
+    fn prepare_sqlite(created: &[&Self]) -> Vec<String> {
+        let mut by_collection: Vec<(&str, Vec<&Slot>)> = Vec::new();
+        for index in created {
+            let at = match by_collection
+                .iter()
+                .position(|(c, _)| *c == index.collection)
+            {
+                Some(at) => at,
+                None => {
+                    by_collection.push((&index.collection, Vec::new()));
+                    by_collection.len() - 1
+                }
+            };
+            let slots = &mut by_collection[at].1;
+            for slot in &index.slots {
+                if !slots.contains(&slot) {
+                    slots.push(slot);
+                }
+            }
+        }
+        by_collection
+            .into_iter()
+            .filter(|(_, slots)| !slots.is_empty())
+            .filter_map(|(collection, slots)| {
+                let sets: Vec<String> = slots
+                    .iter()
+                    .map(|s| format!("{} = {}", s.column, s.expression))
+                    .collect();
+                let fill = format!(
+                    "UPDATE entity SET {} WHERE collection = {{C}}",
+                    sets.join(", ")
+                );
+                sql::in_collection(&fill, collection).ok()
+            })
+            .collect()
     }
 }
 
@@ -434,8 +461,23 @@ mod tests {
         assert!(reported.sqlite_name.len() <= MAX_NAME);
         assert_eq!(
             reported.create_sql(Dialect::Sqlite),
-            format!("UPDATE entity SET {c} = {ticks} WHERE collection = '{statuses}';\nCREATE INDEX IF NOT EXISTS {} ON entity (tenant, parent, {c}, seq) WHERE collection = '{statuses}'", reported.sqlite_name, c = k.column)
+            format!("CREATE INDEX IF NOT EXISTS {} ON entity (tenant, parent, {c}, seq) WHERE collection = '{statuses}'", reported.sqlite_name, c = k.column)
         );
+        // Before the indexes are made, each collection's slots are filled in one pass.
+        let status_indexes: Vec<&ModelIndex> =
+            all.iter().filter(|i| i.collection == statuses).collect();
+        let fills = ModelIndex::prepare_sqlite(&status_indexes);
+        assert_eq!(fills.len(), 1);
+        let held = slots.of(statuses).unwrap();
+        assert_eq!(held.len(), 4);
+        for slot in held.iter() {
+            assert!(
+                fills[0].contains(&format!("{} = {}", slot.column, slot.expression)),
+                "{}",
+                fills[0]
+            );
+        }
+        assert!(fills[0].ends_with(&format!("WHERE collection = '{statuses}'")));
         assert_eq!(
             reported.create_sql(Dialect::Postgres),
             format!("CREATE INDEX IF NOT EXISTS {} ON entity (tenant, parent, (dto_ticks(((body->>'lastReportedDateTime') COLLATE \"C\"))), seq) WHERE collection = 'deviceCompliancePolicies/deviceStatuses'", reported.name)
