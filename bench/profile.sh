@@ -6,6 +6,7 @@
 #   bench/profile.sh W3                 # W0-W5, on a copy of the data bench/run.sh left
 #   bench/profile.sh checkin            # check-ins, on a copy of the tenant bench/engine.sh left
 #   bench/profile.sh W2 8 /tmp/complyd  # seconds (default 8) and another binary
+# PROFILE_DATA: another data folder to copy (one the binary has already migrated).
 # Needs perf (Debian: linux-perf). Writes bench/.profile/NAME.txt (the summary) and keeps
 # perf.data there until the next run.
 set -euo pipefail
@@ -35,7 +36,7 @@ else
 fi
 
 rm -rf "$OUT" && mkdir -p "$OUT"
-cp -a "$SOURCE/data" "$OUT/data" && sync
+cp -a "${PROFILE_DATA:-$SOURCE/data}" "$OUT/data" && sync
 start complyd "$EXE" serve --listen 127.0.0.1:0 --data "$OUT/data" --jwt-secret "$SECRET"
 TOKEN=$("$EXE" token --data "$OUT/data" --jwt-secret "$SECRET" --lifetime 86400 --scopes "$SCOPES")
 perf record -F 999 --call-graph dwarf,32768 -p "$PID" -o "$OUT/perf.data" -- sleep "$DURATION" \

@@ -2,7 +2,8 @@
 //! per collection path where its type is stored, for SQLite and PostgreSQL alike, in the shape the
 //! queries take: `(tenant, parent, <value>, seq) WHERE collection = '…'`. The value is built by
 //! the same expression builders as a `$filter` on the property (`sql::comparable`), so the
-//! planners match the two. Generated indexes are named `model_index_…` with a hash of their
+//! planners match the two. SQLite indexes the value's slot column instead (`slots`), which holds
+//! that same expression's result. Generated indexes are named `model_index_…` with a hash of their
 //! definition; at start the store creates the missing ones and drops the generated ones the model
 //! no longer declares.
 
