@@ -94,7 +94,8 @@ def main():
             "complyd": c,
             "floor": fl,
             "ratio_rps": c["rps"] / fl["rps"] if fl["rps"] else None,
-            "ratio_rounds": [round(x, 3) for x in pairs],
+            # Four digits: the printed range (two) then rounds as the median does.
+            "ratio_rounds": [round(x, 4) for x in pairs],
             "ratio_median": statistics.median(pairs) if pairs else None,
         }
         if "prism" in servers:
