@@ -32,21 +32,21 @@ cleanup() { local p; for p in "${PIDS[@]}"; do stop "$p"; done; }
 trap cleanup EXIT
 
 # start NAME CMD... : runs CMD in the background, waits for `listening on URL`; sets PID and URL.
-# Up to 10 minutes: a data folder from an older complyd is migrated before it listens (filling
-# the slot columns of 100,000 statuses takes about a minute).
+# Up to 30 minutes: a data folder from an older complyd is migrated before it listens (filling
+# the slot columns takes about a minute for 100,000 statuses, over ten for 1,000,000).
 start() {
   local name=$1 out=$LOGS/$1.out; shift
   : >"$out"
   "$@" >"$out" 2>/dev/null &
   PID=$!
   PIDS+=("$PID")
-  for _ in $(seq 6000); do
+  for _ in $(seq 18000); do
     URL=$(sed -n 's/^listening on //p' "$out" | head -n1)
     [ -n "$URL" ] && return 0
     kill -0 "$PID" 2>/dev/null || { echo "$name exited before listening" >&2; return 1; }
     sleep 0.1
   done
-  echo "$name did not print its address within 10 minutes" >&2
+  echo "$name did not print its address within 30 minutes" >&2
   return 1
 }
 
