@@ -334,7 +334,8 @@ impl Generated for ModelIndex {
         self.statement(dialect).to_string()
     }
 
-    /// Fills the slots the new indexes read from the bodies: one pass over each collection.
+    /// Fills the slots the new indexes read from the bodies: one pass over each collection, run
+    /// over `seq` ranges (`sync_sqlite` commits each range).
     fn prepare_sqlite(created: &[&Self]) -> Vec<String> {
         let mut by_collection: Vec<(&str, Vec<&Slot>)> = Vec::new();
         for index in created {
@@ -364,7 +365,7 @@ impl Generated for ModelIndex {
                     .map(|s| format!("{} = {}", s.column, s.expression))
                     .collect();
                 let fill = format!(
-                    "UPDATE entity SET {} WHERE collection = {{C}}",
+                    "UPDATE entity SET {} WHERE collection = {{C}} AND seq >= ?1 AND seq < ?2",
                     sets.join(", ")
                 );
                 sql::in_collection(&fill, collection).ok()
@@ -478,7 +479,9 @@ mod tests {
                 fills[0]
             );
         }
-        assert!(fills[0].ends_with(&format!("WHERE collection = '{statuses}'")));
+        assert!(fills[0].ends_with(&format!(
+            "WHERE collection = '{statuses}' AND seq >= ?1 AND seq < ?2"
+        )));
         assert_eq!(
             reported.create_sql(Dialect::Postgres),
             format!("CREATE INDEX IF NOT EXISTS {} ON entity (tenant, parent, (dto_ticks(((body->>'lastReportedDateTime') COLLATE \"C\"))), seq) WHERE collection = 'deviceCompliancePolicies/deviceStatuses'", reported.name)

@@ -322,3 +322,76 @@ async fn slots_hold_what_their_expressions_compute_through_an_upgrade_and_every_
         .join("\n");
     assert!(plan.contains(&by_status.sqlite_name), "{plan}");
 }
+
+/// An upgrade's slot fill commits range by range: rows far apart in `seq` (several ranges, gaps
+/// between) are all filled. A start that stopped between a fill's commits and its index (here:
+/// the index gone, its slots cleared) fills them again and makes the index.
+#[tokio::test]
+async fn an_upgrade_fills_every_range_and_a_start_cut_short_is_taken_up() {
+    use crate::store::generated::FILL_RANGE;
+    let dir = tempfile::tempdir().unwrap();
+    let seqs = [1, FILL_RANGE - 1, FILL_RANGE, 3 * FILL_RANGE + 7];
+    {
+        let conn = connection::open(&dir.path().join("complyd.db")).unwrap();
+        for (version, sql) in MIGRATIONS[..8].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version + 1)
+                .unwrap();
+        }
+        for (i, seq) in seqs.iter().enumerate() {
+            let k = status(i);
+            let at = format!("2026-01-0{}T00:00:00Z", i + 1);
+            conn.execute(
+                "INSERT INTO entity (seq, tenant, collection, parent, id, type_name, body) VALUES (?1, ?2, ?3, ?4, ?5, 'x', ?6)",
+                params![seq, k.tenant, k.collection, k.parent, k.id, reported("nonCompliant", "u@x", &at)],
+            )
+            .unwrap();
+        }
+    }
+    let model = odata::Model::intune().unwrap();
+    let (indexes, slots) = indexes::declared(model).unwrap();
+    let by_status = indexes
+        .iter()
+        .find(|i| i.collection == status(0).collection && i.property == "status")
+        .unwrap();
+    let column = by_status.slots[0].column.clone();
+    let filled = |dir: &std::path::Path| -> (i64, bool) {
+        let conn = rusqlite::Connection::open(dir.join("complyd.db")).unwrap();
+        let filled = conn
+            .query_row(
+                &format!("SELECT count(*) FROM entity WHERE {column} = 'nonCompliant'"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let indexed = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                [&by_status.sqlite_name],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap();
+        (filled, indexed == 1)
+    };
+    let sqlite = SqliteStore::open(dir.path(), &indexes, slots.clone(), &[]).unwrap();
+    assert_eq!(stale_slots(&sqlite, &indexes), 0);
+    drop(sqlite);
+    assert_eq!(filled(dir.path()), (seqs.len() as i64, true));
+
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("complyd.db")).unwrap();
+        conn.execute_batch(&format!(
+            "DROP INDEX {}; UPDATE entity SET {column} = NULL",
+            by_status.sqlite_name
+        ))
+        .unwrap();
+    }
+    assert_eq!(filled(dir.path()), (0, false));
+    let sqlite = SqliteStore::open(dir.path(), &indexes, slots, &[]).unwrap();
+    assert_eq!(stale_slots(&sqlite, &indexes), 0);
+    let store: &dyn Store = &sqlite;
+    let noncompliant = statuses_where("status eq 'nonCompliant'", "status");
+    assert_eq!(store.count_matching(noncompliant).await.unwrap(), 4);
+    drop(sqlite);
+    assert_eq!(filled(dir.path()), (seqs.len() as i64, true));
+}
