@@ -4,7 +4,7 @@
 use super::locate::Location;
 use super::{fidelity, not_found, parse_body, Call, JsonObject, Reply, Service};
 use crate::error::ApiError;
-use crate::store::{Cursor, Key, Query, Row};
+use crate::store::{Answers, Cursor, Key, PageRow, Query, Read, Row};
 use futures_util::future::BoxFuture;
 use odata::edm::{Navigation, StructuredType};
 use odata::path::ResourcePath;
@@ -121,14 +121,22 @@ impl Service {
             .as_deref()
             .map(|t| self.token_key.decode(&fingerprint, t))
             .transpose()?;
-        let count = if bound.count {
-            Some(self.store.count_matching(query.clone()).await?)
-        } else {
-            None
-        };
         let page_size = bound.top.unwrap_or(self.settings.page_size);
+        let (count, rows) = if bound.count {
+            // The count and the page from one snapshot: they agree.
+            let reads = vec![
+                Read::CountMatching(query.clone()),
+                Read::Query(page_query(query, &bound, cursor, page_size)),
+            ];
+            let mut answers = Answers::new(self.store.read_together(reads).await?);
+            let count = answers.take()?.into_count()?;
+            (Some(count), answers.take()?.into_page()?)
+        } else {
+            let query = page_query(query, &bound, cursor, page_size);
+            (None, self.store.query(query).await?)
+        };
         let page = self
-            .page(query, &bound, call.version, cursor, page_size, shown_as)
+            .shape_page(rows, &bound, call.version, page_size, shown_as)
             .await?;
         let skiptoken = page.next.map(|c| self.token_key.encode(&fingerprint, &c));
         Ok(Reply::Collection {
@@ -143,7 +151,7 @@ impl Service {
     /// a view's type.
     pub(super) fn page<'a>(
         &'a self,
-        mut query: Query,
+        query: Query,
         bound: &'a BoundQuery<'static>,
         version: Version,
         cursor: Option<Cursor>,
@@ -151,31 +159,39 @@ impl Service {
         shown_as: Option<&'static StructuredType>,
     ) -> BoxFuture<'a, Result<Page, ApiError>> {
         Box::pin(async move {
-            query.order = bound.orderby.clone();
-            query.skip = if cursor.is_none() {
-                bound.skip.unwrap_or(0)
-            } else {
-                0
-            };
-            query.cursor = cursor;
-            query.limit = limit.saturating_add(1);
-            let mut rows = self.store.query(query).await?;
-            let more = rows.len() > limit;
-            rows.truncate(limit);
-            let next = if more {
-                rows.last().map(|(row, values)| Cursor {
-                    values: values.clone(),
-                    seq: row.seq,
-                })
-            } else {
-                None
-            };
-            let mut items = Vec::with_capacity(rows.len());
-            for (row, _) in &rows {
-                items.push(self.shape(row, bound, version, shown_as).await?);
-            }
-            Ok(Page { items, next })
+            let rows = self
+                .store
+                .query(page_query(query, bound, cursor, limit))
+                .await?;
+            self.shape_page(rows, bound, version, limit, shown_as).await
         })
+    }
+
+    /// The rows of a page (read with one more than `limit`, to tell whether another follows),
+    /// projected and expanded, and where the next page starts.
+    async fn shape_page(
+        &self,
+        mut rows: Vec<PageRow>,
+        bound: &BoundQuery<'static>,
+        version: Version,
+        limit: usize,
+        shown_as: Option<&'static StructuredType>,
+    ) -> Result<Page, ApiError> {
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more {
+            rows.last().map(|(row, values)| Cursor {
+                values: values.clone(),
+                seq: row.seq,
+            })
+        } else {
+            None
+        };
+        let mut items = Vec::with_capacity(rows.len());
+        for (row, _) in &rows {
+            items.push(self.shape(row, bound, version, shown_as).await?);
+        }
+        Ok(Page { items, next })
     }
 
     /// A stored row as the client sees it: projected, selected, expanded.
@@ -307,33 +323,63 @@ impl Service {
         })
     }
 
-    /// A single-valued navigation's body: stored (after a PATCH), else derived from what it counts.
+    /// A single-valued navigation's body: stored (after a PATCH), else derived from what it
+    /// counts. Its container, the stored body and the counts are read in one snapshot.
     pub(super) async fn single_body(
         &self,
         nav: &Navigation,
         key: &Key,
         container: Option<&Key>,
     ) -> Result<Map<String, Value>, ApiError> {
-        let container_body = match container {
-            Some(parent) => Some(parse_body(
-                &self
-                    .store
-                    .get(parent)
-                    .await?
-                    .ok_or_else(|| not_found(parent))?
-                    .body,
-            )?),
+        let counted = super::summaries::counted(self.model, nav, key)?;
+        let derived = counted.is_some();
+        let mut reads = Vec::with_capacity(3);
+        reads.extend(container.map(|parent| Read::Get(parent.clone())));
+        reads.push(Read::Get(key.clone()));
+        reads.extend(counted.map(Read::CountBy));
+        let mut answers = Answers::new(self.store.read_together(reads).await?);
+        let container_row = match container {
+            Some(parent) => Some(
+                answers
+                    .take()?
+                    .into_row()?
+                    .ok_or_else(|| not_found(parent))?,
+            ),
             None => None,
         };
-        if let Some(row) = self.store.get(key).await? {
+        if let Some(row) = answers.take()?.into_row()? {
             return parse_body(&row.body);
         }
-        Ok(
-            super::summaries::derive(&*self.store, self.model, nav, key, container_body.as_ref())
-                .await?
-                .unwrap_or_default(),
-        )
+        if !derived {
+            return Ok(Map::new());
+        }
+        let groups = answers.take()?.into_groups()?;
+        let container_body = container_row.map(|row| parse_body(&row.body)).transpose()?;
+        Ok(super::summaries::derive(
+            nav,
+            &groups,
+            container_body.as_ref(),
+        ))
     }
+}
+
+/// `query` as one page's read: `bound`'s order, after `cursor` (else past `$skip`), one row more
+/// than `limit`.
+fn page_query(
+    mut query: Query,
+    bound: &BoundQuery<'_>,
+    cursor: Option<Cursor>,
+    limit: usize,
+) -> Query {
+    query.order = bound.orderby.clone();
+    query.skip = if cursor.is_none() {
+        bound.skip.unwrap_or(0)
+    } else {
+        0
+    };
+    query.cursor = cursor;
+    query.limit = limit.saturating_add(1);
+    query
 }
 
 /// `view /PATH where PROPERTY`: the members whose `PROPERTY` is the owning entity's key.

@@ -4,25 +4,18 @@
 
 use super::locate::Location;
 use crate::error::ApiError;
-use crate::store::{CountBy, Key, Store};
+use crate::store::{GroupsOf, Key};
 use odata::edm::{DerivedSource, Navigation};
 use odata::path::ResourcePath;
 use odata::{Model, Version};
 use serde_json::{Map, Value};
 
-/// The derived body of the single-valued navigation `nav` at `key`, if the model derives it.
-/// `container` is the body of the entity that holds it (none at the root).
-pub async fn derive(
-    store: &dyn Store,
-    model: &Model,
-    nav: &Navigation,
-    key: &Key,
-    container: Option<&Map<String, Value>>,
-) -> Result<Option<Map<String, Value>>, ApiError> {
+/// What the single-valued navigation `nav` at `key` counts, if the model derives it.
+pub fn counted(model: &Model, nav: &Navigation, key: &Key) -> Result<Option<GroupsOf>, ApiError> {
     let Some(d) = &nav.derived else {
         return Ok(None);
     };
-    let (source, parent) = match &d.source {
+    let (collection, parent) = match &d.source {
         DerivedSource::Sibling(name) => {
             let source = match key.collection.rsplit_once('/') {
                 Some((container, _)) => format!("{container}/{name}"),
@@ -39,15 +32,25 @@ pub async fn derive(
             (location.collection, Some(location.parent))
         }
     };
-    let groups = store
-        .count_by(CountBy {
-            tenant: &key.tenant,
-            collection: &source,
-            parent: parent.as_deref(),
-            property: &d.status_property,
-        })
-        .await?;
+    Ok(Some(GroupsOf {
+        tenant: key.tenant.clone(),
+        collection,
+        parent,
+        property: d.status_property.clone(),
+    }))
+}
+
+/// The derived body of `nav` from the `groups` it counts (see [`counted`]). `container` is the
+/// body of the entity that holds it (none at the root).
+pub fn derive(
+    nav: &Navigation,
+    groups: &[(String, u64)],
+    container: Option<&Map<String, Value>>,
+) -> Map<String, Value> {
     let mut body = Map::new();
+    let Some(d) = &nav.derived else {
+        return body;
+    };
     for counter in &d.counters {
         let n: u64 = groups
             .iter()
@@ -63,5 +66,5 @@ pub async fn derive(
             }
         }
     }
-    Ok(Some(body))
+    body
 }

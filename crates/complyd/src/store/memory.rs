@@ -7,7 +7,8 @@
 
 use super::writer::{run_caught, JobFn};
 use super::{
-    CountBy, DueItem, Key, PageRow, Query, Related, Row, Store, StoreError, StoreFuture, WriteTx,
+    CountBy, DueItem, Found, Key, PageRow, Query, Read, Related, Row, Store, StoreError,
+    StoreFuture, WriteTx,
 };
 use odata::query::bind::{Compare, Condition, Literal, Operand, Scope};
 use serde_json::Value;
@@ -70,6 +71,39 @@ impl MemoryStore {
 }
 
 impl State {
+    /// Pages in `seq` order only: a cursor carries no sort values here.
+    fn page(&self, q: &Query) -> Result<Vec<PageRow>, StoreError> {
+        let after = q.cursor.as_ref().map_or(0, |c| c.seq);
+        Ok(self
+            .matching(q)?
+            .into_iter()
+            .filter(|r| r.seq > after)
+            .skip(q.skip)
+            .take(q.limit)
+            .map(|r| (r.clone(), Vec::new()))
+            .collect())
+    }
+
+    fn groups(&self, groups: CountBy<'_>) -> Vec<(String, u64)> {
+        let CountBy {
+            tenant,
+            collection,
+            parent,
+            property,
+        } = groups;
+        let mut counted: BTreeMap<String, u64> = BTreeMap::new();
+        for row in self.rows.values() {
+            let k = &row.key;
+            let within = k.tenant == tenant
+                && k.collection == collection
+                && parent.is_none_or(|p| k.parent == p);
+            if within {
+                *counted.entry(group_text(row, property)).or_default() += 1;
+            }
+        }
+        counted.into_iter().collect()
+    }
+
     /// Members of one collection under one parent that match the filter, in `seq` order.
     fn matching(&self, q: &Query) -> Result<Vec<&Row>, StoreError> {
         if !q.order.is_empty() {
@@ -412,18 +446,8 @@ impl Store for MemoryStore {
         self.read(|s| Ok(keys.into_iter().find(|k| !s.rows.contains_key(&slot(k)))))
     }
 
-    /// Pages in `seq` order only: a cursor carries no sort values here.
     fn query(&self, q: Query) -> StoreFuture<'_, Vec<PageRow>> {
-        self.read(|s| {
-            let after = q.cursor.as_ref().map_or(0, |c| c.seq);
-            Ok(s.matching(&q)?
-                .into_iter()
-                .filter(|r| r.seq > after)
-                .skip(q.skip)
-                .take(q.limit)
-                .map(|r| (r.clone(), Vec::new()))
-                .collect())
-        })
+        self.read(|s| s.page(&q))
     }
 
     fn count_matching(&self, q: Query) -> StoreFuture<'_, u64> {
@@ -431,24 +455,23 @@ impl Store for MemoryStore {
     }
 
     fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
-        let CountBy {
-            tenant,
-            collection,
-            parent,
-            property,
-        } = groups;
+        self.read(|s| Ok(s.groups(groups)))
+    }
+
+    /// Under one lock of the state.
+    fn read_together(&self, reads: Vec<Read>) -> StoreFuture<'_, Vec<Found>> {
         self.read(|s| {
-            let mut groups: BTreeMap<String, u64> = BTreeMap::new();
-            for row in s.rows.values() {
-                let k = &row.key;
-                let within = k.tenant == tenant
-                    && k.collection == collection
-                    && parent.is_none_or(|p| k.parent == p);
-                if within {
-                    *groups.entry(group_text(row, property)).or_default() += 1;
-                }
-            }
-            Ok(groups.into_iter().collect())
+            reads
+                .iter()
+                .map(|read| {
+                    Ok(match read {
+                        Read::Get(key) => Found::Row(s.rows.get(&slot(key)).cloned()),
+                        Read::Query(q) => Found::Page(s.page(q)?),
+                        Read::CountMatching(q) => Found::Count(s.matching(q)?.len() as u64),
+                        Read::CountBy(groups) => Found::Groups(s.groups(groups.as_count_by())),
+                    })
+                })
+                .collect()
         })
     }
 

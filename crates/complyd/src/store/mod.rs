@@ -153,6 +153,91 @@ pub struct CountBy<'a> {
 /// One row of a page and the values of its sort keys (for the next page's cursor).
 pub type PageRow = (Row, Vec<SortValue>);
 
+/// [`CountBy`] with its own strings, for a read that outlives the caller's borrows.
+#[derive(Debug, Clone)]
+pub struct GroupsOf {
+    pub tenant: String,
+    pub collection: String,
+    pub parent: Option<String>,
+    pub property: String,
+}
+
+impl GroupsOf {
+    pub fn as_count_by(&self) -> CountBy<'_> {
+        CountBy {
+            tenant: &self.tenant,
+            collection: &self.collection,
+            parent: self.parent.as_deref(),
+            property: &self.property,
+        }
+    }
+}
+
+/// One read of [`Store::read_together`], as the single-read call of the same name answers it.
+#[derive(Debug, Clone)]
+pub enum Read {
+    Get(Key),
+    Query(Query),
+    CountMatching(Query),
+    CountBy(GroupsOf),
+}
+
+/// What one [`Read`] found.
+#[derive(Debug, Clone)]
+pub enum Found {
+    Row(Option<Row>),
+    Page(Vec<PageRow>),
+    Count(u64),
+    Groups(Vec<(String, u64)>),
+}
+
+impl Found {
+    fn mismatch(&self, wanted: &str) -> StoreError {
+        StoreError::Backend(format!(
+            "a read together answered {self:?} where {wanted} was asked"
+        ))
+    }
+    pub fn into_row(self) -> Result<Option<Row>, StoreError> {
+        match self {
+            Self::Row(row) => Ok(row),
+            other => Err(other.mismatch("a row")),
+        }
+    }
+    pub fn into_page(self) -> Result<Vec<PageRow>, StoreError> {
+        match self {
+            Self::Page(rows) => Ok(rows),
+            other => Err(other.mismatch("a page")),
+        }
+    }
+    pub fn into_count(self) -> Result<u64, StoreError> {
+        match self {
+            Self::Count(n) => Ok(n),
+            other => Err(other.mismatch("a count")),
+        }
+    }
+    pub fn into_groups(self) -> Result<Vec<(String, u64)>, StoreError> {
+        match self {
+            Self::Groups(groups) => Ok(groups),
+            other => Err(other.mismatch("groups")),
+        }
+    }
+}
+
+/// The answers of a [`Store::read_together`], taken in the order of its reads.
+pub struct Answers(std::vec::IntoIter<Found>);
+
+impl Answers {
+    pub fn new(found: Vec<Found>) -> Self {
+        Self(found.into_iter())
+    }
+    /// The next read's answer.
+    pub fn take(&mut self) -> Result<Found, StoreError> {
+        self.0
+            .next()
+            .ok_or_else(|| StoreError::Backend("a read together answered too few reads".into()))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum StoreError {
     /// The key is taken.
@@ -290,6 +375,10 @@ pub trait Store: Send + Sync {
 
     /// How many members each group of `groups` has.
     fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>>;
+
+    /// Several reads that see one committed state (a write is seen by all or none of them),
+    /// answered in their order.
+    fn read_together(&self, reads: Vec<Read>) -> StoreFuture<'_, Vec<Found>>;
 
     /// Every row of every tenant after `after_seq`, in `seq` order, at most `limit` (export).
     fn scan(&self, after_seq: i64, limit: usize) -> StoreFuture<'_, Vec<Row>>;

@@ -1,6 +1,6 @@
 //! Any store, timing its operations for `/metrics`.
 
-use super::{CountBy, JobFn, Key, PageRow, Query, Row, Store, StoreFuture};
+use super::{CountBy, Found, JobFn, Key, PageRow, Query, Read, Row, Store, StoreFuture};
 use crate::metrics::{StoreMetrics, StoreOp};
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,6 +70,11 @@ impl Store for Observed {
     fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
         let started = Instant::now();
         self.timed(StoreOp::Count, started, self.inner.count_by(groups))
+    }
+
+    fn read_together(&self, reads: Vec<Read>) -> StoreFuture<'_, Vec<Found>> {
+        let started = Instant::now();
+        self.timed(StoreOp::Query, started, self.inner.read_together(reads))
     }
 
     fn scan(&self, after_seq: i64, limit: usize) -> StoreFuture<'_, Vec<Row>> {

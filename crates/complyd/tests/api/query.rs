@@ -335,6 +335,40 @@ async fn counts_follow_the_filter() {
         .starts_with("text/plain"));
 }
 
+/// `$count` and the page it comes with are read from one snapshot: while statuses are being
+/// created, every answer's count is the number of items it lists (all fit on one page).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_count_agrees_with_its_page_while_writes_land() {
+    let server = Server::start().await;
+    let client = server.client();
+    let (policy, _) = policy_with_statuses(&client, "beta", 1).await;
+    let path = format!("{}/deviceStatuses", policy_path(&policy));
+    let writer = {
+        let (client, path) = (client.clone(), path.clone());
+        tokio::spawn(async move {
+            for i in 0..150 {
+                let body = json!({"deviceDisplayName": format!("d{i}"), "status": "compliant"});
+                client.post("beta", &path, &body).await.expect(201);
+            }
+        })
+    };
+    let mut answers = 0;
+    let mut last = 0;
+    while !writer.is_finished() || answers == 0 {
+        let body = client
+            .get("beta", &format!("{path}?$count=true&$top=999"))
+            .await
+            .json();
+        let listed = body["value"].as_array().unwrap().len();
+        assert_eq!(body["@odata.count"], listed, "answer {answers}");
+        assert!(listed >= last, "a later answer lists fewer");
+        last = listed;
+        answers += 1;
+    }
+    writer.await.unwrap();
+    assert!(answers > 1);
+}
+
 /// Status filters over `policy_with_statuses(12)`: (filter, expected count, why).
 const STATUS_FILTERS: &[(&str, &str, &str)] = &[
     ("startswith(userPrincipalName, 'u1')", "3", "u1, u10, u11"),

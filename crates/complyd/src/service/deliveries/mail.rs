@@ -10,7 +10,8 @@ use super::smtp::SmtpRelay;
 use super::Kind;
 use crate::service::OUTBOX;
 use crate::store::{
-    CountBy, GroupNotes, JobFn, Key, PageRow, Query, Row, Store, StoreError, StoreFuture, WriteTx,
+    CountBy, Found, GroupNotes, JobFn, Key, PageRow, Query, Read, Row, Store, StoreError,
+    StoreFuture, WriteTx,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -189,6 +190,9 @@ impl Store for Mailing {
     }
     fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
         self.inner.count_by(groups)
+    }
+    fn read_together(&self, reads: Vec<Read>) -> StoreFuture<'_, Vec<Found>> {
+        self.inner.read_together(reads)
     }
     fn scan(&self, after_seq: i64, limit: usize) -> StoreFuture<'_, Vec<Row>> {
         self.inner.scan(after_seq, limit)

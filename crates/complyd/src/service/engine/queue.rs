@@ -16,8 +16,8 @@
 use crate::error::ApiError;
 use crate::service::{parse_body, Service};
 use crate::store::{
-    CountBy, Cursor, GroupNotes, JobFn, Key, PageRow, Query, Row, Store, StoreError, StoreFuture,
-    WriteTx,
+    CountBy, Cursor, Found, GroupNotes, JobFn, Key, PageRow, Query, Read, Row, Store, StoreError,
+    StoreFuture, WriteTx,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -299,6 +299,9 @@ impl Store for Watched {
     }
     fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
         self.inner.count_by(groups)
+    }
+    fn read_together(&self, reads: Vec<Read>) -> StoreFuture<'_, Vec<Found>> {
+        self.inner.read_together(reads)
     }
     fn scan(&self, after_seq: i64, limit: usize) -> StoreFuture<'_, Vec<Row>> {
         self.inner.scan(after_seq, limit)

@@ -17,7 +17,7 @@ use super::generated;
 use super::indexes::{self, ModelIndex};
 use super::sql::{self, Dialect};
 use super::writer::{self, Job, JobFn};
-use super::{CountBy, Key, PageRow, Query, Row, Store, StoreError, StoreFuture};
+use super::{CountBy, Found, Key, PageRow, Query, Read, Row, Store, StoreError, StoreFuture};
 use connection::connect;
 use postgres::error::SqlState;
 use read::Pool;
@@ -165,6 +165,30 @@ impl Store for PgStore {
         let counted = counts::holds(&self.counts, groups.collection, groups.property);
         match sql::count_by(Dialect::Postgres, &groups, counted) {
             Ok(sql) => self.pool.run(move |c| read::count_by(c, &sql)),
+            Err(e) => StoreFuture::ready(Err(e)),
+        }
+    }
+
+    /// In one REPEATABLE READ transaction: the reads share its snapshot.
+    fn read_together(&self, reads: Vec<Read>) -> StoreFuture<'_, Vec<Found>> {
+        let planned: Result<Vec<read::Planned>, StoreError> = reads
+            .into_iter()
+            .map(|r| {
+                Ok(match r {
+                    Read::Get(key) => read::Planned::Get(key),
+                    Read::Query(q) => read::Planned::Query(q),
+                    Read::CountMatching(q) => read::Planned::Count(q),
+                    Read::CountBy(groups) => {
+                        let groups = groups.as_count_by();
+                        let counted =
+                            counts::holds(&self.counts, groups.collection, groups.property);
+                        read::Planned::CountBy(sql::count_by(Dialect::Postgres, &groups, counted)?)
+                    }
+                })
+            })
+            .collect();
+        match planned {
+            Ok(planned) => self.pool.run(move |c| read::together(c, &planned)),
             Err(e) => StoreFuture::ready(Err(e)),
         }
     }

@@ -18,7 +18,7 @@ use super::indexes::{self, ModelIndex};
 use super::slots::Slots;
 use super::sql::{self, Dialect};
 use super::writer::{self, Job, JobFn};
-use super::{CountBy, Key, PageRow, Query, Row, Store, StoreError, StoreFuture};
+use super::{CountBy, Found, Key, PageRow, Query, Read, Row, Store, StoreError, StoreFuture};
 use read::Readers;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -195,6 +195,36 @@ impl Store for SqliteStore {
         let counted = counts::holds(&self.counts, groups.collection, groups.property);
         match sql::count_by(Dialect::Sqlite, &groups, counted) {
             Ok(sql) => self.readers.bounded(move |c| read::count_by(c, &sql)),
+            Err(e) => StoreFuture::ready(Err(e)),
+        }
+    }
+
+    /// In one read transaction, within the same budget as a single query.
+    fn read_together(&self, reads: Vec<Read>) -> StoreFuture<'_, Vec<Found>> {
+        let planned: Result<Vec<read::Planned>, StoreError> = reads
+            .into_iter()
+            .map(|r| {
+                Ok(match r {
+                    Read::Get(key) => read::Planned::Get(key),
+                    Read::Query(q) => {
+                        let slots = self.slots.of(&q.collection);
+                        read::Planned::Query(q, slots)
+                    }
+                    Read::CountMatching(q) => {
+                        let slots = self.slots.of(&q.collection);
+                        read::Planned::Count(q, slots)
+                    }
+                    Read::CountBy(groups) => {
+                        let groups = groups.as_count_by();
+                        let counted =
+                            counts::holds(&self.counts, groups.collection, groups.property);
+                        read::Planned::CountBy(sql::count_by(Dialect::Sqlite, &groups, counted)?)
+                    }
+                })
+            })
+            .collect();
+        match planned {
+            Ok(planned) => self.readers.bounded(move |c| read::together(c, &planned)),
             Err(e) => StoreFuture::ready(Err(e)),
         }
     }

@@ -4,7 +4,7 @@
 use super::connection::{sort_value, to_sql};
 use crate::store::slots::Slot;
 use crate::store::sql::{self, in_collection, sort_column, Dialect, Sql};
-use crate::store::{Key, PageRow, Query, Row, StoreError, StoreFuture};
+use crate::store::{Found, Key, PageRow, Query, Row, StoreError, StoreFuture};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -259,6 +259,37 @@ pub fn count(conn: &Connection, q: &Query, slots: Option<Arc<[Slot]>>) -> Result
             r.get("n")
         })?;
     Ok(n as u64)
+}
+
+/// A read of `Store::read_together`, with what SQLite needs to run it.
+pub enum Planned {
+    Get(Key),
+    Query(Query, Option<Arc<[Slot]>>),
+    Count(Query, Option<Arc<[Slot]>>),
+    CountBy(Sql),
+}
+
+/// `reads` in one read transaction: each sees the same snapshot. (`BEGIN` and `COMMIT` from the
+/// statement cache: `execute_batch` would parse them for every request.)
+pub fn together(conn: &Connection, reads: &[Planned]) -> Result<Vec<Found>, StoreError> {
+    conn.prepare_cached("BEGIN")?.execute([])?;
+    let found = reads
+        .iter()
+        .map(|read| {
+            Ok(match read {
+                Planned::Get(key) => Found::Row(get(conn, key)?),
+                Planned::Query(q, slots) => Found::Page(page(conn, q, slots.clone())?),
+                Planned::Count(q, slots) => Found::Count(count(conn, q, slots.clone())?),
+                Planned::CountBy(sql) => Found::Groups(count_by(conn, sql)?),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>();
+    // A read that failed (or was interrupted over its budget) leaves the transaction open.
+    let end = if found.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = conn.prepare_cached(end).and_then(|mut s| s.execute([]));
+    let found = found?;
+    ended?;
+    Ok(found)
 }
 
 pub fn count_by(conn: &Connection, sql: &Sql) -> Result<Vec<(String, u64)>, StoreError> {

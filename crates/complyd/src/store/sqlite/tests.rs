@@ -46,6 +46,71 @@ async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_an
     );
 }
 
+/// Reads together answer in their order, as the single reads do; a batch over the inline budget
+/// is abandoned (its transaction ended) and answered the same on a blocking thread; no reader is
+/// left inside a transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_together_answer_as_the_single_reads_and_end_their_transaction() {
+    use crate::store::{Answers, GroupsOf, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let mut sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    store
+        .write(|tx| {
+            (0..300).try_for_each(|i| {
+                let state = ["compliant", "nonCompliant", "error"][i % 3];
+                tx.insert(&status(i), "x", &status_body(state))
+            })
+        })
+        .await
+        .unwrap();
+    let query = || Query::all("t", "deviceCompliancePolicies/deviceStatuses", "p");
+    let reads = || {
+        vec![
+            Read::Get(status(5)),
+            Read::Get(status(999)),
+            Read::CountMatching(query()),
+            Read::Query(query()),
+            Read::CountBy(GroupsOf {
+                tenant: "t".into(),
+                collection: "deviceCompliancePolicies/deviceStatuses".into(),
+                parent: Some("p".into()),
+                property: "status".into(),
+            }),
+        ]
+    };
+    let check = |found| {
+        let mut answers = Answers::new(found);
+        let row = answers.take().unwrap().into_row().unwrap().unwrap();
+        assert_eq!(
+            (row.key.id.as_str(), row.body),
+            ("s0005", status_body("error"))
+        );
+        assert!(answers.take().unwrap().into_row().unwrap().is_none());
+        assert_eq!(answers.take().unwrap().into_count().unwrap(), 300);
+        assert_eq!(answers.take().unwrap().into_page().unwrap().len(), 300);
+        let groups = answers.take().unwrap().into_groups().unwrap();
+        assert_eq!(
+            groups,
+            [
+                ("compliant".to_string(), 100),
+                ("error".to_string(), 100),
+                ("nonCompliant".to_string(), 100)
+            ]
+        );
+        assert!(answers.take().is_err(), "five reads, five answers");
+    };
+    check(store.read_together(reads()).await.unwrap());
+    Arc::get_mut(&mut sqlite.readers)
+        .expect("one owner")
+        .inline_budget_steps = 10;
+    let tight: &dyn Store = &sqlite;
+    check(tight.read_together(reads()).await.unwrap());
+    for i in 0..READERS {
+        assert!(sqlite.readers.any(i).unwrap().is_autocommit(), "reader {i}");
+    }
+}
+
 /// A data folder written before the key index led with the id opens with its rows, finds
 /// them by key, and still refuses a second entity with a taken key.
 #[tokio::test]
