@@ -69,6 +69,37 @@ pub(crate) fn into_text(out: Vec<u8>) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// The top-level members `names` of the stored JSON object `text`, without building the others
+/// (a container's few copied fields, not its whole body).
+pub(crate) fn pick_fields(text: &str, names: &[&str]) -> Result<Map<String, Value>, String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Pick<'n>(&'n [&'n str]);
+    impl<'de> Visitor<'de> for Pick<'_> {
+        type Value = Map<String, Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Self::Value, A::Error> {
+            let mut picked = Map::new();
+            while let Some(name) = members.next_key::<std::borrow::Cow<'de, str>>()? {
+                if self.0.contains(&name.as_ref()) {
+                    let value: Value = members.next_value()?;
+                    picked.insert(name.into_owned(), value);
+                } else {
+                    members.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(picked)
+        }
+    }
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let picked = reader
+        .deserialize_map(Pick(names))
+        .map_err(|e| e.to_string())?;
+    reader.end().map_err(|e| e.to_string())?;
+    Ok(picked)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +129,20 @@ mod tests {
             JsonObject::with_leading(&[("we\"ird\n", &odd)], r#"{"a":1}"#).to_value(),
             json!({"we\"ird\n": {"x": ["q\"uote\u{e9}", null, 1.5]}, "a": 1})
         );
+    }
+
+    #[test]
+    fn picks_the_named_members_only() {
+        let text = r#"{"a":1,"b":{"deep":[1,2]},"c\"d":"x","version":7,"e":null}"#;
+        let picked = pick_fields(text, &["version", "c\"d", "missing"]);
+        assert_eq!(
+            picked,
+            Ok(serde_json::json!({"c\"d": "x", "version": 7})
+                .as_object()
+                .cloned()
+                .unwrap_or_default())
+        );
+        assert!(pick_fields("[1]", &["a"]).is_err());
+        assert!(pick_fields(r#"{"a":1} x"#, &["a"]).is_err());
     }
 }

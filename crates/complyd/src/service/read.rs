@@ -354,12 +354,11 @@ impl Service {
             return Ok(Map::new());
         }
         let groups = answers.take()?.into_groups()?;
-        let container_body = container_row.map(|row| parse_body(&row.body)).transpose()?;
-        Ok(super::summaries::derive(
+        super::summaries::derive(
             nav,
             &groups,
-            container_body.as_ref(),
-        ))
+            container_row.as_ref().map(|r| r.body.as_str()),
+        )
     }
 }
 

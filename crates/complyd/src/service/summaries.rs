@@ -41,15 +41,15 @@ pub fn counted(model: &Model, nav: &Navigation, key: &Key) -> Result<Option<Grou
 }
 
 /// The derived body of `nav` from the `groups` it counts (see [`counted`]). `container` is the
-/// body of the entity that holds it (none at the root).
+/// stored text of the entity that holds it (none at the root); only the copied members are read.
 pub fn derive(
     nav: &Navigation,
     groups: &[(String, u64)],
-    container: Option<&Map<String, Value>>,
-) -> Map<String, Value> {
+    container: Option<&str>,
+) -> Result<Map<String, Value>, ApiError> {
     let mut body = Map::new();
     let Some(d) = &nav.derived else {
-        return body;
+        return Ok(body);
     };
     for counter in &d.counters {
         let n: u64 = groups
@@ -59,12 +59,15 @@ pub fn derive(
             .sum();
         body.insert(counter.property.clone(), Value::from(n));
     }
-    if let Some(container) = container {
+    if let (Some(text), false) = (container, d.copies.is_empty()) {
+        let names: Vec<&str> = d.copies.iter().map(|(_, from)| from.as_str()).collect();
+        let container = super::json::pick_fields(text, &names)
+            .map_err(|e| ApiError::Internal(format!("a stored body is not a JSON object: {e}")))?;
         for (to, from) in &d.copies {
             if let Some(v) = container.get(from) {
                 body.insert(to.clone(), v.clone());
             }
         }
     }
-    body
+    Ok(body)
 }
