@@ -4,7 +4,7 @@
 //! names; the shape of every statement is shared.
 
 use super::slots::{self, Slot};
-use super::{CountBy, Query, Related, SortValue, StoreError};
+use super::{CountBy, Key, Query, Read, Related, SortValue, StoreError};
 use odata::query::bind::{Compare, Condition, Func, Literal, Operand, Scalar, Scope, StringTest};
 use std::sync::Arc;
 
@@ -663,6 +663,37 @@ pub fn count(dialect: Dialect, q: &Query, slots: Option<Arc<[Slot]>>) -> Result<
     let where_sql = scope_sql(&mut sql, q)?;
     sql.text = format!("SELECT count(*) AS n FROM entity WHERE {where_sql}");
     Ok(sql)
+}
+
+/// A read of `Store::read_together` as a backend runs it: a grouped count as its statement.
+pub enum PlannedRead {
+    Get(Key),
+    Query(Query),
+    Count(Query),
+    CountBy(Sql),
+}
+
+/// `reads` planned for `dialect`; `counts` are the counts the database keeps.
+pub fn plan_reads(
+    reads: Vec<Read>,
+    dialect: Dialect,
+    counts: &[super::counts::ModelCount],
+) -> Result<Vec<PlannedRead>, StoreError> {
+    reads
+        .into_iter()
+        .map(|read| {
+            Ok(match read {
+                Read::Get(key) => PlannedRead::Get(key),
+                Read::Query(q) => PlannedRead::Query(q),
+                Read::CountMatching(q) => PlannedRead::Count(q),
+                Read::CountBy(groups) => {
+                    let groups = groups.as_count_by();
+                    let counted = super::counts::holds(counts, groups.collection, groups.property);
+                    PlannedRead::CountBy(count_by(dialect, &groups, counted)?)
+                }
+            })
+        })
+        .collect()
 }
 
 /// Members grouped by the text of one top-level property (columns `value`, `n`). `counted`: the

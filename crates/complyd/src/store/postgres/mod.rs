@@ -171,23 +171,7 @@ impl Store for PgStore {
 
     /// In one REPEATABLE READ transaction: the reads share its snapshot.
     fn read_together(&self, reads: Vec<Read>) -> StoreFuture<'_, Vec<Found>> {
-        let planned: Result<Vec<read::Planned>, StoreError> = reads
-            .into_iter()
-            .map(|r| {
-                Ok(match r {
-                    Read::Get(key) => read::Planned::Get(key),
-                    Read::Query(q) => read::Planned::Query(q),
-                    Read::CountMatching(q) => read::Planned::Count(q),
-                    Read::CountBy(groups) => {
-                        let groups = groups.as_count_by();
-                        let counted =
-                            counts::holds(&self.counts, groups.collection, groups.property);
-                        read::Planned::CountBy(sql::count_by(Dialect::Postgres, &groups, counted)?)
-                    }
-                })
-            })
-            .collect();
-        match planned {
+        match sql::plan_reads(reads, Dialect::Postgres, &self.counts) {
             Ok(planned) => self.pool.run(move |c| read::together(c, &planned)),
             Err(e) => StoreFuture::ready(Err(e)),
         }

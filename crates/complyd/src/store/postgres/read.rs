@@ -3,7 +3,7 @@
 //! read by name.
 
 use super::connection::{boxed, connect, refs, sort_value, Conn};
-use crate::store::sql::{self, in_collection, sort_column, Dialect, Sql};
+use crate::store::sql::{self, in_collection, sort_column, Dialect, PlannedRead, Sql};
 use crate::store::{Found, Key, PageRow, Query, Row, StoreError, StoreFuture};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -211,27 +211,19 @@ fn column(statement: &postgres::Statement, name: &str) -> Result<usize, StoreErr
         .ok_or_else(|| StoreError::Backend(format!("no column '{name}' in a page")))
 }
 
-/// A read of `Store::read_together`, with its SQL made where it can be.
-pub enum Planned {
-    Get(Key),
-    Query(Query),
-    Count(Query),
-    CountBy(Sql),
-}
-
 /// `reads` in one read-only REPEATABLE READ transaction (one snapshot), ended before the
 /// connection goes back to the pool, whatever happened.
-pub fn together(c: &mut Conn, reads: &[Planned]) -> Result<Vec<Found>, StoreError> {
+pub fn together(c: &mut Conn, reads: &[PlannedRead]) -> Result<Vec<Found>, StoreError> {
     c.client
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
     let found = reads
         .iter()
         .map(|read| {
             Ok(match read {
-                Planned::Get(key) => Found::Row(get(c, key, false)?),
-                Planned::Query(q) => Found::Page(page(c, q)?),
-                Planned::Count(q) => Found::Count(count(c, q)?),
-                Planned::CountBy(sql) => Found::Groups(count_by(c, sql)?),
+                PlannedRead::Get(key) => Found::Row(get(c, key, false)?),
+                PlannedRead::Query(q) => Found::Page(page(c, q)?),
+                PlannedRead::Count(q) => Found::Count(count(c, q)?),
+                PlannedRead::CountBy(sql) => Found::Groups(count_by(c, sql)?),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>();

@@ -201,30 +201,12 @@ impl Store for SqliteStore {
 
     /// In one read transaction, within the same budget as a single query.
     fn read_together(&self, reads: Vec<Read>) -> StoreFuture<'_, Vec<Found>> {
-        let planned: Result<Vec<read::Planned>, StoreError> = reads
-            .into_iter()
-            .map(|r| {
-                Ok(match r {
-                    Read::Get(key) => read::Planned::Get(key),
-                    Read::Query(q) => {
-                        let slots = self.slots.of(&q.collection);
-                        read::Planned::Query(q, slots)
-                    }
-                    Read::CountMatching(q) => {
-                        let slots = self.slots.of(&q.collection);
-                        read::Planned::Count(q, slots)
-                    }
-                    Read::CountBy(groups) => {
-                        let groups = groups.as_count_by();
-                        let counted =
-                            counts::holds(&self.counts, groups.collection, groups.property);
-                        read::Planned::CountBy(sql::count_by(Dialect::Sqlite, &groups, counted)?)
-                    }
-                })
-            })
-            .collect();
-        match planned {
-            Ok(planned) => self.readers.bounded(move |c| read::together(c, &planned)),
+        match sql::plan_reads(reads, Dialect::Sqlite, &self.counts) {
+            Ok(planned) => {
+                let slots = Arc::clone(&self.slots);
+                self.readers
+                    .bounded(move |c| read::together(c, &planned, &slots))
+            }
             Err(e) => StoreFuture::ready(Err(e)),
         }
     }

@@ -2,8 +2,8 @@
 //! the store answers. Columns are read by name.
 
 use super::connection::{sort_value, to_sql};
-use crate::store::slots::Slot;
-use crate::store::sql::{self, in_collection, sort_column, Dialect, Sql};
+use crate::store::slots::{Slot, Slots};
+use crate::store::sql::{self, in_collection, sort_column, Dialect, PlannedRead, Sql};
 use crate::store::{Found, Key, PageRow, Query, Row, StoreError, StoreFuture};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -261,26 +261,22 @@ pub fn count(conn: &Connection, q: &Query, slots: Option<Arc<[Slot]>>) -> Result
     Ok(n as u64)
 }
 
-/// A read of `Store::read_together`, with what SQLite needs to run it.
-pub enum Planned {
-    Get(Key),
-    Query(Query, Option<Arc<[Slot]>>),
-    Count(Query, Option<Arc<[Slot]>>),
-    CountBy(Sql),
-}
-
 /// `reads` in one read transaction: each sees the same snapshot. (`BEGIN` and `COMMIT` from the
 /// statement cache: `execute_batch` would parse them for every request.)
-pub fn together(conn: &Connection, reads: &[Planned]) -> Result<Vec<Found>, StoreError> {
+pub fn together(
+    conn: &Connection,
+    reads: &[PlannedRead],
+    slots: &Slots,
+) -> Result<Vec<Found>, StoreError> {
     conn.prepare_cached("BEGIN")?.execute([])?;
     let found = reads
         .iter()
         .map(|read| {
             Ok(match read {
-                Planned::Get(key) => Found::Row(get(conn, key)?),
-                Planned::Query(q, slots) => Found::Page(page(conn, q, slots.clone())?),
-                Planned::Count(q, slots) => Found::Count(count(conn, q, slots.clone())?),
-                Planned::CountBy(sql) => Found::Groups(count_by(conn, sql)?),
+                PlannedRead::Get(key) => Found::Row(get(conn, key)?),
+                PlannedRead::Query(q) => Found::Page(page(conn, q, slots.of(&q.collection))?),
+                PlannedRead::Count(q) => Found::Count(count(conn, q, slots.of(&q.collection))?),
+                PlannedRead::CountBy(sql) => Found::Groups(count_by(conn, sql)?),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>();
