@@ -5,10 +5,13 @@
 # check-ins meet a server as it starts) and (c) check-ins with wrk (2 threads, 32 connections,
 # bench/lua/checkin.lua), with the server's CPU per check-in from /proc/<pid>/stat.
 # Prints one line per run and the median B/A of check-ins/s with its range.
+# ENGINE_AB_GETS=overview|summary|settings runs (d)'s GETs instead of the check-ins (the paths
+# bench/engine.sh wrote, bench/lua/bench.lua; no re-evaluation first).
 #
 #   bench/engine_ab.sh /tmp/complyd-before target/release/complyd
+#   ENGINE_AB_GETS=overview bench/engine_ab.sh /tmp/complyd-before target/release/complyd
 # Overrides: ENGINE_AB_ROUNDS (3), ENGINE_AB_DURATION (5s), ENGINE_AB_NO_REEVAL, ENGINE_AB_DATA_B
-# (a data folder for B, e.g. the tenant already migrated by B).
+# (a data folder for B, e.g. the tenant already migrated by B), ENGINE_AB_GETS.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -26,6 +29,14 @@ ROUNDS=${ENGINE_AB_ROUNDS:-3}
 DURATION=${ENGINE_AB_DURATION:-5s}
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 ALL=$(head -n1 "$SOURCE/policies.txt")
+GETS=${ENGINE_AB_GETS:-}
+if [ -n "$GETS" ]; then
+  [ -f "$SOURCE/$GETS.paths" ] || { echo "no $SOURCE/$GETS.paths (overview, summary or settings)" >&2; exit 2; }
+  ENGINE_AB_NO_REEVAL=1
+  WHAT="$GETS GETs"
+else
+  WHAT=check-ins
+fi
 SCOPES=DeviceManagementConfiguration.ReadWrite.All,DeviceManagementManagedDevices.ReadWrite.All,Directory.ReadWrite.All
 rm -rf "$AB" && mkdir -p "$AB"
 
@@ -39,8 +50,13 @@ run() { # BINARY [DATA] → "check-ins/s p99 cpu_us reeval_s"
       python3 -c 'import json, sys; print(json.load(sys.stdin)["settled_s"])')
   fi
   p0=$(awk '{ print $14 + $15 }' "/proc/$PID/stat")
-  BENCH_DEVICES="$SOURCE/devices.txt" wrk -t2 -c32 -d"$DURATION" --timeout 10s --latency \
-    -s "$BENCH/lua/checkin.lua" -H "Authorization: Bearer $token" "$URL/" >"$AB/wrk.out"
+  if [ -n "$GETS" ]; then
+    BENCH_GET_PATHS="$SOURCE/$GETS.paths" wrk -t2 -c32 -d"$DURATION" --timeout 10s --latency \
+      -s "$BENCH/lua/bench.lua" -H "Authorization: Bearer $token" "$URL/" >"$AB/wrk.out"
+  else
+    BENCH_DEVICES="$SOURCE/devices.txt" wrk -t2 -c32 -d"$DURATION" --timeout 10s --latency \
+      -s "$BENCH/lua/checkin.lua" -H "Authorization: Bearer $token" "$URL/" >"$AB/wrk.out"
+  fi
   p1=$(awk '{ print $14 + $15 }' "/proc/$PID/stat")
   stop "$PID"
   n=$(awk '/requests in/ { print $1 }' "$AB/wrk.out")
@@ -54,10 +70,10 @@ ratios=()
 for r in $(seq "$ROUNDS"); do
   read -r ra pa ca ea < <(run "$A")
   read -r rb pb cb eb < <(run "$B" "${ENGINE_AB_DATA_B:-}")
-  printf 'round %d  A %5s check-ins/s p99 %6s ms %5s µs (b) %6s s | B %5s check-ins/s p99 %6s ms %5s µs (b) %6s s\n' \
-    "$r" "$ra" "$pa" "$ca" "$ea" "$rb" "$pb" "$cb" "$eb"
+  printf 'round %d  A %5s %s/s p99 %6s ms %5s µs (b) %6s s | B %5s %s/s p99 %6s ms %5s µs (b) %6s s\n' \
+    "$r" "$ra" "$WHAT" "$pa" "$ca" "$ea" "$rb" "$WHAT" "$pb" "$cb" "$eb"
   ratios+=("$(awk -v a="$ra" -v b="$rb" 'BEGIN { printf "%.3f", b / a }')")
 done
-printf '%s\n' "${ratios[@]}" | sort -n | awk '
-  { v[NR] = $1 } END { printf "check-ins B/A median %.2f (%.2f-%.2f)\n", v[int((NR + 1) / 2)], v[1], v[NR] }'
+printf '%s\n' "${ratios[@]}" | sort -n | awk -v what="$WHAT" '
+  { v[NR] = $1 } END { printf "%s B/A median %.2f (%.2f-%.2f)\n", what, v[int((NR + 1) / 2)], v[1], v[NR] }'
 rm -rf "$AB"
