@@ -687,13 +687,21 @@ pub fn plan_reads(
                 Read::Query(q) => PlannedRead::Query(q),
                 Read::CountMatching(q) => PlannedRead::Count(q),
                 Read::CountBy(groups) => {
-                    let groups = groups.as_count_by();
-                    let counted = super::counts::holds(counts, groups.collection, groups.property);
-                    PlannedRead::CountBy(count_by(dialect, &groups, counted)?)
+                    PlannedRead::CountBy(count_by_in(dialect, &groups.as_count_by(), counts)?)
                 }
             })
         })
         .collect()
+}
+
+/// `count_by`, reading the kept counts when `counts` has them.
+pub fn count_by_in(
+    dialect: Dialect,
+    groups: &CountBy<'_>,
+    counts: &[super::counts::ModelCount],
+) -> Result<Sql, StoreError> {
+    let counted = super::counts::holds(counts, groups.collection, groups.property);
+    count_by(dialect, groups, counted)
 }
 
 /// Members grouped by the text of one top-level property (columns `value`, `n`). `counted`: the

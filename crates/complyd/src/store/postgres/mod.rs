@@ -162,8 +162,7 @@ impl Store for PgStore {
     }
 
     fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
-        let counted = counts::holds(&self.counts, groups.collection, groups.property);
-        match sql::count_by(Dialect::Postgres, &groups, counted) {
+        match sql::count_by_in(Dialect::Postgres, &groups, &self.counts) {
             Ok(sql) => self.pool.run(move |c| read::count_by(c, &sql)),
             Err(e) => StoreFuture::ready(Err(e)),
         }

@@ -192,8 +192,7 @@ impl Store for SqliteStore {
     }
 
     fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
-        let counted = counts::holds(&self.counts, groups.collection, groups.property);
-        match sql::count_by(Dialect::Sqlite, &groups, counted) {
+        match sql::count_by_in(Dialect::Sqlite, &groups, &self.counts) {
             Ok(sql) => self.readers.bounded(move |c| read::count_by(c, &sql)),
             Err(e) => StoreFuture::ready(Err(e)),
         }

@@ -55,15 +55,7 @@ async fn reads_together_answer_as_the_single_reads_and_end_their_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let mut sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
     let store: &dyn Store = &sqlite;
-    store
-        .write(|tx| {
-            (0..300).try_for_each(|i| {
-                let state = ["compliant", "nonCompliant", "error"][i % 3];
-                tx.insert(&status(i), "x", &status_body(state))
-            })
-        })
-        .await
-        .unwrap();
+    insert_statuses(store, 300, &["compliant", "nonCompliant", "error"]).await;
     let query = || Query::all("t", "deviceCompliancePolicies/deviceStatuses", "p");
     let reads = || {
         vec![
@@ -163,6 +155,18 @@ fn status_body(status: &str) -> String {
     format!("{{\"status\":\"{status}\",\"n\":1}}")
 }
 
+/// Statuses `status(0)`..`status(n - 1)` under `p`, their states taken from `states` in turn.
+async fn insert_statuses(store: &dyn Store, n: usize, states: &'static [&'static str]) {
+    store
+        .write(move |tx| {
+            (0..n).try_for_each(|i| {
+                tx.insert(&status(i), "x", &status_body(states[i % states.len()]))
+            })
+        })
+        .await
+        .unwrap();
+}
+
 fn statuses_by_status() -> CountBy<'static> {
     CountBy {
         tenant: "t",
@@ -199,15 +203,7 @@ async fn kept_counts_follow_every_write_and_start_from_the_stored_rows() {
     {
         let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
         let store: &dyn Store = &sqlite;
-        store
-            .write(|tx| {
-                (0..30).try_for_each(|i| {
-                    let s = ["compliant", "nonCompliant", "unknown"][i % 3];
-                    tx.insert(&status(i), "x", &status_body(s))
-                })
-            })
-            .await
-            .unwrap();
+        insert_statuses(store, 30, &["compliant", "nonCompliant", "unknown"]).await;
     }
     let model = odata::Model::intune().unwrap();
     let declared = crate::store::counts::declared(model).unwrap();
