@@ -17,10 +17,20 @@
 //! `synchronous=NORMAL` a commit is published without a sync, so readers could look for frames
 //! still pending here: **use this VFS only with `synchronous=FULL` or `EXTRA`.**
 //!
+//! **Deferred syncs.** Inside [`deferring_wal_sync`], a WAL sync made on the calling thread
+//! writes what is pending and returns without `fsync`: the commit is published with its frames
+//! in the file (readers find them, as above) but not yet on disk. The caller then owes the sync:
+//! it must `fsync` the WAL itself before it treats the commit as durable (complyd's writer
+//! answers a group only after its syncer thread has). Syncs outside it, on any other thread or
+//! connection (a checkpoint, which must have the log on disk before it copies pages into the
+//! database), are made as always. A crash before the owed sync can lose only commits nobody was
+//! told were durable, and leaves the database as SQLite's `synchronous=NORMAL` does: consistent.
+//!
 //! This is the workspace's only `unsafe` code (FFI with SQLite's C interface); each block says
 //! why it is sound.
 
 use rusqlite::ffi;
+use std::cell::Cell;
 use std::ffi::{c_int, c_void, CStr};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -39,6 +49,31 @@ static PARENT: AtomicPtr<ffi::sqlite3_vfs> = AtomicPtr::new(ptr::null_mut());
 static REGISTERED: OnceLock<c_int> = OnceLock::new();
 static WAL_WRITES_RECEIVED: AtomicU64 = AtomicU64::new(0);
 static WAL_WRITES_ISSUED: AtomicU64 = AtomicU64::new(0);
+static WAL_SYNCS_DEFERRED: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Set while this thread runs [`deferring_wal_sync`].
+    static DEFER_WAL_SYNC: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (a commit) with the WAL syncs this thread makes deferred to the caller: see the
+/// crate's documentation. Returns what `f` returned; the deferral ends with `f`, even if it
+/// panics.
+pub fn deferring_wal_sync<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DEFER_WAL_SYNC.with(|d| d.set(self.0));
+        }
+    }
+    let _restore = Restore(DEFER_WAL_SYNC.with(|d| d.replace(true)));
+    f()
+}
+
+/// WAL syncs skipped inside [`deferring_wal_sync`] since the start of the process.
+pub fn wal_syncs_deferred() -> u64 {
+    WAL_SYNCS_DEFERRED.load(Ordering::Relaxed)
+}
 
 /// Registers the VFS (once per process; later calls return the first outcome). Not the default:
 /// only connections that name it use it.
@@ -355,7 +390,26 @@ macro_rules! flushing {
 
 flushing!(x_read, xRead, (buffer: *mut c_void, amount: c_int, offset: ffi::sqlite3_int64), ffi::SQLITE_IOERR_READ);
 flushing!(x_truncate, xTruncate, (size: ffi::sqlite3_int64), ffi::SQLITE_IOERR_TRUNCATE);
-flushing!(x_sync, xSync, (flags: c_int), ffi::SQLITE_IOERR_FSYNC);
+/// A sync: what is pending is written, then the parent syncs, unless the file is a WAL and this
+/// thread defers its WAL syncs.
+unsafe extern "C" fn x_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
+    // SAFETY: SQLite passes one of our open files; `pending` is null for every file but a WAL.
+    unsafe {
+        let rc = flush(file);
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+        let is_wal = !(*file.cast::<File>()).pending.is_null();
+        if is_wal && DEFER_WAL_SYNC.with(Cell::get) {
+            WAL_SYNCS_DEFERRED.fetch_add(1, Ordering::Relaxed);
+            return ffi::SQLITE_OK;
+        }
+        let (inner, methods) = parent_of(file);
+        methods
+            .xSync
+            .map_or(ffi::SQLITE_IOERR_FSYNC, |f| f(inner, flags))
+    }
+}
 flushing!(x_file_size, xFileSize, (size: *mut ffi::sqlite3_int64), ffi::SQLITE_IOERR_FSTAT);
 flushing!(x_file_control, xFileControl, (op: c_int, arg: *mut c_void), ffi::SQLITE_NOTFOUND);
 

@@ -1,6 +1,7 @@
 //! Group commit, shared by every backend: requests hand their write to one writer thread, which
 //! takes whatever is queued, runs each in its own savepoint inside one transaction, commits once,
-//! and answers every request after the commit.
+//! and answers every request once the commit is durable (at once, or when a backend's syncer has
+//! the log on disk).
 
 use super::{StoreError, WriteTx};
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,17 @@ pub type JobFn = Box<dyn FnOnce(&mut dyn WriteTx) -> bool + Send>;
 
 pub struct Job {
     pub run: JobFn,
-    pub committed: oneshot::Sender<Result<(), StoreError>>,
+    pub committed: Answer,
+}
+
+/// Where a job's request learns how its group ended.
+pub type Answer = oneshot::Sender<Result<(), StoreError>>;
+
+/// Answers each request with the group's outcome.
+pub fn answer_now(answers: Vec<Answer>, outcome: Result<(), StoreError>) {
+    for answer in answers {
+        let _ = answer.send(outcome.clone());
+    }
 }
 
 impl Job {
@@ -102,10 +113,12 @@ pub async fn submit(writer: &mpsc::Sender<Job>, run: JobFn) -> Result<(), StoreE
     done.await.map_err(|_| stopped())?
 }
 
-/// The writer thread's loop: `commit` runs one group and says how it ended.
+/// The writer thread's loop: `commit` runs one group and says how it ended, `answer` tells the
+/// group's requests (see [`answer_now`]).
 pub fn run_writer(
     mut rx: mpsc::Receiver<Job>,
     mut commit: impl FnMut(&mut [Job]) -> Result<(), StoreError>,
+    mut answer: impl FnMut(Vec<Answer>, Result<(), StoreError>),
 ) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
@@ -116,8 +129,6 @@ pub fn run_writer(
             }
         }
         let outcome = commit(&mut jobs);
-        for job in jobs {
-            let _ = job.committed.send(outcome.clone());
-        }
+        answer(jobs.into_iter().map(|job| job.committed).collect(), outcome);
     }
 }

@@ -22,7 +22,7 @@ pub fn start(config: postgres::Config) -> Result<mpsc::Sender<Job>, StoreError> 
 
 fn write_loop(config: postgres::Config, rx: mpsc::Receiver<Job>) {
     let mut conn: Option<Conn> = None;
-    writer::run_writer(rx, |jobs| {
+    let commit = |jobs: &mut [Job]| {
         if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
             conn = Some(connect(&config)?);
         }
@@ -34,7 +34,9 @@ fn write_loop(config: postgres::Config, rx: mpsc::Receiver<Job>) {
             conn = None;
         }
         outcome
-    });
+    };
+    // PostgreSQL has the commit on disk before it reports it.
+    writer::run_writer(rx, commit, writer::answer_now);
 }
 
 /// Held by each group's transaction: the instances on one database commit their groups one at a

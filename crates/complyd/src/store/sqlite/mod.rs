@@ -6,6 +6,7 @@
 
 mod checkpoint;
 mod connection;
+mod durable;
 mod read;
 mod schedule;
 #[cfg(test)]

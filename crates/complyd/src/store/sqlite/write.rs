@@ -2,6 +2,7 @@
 //! a savepoint per job, and the operations a job may run.
 
 use super::checkpoint;
+use super::durable::Syncer;
 use super::read::{exists, get, members, page};
 use super::schedule;
 use crate::store::slots::{Slot, Slots};
@@ -14,27 +15,42 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Starts the writer thread on `conn`; `wal` is the log it keeps short, `slots` the columns it
-/// keeps beside the bodies.
+/// Starts the writer thread on `conn`; `wal` is the log it keeps short and has synced before it
+/// answers (`durable`), `slots` the columns it keeps beside the bodies.
 pub fn start(
     conn: Connection,
     wal: PathBuf,
     slots: Arc<Slots>,
 ) -> Result<mpsc::Sender<Job>, StoreError> {
     let (tx, rx) = mpsc::channel(4096);
+    let syncer = Syncer::start(wal.clone())?;
     std::thread::Builder::new()
         .name("complyd-writer".into())
-        .spawn(move || write_loop(conn, rx, wal, &slots))
+        .spawn(move || write_loop(conn, rx, wal, &slots, &syncer))
         .map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok(tx)
 }
 
-fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, wal: PathBuf, slots: &Slots) {
-    writer::run_writer(rx, |jobs| {
+fn write_loop(
+    mut conn: Connection,
+    rx: mpsc::Receiver<Job>,
+    wal: PathBuf,
+    slots: &Slots,
+    syncer: &Syncer,
+) {
+    let commit = |jobs: &mut [Job]| {
+        if let Some(failure) = syncer.failure() {
+            return Err(failure);
+        }
         let outcome = commit_group(&mut conn, jobs, slots);
         checkpoint::restart_if_long(&conn, &wal);
         outcome
-    });
+    };
+    let answer = |answers, outcome| match outcome {
+        Ok(()) => syncer.answer_when_durable(answers),
+        Err(e) => writer::answer_now(answers, Err(e)),
+    };
+    writer::run_writer(rx, commit, answer);
 }
 
 fn commit_group(conn: &mut Connection, jobs: &mut [Job], slots: &Slots) -> Result<(), StoreError> {
@@ -58,7 +74,8 @@ fn commit_group(conn: &mut Connection, jobs: &mut [Job], slots: &Slots) -> Resul
         }
         tx.prepare_cached("RELEASE job")?.execute([])?;
     }
-    tx.commit()?;
+    // Published now, on disk when the syncer has synced the log (`write_loop` answers then).
+    wal_buffer::deferring_wal_sync(|| tx.commit())?;
     Ok(())
 }
 

@@ -1,0 +1,76 @@
+//! Inside `deferring_wal_sync` a commit's WAL sync is left to the caller, its frames are in the
+//! file for every reader, and the deferral ends with the call. (Alone in its test binary: the
+//! counter is per process.)
+#![allow(clippy::unwrap_used)]
+
+use rusqlite::{Connection, OpenFlags};
+
+fn rows(path: &std::path::Path) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_deferred_commit_is_published_whole_and_only_commits_inside_the_call_defer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let vfs = wal_buffer::register().unwrap();
+    let conn = Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), vfs).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)")
+        .unwrap();
+    assert_eq!(
+        wal_buffer::wal_syncs_deferred(),
+        0,
+        "a commit outside deferred"
+    );
+
+    let insert = |from: i64| {
+        conn.execute_batch("BEGIN").unwrap();
+        for i in from..from + 100 {
+            conn.execute("INSERT INTO t VALUES (?1, ?2)", (i, "x".repeat(500)))
+                .unwrap();
+        }
+        conn.execute_batch("COMMIT").unwrap();
+    };
+    wal_buffer::deferring_wal_sync(|| insert(0));
+    let deferred = wal_buffer::wal_syncs_deferred();
+    assert!(deferred >= 1, "the commit's sync was made");
+    // Published with its frames written: another connection on the default VFS reads them.
+    assert_eq!(rows(&path), 100);
+
+    // After the call, syncs are made again.
+    insert(100);
+    assert_eq!(wal_buffer::wal_syncs_deferred(), deferred);
+    assert_eq!(rows(&path), 200);
+
+    // A panic inside ends the deferral too.
+    let caught = std::panic::catch_unwind(|| wal_buffer::deferring_wal_sync(|| panic!("job")));
+    assert!(caught.is_err());
+    insert(200);
+    assert_eq!(wal_buffer::wal_syncs_deferred(), deferred);
+
+    // Another thread's commits are not deferred by this one's call.
+    let other_path = path.clone();
+    wal_buffer::deferring_wal_sync(|| {
+        std::thread::spawn(move || {
+            let other = Connection::open_with_flags_and_vfs(&other_path, OpenFlags::default(), vfs)
+                .unwrap();
+            other.pragma_update(None, "synchronous", "FULL").unwrap();
+            other
+                .execute("INSERT INTO t VALUES (1000, 'y')", [])
+                .unwrap();
+        })
+        .join()
+        .unwrap();
+    });
+    assert_eq!(wal_buffer::wal_syncs_deferred(), deferred);
+    assert_eq!(rows(&path), 301);
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}
