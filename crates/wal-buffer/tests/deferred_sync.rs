@@ -1,7 +1,7 @@
 //! Inside `deferring_wal_sync` a commit's WAL sync is left to the caller, its frames are in the
 //! file for every reader, and the deferral ends with the call. (Alone in its test binary: the
 //! counter is per process.)
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use rusqlite::{Connection, OpenFlags};
 
