@@ -3,23 +3,13 @@
 //! spill, pages rewritten in one transaction, checkpoints, and a process killed mid-commit.
 #![allow(clippy::unwrap_used)]
 
-use rusqlite::{Connection, OpenFlags};
+mod common;
+
+use common::{integrity, open};
+use rusqlite::Connection;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-
-fn open(path: &Path) -> Connection {
-    let vfs = wal_buffer::register().unwrap();
-    let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs).unwrap();
-    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn
-}
-
-fn integrity(conn: &Connection) -> String {
-    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap()
-}
 
 fn count(conn: &Connection) -> i64 {
     conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))

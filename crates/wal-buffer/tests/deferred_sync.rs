@@ -3,7 +3,10 @@
 //! counter is per process.)
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use rusqlite::{Connection, OpenFlags};
+mod common;
+
+use common::{integrity, open};
+use rusqlite::Connection;
 
 fn rows(path: &std::path::Path) -> i64 {
     Connection::open(path)
@@ -16,10 +19,7 @@ fn rows(path: &std::path::Path) -> i64 {
 fn a_deferred_commit_is_published_whole_and_only_commits_inside_the_call_defer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
-    let vfs = wal_buffer::register().unwrap();
-    let conn = Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), vfs).unwrap();
-    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    let conn = open(&path);
     conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)")
         .unwrap();
     assert_eq!(
@@ -57,10 +57,7 @@ fn a_deferred_commit_is_published_whole_and_only_commits_inside_the_call_defer()
     let other_path = path.clone();
     wal_buffer::deferring_wal_sync(|| {
         std::thread::spawn(move || {
-            let other = Connection::open_with_flags_and_vfs(&other_path, OpenFlags::default(), vfs)
-                .unwrap();
-            other.pragma_update(None, "synchronous", "FULL").unwrap();
-            other
+            open(&other_path)
                 .execute("INSERT INTO t VALUES (1000, 'y')", [])
                 .unwrap();
         })
@@ -69,8 +66,5 @@ fn a_deferred_commit_is_published_whole_and_only_commits_inside_the_call_defer()
     });
     assert_eq!(wal_buffer::wal_syncs_deferred(), deferred);
     assert_eq!(rows(&path), 301);
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    assert_eq!(integrity(&conn), "ok");
 }

@@ -2,16 +2,16 @@
 //! (Alone in its test binary: the write counts are per process.)
 #![allow(clippy::unwrap_used)]
 
-use rusqlite::{Connection, OpenFlags};
+mod common;
+
+use common::{integrity, open};
+use rusqlite::Connection;
 
 #[test]
 fn a_commit_of_many_pages_is_a_few_writes_and_reads_back_through_the_default_vfs() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
-    let vfs = wal_buffer::register().unwrap();
-    let conn = Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), vfs).unwrap();
-    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    let conn = open(&path);
     conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)")
         .unwrap();
 
@@ -38,8 +38,5 @@ fn a_commit_of_many_pages_is_a_few_writes_and_reads_back_through_the_default_vfs
         })
         .unwrap();
     assert_eq!((rows, bytes), (300, 300_000));
-    let check: String = other
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    assert_eq!(integrity(&other), "ok");
 }
