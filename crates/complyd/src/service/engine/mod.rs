@@ -432,7 +432,7 @@ impl Engine {
                 &writer,
                 &facts_view,
                 &policy_id,
-                &before.unwrap_or_default().body,
+                &before.unwrap_or_default(),
             )?;
             tx.due_cancel(tenant, device_id, Some(&policy_id))?;
             super::retire::unschedule(tx, tenant, device_id, Some(&policy_id))?;

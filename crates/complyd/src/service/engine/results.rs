@@ -94,6 +94,63 @@ impl StoredRow {
     }
 }
 
+/// What an evaluation reads of a stored policy state: its text (to compare with the new one)
+/// and the setting states and platform whose counts it moves. Read without parsing the rest of
+/// the body (Graph's `settingStates` repeat the user and the source per setting).
+#[derive(Debug, Clone, Default)]
+pub struct StoredState {
+    pub text: String,
+    platform_type: Option<String>,
+    /// (setting, settingName, state) per setting state.
+    settings: Vec<(String, String, String)>,
+}
+
+/// The members of a stored policy state `StoredState` keeps; serde skips the others.
+#[derive(serde::Deserialize)]
+struct StateMembers {
+    #[serde(rename = "platformType", default)]
+    platform_type: Option<String>,
+    #[serde(rename = "settingStates", default)]
+    setting_states: Option<Vec<SettingMembers>>,
+}
+
+#[derive(serde::Deserialize)]
+struct SettingMembers {
+    #[serde(default)]
+    setting: Option<String>,
+    #[serde(rename = "settingName", default)]
+    setting_name: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+}
+
+impl StoredState {
+    fn from_text(text: String) -> Result<Self, ApiError> {
+        let (platform_type, settings) = match serde_json::from_str::<StateMembers>(&text) {
+            Ok(members) => (
+                members.platform_type,
+                members
+                    .setting_states
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|s| Some((s.setting?, s.setting_name?, s.state?)))
+                    .collect(),
+            ),
+            // Not the shape the engine writes (a member of another type): read it whole.
+            Err(_) => {
+                let body = parse_body(&text)?;
+                let platform = body.get("platformType").and_then(Value::as_str);
+                (platform.map(str::to_string), setting_states_of(&body))
+            }
+        };
+        Ok(Self {
+            text,
+            platform_type,
+            settings,
+        })
+    }
+}
+
 /// `put`, unless the row holds the same text already: `stored` is its text as stored (`None`:
 /// read it). Returns whether it wrote.
 pub fn put_changed(
@@ -249,7 +306,7 @@ pub fn store(
     device: &DeviceFacts<'_>,
     policy: &Policy,
     outcome: &PolicyOutcome,
-    before: Option<&StoredRow>,
+    before: Option<&StoredState>,
     unchanged: Unchanged,
 ) -> Result<(), ApiError> {
     let same = unchanged.outcome && !device.renamed;
@@ -300,9 +357,7 @@ pub fn store(
     if same {
         return Ok(());
     }
-    let old = before
-        .map(|b| setting_states_of(&b.body))
-        .unwrap_or_default();
+    let old = before.map(|b| b.settings.clone()).unwrap_or_default();
     let new: Vec<(String, String, String)> = outcome
         .settings
         .iter()
@@ -367,17 +422,12 @@ pub fn remove(
     w: &Writer<'_>,
     device: &DeviceFacts<'_>,
     policy_id: &str,
-    before: &Map<String, Value>,
+    before: &StoredState,
 ) -> Result<(), ApiError> {
     tx.delete_tree(&key(w.tenant, POLICY_STATES, device.id, policy_id))?;
     tx.delete_tree(&key(w.tenant, DEVICE_STATUSES, policy_id, device.id))?;
     refresh_user_status(tx, w, policy_id, device)?;
-    let old = setting_states_of(before);
-    let platform = before
-        .get("platformType")
-        .and_then(Value::as_str)
-        .unwrap_or("all")
-        .to_string();
+    let platform = before.platform_type.as_deref().unwrap_or("all").to_string();
     let stub = Policy {
         id: policy_id.to_string(),
         type_name: String::new(),
@@ -386,7 +436,7 @@ pub fn remove(
         grace_hours: 0,
         actions: Vec::new(),
     };
-    move_counts(tx, w, device, &stub, &platform, &old, &[])
+    move_counts(tx, w, device, &stub, &platform, &before.settings, &[])
 }
 
 /// `complianceGracePeriodExpirationDateTime` when no grace period runs (what Graph shows).
@@ -560,10 +610,10 @@ pub fn current_states(
     tx: &mut dyn WriteTx,
     tenant: &str,
     device: &str,
-) -> Result<Vec<Stored>, ApiError> {
+) -> Result<Vec<(String, StoredState)>, ApiError> {
     tx.members(tenant, POLICY_STATES, device, super::tenant::MAX_POLICIES)?
         .into_iter()
-        .map(|row| Ok((row.key.id.clone(), parse_body(&row.body)?)))
+        .map(|row| Ok((row.key.id, StoredState::from_text(row.body)?)))
         .collect()
 }
 
@@ -573,8 +623,10 @@ pub fn stored_state(
     tenant: &str,
     device: &str,
     policy_id: &str,
-) -> Result<Option<StoredRow>, ApiError> {
-    StoredRow::read(tx, &key(tenant, POLICY_STATES, device, policy_id))
+) -> Result<Option<StoredState>, ApiError> {
+    tx.get(&key(tenant, POLICY_STATES, device, policy_id))?
+        .map(|row| StoredState::from_text(row.body))
+        .transpose()
 }
 
 /// The multi-tenant view's row of the device (`/beta/managedDeviceCompliances`, shown also at
@@ -611,4 +663,41 @@ pub fn put_tenant_view(
         "microsoft.management.services.api.managedDeviceCompliance",
         row.as_object().unwrap_or(&Map::new()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The members a stored state's typed read keeps are those the whole body shows.
+    #[test]
+    fn a_stored_state_reads_as_its_whole_body_would() {
+        let texts = [
+            // As the engine writes it, with members the read skips.
+            r##"{"displayName":"P","platformType":"iOS","settingCount":2,"settingStates":[
+                {"@odata.type":"#x","currentValue":"4","errorCode":0,"setting":"a.one","settingName":"one",
+                 "sources":[{"id":"p","displayName":"P \"q\""}],"state":"nonCompliant","userId":null},
+                {"setting":"a.two","settingName":"two","state":"compliant","sources":[]}],"version":3}"##,
+            // Setting states without a name, or of another shape: left out, as before.
+            r##"{"platformType":"android","settingStates":[{"setting":"a.one","state":"compliant"},
+                {"setting":"a.two","settingName":"two","state":"error"}]}"##,
+            r##"{"settingStates":[{"setting":"a.one","settingName":7,"state":"compliant"},
+                {"setting":"a.two","settingName":"two","state":"error"}],"platformType":5}"##,
+            r##"{"settingStates":null}"##,
+            r##"{}"##,
+        ];
+        for text in texts {
+            let body = parse_body(text).unwrap();
+            let state = StoredState::from_text(text.to_string()).unwrap();
+            assert_eq!(state.settings, setting_states_of(&body), "{text}");
+            assert_eq!(
+                state.platform_type.as_deref(),
+                body.get("platformType").and_then(Value::as_str),
+                "{text}"
+            );
+            assert_eq!(state.text, text);
+        }
+        assert!(StoredState::from_text("not json".into()).is_err());
+    }
 }
