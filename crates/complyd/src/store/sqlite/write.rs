@@ -75,6 +75,8 @@ fn commit_group(conn: &mut Connection, jobs: &mut [Job], slots: &Slots) -> Resul
         tx.prepare_cached("RELEASE job")?.execute([])?;
     }
     // Published now, on disk when the syncer has synced the log (`write_loop` answers then).
+    // This connection never checkpoints inside a commit (`wal_autocheckpoint` is 0), so the only
+    // WAL sync deferred here is the commit's own.
     wal_buffer::deferring_wal_sync(|| tx.commit())?;
     Ok(())
 }
