@@ -357,13 +357,13 @@ pub fn store(
     if same {
         return Ok(());
     }
-    let old = before.map(|b| b.settings.clone()).unwrap_or_default();
+    let old = before.map_or(&[][..], |b| &b.settings);
     let new: Vec<(String, String, String)> = outcome
         .settings
         .iter()
         .map(|s| (s.setting.clone(), s.name.clone(), s.state.to_string()))
         .collect();
-    move_counts(tx, w, device, policy, &outcome.platform_type, &old, &new)
+    move_counts(tx, w, device, policy, &outcome.platform_type, old, &new)
 }
 
 /// The device's state under `policy`, with a setting state per rule (its `deviceCompliancePolicyStates` row).

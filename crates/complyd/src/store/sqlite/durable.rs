@@ -11,6 +11,7 @@
 //! a write that was read but never answered. A sync that fails stops every later write: after a
 //! failed `fsync` the kernel may have dropped pages it reported written.
 
+use super::{id_of, FileId};
 use crate::store::writer::{answer_now, Answer};
 use crate::store::StoreError;
 use std::path::{Path, PathBuf};
@@ -82,33 +83,20 @@ struct LogFile {
     open: Option<(std::fs::File, FileId)>,
 }
 
-type FileId = (u64, u64);
-
 impl LogFile {
     fn sync(&mut self, wal: &Path) -> std::io::Result<()> {
-        let id = file_id(&std::fs::metadata(wal)?);
-        if self.open.as_ref().is_none_or(|(_, open)| *open != id) {
-            let file = std::fs::File::open(wal)?;
-            let opened = file_id(&file.metadata()?);
-            self.open = Some((file, opened));
-        }
-        match &self.open {
-            // fdatasync also writes the size the WAL grew to.
-            Some((file, _)) => file.sync_data(),
-            None => Ok(()),
-        }
+        let named = id_of(&std::fs::metadata(wal)?);
+        let file = match &mut self.open {
+            Some((file, id)) if *id == named => file,
+            open => {
+                let file = std::fs::File::open(wal)?;
+                let id = id_of(&file.metadata()?);
+                &open.insert((file, id)).0
+            }
+        };
+        // fdatasync also writes the size the WAL grew to.
+        file.sync_data()
     }
-}
-
-#[cfg(unix)]
-fn file_id(meta: &std::fs::Metadata) -> FileId {
-    use std::os::unix::fs::MetadataExt;
-    (meta.dev(), meta.ino())
-}
-
-#[cfg(not(unix))]
-fn file_id(_meta: &std::fs::Metadata) -> FileId {
-    (0, 0)
 }
 
 #[cfg(test)]

@@ -57,15 +57,19 @@ pub struct SqliteStore {
 /// A file's device and inode: the same path may come to name another file.
 type FileId = (u64, u64);
 
-#[cfg(unix)]
 fn file_id(path: &Path) -> Option<FileId> {
+    std::fs::metadata(path).ok().map(|m| id_of(&m))
+}
+
+#[cfg(unix)]
+fn id_of(meta: &std::fs::Metadata) -> FileId {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    (meta.dev(), meta.ino())
 }
 
 #[cfg(not(unix))]
-fn file_id(path: &Path) -> Option<FileId> {
-    std::fs::metadata(path).ok().map(|_| (0, 0))
+fn id_of(_meta: &std::fs::Metadata) -> FileId {
+    (0, 0)
 }
 
 impl From<rusqlite::Error> for StoreError {
