@@ -255,7 +255,7 @@ impl Prepared {
         let ticker = tokio::spawn(clock_ticks(self.state.clone()));
         let sampler = tokio::spawn(verdict_samples(self.state.clone()));
         let sender = tokio::spawn(deliveries(self.state.clone()));
-        let app = http::router(self.state.clone());
+        let app = http::app(self.state.clone());
         let _ = rustls::crypto::ring::default_provider().install_default();
         let acceptor = match &self.tls {
             Some(identity) => Some(identity.acceptor()?),

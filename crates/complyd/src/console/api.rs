@@ -1,12 +1,10 @@
 //! The console's calls to complyd's APIs (Graph, complyd's own, the token service): real HTTP
-//! requests handed to the server's own router in process, with the signed-in user's bearer
+//! requests handed to the server's own API service in process, with the signed-in user's bearer
 //! token, so that every permission and limit applies as to any client.
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use axum::Router;
 use serde_json::Value;
-use tower::ServiceExt;
 
 /// The largest answer the console reads (a page of 100 devices is far less).
 const MAX_ANSWER: usize = 16 * 1024 * 1024;
@@ -57,21 +55,18 @@ impl Failure {
 /// Where and how the console calls.
 #[derive(Clone)]
 pub struct Api {
-    router: Router,
+    app: crate::http::App,
 }
 
 impl Api {
-    pub fn new(router: Router) -> Self {
-        Self { router }
+    pub fn new(app: crate::http::App) -> Self {
+        Self { app }
     }
 
     /// Hands a browser's request to the server (the token service's sign-in page and form)
     /// and its answer back as it is.
     pub async fn forward(&self, request: Request<Body>) -> axum::response::Response {
-        match self.router.clone().oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        }
+        self.app.clone().answer(request).await
     }
 
     /// Sends one request; answers the status and the JSON body (`Null` when empty).
@@ -97,12 +92,7 @@ impl Api {
             None => request.body(Body::empty()),
         }
         .map_err(|e| Failure::internal(format!("a request could not be built: {e}")))?;
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .unwrap_or_else(|never| match never {});
+        let response = self.app.clone().answer(request).await;
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER)
             .await

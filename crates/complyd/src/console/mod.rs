@@ -5,7 +5,7 @@
 //! PKCE, as the built-in public client [`crate::identity::CONSOLE_CLIENT_ID`]); the token
 //! service's paths are answered on the console's listener too, so the sign-in stays on one
 //! origin. Every page reads and writes through complyd's APIs with the signed-in user's token
-//! (`api`), handed to the server's own router in process: the API decides what the user may
+//! (`api`), handed to the server's own API service in process: the API decides what the user may
 //! do, and the console only hides what it would refuse.
 //!
 //! Parts: `session` (cookies, CSRF), `signin` (the OAuth client), `api`, `view` (the page
@@ -44,9 +44,9 @@ pub struct Console {
 }
 
 impl Console {
-    /// A console that calls the server's router `api`, reached at `origins`.
+    /// A console that calls the server's API service `api`, reached at `origins`.
     pub fn new(
-        api: Router,
+        api: crate::http::App,
         origins: Vec<String>,
         changes: Arc<Changes>,
         stopping: tokio::sync::watch::Receiver<bool>,

@@ -1,11 +1,10 @@
 //! JSON batching (`POST /{version}/$batch`): up to 20 requests, ordered by `dependsOn`, each
-//! re-dispatched through the router so that it meets exactly the authentication, permissions,
+//! re-dispatched through the API's service so that it meets exactly the authentication, permissions,
 //! validation and routing of a direct request.
 
 use crate::error::ApiError;
 use axum::body::{to_bytes, Body};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request};
-use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -229,7 +228,7 @@ pub struct Outer<'a> {
 
 /// Runs the batch and returns the `{"responses": [...]}` document.
 pub async fn run(
-    router: Router,
+    app: super::App,
     version: &str,
     outer: &Outer<'_>,
     envelope: &Value,
@@ -245,7 +244,7 @@ pub async fn run(
             .find(|&&d| statuses[d].is_some_and(|s| s >= 400));
         let (status, response) = match failed {
             Some(&d) => failed_dependency(item, &items[d].label),
-            None => dispatch(router.clone(), version, outer, item).await,
+            None => dispatch(app.clone(), version, outer, item).await,
         };
         statuses[i] = Some(status);
         responses[i] = Some(response);
@@ -281,7 +280,7 @@ fn refused(item: &Item, err: &ApiError) -> (u16, Value) {
 #[derive(Debug, Clone, Copy)]
 pub struct BatchItem;
 
-async fn dispatch(router: Router, version: &str, outer: &Outer<'_>, item: &Item) -> (u16, Value) {
+async fn dispatch(app: super::App, version: &str, outer: &Outer<'_>, item: &Item) -> (u16, Value) {
     // Relative to the version root; some clients repeat the version (`/v1.0/...`): keep theirs.
     let named = item.url.split('/').next().and_then(odata::Version::parse);
     let uri = match named {
@@ -322,7 +321,8 @@ async fn dispatch(router: Router, version: &str, outer: &Outer<'_>, item: &Item)
             return refused(item, &ApiError::bad_request(message));
         }
     };
-    let response = match router.oneshot(request).await {
+    // Through the service's boxed future: the handler's future cannot hold itself.
+    let response = match app.oneshot(request).await {
         Ok(r) => r,
         Err(never) => match never {},
     };

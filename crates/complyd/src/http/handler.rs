@@ -12,11 +12,10 @@ use crate::identity;
 use crate::metrics::{Route, Template};
 use crate::service::{Call, Caller, Operation};
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{header, Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use odata::path::ResourcePath;
 use odata::query::QueryOptions;
 use odata::Version;
@@ -24,20 +23,21 @@ use std::borrow::Cow;
 use std::fmt::Display;
 use std::sync::Arc;
 
-pub async fn dispatch(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestContext>,
-    in_batch: Option<Extension<super::batch::BatchItem>>,
+/// Answers one request, with the route `/metrics` counts it under.
+pub(super) async fn dispatch(
+    state: &Arc<AppState>,
+    ctx: &RequestContext,
     request: Request,
-) -> Response {
+) -> (Response, Route) {
+    let inner = request
+        .extensions()
+        .get::<super::batch::BatchItem>()
+        .is_some();
     let (parts, body) = request.into_parts();
     let mut route = Route::Unmatched;
-    let answer = handle(&state, &ctx, &parts, in_batch.is_some(), body, &mut route).await;
-    let mut res = answer.unwrap_or_else(|err| response::error(&ctx, &err));
-    if state.metrics.is_some() {
-        res.extensions_mut().insert(route);
-    }
-    res
+    let answer = handle(state, ctx, &parts, inner, body, &mut route).await;
+    let res = answer.unwrap_or_else(|err| response::error(ctx, &err));
+    (res, route)
 }
 
 /// Parse the endpoint, authenticate if it is Graph's, dispatch. `route` is what `/metrics` counts
@@ -273,13 +273,13 @@ async fn batch(
     let envelope = body::read_json(&parts.headers, body, state.body)
         .await?
         .ok_or_else(|| ApiError::bad_request("A batch request needs a body."))?;
-    // A router of its own for the inner requests (keeping one in the state would be a cycle).
-    let router = super::router(state.clone());
+    // The inner requests go through the whole service again, envelope included.
+    let app = super::app(state.clone());
     let outer = super::batch::Outer {
         headers: &parts.headers,
         scheme: parts.extensions.get::<super::Scheme>().copied(),
     };
-    let document = super::batch::run(router, version.as_str(), &outer, &envelope).await?;
+    let document = super::batch::run(app, version.as_str(), &outer, &envelope).await?;
     Ok(response::document(document))
 }
 

@@ -1,6 +1,6 @@
 //! HTTP: every request goes to the one handler, which parses its endpoint first
-//! (`endpoint.rs`) and dispatches it (`handler.rs`), inside the middleware that stamps request
-//! ids, catches panics and logs one line per request (and, with metrics on, counts it).
+//! (`endpoint.rs`) and dispatches it (`handler.rs`), inside [`App`]'s envelope that stamps
+//! request ids, catches panics and logs one line per request (and, with metrics on, counts it).
 //!
 //! A Graph request, top to bottom: `endpoint::Endpoint::parse` → `handler::admit` (token,
 //! throttling) → `odata::path` (the resource) → the root's permission → `odata::query` →
@@ -20,16 +20,18 @@ pub use body::BodyLimits;
 use crate::auth::Authenticator;
 use crate::common::{access_log, RequestContext};
 use crate::error::ApiError;
+use crate::metrics::{MethodLabel, Route};
 use crate::service::Service;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method};
-use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::Router;
+use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use odata::Model;
+use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 /// How the client reached the server (`http` or `https`), set on a request by a connection that
@@ -57,22 +59,69 @@ pub struct AppState {
     pub changes: Arc<crate::common::Changes>,
 }
 
-/// The server's service, middleware outermost first: with metrics on, `ops::observe` (counts and
-/// times every request under the route the handler labelled); `envelope` (ids, panics, the log
-/// line); then the one handler for every path.
-pub fn router(state: Arc<AppState>) -> Router {
-    let metrics = state.metrics.clone();
-    let app = Router::new()
-        .fallback(handler::dispatch)
-        .with_state(state)
-        .layer(middleware::from_fn(envelope));
-    match metrics {
-        Some(metrics) => app.layer(middleware::from_fn_with_state(metrics, ops::observe)),
-        None => app,
+/// The API's service: every request goes through [`App::answer`] to the one handler. Clones
+/// share the state. It is a `tower::Service` for what serves it (the listeners, the proxy, the
+/// console's and `$batch`'s inner calls).
+#[derive(Clone)]
+pub struct App {
+    state: Arc<AppState>,
+}
+
+pub fn app(state: Arc<AppState>) -> App {
+    App { state }
+}
+
+impl App {
+    /// The envelope around the handler: the request's ids, a panic caught as a Graph error, the
+    /// log line and, with metrics on, the request counted and timed under the route the handler
+    /// named.
+    pub async fn answer(self, req: Request) -> Response {
+        let started = Instant::now();
+        let ctx = RequestContext::new(req.headers());
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let handled = AssertUnwindSafe(handler::dispatch(&self.state, &ctx, req))
+            .catch_unwind()
+            .await;
+        let (mut res, route) = handled.unwrap_or_else(|_| {
+            tracing::error!(request_id = %ctx.request_id, "handler panicked");
+            let err = ApiError::Internal("handler panicked".into());
+            (response::error(&ctx, &err), Route::Other)
+        });
+        stamp_ids(&mut res, &ctx);
+        let took = started.elapsed();
+        access_log::write(&access_log::Entry {
+            message: "request",
+            method: method.as_str(),
+            path: &path,
+            status: res.status().as_u16(),
+            latency_us: Some(took.as_micros() as u64),
+            request_id: &ctx.request_id,
+        });
+        if let Some(metrics) = &self.state.metrics {
+            let method = MethodLabel::of(&method);
+            metrics.request(route, method, res.status().as_u16(), took);
+        }
+        res
     }
 }
 
-/// The answer to a request refused before the router (by the connection layer): the Graph error
+impl tower::Service<Request> for App {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let app = self.clone();
+        Box::pin(async move { Ok(app.answer(req).await) })
+    }
+}
+
+/// The answer to a request refused before [`App`] (by the connection layer): the Graph error
 /// with the ids in headers, and the log line.
 pub fn refused(method: &Method, path: &str, headers: &HeaderMap, err: &ApiError) -> Response {
     let ctx = RequestContext::new(headers);
@@ -98,30 +147,4 @@ fn stamp_ids(res: &mut Response, ctx: &RequestContext) {
             res.headers_mut().insert(name, v);
         }
     }
-}
-
-/// Everything inside, panics included, leaves with ids, a Graph body and a log line.
-async fn envelope(mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let ctx = RequestContext::new(req.headers());
-    req.extensions_mut().insert(ctx.clone());
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let mut res = match AssertUnwindSafe(next.run(req)).catch_unwind().await {
-        Ok(res) => res,
-        Err(_) => {
-            tracing::error!(request_id = %ctx.request_id, "handler panicked");
-            response::error(&ctx, &ApiError::Internal("handler panicked".into()))
-        }
-    };
-    stamp_ids(&mut res, &ctx);
-    access_log::write(&access_log::Entry {
-        message: "request",
-        method: method.as_str(),
-        path: &path,
-        status: res.status().as_u16(),
-        latency_us: Some(started.elapsed().as_micros() as u64),
-        request_id: &ctx.request_id,
-    });
-    res
 }

@@ -1,14 +1,12 @@
 //! For load balancers, orchestrators and scrapers, without a token and outside throttling:
 //! `/healthz` (the process answers), `/readyz` (the store answers) and, with `--metrics`,
-//! `/metrics`; and the middleware that counts every request for `/metrics`.
+//! `/metrics`.
 
 use super::AppState;
 use crate::error::ApiError;
-use crate::metrics::{MethodLabel, Metrics, Route, StoreSample};
+use crate::metrics::StoreSample;
 use crate::store::{Store, StoreError};
-use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -103,20 +101,5 @@ fn ok() -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    res
-}
-
-/// Outermost when metrics are on: counts the request under the route its handler labelled the
-/// response with, and times it.
-pub async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = MethodLabel::of(req.method());
-    let res = next.run(req).await;
-    let route = res
-        .extensions()
-        .get::<Route>()
-        .copied()
-        .unwrap_or(Route::Other);
-    metrics.request(route, method, res.status().as_u16(), started.elapsed());
     res
 }

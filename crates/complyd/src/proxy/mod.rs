@@ -3,10 +3,10 @@
 //!
 //! - `CONNECT` to one of the names complyd serves ([`served`]: Graph's and Microsoft's sign-in
 //!   names), port 443: answered 200, then TLS is terminated with a certificate for that name from
-//!   complyd's local CA and the connection is served by complyd's own router, as its listener
+//!   complyd's local CA and the connection is served by complyd's own API service, as its listener
 //!   serves one (same head limits and timeouts), with absolute URLs in `https://` and that name.
 //! - A plain request in absolute form (`GET http://graph.microsoft.com/v1.0/...`) for such a name:
-//!   served by the router the same way.
+//!   served by that service the same way.
 //! - Any other host: `403` at once, with a Graph error body that names the host and says complyd is
 //!   offline. With `--proxy-pass-through`, a `CONNECT` is relayed (idle tunnels are closed after
 //!   the idle timeout) and a plain request forwarded.
@@ -26,14 +26,12 @@ use crate::error::ApiError;
 use crate::server::{self, Activity, Limits, Watched};
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, Request, Response, StatusCode, Uri};
-use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
-use tower::ServiceExt;
 use tunnel::{Destination, Tunnel};
 
 /// The names the proxy serves itself: Graph, then Microsoft's sign-in names.
@@ -49,7 +47,7 @@ pub fn served(host: &str) -> Option<String> {
 
 /// What every proxy connection shares.
 pub struct Shared {
-    pub app: Router,
+    pub app: crate::http::App,
     pub limits: Limits,
     pub leaves: LeafCerts,
     /// Forward hosts complyd does not serve instead of refusing them.
@@ -205,17 +203,14 @@ async fn connect(
     Response::new(Body::empty())
 }
 
-/// A request for complyd itself, through the router, marked with how the client reached it.
+/// A request for complyd itself, through its API service, marked with how the client reached it.
 async fn route(
     shared: &Shared,
     mut req: Request<Incoming>,
     scheme: &'static str,
 ) -> Response<Body> {
     req.extensions_mut().insert(crate::http::Scheme(scheme));
-    match shared.app.clone().oneshot(req.map(Body::new)).await {
-        Ok(res) => res,
-        Err(never) => match never {},
-    }
+    shared.app.clone().answer(req.map(Body::new)).await
 }
 
 /// The refusal of a host complyd does not serve, without pass-through.

@@ -1,5 +1,5 @@
 //! What a `CONNECT` becomes once it is answered 200: a TLS connection terminated here and served
-//! by complyd's router, or (`--proxy-pass-through`) bytes relayed to the host asked for, until
+//! by complyd's API service, or (`--proxy-pass-through`) bytes relayed to the host asked for, until
 //! either side closes or the tunnel is idle too long.
 
 use super::Shared;
@@ -49,7 +49,7 @@ impl Tunnel {
     }
 }
 
-/// TLS as `host`, then HTTP/1.1 exactly as on complyd's own listener (same limits and router),
+/// TLS as `host`, then HTTP/1.1 exactly as on complyd's own listener (same limits and service),
 /// with absolute URLs in `https` and the name the client asked for.
 async fn terminate(
     upgraded: Upgraded,

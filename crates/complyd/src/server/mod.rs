@@ -1,4 +1,4 @@
-//! The HTTP/1.1 server under the router: complyd's own accept loop on hyper, so that it can bound
+//! The HTTP/1.1 server under the API: complyd's own accept loop on hyper, so that it can bound
 //! what a slow or hostile client holds.
 //!
 //! - A request head (line and headers) must arrive within `header_timeout` of the connection's
@@ -21,9 +21,10 @@ pub(crate) use watched::{Activity, Watched};
 
 use crate::error::ApiError;
 use axum::body::Body;
-use axum::Router;
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,25 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+
+/// What a listener serves: the API ([`crate::http::App`]) or the console's router.
+pub trait Served:
+    tower::Service<hyper::Request<Body>, Response = Response, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> Served for S where
+    S: tower::Service<hyper::Request<Body>, Response = Response, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
 
 /// The longest request target (path and query) served: 32 KiB, room for any Graph query.
 pub const MAX_URI_BYTES: usize = 32 * 1024;
@@ -74,7 +94,7 @@ fn open_files_limit() -> Option<usize> {
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    app: Router,
+    app: impl Served,
     limits: Limits,
     connections: crate::metrics::Connections,
     shutdown: impl Future<Output = ()>,
@@ -152,7 +172,7 @@ fn is_per_connection(e: &std::io::Error) -> bool {
 async fn connection(
     tcp: TcpStream,
     tls: Option<TlsAcceptor>,
-    app: Router,
+    app: impl Served,
     limits: Limits,
     mut stopped: watch::Receiver<()>,
 ) {
@@ -184,7 +204,7 @@ async fn connection(
 pub(crate) async fn http<T>(
     io: watched::Watched<T>,
     activity: Arc<watched::Activity>,
-    app: Router,
+    app: impl Served,
     limits: Limits,
     mut stopped: watch::Receiver<()>,
     scheme: Option<crate::http::Scheme>,
