@@ -11,7 +11,11 @@ pub struct RequestContext {
 impl RequestContext {
     /// A new request id; the client's `client-request-id` when it sent a usable one, else the same.
     pub fn new(headers: &HeaderMap) -> Self {
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let request_id = uuid::Uuid::new_v4()
+            .hyphenated()
+            .encode_lower(&mut id)
+            .to_string();
         let client_request_id = headers
             .get("client-request-id")
             .and_then(|v| v.to_str().ok())

@@ -23,7 +23,7 @@ use crate::error::ApiError;
 use crate::metrics::{MethodLabel, Route};
 use crate::service::Service;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -139,9 +139,11 @@ pub fn refused(method: &Method, path: &str, headers: &HeaderMap, err: &ApiError)
 }
 
 fn stamp_ids(res: &mut Response, ctx: &RequestContext) {
+    const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+    const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
     for (name, value) in [
-        ("request-id", &ctx.request_id),
-        ("client-request-id", &ctx.client_request_id),
+        (REQUEST_ID, &ctx.request_id),
+        (CLIENT_REQUEST_ID, &ctx.client_request_id),
     ] {
         if let Ok(v) = HeaderValue::from_str(value) {
             res.headers_mut().insert(name, v);

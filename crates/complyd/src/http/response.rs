@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::identity;
 use crate::service::json::{into_text, push_json};
 use crate::service::{JsonObject, Reply};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use odata::value::DateTimeOffset;
 use serde_json::{json, Value};
@@ -187,8 +187,9 @@ fn json_text_response(status: StatusCode, body: String) -> Response {
     let mut res = (status, body).into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    const ODATA_VERSION: HeaderName = HeaderName::from_static("odata-version");
     res.headers_mut()
-        .insert("odata-version", HeaderValue::from_static("4.0"));
+        .insert(ODATA_VERSION, HeaderValue::from_static("4.0"));
     res
 }
 

@@ -470,8 +470,10 @@ impl Model {
         on_collection: bool,
         version: Version,
     ) -> Option<&'a Operation> {
-        self.bound_operations(ty, on_collection, version)
-            .find(|op| op.name == name)
+        // The name first: it rules out nearly every operation without a walk up `ty`'s bases.
+        self.operations
+            .iter()
+            .find(|op| op.name == name && self.binds(op, ty, on_collection, version))
     }
 
     /// The operations `version` has that are bound to `ty` (or one of its bases).
@@ -481,13 +483,25 @@ impl Model {
         on_collection: bool,
         version: Version,
     ) -> impl Iterator<Item = &'a Operation> {
-        self.operations.iter().filter(move |op| {
-            let bound = match (&op.binding, on_collection) {
-                (Binding::Entity(t), false) | (Binding::Collection(t), true) => t,
-                _ => return false,
-            };
-            op.availability.in_version(version) && self.is_derived_from(ty, bound)
-        })
+        self.operations
+            .iter()
+            .filter(move |op| self.binds(op, ty, on_collection, version))
+    }
+
+    /// Whether `op` is bound to `ty` (or one of its bases), on one entity or on the collection
+    /// as asked, in `version`.
+    fn binds(
+        &self,
+        op: &Operation,
+        ty: &StructuredType,
+        on_collection: bool,
+        version: Version,
+    ) -> bool {
+        let bound = match (&op.binding, on_collection) {
+            (Binding::Entity(t), false) | (Binding::Collection(t), true) => t,
+            _ => return false,
+        };
+        op.availability.in_version(version) && self.is_derived_from(ty, bound)
     }
 
     /// The unbound operation an import root calls.
