@@ -395,16 +395,18 @@ fn policy_state(
             })
         })
         .collect();
-    let state = json!({
+    let mut state = json!({
         "displayName": policy.display_name(),
         "platformType": outcome.platform_type,
         "settingCount": outcome.settings.len(),
-        "settingStates": setting_states,
+        "settingStates": null,
         "state": outcome.state.status(),
         "version": policy.version(),
         "userId": user_id,
         "userPrincipalName": upn,
     });
+    // Moved in, not through `json!`, which would copy every state by serializing it.
+    state["settingStates"] = Value::Array(setting_states);
     object(state)
 }
 
