@@ -29,18 +29,29 @@ impl JsonObject {
             out.push(b':');
             push_json(&mut out, value);
         }
-        let inner = rest
-            .trim()
-            .strip_prefix('{')
-            .and_then(|r| r.strip_suffix('}'))
-            .unwrap_or("")
-            .trim();
-        if !inner.is_empty() {
-            if !leading.is_empty() {
-                out.push(b',');
-            }
-            out.extend_from_slice(inner.as_bytes());
+        push_members(&mut out, rest, !leading.is_empty());
+        out.push(b'}');
+        Self(into_text(out))
+    }
+
+    /// A stored body with its `@odata.type` (`#` and `type_name`) and `id` first.
+    pub fn typed(type_name: &str, id: &str, rest: &str) -> Self {
+        let mut out = Vec::with_capacity(rest.len() + type_name.len() + id.len() + 32);
+        out.extend_from_slice(b"{\"@odata.type\":");
+        // Model names need no escaping; anything else is written as JSON would.
+        if type_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+        {
+            out.extend_from_slice(b"\"#");
+            out.extend_from_slice(type_name.as_bytes());
+            out.push(b'"');
+        } else {
+            push_json(&mut out, &format!("#{type_name}"));
         }
+        out.extend_from_slice(b",\"id\":");
+        push_json(&mut out, id);
+        push_members(&mut out, rest, true);
         out.push(b'}');
         Self(into_text(out))
     }
@@ -56,6 +67,22 @@ impl JsonObject {
     /// The object as a value (for the rare caller that must look inside).
     pub fn to_value(&self) -> Value {
         serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+/// The members of the object text `object` at the end of `out`, after a comma if `after_others`.
+fn push_members(out: &mut Vec<u8>, object: &str, after_others: bool) {
+    let inner = object
+        .trim()
+        .strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .unwrap_or("")
+        .trim();
+    if !inner.is_empty() {
+        if after_others {
+            out.push(b',');
+        }
+        out.extend_from_slice(inner.as_bytes());
     }
 }
 
@@ -119,6 +146,14 @@ mod tests {
         assert_eq!(
             JsonObject::with_leading(&[("k", &ctx)], "{}").to_value(),
             json!({"k": "ctx"})
+        );
+        assert_eq!(
+            JsonObject::typed("microsoft.graph.x_1", "i\"d", r#"{"a":1}"#).as_str(),
+            r##"{"@odata.type":"#microsoft.graph.x_1","id":"i\"d","a":1}"##
+        );
+        assert_eq!(
+            JsonObject::typed("we\"ird", "i", "{}").to_value(),
+            json!({"@odata.type": "#we\"ird", "id": "i"})
         );
         assert_eq!(
             JsonObject::with_leading(&[], r#"{"a":1}"#).to_value(),

@@ -112,10 +112,19 @@ impl Service {
 
     async fn list_members(&self, call: &Call) -> Result<Reply, ApiError> {
         let (bound, query, shown_as) = self.scoped(call).await?;
-        let fingerprint = format!(
-            "{}|{}|{}|{:?}|{:?}",
-            call.tenant, query.collection, query.parent, query.filter, bound.orderby
+        // The query a skiptoken belongs to, formatted only when a token is read or written.
+        let (collection, parent, filter) = (
+            query.collection.clone(),
+            query.parent.clone(),
+            query.filter.clone(),
         );
+        let fingerprint = std::fmt::from_fn(|f| {
+            write!(
+                f,
+                "{}|{}|{}|{:?}|{:?}",
+                call.tenant, collection, parent, filter, bound.orderby
+            )
+        });
         let cursor = bound
             .skiptoken
             .as_deref()
@@ -210,12 +219,7 @@ impl Service {
         // A row stored in its /beta shape answers /beta as it is: no parsing, no printing.
         let plain = bound.select.is_none() && bound.expand.is_empty();
         if plain && row.canonical && version == Version::Beta && !self.utc_timestamps() {
-            let type_name = Value::String(format!("#{}", row.type_name));
-            let id = Value::String(row.key.id.clone());
-            return Ok(JsonObject::with_leading(
-                &[("@odata.type", &type_name), ("id", &id)],
-                &row.body,
-            ));
+            return Ok(JsonObject::typed(&row.type_name, &row.key.id, &row.body));
         }
         let mut projected = self.project_row(
             version,

@@ -86,10 +86,18 @@ impl Service {
         bound: &BoundQuery<'static>,
         count: bool,
     ) -> Result<Reply, ApiError> {
-        let fingerprint = format!(
-            "{}|{}|{:?}|{:?}|{:?}",
-            call.tenant, query.collection, query.related, query.filter, bound.orderby
+        let (collection, related, filter) = (
+            query.collection.clone(),
+            query.related.clone(),
+            query.filter.clone(),
         );
+        let fingerprint = std::fmt::from_fn(|f| {
+            write!(
+                f,
+                "{}|{}|{:?}|{:?}|{:?}",
+                call.tenant, collection, related, filter, bound.orderby
+            )
+        });
         let cursor = bound
             .skiptoken
             .as_deref()
