@@ -111,7 +111,18 @@ pub fn in_collection(template: &str, collection: &str) -> Result<String, StoreEr
             "collection path '{collection}' is not plain"
         )));
     }
-    Ok(template.replace("{C}", &format!("'{collection}'")))
+    // One pass into one buffer: every read by key builds its statement's text this way.
+    let mut sql = String::with_capacity(template.len() + collection.len());
+    let mut rest = template;
+    while let Some(at) = rest.find("{C}") {
+        sql.push_str(&rest[..at]);
+        sql.push('\'');
+        sql.push_str(collection);
+        sql.push('\'');
+        rest = &rest[at + 3..];
+    }
+    sql.push_str(rest);
+    Ok(sql)
 }
 
 fn plain(segment: &str) -> String {

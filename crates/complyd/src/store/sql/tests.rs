@@ -403,3 +403,14 @@ fn a_prefix_ends_at_the_next_string_of_its_length() {
     assert_eq!(prefix_end("\u{10FFFF}"), None);
     assert_eq!(prefix_end(""), None);
 }
+
+#[test]
+fn collection_literals_fill_every_placeholder() {
+    assert_eq!(
+        in_collection("a = {C} OR b = {C};", "policies/deviceStatuses").unwrap(),
+        "a = 'policies/deviceStatuses' OR b = 'policies/deviceStatuses';"
+    );
+    assert_eq!(in_collection("SELECT 1", "x").unwrap(), "SELECT 1");
+    assert_eq!(in_collection("{C}", "x_1").unwrap(), "'x_1'");
+    assert!(in_collection("{C}", "x' OR '1").is_err());
+}
