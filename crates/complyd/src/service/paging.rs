@@ -2,10 +2,11 @@
 //! and is bound to the query that produced it, so a tampered or foreign token is refused.
 
 use crate::error::ApiError;
-use crate::store::{Cursor, SortValue};
+use crate::store::{Cursor, Query, SortValue};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use odata::query::bind::Operand;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use std::fmt::{self, Display, Write};
@@ -20,6 +21,25 @@ impl Write for MacWriter<'_> {
         self.0.update(s.as_bytes());
         Ok(())
     }
+}
+
+/// What a skiptoken is bound to: the query's scope, filter and order, as
+/// `tenant|collection|parent|[related|]filter|order`. Printed only when a token is signed or
+/// checked (printing the filter on every list cost more than the page's own shaping).
+pub fn fingerprint<'a>(
+    tenant: &'a str,
+    query: &Query,
+    orderby: &'a [(Operand, bool)],
+) -> impl Display + 'a {
+    let (collection, parent) = (query.collection.clone(), query.parent.clone());
+    let (related, filter) = (query.related.clone(), query.filter.clone());
+    fmt::from_fn(move |f| {
+        write!(f, "{tenant}|{collection}|{parent}|")?;
+        if let Some(related) = &related {
+            write!(f, "{related:?}|")?;
+        }
+        write!(f, "{filter:?}|{orderby:?}")
+    })
 }
 
 pub struct TokenKey(Vec<u8>);
@@ -108,6 +128,24 @@ fn json_value(v: &Value) -> Option<SortValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_name_the_scope_and_the_related_walk() {
+        let mut query = Query::all("t", "c", "p");
+        assert_eq!(fingerprint("t", &query, &[]).to_string(), "t|c|p|None|[]");
+        query.related = Some(crate::store::Related {
+            links: "members".into(),
+            anchor: "g1".into(),
+            inverse: false,
+            transitive: true,
+        });
+        let related = fingerprint("t", &query, &[]).to_string();
+        assert!(related.starts_with("t|c|p|Related {"), "{related}");
+        assert!(
+            related.contains("g1") && related.ends_with("|None|[]"),
+            "{related}"
+        );
+    }
 
     #[test]
     fn tokens_round_trip_and_refuse_tampering() {

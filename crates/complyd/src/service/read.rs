@@ -112,19 +112,7 @@ impl Service {
 
     async fn list_members(&self, call: &Call) -> Result<Reply, ApiError> {
         let (bound, query, shown_as) = self.scoped(call).await?;
-        // The query a skiptoken belongs to, formatted only when a token is read or written.
-        let (collection, parent, filter) = (
-            query.collection.clone(),
-            query.parent.clone(),
-            query.filter.clone(),
-        );
-        let fingerprint = std::fmt::from_fn(|f| {
-            write!(
-                f,
-                "{}|{}|{}|{:?}|{:?}",
-                call.tenant, collection, parent, filter, bound.orderby
-            )
-        });
+        let fingerprint = super::paging::fingerprint(&call.tenant, &query, &bound.orderby);
         let cursor = bound
             .skiptoken
             .as_deref()

@@ -86,18 +86,7 @@ impl Service {
         bound: &BoundQuery<'static>,
         count: bool,
     ) -> Result<Reply, ApiError> {
-        let (collection, related, filter) = (
-            query.collection.clone(),
-            query.related.clone(),
-            query.filter.clone(),
-        );
-        let fingerprint = std::fmt::from_fn(|f| {
-            write!(
-                f,
-                "{}|{}|{:?}|{:?}|{:?}",
-                call.tenant, collection, related, filter, bound.orderby
-            )
-        });
+        let fingerprint = super::super::paging::fingerprint(&call.tenant, &query, &bound.orderby);
         let cursor = bound
             .skiptoken
             .as_deref()
