@@ -11,6 +11,10 @@ use complyd::{auth, Config};
 use std::io::Write;
 use std::time::Duration;
 
+/// mimalloc rather than glibc's malloc for the server's own allocations (bench/RESULTS.md, stop 39).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const FULL_ACCESS: &str = "DeviceManagementConfiguration.ReadWrite.All";
 
 #[tokio::main]
