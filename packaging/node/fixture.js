@@ -48,7 +48,7 @@ function makeFixture(runner) {
       try {
         await body({ complyd: server.tenant(), t: context[0] });
       } catch (err) {
-        withLog(err, server.log(since));
+        withLog(err, await server.settledLog(since));
         throw err;
       } finally {
         if (own) await server.stop();

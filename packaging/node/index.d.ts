@@ -23,6 +23,7 @@ export class Server {
   start(): Promise<Server>;
   stop(): Promise<void>;
   log(since?: number): string;
+  settledLog(since?: number): Promise<string>;
   logSize(): number;
   token(tenant: string, options?: TokenOptions): string;
   tenant(id?: string): Tenant;

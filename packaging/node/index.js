@@ -179,6 +179,17 @@ class Server {
     }
   }
 
+  /** As `log`, once the access log has written what it holds: it writes in batches about a
+   * millisecond after each request, so a failure's own request may not be on disk yet. */
+  async settledLog(since = 0) {
+    let size = -1;
+    for (let i = 0; i < 20 && size !== this.logSize(); i++) {
+      size = this.logSize();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return this.log(since);
+  }
+
   logSize() {
     try {
       return fs.statSync(this.logPath).size;
