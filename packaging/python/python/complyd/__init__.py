@@ -178,6 +178,17 @@ class Server:
         except (OSError, AttributeError):
             return ""
 
+    def settled_log(self, since: int = 0) -> str:
+        """As ``log``, once the access log has written what it holds: it writes in batches about
+        a millisecond after each request, so a failure's own request may not be on disk yet."""
+        size = -1
+        for _ in range(20):
+            if size == self.log_size():
+                break
+            size = self.log_size()
+            time.sleep(0.005)
+        return self.log(since)
+
     def log_size(self) -> int:
         try:
             return self.log_path.stat().st_size

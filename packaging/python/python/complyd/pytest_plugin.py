@@ -80,7 +80,7 @@ def pytest_runtest_makereport(item, call):
     logged = item.stash.get(_LOG, None)
     if report.failed and logged is not None:
         server, since = logged
-        report.sections.append(("complyd log", server.log(since) or "(empty)"))
+        report.sections.append(("complyd log", server.settled_log(since) or "(empty)"))
 
 
 def _record(config, server):
