@@ -18,7 +18,7 @@ fn status(i: usize) -> Key {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
     let store: &dyn Store = &sqlite;
     store
         .write(|tx| {
@@ -33,9 +33,7 @@ async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_an
     assert_eq!(inline.len(), 500);
     assert_eq!(store.count_matching(query()).await.unwrap(), 500);
 
-    Arc::get_mut(&mut sqlite.readers)
-        .expect("one owner")
-        .inline_budget_steps = 10;
+    sqlite.readers.set_inline_budget(10);
     let tight: &dyn Store = &sqlite;
     assert_eq!(ids(tight.query(query()).await.unwrap()), inline);
     assert_eq!(tight.count_matching(query()).await.unwrap(), 500);
@@ -53,7 +51,7 @@ async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_an
 async fn reads_together_answer_as_the_single_reads_and_end_their_transaction() {
     use crate::store::{Answers, GroupsOf, Read};
     let dir = tempfile::tempdir().unwrap();
-    let mut sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
     let store: &dyn Store = &sqlite;
     insert_statuses(store, 300, &["compliant", "nonCompliant", "error"]).await;
     let query = || Query::all("t", "deviceCompliancePolicies/deviceStatuses", "p");
@@ -93,11 +91,16 @@ async fn reads_together_answer_as_the_single_reads_and_end_their_transaction() {
         assert!(answers.take().is_err(), "five reads, five answers");
     };
     check(store.read_together(reads()).await.unwrap());
-    Arc::get_mut(&mut sqlite.readers)
-        .expect("one owner")
-        .inline_budget_steps = 10;
+    sqlite.readers.set_inline_budget(10);
     let tight: &dyn Store = &sqlite;
     check(tight.read_together(reads()).await.unwrap());
+    // Snapshots outlive a read by at most the reuse bound: then the sweep ends them.
+    // (A reader the sweeper thread is looking at counts as open: asked again.)
+    let swept = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        !sqlite.readers.sweep()
+    });
+    assert!(swept, "no snapshot left open");
     for i in 0..READERS {
         assert!(sqlite.readers.any(i).unwrap().is_autocommit(), "reader {i}");
     }
@@ -455,4 +458,63 @@ async fn an_upgrade_fills_every_range_and_a_start_cut_short_is_taken_up() {
     assert_eq!(store.count_matching(noncompliant).await.unwrap(), 4);
     drop(sqlite);
     assert_eq!(filled(dir.path()), (seqs.len() as i64, true));
+}
+
+/// Readers keep their snapshot between reads, but a read that begins after a write was answered
+/// sees that write, by whichever reader and call it runs (`readers`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_after_an_answered_write_sees_it_though_the_reader_had_a_snapshot_open() {
+    use crate::store::{Answers, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    insert_statuses(store, 1, &["compliant"]).await;
+    let query = || Query::all("t", "deviceCompliancePolicies/deviceStatuses", "p");
+    for round in 0..200usize {
+        // Every reader reads first, so that each has a snapshot open from before the write.
+        for _ in 0..READERS {
+            store.get(&status(0)).await.unwrap().unwrap();
+        }
+        let body = format!("{{\"status\":\"compliant\",\"n\":{round}}}");
+        let written = body.clone();
+        store
+            .write(move |tx| tx.update(&status(0), &written).map(|_| ()))
+            .await
+            .unwrap();
+        let got = store.get(&status(0)).await.unwrap().unwrap();
+        assert_eq!(got.body, body, "get, round {round}");
+        let page = store.query(query()).await.unwrap();
+        assert_eq!(page[0].0.body, body, "page, round {round}");
+        let mut answers = Answers::new(
+            store
+                .read_together(vec![Read::Get(status(0))])
+                .await
+                .unwrap(),
+        );
+        let together = answers.take().unwrap().into_row().unwrap().unwrap();
+        assert_eq!(together.body, body, "read together, round {round}");
+    }
+}
+
+/// A commit by another connection (another process on the same folder) is seen once the
+/// snapshot-reuse bound has passed, with no write of this process in between.
+#[tokio::test]
+async fn another_connections_commit_is_seen_after_the_reuse_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    insert_statuses(store, 1, &["compliant"]).await;
+    store.get(&status(0)).await.unwrap().unwrap();
+    let other = connection::open(&dir.path().join("complyd.db")).unwrap();
+    other
+        .execute(
+            "UPDATE entity SET body = ?1 WHERE id = 's0000'",
+            params![status_body("error")],
+        )
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    for _ in 0..READERS {
+        let got = store.get(&status(0)).await.unwrap().unwrap();
+        assert_eq!(got.body, status_body("error"));
+    }
 }
