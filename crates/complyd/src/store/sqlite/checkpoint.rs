@@ -1,7 +1,6 @@
 //! Keeping the WAL short: passive checkpoints on a thread of their own, a restart by the writer
 //! when the log grows past a limit, and an emptied log at a clean stop.
 
-use super::readers::Commits;
 use super::BUSY_TIMEOUT;
 use crate::store::StoreError;
 use rusqlite::Connection;
@@ -50,13 +49,10 @@ fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
 }
 
 /// Restarts the WAL when the file at `wal` is past [`WAL_LIMIT_BYTES`] (called by the writer
-/// between groups). A restart waits for every reader of the log, so the readers' snapshots are
-/// let go for it (`Commits::around_checkpoint`).
-pub fn restart_if_long(conn: &Connection, wal: &std::path::Path, commits: &Commits) {
+/// between groups).
+pub fn restart_if_long(conn: &Connection, wal: &std::path::Path) {
     if std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_LIMIT_BYTES) {
-        let restarted = commits
-            .around_checkpoint(|| conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())));
-        if let Err(e) = restarted {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
             tracing::warn!(error = %e, "WAL restart failed");
         }
     }

@@ -18,7 +18,7 @@ fn status(i: usize) -> Key {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let mut sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
     let store: &dyn Store = &sqlite;
     store
         .write(|tx| {
@@ -33,7 +33,9 @@ async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_an
     assert_eq!(inline.len(), 500);
     assert_eq!(store.count_matching(query()).await.unwrap(), 500);
 
-    sqlite.readers.set_inline_budget(10);
+    Arc::get_mut(&mut sqlite.readers)
+        .expect("one owner")
+        .inline_budget_steps = 10;
     let tight: &dyn Store = &sqlite;
     assert_eq!(ids(tight.query(query()).await.unwrap()), inline);
     assert_eq!(tight.count_matching(query()).await.unwrap(), 500);
@@ -51,7 +53,7 @@ async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_an
 async fn reads_together_answer_as_the_single_reads_and_end_their_transaction() {
     use crate::store::{Answers, GroupsOf, Read};
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let mut sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
     let store: &dyn Store = &sqlite;
     insert_statuses(store, 300, &["compliant", "nonCompliant", "error"]).await;
     let query = || Query::all("t", "deviceCompliancePolicies/deviceStatuses", "p");
@@ -91,16 +93,11 @@ async fn reads_together_answer_as_the_single_reads_and_end_their_transaction() {
         assert!(answers.take().is_err(), "five reads, five answers");
     };
     check(store.read_together(reads()).await.unwrap());
-    sqlite.readers.set_inline_budget(10);
+    Arc::get_mut(&mut sqlite.readers)
+        .expect("one owner")
+        .inline_budget_steps = 10;
     let tight: &dyn Store = &sqlite;
     check(tight.read_together(reads()).await.unwrap());
-    // Snapshots outlive a read by at most the reuse bound: then the sweep ends them.
-    // (A reader the sweeper thread is looking at counts as open: asked again.)
-    let swept = (0..200).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        !sqlite.readers.sweep()
-    });
-    assert!(swept, "no snapshot left open");
     for i in 0..READERS {
         assert!(sqlite.readers.any(i).unwrap().is_autocommit(), "reader {i}");
     }
@@ -460,10 +457,10 @@ async fn an_upgrade_fills_every_range_and_a_start_cut_short_is_taken_up() {
     assert_eq!(filled(dir.path()), (seqs.len() as i64, true));
 }
 
-/// Readers keep their snapshot between reads, but a read that begins after a write was answered
-/// sees that write, by whichever reader and call it runs (`readers`).
+/// A read that begins after a write was answered sees that write, by whichever reader and call
+/// it runs, though every reader read just before the write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_after_an_answered_write_sees_it_though_the_reader_had_a_snapshot_open() {
+async fn a_read_after_an_answered_write_sees_it_on_every_reader() {
     use crate::store::{Answers, Read};
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
@@ -471,7 +468,6 @@ async fn a_read_after_an_answered_write_sees_it_though_the_reader_had_a_snapshot
     insert_statuses(store, 1, &["compliant"]).await;
     let query = || Query::all("t", "deviceCompliancePolicies/deviceStatuses", "p");
     for round in 0..200usize {
-        // Every reader reads first, so that each has a snapshot open from before the write.
         for _ in 0..READERS {
             store.get(&status(0)).await.unwrap().unwrap();
         }
@@ -485,26 +481,24 @@ async fn a_read_after_an_answered_write_sees_it_though_the_reader_had_a_snapshot
         assert_eq!(got.body, body, "get, round {round}");
         let page = store.query(query()).await.unwrap();
         assert_eq!(page[0].0.body, body, "page, round {round}");
-        let mut answers = Answers::new(
-            store
-                .read_together(vec![Read::Get(status(0))])
-                .await
-                .unwrap(),
-        );
+        let read = vec![Read::Get(status(0))];
+        let mut answers = Answers::new(store.read_together(read).await.unwrap());
         let together = answers.take().unwrap().into_row().unwrap().unwrap();
         assert_eq!(together.body, body, "read together, round {round}");
     }
 }
 
-/// A commit by another connection (another process on the same folder) is seen once the
-/// snapshot-reuse bound has passed, with no write of this process in between.
+/// A commit by another connection on the same file (another process on the same folder) is
+/// seen by the next read, on every reader, though each had just read.
 #[tokio::test]
-async fn another_connections_commit_is_seen_after_the_reuse_bound() {
+async fn another_connections_commit_is_seen_by_the_next_read() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
     let store: &dyn Store = &sqlite;
     insert_statuses(store, 1, &["compliant"]).await;
-    store.get(&status(0)).await.unwrap().unwrap();
+    for _ in 0..READERS {
+        store.get(&status(0)).await.unwrap().unwrap();
+    }
     let other = connection::open(&dir.path().join("complyd.db")).unwrap();
     other
         .execute(
@@ -512,7 +506,6 @@ async fn another_connections_commit_is_seen_after_the_reuse_bound() {
             params![status_body("error")],
         )
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(5));
     for _ in 0..READERS {
         let got = store.get(&status(0)).await.unwrap().unwrap();
         assert_eq!(got.body, status_body("error"));

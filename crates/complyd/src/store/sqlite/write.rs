@@ -4,7 +4,6 @@
 use super::checkpoint;
 use super::durable::Syncer;
 use super::read::{exists, get, members, page};
-use super::readers::Commits;
 use super::schedule;
 use crate::store::slots::{Slot, Slots};
 use crate::store::sql::in_collection;
@@ -22,13 +21,12 @@ pub fn start(
     conn: Connection,
     wal: PathBuf,
     slots: Arc<Slots>,
-    commits: Arc<Commits>,
 ) -> Result<mpsc::Sender<Job>, StoreError> {
     let (tx, rx) = mpsc::channel(4096);
     let syncer = Syncer::start(wal.clone())?;
     std::thread::Builder::new()
         .name("complyd-writer".into())
-        .spawn(move || write_loop(conn, rx, wal, &slots, &syncer, &commits))
+        .spawn(move || write_loop(conn, rx, wal, &slots, &syncer))
         .map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok(tx)
 }
@@ -39,14 +37,13 @@ fn write_loop(
     wal: PathBuf,
     slots: &Slots,
     syncer: &Syncer,
-    commits: &Commits,
 ) {
     let commit = |jobs: &mut [Job]| {
         if let Some(failure) = syncer.failure() {
             return Err(failure);
         }
-        let outcome = commit_group(&mut conn, jobs, slots, commits);
-        checkpoint::restart_if_long(&conn, &wal, commits);
+        let outcome = commit_group(&mut conn, jobs, slots);
+        checkpoint::restart_if_long(&conn, &wal);
         outcome
     };
     let answer = |answers, outcome| match outcome {
@@ -56,12 +53,7 @@ fn write_loop(
     writer::run_writer(rx, commit, answer);
 }
 
-fn commit_group(
-    conn: &mut Connection,
-    jobs: &mut [Job],
-    slots: &Slots,
-    commits: &Commits,
-) -> Result<(), StoreError> {
+fn commit_group(conn: &mut Connection, jobs: &mut [Job], slots: &Slots) -> Result<(), StoreError> {
     // IMMEDIATE takes the write lock up front, where the busy handler applies; a deferred
     // transaction upgrading from a read can fail at once when the checkpointer is busy.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -84,9 +76,8 @@ fn commit_group(
     }
     // Published now, on disk when the syncer has synced the log (`write_loop` answers then).
     // This connection never checkpoints inside a commit (`wal_autocheckpoint` is 0), so the only
-    // WAL sync deferred here is the commit's own. Readers' snapshots begun before it are out
-    // of date from its start (`Commits`).
-    commits.around(|| wal_buffer::deferring_wal_sync(|| tx.commit()))?;
+    // WAL sync deferred here is the commit's own.
+    wal_buffer::deferring_wal_sync(|| tx.commit())?;
     Ok(())
 }
 
