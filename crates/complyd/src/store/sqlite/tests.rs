@@ -457,10 +457,10 @@ async fn an_upgrade_fills_every_range_and_a_start_cut_short_is_taken_up() {
     assert_eq!(filled(dir.path()), (seqs.len() as i64, true));
 }
 
-/// A read that begins after a write was answered sees that write, by whichever reader and call
-/// it runs, though every reader read just before the write.
+/// A read that begins after a write was answered sees that write, through `get`, a page and
+/// `read_together`, though reads ran on the pool just before the write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_after_an_answered_write_sees_it_on_every_reader() {
+async fn a_read_after_an_answered_write_sees_it_though_reads_ran_just_before() {
     use crate::store::{Answers, Read};
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
@@ -489,7 +489,7 @@ async fn a_read_after_an_answered_write_sees_it_on_every_reader() {
 }
 
 /// A commit by another connection on the same file (another process on the same folder) is
-/// seen by the next read, on every reader, though each had just read.
+/// seen by the next reads, though reads ran on the pool just before it.
 #[tokio::test]
 async fn another_connections_commit_is_seen_by_the_next_read() {
     let dir = tempfile::tempdir().unwrap();
