@@ -1,7 +1,7 @@
 //! Group commit, shared by every backend: requests hand their write to one writer thread, which
-//! takes whatever is queued, runs each in its own savepoint inside one transaction, commits once,
-//! and answers every request once the commit is durable (at once, or when a backend's syncer has
-//! the log on disk).
+//! takes whatever is queued, runs each in its own savepoint inside one transaction (a job alone
+//! in its group in the transaction itself), commits once, and answers every request once the
+//! commit is durable (at once, or when a backend's syncer has the log on disk).
 
 use super::{StoreError, WriteTx};
 use std::sync::{Arc, Mutex};

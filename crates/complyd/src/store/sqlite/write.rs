@@ -1,5 +1,5 @@
 //! Writes: the writer thread, which commits each group of jobs in one IMMEDIATE transaction with
-//! a savepoint per job, and the operations a job may run.
+//! a savepoint per job (none for a job alone), and the operations a job may run.
 
 use super::checkpoint;
 use super::durable::Syncer;
@@ -58,6 +58,24 @@ fn commit_group(conn: &mut Connection, jobs: &mut [Job], slots: &Slots) -> Resul
     // transaction upgrading from a read can fail at once when the checkpointer is busy.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut notes = GroupNotes::default();
+    // A job alone in its group needs no savepoint: the transaction is its savepoint. Inside an
+    // open savepoint SQLite keeps every statement's journal until the savepoint ends, so a long
+    // job (a fleet's rows, a re-evaluation batch) would copy each page it touches once per
+    // statement, into a temporary file once past 1 MiB; outside one, each statement's journal is
+    // dropped when the statement ends.
+    if let [job] = jobs {
+        let ok = job.run_in(&mut SqliteTx {
+            conn: &tx,
+            notes: &mut notes,
+            slots,
+        });
+        if !ok {
+            tx.rollback()?;
+            return Ok(());
+        }
+        wal_buffer::deferring_wal_sync(|| tx.commit())?;
+        return Ok(());
+    }
     for job in jobs.iter_mut() {
         let savepoint_ok = tx
             .prepare_cached("SAVEPOINT job")
