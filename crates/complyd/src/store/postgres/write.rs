@@ -52,29 +52,28 @@ fn commit_group(c: &mut Conn, jobs: &mut [Job]) -> Result<(), StoreError> {
         c.client.execute(&lock, &[&WRITERS_LOCK])?;
         let mut notes = GroupNotes::default();
         // A job alone in its group needs no savepoint (two round trips): the transaction is it.
-        if let [job] = jobs {
-            let ok = job.run_in(&mut PgTx {
-                conn: c,
-                failed: None,
-                notes: &mut notes,
-            });
-            c.client
-                .batch_execute(if ok { "COMMIT" } else { "ROLLBACK" })?;
-            return Ok(());
-        }
+        let savepoints = jobs.len() > 1;
         for job in jobs.iter_mut() {
-            c.client.batch_execute("SAVEPOINT job")?;
+            if savepoints {
+                c.client.batch_execute("SAVEPOINT job")?;
+            }
             let ok = job.run_in(&mut PgTx {
                 conn: c,
                 failed: None,
                 notes: &mut notes,
             });
             // A job that failed on a database error leaves the transaction aborted until rollback.
-            c.client.batch_execute(if ok {
-                "RELEASE SAVEPOINT job"
-            } else {
-                "ROLLBACK TO SAVEPOINT job"
-            })?;
+            if savepoints {
+                c.client.batch_execute(if ok {
+                    "RELEASE SAVEPOINT job"
+                } else {
+                    "ROLLBACK TO SAVEPOINT job"
+                })?;
+            } else if !ok {
+                // The job was the whole transaction.
+                c.client.batch_execute("ROLLBACK")?;
+                return Ok(());
+            }
         }
         c.client.batch_execute("COMMIT")?;
         Ok(())

@@ -529,7 +529,8 @@ async fn a_refused_write_keeps_nothing_alone_or_in_a_group_and_the_others_keep_t
     assert!(matches!(alone, Err(StoreError::Conflict)), "{alone:?}");
     assert!(store.get(&status(0)).await.unwrap().is_none());
 
-    // Queued behind a long write, these are taken into groups of several.
+    // Queued behind a long write, most are taken into groups of several (what is kept does not
+    // depend on how they are grouped).
     let mut writes = tokio::task::JoinSet::new();
     let long = Arc::clone(&sqlite);
     writes.spawn(async move {

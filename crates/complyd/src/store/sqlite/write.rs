@@ -63,34 +63,29 @@ fn commit_group(conn: &mut Connection, jobs: &mut [Job], slots: &Slots) -> Resul
     // job (a fleet's rows, a re-evaluation batch) would copy each page it touches once per
     // statement, into a temporary file once past 1 MiB; outside one, each statement's journal is
     // dropped when the statement ends.
-    if let [job] = jobs {
-        let ok = job.run_in(&mut SqliteTx {
-            conn: &tx,
-            notes: &mut notes,
-            slots,
-        });
-        if !ok {
-            tx.rollback()?;
-            return Ok(());
-        }
-        wal_buffer::deferring_wal_sync(|| tx.commit())?;
-        return Ok(());
-    }
+    let savepoints = jobs.len() > 1;
     for job in jobs.iter_mut() {
-        let savepoint_ok = tx
-            .prepare_cached("SAVEPOINT job")
-            .and_then(|mut st| st.execute([]))
-            .is_ok();
+        let savepoint_ok = !savepoints
+            || tx
+                .prepare_cached("SAVEPOINT job")
+                .and_then(|mut st| st.execute([]))
+                .is_ok();
         let ok = savepoint_ok
             && job.run_in(&mut SqliteTx {
                 conn: &tx,
                 notes: &mut notes,
                 slots,
             });
-        if !ok {
-            tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+        if savepoints {
+            if !ok {
+                tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+            }
+            tx.prepare_cached("RELEASE job")?.execute([])?;
+        } else if !ok {
+            // The job was the whole transaction.
+            tx.rollback()?;
+            return Ok(());
         }
-        tx.prepare_cached("RELEASE job")?.execute([])?;
     }
     // Published now, on disk when the syncer has synced the log (`write_loop` answers then).
     // This connection never checkpoints inside a commit (`wal_autocheckpoint` is 0), so the only
