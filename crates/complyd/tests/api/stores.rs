@@ -1,5 +1,6 @@
 //! What the store must guarantee beyond one process: several instances on one database, export
-//! and import between stores, and a database that goes away and comes back.
+//! and import between stores, and a database that goes away and comes back; and, on whichever
+//! store the suite runs, that a refused write keeps nothing however its group is formed.
 
 use crate::durability::{complyd, complyd_on, Daemon};
 use crate::support::*;
@@ -287,4 +288,80 @@ async fn a_change_on_one_instance_reaches_the_others_live_pages_through_postgres
         moved(&here, "t-2", before),
         "background work reached the other instance"
     );
+}
+
+/// A device status of policy `p`, numbered `i`, for the writes below.
+fn status_key(i: usize) -> complyd::store::Key {
+    complyd::store::Key {
+        tenant: TENANT.into(),
+        collection: "deviceCompliancePolicies/deviceStatuses".into(),
+        parent: "p".into(),
+        id: format!("s{i:04}"),
+    }
+}
+
+/// A refused write keeps nothing, alone in its group (no savepoint: the transaction rolls back)
+/// or among others (its savepoint rolls back); the writes beside it keep theirs. On the suite's
+/// store: SQLite, or PostgreSQL in the PostgreSQL run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_write_keeps_nothing_alone_or_in_a_group_and_the_others_keep_theirs() {
+    use complyd::store::{Query, Store, StoreError, WriteTx};
+    let dir = tempfile::tempdir().unwrap();
+    let url = test_store(dir.path());
+    let store: std::sync::Arc<dyn Store> = complyd::store::open(url.as_deref(), dir.path())
+        .await
+        .unwrap();
+    fn insert(tx: &mut dyn WriteTx, i: usize) -> Result<(), StoreError> {
+        let body = r#"{"status":"compliant","deviceDisplayName":"d"}"#;
+        tx.insert(
+            &status_key(i),
+            "microsoft.graph.deviceComplianceDeviceStatus",
+            body,
+        )
+    }
+    let refused = |i: usize| {
+        move |tx: &mut dyn WriteTx| -> Result<(), StoreError> {
+            insert(tx, i)?;
+            Err(StoreError::Conflict)
+        }
+    };
+    let kept = |i: usize| move |tx: &mut dyn WriteTx| insert(tx, i);
+    let alone = store.write(refused(0)).await;
+    assert!(matches!(alone, Err(StoreError::Conflict)), "{alone:?}");
+    assert!(store.get(&status_key(0)).await.unwrap().is_none());
+
+    // Queued behind a long write, most are taken into groups of several (what is kept does not
+    // depend on how they are grouped).
+    let mut writes = tokio::task::JoinSet::new();
+    let long = std::sync::Arc::clone(&store);
+    writes.spawn(async move {
+        long.write(|tx| (1000..3000).try_for_each(|i| insert(tx, i)))
+            .await
+            .map(|_| 1000)
+    });
+    for i in 1..41 {
+        let store = std::sync::Arc::clone(&store);
+        writes.spawn(async move {
+            if i % 2 == 0 {
+                store.write(refused(i)).await.map(|_| i)
+            } else {
+                store.write(kept(i)).await.map(|_| i)
+            }
+        });
+    }
+    let mut answered = 0;
+    while let Some(done) = writes.join_next().await {
+        match done.unwrap() {
+            Ok(i) => assert!(i == 1000 || i % 2 == 1, "write {i} was kept"),
+            Err(e) => assert!(matches!(e, StoreError::Conflict), "{e:?}"),
+        }
+        answered += 1;
+    }
+    assert_eq!(answered, 41);
+    for i in 0..41 {
+        let found = store.get(&status_key(i)).await.unwrap();
+        assert_eq!(found.is_some(), i % 2 == 1, "status {i}");
+    }
+    let query = Query::all(TENANT, "deviceCompliancePolicies/deviceStatuses", "p");
+    assert_eq!(store.count_matching(query).await.unwrap(), 2000 + 20);
 }

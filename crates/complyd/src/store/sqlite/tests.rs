@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::store::{PageRow, Store, WriteTx};
+use crate::store::{PageRow, Store};
 use rusqlite::params;
 
 fn status(i: usize) -> Key {
@@ -510,66 +510,4 @@ async fn another_connections_commit_is_seen_by_the_next_read() {
         let got = store.get(&status(0)).await.unwrap().unwrap();
         assert_eq!(got.body, status_body("error"));
     }
-}
-
-/// A refused write keeps nothing, alone in its group (no savepoint, the transaction rolled back)
-/// or among others (its savepoint rolled back); the writes beside it keep theirs.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_write_keeps_nothing_alone_or_in_a_group_and_the_others_keep_theirs() {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = Arc::new(SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap());
-    let store: &dyn Store = &*sqlite;
-    let refused = |i: usize| {
-        move |tx: &mut dyn WriteTx| -> Result<(), StoreError> {
-            tx.insert(&status(i), "x", &status_body("error"))?;
-            Err(StoreError::Conflict)
-        }
-    };
-    let alone = store.write(refused(0)).await;
-    assert!(matches!(alone, Err(StoreError::Conflict)), "{alone:?}");
-    assert!(store.get(&status(0)).await.unwrap().is_none());
-
-    // Queued behind a long write, most are taken into groups of several (what is kept does not
-    // depend on how they are grouped).
-    let mut writes = tokio::task::JoinSet::new();
-    let long = Arc::clone(&sqlite);
-    writes.spawn(async move {
-        let store: &dyn Store = &*long;
-        store
-            .write(|tx| {
-                (1000..3000).try_for_each(|i| tx.insert(&status(i), "x", &status_body("compliant")))
-            })
-            .await
-            .map(|_| 1000)
-    });
-    for i in 1..41 {
-        let sqlite = Arc::clone(&sqlite);
-        writes.spawn(async move {
-            let store: &dyn Store = &*sqlite;
-            if i % 2 == 0 {
-                store.write(refused(i)).await.map(|_| i)
-            } else {
-                let body = status_body("compliant");
-                store
-                    .write(move |tx| tx.insert(&status(i), "x", &body))
-                    .await
-                    .map(|_| i)
-            }
-        });
-    }
-    let mut answered = 0;
-    while let Some(done) = writes.join_next().await {
-        match done.unwrap() {
-            Ok(i) => assert!(i == 1000 || i % 2 == 1, "write {i} was kept"),
-            Err(e) => assert!(matches!(e, StoreError::Conflict), "{e:?}"),
-        }
-        answered += 1;
-    }
-    assert_eq!(answered, 41);
-    for i in 0..41 {
-        let found = store.get(&status(i)).await.unwrap();
-        assert_eq!(found.is_some(), i % 2 == 1, "status {i}");
-    }
-    let query = Query::all("t", "deviceCompliancePolicies/deviceStatuses", "p");
-    assert_eq!(store.count_matching(query).await.unwrap(), 2000 + 20);
 }
