@@ -104,6 +104,57 @@ pub fn wal_writes() -> WalWrites {
     }
 }
 
+/// The header of a database's WAL index as one of its connections sees it now. Every commit
+/// (by any connection or process on the file) and every restart of the log change it, so two
+/// equal readings mean nothing was committed between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalIndexHeader([u32; WAL_INDEX_HEADER_WORDS]);
+
+/// The header's size (SQLite's `WalIndexHdr`: change counter, last frame, page count, salts
+/// and checksums), in 32-bit words.
+const WAL_INDEX_HEADER_WORDS: usize = 12;
+
+/// Reads the WAL index header of `conn`'s main database, which `conn` opened with this VFS.
+/// `None` until `conn` has read in WAL mode (the index is mapped at its first read), and for a
+/// connection that uses another VFS.
+///
+/// SQLite writes the header with plain stores under its own protocol; this reads it word by
+/// word, so a reading taken while a commit is being published may mix words from before and
+/// after it. Such a mix differs from the earlier reading unless every word the commit changed was
+/// read before it changed: then it is a reading from before the commit, which is what it is
+/// compared as.
+pub fn wal_index_header(conn: &rusqlite::Connection) -> Option<WalIndexHeader> {
+    let mut file: *mut ffi::sqlite3_file = ptr::null_mut();
+    // SAFETY: `conn` is open and borrowed for the call, so its handle is valid and no other
+    // thread uses it meanwhile. FILE_POINTER writes the main database's open file (or null)
+    // to `file`; SQLite answers it itself. The file is ours when its methods are ours, and its
+    // `wal_index` is set only while the parent keeps that region mapped (`x_shm_map`,
+    // `x_shm_unmap`), which it does while `conn` is open. The region is at least a page,
+    // page-aligned, so the header's words are in bounds and aligned; volatile reads keep each
+    // word a single load of memory that other threads and processes write.
+    unsafe {
+        let rc = ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_FILE_POINTER,
+            (&raw mut file).cast(),
+        );
+        if rc != ffi::SQLITE_OK || file.is_null() || !ptr::eq((*file).pMethods, &METHODS) {
+            return None;
+        }
+        let index = (*file.cast::<File>()).wal_index;
+        if index.is_null() {
+            return None;
+        }
+        let mut words = [0u32; WAL_INDEX_HEADER_WORDS];
+        for (i, word) in words.iter_mut().enumerate() {
+            *word = ptr::read_volatile(index.add(i));
+        }
+        std::sync::atomic::fence(Ordering::Acquire);
+        Some(WalIndexHeader(words))
+    }
+}
+
 fn register_once() -> c_int {
     keep_statement_journals_in_memory();
     // SAFETY: `sqlite3_vfs_find(NULL)` initializes SQLite if needed and returns the default VFS,
@@ -149,6 +200,9 @@ struct File {
     inner: *mut ffi::sqlite3_file,
     /// A WAL file's pending writes; null for every other file.
     pending: *mut Pending,
+    /// A database file's WAL index (the first region of its shared memory) while it is mapped;
+    /// null before the first map, after the unmap, and for every other file.
+    wal_index: *const u32,
 }
 
 /// Contiguous bytes waiting to be written at `offset`.
@@ -206,6 +260,7 @@ unsafe extern "C" fn x_open(
                 },
                 inner,
                 pending: ptr::null_mut(),
+                wal_index: ptr::null(),
             },
         );
         let Some(open) = (*parent).xOpen else {
@@ -438,9 +493,37 @@ passed!(x_unlock, xUnlock, (level: c_int) -> c_int, ffi::SQLITE_IOERR_UNLOCK);
 passed!(x_check_reserved_lock, xCheckReservedLock, (out: *mut c_int) -> c_int, ffi::SQLITE_IOERR_CHECKRESERVEDLOCK);
 passed!(x_sector_size, xSectorSize, () -> c_int, 4096);
 passed!(x_device_characteristics, xDeviceCharacteristics, () -> c_int, 0);
-passed!(x_shm_map, xShmMap, 2, (page: c_int, size: c_int, extend: c_int, out: *mut *mut c_void) -> c_int, ffi::SQLITE_IOERR_SHMMAP);
+passed!(x_shm_map_parent, xShmMap, 2, (page: c_int, size: c_int, extend: c_int, out: *mut *mut c_void) -> c_int, ffi::SQLITE_IOERR_SHMMAP);
 passed!(x_shm_lock, xShmLock, 2, (offset: c_int, n: c_int, flags: c_int) -> c_int, ffi::SQLITE_IOERR_SHMLOCK);
-passed!(x_shm_unmap, xShmUnmap, 2, (delete: c_int) -> c_int, ffi::SQLITE_OK);
+passed!(x_shm_unmap_parent, xShmUnmap, 2, (delete: c_int) -> c_int, ffi::SQLITE_OK);
+
+/// The parent's map, noting where the first region (the WAL index header) is for
+/// [`wal_index_header`].
+unsafe extern "C" fn x_shm_map(
+    file: *mut ffi::sqlite3_file,
+    page: c_int,
+    size: c_int,
+    extend: c_int,
+    out: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: SQLite passes one of our open files and a place for the region's address.
+    unsafe {
+        let rc = x_shm_map_parent(file, page, size, extend, out);
+        if rc == ffi::SQLITE_OK && page == 0 && !(*out).is_null() {
+            (*file.cast::<File>()).wal_index = (*out).cast::<u32>().cast_const();
+        }
+        rc
+    }
+}
+
+/// The parent's unmap, forgetting the WAL index first: its memory may go with it.
+unsafe extern "C" fn x_shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
+    // SAFETY: SQLite passes one of our open files.
+    unsafe {
+        (*file.cast::<File>()).wal_index = ptr::null();
+        x_shm_unmap_parent(file, delete)
+    }
+}
 passed!(x_unfetch, xUnfetch, 3, (offset: ffi::sqlite3_int64, page: *mut c_void) -> c_int, ffi::SQLITE_OK);
 
 unsafe extern "C" fn x_shm_barrier(file: *mut ffi::sqlite3_file) {

@@ -1,6 +1,7 @@
 //! Keeping the WAL short: passive checkpoints on a thread of their own, a restart by the writer
 //! when the log grows past a limit, and an emptied log at a clean stop.
 
+use super::readers::Sweeper;
 use super::BUSY_TIMEOUT;
 use crate::store::StoreError;
 use rusqlite::Connection;
@@ -49,10 +50,13 @@ fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
 }
 
 /// Restarts the WAL when the file at `wal` is past [`WAL_LIMIT_BYTES`] (called by the writer
-/// between groups).
-pub fn restart_if_long(conn: &Connection, wal: &std::path::Path) {
+/// between groups). A restart waits for every reader of the log, so the readers' snapshots are
+/// let go for it (`Sweeper::around_checkpoint`).
+pub fn restart_if_long(conn: &Connection, wal: &std::path::Path, sweeper: &Sweeper) {
     if std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_LIMIT_BYTES) {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+        let restarted = sweeper
+            .around_checkpoint(|| conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())));
+        if let Err(e) = restarted {
             tracing::warn!(error = %e, "WAL restart failed");
         }
     }

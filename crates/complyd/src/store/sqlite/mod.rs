@@ -1,13 +1,15 @@
 //! The embedded store: SQLite in WAL mode, one writer thread that commits requests in groups,
 //! and a small pool of reader connections.
 //!
-//! `connection` opens and configures a connection; `read` is the reader pool and every query;
-//! `write` is the writer thread and the write transaction; `checkpoint` keeps the WAL short.
+//! `connection` opens and configures a connection; `readers` is the reader pool and its
+//! snapshots; `read` is every query; `write` is the writer thread and the write transaction;
+//! `checkpoint` keeps the WAL short.
 
 mod checkpoint;
 mod connection;
 mod durable;
 mod read;
+mod readers;
 mod schedule;
 #[cfg(test)]
 mod tests;
@@ -20,7 +22,7 @@ use super::slots::Slots;
 use super::sql::{self, Dialect};
 use super::writer::{self, Job, JobFn};
 use super::{CountBy, Found, Key, PageRow, Query, Read, Row, Store, StoreError, StoreFuture};
-use read::Readers;
+use readers::{Readers, Sweeper};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -134,10 +136,16 @@ impl SqliteStore {
         let readers = (0..READERS)
             .map(|_| connection::open(&path))
             .collect::<Result<_, _>>()?;
-        let writer = write::start(writer_conn, dir.join("complyd.db-wal"), slots.clone())?;
+        let sweeper = Arc::new(Sweeper::default());
+        let writer = write::start(
+            writer_conn,
+            dir.join("complyd.db-wal"),
+            slots.clone(),
+            sweeper.clone(),
+        )?;
         Ok(Self {
             writer,
-            readers: Arc::new(Readers::new(readers)),
+            readers: Readers::start(readers, sweeper)?,
             _alive: alive,
             file_id: file_id(&path),
             counts: counts.into(),
@@ -235,8 +243,9 @@ impl Store for SqliteStore {
     /// Leaves the log empty, so that the next start has nothing to recover and the data folder
     /// is one file. Committed writes are durable without it.
     fn close(&self) -> StoreFuture<'_, ()> {
-        self.readers
-            .blocking(|conn| checkpoint::truncate_wal(conn, std::time::Duration::from_secs(2)))
+        self.readers.blocking_without_snapshots(|conn| {
+            checkpoint::truncate_wal(conn, std::time::Duration::from_secs(2))
+        })
     }
 
     fn queued_writes(&self) -> usize {

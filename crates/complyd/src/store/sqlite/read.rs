@@ -1,118 +1,11 @@
-//! Reads: a small pool of reader connections, tried on the calling thread first, and every query
-//! the store answers. Columns are read by name.
+//! Every query the store answers, on a reader connection (`readers`). Columns are read by name.
 
 use super::connection::{sort_value, to_sql};
 use crate::store::slots::{Slot, Slots};
 use crate::store::sql::{self, in_collection, sort_column, Dialect, PlannedRead, Sql};
-use crate::store::{Found, Key, PageRow, Query, Row, StoreError, StoreFuture};
+use crate::store::{Found, Key, PageRow, Query, Row, StoreError};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-
-/// SQLite VM steps a read may run on an async worker before it moves to a blocking thread
-/// (about a millisecond); the budget is checked every [`STEPS_PER_CHECK`] steps.
-const INLINE_BUDGET_STEPS: u64 = 200_000;
-const STEPS_PER_CHECK: i32 = 1_000;
-
-pub struct Readers {
-    conns: Vec<Mutex<Connection>>,
-    next: AtomicUsize,
-    /// See [`INLINE_BUDGET_STEPS`].
-    pub inline_budget_steps: u64,
-}
-
-/// The reader an async worker thread tries first, so that each worker tends to keep its own
-/// connection (and that connection's page cache). Computed once per thread.
-fn thread_slot() -> usize {
-    thread_local! {
-        static SLOT: usize = {
-            use std::hash::{Hash, Hasher};
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            std::thread::current().id().hash(&mut hasher);
-            hasher.finish() as usize
-        };
-    }
-    SLOT.with(|slot| *slot)
-}
-
-impl Readers {
-    pub fn new(conns: Vec<Connection>) -> Self {
-        Self {
-            conns: conns.into_iter().map(Mutex::new).collect(),
-            next: AtomicUsize::new(0),
-            inline_budget_steps: INLINE_BUDGET_STEPS,
-        }
-    }
-
-    /// A free reader connection, trying from `first` on; when all are busy, waits for `first`.
-    pub fn any(&self, first: usize) -> Result<MutexGuard<'_, Connection>, StoreError> {
-        self.free(first).map(Ok).unwrap_or_else(|| {
-            self.conns[first % self.conns.len()]
-                .lock()
-                .map_err(|_| StoreError::Backend("reader poisoned".into()))
-        })
-    }
-
-    fn free(&self, first: usize) -> Option<MutexGuard<'_, Connection>> {
-        (0..self.conns.len())
-            .map(|i| (first + i) % self.conns.len())
-            .find_map(|i| self.conns[i].try_lock().ok())
-    }
-
-    /// A free reader for a read on the calling thread, which costs less than a hop to a
-    /// blocking thread when the read is short.
-    pub fn inline(&self) -> Option<MutexGuard<'_, Connection>> {
-        self.free(thread_slot())
-    }
-
-    /// Runs `f` on a blocking thread (a read that may take long).
-    pub fn blocking<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> StoreFuture<'static, T> {
-        let this = self.clone();
-        StoreFuture::pending(async move {
-            tokio::task::spawn_blocking(move || {
-                let first = this.next.fetch_add(1, Ordering::Relaxed);
-                f(&*this.any(first)?)
-            })
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))?
-        })
-    }
-
-    /// Runs a read on the calling thread when a reader is free and the read stays within
-    /// [`INLINE_BUDGET_STEPS`]: a hop to a blocking thread costs more than a lookup or a
-    /// page read through an index. A read that is over budget is abandoned and runs again on
-    /// a blocking thread, so a long scan never holds up the async workers.
-    pub fn bounded<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl Fn(&Connection) -> Result<T, StoreError> + Send + Sync + 'static,
-    ) -> StoreFuture<'static, T> {
-        if let Some(conn) = self.inline() {
-            let exceeded = Arc::new(AtomicBool::new(false));
-            let flag = exceeded.clone();
-            let (mut steps, budget) = (0u64, self.inline_budget_steps);
-            conn.progress_handler(
-                STEPS_PER_CHECK,
-                Some(move || {
-                    steps += STEPS_PER_CHECK as u64;
-                    let over = steps > budget;
-                    if over {
-                        flag.store(true, Ordering::Relaxed);
-                    }
-                    over
-                }),
-            );
-            let result = f(&conn);
-            conn.progress_handler(0, None::<fn() -> bool>);
-            if !exceeded.load(Ordering::Relaxed) {
-                return StoreFuture::ready(result);
-            }
-        }
-        self.blocking(move |c| f(c))
-    }
-}
+use std::sync::Arc;
 
 /// The entity columns of a statement, found by name once per statement.
 struct Columns {
@@ -268,7 +161,11 @@ pub fn together(
     reads: &[PlannedRead],
     slots: &Slots,
 ) -> Result<Vec<Found>, StoreError> {
-    conn.prepare_cached("BEGIN")?.execute([])?;
+    // A reader usually has its snapshot open already (`readers`); otherwise one is begun here.
+    let own = conn.is_autocommit();
+    if own {
+        conn.prepare_cached("BEGIN")?.execute([])?;
+    }
     let found = reads
         .iter()
         .map(|read| {
@@ -280,9 +177,16 @@ pub fn together(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>();
-    // A read that failed (or was interrupted over its budget) leaves the transaction open.
-    let end = if found.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    let ended = conn.prepare_cached(end).and_then(|mut s| s.execute([]));
+    // A read that failed (or was interrupted over its budget) leaves the transaction open:
+    // ended here, whoever began it.
+    let end = match (&found, own) {
+        (Ok(_), false) => None,
+        (Ok(_), true) => Some("COMMIT"),
+        (Err(_), _) => Some("ROLLBACK"),
+    };
+    let ended = end.map_or(Ok(0), |end| {
+        conn.prepare_cached(end).and_then(|mut s| s.execute([]))
+    });
     let found = found?;
     ended?;
     Ok(found)

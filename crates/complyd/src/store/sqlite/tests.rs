@@ -18,7 +18,7 @@ fn status(i: usize) -> Key {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
     let store: &dyn Store = &sqlite;
     store
         .write(|tx| {
@@ -33,9 +33,7 @@ async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_an
     assert_eq!(inline.len(), 500);
     assert_eq!(store.count_matching(query()).await.unwrap(), 500);
 
-    Arc::get_mut(&mut sqlite.readers)
-        .expect("one owner")
-        .inline_budget_steps = 10;
+    sqlite.readers.set_inline_budget(10);
     let tight: &dyn Store = &sqlite;
     assert_eq!(ids(tight.query(query()).await.unwrap()), inline);
     assert_eq!(tight.count_matching(query()).await.unwrap(), 500);
@@ -53,7 +51,7 @@ async fn reads_over_the_inline_budget_move_to_a_blocking_thread_with_the_same_an
 async fn reads_together_answer_as_the_single_reads_and_end_their_transaction() {
     use crate::store::{Answers, GroupsOf, Read};
     let dir = tempfile::tempdir().unwrap();
-    let mut sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
     let store: &dyn Store = &sqlite;
     insert_statuses(store, 300, &["compliant", "nonCompliant", "error"]).await;
     let query = || Query::all("t", "deviceCompliancePolicies/deviceStatuses", "p");
@@ -93,11 +91,16 @@ async fn reads_together_answer_as_the_single_reads_and_end_their_transaction() {
         assert!(answers.take().is_err(), "five reads, five answers");
     };
     check(store.read_together(reads()).await.unwrap());
-    Arc::get_mut(&mut sqlite.readers)
-        .expect("one owner")
-        .inline_budget_steps = 10;
+    sqlite.readers.set_inline_budget(10);
     let tight: &dyn Store = &sqlite;
     check(tight.read_together(reads()).await.unwrap());
+    // Snapshots outlive a read by at most the reuse bound: then the sweep ends them.
+    // (A reader the sweeper thread is looking at counts as open: asked again.)
+    let swept = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        !sqlite.readers.sweep()
+    });
+    assert!(swept, "no snapshot left open");
     for i in 0..READERS {
         assert!(sqlite.readers.any(i).unwrap().is_autocommit(), "reader {i}");
     }
@@ -464,6 +467,9 @@ async fn a_read_after_an_answered_write_sees_it_though_reads_ran_just_before() {
     use crate::store::{Answers, Read};
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    sqlite
+        .readers
+        .set_snapshot_reuse(std::time::Duration::from_secs(600));
     let store: &dyn Store = &sqlite;
     insert_statuses(store, 1, &["compliant"]).await;
     let query = || Query::all("t", "deviceCompliancePolicies/deviceStatuses", "p");
@@ -494,6 +500,9 @@ async fn a_read_after_an_answered_write_sees_it_though_reads_ran_just_before() {
 async fn another_connections_commit_is_seen_by_the_next_read() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    sqlite
+        .readers
+        .set_snapshot_reuse(std::time::Duration::from_secs(600));
     let store: &dyn Store = &sqlite;
     insert_statuses(store, 1, &["compliant"]).await;
     for _ in 0..READERS {

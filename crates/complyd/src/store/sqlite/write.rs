@@ -4,6 +4,7 @@
 use super::checkpoint;
 use super::durable::Syncer;
 use super::read::{exists, get, members, page};
+use super::readers::Sweeper;
 use super::schedule;
 use crate::store::slots::{Slot, Slots};
 use crate::store::sql::in_collection;
@@ -21,12 +22,13 @@ pub fn start(
     conn: Connection,
     wal: PathBuf,
     slots: Arc<Slots>,
+    sweeper: Arc<Sweeper>,
 ) -> Result<mpsc::Sender<Job>, StoreError> {
     let (tx, rx) = mpsc::channel(4096);
     let syncer = Syncer::start(wal.clone())?;
     std::thread::Builder::new()
         .name("complyd-writer".into())
-        .spawn(move || write_loop(conn, rx, wal, &slots, &syncer))
+        .spawn(move || write_loop(conn, rx, wal, &slots, &syncer, &sweeper))
         .map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok(tx)
 }
@@ -37,13 +39,14 @@ fn write_loop(
     wal: PathBuf,
     slots: &Slots,
     syncer: &Syncer,
+    sweeper: &Sweeper,
 ) {
     let commit = |jobs: &mut [Job]| {
         if let Some(failure) = syncer.failure() {
             return Err(failure);
         }
         let outcome = commit_group(&mut conn, jobs, slots);
-        checkpoint::restart_if_long(&conn, &wal);
+        checkpoint::restart_if_long(&conn, &wal, sweeper);
         outcome
     };
     let answer = |answers, outcome| match outcome {
