@@ -5,16 +5,11 @@
 
 mod common;
 
-use common::{integrity, open};
+use common::{count, integrity, open};
 use rusqlite::Connection;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-
-fn count(conn: &Connection) -> i64 {
-    conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-        .unwrap()
-}
 
 #[test]
 fn spills_rollbacks_rewrites_and_checkpoints_keep_the_database_whole() {

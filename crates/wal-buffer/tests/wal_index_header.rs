@@ -4,16 +4,11 @@
 
 mod common;
 
-use common::open;
+use common::{count, open};
 use rusqlite::Connection;
 use std::path::Path;
 use std::process::Command;
 use wal_buffer::wal_index_header;
-
-fn count(conn: &Connection) -> i64 {
-    conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-        .unwrap()
-}
 
 /// The child half of the next test: one commit with SQLite's default VFS, then it exits.
 #[test]

@@ -211,16 +211,11 @@ impl Readers {
         self: &Arc<Self>,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> StoreFuture<'static, T> {
-        let this = self.clone();
-        StoreFuture::pending(async move {
-            tokio::task::spawn_blocking(move || {
-                let first = this.next.fetch_add(1, Ordering::Relaxed);
-                let mut reader = this.any(first)?;
-                this.reading(&mut reader);
-                f(&reader)
-            })
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))?
+        self.on_blocking_thread(move |this| {
+            let first = this.next.fetch_add(1, Ordering::Relaxed);
+            let mut reader = this.any(first)?;
+            this.reading(&mut reader);
+            f(&reader)
         })
     }
 
@@ -230,18 +225,25 @@ impl Readers {
         self: &Arc<Self>,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> StoreFuture<'static, T> {
+        self.on_blocking_thread(move |this| {
+            for i in 1..this.conns.len() {
+                this.any(i)?.end_snapshot()?;
+            }
+            let mut reader = this.any(0)?;
+            reader.end_snapshot()?;
+            f(&reader)
+        })
+    }
+
+    fn on_blocking_thread<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Self) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<'static, T> {
         let this = self.clone();
         StoreFuture::pending(async move {
-            tokio::task::spawn_blocking(move || {
-                for i in 1..this.conns.len() {
-                    this.any(i)?.end_snapshot()?;
-                }
-                let mut reader = this.any(0)?;
-                reader.end_snapshot()?;
-                f(&reader)
-            })
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))?
+            tokio::task::spawn_blocking(move || f(&this))
+                .await
+                .map_err(|e| StoreError::Backend(e.to_string()))?
         })
     }
 
