@@ -114,14 +114,10 @@ impl Service {
                 let now_ms = crate::service::time::now_ms(tx, &tenant)?;
                 let now = now_ms / 1000;
                 let mut input = DeviceInput::load(tx, &tenant, &device_id)?;
-                input.device.extend(report.properties.clone());
-                super::actions::complete_pending(
-                    &mut input.device,
-                    &crate::service::time::text(now_ms),
-                );
-                input
-                    .device
-                    .insert("lastSyncDateTime".into(), results::utc(now).into());
+                let device = input.device_mut();
+                device.extend(report.properties.clone());
+                super::actions::complete_pending(device, &crate::service::time::text(now_ms));
+                device.insert("lastSyncDateTime".into(), results::utc(now).into());
                 let mut facts = input
                     .record
                     .get("facts")

@@ -22,6 +22,7 @@ mod tally;
 mod tenant;
 mod what_if;
 
+use std::borrow::Cow;
 use crate::error::ApiError;
 use crate::service::parse_body;
 use crate::store::WriteTx;
@@ -198,11 +199,13 @@ impl Verdict {
 }
 
 /// A device as an evaluation takes it: as stored, and as it is to be stored (with what it
-/// reported, for a check-in), with its hidden record likewise.
+/// reported, for a check-in), with its hidden record likewise. The device is copied only when
+/// it is changed (`device_mut`); a re-evaluation that moves no verdict never copies it.
 pub struct DeviceInput {
     type_name: String,
     stored_device: Map<String, Value>,
-    pub device: Map<String, Value>,
+    /// The device as changed, once it is.
+    changed_device: Option<Map<String, Value>>,
     /// The hidden record's stored text ("" when it has none).
     stored_record: String,
     pub record: Map<String, Value>,
@@ -214,11 +217,20 @@ impl DeviceInput {
         let stored_record = stored_evaluation(tx, tenant, device_id)?;
         Ok(Self {
             type_name,
-            device: stored_device.clone(),
             stored_device,
+            changed_device: None,
             record: stored_record.body,
             stored_record: stored_record.text,
         })
+    }
+
+    pub fn device(&self) -> &Map<String, Value> {
+        self.changed_device.as_ref().unwrap_or(&self.stored_device)
+    }
+
+    pub fn device_mut(&mut self) -> &mut Map<String, Value> {
+        self.changed_device
+            .get_or_insert_with(|| self.stored_device.clone())
     }
 }
 
@@ -322,10 +334,14 @@ impl Engine {
         let DeviceInput {
             type_name,
             stored_device,
-            mut device,
+            changed_device,
             stored_record,
             mut record,
         } = input;
+        let mut device = match changed_device {
+            Some(changed) => Cow::Owned(changed),
+            None => Cow::Borrowed(&stored_device),
+        };
         let facts = self.facts(&device, &record);
         let (settings, policies) = (view.settings, &view.policies);
         let groups = self.groups(tx, view, tenant, &device)?;
@@ -466,21 +482,29 @@ impl Engine {
         } else {
             None
         };
-        device.insert("complianceState".into(), json!(state.verdict()));
-        device.insert(
-            "complianceGracePeriodExpirationDateTime".into(),
-            json!(grace_ends
-                .map(results::utc)
-                .unwrap_or_else(|| results::NO_GRACE.into())),
-        );
+        let verdict = [
+            ("complianceState", json!(state.verdict())),
+            (
+                "complianceGracePeriodExpirationDateTime",
+                json!(grace_ends
+                    .map(results::utc)
+                    .unwrap_or_else(|| results::NO_GRACE.into())),
+            ),
+        ];
+        for (name, value) in verdict {
+            if device.get(name) != Some(&value) {
+                device.to_mut().insert(name.into(), value);
+            }
+        }
+        let changed = matches!(&device, Cow::Owned(changed) if *changed != stored_device);
         // The managed tenants' view follows the device (its refresh time with each report).
-        if reported || device != stored_device {
+        if reported || changed {
             results::put_tenant_view(
                 tx, self.model, tenant, device_id, &device, grace_ends, &stamp,
             )?;
         }
         // Only the verdict and its grace end can differ from the stored (shaped) body.
-        if device != stored_device {
+        if changed {
             results::put(tx, self.model, &device_key, &type_name, &device)?;
         }
         record.insert("policies".into(), Value::Object(hidden));
@@ -610,7 +634,7 @@ impl Engine {
     ) -> Result<Verdict, ApiError> {
         let mut input = DeviceInput::load(tx, tenant, device_id)?;
         let aad = input
-            .device
+            .device()
             .get("azureADDeviceId")
             .and_then(Value::as_str)
             .filter(|a| !a.is_empty())
@@ -618,11 +642,13 @@ impl Engine {
         // Stored with the evaluation's results, in the same write of the device.
         let aad = aad.unwrap_or_else(|| {
             let made = uuid::Uuid::now_v7().to_string();
-            input.device.insert("azureADDeviceId".into(), json!(made));
+            input
+                .device_mut()
+                .insert("azureADDeviceId".into(), json!(made));
             made
         });
         if tenant::directory_device_id(tx, tenant, &aad)?.is_none() {
-            self.add_directory_device(tx, tenant, &aad, &input.device)?;
+            self.add_directory_device(tx, tenant, &aad, input.device())?;
         }
         self.evaluate_reported(tx, tenant, device_id, now, input)
     }

@@ -67,7 +67,7 @@ impl Engine {
         for (row, _) in &page {
             let mut input = DeviceInput::load(tx, &due.tenant, &row.key.id)?;
             let state = input
-                .device
+                .device()
                 .get("managementState")
                 .and_then(Value::as_str)
                 .unwrap_or("managed");
@@ -75,10 +75,9 @@ impl Engine {
             if state.ends_with("Pending") {
                 continue;
             }
-            actions::complete_pending(&mut input.device, &stamp);
-            input
-                .device
-                .insert("lastSyncDateTime".into(), json!(stamp.clone()));
+            let device = input.device_mut();
+            actions::complete_pending(device, &stamp);
+            device.insert("lastSyncDateTime".into(), json!(stamp.clone()));
             self.evaluate_with(
                 tx,
                 view,
