@@ -7,6 +7,38 @@ use crate::version;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 
+/// What a device reports, as the rules read it: its properties, and over them the facts Graph
+/// has no property for (a fact named like a property wins). Read in place, never merged.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'f> {
+    properties: &'f Map<String, Value>,
+    reported: Option<&'f Map<String, Value>>,
+}
+
+impl<'f> Facts<'f> {
+    pub fn new(
+        properties: &'f Map<String, Value>,
+        reported: Option<&'f Map<String, Value>>,
+    ) -> Self {
+        Self {
+            properties,
+            reported,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'f Value> {
+        self.reported
+            .and_then(|reported| reported.get(name))
+            .or_else(|| self.properties.get(name))
+    }
+}
+
+impl<'f> From<&'f Map<String, Value>> for Facts<'f> {
+    fn from(properties: &'f Map<String, Value>) -> Self {
+        Self::new(properties, None)
+    }
+}
+
 /// A configured setting's outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SettingResult {
@@ -27,7 +59,8 @@ pub struct PolicyResult {
 }
 
 /// The device's platform: the first whose conditions its facts meet.
-pub fn platform_of<'r>(rules: &'r Ruleset, facts: &Map<String, Value>) -> Option<&'r str> {
+pub fn platform_of<'r, 'f>(rules: &'r Ruleset, facts: impl Into<Facts<'f>>) -> Option<&'r str> {
+    let facts = facts.into();
     rules
         .platforms
         .iter()
@@ -35,7 +68,7 @@ pub fn platform_of<'r>(rules: &'r Ruleset, facts: &Map<String, Value>) -> Option
         .map(|p| p.name.as_str())
 }
 
-fn holds(condition: &Condition, facts: &Map<String, Value>) -> bool {
+fn holds(condition: &Condition, facts: Facts<'_>) -> bool {
     match condition {
         Condition::Is(fact, values) => text(facts, fact).is_some_and(|t| any_eq(&t, values)),
         Condition::IsNot(fact, values) => text(facts, fact).is_none_or(|t| !any_eq(&t, values)),
@@ -53,12 +86,13 @@ fn any_eq(text: &str, values: &[String]) -> bool {
 }
 
 /// Evaluates the policy `body` of `rules`' type on a device of `platform` with `facts`.
-pub fn evaluate(
+pub fn evaluate<'f>(
     rules: &PolicyRules,
     body: &Map<String, Value>,
     platform: Option<&str>,
-    facts: &Map<String, Value>,
+    facts: impl Into<Facts<'f>>,
 ) -> PolicyResult {
+    let facts = facts.into();
     if !platform.is_some_and(|p| rules.platforms.iter().any(|r| r == p)) {
         return PolicyResult {
             state: PolicyState::NotApplicable,
@@ -80,7 +114,7 @@ pub fn evaluate(
 }
 
 /// The outcome of one rule, or `None` when the policy leaves the setting unconfigured.
-fn setting(rule: &Rule, value: &Value, facts: &Map<String, Value>) -> Option<SettingResult> {
+fn setting(rule: &Rule, value: &Value, facts: Facts<'_>) -> Option<SettingResult> {
     if !configured(rule, value) {
         return None;
     }
@@ -220,9 +254,9 @@ fn render(value: &Value) -> String {
 }
 
 /// A fact at a dotted path (`deviceHealthAttestationState.secureBoot`).
-pub fn lookup<'f>(facts: &'f Map<String, Value>, path: &str) -> Option<&'f Value> {
+pub fn lookup<'f>(facts: impl Into<Facts<'f>>, path: &str) -> Option<&'f Value> {
     let mut parts = path.split('.');
-    let mut current = facts.get(parts.next()?)?;
+    let mut current = facts.into().get(parts.next()?)?;
     for part in parts {
         current = match current {
             Value::Object(o) => o.get(part)?,
@@ -234,6 +268,6 @@ pub fn lookup<'f>(facts: &'f Map<String, Value>, path: &str) -> Option<&'f Value
     Some(current)
 }
 
-fn text(facts: &Map<String, Value>, path: &str) -> Option<String> {
+fn text(facts: Facts<'_>, path: &str) -> Option<String> {
     lookup(facts, path).and_then(as_text)
 }

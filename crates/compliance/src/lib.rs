@@ -9,7 +9,7 @@ pub mod rules;
 mod state;
 pub mod version;
 
-pub use evaluate::{evaluate, lookup, platform_of, PolicyResult, SettingResult};
+pub use evaluate::{evaluate, lookup, platform_of, Facts, PolicyResult, SettingResult};
 pub use rules::Ruleset;
 pub use state::{PolicyState, SettingState};
 

@@ -335,3 +335,35 @@ fn every_fact_a_rule_reads_is_a_device_property_or_declared() {
     assert!(shipped.fact("passwordLength").is_some());
     assert!(shipped.fact("osVersion").is_none());
 }
+
+#[test]
+fn reported_facts_overlay_the_device_properties() {
+    let properties = json!({"osVersion": "10.0.1", "isEncrypted": false,
+        "deviceHealthAttestationState": {"secureBoot": "enabled"}});
+    let reported = json!({"isEncrypted": true, "passcodeMinimumLength": 6});
+    let (properties, reported) = (
+        properties.as_object().unwrap(),
+        reported.as_object().unwrap(),
+    );
+    let facts = Facts::new(properties, Some(reported));
+    assert_eq!(
+        facts.get("isEncrypted"),
+        Some(&json!(true)),
+        "a reported fact wins"
+    );
+    assert_eq!(
+        facts.get("osVersion"),
+        Some(&json!("10.0.1")),
+        "a property shows through"
+    );
+    assert_eq!(facts.get("passcodeMinimumLength"), Some(&json!(6)));
+    assert_eq!(facts.get("jailBroken"), None);
+    assert_eq!(
+        lookup(facts, "deviceHealthAttestationState.secureBoot"),
+        Some(&json!("enabled"))
+    );
+    assert_eq!(
+        Facts::from(properties).get("isEncrypted"),
+        Some(&json!(false))
+    );
+}

@@ -22,15 +22,15 @@ mod tally;
 mod tenant;
 mod what_if;
 
-use std::borrow::Cow;
 use crate::error::ApiError;
 use crate::service::parse_body;
 use crate::store::WriteTx;
 use applies::{Filters, Subject};
-use compliance::{PolicyState, Ruleset};
+use compliance::{Facts, PolicyState, Ruleset};
 use odata::Model;
 use results::{DeviceFacts, PolicyOutcome, SettingOutcome};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -342,6 +342,13 @@ impl Engine {
             Some(changed) => Cow::Owned(changed),
             None => Cow::Borrowed(&stored_device),
         };
+        // What the last evaluation stored, per policy: its state, since when it fails, and a
+        // fingerprint of its outcome (a policy whose fingerprint is unchanged rewrites nothing).
+        // Taken out of the record in place (it goes back where it was, so the text compares).
+        let mut hidden = match record.get_mut("policies").map(Value::take) {
+            Some(Value::Object(hidden)) => hidden,
+            _ => Map::new(),
+        };
         let facts = self.facts(&device, &record);
         let (settings, policies) = (view.settings, &view.policies);
         let groups = self.groups(tx, view, tenant, &device)?;
@@ -354,7 +361,7 @@ impl Engine {
                 .is_some_and(|u| !u.is_empty()),
             groups: &groups,
         };
-        let platform = compliance::platform_of(&self.rules, &facts).map(str::to_string);
+        let platform = compliance::platform_of(&self.rules, facts).map(str::to_string);
         let mut filters = Filters::default();
         let mut applicable = Vec::new();
         for policy in policies {
@@ -362,13 +369,6 @@ impl Engine {
                 applicable.push(policy);
             }
         }
-        // What the last evaluation stored, per policy: its state, since when it fails, and a
-        // fingerprint of its outcome (a policy whose fingerprint is unchanged rewrites nothing).
-        let mut hidden = record
-            .get("policies")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
         let names = results::names_print(&device);
         let renamed = record.get("names").and_then(Value::as_str) != Some(names.as_str());
         let stamp = results::utc(now);
@@ -393,14 +393,15 @@ impl Engine {
         let mut outcomes = Vec::new();
         let mut kept = HashSet::new();
         for policy in applicable {
-            let last = hidden.get(&policy.id);
-            let since_before = last.and_then(|h| h.get("since")).and_then(Value::as_i64);
-            let outcome = self.outcome(policy, platform.as_deref(), &facts, since_before, now);
+            let mut entry = match hidden.get_mut(&policy.id).map(Value::take) {
+                Some(Value::Object(entry)) => entry,
+                _ => Map::new(),
+            };
+            let since_before = entry.get("since").and_then(Value::as_i64);
+            let outcome = self.outcome(policy, platform.as_deref(), facts, since_before, now);
             let print = results::outcome_print(policy, &outcome);
             let status_print = results::status_print(&outcome);
-            let was = |name: &str, now: &str| {
-                last.and_then(|h| h.get(name)).and_then(Value::as_str) == Some(now)
-            };
+            let was = |name: &str, now: &str| entry.get(name).and_then(Value::as_str) == Some(now);
             let same = was("print", &print);
             let unchanged = results::Unchanged {
                 outcome: same,
@@ -420,7 +421,6 @@ impl Engine {
                 before.as_ref(),
                 unchanged,
             )?;
-            let mut entry = last.and_then(Value::as_object).cloned().unwrap_or_default();
             entry.insert("state".into(), json!(outcome.state.name()));
             entry.insert("since".into(), json!(outcome.since));
             entry.insert("print".into(), json!(print));
@@ -526,16 +526,12 @@ impl Engine {
     }
 
     /// The device's reported state: its properties, then the facts Graph has no property for.
-    fn facts(
+    fn facts<'f>(
         &self,
-        device: &Map<String, Value>,
-        record: &Map<String, Value>,
-    ) -> Map<String, Value> {
-        let mut facts = device.clone();
-        if let Some(reported) = record.get("facts").and_then(Value::as_object) {
-            facts.extend(reported.clone());
-        }
-        facts
+        device: &'f Map<String, Value>,
+        record: &'f Map<String, Value>,
+    ) -> Facts<'f> {
+        Facts::new(device, record.get("facts").and_then(Value::as_object))
     }
 
     /// The groups of the device's directory device and of its primary user, every level: from
@@ -571,7 +567,7 @@ impl Engine {
         &self,
         policy: &Policy,
         platform: Option<&str>,
-        facts: &Map<String, Value>,
+        facts: Facts<'_>,
         since_before: Option<i64>,
         now: i64,
     ) -> PolicyOutcome {

@@ -149,9 +149,9 @@ fn preview(
     now: i64,
 ) -> (PolicyState, Value) {
     let facts = engine.facts(device, record);
-    let platform = compliance::platform_of(&engine.rules, &facts).map(str::to_string);
+    let platform = compliance::platform_of(&engine.rules, facts).map(str::to_string);
     // As if the policy found the device failing now: the grace period starts today.
-    let outcome = engine.outcome(policy, platform.as_deref(), &facts, None, now);
+    let outcome = engine.outcome(policy, platform.as_deref(), facts, None, now);
     let failing: Vec<Value> = outcome
         .settings
         .iter()
