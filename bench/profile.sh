@@ -5,6 +5,7 @@
 #
 #   bench/profile.sh W3                 # W0-W5, on a copy of the data bench/run.sh left
 #   bench/profile.sh checkin            # check-ins, on a copy of the tenant bench/engine.sh left
+#   bench/profile.sh reeval 20          # (b): one PATCH of the all-devices policy, same tenant
 #   bench/profile.sh W2 8 /tmp/complyd  # seconds (default 8) and another binary
 # PROFILE_DATA: another data folder to copy (one the binary has already migrated).
 # Needs perf (Debian: linux-perf). Writes bench/.profile/NAME.txt (the summary) and keeps
@@ -19,12 +20,12 @@ OUT=$BENCH/.profile
 LOGS=$OUT
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
-[ $# -ge 1 ] || { echo "usage: bench/profile.sh W0..W5|checkin [SECONDS] [BINARY]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: bench/profile.sh W0..W5|checkin|reeval [SECONDS] [BINARY]" >&2; exit 2; }
 NAME=$1 DURATION=${2:-8} EXE=$(realpath "${3:-$BIN/complyd}")
 command -v perf >/dev/null || { echo "perf is not installed" >&2; exit 1; }
 SCOPES=DeviceManagementConfiguration.ReadWrite.All,DeviceManagementManagedDevices.ReadWrite.All,Directory.ReadWrite.All
 
-if [ "$NAME" = checkin ]; then
+if [ "$NAME" = checkin ] || [ "$NAME" = reeval ]; then
   SOURCE=$BENCH/.work-engine
   [ -f "$SOURCE/devices.txt" ] || { echo "run bench/engine.sh first" >&2; exit 1; }
 else
@@ -42,7 +43,10 @@ TOKEN=$("$EXE" token --data "$OUT/data" --jwt-secret "$SECRET" --lifetime 86400 
 perf record -F 999 --call-graph dwarf,32768 -p "$PID" -o "$OUT/perf.data" -- sleep "$DURATION" \
   >/dev/null 2>&1 &
 PERF=$!
-if [ "$NAME" = checkin ]; then
+if [ "$NAME" = reeval ]; then
+  python3 "$BENCH/engine_reeval.py" "$URL" "$TOKEN" "$(head -n1 "$SOURCE/policies.txt")" 13 \
+    >"$OUT/wrk.out" 2>&1
+elif [ "$NAME" = checkin ]; then
   BENCH_DEVICES="$SOURCE/devices.txt" wrk -t2 -c32 -d"${DURATION}s" --timeout 10s --latency \
     -s "$BENCH/lua/checkin.lua" -H "Authorization: Bearer $TOKEN" "$URL/" >"$OUT/wrk.out"
 else
@@ -55,7 +59,7 @@ wait "$PERF" || true
 stop "$PID"
 perf script -i "$OUT/perf.data" 2>/dev/null >"$OUT/perf.script"
 {
-  echo "$NAME, ${DURATION} s, $(basename "$EXE"): $(grep -E 'Requests/sec' "$OUT/wrk.out" | tr -s ' ')"
+  echo "$NAME, ${DURATION} s, $(basename "$EXE"): $(grep -E 'Requests/sec|settled' "$OUT/wrk.out" | tr -s ' ')"
   python3 "$BENCH/profile_summary.py" "$OUT/perf.script"
 } | tee "$OUT/$NAME.txt"
 rm -rf "$OUT/data" "$OUT/perf.script"
