@@ -51,6 +51,15 @@ pub struct Key {
 }
 
 impl Key {
+    pub fn new(tenant: &str, collection: &str, parent: &str, id: &str) -> Self {
+        Self {
+            tenant: tenant.to_string(),
+            collection: collection.to_string(),
+            parent: parent.to_string(),
+            id: id.to_string(),
+        }
+    }
+
     /// The `parent` value of this entity's own children.
     pub fn child_parent(&self) -> String {
         child_path(&self.parent, &self.id)

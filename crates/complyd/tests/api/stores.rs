@@ -292,12 +292,8 @@ async fn a_change_on_one_instance_reaches_the_others_live_pages_through_postgres
 
 /// A device status of policy `p`, numbered `i`, for the writes below.
 fn status_key(i: usize) -> complyd::store::Key {
-    complyd::store::Key {
-        tenant: TENANT.into(),
-        collection: "deviceCompliancePolicies/deviceStatuses".into(),
-        parent: "p".into(),
-        id: format!("s{i:04}"),
-    }
+    let id = format!("s{i:04}");
+    complyd::store::Key::new(TENANT, "deviceCompliancePolicies/deviceStatuses", "p", &id)
 }
 
 /// A refused write keeps nothing, alone in its group (no savepoint: the transaction rolls back)

@@ -6,7 +6,7 @@ use super::plan::{self, ACTION, CHECK_IN, GRACE, SIMULATE};
 use super::tally::SharedTally;
 use super::{notify, read_device, read_evaluation, results, Engine, TenantView};
 use crate::error::ApiError;
-use crate::store::{DueItem, WriteTx};
+use crate::store::{DueItem, Key, WriteTx};
 use serde_json::{json, Map, Value};
 
 /// The actions recorded on the device as `deviceActionResults` (the others write elsewhere).
@@ -189,7 +189,7 @@ impl Engine {
                 results::put(
                     tx,
                     self.model,
-                    &results::key(tenant, results::DEVICES, "", device_id),
+                    &Key::new(tenant, results::DEVICES, "", device_id),
                     &type_name,
                     &device,
                 )?;
@@ -232,7 +232,7 @@ pub fn retire_device(
     let now = crate::service::time::now_text(tx, tenant)?;
     record_device_action(&mut device, "retire", "pending", &now);
     device.insert("managementState".into(), json!("retirePending"));
-    let key = results::key(tenant, results::DEVICES, "", device_id);
+    let key = Key::new(tenant, results::DEVICES, "", device_id);
     results::put(tx, model, &key, &type_name, &device)
 }
 

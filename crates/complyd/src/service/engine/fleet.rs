@@ -278,7 +278,7 @@ impl Plan {
             if let Some((pilots, links)) = &self.pilots {
                 if n % 20 == 0 {
                     rows.push(Row::new(
-                        results::key(tenant, links, pilots, &id),
+                        Key::new(tenant, links, pilots, &id),
                         "",
                         Map::new(),
                     ));
@@ -289,7 +289,7 @@ impl Plan {
                 body["userPrincipalName"].clone(),
                 body["displayName"].clone(),
             ));
-            let key = results::key(tenant, super::tenant::DIRECTORY, "", &id);
+            let key = Key::new(tenant, super::tenant::DIRECTORY, "", &id);
             rows.push(Row::new(key, "microsoft.graph.user", body));
             if rows.len() >= BATCH && !send(std::mem::take(&mut rows)) {
                 return;
@@ -606,12 +606,12 @@ fn fleet_device(
     record.insert("facts".into(), facts);
     [
         Row::new(
-            results::key(tenant, super::tenant::DIRECTORY, "", &object),
+            Key::new(tenant, super::tenant::DIRECTORY, "", &object),
             "microsoft.graph.device",
             directory,
         ),
         Row::new(
-            results::key(tenant, results::DEVICES, "", &id),
+            Key::new(tenant, results::DEVICES, "", &id),
             "microsoft.graph.managedDevice",
             shaped(model, "microsoft.graph.managedDevice", device),
         ),

@@ -24,7 +24,7 @@ mod what_if;
 
 use crate::error::ApiError;
 use crate::service::parse_body;
-use crate::store::WriteTx;
+use crate::store::{Key, WriteTx};
 use applies::{Filters, Subject};
 use compliance::{Facts, PolicyState, Ruleset};
 use odata::Model;
@@ -240,7 +240,7 @@ fn read_device(
     tenant: &str,
     device_id: &str,
 ) -> Result<(String, Map<String, Value>), ApiError> {
-    let key = results::key(tenant, results::DEVICES, "", device_id);
+    let key = Key::new(tenant, results::DEVICES, "", device_id);
     let row = tx
         .get(&key)?
         .ok_or_else(|| crate::service::not_found(&key))?;
@@ -258,8 +258,8 @@ pub fn imported(collection: &str, body: &mut Value) {
 }
 
 /// The hidden record of one device.
-fn evaluation_key(tenant: &str, device: &str) -> crate::store::Key {
-    results::key(tenant, EVALUATION, device, device)
+fn evaluation_key(tenant: &str, device: &str) -> Key {
+    Key::new(tenant, EVALUATION, device, device)
 }
 
 fn read_evaluation(
@@ -330,7 +330,7 @@ impl Engine {
         input: DeviceInput,
         tally: &SharedTally,
     ) -> Result<Verdict, ApiError> {
-        let device_key = results::key(tenant, results::DEVICES, "", device_id);
+        let device_key = Key::new(tenant, results::DEVICES, "", device_id);
         let DeviceInput {
             type_name,
             stored_device,
@@ -676,7 +676,7 @@ impl Engine {
         let body =
             crate::service::canonical(self.model, ty, body.as_object().unwrap_or(&Map::new()));
         let id = uuid::Uuid::now_v7().to_string();
-        let key = results::key(tenant, tenant::DIRECTORY, "", &id);
+        let key = Key::new(tenant, tenant::DIRECTORY, "", &id);
         tx.insert(
             &key,
             DIRECTORY_DEVICE,
@@ -721,7 +721,7 @@ impl Engine {
         for (policy_id, before) in results::current_states(tx, tenant, device_id)? {
             results::remove(tx, &writer, &facts_view, &policy_id, &before)?;
         }
-        tx.delete_tree(&results::key(tenant, results::TENANT_VIEW, "", device_id))?;
+        tx.delete_tree(&Key::new(tenant, results::TENANT_VIEW, "", device_id))?;
         coverage::forget(tx, tenant, device_id)?;
         tx.due_cancel(tenant, device_id, None)?;
         super::retire::unschedule(tx, tenant, device_id, None)?;

@@ -2,11 +2,10 @@
 //! the default one), its tokens filled in, addressed to the primary user and the members of the
 //! `notificationMessageCCList` groups. What it renders goes to the tenant's outbox.
 
-use super::results::key;
 use super::tenant::DIRECTORY;
 use crate::error::ApiError;
 use crate::service::parse_body;
-use crate::store::{Query, Related, WriteTx};
+use crate::store::{Key, Query, Related, WriteTx};
 use odata::Model;
 use serde_json::{json, Map, Value};
 
@@ -42,7 +41,7 @@ pub fn render(
     let Some(template_id) = template_id else {
         return Ok(Err("the action names no notification template".into()));
     };
-    let Some(row) = tx.get(&key(tenant, TEMPLATES, "", template_id))? else {
+    let Some(row) = tx.get(&Key::new(tenant, TEMPLATES, "", template_id))? else {
         return Ok(Err(format!(
             "the notification template '{template_id}' does not exist"
         )));
@@ -54,7 +53,7 @@ pub fn render(
     }
     let user = match subject.device.get("userId").and_then(Value::as_str) {
         Some(id) if !id.is_empty() => tx
-            .get(&key(tenant, DIRECTORY, "", id))?
+            .get(&Key::new(tenant, DIRECTORY, "", id))?
             .map(|row| parse_body(&row.body))
             .transpose()?,
         _ => None,

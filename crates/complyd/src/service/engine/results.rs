@@ -22,15 +22,6 @@ const TENANT_SETTING_STATES: &str =
 /// The most devices of one user a user status is computed over.
 const MAX_USER_DEVICES: usize = 1_000;
 
-pub fn key(tenant: &str, collection: &str, parent: &str, id: &str) -> Key {
-    Key {
-        tenant: tenant.to_string(),
-        collection: collection.to_string(),
-        parent: parent.to_string(),
-        id: id.to_string(),
-    }
-}
-
 /// A stored entity: its id and body.
 pub type Stored = (String, Map<String, Value>);
 
@@ -322,7 +313,7 @@ pub fn store(
         put_changed(
             tx,
             w.model,
-            &key(w.tenant, POLICY_STATES, device.id, &policy.id),
+            &Key::new(w.tenant, POLICY_STATES, device.id, &policy.id),
             "microsoft.graph.deviceCompliancePolicyState",
             &policy_state(device, policy, outcome),
             before.map(|b| b.text.as_str()),
@@ -339,7 +330,7 @@ pub fn store(
         "userPrincipalName": upn,
     });
     let status = object(status);
-    let status_key = key(w.tenant, DEVICE_STATUSES, &policy.id, device.id);
+    let status_key = Key::new(w.tenant, DEVICE_STATUSES, &policy.id, device.id);
     const STATUS: &str = "microsoft.graph.deviceComplianceDeviceStatus";
     // The user's status follows from the device statuses: unchanged when this one is.
     if same {
@@ -426,8 +417,8 @@ pub fn remove(
     policy_id: &str,
     before: &StoredState,
 ) -> Result<(), ApiError> {
-    tx.delete_tree(&key(w.tenant, POLICY_STATES, device.id, policy_id))?;
-    tx.delete_tree(&key(w.tenant, DEVICE_STATUSES, policy_id, device.id))?;
+    tx.delete_tree(&Key::new(w.tenant, POLICY_STATES, device.id, policy_id))?;
+    tx.delete_tree(&Key::new(w.tenant, DEVICE_STATUSES, policy_id, device.id))?;
     refresh_user_status(tx, w, policy_id, device)?;
     let platform = before.platform_type.as_deref().unwrap_or("all").to_string();
     let stub = Policy {
@@ -488,7 +479,7 @@ fn stamp_user_status(
     let Some(user_id) = device.body.get("userId").and_then(Value::as_str) else {
         return Ok(true);
     };
-    let user_key = key(w.tenant, USER_STATUSES, policy_id, user_id);
+    let user_key = Key::new(w.tenant, USER_STATUSES, policy_id, user_id);
     let Some(mut status) = get(tx, &user_key)? else {
         return Ok(false);
     };
@@ -514,7 +505,7 @@ fn refresh_user_status(
     query.filter = Some(property_eq("userPrincipalName", upn));
     query.limit = MAX_USER_DEVICES;
     let rows = tx.query(&query)?;
-    let user_key = key(w.tenant, USER_STATUSES, policy_id, user_id);
+    let user_key = Key::new(w.tenant, USER_STATUSES, policy_id, user_id);
     if rows.is_empty() {
         tx.delete_tree(&user_key)?;
         return Ok(());
@@ -566,7 +557,7 @@ fn move_counts(
         if !new.iter().any(|n| &n.0 == setting) {
             let summary = super::tally::tenant_summary_id(setting);
             let row = format!("{}_{}", device.id, policy.id);
-            tx.delete_tree(&key(w.tenant, TENANT_SETTING_STATES, &summary, &row))?;
+            tx.delete_tree(&Key::new(w.tenant, TENANT_SETTING_STATES, &summary, &row))?;
         }
     }
     for (setting, name, state) in new {
@@ -599,7 +590,7 @@ fn move_counts(
         put(
             tx,
             w.model,
-            &key(w.tenant, TENANT_SETTING_STATES, &summary, &id),
+            &Key::new(w.tenant, TENANT_SETTING_STATES, &summary, &id),
             "microsoft.graph.deviceComplianceSettingState",
             row.as_object().unwrap_or(&Map::new()),
         )?;
@@ -626,7 +617,7 @@ pub fn stored_state(
     device: &str,
     policy_id: &str,
 ) -> Result<Option<StoredState>, ApiError> {
-    tx.get(&key(tenant, POLICY_STATES, device, policy_id))?
+    tx.get(&Key::new(tenant, POLICY_STATES, device, policy_id))?
         .map(|row| StoredState::from_text(row.body))
         .transpose()
 }
@@ -661,7 +652,7 @@ pub fn put_tenant_view(
     put(
         tx,
         model,
-        &key(tenant, TENANT_VIEW, "", device_id),
+        &Key::new(tenant, TENANT_VIEW, "", device_id),
         "microsoft.management.services.api.managedDeviceCompliance",
         row.as_object().unwrap_or(&Map::new()),
     )

@@ -3,7 +3,7 @@
 
 use super::results;
 use crate::error::ApiError;
-use crate::store::WriteTx;
+use crate::store::{Key, WriteTx};
 use odata::Model;
 use serde_json::{json, Map, Value};
 use std::cell::RefCell;
@@ -95,7 +95,7 @@ impl Tally {
         tenant: &str,
     ) -> Result<(), ApiError> {
         for ((policy_id, name), p) in self.per_policy {
-            let key = results::key(tenant, SETTING_SUMMARIES, &policy_id, &name);
+            let key = Key::new(tenant, SETTING_SUMMARIES, &policy_id, &name);
             let fresh = || {
                 let mut b = zero_counts();
                 b.insert("settingName".into(), json!(p.name));
@@ -112,7 +112,7 @@ impl Tally {
             )?;
         }
         for (id, p) in self.per_tenant {
-            let key = results::key(tenant, TENANT_SUMMARIES, "", &id);
+            let key = Key::new(tenant, TENANT_SUMMARIES, "", &id);
             let fresh = || {
                 let mut b = zero_counts();
                 b.insert("platformType".into(), json!(p.platform_type));

@@ -7,7 +7,7 @@ use super::tenant::{self, Policy};
 use super::{read_evaluation, results, Engine};
 use crate::error::ApiError;
 use crate::service::{parse_body, Service};
-use crate::store::{Cursor, Query};
+use crate::store::{Cursor, Key, Query};
 use compliance::PolicyState;
 use odata::validate::{Mode, Validator};
 use odata::Version;
@@ -85,7 +85,7 @@ impl Service {
                     let now = crate::service::time::now_ms(tx, &tenant_owned)? / 1000;
                     let view = engine.view(tx, &tenant_owned)?;
                     for id in &ids {
-                        let key = results::key(&tenant_owned, results::DEVICES, "", id);
+                        let key = Key::new(&tenant_owned, results::DEVICES, "", id);
                         let Some(row) = tx.get(&key)? else { continue };
                         let device = parse_body(&row.body)?;
                         let record = read_evaluation(tx, &tenant_owned, id)?;

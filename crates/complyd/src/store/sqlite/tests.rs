@@ -5,12 +5,12 @@ use crate::store::{PageRow, Store};
 use rusqlite::params;
 
 fn status(i: usize) -> Key {
-    Key {
-        tenant: "t".into(),
-        collection: "deviceCompliancePolicies/deviceStatuses".into(),
-        parent: "p".into(),
-        id: format!("s{i:04}"),
-    }
+    Key::new(
+        "t",
+        "deviceCompliancePolicies/deviceStatuses",
+        "p",
+        &format!("s{i:04}"),
+    )
 }
 
 /// A read over its inline budget is abandoned and run again on a blocking thread, with the
