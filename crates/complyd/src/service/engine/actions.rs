@@ -52,7 +52,15 @@ impl Engine {
         let mut out = report(item, &at);
         match item.kind.as_str() {
             GRACE | CHECK_IN => {
-                match self.evaluate_in(tx, view, &item.tenant, &item.device, now_ms / 1000, tally) {
+                match self.evaluate_in(
+                    tx,
+                    view,
+                    &item.tenant,
+                    &item.device,
+                    now_ms / 1000,
+                    tally,
+                    None,
+                ) {
                     Ok(verdict) => {
                         out.insert("outcome".into(), json!("evaluated"));
                         out.insert("complianceState".into(), json!(verdict.state.verdict()));

@@ -23,7 +23,6 @@ mod tenant;
 mod what_if;
 
 use crate::error::ApiError;
-use crate::service::parse_body;
 use crate::store::{Key, WriteTx};
 use applies::{Filters, Subject};
 use compliance::{Facts, PolicyState, Ruleset};
@@ -213,7 +212,18 @@ pub struct DeviceInput {
 
 impl DeviceInput {
     pub fn load(tx: &mut dyn WriteTx, tenant: &str, device_id: &str) -> Result<Self, ApiError> {
-        let (type_name, stored_device) = read_device(tx, tenant, device_id)?;
+        Self::load_ahead(tx, tenant, device_id, None)
+    }
+
+    /// `load`, taking the device's body from `ahead` (parsed before the write, off the writer)
+    /// when the stored text is still the one it was parsed from.
+    pub fn load_ahead(
+        tx: &mut dyn WriteTx,
+        tenant: &str,
+        device_id: &str,
+        ahead: Option<results::StoredRow>,
+    ) -> Result<Self, ApiError> {
+        let (type_name, stored_device) = read_device_ahead(tx, tenant, device_id, ahead)?;
         let stored_record = stored_evaluation(tx, tenant, device_id)?;
         Ok(Self {
             type_name,
@@ -240,11 +250,22 @@ fn read_device(
     tenant: &str,
     device_id: &str,
 ) -> Result<(String, Map<String, Value>), ApiError> {
+    read_device_ahead(tx, tenant, device_id, None)
+}
+
+/// `read_device`, taking the body from `ahead` when the stored text is still the one it parsed.
+fn read_device_ahead(
+    tx: &mut dyn WriteTx,
+    tenant: &str,
+    device_id: &str,
+    ahead: Option<results::StoredRow>,
+) -> Result<(String, Map<String, Value>), ApiError> {
     let key = Key::new(tenant, results::DEVICES, "", device_id);
     let row = tx
         .get(&key)?
         .ok_or_else(|| crate::service::not_found(&key))?;
-    Ok((row.type_name, parse_body(&row.body)?))
+    let body = results::StoredRow::of_text(row.body, ahead)?.body;
+    Ok((row.type_name, body))
 }
 
 /// An imported row's body as it is to be stored: a hidden record loses its plans (see
@@ -301,7 +322,9 @@ impl Engine {
     /// A re-evaluation (the device reported nothing new): as `evaluate_reported`, with the
     /// tenant's settings and policies read once for many devices (a batch reads them inside its
     /// own write, so they cannot change under it). A report it leaves as it was keeps its `lastReportedDateTime`.
-    /// The setting summaries' moves are added to `tally`, for the caller to flush once.
+    /// The setting summaries' moves are added to `tally`, for the caller to flush once; `ahead`
+    /// is the device's body if a round parsed it before the write (see [`DeviceInput::load_ahead`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn evaluate_in(
         &self,
         tx: &mut dyn WriteTx,
@@ -310,8 +333,9 @@ impl Engine {
         device_id: &str,
         now: i64,
         tally: &SharedTally,
+        ahead: Option<results::StoredRow>,
     ) -> Result<Verdict, ApiError> {
-        let input = DeviceInput::load(tx, tenant, device_id)?;
+        let input = DeviceInput::load_ahead(tx, tenant, device_id, ahead)?;
         self.evaluate_with(tx, view, tenant, device_id, now, false, input, tally)
     }
 
@@ -736,5 +760,54 @@ impl Engine {
         device_id: &str,
     ) -> Result<Map<String, Value>, ApiError> {
         Ok(read_device(tx, tenant, device_id)?.1)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use crate::store::Store;
+
+    /// The body a device gets from `read_device_ahead` when the text parsed ahead is `text`
+    /// and its parse is `{"deviceName": "parsed ahead"}` (so that its use shows).
+    async fn read_with_ahead(store: &dyn Store, text: &'static str) -> Map<String, Value> {
+        store
+            .write(move |tx| {
+                let ahead = results::StoredRow {
+                    text: text.to_string(),
+                    body: json!({"deviceName": "parsed ahead"})
+                        .as_object()
+                        .cloned()
+                        .unwrap(),
+                };
+                Ok::<_, ApiError>(read_device_ahead(tx, "t", "d", Some(ahead))?.1)
+            })
+            .await
+            .unwrap()
+    }
+
+    /// A body parsed before the write stands for the stored one only while the row still has
+    /// the text it was parsed from: a device changed in between is read as stored.
+    #[tokio::test]
+    async fn a_body_parsed_ahead_is_taken_only_for_the_text_still_stored() {
+        let memory = MemoryStore::new();
+        let store: &dyn Store = &memory;
+        let stored = r#"{"deviceName":"stored"}"#;
+        store
+            .write(move |tx| {
+                tx.insert(
+                    &Key::new("t", results::DEVICES, "", "d"),
+                    DEVICE_TYPE,
+                    stored,
+                )
+            })
+            .await
+            .unwrap();
+        let same = read_with_ahead(store, stored).await;
+        assert_eq!(same.get("deviceName"), Some(&json!("parsed ahead")));
+        let stale = read_with_ahead(store, r#"{"deviceName":"before"}"#).await;
+        assert_eq!(stale.get("deviceName"), Some(&json!("stored")));
     }
 }

@@ -37,8 +37,10 @@ pub const CHANGES_THAT_MATTER: &[&str] = &[
 /// marks every tenant it loads).
 pub const MARKS_TENANT: &str = "_engine";
 const MARKS: &str = "_reevaluate";
-/// Devices read per page, at most one write's worth.
+/// Devices read per page.
 const BATCH: usize = 2_000;
+/// Devices parsed ahead of the writer at a time: more than one write takes (about 40 ms).
+const PARSE_AHEAD: usize = 500;
 /// How long one write evaluates before it commits (give or take one device): long enough that
 /// a commit's sync is a small part of it, short enough that a client's write waits little.
 const WRITE_FOR: std::time::Duration = std::time::Duration::from_millis(40);
@@ -380,39 +382,39 @@ impl Service {
         }
     }
 
-    /// Every managed device of `tenant`, evaluated in batches: each write takes up to [`BATCH`]
-    /// devices and stops early once it has worked for [`WRITE_FOR`], so that one
-    /// write stays short even where many policies apply to every device.
+    /// Every managed device of `tenant`, evaluated in batches: each write takes up to
+    /// [`PARSE_AHEAD`] devices and stops early once it has worked for [`WRITE_FOR`], so that one
+    /// write stays short even where many policies apply to every device. The devices' bodies
+    /// are read and parsed on the other side of the writer (`read_ahead`), one chunk ahead.
     async fn reevaluate_tenant(&self, tenant: &str) -> Result<usize, ApiError> {
-        let mut cursor: Option<Cursor> = None;
+        let (sender, mut chunks) = tokio::sync::mpsc::channel(1);
+        let reader = tokio::spawn(read_ahead(
+            Arc::clone(&self.store),
+            tenant.to_string(),
+            sender,
+        ));
         let mut evaluated = 0;
-        loop {
-            let mut query = Query::all(tenant, super::results::DEVICES, "");
-            query.limit = BATCH;
-            query.cursor = cursor.take();
-            let page = self.store.query(query).await?;
-            let Some((last, values)) = page.last() else {
-                return Ok(evaluated);
-            };
-            cursor = Some(Cursor {
-                values: values.clone(),
-                seq: last.seq,
-            });
-            let mut ids: Vec<String> = page.iter().map(|(row, _)| row.key.id.clone()).collect();
-            while !ids.is_empty() {
+        while let Some(mut chunk) = chunks.recv().await {
+            while !chunk.is_empty() {
                 self.let_clients_write_first().await;
-                let done = self.evaluate_some(tenant, ids.clone()).await?;
+                let (done, rest) = self.evaluate_some(tenant, chunk).await?;
                 evaluated += done;
-                ids.drain(..done.min(ids.len()));
-            }
-            if page.len() < BATCH {
-                return Ok(evaluated);
+                chunk = rest;
             }
         }
+        reader
+            .await
+            .map_err(|e| ApiError::Internal(format!("the round's reader failed: {e}")))??;
+        Ok(evaluated)
     }
 
-    /// Evaluates `ids` in order in one write, for at most [`WRITE_FOR`]; returns how many it took.
-    async fn evaluate_some(&self, tenant: &str, ids: Vec<String>) -> Result<usize, ApiError> {
+    /// Evaluates `devices` in order in one write, for at most [`WRITE_FOR`]; returns how many it
+    /// took and the ones it left for the next write.
+    async fn evaluate_some(
+        &self,
+        tenant: &str,
+        devices: Vec<Ahead>,
+    ) -> Result<(usize, Vec<Ahead>), ApiError> {
         let (engine, tenant) = (Arc::clone(&self.engine), tenant.to_string());
         self.store
             .write(move |tx| {
@@ -421,10 +423,11 @@ impl Service {
                 let view = engine.view(tx, &tenant)?;
                 let started = std::time::Instant::now();
                 let tally = super::tally::SharedTally::default();
+                let mut devices = devices.into_iter();
                 let mut done = 0;
-                for id in &ids {
+                for (id, ahead) in devices.by_ref() {
                     done += 1;
-                    match engine.evaluate_in(tx, &view, &tenant, id, now, &tally) {
+                    match engine.evaluate_in(tx, &view, &tenant, &id, now, &tally, ahead) {
                         // Deleted since the page was read.
                         Ok(_) | Err(ApiError::NotFound(_)) => {}
                         Err(other) => return Err(other),
@@ -434,9 +437,57 @@ impl Service {
                     }
                 }
                 tally.into_inner().flush(tx, engine.model, &tenant)?;
-                Ok::<_, ApiError>(done)
+                Ok::<_, ApiError>((done, devices.collect()))
             })
             .await
+    }
+}
+
+/// A device of a round: its id, and its body if it was parsed ahead of the write.
+type Ahead = (String, Option<super::results::StoredRow>);
+
+/// Pages through `tenant`'s managed devices and hands them over [`PARSE_AHEAD`] at a time, their
+/// bodies parsed on a blocking thread (off the writer); stops when the round drops `chunks`.
+async fn read_ahead(
+    store: Arc<dyn Store>,
+    tenant: String,
+    chunks: tokio::sync::mpsc::Sender<Vec<Ahead>>,
+) -> Result<(), ApiError> {
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let mut query = Query::all(&tenant, super::results::DEVICES, "");
+        query.limit = BATCH;
+        query.cursor = cursor.take();
+        let page = store.query(query).await?;
+        let full = page.len() == BATCH;
+        if let Some((last, values)) = page.last() {
+            cursor = Some(Cursor {
+                values: values.clone(),
+                seq: last.seq,
+            });
+        }
+        let mut rows = page.into_iter().map(|(row, _)| (row.key.id, row.body));
+        loop {
+            let devices: Vec<(String, String)> = rows.by_ref().take(PARSE_AHEAD).collect();
+            if devices.is_empty() {
+                break;
+            }
+            // What does not parse is left to the writer, which refuses it as it would unparsed.
+            let parsed = tokio::task::spawn_blocking(move || {
+                devices
+                    .into_iter()
+                    .map(|(id, text)| (id, super::results::StoredRow::parse(text).ok()))
+                    .collect::<Vec<Ahead>>()
+            })
+            .await
+            .map_err(|e| ApiError::Internal(format!("parsing devices ahead failed: {e}")))?;
+            if chunks.send(parsed).await.is_err() {
+                return Ok(());
+            }
+        }
+        if !full {
+            return Ok(());
+        }
     }
 }
 

@@ -73,15 +73,24 @@ pub struct StoredRow {
 }
 
 impl StoredRow {
+    pub fn parse(text: String) -> Result<Self, ApiError> {
+        Ok(Self {
+            body: parse_body(&text)?,
+            text,
+        })
+    }
+
+    /// The stored `text` parsed, or `ahead` when it was parsed from that very text before the
+    /// write (off the writer, by a round: see `queue::read_ahead`).
+    pub fn of_text(text: String, ahead: Option<Self>) -> Result<Self, ApiError> {
+        match ahead {
+            Some(ahead) if ahead.text == text => Ok(ahead),
+            _ => Self::parse(text),
+        }
+    }
+
     pub fn read(tx: &mut dyn WriteTx, key: &Key) -> Result<Option<Self>, ApiError> {
-        tx.get(key)?
-            .map(|row| {
-                Ok(Self {
-                    body: parse_body(&row.body)?,
-                    text: row.body,
-                })
-            })
-            .transpose()
+        tx.get(key)?.map(|row| Self::parse(row.body)).transpose()
     }
 }
 
