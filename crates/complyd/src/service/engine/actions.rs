@@ -59,7 +59,7 @@ impl Engine {
                     &item.device,
                     now_ms / 1000,
                     tally,
-                    None,
+                    super::DeviceAhead::default(),
                 ) {
                     Ok(verdict) => {
                         out.insert("outcome".into(), json!("evaluated"));

@@ -6,6 +6,7 @@
 //! (`applies`), reads what it needs of the tenant (`tenant`) and stores what it found (`results`).
 
 mod actions;
+mod ahead;
 mod applies;
 mod checkin;
 mod coverage;
@@ -33,7 +34,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use tenant::Policy;
+use tenant::{Policy, DIRECTORY_DEVICE};
 
 pub use actions::retire_device;
 pub use coverage::uncovered;
@@ -208,29 +209,45 @@ pub struct DeviceInput {
     /// The hidden record's stored text ("" when it has none).
     stored_record: String,
     pub record: Map<String, Value>,
+    /// The stored `azureADDeviceId` and its directory object, when a round read them ahead.
+    directory_device: Option<(String, Option<String>)>,
+}
+
+/// What a round read of a device before its write (see `ahead.rs`); nothing, by default.
+#[derive(Default)]
+pub struct DeviceAhead<'a> {
+    /// The device's body, parsed (taken while the stored text is the one parsed).
+    pub row: Option<results::StoredRow>,
+    /// Directory devices by `deviceId`, current in this write.
+    pub directory: Option<&'a ahead::DirectoryDevices>,
 }
 
 impl DeviceInput {
     pub fn load(tx: &mut dyn WriteTx, tenant: &str, device_id: &str) -> Result<Self, ApiError> {
-        Self::load_ahead(tx, tenant, device_id, None)
+        Self::load_ahead(tx, tenant, device_id, DeviceAhead::default())
     }
 
-    /// `load`, taking the device's body from `ahead` (parsed before the write, off the writer)
-    /// when the stored text is still the one it was parsed from.
+    /// `load`, taking what a round read ahead (off the writer): the device's body when the stored
+    /// text is still the one it was parsed from, and its directory device.
     pub fn load_ahead(
         tx: &mut dyn WriteTx,
         tenant: &str,
         device_id: &str,
-        ahead: Option<results::StoredRow>,
+        ahead: DeviceAhead<'_>,
     ) -> Result<Self, ApiError> {
-        let (type_name, stored_device) = read_device_ahead(tx, tenant, device_id, ahead)?;
+        let (type_name, stored_device) = read_device_ahead(tx, tenant, device_id, ahead.row)?;
         let stored_record = stored_evaluation(tx, tenant, device_id)?;
+        let directory_device = ahead.directory.and_then(|found| {
+            let aad = stored_device.get("azureADDeviceId")?.as_str()?;
+            Some((aad.to_string(), found.get(aad)?.clone()))
+        });
         Ok(Self {
             type_name,
             stored_device,
             changed_device: None,
             record: stored_record.body,
             stored_record: stored_record.text,
+            directory_device,
         })
     }
 
@@ -333,7 +350,7 @@ impl Engine {
         device_id: &str,
         now: i64,
         tally: &SharedTally,
-        ahead: Option<results::StoredRow>,
+        ahead: DeviceAhead<'_>,
     ) -> Result<Verdict, ApiError> {
         let input = DeviceInput::load_ahead(tx, tenant, device_id, ahead)?;
         self.evaluate_with(tx, view, tenant, device_id, now, false, input, tally)
@@ -361,6 +378,7 @@ impl Engine {
             changed_device,
             stored_record,
             mut record,
+            directory_device,
         } = input;
         let mut device = match changed_device {
             Some(changed) => Cow::Owned(changed),
@@ -375,7 +393,7 @@ impl Engine {
         };
         let facts = self.facts(&device, &record);
         let (settings, policies) = (view.settings, &view.policies);
-        let groups = self.groups(tx, view, tenant, &device)?;
+        let groups = self.groups(tx, view, tenant, &device, directory_device)?;
         let subject = Subject {
             device_id,
             device: &device,
@@ -559,13 +577,15 @@ impl Engine {
     }
 
     /// The groups of the device's directory device and of its primary user, every level: from
-    /// the view's membership when it has one, else queried.
+    /// the view's membership when it has one, else queried. `read_ahead` is an `azureADDeviceId`
+    /// and its directory object as a round read them; another id is looked up.
     fn groups(
         &self,
         tx: &mut dyn WriteTx,
         view: &TenantView,
         tenant: &str,
         device: &Map<String, Value>,
+        read_ahead: Option<(String, Option<String>)>,
     ) -> Result<HashSet<String>, ApiError> {
         let mut objects = Vec::new();
         if let Some(user) = device.get("userId").and_then(Value::as_str) {
@@ -574,7 +594,10 @@ impl Engine {
             }
         }
         if let Some(aad) = device.get("azureADDeviceId").and_then(Value::as_str) {
-            objects.extend(tenant::directory_device_id(tx, tenant, aad)?);
+            objects.extend(match read_ahead {
+                Some((known, object)) if known == aad => object,
+                _ => tenant::directory_device_id(tx, tenant, aad)?,
+            });
         }
         let mut groups = HashSet::new();
         for object in &objects {
@@ -635,7 +658,6 @@ impl Engine {
 }
 
 const DEVICE_TYPE: &str = "microsoft.graph.managedDevice";
-const DIRECTORY_DEVICE: &str = "microsoft.graph.device";
 
 impl Engine {
     /// Whether writing an entity of this type evaluates it.

@@ -13,10 +13,12 @@
 //! and a write that long would hold every other write of the server behind it.
 //! Check-ins and new devices are evaluated in their own write (`checkin`, `add_device`).
 
+use super::ahead::{read_ahead, Ahead, Chunk, DirectoryAhead};
+use super::tenant::DIRECTORY;
 use crate::error::ApiError;
 use crate::service::{parse_body, Service};
 use crate::store::{
-    CountBy, Cursor, Found, GroupNotes, JobFn, Key, PageRow, Query, Read, Row, Store, StoreError,
+    CountBy, Found, GroupNotes, JobFn, Key, PageRow, Query, Read, Row, Store, StoreError,
     StoreFuture, WriteTx,
 };
 use serde_json::{json, Value};
@@ -37,10 +39,6 @@ pub const CHANGES_THAT_MATTER: &[&str] = &[
 /// marks every tenant it loads).
 pub const MARKS_TENANT: &str = "_engine";
 const MARKS: &str = "_reevaluate";
-/// Devices read per page.
-const BATCH: usize = 2_000;
-/// Devices parsed ahead of the writer at a time: more than one write takes (about 40 ms).
-const PARSE_AHEAD: usize = 500;
 /// How long one write evaluates before it commits (give or take one device): long enough that
 /// a commit's sync is a small part of it, short enough that a client's write waits little.
 const WRITE_FOR: std::time::Duration = std::time::Duration::from_millis(40);
@@ -61,8 +59,8 @@ fn mark_key(tenant: &str) -> Key {
     }
 }
 
-/// The stamp of the mark's latest change.
-fn stamp_of(row: &Row) -> String {
+/// The stamp of the mark's latest change (or of a generation or directory stamp).
+pub fn stamp_of(row: &Row) -> String {
     parse_body(&row.body)
         .ok()
         .and_then(|b| b.get("stamp").and_then(Value::as_str).map(str::to_string))
@@ -89,6 +87,28 @@ pub fn generation(tx: &mut dyn WriteTx, tenant: &str) -> Result<String, StoreErr
         .get(&generation_key(tenant))?
         .and_then(|row| parse_body(&row.body).ok())
         .and_then(|b| b.get("stamp").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default())
+}
+
+/// Where each tenant's directory stamp lives: a fresh stamp at every write of a directory object
+/// (a user, group or device; not a membership link), so that what a round read of the directory
+/// devices before its write is used only while no such write came after it (`ahead.rs`).
+const DIRECTORY_STAMPS: &str = "_directory";
+
+pub fn directory_stamp_key(tenant: &str) -> Key {
+    Key {
+        tenant: MARKS_TENANT.into(),
+        collection: DIRECTORY_STAMPS.into(),
+        parent: String::new(),
+        id: tenant.to_string(),
+    }
+}
+
+/// The tenant's directory stamp as this transaction sees it (empty before any directory write).
+pub fn directory_stamp(tx: &mut dyn WriteTx, tenant: &str) -> Result<String, StoreError> {
+    Ok(tx
+        .get(&directory_stamp_key(tenant))?
+        .map(|row| stamp_of(&row))
         .unwrap_or_default())
 }
 
@@ -158,6 +178,8 @@ struct Watched {
 struct Watching<'a> {
     inner: &'a mut dyn WriteTx,
     marked: Vec<String>,
+    /// Tenants whose directory stamp this job moved.
+    directory_stamped: Vec<String>,
 }
 
 /// The group note saying a job before in this transaction marked the tenant (and kept it).
@@ -167,6 +189,10 @@ fn marked_note(tenant: &str) -> String {
 
 impl Watching<'_> {
     fn touch(&mut self, tenant: &str, collection: &str) -> Result<(), StoreError> {
+        if collection == DIRECTORY && !self.directory_stamped.iter().any(|t| t == tenant) {
+            restamp(self.inner, &directory_stamp_key(tenant))?;
+            self.directory_stamped.push(tenant.to_string());
+        }
         if tenant == MARKS_TENANT
             || !CHANGES_THAT_MATTER.contains(&collection)
             || self.marked.iter().any(|t| t == tenant)
@@ -269,6 +295,7 @@ impl WriteTx for Watching<'_> {
             notes.remove(&marked_note(tenant));
         }
         restamp(self.inner, &generation_key(tenant))?;
+        restamp(self.inner, &directory_stamp_key(tenant))?;
         self.inner.delete_tenant(tenant)
     }
 }
@@ -279,6 +306,7 @@ impl Store for Watched {
             let mut watching = Watching {
                 inner: tx,
                 marked: Vec::new(),
+                directory_stamped: Vec::new(),
             };
             let kept = job(&mut watching);
             if kept {
@@ -394,12 +422,18 @@ impl Service {
             sender,
         ));
         let mut evaluated = 0;
-        while let Some(mut chunk) = chunks.recv().await {
-            while !chunk.is_empty() {
+        while let Some(Chunk {
+            mut devices,
+            directory,
+        }) = chunks.recv().await
+        {
+            while !devices.is_empty() {
                 self.let_clients_write_first().await;
-                let (done, rest) = self.evaluate_some(tenant, chunk).await?;
+                let (done, rest) = self
+                    .evaluate_some(tenant, devices, directory.clone())
+                    .await?;
                 evaluated += done;
-                chunk = rest;
+                devices = rest;
             }
         }
         reader
@@ -414,6 +448,7 @@ impl Service {
         &self,
         tenant: &str,
         devices: Vec<Ahead>,
+        directory: Option<Arc<DirectoryAhead>>,
     ) -> Result<(usize, Vec<Ahead>), ApiError> {
         let (engine, tenant) = (Arc::clone(&self.engine), tenant.to_string());
         self.store
@@ -421,12 +456,17 @@ impl Service {
                 super::Engine::hold_tenant(tx, &tenant)?;
                 let now = crate::service::time::now_ms(tx, &tenant)? / 1000;
                 let view = engine.view(tx, &tenant)?;
+                let directory = match &directory {
+                    Some(directory) => directory.if_current(tx, &tenant)?,
+                    None => None,
+                };
                 let started = std::time::Instant::now();
                 let tally = super::tally::SharedTally::default();
                 let mut devices = devices.into_iter();
                 let mut done = 0;
-                for (id, ahead) in devices.by_ref() {
+                for (id, row) in devices.by_ref() {
                     done += 1;
+                    let ahead = super::DeviceAhead { row, directory };
                     match engine.evaluate_in(tx, &view, &tenant, &id, now, &tally, ahead) {
                         // Deleted since the page was read.
                         Ok(_) | Err(ApiError::NotFound(_)) => {}
@@ -440,54 +480,6 @@ impl Service {
                 Ok::<_, ApiError>((done, devices.collect()))
             })
             .await
-    }
-}
-
-/// A device of a round: its id, and its body if it was parsed ahead of the write.
-type Ahead = (String, Option<super::results::StoredRow>);
-
-/// Pages through `tenant`'s managed devices and hands them over [`PARSE_AHEAD`] at a time, their
-/// bodies parsed on a blocking thread (off the writer); stops when the round drops `chunks`.
-async fn read_ahead(
-    store: Arc<dyn Store>,
-    tenant: String,
-    chunks: tokio::sync::mpsc::Sender<Vec<Ahead>>,
-) -> Result<(), ApiError> {
-    let mut cursor: Option<Cursor> = None;
-    loop {
-        let mut query = Query::all(&tenant, super::results::DEVICES, "");
-        query.limit = BATCH;
-        query.cursor = cursor.take();
-        let page = store.query(query).await?;
-        let full = page.len() == BATCH;
-        if let Some((last, values)) = page.last() {
-            cursor = Some(Cursor {
-                values: values.clone(),
-                seq: last.seq,
-            });
-        }
-        let mut rows = page.into_iter().map(|(row, _)| (row.key.id, row.body));
-        loop {
-            let devices: Vec<(String, String)> = rows.by_ref().take(PARSE_AHEAD).collect();
-            if devices.is_empty() {
-                break;
-            }
-            // What does not parse is left to the writer, which refuses it as it would unparsed.
-            let parsed = tokio::task::spawn_blocking(move || {
-                devices
-                    .into_iter()
-                    .map(|(id, text)| (id, super::results::StoredRow::parse(text).ok()))
-                    .collect::<Vec<Ahead>>()
-            })
-            .await
-            .map_err(|e| ApiError::Internal(format!("parsing devices ahead failed: {e}")))?;
-            if chunks.send(parsed).await.is_err() {
-                return Ok(());
-            }
-        }
-        if !full {
-            return Ok(());
-        }
     }
 }
 

@@ -81,7 +81,7 @@ impl StoredRow {
     }
 
     /// The stored `text` parsed, or `ahead` when it was parsed from that very text before the
-    /// write (off the writer, by a round: see `queue::read_ahead`).
+    /// write (off the writer, by a round: see `ahead::read_ahead`).
     pub fn of_text(text: String, ahead: Option<Self>) -> Result<Self, ApiError> {
         match ahead {
             Some(ahead) if ahead.text == text => Ok(ahead),

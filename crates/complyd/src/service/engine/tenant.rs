@@ -4,7 +4,7 @@
 
 use crate::error::ApiError;
 use crate::service::parse_body;
-use crate::store::{Key, Query, Related, WriteTx};
+use crate::store::{Key, PageRow, Query, Related, WriteTx};
 use odata::query::bind::{Compare, Condition, Literal, Operand, Scalar, Scope};
 use odata::Model;
 use serde_json::{Map, Value};
@@ -16,6 +16,7 @@ const ACTIONS: &str =
     "deviceCompliancePolicies/scheduledActionsForRule/scheduledActionConfigurations";
 pub const DIRECTORY: &str = "directoryObjects";
 pub const GROUP_TYPE: &str = "microsoft.graph.group";
+pub const DIRECTORY_DEVICE: &str = "microsoft.graph.device";
 
 /// The most policies one evaluation reads (a tenant with more is refused, not half-evaluated).
 pub const MAX_POLICIES: usize = 10_000;
@@ -275,13 +276,25 @@ pub fn directory_device_id(
     tenant: &str,
     device_id: &str,
 ) -> Result<Option<String>, ApiError> {
+    Ok(directory_device_in(
+        tx.query(&directory_device_query(tenant, device_id))?,
+    ))
+}
+
+/// The query `directory_device_id` answers from: the first directory object with that `deviceId`.
+pub fn directory_device_query(tenant: &str, device_id: &str) -> Query {
     let mut query = Query::all(tenant, DIRECTORY, "");
     query.filter = Some(property_eq("deviceId", device_id));
     query.limit = 1;
-    Ok(match tx.query(&query)?.into_iter().next() {
-        Some((row, _)) if row.type_name == "microsoft.graph.device" => Some(row.key.id),
+    query
+}
+
+/// The directory device in what `directory_device_query` found: its first row, if a device.
+pub fn directory_device_in(found: Vec<PageRow>) -> Option<String> {
+    match found.into_iter().next() {
+        Some((row, _)) if row.type_name == DIRECTORY_DEVICE => Some(row.key.id),
         _ => None,
-    })
+    }
 }
 
 /// `PROPERTY eq 'value'` on the stored bodies.

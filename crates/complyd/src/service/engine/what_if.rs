@@ -89,7 +89,7 @@ impl Service {
                         let Some(row) = tx.get(&key)? else { continue };
                         let device = parse_body(&row.body)?;
                         let record = read_evaluation(tx, &tenant_owned, id)?;
-                        let groups = engine.groups(tx, &view, &tenant_owned, &device)?;
+                        let groups = engine.groups(tx, &view, &tenant_owned, &device, None)?;
                         let subject = Subject {
                             device_id: id,
                             device: &device,
