@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// Devices read per page.
 const BATCH: usize = 2_000;
 /// Devices parsed ahead of the writer at a time: more than one write takes (about 40 ms).
-pub const PARSE_AHEAD: usize = 500;
+const PARSE_AHEAD: usize = 500;
 
 /// A device of a round: its id, and its body if it was parsed ahead of the write.
 pub type Ahead = (String, Option<StoredRow>);

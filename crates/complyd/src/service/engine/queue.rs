@@ -410,10 +410,11 @@ impl Service {
         }
     }
 
-    /// Every managed device of `tenant`, evaluated in batches: each write takes up to
-    /// [`PARSE_AHEAD`] devices and stops early once it has worked for [`WRITE_FOR`], so that one
-    /// write stays short even where many policies apply to every device. The devices' bodies
-    /// are read and parsed on the other side of the writer (`read_ahead`), one chunk ahead.
+    /// Every managed device of `tenant`, evaluated in batches: each write takes up to one chunk
+    /// (`ahead::PARSE_AHEAD` devices) and stops early once it has worked for [`WRITE_FOR`], so
+    /// that one write stays short even where many policies apply to every device. The devices'
+    /// bodies and directory devices are read on the other side of the writer
+    /// (`ahead::read_ahead`), one chunk ahead.
     async fn reevaluate_tenant(&self, tenant: &str) -> Result<usize, ApiError> {
         let (sender, mut chunks) = tokio::sync::mpsc::channel(1);
         let reader = tokio::spawn(read_ahead(
