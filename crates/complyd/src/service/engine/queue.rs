@@ -50,13 +50,18 @@ const QUIET_MS: i64 = 300;
 /// …but never holds a round back longer than this after the first change.
 const MAX_DELAY_MS: i64 = 3_000;
 
-fn mark_key(tenant: &str) -> Key {
+/// The engine's own row of `tenant` in `collection` (a mark, a generation, a directory stamp).
+fn tenant_row(collection: &str, tenant: &str) -> Key {
     Key {
         tenant: MARKS_TENANT.into(),
-        collection: MARKS.into(),
+        collection: collection.into(),
         parent: String::new(),
         id: tenant.to_string(),
     }
+}
+
+fn mark_key(tenant: &str) -> Key {
+    tenant_row(MARKS, tenant)
 }
 
 /// The stamp of the mark's latest change (or of a generation or directory stamp).
@@ -73,21 +78,17 @@ pub fn stamp_of(row: &Row) -> String {
 const GENERATIONS: &str = "_generation";
 
 pub fn generation_key(tenant: &str) -> Key {
-    Key {
-        tenant: MARKS_TENANT.into(),
-        collection: GENERATIONS.into(),
-        parent: String::new(),
-        id: tenant.to_string(),
-    }
+    tenant_row(GENERATIONS, tenant)
 }
 
 /// The tenant's generation as this transaction sees it (empty before any change).
 pub fn generation(tx: &mut dyn WriteTx, tenant: &str) -> Result<String, StoreError> {
-    Ok(tx
-        .get(&generation_key(tenant))?
-        .and_then(|row| parse_body(&row.body).ok())
-        .and_then(|b| b.get("stamp").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_default())
+    stamp_at(tx, &generation_key(tenant))
+}
+
+/// The stamp of the row at `key` as this transaction sees it (empty when there is none).
+fn stamp_at(tx: &mut dyn WriteTx, key: &Key) -> Result<String, StoreError> {
+    Ok(tx.get(key)?.map(|row| stamp_of(&row)).unwrap_or_default())
 }
 
 /// Where each tenant's directory stamp lives: a fresh stamp at every write of a directory object
@@ -96,20 +97,12 @@ pub fn generation(tx: &mut dyn WriteTx, tenant: &str) -> Result<String, StoreErr
 const DIRECTORY_STAMPS: &str = "_directory";
 
 pub fn directory_stamp_key(tenant: &str) -> Key {
-    Key {
-        tenant: MARKS_TENANT.into(),
-        collection: DIRECTORY_STAMPS.into(),
-        parent: String::new(),
-        id: tenant.to_string(),
-    }
+    tenant_row(DIRECTORY_STAMPS, tenant)
 }
 
 /// The tenant's directory stamp as this transaction sees it (empty before any directory write).
 pub fn directory_stamp(tx: &mut dyn WriteTx, tenant: &str) -> Result<String, StoreError> {
-    Ok(tx
-        .get(&directory_stamp_key(tenant))?
-        .map(|row| stamp_of(&row))
-        .unwrap_or_default())
+    stamp_at(tx, &directory_stamp_key(tenant))
 }
 
 fn restamp(tx: &mut dyn WriteTx, key: &Key) -> Result<(), StoreError> {
