@@ -10,8 +10,9 @@
 #
 #   bench/engine_ab.sh /tmp/complyd-before target/release/complyd
 #   ENGINE_AB_GETS=overview bench/engine_ab.sh /tmp/complyd-before target/release/complyd
-# Overrides: ENGINE_AB_ROUNDS (3), ENGINE_AB_DURATION (5s), ENGINE_AB_NO_REEVAL, ENGINE_AB_DATA_B
-# (a data folder for B, e.g. the tenant already migrated by B), ENGINE_AB_GETS.
+# Overrides: ENGINE_AB_ROUNDS (3), ENGINE_AB_DURATION (5s), ENGINE_AB_NO_REEVAL, ENGINE_AB_DATA_A
+# and ENGINE_AB_DATA_B (a data folder for A or B, e.g. the tenant already re-evaluated once by
+# that binary), ENGINE_AB_GETS.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -68,7 +69,7 @@ run() { # BINARY [DATA] → "check-ins/s p99 cpu_us reeval_s"
 
 ratios=()
 for r in $(seq "$ROUNDS"); do
-  read -r ra pa ca ea < <(run "$A")
+  read -r ra pa ca ea < <(run "$A" "${ENGINE_AB_DATA_A:-}")
   read -r rb pb cb eb < <(run "$B" "${ENGINE_AB_DATA_B:-}")
   printf 'round %d  A %5s %s/s p99 %6s ms %5s µs (b) %6s s | B %5s %s/s p99 %6s ms %5s µs (b) %6s s\n' \
     "$r" "$ra" "$WHAT" "$pa" "$ca" "$ea" "$rb" "$WHAT" "$pb" "$cb" "$eb"

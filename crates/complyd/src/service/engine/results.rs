@@ -342,13 +342,15 @@ pub fn store(
     let status_key = Key::new(w.tenant, DEVICE_STATUSES, &policy.id, device.id);
     const STATUS: &str = "microsoft.graph.deviceComplianceDeviceStatus";
     // The user's status follows from the device statuses: unchanged when this one is.
-    if same {
-        // Reported again with the same outcome: only the report times move.
+    let shows_same = unchanged.status && !device.renamed;
+    if same || (shows_same && w.reported) {
+        // Reported again, and the status shows what it showed (the setting states may have
+        // moved): only the report times move; the user's worst state and device count stand.
         put(tx, w.model, &status_key, STATUS, &status)?;
         if !stamp_user_status(tx, w, &policy.id, device)? {
             refresh_user_status(tx, w, &policy.id, device)?;
         }
-    } else if unchanged.status && !device.renamed && !w.reported {
+    } else if shows_same {
         // A re-evaluation that moves nothing the status shows leaves it (and the user's).
     } else if !status_unchanged(tx, w, &status_key, STATUS, &status)? {
         put(tx, w.model, &status_key, STATUS, &status)?;

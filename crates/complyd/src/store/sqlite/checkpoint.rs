@@ -35,9 +35,7 @@ const BUSY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
 /// syncs them, writing them back on the writer's thread. So after each checkpoint that copied
 /// frames, this thread syncs the file itself, and a restart finds little left to write.
 fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
-    let database = conn
-        .path()
-        .and_then(|path| std::fs::File::open(path).ok());
+    let database = conn.path().and_then(|path| std::fs::File::open(path).ok());
     let mut last_log = 0;
     let mut last_copied = 0;
     let mut interval = IDLE_INTERVAL;

@@ -208,6 +208,84 @@ async fn a_check_in_is_evaluated_and_every_report_follows() {
     );
 }
 
+/// A device reports a new value that leaves its status as it was: its status and the user's are
+/// stamped with the report's time, and the user's keeps the worst state of all their devices.
+#[tokio::test]
+async fn a_report_that_moves_only_a_setting_value_stamps_the_users_status() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    crate::time::freeze_at(&c, "2030-03-01T08:00:00Z").await;
+    let policy = assigned_policy(&c, &password_policy("Baseline", 0), &[all_devices()]).await;
+    let user = Some(("u-7", "grace@contoso.com"));
+    let failing = c
+        .post("beta", DEVICES, &windows_device("DESK-1", user))
+        .await
+        .expect(201)
+        .id();
+    let passing = c
+        .post("beta", DEVICES, &windows_device("DESK-2", user))
+        .await
+        .expect(201)
+        .id();
+    check_in(
+        &c,
+        &failing,
+        &json!({"passwordSet": true, "passwordLength": 4, "osVersion": "10.0.22631.1"}),
+    )
+    .await
+    .expect(200);
+    check_in(&c, &passing, &good_report()).await.expect(200);
+    let user_status = || async {
+        let users = c
+            .list("v1.0", &format!("{POLICIES}/{policy}/userStatuses"))
+            .await;
+        assert_eq!(users.len(), 1, "{users:?}");
+        users[0].clone()
+    };
+    let before = user_status().await;
+    assert_eq!(before["devicesCount"], 2);
+    assert_eq!(before["status"], "nonCompliant");
+
+    crate::time::move_clock(&c, &json!({"advanceBy": "PT1H"}))
+        .await
+        .expect(200);
+    let mut report = good_report();
+    report["passwordLength"] = json!(13);
+    let answer = check_in(&c, &passing, &report).await.expect(200).json();
+    assert_eq!(answer["policies"][0]["state"], "compliant");
+    let status = c
+        .get(
+            "v1.0",
+            &format!("{POLICIES}/{policy}/deviceStatuses/{passing}"),
+        )
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(status["status"], "compliant");
+    assert_eq!(status["lastReportedDateTime"], "2030-03-01T09:00:00Z");
+    let after = user_status().await;
+    assert_eq!(after["devicesCount"], 2);
+    assert_eq!(
+        after["status"], "nonCompliant",
+        "the other device still fails"
+    );
+    assert_eq!(after["lastReportedDateTime"], "2030-03-01T09:00:00Z");
+    let states = c
+        .list(
+            "v1.0",
+            &format!("{DEVICES}/{passing}/deviceCompliancePolicyStates"),
+        )
+        .await;
+    let length = states[0]["settingStates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["settingName"] == "passwordMinimumLength")
+        .cloned()
+        .unwrap();
+    assert_eq!(length["currentValue"], "13", "the new value is shown");
+}
+
 #[tokio::test]
 async fn a_grace_period_holds_the_device_in_grace_until_it_ends() {
     let server = Server::start().await;
