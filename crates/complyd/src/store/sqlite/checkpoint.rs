@@ -27,15 +27,30 @@ const IDLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500)
 /// the log nearly all copied and does not copy tens of megabytes itself between two groups.
 const BUSY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// How far into the restart's limit the log is when the checkpoint thread starts writing the
+/// copied pages back (see `checkpoint_loop`).
+const WRITEBACK_FROM: f64 = 0.75;
+/// The bytes each WAL frame adds to its page.
+const WAL_FRAME_HEADER: i64 = 24;
+
 /// Checkpoints the WAL off the commit path, passively: every [`BUSY_INTERVAL`] while writes
 /// arrive, every [`IDLE_INTERVAL`] when none did. Ends when the store is dropped.
 ///
 /// A passive checkpoint under constant writes rarely copies the whole log, and SQLite syncs the
 /// database file only when it does: the pages it copied stay dirty until the writer's restart
 /// syncs them, writing them back on the writer's thread. So after each checkpoint that copied
-/// frames, this thread syncs the file itself, and a restart finds little left to write.
+/// frames once the log is past [`WRITEBACK_FROM`] of the restart's limit, this thread starts
+/// their write-back itself (without waiting for it or flushing the disk's cache, which would
+/// hold up the commits' syncs), and a restart finds most of them written. Not earlier: a page
+/// written back every few checkpoints would be written to disk again and again, where the
+/// restart's sync writes it once (creates of device statuses measured 0.79 of before so).
 fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
     let database = conn.path().and_then(|path| std::fs::File::open(path).ok());
+    let frame_bytes = conn
+        .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))
+        .unwrap_or(4096)
+        + WAL_FRAME_HEADER;
+    let writeback_frames = (WAL_LIMIT_BYTES as f64 * WRITEBACK_FROM) as i64 / frame_bytes;
     let mut last_log = 0;
     let mut last_copied = 0;
     let mut interval = IDLE_INTERVAL;
@@ -52,9 +67,9 @@ fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
                 } else {
                     IDLE_INTERVAL
                 };
-                if copied > 0 && copied != last_copied {
-                    if let Some(Err(e)) = database.as_ref().map(std::fs::File::sync_data) {
-                        tracing::warn!(error = %e, "syncing the database file failed");
+                if log >= writeback_frames && copied > 0 && copied != last_copied {
+                    if let Some(Err(e)) = database.as_ref().map(wal_buffer::start_writeback) {
+                        tracing::warn!(error = %e, "writing the database file back failed");
                     }
                 }
                 (last_log, last_copied) = (log, copied);
