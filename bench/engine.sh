@@ -15,7 +15,9 @@
 #   bench/engine.sh                        # 100,000 devices, 50,000 users, 1,000 groups
 #   bench/engine.sh --devices 10000        # a quick run (5,000 users)
 # Options: --devices N (100000), --groups G (995 static groups besides the fleet's 5),
-# --duration D (wrk, 20s). Prints the figures and writes bench/results/engine.json;
+# --duration D (wrk, 20s). ENGINE_BIN=/path/to/complyd measures that binary instead of building
+# this tree's (for a before/after on a tenant of each). ENGINE_WORK: another folder than
+# bench/.work-engine. Prints the figures and writes bench/results/engine.json;
 # bench/RESULTS.md ("Engine") keeps the latest.
 set -euo pipefail
 
@@ -34,15 +36,20 @@ while [ $# -gt 0 ]; do
   esac
 done
 USERS=$((DEVICES / 2))
-WORK=$BENCH/.work-engine
+WORK=${ENGINE_WORK:-$BENCH/.work-engine}
 # shellcheck disable=SC2034 # LOGS is read by lib.sh
 LOGS=$WORK
 RESULTS=$BENCH/results
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
 
-log "building (release)"
-cargo build --release --locked -p complyd
+if [ -n "${ENGINE_BIN:-}" ]; then
+  EXE=$(realpath "$ENGINE_BIN")
+else
+  log "building (release)"
+  cargo build --release --locked -p complyd
+  EXE=$BIN/complyd
+fi
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 2; }
 rm -rf "$WORK" && mkdir -p "$WORK" "$RESULTS"
 now() { date +%s.%N; }
@@ -51,14 +58,14 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 # --- (a) the fleet ------------------------------------------------------------------------------
 log "(a) complyd fleet generate: $DEVICES devices, $USERS users"
 t0=$(now)
-"$BIN/complyd" fleet generate --data "$WORK/data" --jwt-secret "$SECRET" \
+"$EXE" fleet generate --data "$WORK/data" --jwt-secret "$SECRET" \
   --users "$USERS" --devices "$DEVICES" --seed 1 >"$WORK/fleet.json"
 FLEET_S=$(secs "$t0" "$(now)")
 log "    $FLEET_S s"
 
-start complyd "$BIN/complyd" serve --listen 127.0.0.1:0 --data "$WORK/data" --jwt-secret "$SECRET"
+start complyd "$EXE" serve --listen 127.0.0.1:0 --data "$WORK/data" --jwt-secret "$SECRET"
 COMPLYD_PID=$PID
-TOKEN=$("$BIN/complyd" token --data "$WORK/data" --jwt-secret "$SECRET" --lifetime 86400 \
+TOKEN=$("$EXE" token --data "$WORK/data" --jwt-secret "$SECRET" --lifetime 86400 \
   --scopes DeviceManagementConfiguration.ReadWrite.All,DeviceManagementManagedDevices.ReadWrite.All,Directory.ReadWrite.All)
 
 # --- the tenant's groups and policies, then its first full evaluation ----------------------------

@@ -12,7 +12,9 @@
 #   ENGINE_AB_GETS=overview bench/engine_ab.sh /tmp/complyd-before target/release/complyd
 # Overrides: ENGINE_AB_ROUNDS (3), ENGINE_AB_DURATION (5s), ENGINE_AB_NO_REEVAL, ENGINE_AB_DATA_A
 # and ENGINE_AB_DATA_B (a data folder for A or B, e.g. the tenant already re-evaluated once by
-# that binary), ENGINE_AB_GETS.
+# that binary), ENGINE_AB_WORK_A and ENGINE_AB_WORK_B (a whole folder `bench/engine.sh` left,
+# ENGINE_WORK there: its data, its policies and its devices, to compare two tenants' layouts),
+# ENGINE_AB_GETS.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -29,7 +31,6 @@ A=$(realpath "$1") B=$(realpath "$2")
 ROUNDS=${ENGINE_AB_ROUNDS:-3}
 DURATION=${ENGINE_AB_DURATION:-5s}
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
-ALL=$(head -n1 "$SOURCE/policies.txt")
 GETS=${ENGINE_AB_GETS:-}
 if [ -n "$GETS" ]; then
   [ -f "$SOURCE/$GETS.paths" ] || { echo "no $SOURCE/$GETS.paths (overview, summary or settings)" >&2; exit 2; }
@@ -41,21 +42,23 @@ fi
 SCOPES=DeviceManagementConfiguration.ReadWrite.All,DeviceManagementManagedDevices.ReadWrite.All,Directory.ReadWrite.All
 rm -rf "$AB" && mkdir -p "$AB"
 
-run() { # BINARY [DATA] → "check-ins/s p99 cpu_us reeval_s"
-  local exe=$1 token reeval=- p0 p1 n
-  rm -rf "$AB/data" && cp -a "${2:-$SOURCE/data}" "$AB/data" && sync
+run() { # BINARY [DATA] [WORK] → "check-ins/s p99 cpu_us reeval_s"
+  local exe=$1 token reeval=- p0 p1 n work=${3:-$SOURCE}
+  local data=${2:-$work/data} all
+  all=$(head -n1 "$work/policies.txt")
+  rm -rf "$AB/data" && cp -a "$data" "$AB/data" && sync
   start complyd "$exe" serve --listen 127.0.0.1:0 --data "$AB/data" --jwt-secret "$SECRET"
   token=$("$exe" token --data "$AB/data" --jwt-secret "$SECRET" --lifetime 86400 --scopes "$SCOPES")
   if [ -z "${ENGINE_AB_NO_REEVAL:-}" ]; then
-    reeval=$(python3 "$BENCH/engine_reeval.py" "$URL" "$token" "$ALL" 13 2>/dev/null |
+    reeval=$(python3 "$BENCH/engine_reeval.py" "$URL" "$token" "$all" 13 2>/dev/null |
       python3 -c 'import json, sys; print(json.load(sys.stdin)["settled_s"])')
   fi
   p0=$(awk '{ print $14 + $15 }' "/proc/$PID/stat")
   if [ -n "$GETS" ]; then
-    BENCH_GET_PATHS="$SOURCE/$GETS.paths" wrk -t2 -c32 -d"$DURATION" --timeout 10s --latency \
+    BENCH_GET_PATHS="$work/$GETS.paths" wrk -t2 -c32 -d"$DURATION" --timeout 10s --latency \
       -s "$BENCH/lua/bench.lua" -H "Authorization: Bearer $token" "$URL/" >"$AB/wrk.out"
   else
-    BENCH_DEVICES="$SOURCE/devices.txt" wrk -t2 -c32 -d"$DURATION" --timeout 10s --latency \
+    BENCH_DEVICES="$work/devices.txt" wrk -t2 -c32 -d"$DURATION" --timeout 10s --latency \
       -s "$BENCH/lua/checkin.lua" -H "Authorization: Bearer $token" "$URL/" >"$AB/wrk.out"
   fi
   p1=$(awk '{ print $14 + $15 }' "/proc/$PID/stat")
@@ -69,8 +72,8 @@ run() { # BINARY [DATA] → "check-ins/s p99 cpu_us reeval_s"
 
 ratios=()
 for r in $(seq "$ROUNDS"); do
-  read -r ra pa ca ea < <(run "$A" "${ENGINE_AB_DATA_A:-}")
-  read -r rb pb cb eb < <(run "$B" "${ENGINE_AB_DATA_B:-}")
+  read -r ra pa ca ea < <(run "$A" "${ENGINE_AB_DATA_A:-}" "${ENGINE_AB_WORK_A:-}")
+  read -r rb pb cb eb < <(run "$B" "${ENGINE_AB_DATA_B:-}" "${ENGINE_AB_WORK_B:-}")
   printf 'round %d  A %5s %s/s p99 %6s ms %5s µs (b) %6s s | B %5s %s/s p99 %6s ms %5s µs (b) %6s s\n' \
     "$r" "$ra" "$WHAT" "$pa" "$ca" "$ea" "$rb" "$WHAT" "$pb" "$cb" "$eb"
   ratios+=("$(awk -v a="$ra" -v b="$rb" 'BEGIN { printf "%.3f", b / a }')")

@@ -27,13 +27,29 @@ pub struct FleetSpec {
     pub seed: u64,
 }
 
-/// SplitMix64: small, fast, and the same on every machine.
-struct Dice(u64);
+/// SplitMix64: small, fast, and the same on every machine. `ids` is where the next GUID's
+/// ordered part starts (see `guid`).
+struct Dice {
+    state: u64,
+    ids: u64,
+}
 
 impl Dice {
+    fn new(seed: u64) -> Self {
+        let mut ids = Dice {
+            state: !seed,
+            ids: 0,
+        };
+        // 48 bits: 20 from the seed, 28 that start at zero and count the GUIDs made.
+        let start = (ids.next() >> 16) & !((1 << 28) - 1);
+        Dice {
+            state: seed,
+            ids: start,
+        }
+    }
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
@@ -52,9 +68,14 @@ impl Dice {
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len() as u64) as usize]
     }
-    /// A version-4 GUID from the dice.
+    /// A GUID from the dice, shaped as a random (version 4) one, whose first 48 bits count up
+    /// from where the seed put them. A fleet's ids are then in the order its rows are written,
+    /// as complyd's own time-ordered ids are, and each row lands at the end of the key indexes
+    /// instead of on a random page of them.
     fn guid(&mut self) -> String {
         let (a, b) = (self.next(), self.next());
+        let a = ((self.ids & 0xFFFF_FFFF_FFFF) << 16) | (a & 0xFFFF);
+        self.ids += 1;
         let bytes: u128 = (u128::from(a) << 64) | u128::from(b);
         let bytes = (bytes & !(0xF000_u128 << 64)) | (0x4000_u128 << 64);
         let bytes = (bytes & !(0xC000_u128 << 48)) | (0x8000_u128 << 48);
@@ -270,7 +291,7 @@ impl Plan {
     /// Every row, in order, handed over `BATCH` at a time; stops when `send` answers false.
     fn generate(&self, mut send: impl FnMut(Vec<Row>) -> bool) {
         let tenant = self.tenant.as_str();
-        let mut dice = Dice(self.spec.seed ^ 0xC0FF_EE00_D15E_A5E5);
+        let mut dice = Dice::new(self.spec.seed ^ 0xC0FF_EE00_D15E_A5E5);
         let mut users = Vec::with_capacity(self.spec.users);
         let mut rows = Vec::with_capacity(BATCH);
         for n in 0..self.spec.users {
@@ -617,4 +638,29 @@ fn fleet_device(
         ),
         Row::new(super::evaluation_key(tenant, &id), "", record),
     ]
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::Dice;
+
+    #[test]
+    fn a_fleets_guids_are_well_formed_and_ascend_in_the_order_they_are_made() {
+        let mut dice = Dice::new(7);
+        let ids: Vec<String> = (0..1000).map(|_| dice.guid()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "not ascending");
+        for id in &ids {
+            let parsed = uuid::Uuid::parse_str(id).expect("a GUID");
+            assert_eq!(parsed.get_version_num(), 4, "{id}");
+            assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122, "{id}");
+        }
+        let again: Vec<String> = {
+            let mut dice = Dice::new(7);
+            (0..1000).map(|_| dice.guid()).collect()
+        };
+        assert_eq!(ids, again, "the same seed makes the same ids");
+        let other = Dice::new(8).guid();
+        assert!(!ids.contains(&other), "another seed starts elsewhere");
+    }
 }
