@@ -18,6 +18,9 @@ pub const MAX_FLEET: usize = 1_000_000;
 /// Rows written per transaction: few commits (each waits for the disk), each short enough that
 /// a server's clients on the same store wait about a second at most.
 const BATCH: usize = 10_000;
+/// Devices' rows per transaction: a device's first evaluation writes about four rows more than its
+/// two (the same `BATCH` of rows written in all).
+const DEVICE_ROWS_BATCH: usize = BATCH / 3;
 
 /// What to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,6 +259,14 @@ struct Row {
     key: Key,
     type_name: &'static str,
     text: String,
+    /// A managed device's body and hidden record, for its first evaluation in the write that
+    /// adds it.
+    first_report: Option<FirstReport>,
+}
+
+struct FirstReport {
+    device: Map<String, Value>,
+    record: Map<String, Value>,
 }
 
 impl Row {
@@ -264,8 +275,19 @@ impl Row {
             key,
             type_name,
             text: Value::Object(body).to_string(),
+            first_report: None,
         }
     }
+}
+
+/// What the fleet's writes did with its managed devices.
+#[derive(Default)]
+struct Written {
+    /// Evaluated in the write that added them.
+    evaluated: usize,
+    /// Stored as they are, for a round to evaluate (the tenant had a policy, or the device was
+    /// there before).
+    left: usize,
 }
 
 fn shaped(model: &'static Model, type_name: &str, body: Value) -> Map<String, Value> {
@@ -322,7 +344,7 @@ impl Plan {
             rows.extend(fleet_device(
                 self.model, tenant, &mut dice, n, user, self.now,
             ));
-            if rows.len() >= BATCH && !send(std::mem::take(&mut rows)) {
+            if rows.len() >= DEVICE_ROWS_BATCH && !send(std::mem::take(&mut rows)) {
                 return;
             }
         }
@@ -362,18 +384,23 @@ impl Service {
         let generator = tokio::task::spawn_blocking(move || {
             plan.generate(|batch| sender.blocking_send(batch).is_ok());
         });
+        let mut written = Written::default();
         while let Some(batch) = batches.recv().await {
-            self.insert_fleet_rows(batch).await?;
+            let batch = self.insert_fleet_rows(tenant, batch).await?;
+            written.evaluated += batch.evaluated;
+            written.left += batch.left;
         }
         generator
             .await
             .map_err(|e| ApiError::Internal(format!("the fleet's generator failed: {e}")))?;
         self.recompute_memberships(tenant).await?;
-        let tenant_owned = tenant.to_string();
-        self.store
-            .write(move |tx| super::mark(tx, &tenant_owned).map_err(ApiError::from))
-            .await?;
-        let evaluated = self.settle(tenant).await?;
+        if written.left > 0 {
+            let tenant_owned = tenant.to_string();
+            self.store
+                .write(move |tx| super::mark(tx, &tenant_owned).map_err(ApiError::from))
+                .await?;
+        }
+        let evaluated = written.evaluated + self.settle(tenant).await?;
         Ok(FleetSummary {
             users: spec.users,
             devices: spec.devices,
@@ -382,19 +409,55 @@ impl Service {
         })
     }
 
-    async fn insert_fleet_rows(&self, rows: Vec<Row>) -> Result<(), ApiError> {
+    /// Stores one batch. While the tenant has no policy, no group decides anything about a device
+    /// yet, so each new managed device is evaluated here, in the write that adds it, and is
+    /// stored once, with its verdict. Otherwise (its groups are not all known until the fleet's
+    /// dynamic groups are recomputed) it is stored as generated and a round evaluates it.
+    async fn insert_fleet_rows(&self, tenant: &str, rows: Vec<Row>) -> Result<Written, ApiError> {
+        let (engine, tenant) = (std::sync::Arc::clone(&self.engine), tenant.to_string());
         self.store
             .write(move |tx: &mut dyn WriteTx| {
-                for row in &rows {
+                super::Engine::hold_tenant(tx, &tenant)?;
+                let view = engine.view(tx, &tenant)?;
+                let now = crate::service::time::now_ms(tx, &tenant)? / 1000;
+                let tally = super::SharedTally::default();
+                let mut written = Written::default();
+                for row in rows {
                     // A fleet's rows are mostly new: the key index answers that without the
                     // body being handed to an UPDATE first.
-                    if tx.exists(&row.key)? {
-                        tx.update(&row.key, &row.text)?;
-                    } else {
-                        tx.insert(&row.key, row.type_name, &row.text)?;
+                    let new = !tx.exists(&row.key)?;
+                    match row.first_report {
+                        Some(first) if new && view.policies.is_empty() => {
+                            let input = super::DeviceInput::new_device(
+                                row.type_name,
+                                first.device,
+                                first.record,
+                            );
+                            engine.evaluate_new(
+                                tx,
+                                &view,
+                                &tenant,
+                                &row.key.id,
+                                now,
+                                &tally,
+                                input,
+                            )?;
+                            written.evaluated += 1;
+                        }
+                        first_report => {
+                            store_text(tx, &row.key, row.type_name, &row.text, new)?;
+                            if let Some(first) = first_report {
+                                let key = super::evaluation_key(&tenant, &row.key.id);
+                                let record = Value::Object(first.record).to_string();
+                                let new = !tx.exists(&key)?;
+                                store_text(tx, &key, "", &record, new)?;
+                                written.left += 1;
+                            }
+                        }
                     }
                 }
-                Ok::<_, ApiError>(())
+                tally.into_inner().flush(tx, engine.model, &tenant)?;
+                Ok::<_, ApiError>(written)
             })
             .await
     }
@@ -448,6 +511,21 @@ impl Service {
         }
         Ok(out)
     }
+}
+
+fn store_text(
+    tx: &mut dyn WriteTx,
+    key: &Key,
+    type_name: &str,
+    text: &str,
+    new: bool,
+) -> Result<(), ApiError> {
+    if new {
+        tx.insert(key, type_name, text)?;
+    } else {
+        tx.update(key, text)?;
+    }
+    Ok(())
 }
 
 fn fleet_user(model: &'static Model, dice: &mut Dice, n: usize) -> (String, Map<String, Value>) {
@@ -506,7 +584,7 @@ fn fleet_device(
     n: usize,
     user: Option<&(String, Value, Value)>,
     now: i64,
-) -> [Row; 3] {
+) -> [Row; 2] {
     let platform = platform_for(dice);
     let id = dice.guid();
     let aad = dice.guid();
@@ -625,18 +703,20 @@ fn fleet_device(
     );
     let mut record = Map::new();
     record.insert("facts".into(), facts);
+    let device = shaped(model, "microsoft.graph.managedDevice", device);
+    let mut managed = Row::new(
+        Key::new(tenant, results::DEVICES, "", &id),
+        "microsoft.graph.managedDevice",
+        device.clone(),
+    );
+    managed.first_report = Some(FirstReport { device, record });
     [
         Row::new(
             Key::new(tenant, super::tenant::DIRECTORY, "", &object),
             "microsoft.graph.device",
             directory,
         ),
-        Row::new(
-            Key::new(tenant, results::DEVICES, "", &id),
-            "microsoft.graph.managedDevice",
-            shaped(model, "microsoft.graph.managedDevice", device),
-        ),
-        Row::new(super::evaluation_key(tenant, &id), "", record),
+        managed,
     ]
 }
 

@@ -251,6 +251,23 @@ impl DeviceInput {
         })
     }
 
+    /// A device none of whose rows is stored yet: its body and hidden record as they are to be
+    /// stored (the first evaluation stores them, with its results).
+    pub fn new_device(
+        type_name: &str,
+        device: Map<String, Value>,
+        record: Map<String, Value>,
+    ) -> Self {
+        Self {
+            type_name: type_name.to_string(),
+            stored_device: Map::new(),
+            changed_device: Some(device),
+            stored_record: String::new(),
+            record,
+            directory_device: None,
+        }
+    }
+
     pub fn device(&self) -> &Map<String, Value> {
         self.changed_device.as_ref().unwrap_or(&self.stored_device)
     }
@@ -356,6 +373,22 @@ impl Engine {
         self.evaluate_with(tx, view, tenant, device_id, now, false, input, tally)
     }
 
+    /// A new device's first evaluation (`DeviceInput::new_device`), in the write that adds it,
+    /// with the tenant's settings and policies read once for many devices as in `evaluate_in`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn evaluate_new(
+        &self,
+        tx: &mut dyn WriteTx,
+        view: &TenantView,
+        tenant: &str,
+        device_id: &str,
+        now: i64,
+        tally: &SharedTally,
+        input: DeviceInput,
+    ) -> Result<Verdict, ApiError> {
+        self.evaluate_with(tx, view, tenant, device_id, now, true, input, tally)
+    }
+
     /// `reported`: the device reported (a check-in, a new device), so its statuses take `now`
     /// as their `lastReportedDateTime` even when nothing else changed. Rows an evaluation would
     /// write as they are stored are not written again.
@@ -393,7 +426,12 @@ impl Engine {
         };
         let facts = self.facts(&device, &record);
         let (settings, policies) = (view.settings, &view.policies);
-        let groups = self.groups(tx, view, tenant, &device, directory_device)?;
+        // Groups decide only which policies apply.
+        let groups = if policies.is_empty() {
+            HashSet::new()
+        } else {
+            self.groups(tx, view, tenant, &device, directory_device)?
+        };
         let subject = Subject {
             device_id,
             device: &device,

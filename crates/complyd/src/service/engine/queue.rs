@@ -7,8 +7,10 @@
 //! a job before it in the same group commit marked it and kept its changes. So a change that was
 //! answered has its mark, and a crash cannot lose it. The worker (`reevaluations` in lib.rs, calling [`Service::reevaluate_marked`])
 //! evaluates every device of a marked tenant in batches, each its own write, then removes the mark
-//! if no change came meanwhile (else it goes round again). It lets a burst of changes pause first
-//! (at most a few seconds), so a restore or a fuzzer's stream of writes is evaluated in few rounds.
+//! if no change came meanwhile (else it goes round again). A mark made only of changes that
+//! matter through a policy (group members, filters) is cleared without a round while the tenant
+//! has none. The worker lets a burst of changes pause first (at most a few seconds), so a restore
+//! or a fuzzer's stream of writes is evaluated in few rounds.
 //! `settle` does not wait. Why not in the change's own transaction: one policy can apply to 100,000 devices,
 //! and a write that long would hold every other write of the server behind it.
 //! Check-ins and new devices are evaluated in their own write (`checkin`, `add_device`).
@@ -34,6 +36,11 @@ pub const CHANGES_THAT_MATTER: &[&str] = &[
     "deviceManagement",
     "directoryObjects/members",
 ];
+
+/// Of those, the changes that matter only through a policy: who is in which group, and the
+/// filters assignments name. A tenant without policies evaluates no device differently after
+/// them, so a mark made of these alone is cleared without a round while the tenant has none.
+const MATTER_THROUGH_POLICIES: &[&str] = &["assignmentFilters", "directoryObjects/members"];
 
 /// Where the marks live: a partition of their own, one row per tenant (not exported: an import
 /// marks every tenant it loads).
@@ -120,17 +127,25 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A mark: the stamp of its latest change, when the first and the last came (Unix ms). A round
-/// clears the mark only if its stamp is still the one the round started from; a counter would not
-/// do, as it starts again after a clear and a late round would take a new change for its own.
-fn bump(tx: &mut dyn WriteTx, key: &Key) -> Result<(), StoreError> {
-    let first = tx
-        .get(key)?
-        .and_then(|row| parse_body(&row.body).ok())
+/// A mark: the stamp of its latest change, when the first and the last came (Unix ms), and
+/// whether every change it holds matters only through a policy (`through_policies`; one that
+/// matters otherwise makes the whole mark so). A round clears the mark only if its stamp is still
+/// the one the round started from; a counter would not do, as it starts again after a clear and
+/// a late round would take a new change for its own.
+fn bump(tx: &mut dyn WriteTx, key: &Key, through_policies: bool) -> Result<(), StoreError> {
+    let before = tx.get(key)?.and_then(|row| parse_body(&row.body).ok());
+    let first = before
+        .as_ref()
         .and_then(|b| b.get("first").and_then(Value::as_i64));
+    let through_policies = through_policies
+        && before
+            .as_ref()
+            .is_none_or(|b| b.get(THROUGH_POLICIES).and_then(Value::as_bool) == Some(true));
     let now = now_ms();
     let stamp = uuid::Uuid::new_v4().to_string();
-    let body = json!({ "stamp": stamp, "first": first.unwrap_or(now), "last": now }).to_string();
+    let body = json!({ "stamp": stamp, "first": first.unwrap_or(now), "last": now,
+        THROUGH_POLICIES: through_policies })
+    .to_string();
     if !tx.update(key, &body)? {
         tx.insert(key, "", &body)?;
     }
@@ -153,9 +168,24 @@ fn due(row: &Row, now: i64) -> bool {
     now - at("last") >= QUIET_MS || now - at("first") >= MAX_DELAY_MS
 }
 
+/// The mark's property saying its changes matter only through a policy.
+const THROUGH_POLICIES: &str = "onlyThroughPolicies";
+
+/// Whether every change `mark` holds matters only through a policy.
+fn only_through_policies(mark: &Row) -> bool {
+    parse_body(&mark.body)
+        .ok()
+        .and_then(|b| b.get(THROUGH_POLICIES).and_then(Value::as_bool))
+        == Some(true)
+}
+
 /// Marks `tenant` for re-evaluation and moves its generation on (inside the caller's transaction).
 pub fn mark(tx: &mut dyn WriteTx, tenant: &str) -> Result<(), StoreError> {
-    bump(tx, &mark_key(tenant))?;
+    mark_for(tx, tenant, false)
+}
+
+fn mark_for(tx: &mut dyn WriteTx, tenant: &str, through_policies: bool) -> Result<(), StoreError> {
+    bump(tx, &mark_key(tenant), through_policies)?;
     restamp(tx, &generation_key(tenant))
 }
 
@@ -170,14 +200,20 @@ struct Watched {
 
 struct Watching<'a> {
     inner: &'a mut dyn WriteTx,
-    marked: Vec<String>,
+    /// Tenants this job marked, each with whether only for changes that matter through a policy.
+    marked: Vec<(String, bool)>,
     /// Tenants whose directory stamp this job moved.
     directory_stamped: Vec<String>,
 }
 
-/// The group note saying a job before in this transaction marked the tenant (and kept it).
-fn marked_note(tenant: &str) -> String {
-    format!("reevaluate {tenant}")
+/// The group note saying a job before in this transaction marked the tenant (and kept it);
+/// `through_policies`: only for changes that matter through a policy.
+fn marked_note(tenant: &str, through_policies: bool) -> String {
+    if through_policies {
+        format!("reevaluate through policies {tenant}")
+    } else {
+        format!("reevaluate {tenant}")
+    }
 }
 
 impl Watching<'_> {
@@ -186,30 +222,38 @@ impl Watching<'_> {
             restamp(self.inner, &directory_stamp_key(tenant))?;
             self.directory_stamped.push(tenant.to_string());
         }
+        let through = MATTER_THROUGH_POLICIES.contains(&collection);
+        // A mark covers this change unless it was only for changes through a policy and this
+        // one matters otherwise.
+        let covers = |only_through: bool| !only_through || through;
         if tenant == MARKS_TENANT
             || !CHANGES_THAT_MATTER.contains(&collection)
-            || self.marked.iter().any(|t| t == tenant)
+            || self
+                .marked
+                .iter()
+                .any(|(t, only_through)| t == tenant && covers(*only_through))
         {
             return Ok(());
         }
-        let note = marked_note(tenant);
-        let marked_in_group = self.inner.group_notes().is_some_and(|n| n.has(&note));
+        let marked_in_group = self.inner.group_notes().is_some_and(|n| {
+            n.has(&marked_note(tenant, false)) || (through && n.has(&marked_note(tenant, true)))
+        });
         if marked_in_group {
             // One mark per transaction will do; the generation still moves at every job, as a
             // later job of the group may read the tenant's view and keep it for its generation.
             restamp(self.inner, &generation_key(tenant))?;
         } else {
-            mark(self.inner, tenant)?;
+            mark_for(self.inner, tenant, through)?;
         }
-        self.marked.push(tenant.to_string());
+        self.marked.push((tenant.to_string(), through));
         Ok(())
     }
 
     /// Tells the jobs after this one (which kept its changes) which tenants it marked.
     fn publish(self) {
         if let Some(notes) = self.inner.group_notes() {
-            for tenant in &self.marked {
-                notes.add(marked_note(tenant));
+            for (tenant, through) in &self.marked {
+                notes.add(marked_note(tenant, *through));
             }
         }
     }
@@ -285,7 +329,8 @@ impl WriteTx for Watching<'_> {
         // read of its policies is no longer current.
         self.inner.delete_tree(&mark_key(tenant))?;
         if let Some(notes) = self.inner.group_notes() {
-            notes.remove(&marked_note(tenant));
+            notes.remove(&marked_note(tenant, false));
+            notes.remove(&marked_note(tenant, true));
         }
         restamp(self.inner, &generation_key(tenant))?;
         restamp(self.inner, &directory_stamp_key(tenant))?;
@@ -364,7 +409,7 @@ impl Service {
         let now = now_ms();
         for (row, _) in self.store.query(query).await? {
             if due(&row, now) {
-                evaluated += self.round(&row.key.id, stamp_of(&row)).await?;
+                evaluated += self.round(&row.key.id.clone(), row).await?;
             }
         }
         Ok(evaluated)
@@ -374,22 +419,35 @@ impl Service {
     pub async fn settle(&self, tenant: &str) -> Result<usize, ApiError> {
         let mut evaluated = 0;
         while let Some(row) = self.store.get(&mark_key(tenant)).await? {
-            evaluated += self.round(tenant, stamp_of(&row)).await?;
+            evaluated += self.round(tenant, row).await?;
         }
         Ok(evaluated)
     }
 
-    /// One round: every device evaluated, then the mark cleared if no change came meanwhile.
-    async fn round(&self, tenant: &str, stamp: String) -> Result<usize, ApiError> {
-        let (generation, view) =
-            super::snapshot::read(Arc::clone(&self.store), self.engine.model, tenant).await?;
-        self.engine.keep_view(tenant, generation, view);
-        let evaluated = self.reevaluate_tenant(tenant).await?;
+    /// One round: every device evaluated, then the mark cleared if no change came meanwhile. A
+    /// mark of changes that matter only through a policy is cleared without one while the
+    /// tenant has no policy (a policy made since moves the mark on, so it stays for a round).
+    async fn round(&self, tenant: &str, mark: Row) -> Result<usize, ApiError> {
+        let stamp = stamp_of(&mark);
+        let evaluated = if only_through_policies(&mark) && !self.has_policies(tenant).await? {
+            0
+        } else {
+            let (generation, view) =
+                super::snapshot::read(Arc::clone(&self.store), self.engine.model, tenant).await?;
+            self.engine.keep_view(tenant, generation, view);
+            self.reevaluate_tenant(tenant).await?
+        };
         let key = mark_key(tenant);
         self.store
             .write(move |tx| Ok::<_, ApiError>(clear_unless_changed(tx, &key, &stamp)?))
             .await?;
         Ok(evaluated)
+    }
+
+    async fn has_policies(&self, tenant: &str) -> Result<bool, ApiError> {
+        let mut query = Query::all(tenant, super::tenant::POLICIES, "");
+        query.limit = 1;
+        Ok(!self.store.query(query).await?.is_empty())
     }
 
     /// Waits while client writes are queued for the writer (bounded): re-evaluation fills the
@@ -517,6 +575,54 @@ mod tests {
         assert_eq!(stamp(store).await, Some(new_change.clone()));
         clear(store, new_change).await;
         assert_eq!(stamp(store).await, None);
+    }
+
+    fn row_of(collection: &str, id: &str) -> Key {
+        Key {
+            tenant: "t".into(),
+            collection: collection.into(),
+            parent: String::new(),
+            id: id.into(),
+        }
+    }
+
+    async fn only_through(store: &dyn Store) -> Option<bool> {
+        store
+            .get(&mark_key("t"))
+            .await
+            .unwrap()
+            .map(|row| only_through_policies(&row))
+    }
+
+    /// A mark made of membership or filter changes alone says so; a change that matters
+    /// otherwise makes the whole mark so, and a later membership change does not undo that.
+    #[tokio::test]
+    async fn a_mark_is_only_through_policies_while_every_change_it_holds_is() {
+        let store = watched(Arc::new(MemoryStore::new()));
+        let write = |collection: &'static str, id: &'static str| {
+            let store = Arc::clone(&store);
+            async move {
+                store
+                    .write(move |tx| tx.insert(&row_of(collection, id), "", "{}"))
+                    .await
+                    .unwrap()
+            }
+        };
+        write("directoryObjects/members", "m1").await;
+        assert_eq!(only_through(store.as_ref()).await, Some(true));
+        write("assignmentFilters", "f1").await;
+        assert_eq!(only_through(store.as_ref()).await, Some(true));
+        write("deviceManagement", "t").await;
+        assert_eq!(only_through(store.as_ref()).await, Some(false));
+        write("directoryObjects/members", "m2").await;
+        assert_eq!(only_through(store.as_ref()).await, Some(false));
+        // Cleared, the next mark starts again from its own change.
+        let stamp = stamp(store.as_ref()).await.unwrap();
+        clear(store.as_ref(), stamp).await;
+        write("directoryObjects/members", "m3").await;
+        assert_eq!(only_through(store.as_ref()).await, Some(true));
+        write("deviceCompliancePolicies", "p1").await;
+        assert_eq!(only_through(store.as_ref()).await, Some(false));
     }
 
     fn policy(id: &str) -> Key {

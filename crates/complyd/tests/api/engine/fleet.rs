@@ -115,6 +115,68 @@ async fn a_fleet_is_the_same_for_the_same_seed_and_is_evaluated() {
     );
 }
 
+/// In a tenant without policies a fleet's devices are evaluated in the writes that add them; the
+/// changes after it still move them: the tenant's settings, and a policy assigned to a group
+/// whose members changed while the tenant had no policy.
+#[tokio::test]
+async fn a_fleet_without_policies_is_evaluated_as_it_is_added_and_later_changes_still_count() {
+    let server = Server::start().await;
+    let c = fleet_admin(&server, TENANT);
+    let made = fleet(&c, &json!({"users": 10, "devices": 40, "seed": 9}))
+        .await
+        .expect(201)
+        .json();
+    assert_eq!(made["evaluated"], 40);
+    let devices = c.list("beta", &format!("{DEVICES}?$top=999")).await;
+    assert_eq!(devices.len(), 40);
+    assert!(
+        devices.iter().all(|d| d["complianceState"] == "compliant"),
+        "no policy: the tenant's default, {devices:?}"
+    );
+    let view = c.list("beta", "managedDeviceCompliances?$top=999").await;
+    assert_eq!(view.len(), 40);
+    assert!(view.iter().all(|v| v["complianceStatus"] == "compliant"));
+    // Secure by default, still without a policy: every device is noncompliant.
+    c.patch(
+        "v1.0",
+        "deviceManagement",
+        &json!({"settings": {"secureByDefault": true}}),
+    )
+    .await
+    .expect(200);
+    settle(&c).await;
+    let devices = c.list("beta", &format!("{DEVICES}?$top=999")).await;
+    assert!(
+        devices
+            .iter()
+            .all(|d| d["complianceState"] == "noncompliant"),
+        "{devices:?}"
+    );
+    // A Windows device joins a static group while there is no policy; a policy assigned to that
+    // group then finds it, and only it.
+    let windows = devices
+        .iter()
+        .find(|d| d["operatingSystem"] == "Windows")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let group = new_group(&c, "Late pilots").await;
+    add_member(&c, &group, &directory_object(&c, &windows).await).await;
+    // Without a policy a group's members decide nothing: no device is evaluated again.
+    assert_eq!(settle(&c).await["evaluated"], 0);
+    let policy = assigned_policy(&c, &password_policy("Pilot", 0), &[group_target(&group)]).await;
+    settle(&c).await;
+    let statuses = c
+        .list(
+            "beta",
+            &format!("{POLICIES}/{policy}/deviceStatuses?$top=999"),
+        )
+        .await;
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    assert_eq!(statuses[0]["id"], windows.as_str());
+}
+
 #[tokio::test]
 async fn a_bad_fleet_request_is_refused() {
     let server = Server::start().await;
