@@ -254,13 +254,12 @@ impl FleetSummary {
     }
 }
 
-/// One row to store, its body already JSON text (made by the generator, not the writer).
+/// One row to store, its body already JSON text (made by the generator, not the writer); a
+/// managed device's instead as the body and hidden record its first evaluation takes.
 struct Row {
     key: Key,
     type_name: &'static str,
     text: String,
-    /// A managed device's body and hidden record, for its first evaluation in the write that
-    /// adds it.
     first_report: Option<FirstReport>,
 }
 
@@ -444,16 +443,16 @@ impl Service {
                             )?;
                             written.evaluated += 1;
                         }
-                        first_report => {
-                            store_text(tx, &row.key, row.type_name, &row.text, new)?;
-                            if let Some(first) = first_report {
-                                let key = super::evaluation_key(&tenant, &row.key.id);
-                                let record = Value::Object(first.record).to_string();
-                                let new = !tx.exists(&key)?;
-                                store_text(tx, &key, "", &record, new)?;
-                                written.left += 1;
-                            }
+                        Some(first) => {
+                            let text = json_text(&first.device)?;
+                            store_text(tx, &row.key, row.type_name, &text, new)?;
+                            let key = super::evaluation_key(&tenant, &row.key.id);
+                            let record = json_text(&first.record)?;
+                            let new = !tx.exists(&key)?;
+                            store_text(tx, &key, "", &record, new)?;
+                            written.left += 1;
                         }
+                        None => store_text(tx, &row.key, row.type_name, &row.text, new)?,
                     }
                 }
                 tally.into_inner().flush(tx, engine.model, &tenant)?;
@@ -511,6 +510,10 @@ impl Service {
         }
         Ok(out)
     }
+}
+
+fn json_text(body: &Map<String, Value>) -> Result<String, ApiError> {
+    serde_json::to_string(body).map_err(|e| ApiError::Internal(format!("a fleet row: {e}")))
 }
 
 fn store_text(
@@ -703,13 +706,15 @@ fn fleet_device(
     );
     let mut record = Map::new();
     record.insert("facts".into(), facts);
-    let device = shaped(model, "microsoft.graph.managedDevice", device);
-    let mut managed = Row::new(
-        Key::new(tenant, results::DEVICES, "", &id),
-        "microsoft.graph.managedDevice",
-        device.clone(),
-    );
-    managed.first_report = Some(FirstReport { device, record });
+    let managed = Row {
+        key: Key::new(tenant, results::DEVICES, "", &id),
+        type_name: "microsoft.graph.managedDevice",
+        text: String::new(),
+        first_report: Some(FirstReport {
+            device: shaped(model, "microsoft.graph.managedDevice", device),
+            record,
+        }),
+    };
     [
         Row::new(
             Key::new(tenant, super::tenant::DIRECTORY, "", &object),
