@@ -432,14 +432,16 @@ impl Service {
                                 first.device,
                                 first.record,
                             );
-                            engine.evaluate_new(
+                            // As a new device is evaluated: `reported`.
+                            engine.evaluate_with(
                                 tx,
                                 &view,
                                 &tenant,
                                 &row.key.id,
                                 now,
-                                &tally,
+                                true,
                                 input,
+                                &tally,
                             )?;
                             written.evaluated += 1;
                         }

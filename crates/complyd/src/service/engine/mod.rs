@@ -373,22 +373,6 @@ impl Engine {
         self.evaluate_with(tx, view, tenant, device_id, now, false, input, tally)
     }
 
-    /// A new device's first evaluation (`DeviceInput::new_device`), in the write that adds it,
-    /// with the tenant's settings and policies read once for many devices as in `evaluate_in`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn evaluate_new(
-        &self,
-        tx: &mut dyn WriteTx,
-        view: &TenantView,
-        tenant: &str,
-        device_id: &str,
-        now: i64,
-        tally: &SharedTally,
-        input: DeviceInput,
-    ) -> Result<Verdict, ApiError> {
-        self.evaluate_with(tx, view, tenant, device_id, now, true, input, tally)
-    }
-
     /// `reported`: the device reported (a check-in, a new device), so its statuses take `now`
     /// as their `lastReportedDateTime` even when nothing else changed. Rows an evaluation would
     /// write as they are stored are not written again.

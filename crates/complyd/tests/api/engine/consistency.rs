@@ -211,14 +211,7 @@ async fn maintained_reports_equal_a_recomputation() {
             );
         }
         // Every device evaluated again from scratch: nothing moves.
-        c.patch(
-            "v1.0",
-            "deviceManagement",
-            &json!({"settings": {"secureByDefault": false}}),
-        )
-        .await
-        .expect(200);
-        settle(&c).await;
+        secure_by_default(&c, false).await;
         let after = reports(&c, &policies, &devices).await;
         assert_eq!(
             before, after,

@@ -137,14 +137,7 @@ async fn a_fleet_without_policies_is_evaluated_as_it_is_added_and_later_changes_
     assert_eq!(view.len(), 40);
     assert!(view.iter().all(|v| v["complianceStatus"] == "compliant"));
     // Secure by default, still without a policy: every device is noncompliant.
-    c.patch(
-        "v1.0",
-        "deviceManagement",
-        &json!({"settings": {"secureByDefault": true}}),
-    )
-    .await
-    .expect(200);
-    settle(&c).await;
+    secure_by_default(&c, true).await;
     let devices = c.list("beta", &format!("{DEVICES}?$top=999")).await;
     assert!(
         devices

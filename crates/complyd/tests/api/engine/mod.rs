@@ -108,6 +108,18 @@ pub async fn settle(c: &Client) -> Value {
         .json()
 }
 
+/// Sets the tenant's `secureByDefault`, then settles: every device evaluated under it.
+pub async fn secure_by_default(c: &Client, on: bool) {
+    c.patch(
+        "v1.0",
+        "deviceManagement",
+        &json!({"settings": {"secureByDefault": on}}),
+    )
+    .await
+    .expect(200);
+    settle(c).await;
+}
+
 /// The policy's `deviceSettingStateSummaries` member for one setting (by `settingName`).
 pub async fn setting_summary(c: &Client, version: &str, policy: &str, name: &str) -> Value {
     c.list(

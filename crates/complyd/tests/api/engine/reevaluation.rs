@@ -80,14 +80,7 @@ async fn policy_changes_reevaluate_every_device() {
             .is_empty());
     }
     // Secure by default: a device no policy applies to is noncompliant.
-    c.patch(
-        "v1.0",
-        "deviceManagement",
-        &json!({"settings": {"secureByDefault": true}}),
-    )
-    .await
-    .expect(200);
-    settle(&c).await;
+    secure_by_default(&c, true).await;
     assert_eq!(verdict(&c, &devices[0]).await, "noncompliant");
 }
 
