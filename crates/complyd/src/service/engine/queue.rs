@@ -541,12 +541,12 @@ mod tests {
     use super::*;
     use crate::store::memory::MemoryStore;
 
+    async fn mark_row(store: &dyn Store) -> Option<Row> {
+        store.get(&mark_key("t")).await.unwrap()
+    }
+
     async fn stamp(store: &dyn Store) -> Option<String> {
-        store
-            .get(&mark_key("t"))
-            .await
-            .unwrap()
-            .map(|row| stamp_of(&row))
+        mark_row(store).await.map(|row| stamp_of(&row))
     }
 
     async fn clear(store: &dyn Store, stamp: String) {
@@ -587,11 +587,7 @@ mod tests {
     }
 
     async fn only_through(store: &dyn Store) -> Option<bool> {
-        store
-            .get(&mark_key("t"))
-            .await
-            .unwrap()
-            .map(|row| only_through_policies(&row))
+        mark_row(store).await.map(|row| only_through_policies(&row))
     }
 
     /// A mark made of membership or filter changes alone says so; a change that matters
@@ -626,12 +622,7 @@ mod tests {
     }
 
     fn policy(id: &str) -> Key {
-        Key {
-            tenant: "t".into(),
-            collection: "deviceCompliancePolicies".into(),
-            parent: String::new(),
-            id: id.into(),
-        }
+        row_of("deviceCompliancePolicies", id)
     }
 
     /// A policy written through the watched store, and the mark's and the generation's stamps
