@@ -144,6 +144,11 @@ OVERLAY = {
             "deviceCompliancePolicyStates -> Collection(deviceCompliancePolicyState) read-only",
         ],
     },
+    # The engine re-evaluates a device whenever its policy changes: a state shows the policy's
+    # current version, read from the policy, so a change that moves no outcome writes no state.
+    "deviceCompliancePolicyState": {
+        "flags": {"version": "follows /deviceManagement/deviceCompliancePolicies version"},
+    },
 }
 
 

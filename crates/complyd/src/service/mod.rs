@@ -7,6 +7,7 @@ mod deliveries;
 mod directory;
 mod engine;
 mod fidelity;
+mod followed;
 mod handlers;
 mod integrity;
 mod invoke;
@@ -159,6 +160,8 @@ pub struct Service {
     deliveries: deliveries::Deliveries,
     /// What audit events are written from.
     audit_shape: Arc<audit::EventShape>,
+    /// The properties shown from another entity, per type (`followed`).
+    followed: followed::FollowedProperties,
 }
 
 /// How many (tenant, collection) pairs `builtins_done` remembers before starting afresh.
@@ -192,6 +195,7 @@ impl Service {
             engine: Arc::new(engine::Engine::new(model)?),
             deliveries: deliveries::Deliveries::new(DeliverySettings::default())?,
             audit_shape: audit::event_shape(model),
+            followed: followed::FollowedProperties::of_model(model)?,
         })
     }
 

@@ -204,17 +204,17 @@ impl Service {
             let shown = self.projection(version).entity(view, &row.key.id, &body);
             return Ok(JsonObject::from_map(&select(shown, bound)));
         }
+        let followed = self.followed.of(&row.type_name);
         // A row stored in its /beta shape answers /beta as it is: no parsing, no printing.
-        let plain = bound.select.is_none() && bound.expand.is_empty();
+        let plain = bound.select.is_none() && bound.expand.is_empty() && followed.is_empty();
         if plain && row.canonical && version == Version::Beta && !self.utc_timestamps() {
             return Ok(JsonObject::typed(&row.type_name, &row.key.id, &row.body));
         }
-        let mut projected = self.project_row(
-            version,
-            &row.type_name,
-            &row.key.id,
-            &parse_body(&row.body)?,
-        )?;
+        let mut body = parse_body(&row.body)?;
+        if !followed.is_empty() {
+            self.read_followed(&row.key, followed, &mut body).await?;
+        }
+        let mut projected = self.project_row(version, &row.type_name, &row.key.id, &body)?;
         if bound.select.is_none() && version == Version::V1 {
             projected = self.v1_default_set(&row.type_name, projected);
         }

@@ -164,6 +164,20 @@ impl Model {
                 }
             }
         }
+        if let Some(follows) = &p.follows {
+            let source = self
+                .collection_at(&follows.path)
+                .map_err(|e| format!("follows: {e}"))?;
+            let followed = self
+                .property(source, &follows.property, Version::Beta)
+                .ok_or_else(|| format!("follows: {} has no {}", source.name, follows.property))?;
+            if followed.ty != p.ty {
+                return Err(format!(
+                    "follows: {}.{} is not of this property's type",
+                    source.name, follows.property
+                ));
+            }
+        }
         if let Some(alias) = &p.alias {
             if self.property(owner, alias, Version::Beta).is_some() {
                 return Err(format!("alias {alias}: a property of that name exists"));
@@ -440,6 +454,8 @@ entity boxOverview
             ("entity crate\n  tags: Collection(String) default [1]", "default: Cannot convert"),
             ("entity crate\n  tag: Int32 references /boxes", "only a String"),
             ("entity crate\n  tag: String references /nowhere", "/nowhere is not a collection path"),
+            ("entity crate\n  tag: String follows /nowhere tag", "follows: /nowhere is not a collection path"),
+            ("entity crate\n  tag: Int32 follows /boxes label", "is not of this property's type"),
             ("entity crate\n  tag: String references /boxes when kind=x", "when kind: no such property"),
             ("entity crate\n  tag: String except 0", "'except' belongs after 'references PATH'"),
             ("entity crate\n  label: String alias label2\n  label2: String", "alias label2: a property of that name exists"),

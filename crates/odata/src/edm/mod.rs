@@ -157,6 +157,17 @@ pub struct Property {
     pub rule_name: Option<String>,
     /// A complex value whose members rules name directly (`user.extensionAttribute1`).
     pub rule_spread: bool,
+    /// `follows /PATH NAME`: shown as `NAME` of the member of `/PATH` that has this entity's key,
+    /// read when shown (what is stored is the fallback for a member that is gone).
+    pub follows: Option<Follows>,
+}
+
+/// Where a `follows` property is read from: the collection at `path` (a path from a root,
+/// without keys) and its member's `property`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Follows {
+    pub path: String,
+    pub property: String,
 }
 
 /// The most items a client may write into a collection the model gives no `maxItems`.
@@ -193,6 +204,7 @@ impl Property {
             rule: None,
             rule_name: None,
             rule_spread: false,
+            follows: None,
         }
     }
 }

@@ -2,9 +2,9 @@
 
 use super::{
     Availability, Binding, Builtin, CollectionRules, Computed, Counter, Derivation, DerivedSource,
-    EnumMember, EnumType, Links, LiveRoute, LiveRules, Navigation, Operation, OperationKind,
-    Permissions, Primitive, Property, Reference, Root, RootKind, RootRules, RuleDialect, Stamp,
-    StringFunctions, StructuredType, TypeKind, TypeRef, ValueType,
+    EnumMember, EnumType, Follows, Links, LiveRoute, LiveRules, Navigation, Operation,
+    OperationKind, Permissions, Primitive, Property, Reference, Root, RootKind, RootRules,
+    RuleDialect, Stamp, StringFunctions, StructuredType, TypeKind, TypeRef, ValueType,
 };
 use std::collections::HashMap;
 
@@ -696,6 +696,14 @@ fn property(line: &str, qualify: &dyn Fn(&str) -> String) -> Result<Property, St
             }
             "alias" => prop.alias = Some(words.next().ok_or("alias without a name")?.to_string()),
             "from" => prop.from = Some(words.next().ok_or("from without a name")?.to_string()),
+            "follows" => {
+                let path = words.next().ok_or("follows without a path")?;
+                let property = words.next().ok_or("follows without a property")?;
+                prop.follows = Some(Follows {
+                    path: root_path(path)?,
+                    property: property.to_string(),
+                });
+            }
             other => return Err(format!("unknown property flag '{other}'")),
         }
     }

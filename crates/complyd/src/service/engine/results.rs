@@ -262,14 +262,14 @@ pub fn status_print(outcome: &PolicyOutcome) -> String {
     format!("{:016x}", crate::common::fnv1a(text.as_bytes()))
 }
 
-/// A fingerprint of everything a policy's outcome shows besides the device's names: equal
-/// fingerprints, equal rows.
+/// A fingerprint of everything a policy's outcome shows besides the device's names and the
+/// policy's version (a state shows its policy's version as the policy has it, read when shown:
+/// the model's `follows`): equal fingerprints, equal rows.
 pub fn outcome_print(policy: &Policy, outcome: &PolicyOutcome) -> String {
     let mut text = format!(
-        "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{}",
+        "{}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{}",
         policy.id,
         policy.display_name(),
-        policy.version(),
         outcome.state.name(),
         outcome.grace_ends,
         outcome.platform_type,
@@ -703,5 +703,49 @@ mod tests {
             assert_eq!(state.text, text);
         }
         assert!(StoredState::from_text("not json".into()).is_err());
+    }
+
+    /// A policy's new version alone moves no fingerprint (a state reads it from the policy);
+    /// what a state stores does.
+    #[test]
+    fn an_outcome_print_leaves_the_version_out_and_nothing_a_state_stores() {
+        let policy = |body: Value| Policy {
+            id: "p1".into(),
+            type_name: "microsoft.graph.windows10CompliancePolicy".into(),
+            body: object(body),
+            assignments: Vec::new(),
+            grace_hours: 0,
+            actions: Vec::new(),
+        };
+        let outcome = |state: &'static str| PolicyOutcome {
+            state: PolicyState::Compliant,
+            since: None,
+            grace_ends: None,
+            settings: vec![SettingOutcome {
+                setting: "windows10CompliancePolicy.passwordMinimumLength".into(),
+                name: "passwordMinimumLength".into(),
+                state,
+                current: Some("10".into()),
+            }],
+            platform_type: "windows10AndLater".into(),
+        };
+        let first = outcome_print(
+            &policy(json!({"displayName": "P", "version": 1})),
+            &outcome("compliant"),
+        );
+        let patched = json!({"displayName": "P", "version": 7});
+        assert_eq!(
+            outcome_print(&policy(patched.clone()), &outcome("compliant")),
+            first
+        );
+        assert_ne!(
+            outcome_print(&policy(patched), &outcome("nonCompliant")),
+            first
+        );
+        let renamed = json!({"displayName": "Q", "version": 1});
+        assert_ne!(
+            outcome_print(&policy(renamed), &outcome("compliant")),
+            first
+        );
     }
 }

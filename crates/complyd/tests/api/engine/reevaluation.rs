@@ -84,6 +84,103 @@ async fn policy_changes_reevaluate_every_device() {
     assert_eq!(verdict(&c, &devices[0]).await, "noncompliant");
 }
 
+async fn version_of(c: &Client, policy_url: &str) -> Value {
+    c.get("beta", policy_url).await.expect(200).json()["version"].clone()
+}
+
+#[tokio::test]
+async fn a_state_shows_the_version_its_policy_has_now() {
+    let server = Server::start().await;
+    let c = admin(&server);
+    let policy = assigned_policy(&c, &password_policy("Baseline", 0), &[all_devices()]).await;
+    let id = c
+        .post("beta", DEVICES, &windows_device("LAPTOP-7", None))
+        .await
+        .expect(201)
+        .id();
+    check_in(&c, &id, &json!({"passwordSet": true, "passwordLength": 10}))
+        .await
+        .expect(200);
+    let policy_url = format!("{POLICIES}/{policy}");
+    let states = format!("{DEVICES}/{id}/deviceCompliancePolicyStates");
+    let state = c
+        .get("beta", &format!("{states}/{policy}"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(state["version"], version_of(&c, &policy_url).await);
+    // A change that moves no outcome: the state shows the policy's new version everywhere.
+    c.patch(
+        "beta",
+        &policy_url,
+        &json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "passwordMinimumLength": 9}),
+    )
+    .await
+    .expect(200);
+    settle(&c).await;
+    let now = version_of(&c, &policy_url).await;
+    assert_ne!(now, state["version"]);
+    for version in VERSIONS {
+        let read = c
+            .get(version, &format!("{states}/{policy}"))
+            .await
+            .expect(200)
+            .json();
+        assert_eq!(
+            (read["version"].clone(), read["state"].clone()),
+            (now.clone(), json!("compliant")),
+            "{version}"
+        );
+        let listed = c.list(version, &states).await;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0]["version"], now, "{version}");
+        let selected = c
+            .get(version, &format!("{states}?$select=version"))
+            .await
+            .expect(200)
+            .json();
+        assert_eq!(selected["value"][0]["version"], now, "{version}");
+        let expanded = c
+            .get(
+                version,
+                &format!("{DEVICES}/{id}?$expand=deviceCompliancePolicyStates"),
+            )
+            .await
+            .expect(200)
+            .json();
+        assert_eq!(
+            expanded["deviceCompliancePolicyStates"][0]["version"], now,
+            "{version}"
+        );
+    }
+    // A query cannot rely on a value read from elsewhere: refused, naming the property.
+    for query in ["$filter=version eq 2", "$orderby=version desc"] {
+        let refused = c
+            .get("beta", &format!("{states}?{query}"))
+            .await
+            .expect(400)
+            .json();
+        let message = refused["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("'version'"), "{query}: {message}");
+    }
+    // A change that moves the outcome shows both.
+    c.patch(
+        "beta",
+        &policy_url,
+        &json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "passwordMinimumLength": 12}),
+    )
+    .await
+    .expect(200);
+    settle(&c).await;
+    let read = c
+        .get("v1.0", &format!("{states}/{policy}"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(read["version"], version_of(&c, &policy_url).await);
+    assert_eq!(read["state"], "nonCompliant");
+}
+
 #[tokio::test]
 async fn deleting_a_policy_takes_it_off_every_device_and_summary() {
     let server = Server::start().await;

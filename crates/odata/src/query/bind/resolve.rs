@@ -153,6 +153,13 @@ impl<'m> Binder<'m> {
         last: bool,
     ) -> Result<Option<Resolved<'m>>, ODataError> {
         let (prop, implicit) = self.property_of(ty, segment)?;
+        if prop.follows.is_some() {
+            // Its stored value may lag the entity it is read from: no query can rely on it.
+            return Err(bad(format!(
+                "The property '{}' is read from another entity when shown; $filter and $orderby cannot use it.",
+                prop.name
+            )));
+        }
         // Type conditions apply to the entity's own type; inside a complex value an absent
         // member simply reads as null.
         if walk.only_types.is_none() && walk.path.is_empty() && walk.scope == Scope::Entity {
