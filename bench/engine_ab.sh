@@ -14,7 +14,8 @@
 # and ENGINE_AB_DATA_B (a data folder for A or B, e.g. the tenant already re-evaluated once by
 # that binary), ENGINE_AB_WORK_A and ENGINE_AB_WORK_B (a whole folder `bench/engine.sh` left,
 # ENGINE_WORK there: its data, its policies and its devices, to compare two tenants' layouts),
-# ENGINE_AB_GETS.
+# ENGINE_AB_GETS, ENGINE_AB_LENGTH (the patched passwordMinimumLength, 13: engine.sh left 12, so
+# 13 moves the outcome of few devices; 6, the setup's value, moves many).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -50,7 +51,7 @@ run() { # BINARY [DATA] [WORK] → "check-ins/s p99 cpu_us reeval_s"
   start complyd "$exe" serve --listen 127.0.0.1:0 --data "$AB/data" --jwt-secret "$SECRET"
   token=$("$exe" token --data "$AB/data" --jwt-secret "$SECRET" --lifetime 86400 --scopes "$SCOPES")
   if [ -z "${ENGINE_AB_NO_REEVAL:-}" ]; then
-    reeval=$(python3 "$BENCH/engine_reeval.py" "$URL" "$token" "$all" 13 2>/dev/null |
+    reeval=$(python3 "$BENCH/engine_reeval.py" "$URL" "$token" "$all" "${ENGINE_AB_LENGTH:-13}" 2>/dev/null |
       python3 -c 'import json, sys; print(json.load(sys.stdin)["settled_s"])')
   fi
   p0=$(awk '{ print $14 + $15 }' "/proc/$PID/stat")

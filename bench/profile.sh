@@ -8,6 +8,7 @@
 #   bench/profile.sh reeval 20          # (b): one PATCH of the all-devices policy, same tenant
 #   bench/profile.sh W2 8 /tmp/complyd  # seconds (default 8) and another binary
 # PROFILE_DATA: another data folder to copy (one the binary has already migrated).
+# PROFILE_LENGTH: the passwordMinimumLength reeval patches in (13; see bench/engine_ab.sh).
 # Needs perf (Debian: linux-perf). Writes bench/.profile/NAME.txt (the summary) and keeps
 # perf.data there until the next run.
 set -euo pipefail
@@ -44,7 +45,7 @@ perf record -F 999 --call-graph dwarf,32768 -p "$PID" -o "$OUT/perf.data" -- sle
   >/dev/null 2>&1 &
 PERF=$!
 if [ "$NAME" = reeval ]; then
-  python3 "$BENCH/engine_reeval.py" "$URL" "$TOKEN" "$(head -n1 "$SOURCE/policies.txt")" 13 \
+  python3 "$BENCH/engine_reeval.py" "$URL" "$TOKEN" "$(head -n1 "$SOURCE/policies.txt")" "${PROFILE_LENGTH:-13}" \
     >"$OUT/wrk.out" 2>&1
 elif [ "$NAME" = checkin ]; then
   BENCH_DEVICES="$SOURCE/devices.txt" wrk -t2 -c32 -d"${DURATION}s" --timeout 10s --latency \
