@@ -1,14 +1,19 @@
 //! Properties shown from another entity (`follows /PATH NAME` in the model): read each time a
-//! row of their type is shown, so that a change of the entity they follow rewrites no row.
+//! row of their type is shown, so that a change of the entity they follow rewrites no row. A
+//! `$filter` term on one is answered by the members it follows (`id in (…)`).
 
 use super::locate::Location;
 use super::{parse_body, Service};
 use crate::error::ApiError;
-use crate::store::Key;
+use crate::store::{Key, Query};
 use odata::path::ResourcePath;
+use odata::query::bind::{Condition, Literal, Operand, Scalar, Scope};
 use odata::{Model, Version};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+
+/// The most followed members one `$filter` term may match (it becomes a list of their keys).
+pub(super) const MAX_FOLLOWED_MATCHES: usize = 10_000;
 
 /// One `follows` property of a stored type: its name, and where its value is read.
 #[derive(Debug, Clone)]
@@ -79,5 +84,206 @@ impl Service {
             }
         }
         Ok(())
+    }
+}
+
+impl Service {
+    /// `filter` (on members of a type with `followed` properties) with each term that names
+    /// one answered from the members it follows: the term becomes `id in (their keys)`.
+    pub(super) async fn follow_filter(
+        &self,
+        tenant: &str,
+        followed: &[Followed],
+        filter: Option<Condition>,
+    ) -> Result<Option<Condition>, ApiError> {
+        let filter = match filter {
+            Some(filter) if !followed.is_empty() => filter,
+            other => return Ok(other),
+        };
+        let mut terms = Vec::new();
+        followed_terms(&filter, followed, &mut terms)?;
+        if terms.is_empty() {
+            return Ok(Some(filter));
+        }
+        let mut answers = Vec::with_capacity(terms.len());
+        for (term, f) in terms {
+            let mut query = Query::all(tenant, &f.collection, "");
+            query.filter = Some(renamed(term, followed));
+            query.limit = MAX_FOLLOWED_MATCHES + 1;
+            let ids: Vec<Literal> = self
+                .store
+                .query(query)
+                .await?
+                .into_iter()
+                .map(|(row, _)| Literal::String(row.key.id))
+                .collect();
+            if ids.len() > MAX_FOLLOWED_MATCHES {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid $filter: the term on '{}' matches more than {MAX_FOLLOWED_MATCHES} members.",
+                    f.name
+                )));
+            }
+            answers.push(Condition::In {
+                left: Operand::Id,
+                list: ids,
+                ty: Scalar::String,
+            });
+        }
+        let mut answers = answers.into_iter();
+        Ok(Some(replaced(filter, followed, &mut answers)))
+    }
+}
+
+/// The followed property `operand` names at the entity's top level, if any.
+fn named<'f>(operand: &Operand, followed: &'f [Followed]) -> Option<&'f Followed> {
+    match operand {
+        Operand::Property {
+            scope: Scope::Entity,
+            path,
+            ..
+        } if path.len() == 1 => followed.iter().find(|f| f.name == path[0]),
+        _ => None,
+    }
+}
+
+/// The operands of a term (a condition without sub-conditions), calls opened up.
+fn operands(c: &Condition) -> Vec<&Operand> {
+    let mut out: Vec<&Operand> = match c {
+        Condition::Compare { left, right, .. } => vec![left, right],
+        Condition::IsNull { operand, .. } | Condition::IsTrue(operand) => vec![operand],
+        Condition::In { left, .. } => vec![left],
+        Condition::StringTest {
+            subject, needle, ..
+        } => vec![subject, needle],
+        _ => Vec::new(),
+    };
+    let mut i = 0;
+    while i < out.len() {
+        if let Operand::Call { args, .. } = out[i] {
+            out.extend(args.iter());
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The terms of `c` that name a followed property, in the order `replaced` meets them; a term
+/// that also names the entity's own properties (or another followed collection) is refused.
+fn followed_terms<'c, 'f>(
+    c: &'c Condition,
+    followed: &'f [Followed],
+    out: &mut Vec<(&'c Condition, &'f Followed)>,
+) -> Result<(), ApiError> {
+    match c {
+        Condition::And(terms) | Condition::Or(terms) => {
+            for term in terms {
+                followed_terms(term, followed, out)?;
+            }
+        }
+        Condition::Not(inner) => followed_terms(inner, followed, out)?,
+        Condition::Lambda { body, .. } => {
+            let mut inside = Vec::new();
+            if let Some(body) = body {
+                followed_terms(body, followed, &mut inside)?;
+            }
+            if let Some((_, f)) = inside.first() {
+                return Err(refused(f, "inside any() or all()"));
+            }
+        }
+        Condition::IsOf(_) | Condition::Literal(_) => {}
+        term => {
+            let ops = operands(term);
+            let Some(f) = ops.iter().find_map(|o| named(o, followed)) else {
+                return Ok(());
+            };
+            let own = ops.iter().any(|o| match named(o, followed) {
+                Some(g) => g.collection != f.collection,
+                None => matches!(o, Operand::Property { .. } | Operand::Id),
+            });
+            if own {
+                return Err(refused(f, "beside this entity's own properties"));
+            }
+            out.push((term, f));
+        }
+    }
+    Ok(())
+}
+
+fn refused(f: &Followed, where_: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "Invalid $filter: '{}' is read from another entity and cannot be used {where_}.",
+        f.name
+    ))
+}
+
+/// A term on followed properties as a term on the members they follow.
+fn renamed(term: &Condition, followed: &[Followed]) -> Condition {
+    let mut term = term.clone();
+    let rename = |o: &mut Operand| {
+        if let Some(f) = named(o, followed) {
+            if let Operand::Property { path, .. } = o {
+                path[0] = f.property.clone();
+            }
+        }
+    };
+    match &mut term {
+        Condition::Compare { left, right, .. } => {
+            rename_in(left, &rename);
+            rename_in(right, &rename);
+        }
+        Condition::IsNull { operand, .. } | Condition::IsTrue(operand) => {
+            rename_in(operand, &rename)
+        }
+        Condition::In { left, .. } => rename_in(left, &rename),
+        Condition::StringTest {
+            subject, needle, ..
+        } => {
+            rename_in(subject, &rename);
+            rename_in(needle, &rename);
+        }
+        _ => {}
+    }
+    term
+}
+
+/// `rename` on `operand` and every argument of the calls in it.
+fn rename_in(operand: &mut Operand, rename: &impl Fn(&mut Operand)) {
+    let mut stack = vec![operand];
+    while let Some(o) = stack.pop() {
+        rename(o);
+        if let Operand::Call { args, .. } = o {
+            stack.extend(args.iter_mut());
+        }
+    }
+}
+
+/// `c` with each term `followed_terms` found replaced by the next of `answers`.
+fn replaced(
+    c: Condition,
+    followed: &[Followed],
+    answers: &mut impl Iterator<Item = Condition>,
+) -> Condition {
+    match c {
+        Condition::And(terms) => Condition::And(
+            terms
+                .into_iter()
+                .map(|t| replaced(t, followed, answers))
+                .collect(),
+        ),
+        Condition::Or(terms) => Condition::Or(
+            terms
+                .into_iter()
+                .map(|t| replaced(t, followed, answers))
+                .collect(),
+        ),
+        Condition::Not(inner) => Condition::Not(Box::new(replaced(*inner, followed, answers))),
+        c @ (Condition::Lambda { .. } | Condition::IsOf(_) | Condition::Literal(_)) => c,
+        term => {
+            if operands(&term).iter().any(|o| named(o, followed).is_some()) {
+                answers.next().unwrap_or(Condition::Literal(false))
+            } else {
+                term
+            }
+        }
     }
 }

@@ -70,7 +70,10 @@ impl Service {
             &mut bound,
         )?;
         let mut query = Query::all(&call.tenant, &location.collection, &location.parent);
-        query.filter = bound.filter.clone();
+        let followed = self.followed.of(&call.target()?.name);
+        query.filter = self
+            .follow_filter(&call.tenant, followed, bound.filter.clone())
+            .await?;
         if let Some(owned) = view_owner(call) {
             query.filter = Some(match query.filter.take() {
                 Some(filter) => odata::query::bind::Condition::And(vec![filter, owned]),
@@ -253,7 +256,10 @@ impl Service {
                 return Ok(Value::Object(select(projected, &expand.query)));
             }
             let mut query = Query::all(&owner.tenant, &collection, &owner.child_parent());
-            query.filter = expand.query.filter.clone();
+            let followed = self.followed.of(&expand.target.name);
+            query.filter = self
+                .follow_filter(&owner.tenant, followed, expand.query.filter.clone())
+                .await?;
             let limit = expand.query.top.unwrap_or(EXPAND_LIMIT).min(EXPAND_LIMIT);
             let page = self
                 .page(query, &expand.query, version, None, limit, None)

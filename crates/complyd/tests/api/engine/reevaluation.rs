@@ -153,8 +153,43 @@ async fn a_state_shows_the_version_its_policy_has_now() {
             "{version}"
         );
     }
-    // A query cannot rely on a value read from elsewhere: refused, naming the property.
-    for query in ["$filter=version eq 2", "$orderby=version desc"] {
+    // A filter asks the policy (the stored value lags): the state matches by its shown version.
+    let matching = |filter: String| {
+        let c = c.clone();
+        let url = format!("{states}?$filter={filter}");
+        async move { c.list("beta", &url).await.len() }
+    };
+    assert_eq!(matching(format!("version eq {now}")).await, 1);
+    assert_eq!(
+        matching(format!("version eq {}", state["version"])).await,
+        0
+    );
+    assert_eq!(
+        matching(format!("not (version lt {now}) and state eq 'compliant'")).await,
+        1
+    );
+    assert_eq!(
+        matching(format!("version gt {now} or state eq 'nonCompliant'")).await,
+        0
+    );
+    let expanded = c
+        .get(
+            "beta",
+            &format!(
+                "{DEVICES}/{id}?$expand=deviceCompliancePolicyStates($filter=version eq {now})"
+            ),
+        )
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(
+        expanded["deviceCompliancePolicyStates"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // What the policy cannot answer alone, and sorting, are refused, naming the property.
+    for query in ["$filter=version eq settingCount", "$orderby=version desc"] {
         let refused = c
             .get("beta", &format!("{states}?{query}"))
             .await

@@ -57,6 +57,12 @@ fn bind_counting<'m>(
             if matches!(operand, Operand::Literal(_)) {
                 return Err(bad(format!("Invalid $orderby: '{e}' is not a property.")));
             }
+            if let Some(name) = binder.followed_in(&operand) {
+                // Its stored value may lag the entity it is read from (a filter asks that one).
+                return Err(bad(format!(
+                    "Invalid $orderby: '{name}' is read from another entity and cannot be sorted on."
+                )));
+            }
             Ok((operand, *desc))
         })
         .collect::<Result<_, _>>()?;

@@ -1,7 +1,7 @@
 //! Member paths (`a/b`, `cast/a`, `x/a` inside a lambda) walked through the model to a typed
 //! property, a complex value, or the key.
 
-use super::{bad, Binder, Element, Scalar, Scope};
+use super::{bad, Binder, Element, Operand, Scalar, Scope};
 use crate::edm::{Primitive, Property, StructuredType, TypeKind, ValueType};
 use crate::ODataError;
 
@@ -153,13 +153,6 @@ impl<'m> Binder<'m> {
         last: bool,
     ) -> Result<Option<Resolved<'m>>, ODataError> {
         let (prop, implicit) = self.property_of(ty, segment)?;
-        if prop.follows.is_some() {
-            // Its stored value may lag the entity it is read from: no query can rely on it.
-            return Err(bad(format!(
-                "The property '{}' is read from another entity when shown; $filter and $orderby cannot use it.",
-                prop.name
-            )));
-        }
         // Type conditions apply to the entity's own type; inside a complex value an absent
         // member simply reads as null.
         if walk.only_types.is_none() && walk.path.is_empty() && walk.scope == Scope::Entity {
@@ -216,6 +209,29 @@ impl<'m> Binder<'m> {
         }
         walk.current = complex;
         Ok(None)
+    }
+
+    /// The `follows` property an operand names at the entity's top level (or in a call's
+    /// arguments), if any.
+    pub(super) fn followed_in(&self, operand: &Operand) -> Option<String> {
+        let mut stack = vec![operand];
+        while let Some(o) = stack.pop() {
+            match o {
+                Operand::Property {
+                    scope: Scope::Entity,
+                    path,
+                    ..
+                } if path.len() == 1 => {
+                    let found = self.find_property(self.root, &path[0]);
+                    if found.is_some_and(|(p, _)| p.follows.is_some()) {
+                        return Some(path[0].clone());
+                    }
+                }
+                Operand::Call { args, .. } => stack.extend(args.iter()),
+                _ => {}
+            }
+        }
+        None
     }
 
     /// The property `name` of `ty` (or of a derived type), or the error that says why not.
