@@ -39,14 +39,7 @@ async fn policy_changes_reevaluate_every_device() {
         assert_eq!(verdict(&c, d).await, "compliant");
     }
     // A stricter policy: every device fails it, and every report says so.
-    c.patch(
-        "beta",
-        &format!("{POLICIES}/{policy}"),
-        &json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "passwordMinimumLength": 12}),
-    )
-    .await
-    .expect(200);
-    let settled = settle(&c).await;
+    let settled = require_length(&c, &format!("{POLICIES}/{policy}"), 12).await;
     assert_eq!(settled["evaluated"], 3);
     for d in &devices {
         assert_eq!(verdict(&c, d).await, "noncompliant");
@@ -84,6 +77,42 @@ async fn policy_changes_reevaluate_every_device() {
     assert_eq!(verdict(&c, &devices[0]).await, "noncompliant");
 }
 
+/// A password policy (`password_policy`) assigned to all devices, and one Windows device that
+/// checked in with a password of `length` characters: (policy id, device id).
+async fn policy_and_device(
+    c: &Client,
+    policy: &str,
+    device: &str,
+    length: u32,
+) -> (String, String) {
+    let policy = assigned_policy(c, &password_policy(policy, 0), &[all_devices()]).await;
+    let id = c
+        .post("beta", DEVICES, &windows_device(device, None))
+        .await
+        .expect(201)
+        .id();
+    check_in(
+        c,
+        &id,
+        &json!({"passwordSet": true, "passwordLength": length}),
+    )
+    .await
+    .expect(200);
+    (policy, id)
+}
+
+/// PATCHes the password policy at `policy_url` to ask for `length` characters, then settles.
+async fn require_length(c: &Client, policy_url: &str, length: u32) -> Value {
+    c.patch(
+        "beta",
+        policy_url,
+        &json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "passwordMinimumLength": length}),
+    )
+    .await
+    .expect(200);
+    settle(c).await
+}
+
 async fn version_of(c: &Client, policy_url: &str) -> Value {
     c.get("beta", policy_url).await.expect(200).json()["version"].clone()
 }
@@ -92,15 +121,7 @@ async fn version_of(c: &Client, policy_url: &str) -> Value {
 async fn a_state_shows_the_version_its_policy_has_now() {
     let server = Server::start().await;
     let c = admin(&server);
-    let policy = assigned_policy(&c, &password_policy("Baseline", 0), &[all_devices()]).await;
-    let id = c
-        .post("beta", DEVICES, &windows_device("LAPTOP-7", None))
-        .await
-        .expect(201)
-        .id();
-    check_in(&c, &id, &json!({"passwordSet": true, "passwordLength": 10}))
-        .await
-        .expect(200);
+    let (policy, id) = policy_and_device(&c, "Baseline", "LAPTOP-7", 10).await;
     let policy_url = format!("{POLICIES}/{policy}");
     let states = format!("{DEVICES}/{id}/deviceCompliancePolicyStates");
     let state = c
@@ -110,14 +131,7 @@ async fn a_state_shows_the_version_its_policy_has_now() {
         .json();
     assert_eq!(state["version"], version_of(&c, &policy_url).await);
     // A change that moves no outcome: the state shows the policy's new version everywhere.
-    c.patch(
-        "beta",
-        &policy_url,
-        &json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "passwordMinimumLength": 9}),
-    )
-    .await
-    .expect(200);
-    settle(&c).await;
+    require_length(&c, &policy_url, 9).await;
     let now = version_of(&c, &policy_url).await;
     assert_ne!(now, state["version"]);
     for version in VERSIONS {
@@ -199,14 +213,7 @@ async fn a_state_shows_the_version_its_policy_has_now() {
         assert!(message.contains("'version'"), "{query}: {message}");
     }
     // A change that moves the outcome shows both.
-    c.patch(
-        "beta",
-        &policy_url,
-        &json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "passwordMinimumLength": 12}),
-    )
-    .await
-    .expect(200);
-    settle(&c).await;
+    require_length(&c, &policy_url, 12).await;
     let read = c
         .get("v1.0", &format!("{states}/{policy}"))
         .await
@@ -220,15 +227,7 @@ async fn a_state_shows_the_version_its_policy_has_now() {
 async fn deleting_a_policy_takes_it_off_every_device_and_summary() {
     let server = Server::start().await;
     let c = admin(&server);
-    let policy = assigned_policy(&c, &password_policy("Short-lived", 0), &[all_devices()]).await;
-    let id = c
-        .post("beta", DEVICES, &windows_device("LAPTOP-9", None))
-        .await
-        .expect(201)
-        .id();
-    check_in(&c, &id, &json!({"passwordSet": true, "passwordLength": 3}))
-        .await
-        .expect(200);
+    let (policy, id) = policy_and_device(&c, "Short-lived", "LAPTOP-9", 3).await;
     let summaries = "deviceManagement/deviceCompliancePolicySettingStateSummaries";
     let failing = |list: Vec<Value>| {
         list.iter()
@@ -321,15 +320,7 @@ async fn group_members_and_filters_decide_after_the_fact() {
 async fn the_worker_settles_a_change_without_being_asked() {
     let server = Server::start().await;
     let c = admin(&server);
-    let policy = assigned_policy(&c, &password_policy("Baseline", 0), &[all_devices()]).await;
-    let id = c
-        .post("beta", DEVICES, &windows_device("LAPTOP-5", None))
-        .await
-        .expect(201)
-        .id();
-    check_in(&c, &id, &json!({"passwordSet": true, "passwordLength": 10}))
-        .await
-        .expect(200);
+    let (policy, id) = policy_and_device(&c, "Baseline", "LAPTOP-5", 10).await;
     c.patch(
         "beta",
         &format!("{POLICIES}/{policy}"),
