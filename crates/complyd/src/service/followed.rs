@@ -12,7 +12,8 @@ use odata::{Model, Version};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-/// The most followed members one `$filter` term may match (it becomes a list of their keys).
+/// The most followed members the terms of one `$filter` may match in all (each term becomes a
+/// list of their keys).
 pub(super) const MAX_FOLLOWED_MATCHES: usize = 10_000;
 
 /// One `follows` property of a stored type: its name, and where its value is read.
@@ -106,10 +107,11 @@ impl Service {
             return Ok(Some(filter));
         }
         let mut answers = Vec::with_capacity(terms.len());
+        let mut budget = MAX_FOLLOWED_MATCHES;
         for (term, f) in terms {
             let mut query = Query::all(tenant, &f.collection, "");
             query.filter = Some(renamed(term, followed));
-            query.limit = MAX_FOLLOWED_MATCHES + 1;
+            query.limit = budget + 1;
             let ids: Vec<Literal> = self
                 .store
                 .query(query)
@@ -117,12 +119,13 @@ impl Service {
                 .into_iter()
                 .map(|(row, _)| Literal::String(row.key.id))
                 .collect();
-            if ids.len() > MAX_FOLLOWED_MATCHES {
+            if ids.len() > budget {
                 return Err(ApiError::bad_request(format!(
-                    "Invalid $filter: the term on '{}' matches more than {MAX_FOLLOWED_MATCHES} members.",
+                    "Invalid $filter: the terms on '{}' match more than {MAX_FOLLOWED_MATCHES} members in all.",
                     f.name
                 )));
             }
+            budget -= ids.len();
             answers.push(Condition::In {
                 left: Operand::Id,
                 list: ids,
@@ -285,5 +288,105 @@ fn replaced(
                 term
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::service::{Fidelity, Settings, TokenKey};
+    use crate::store::memory::MemoryStore;
+    use crate::store::{Store, StoreError, WriteTx};
+    use odata::query::bind::Compare;
+    use std::sync::Arc;
+
+    const TENANT: &str = "t";
+    const STATE: &str = "microsoft.graph.deviceCompliancePolicyState";
+
+    /// A service over `count` policies of each version given.
+    async fn service(versions: &[(i64, usize)]) -> Service {
+        let model = Model::intune().unwrap();
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let rows: Vec<(String, String)> = versions
+            .iter()
+            .flat_map(|&(version, count)| {
+                (0..count).map(move |n| {
+                    (
+                        format!("p{version}-{n}"),
+                        format!("{{\"version\":{version}}}"),
+                    )
+                })
+            })
+            .collect();
+        store
+            .write(move |tx: &mut dyn WriteTx| {
+                for (id, body) in &rows {
+                    let key = Key::new(TENANT, "deviceCompliancePolicies", "", id);
+                    tx.insert(&key, "microsoft.graph.windows10CompliancePolicy", body)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        let settings = Settings {
+            fidelity: Fidelity::Documented,
+            page_size: 100,
+        };
+        Service::new(model, store, settings, TokenKey::derive(b"test")).unwrap()
+    }
+
+    fn version_eq(v: i64) -> Condition {
+        Condition::Compare {
+            op: Compare::Eq,
+            left: Operand::Property {
+                scope: Scope::Entity,
+                path: vec!["version".into()],
+                ty: Scalar::Int,
+                only_types: None,
+                members: Vec::new(),
+            },
+            right: Operand::Literal(Literal::Int(v)),
+            ty: Scalar::Int,
+        }
+    }
+
+    fn keys(c: &Condition) -> usize {
+        match c {
+            Condition::In {
+                left: Operand::Id,
+                list,
+                ..
+            } => list.len(),
+            other => panic!("not a list of keys: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn terms_become_the_keys_of_the_members_they_match_within_one_budget() {
+        let half = MAX_FOLLOWED_MATCHES / 2 + 1;
+        let service = service(&[(1, half), (2, half), (3, 1)]).await;
+        let followed = service.followed.of(STATE);
+        assert_eq!(followed.len(), 1);
+        let answer = |c: Condition| service.follow_filter(TENANT, followed, Some(c));
+        let one = answer(version_eq(1)).await.unwrap().unwrap();
+        assert_eq!(keys(&one), half);
+        let negated = answer(Condition::Not(Box::new(version_eq(3))))
+            .await
+            .unwrap()
+            .unwrap();
+        match negated {
+            Condition::Not(inner) => assert_eq!(keys(&inner), 1),
+            other => panic!("{other:?}"),
+        }
+        // Two terms of half the budget each and more: refused, naming the limit.
+        let both = Condition::Or(vec![version_eq(1), version_eq(2)]);
+        let refused = answer(both).await.unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains(&MAX_FOLLOWED_MATCHES.to_string()),
+            "{refused}"
+        );
     }
 }
