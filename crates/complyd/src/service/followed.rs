@@ -222,42 +222,13 @@ fn refused(f: &Followed, where_: &str) -> ApiError {
 /// A term on followed properties as a term on the members they follow.
 fn renamed(term: &Condition, followed: &[Followed]) -> Condition {
     let mut term = term.clone();
-    let rename = |o: &mut Operand| {
-        if let Some(f) = named(o, followed) {
-            if let Operand::Property { path, .. } = o {
-                path[0] = f.property.clone();
-            }
-        }
-    };
-    match &mut term {
-        Condition::Compare { left, right, .. } => {
-            rename_in(left, &rename);
-            rename_in(right, &rename);
-        }
-        Condition::IsNull { operand, .. } | Condition::IsTrue(operand) => {
-            rename_in(operand, &rename)
-        }
-        Condition::In { left, .. } => rename_in(left, &rename),
-        Condition::StringTest {
-            subject, needle, ..
-        } => {
-            rename_in(subject, &rename);
-            rename_in(needle, &rename);
-        }
-        _ => {}
-    }
+    term.rename_entity_properties(&|name| {
+        followed
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.property.clone())
+    });
     term
-}
-
-/// `rename` on `operand` and every argument of the calls in it.
-fn rename_in(operand: &mut Operand, rename: &impl Fn(&mut Operand)) {
-    let mut stack = vec![operand];
-    while let Some(o) = stack.pop() {
-        rename(o);
-        if let Operand::Call { args, .. } = o {
-            stack.extend(args.iter_mut());
-        }
-    }
 }
 
 /// `c` with each term `followed_terms` found replaced by the next of `answers`.
