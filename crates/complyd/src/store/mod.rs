@@ -40,7 +40,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Where an entity lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
     pub tenant: String,
     /// Navigation names from the root, joined by `/` (`deviceCompliancePolicies/assignments`).

@@ -1,13 +1,19 @@
 //! What a round reads of its devices ahead of the writer, on the other core: each page's bodies,
-//! parsed, and the directory devices their `azureADDeviceId`s name. The writer takes a parsed body
-//! only while the stored text is the one parsed (`StoredRow::of_text`), and the directory devices
-//! only while the tenant's directory stamp is the one read before them (`DirectoryAhead`).
+//! parsed, the directory devices their `azureADDeviceId`s name, and their hidden records, with
+//! which each device's evaluation is proved to change nothing where it does (`proof.rs`). The
+//! writer takes a parsed body only while the stored text is the one parsed
+//! (`StoredRow::of_text`), the directory devices only while the tenant's directory stamp is the
+//! one read before them (`DirectoryAhead`), and a proof only while everything it read holds.
 
+use super::applies;
+use super::proof::{Candidate, Moment, Proof, Seen};
 use super::queue;
 use super::results::{StoredRow, DEVICES};
+use super::snapshot::ReadOnly;
 use super::tenant;
+use super::{evaluation_key, Engine, TenantView};
 use crate::error::ApiError;
-use crate::store::{Cursor, Found, Query, Read, Store, StoreError, WriteTx};
+use crate::store::{Cursor, Found, Query, Read, Row, Store, StoreError, WriteTx};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,8 +23,26 @@ const BATCH: usize = 2_000;
 /// Devices parsed ahead of the writer at a time: more than one write takes (about 40 ms).
 const PARSE_AHEAD: usize = 500;
 
-/// A device of a round: its id, and its body if it was parsed ahead of the write.
-pub type Ahead = (String, Option<StoredRow>);
+/// A device of a round: its id, its body if it was parsed ahead of the write, and the proof that
+/// evaluating it changes nothing, if one was made.
+pub struct Ahead {
+    pub id: String,
+    type_name: String,
+    pub row: Option<StoredRow>,
+    /// Its hidden record, parsed ahead where a proof was tried and not made.
+    pub record: Option<StoredRow>,
+    pub proof: Option<Proof>,
+}
+
+/// What proofs are made against: the round's view of the tenant, at its generation.
+pub struct Prover {
+    pub engine: Arc<Engine>,
+    pub generation: String,
+    pub view: Arc<TenantView>,
+}
+
+/// A chunk on its way: its proofs may still be in the making.
+pub type ChunkAhead = tokio::task::JoinHandle<Result<Chunk, ApiError>>;
 
 /// Up to [`PARSE_AHEAD`] devices of a round, with their directory devices when they were read.
 pub struct Chunk {
@@ -37,6 +61,11 @@ pub struct DirectoryAhead {
 pub type DirectoryDevices = HashMap<String, Option<String>>;
 
 impl DirectoryAhead {
+    /// The answers, for a write that found them current (`if_current`).
+    pub fn devices(&self) -> &DirectoryDevices {
+        &self.found
+    }
+
     /// The answers, when no directory object was written since they were read (this
     /// transaction still sees the stamp read before them); else `None`, and devices are looked
     /// up one by one.
@@ -55,7 +84,21 @@ impl DirectoryAhead {
         tenant: &str,
         device_ids: Vec<String>,
     ) -> Result<Self, ApiError> {
+        Ok(Self::read_with(store, tenant, device_ids, Vec::new())
+            .await?
+            .0)
+    }
+
+    /// `read`, with the rows of `also` (their text, "" when absent) at the same commit.
+    async fn read_with(
+        store: &dyn Store,
+        tenant: &str,
+        device_ids: Vec<String>,
+        also: Vec<crate::store::Key>,
+    ) -> Result<(Self, Vec<String>), ApiError> {
         let mut reads = vec![Read::Get(queue::directory_stamp_key(tenant))];
+        let wanted = also.len();
+        reads.extend(also.into_iter().map(Read::Get));
         reads.extend(
             device_ids
                 .iter()
@@ -66,6 +109,13 @@ impl DirectoryAhead {
             Some(Found::Row(row)) => row.map(|r| queue::stamp_of(&r)).unwrap_or_default(),
             other => return Err(unexpected(other)),
         };
+        let mut texts = Vec::with_capacity(wanted);
+        for answer in answers.by_ref().take(wanted) {
+            let Found::Row(row) = answer else {
+                return Err(unexpected(Some(answer)));
+            };
+            texts.push(row.map(|r: Row| r.body).unwrap_or_default());
+        }
         let mut found = HashMap::with_capacity(device_ids.len());
         for (device_id, answer) in device_ids.into_iter().zip(answers) {
             let Found::Page(rows) = answer else {
@@ -73,7 +123,7 @@ impl DirectoryAhead {
             };
             found.insert(device_id, tenant::directory_device_in(rows));
         }
-        Ok(Self { stamp, found })
+        Ok((Self { stamp, found }, texts))
     }
 }
 
@@ -82,12 +132,14 @@ fn unexpected(found: Option<Found>) -> ApiError {
 }
 
 /// Pages through `tenant`'s managed devices and hands them over [`PARSE_AHEAD`] at a time, their
-/// bodies parsed on a blocking thread (off the writer) and their directory devices read; stops
-/// when the round drops `chunks`.
+/// bodies parsed on a blocking thread (off the writer), their directory devices read, and, with
+/// a `prover`, their evaluations proved where they change nothing (while the next chunk is
+/// read); stops when the round drops `chunks`.
 pub async fn read_ahead(
     store: Arc<dyn Store>,
     tenant: String,
-    chunks: tokio::sync::mpsc::Sender<Chunk>,
+    prover: Option<Arc<Prover>>,
+    chunks: tokio::sync::mpsc::Sender<ChunkAhead>,
 ) -> Result<(), ApiError> {
     let mut cursor: Option<Cursor> = None;
     loop {
@@ -102,26 +154,47 @@ pub async fn read_ahead(
                 seq: last.seq,
             });
         }
-        let mut rows = page.into_iter().map(|(row, _)| (row.key.id, row.body));
+        let mut rows = page
+            .into_iter()
+            .map(|(row, _)| (row.key.id, row.type_name, row.body));
         loop {
-            let devices: Vec<(String, String)> = rows.by_ref().take(PARSE_AHEAD).collect();
+            let devices: Vec<(String, String, String)> = rows.by_ref().take(PARSE_AHEAD).collect();
             if devices.is_empty() {
                 break;
             }
             // What does not parse is left to the writer, which refuses it as it would unparsed.
-            let (devices, device_ids) = tokio::task::spawn_blocking(move || parse(devices))
-                .await
-                .map_err(|e| {
-                ApiError::Internal(format!("parsing devices ahead failed: {e}"))
-            })?;
-            let directory = if device_ids.is_empty() {
-                None
-            } else {
-                Some(Arc::new(
-                    DirectoryAhead::read(store.as_ref(), &tenant, device_ids).await?,
-                ))
+            let (devices, device_ids) = blocking(move || parse(devices)).await?;
+            let chunk = match &prover {
+                Some(prover) => {
+                    let records = devices
+                        .iter()
+                        .map(|d| evaluation_key(&tenant, &d.id))
+                        .collect();
+                    let (directory, records) =
+                        DirectoryAhead::read_with(store.as_ref(), &tenant, device_ids, records)
+                            .await?;
+                    let directory = Arc::new(directory);
+                    tokio::spawn(prove_in_halves(
+                        Arc::clone(prover),
+                        Arc::clone(&store),
+                        tenant.clone(),
+                        devices,
+                        directory,
+                        records,
+                    ))
+                }
+                None => {
+                    let directory = if device_ids.is_empty() {
+                        None
+                    } else {
+                        Some(Arc::new(
+                            DirectoryAhead::read(store.as_ref(), &tenant, device_ids).await?,
+                        ))
+                    };
+                    tokio::spawn(async move { Ok(Chunk { devices, directory }) })
+                }
             };
-            if chunks.send(Chunk { devices, directory }).await.is_err() {
+            if chunks.send(chunk).await.is_err() {
                 return Ok(());
             }
         }
@@ -131,23 +204,133 @@ pub async fn read_ahead(
     }
 }
 
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(format!("a round's work ahead failed: {e}")))
+}
+
 /// The devices parsed, and the distinct `azureADDeviceId`s they name.
-fn parse(devices: Vec<(String, String)>) -> (Vec<Ahead>, Vec<String>) {
+fn parse(devices: Vec<(String, String, String)>) -> (Vec<Ahead>, Vec<String>) {
     let mut device_ids = Vec::new();
     let parsed = devices
         .into_iter()
-        .map(|(id, text)| {
+        .map(|(id, type_name, text)| {
             let row = StoredRow::parse(text).ok();
-            let named = row.as_ref().and_then(|r| r.body.get("azureADDeviceId"));
-            if let Some(device_id) = named.and_then(Value::as_str) {
+            if let Some(device_id) = row.as_ref().and_then(azure_ad_device_id) {
                 device_ids.push(device_id.to_string());
             }
-            (id, row)
+            Ahead {
+                id,
+                type_name,
+                row,
+                record: None,
+                proof: None,
+            }
         })
         .collect();
     device_ids.sort_unstable();
     device_ids.dedup();
     (parsed, device_ids)
+}
+
+fn azure_ad_device_id(row: &StoredRow) -> Option<&str> {
+    row.body.get("azureADDeviceId").and_then(Value::as_str)
+}
+
+/// Proves what it can of `devices` (`records`: their hidden records' texts, in order), each half
+/// on a blocking thread of its own: the writer has little to do while devices are proved.
+async fn prove_in_halves(
+    prover: Arc<Prover>,
+    store: Arc<dyn Store>,
+    tenant: String,
+    mut devices: Vec<Ahead>,
+    directory: Arc<DirectoryAhead>,
+    mut records: Vec<String>,
+) -> Result<Chunk, ApiError> {
+    let half = devices.len() / 2;
+    let (second, second_records) = (devices.split_off(half), records.split_off(half));
+    let runtime = tokio::runtime::Handle::current();
+    let start = |devices: Vec<Ahead>, records: Vec<String>| {
+        let (prover, store, tenant) = (Arc::clone(&prover), Arc::clone(&store), tenant.clone());
+        let (directory, runtime) = (Arc::clone(&directory), runtime.clone());
+        blocking(move || {
+            let mut devices = devices;
+            let mut reader = ReadOnly::new(store, runtime);
+            prove(
+                &prover,
+                &mut reader,
+                &tenant,
+                &mut devices,
+                &directory,
+                &records,
+            );
+            devices
+        })
+    };
+    let (mut first, second) =
+        tokio::try_join!(start(devices, records), start(second, second_records))?;
+    first.extend(second);
+    Ok(Chunk {
+        devices: first,
+        directory: Some(directory),
+    })
+}
+
+/// Proves what it can of `devices` at the tenant's now, reading the clock and the assignment
+/// filters the view's policies name once: only with the group membership in the view (else each
+/// device's groups are queries, which a proof does not make).
+fn prove(
+    prover: &Prover,
+    reader: &mut ReadOnly,
+    tenant: &str,
+    devices: &mut [Ahead],
+    directory: &DirectoryAhead,
+    records: &[String],
+) {
+    if prover.view.membership.is_none() {
+        return;
+    }
+    let Ok(now_ms) = crate::service::time::now_ms(reader, tenant) else {
+        return;
+    };
+    let mut seen = Seen::new();
+    for id in applies::filters_named(&prover.view.policies) {
+        let key = applies::filter_key(tenant, id);
+        let Ok(row) = reader.get(&key) else { return };
+        seen.insert(key, row);
+    }
+    let moment = Moment {
+        engine: &prover.engine,
+        view: &prover.view,
+        generation: &prover.generation,
+        tenant,
+        now: now_ms / 1000,
+    };
+    for (device, record) in devices.iter_mut().zip(records) {
+        let Some(row) = &device.row else { continue };
+        let directory_device = azure_ad_device_id(row)
+            .and_then(|aad| Some((aad.to_string(), directory.found.get(aad)?.clone())));
+        device.proof = moment.prove(
+            &seen,
+            Candidate {
+                id: &device.id,
+                type_name: &device.type_name,
+                row,
+                record,
+                directory_device,
+            },
+        );
+        if device.proof.is_some() {
+            // The writer checks the proof, from its own texts; the body is dropped here.
+            device.row = None;
+        } else if !record.is_empty() {
+            // The writer evaluates it: its record is parsed here, not there.
+            device.record = StoredRow::parse(record.clone()).ok();
+        }
+    }
 }
 
 #[cfg(test)]

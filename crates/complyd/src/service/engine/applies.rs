@@ -36,12 +36,7 @@ impl Filters {
         subject: &Subject<'_>,
     ) -> Result<bool, ApiError> {
         if !self.bound.contains_key(id) {
-            let row = tx.get(&Key {
-                tenant: tenant.to_string(),
-                collection: FILTERS.into(),
-                parent: String::new(),
-                id: id.to_string(),
-            })?;
+            let row = tx.get(&filter_key(tenant, id))?;
             let bound = match row {
                 Some(row) => {
                     let body = parse_body(&row.body)?;
@@ -64,6 +59,19 @@ impl Filters {
                 })
             }))
     }
+}
+
+/// Where the assignment filter `id` lives.
+pub fn filter_key(tenant: &str, id: &str) -> Key {
+    Key::new(tenant, FILTERS, "", id)
+}
+
+/// The assignment filters `policies`' assignments name.
+pub fn filters_named<'p>(policies: &'p [Policy]) -> impl Iterator<Item = &'p str> {
+    policies
+        .iter()
+        .flat_map(|p| &p.assignments)
+        .filter_map(|a| a.filter.as_ref().map(|(id, _)| id.as_str()))
 }
 
 /// Whether `policy` applies to the subject: an including target reaches it (and its filter

@@ -15,8 +15,10 @@ mod fleet;
 mod membership;
 mod notify;
 mod plan;
+mod proof;
 mod queue;
 mod results;
+mod round;
 mod simulate;
 mod snapshot;
 mod tally;
@@ -122,6 +124,12 @@ impl Engine {
         self.view_at(tx, tenant, generation)
     }
 
+    /// The view kept for `tenant`, with its generation.
+    fn kept_view(&self, tenant: &str) -> Option<(String, Arc<TenantView>)> {
+        let views = self.views.lock().ok()?;
+        views.get(tenant).map(|(g, v)| (g.clone(), Arc::clone(v)))
+    }
+
     /// Keeps a view read outside a write (`snapshot::read`) for its generation.
     pub fn keep_view(&self, tenant: &str, generation: String, view: TenantView) {
         if let Ok(mut views) = self.views.lock() {
@@ -165,6 +173,9 @@ pub struct Verdict {
     pub state: PolicyState,
     pub grace_ends: Option<i64>,
     pub policies: Vec<(String, String, PolicyOutcome)>,
+    /// Unix seconds: evaluated at any later now before this one, the device comes out the same
+    /// (the first grace end or check-in threshold ahead; `i64::MAX`: none).
+    pub steady_until: i64,
 }
 
 impl Verdict {
@@ -201,9 +212,9 @@ impl Verdict {
 /// A device as an evaluation takes it: as stored, and as it is to be stored (with what it
 /// reported, for a check-in), with its hidden record likewise. The device is copied only when
 /// it is changed (`device_mut`); a re-evaluation that moves no verdict never copies it.
-pub struct DeviceInput {
+pub struct DeviceInput<'a> {
     type_name: String,
-    stored_device: Map<String, Value>,
+    stored_device: Cow<'a, Map<String, Value>>,
     /// The device as changed, once it is.
     changed_device: Option<Map<String, Value>>,
     /// The hidden record's stored text ("" when it has none).
@@ -218,11 +229,13 @@ pub struct DeviceInput {
 pub struct DeviceAhead<'a> {
     /// The device's body, parsed (taken while the stored text is the one parsed).
     pub row: Option<results::StoredRow>,
+    /// Its hidden record, parsed likewise.
+    pub record: Option<results::StoredRow>,
     /// Directory devices by `deviceId`, current in this write.
     pub directory: Option<&'a ahead::DirectoryDevices>,
 }
 
-impl DeviceInput {
+impl DeviceInput<'_> {
     pub fn load(tx: &mut dyn WriteTx, tenant: &str, device_id: &str) -> Result<Self, ApiError> {
         Self::load_ahead(tx, tenant, device_id, DeviceAhead::default())
     }
@@ -236,14 +249,14 @@ impl DeviceInput {
         ahead: DeviceAhead<'_>,
     ) -> Result<Self, ApiError> {
         let (type_name, stored_device) = read_device_ahead(tx, tenant, device_id, ahead.row)?;
-        let stored_record = stored_evaluation(tx, tenant, device_id)?;
+        let stored_record = stored_evaluation_ahead(tx, tenant, device_id, ahead.record)?;
         let directory_device = ahead.directory.and_then(|found| {
             let aad = stored_device.get("azureADDeviceId")?.as_str()?;
             Some((aad.to_string(), found.get(aad)?.clone()))
         });
         Ok(Self {
             type_name,
-            stored_device,
+            stored_device: Cow::Owned(stored_device),
             changed_device: None,
             record: stored_record.body,
             stored_record: stored_record.text,
@@ -260,7 +273,7 @@ impl DeviceInput {
     ) -> Self {
         Self {
             type_name: type_name.to_string(),
-            stored_device: Map::new(),
+            stored_device: Cow::Owned(Map::new()),
             changed_device: Some(device),
             stored_record: String::new(),
             record,
@@ -269,12 +282,12 @@ impl DeviceInput {
     }
 
     pub fn device(&self) -> &Map<String, Value> {
-        self.changed_device.as_ref().unwrap_or(&self.stored_device)
+        self.changed_device.as_ref().unwrap_or(&*self.stored_device)
     }
 
     pub fn device_mut(&mut self) -> &mut Map<String, Value> {
         self.changed_device
-            .get_or_insert_with(|| self.stored_device.clone())
+            .get_or_insert_with(|| (*self.stored_device).clone())
     }
 }
 
@@ -331,7 +344,20 @@ fn stored_evaluation(
     tenant: &str,
     device: &str,
 ) -> Result<results::StoredRow, ApiError> {
-    Ok(results::StoredRow::read(tx, &evaluation_key(tenant, device))?.unwrap_or_default())
+    stored_evaluation_ahead(tx, tenant, device, None)
+}
+
+/// `stored_evaluation`, taking `ahead` when the stored text is the one it parsed.
+fn stored_evaluation_ahead(
+    tx: &mut dyn WriteTx,
+    tenant: &str,
+    device: &str,
+    ahead: Option<results::StoredRow>,
+) -> Result<results::StoredRow, ApiError> {
+    match tx.get(&evaluation_key(tenant, device))? {
+        Some(row) => results::StoredRow::of_text(row.body, ahead),
+        None => Ok(results::StoredRow::default()),
+    }
 }
 
 impl Engine {
@@ -344,7 +370,7 @@ impl Engine {
         tenant: &str,
         device_id: &str,
         now: i64,
-        input: DeviceInput,
+        input: DeviceInput<'_>,
     ) -> Result<Verdict, ApiError> {
         let view = self.view(tx, tenant)?;
         let tally = SharedTally::default();
@@ -385,7 +411,7 @@ impl Engine {
         device_id: &str,
         now: i64,
         reported: bool,
-        input: DeviceInput,
+        input: DeviceInput<'_>,
         tally: &SharedTally,
     ) -> Result<Verdict, ApiError> {
         let device_key = Key::new(tenant, results::DEVICES, "", device_id);
@@ -399,7 +425,7 @@ impl Engine {
         } = input;
         let mut device = match changed_device {
             Some(changed) => Cow::Owned(changed),
-            None => Cow::Borrowed(&stored_device),
+            None => Cow::Borrowed(&*stored_device),
         };
         // What the last evaluation stored, per policy: its state, since when it fails, and a
         // fingerprint of its outcome (a policy whose fingerprint is unchanged rewrites nothing).
@@ -529,6 +555,12 @@ impl Engine {
                 last.saturating_add(settings.checkin_threshold_days.saturating_mul(86_400))
             });
         let stale = stale_at.is_some_and(|at| now >= at);
+        let steady_until = outcomes
+            .iter()
+            .filter_map(|(_, _, o)| o.grace_ends)
+            .chain(stale_at.filter(|at| now < *at))
+            .min()
+            .unwrap_or(i64::MAX);
         planner.check_in(tx, stale_at.map(|at| at.saturating_mul(1000)), &mut record)?;
         let mut state = compliance::verdict(
             outcomes.iter().map(|(_, _, o)| o.state),
@@ -560,7 +592,7 @@ impl Engine {
                 device.to_mut().insert(name.into(), value);
             }
         }
-        let changed = matches!(&device, Cow::Owned(changed) if *changed != stored_device);
+        let changed = matches!(&device, Cow::Owned(changed) if *changed != *stored_device);
         // The managed tenants' view follows the device (its refresh time with each report).
         if reported || changed {
             results::put_tenant_view(
@@ -586,6 +618,7 @@ impl Engine {
             state,
             grace_ends,
             policies: outcomes,
+            steady_until,
         })
     }
 

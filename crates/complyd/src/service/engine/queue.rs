@@ -15,7 +15,6 @@
 //! and a write that long would hold every other write of the server behind it.
 //! Check-ins and new devices are evaluated in their own write (`checkin`, `add_device`).
 
-use super::ahead::{read_ahead, Ahead, Chunk, DirectoryAhead};
 use super::tenant::DIRECTORY;
 use crate::error::ApiError;
 use crate::service::{parse_body, Service};
@@ -46,11 +45,6 @@ const MATTER_THROUGH_POLICIES: &[&str] = &["assignmentFilters", "directoryObject
 /// marks every tenant it loads).
 pub const MARKS_TENANT: &str = "_engine";
 const MARKS: &str = "_reevaluate";
-/// How long one write evaluates before it commits (give or take one device): long enough that
-/// a commit's sync is a small part of it, short enough that a client's write waits little.
-const WRITE_FOR: std::time::Duration = std::time::Duration::from_millis(40);
-/// Before each batch the worker lets the writes clients wait on go first, for at most this long.
-const YIELD_MS: u64 = 1_000;
 /// The worker lets a tenant's changes settle this long before a round (a burst of changes, as a
 /// restore or a test makes, is evaluated once)…
 const QUIET_MS: i64 = 300;
@@ -428,12 +422,14 @@ impl Service {
     /// mark of changes that matter only through a policy is cleared without one while the
     /// tenant has no policy (a policy made since moves the mark on, so it stays for a round).
     async fn round(&self, tenant: &str, mark: Row) -> Result<usize, ApiError> {
+        tracing::debug!(tenant, "a round starts");
         let stamp = stamp_of(&mark);
         let evaluated = if only_through_policies(&mark) && !self.has_policies(tenant).await? {
             0
         } else {
             let (generation, view) =
                 super::snapshot::read(Arc::clone(&self.store), self.engine.model, tenant).await?;
+            tracing::debug!(tenant, "a round read the tenant's view");
             self.engine.keep_view(tenant, generation, view);
             self.reevaluate_tenant(tenant).await?
         };
@@ -448,90 +444,6 @@ impl Service {
         let mut query = Query::all(tenant, super::tenant::POLICIES, "");
         query.limit = 1;
         Ok(!self.store.query(query).await?.is_empty())
-    }
-
-    /// Waits while client writes are queued for the writer (bounded): re-evaluation fills the
-    /// writer's idle time instead of holding clients' answers back.
-    async fn let_clients_write_first(&self) {
-        let started = std::time::Instant::now();
-        while self.store.queued_writes() > 0
-            && started.elapsed() < std::time::Duration::from_millis(YIELD_MS)
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        }
-    }
-
-    /// Every managed device of `tenant`, evaluated in batches: each write takes up to one chunk
-    /// (`ahead::PARSE_AHEAD` devices) and stops early once it has worked for [`WRITE_FOR`], so
-    /// that one write stays short even where many policies apply to every device. The devices'
-    /// bodies and directory devices are read on the other side of the writer
-    /// (`ahead::read_ahead`), one chunk ahead.
-    async fn reevaluate_tenant(&self, tenant: &str) -> Result<usize, ApiError> {
-        let (sender, mut chunks) = tokio::sync::mpsc::channel(1);
-        let reader = tokio::spawn(read_ahead(
-            Arc::clone(&self.store),
-            tenant.to_string(),
-            sender,
-        ));
-        let mut evaluated = 0;
-        while let Some(Chunk {
-            mut devices,
-            directory,
-        }) = chunks.recv().await
-        {
-            while !devices.is_empty() {
-                self.let_clients_write_first().await;
-                let (done, rest) = self
-                    .evaluate_some(tenant, devices, directory.clone())
-                    .await?;
-                evaluated += done;
-                devices = rest;
-            }
-        }
-        reader
-            .await
-            .map_err(|e| ApiError::Internal(format!("the round's reader failed: {e}")))??;
-        Ok(evaluated)
-    }
-
-    /// Evaluates `devices` in order in one write, for at most [`WRITE_FOR`]; returns how many it
-    /// took and the ones it left for the next write.
-    async fn evaluate_some(
-        &self,
-        tenant: &str,
-        devices: Vec<Ahead>,
-        directory: Option<Arc<DirectoryAhead>>,
-    ) -> Result<(usize, Vec<Ahead>), ApiError> {
-        let (engine, tenant) = (Arc::clone(&self.engine), tenant.to_string());
-        self.store
-            .write(move |tx| {
-                super::Engine::hold_tenant(tx, &tenant)?;
-                let now = crate::service::time::now_ms(tx, &tenant)? / 1000;
-                let view = engine.view(tx, &tenant)?;
-                let directory = match &directory {
-                    Some(directory) => directory.if_current(tx, &tenant)?,
-                    None => None,
-                };
-                let started = std::time::Instant::now();
-                let tally = super::tally::SharedTally::default();
-                let mut devices = devices.into_iter();
-                let mut done = 0;
-                for (id, row) in devices.by_ref() {
-                    done += 1;
-                    let ahead = super::DeviceAhead { row, directory };
-                    match engine.evaluate_in(tx, &view, &tenant, &id, now, &tally, ahead) {
-                        // Deleted since the page was read.
-                        Ok(_) | Err(ApiError::NotFound(_)) => {}
-                        Err(other) => return Err(other),
-                    }
-                    if started.elapsed() >= WRITE_FOR {
-                        break;
-                    }
-                }
-                tally.into_inner().flush(tx, engine.model, &tenant)?;
-                Ok::<_, ApiError>((done, devices.collect()))
-            })
-            .await
     }
 }
 

@@ -18,9 +18,15 @@ use tokio::runtime::Handle;
 const WARM_EVERY: Duration = Duration::from_secs(5);
 
 /// Reads only; every write is refused. Runs on a blocking thread (it waits on the store's reads).
-struct ReadOnly {
+pub struct ReadOnly {
     store: Arc<dyn Store>,
     runtime: Handle,
+}
+
+impl ReadOnly {
+    pub fn new(store: Arc<dyn Store>, runtime: Handle) -> Self {
+        Self { store, runtime }
+    }
 }
 
 fn refused() -> StoreError {

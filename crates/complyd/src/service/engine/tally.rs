@@ -57,6 +57,11 @@ pub struct Tally {
 pub type SharedTally = RefCell<Tally>;
 
 impl Tally {
+    /// Whether nothing moved.
+    pub fn is_empty(&self) -> bool {
+        self.per_policy.is_empty() && self.per_tenant.is_empty()
+    }
+
     /// Moves the count of `state` for the setting by `by` (+1 or -1).
     pub fn add(
         &mut self,
