@@ -67,7 +67,7 @@ pub fn filter_key(tenant: &str, id: &str) -> Key {
 }
 
 /// The assignment filters `policies`' assignments name.
-pub fn filters_named<'p>(policies: &'p [Policy]) -> impl Iterator<Item = &'p str> {
+pub fn filters_named(policies: &[Policy]) -> impl Iterator<Item = &str> {
     policies
         .iter()
         .flat_map(|p| &p.assignments)
