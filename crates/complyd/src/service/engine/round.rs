@@ -66,7 +66,7 @@ impl Service {
 
     /// Every managed device of `tenant`, evaluated: returns how many.
     pub(super) async fn reevaluate_tenant(&self, tenant: &str) -> Result<usize, ApiError> {
-        let (sender, mut chunks) = tokio::sync::mpsc::channel(4);
+        let (sender, mut chunks) = tokio::sync::mpsc::channel(1);
         let prover = self.engine.kept_view(tenant).map(|(generation, view)| {
             Arc::new(Prover {
                 engine: Arc::clone(&self.engine),
