@@ -60,6 +60,15 @@ pub struct DirectoryAhead {
 /// Directory object ids by `deviceId`, as a write may use them.
 pub type DirectoryDevices = HashMap<String, Option<String>>;
 
+/// The managed device's `azureADDeviceId` and its directory object, when `found` has it.
+pub fn directory_device_of(
+    device: &serde_json::Map<String, Value>,
+    found: &DirectoryDevices,
+) -> Option<(String, Option<String>)> {
+    let aad = device.get("azureADDeviceId")?.as_str()?;
+    Some((aad.to_string(), found.get(aad)?.clone()))
+}
+
 impl DirectoryAhead {
     /// The answers, for a write that found them current (`if_current`).
     pub fn devices(&self) -> &DirectoryDevices {
@@ -311,8 +320,7 @@ fn prove(
     };
     for (device, record) in devices.iter_mut().zip(records) {
         let Some(row) = &device.row else { continue };
-        let directory_device = azure_ad_device_id(row)
-            .and_then(|aad| Some((aad.to_string(), directory.found.get(aad)?.clone())));
+        let directory_device = directory_device_of(&row.body, &directory.found);
         device.proof = moment.prove(
             &seen,
             Candidate {

@@ -250,10 +250,9 @@ impl DeviceInput<'_> {
     ) -> Result<Self, ApiError> {
         let (type_name, stored_device) = read_device_ahead(tx, tenant, device_id, ahead.row)?;
         let stored_record = stored_evaluation_ahead(tx, tenant, device_id, ahead.record)?;
-        let directory_device = ahead.directory.and_then(|found| {
-            let aad = stored_device.get("azureADDeviceId")?.as_str()?;
-            Some((aad.to_string(), found.get(aad)?.clone()))
-        });
+        let directory_device = ahead
+            .directory
+            .and_then(|found| ahead::directory_device_of(&stored_device, found));
         Ok(Self {
             type_name,
             stored_device: Cow::Owned(stored_device),
