@@ -6,9 +6,10 @@
 //! any `$orderby`, is refused with a `Backend` error that says so.
 
 use super::writer::{run_caught, JobFn};
+use super::written::{GroupsEnded, Written};
 use super::{
     CountBy, DueItem, Found, Key, PageRow, Query, Read, Related, Row, Store, StoreError,
-    StoreFuture, WriteTx,
+    StoreFuture, WriteMark, WriteTx,
 };
 use odata::query::bind::{Compare, Condition, Literal, Operand, Scope};
 use serde_json::Value;
@@ -21,6 +22,8 @@ type Rows = BTreeMap<(String, String, String, String), Row>;
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    /// Jobs kept, for read marks (`store/written.rs`).
+    ended: GroupsEnded,
 }
 
 #[derive(Default, Clone)]
@@ -29,6 +32,7 @@ struct State {
     last_seq: i64,
     /// The schedule, by tenant and id.
     due: BTreeMap<(String, String), DueItem>,
+    written: Written,
 }
 
 fn slot(key: &Key) -> (String, String, String, String) {
@@ -254,6 +258,10 @@ fn group_text(row: &Row, property: &str) -> String {
 }
 
 impl WriteTx for State {
+    fn unwritten_since(&mut self, mark: WriteMark, keys: &[&Key]) -> bool {
+        self.written.unwritten_since(mark, keys)
+    }
+
     fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
         Ok(self.rows.get(&slot(key)).cloned())
     }
@@ -262,6 +270,7 @@ impl WriteTx for State {
         if self.rows.contains_key(&slot(key)) {
             return Err(StoreError::Conflict);
         }
+        self.written.row(key);
         self.last_seq += 1;
         let row = Row {
             key: key.clone(),
@@ -275,6 +284,7 @@ impl WriteTx for State {
     }
 
     fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError> {
+        self.written.row(key);
         match self.rows.get_mut(&slot(key)) {
             Some(row) => {
                 row.body = body.to_string();
@@ -289,6 +299,7 @@ impl WriteTx for State {
         if self.rows.remove(&slot(key)).is_none() {
             return Ok(false);
         }
+        self.written.tree(key);
         self.delete_below(&key.tenant, &key.collection, &key.child_parent());
         Ok(true)
     }
@@ -337,6 +348,7 @@ impl WriteTx for State {
         collection: &str,
         id: &str,
     ) -> Result<u64, StoreError> {
+        self.written.unnamed_write();
         let before = self.rows.len();
         self.rows
             .retain(|(t, c, _, i), _| !(t == tenant && c == collection && i == id));
@@ -354,6 +366,7 @@ impl WriteTx for State {
     }
 
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
+        self.written.unnamed_write();
         let before = self.rows.len();
         self.rows.retain(|(t, ..), _| t != tenant);
         self.due.retain(|(t, _), _| t != tenant);
@@ -432,8 +445,10 @@ impl Store for MemoryStore {
             return StoreFuture::ready(Err(poisoned()));
         };
         let mut draft = state.clone();
+        draft.written.begin_group(&self.ended, false);
         if run_caught(job, &mut draft) {
             *state = draft;
+            self.ended.ended();
         }
         StoreFuture::ready(Ok(()))
     }
@@ -492,5 +507,11 @@ impl Store for MemoryStore {
 
     fn queued_writes(&self) -> usize {
         0
+    }
+
+    fn write_mark(&self) -> Option<WriteMark> {
+        // Under the lock the jobs are counted in.
+        let _state = self.state.lock().ok()?;
+        Some(self.ended.mark())
     }
 }

@@ -19,6 +19,7 @@ pub mod slots;
 mod sql;
 mod sqlite;
 mod writer;
+mod written;
 
 pub use future::StoreFuture;
 pub use observed::observed;
@@ -35,6 +36,7 @@ pub fn relay_changes(
 pub use schedule::DueItem;
 pub use sqlite::SqliteStore;
 pub use writer::{GroupNotes, JobFn};
+pub use written::WriteMark;
 
 use std::fmt;
 use std::sync::Arc;
@@ -322,6 +324,12 @@ pub trait WriteTx {
     fn group_notes(&mut self) -> Option<&mut GroupNotes> {
         None
     }
+    /// True when no write after `mark` (taken by `Store::write_mark` before a read) touched any
+    /// of `keys`; false when one did or the store cannot tell (then read them).
+    fn unwritten_since(&mut self, mark: WriteMark, keys: &[&Key]) -> bool {
+        let _ = (mark, keys);
+        false
+    }
     /// Holds `name` until the transaction ends: writers on other instances that take the same name
     /// wait (the engine's maintained counts of a tenant). A store with one writer needs nothing.
     fn hold(&mut self, name: &str) -> Result<(), StoreError> {
@@ -415,6 +423,12 @@ pub trait Store: Send + Sync {
     /// Whether several servers may share this store (then the token secret lives in it).
     fn is_shared(&self) -> bool {
         false
+    }
+
+    /// Taken before reads that a later write checks with `WriteTx::unwritten_since`; `None`
+    /// when the store keeps no log of its writes.
+    fn write_mark(&self) -> Option<WriteMark> {
+        None
     }
 }
 

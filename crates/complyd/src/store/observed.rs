@@ -104,4 +104,8 @@ impl Store for Observed {
     fn is_shared(&self) -> bool {
         self.inner.is_shared()
     }
+
+    fn write_mark(&self) -> Option<super::WriteMark> {
+        self.inner.write_mark()
+    }
 }

@@ -109,6 +109,9 @@ impl WriteTx for MailingTx<'_> {
     fn group_notes(&mut self) -> Option<&mut GroupNotes> {
         self.inner.group_notes()
     }
+    fn unwritten_since(&mut self, mark: crate::store::WriteMark, keys: &[&Key]) -> bool {
+        self.inner.unwritten_since(mark, keys)
+    }
     fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
         self.inner.get(key)
     }
@@ -214,6 +217,9 @@ impl Store for Mailing {
     }
     fn is_shared(&self) -> bool {
         self.inner.is_shared()
+    }
+    fn write_mark(&self) -> Option<crate::store::WriteMark> {
+        self.inner.write_mark()
     }
 }
 

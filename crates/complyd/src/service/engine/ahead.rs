@@ -13,7 +13,7 @@ use super::snapshot::ReadOnly;
 use super::tenant;
 use super::{evaluation_key, Engine, TenantView};
 use crate::error::ApiError;
-use crate::store::{Cursor, Found, Query, Read, Row, Store, StoreError, WriteTx};
+use crate::store::{Cursor, Found, Query, Read, Row, Store, StoreError, WriteMark, WriteTx};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,11 +27,14 @@ const PARSE_AHEAD: usize = 500;
 /// evaluating it changes nothing, if one was made.
 pub struct Ahead {
     pub id: String,
-    type_name: String,
+    pub type_name: String,
     pub row: Option<StoredRow>,
-    /// Its hidden record, parsed ahead where a proof was tried and not made.
+    /// Its hidden record, parsed ahead where a proof was tried and not made (the default: it
+    /// had none).
     pub record: Option<StoredRow>,
     pub proof: Option<Proof>,
+    /// The store's write mark from before its page was read.
+    pub mark: Option<WriteMark>,
 }
 
 /// What proofs are made against: the round's view of the tenant, at its generation.
@@ -155,6 +158,8 @@ pub async fn read_ahead(
         let mut query = Query::all(&tenant, DEVICES, "");
         query.limit = BATCH;
         query.cursor = cursor.take();
+        // Before every read a proof of this page is made from.
+        let mark = store.write_mark();
         let page = store.query(query).await?;
         let full = page.len() == BATCH;
         if let Some((last, values)) = page.last() {
@@ -172,7 +177,7 @@ pub async fn read_ahead(
                 break;
             }
             // What does not parse is left to the writer, which refuses it as it would unparsed.
-            let (devices, device_ids) = blocking(move || parse(devices)).await?;
+            let (devices, device_ids) = blocking(move || parse(devices, mark)).await?;
             let chunk = match &prover {
                 Some(prover) => {
                     let records = devices
@@ -186,7 +191,7 @@ pub async fn read_ahead(
                     tokio::spawn(prove_in_halves(
                         Arc::clone(prover),
                         Arc::clone(&store),
-                        tenant.clone(),
+                        (tenant.clone(), mark),
                         devices,
                         directory,
                         records,
@@ -222,7 +227,10 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The devices parsed, and the distinct `azureADDeviceId`s they name.
-fn parse(devices: Vec<(String, String, String)>) -> (Vec<Ahead>, Vec<String>) {
+fn parse(
+    devices: Vec<(String, String, String)>,
+    mark: Option<WriteMark>,
+) -> (Vec<Ahead>, Vec<String>) {
     let mut device_ids = Vec::new();
     let parsed = devices
         .into_iter()
@@ -237,6 +245,7 @@ fn parse(devices: Vec<(String, String, String)>) -> (Vec<Ahead>, Vec<String>) {
                 row,
                 record: None,
                 proof: None,
+                mark,
             }
         })
         .collect();
@@ -254,7 +263,7 @@ fn azure_ad_device_id(row: &StoredRow) -> Option<&str> {
 async fn prove_in_halves(
     prover: Arc<Prover>,
     store: Arc<dyn Store>,
-    tenant: String,
+    (tenant, mark): (String, Option<WriteMark>),
     mut devices: Vec<Ahead>,
     directory: Arc<DirectoryAhead>,
     mut records: Vec<String>,
@@ -271,7 +280,7 @@ async fn prove_in_halves(
             prove(
                 &prover,
                 &mut reader,
-                &tenant,
+                (&tenant, mark),
                 &mut devices,
                 &directory,
                 &records,
@@ -294,7 +303,7 @@ async fn prove_in_halves(
 fn prove(
     prover: &Prover,
     reader: &mut ReadOnly,
-    tenant: &str,
+    (tenant, mark): (&str, Option<WriteMark>),
     devices: &mut [Ahead],
     directory: &DirectoryAhead,
     records: &[String],
@@ -317,6 +326,7 @@ fn prove(
         generation: &prover.generation,
         tenant,
         now: now_ms / 1000,
+        mark,
     };
     for (device, record) in devices.iter_mut().zip(records) {
         let Some(row) = &device.row else { continue };
@@ -334,7 +344,9 @@ fn prove(
         if device.proof.is_some() {
             // The writer checks the proof, from its own texts; the body is dropped here.
             device.row = None;
-        } else if !record.is_empty() {
+        } else if record.is_empty() {
+            device.record = Some(StoredRow::default());
+        } else {
             // The writer evaluates it: its record is parsed here, not there.
             device.record = StoredRow::parse(record.clone()).ok();
         }

@@ -26,7 +26,7 @@ mod tenant;
 mod what_if;
 
 use crate::error::ApiError;
-use crate::store::{Key, WriteTx};
+use crate::store::{Key, WriteMark, WriteTx};
 use applies::{Filters, Subject};
 use compliance::{Facts, PolicyState, Ruleset};
 use odata::Model;
@@ -229,10 +229,13 @@ pub struct DeviceInput<'a> {
 pub struct DeviceAhead<'a> {
     /// The device's body, parsed (taken while the stored text is the one parsed).
     pub row: Option<results::StoredRow>,
-    /// Its hidden record, parsed likewise.
+    /// Its hidden record, parsed likewise (the default: it had none).
     pub record: Option<results::StoredRow>,
     /// Directory devices by `deviceId`, current in this write.
     pub directory: Option<&'a ahead::DirectoryDevices>,
+    /// The device's type, and the store's write mark from before the row and record were read:
+    /// while neither was written since, both are taken without reading them again.
+    pub unread: Option<(String, WriteMark)>,
 }
 
 impl DeviceInput<'_> {
@@ -240,16 +243,26 @@ impl DeviceInput<'_> {
         Self::load_ahead(tx, tenant, device_id, DeviceAhead::default())
     }
 
-    /// `load`, taking what a round read ahead (off the writer): the device's body when the stored
-    /// text is still the one it was parsed from, and its directory device.
+    /// `load`, taking what a round read ahead (off the writer): the device's body and record when
+    /// the stored texts are still the ones parsed (unread, when the store's write log says
+    /// neither was written since), and its directory device.
     pub fn load_ahead(
         tx: &mut dyn WriteTx,
         tenant: &str,
         device_id: &str,
         ahead: DeviceAhead<'_>,
     ) -> Result<Self, ApiError> {
-        let (type_name, stored_device) = read_device_ahead(tx, tenant, device_id, ahead.row)?;
-        let stored_record = stored_evaluation_ahead(tx, tenant, device_id, ahead.record)?;
+        let unwritten = unwritten_ahead(tx, tenant, device_id, &ahead);
+        let ((type_name, stored_device), stored_record) =
+            match (unwritten, ahead.unread, ahead.row, ahead.record) {
+                (true, Some((type_name, _)), Some(row), Some(record)) => {
+                    ((type_name, row.body), record)
+                }
+                (_, _, row, record) => (
+                    read_device_ahead(tx, tenant, device_id, row)?,
+                    stored_evaluation_ahead(tx, tenant, device_id, record)?,
+                ),
+            };
         let directory_device = ahead
             .directory
             .and_then(|found| ahead::directory_device_of(&stored_device, found));
@@ -300,6 +313,26 @@ fn read_device(
 }
 
 /// `read_device`, taking the body from `ahead` when the stored text is still the one it parsed.
+/// Whether the store can tell that neither the device nor its record was written since they
+/// were read ahead (`DeviceAhead::unread`).
+fn unwritten_ahead(
+    tx: &mut dyn WriteTx,
+    tenant: &str,
+    device_id: &str,
+    ahead: &DeviceAhead<'_>,
+) -> bool {
+    match &ahead.unread {
+        Some((_, mark)) if ahead.row.is_some() && ahead.record.is_some() => tx.unwritten_since(
+            *mark,
+            &[
+                &Key::new(tenant, results::DEVICES, "", device_id),
+                &evaluation_key(tenant, device_id),
+            ],
+        ),
+        _ => false,
+    }
+}
+
 fn read_device_ahead(
     tx: &mut dyn WriteTx,
     tenant: &str,
@@ -885,5 +918,54 @@ mod tests {
         assert_eq!(same.get("deviceName"), Some(&json!("parsed ahead")));
         let stale = read_with_ahead(store, r#"{"deviceName":"before"}"#).await;
         assert_eq!(stale.get("deviceName"), Some(&json!("stored")));
+    }
+
+    /// With the store's word that neither the device nor its record was written since the mark
+    /// taken before they were read, both are taken as read ahead, unread (so even a text that is
+    /// not the stored one shows); after a write to either, they are read again.
+    #[tokio::test]
+    async fn a_device_read_ahead_is_taken_unread_while_the_log_says_unwritten() {
+        let memory = MemoryStore::new();
+        let store: &dyn Store = &memory;
+        let device = Key::new("t", results::DEVICES, "", "d");
+        let stored = r#"{"deviceName":"stored"}"#;
+        let key = device.clone();
+        store
+            .write(move |tx| tx.insert(&key, DEVICE_TYPE, stored))
+            .await
+            .unwrap();
+        let mark = store.write_mark().unwrap();
+        let load = |mark: WriteMark| {
+            store.write(move |tx| {
+                let ahead = DeviceAhead {
+                    row: Some(results::StoredRow {
+                        text: "as read".into(),
+                        body: json!({"deviceName": "as read"})
+                            .as_object()
+                            .cloned()
+                            .unwrap(),
+                    }),
+                    record: Some(results::StoredRow::default()),
+                    directory: None,
+                    unread: Some((DEVICE_TYPE.to_string(), mark)),
+                };
+                let input = DeviceInput::load_ahead(tx, "t", "d", ahead)?;
+                Ok::<_, ApiError>(input.device().get("deviceName").cloned())
+            })
+        };
+        assert_eq!(load(mark).await.unwrap(), Some(json!("as read")));
+        let record = evaluation_key("t", "d");
+        store
+            .write(move |tx| tx.insert(&record, "", "{}"))
+            .await
+            .unwrap();
+        assert_eq!(load(mark).await.unwrap(), Some(json!("stored")));
+        let mark = store.write_mark().unwrap();
+        assert_eq!(load(mark).await.unwrap(), Some(json!("as read")));
+        store
+            .write(move |tx| tx.delete_tree(&device))
+            .await
+            .unwrap();
+        assert!(matches!(load(mark).await, Err(ApiError::NotFound(_))));
     }
 }

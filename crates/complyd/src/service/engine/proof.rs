@@ -14,7 +14,7 @@ use super::results::{StoredRow, DEVICES};
 use super::tally::SharedTally;
 use super::{evaluation_key, DeviceInput, Engine, TenantView};
 use crate::error::ApiError;
-use crate::store::{DueItem, Key, PageRow, Row, StoreError, WriteTx};
+use crate::store::{DueItem, Key, PageRow, Row, StoreError, WriteMark, WriteTx};
 use std::collections::HashMap;
 
 /// An evaluation that changed nothing, and what it read.
@@ -32,6 +32,9 @@ pub struct Proof {
     record: String,
     /// Every other row it read, as it was (`None`: absent).
     reads: Vec<(Key, Option<(String, String)>)>,
+    /// Taken before any of these rows was read: while the store can tell that none was written
+    /// since, they are not read again.
+    mark: Option<WriteMark>,
 }
 
 /// What a proof needs of the moment it is made at.
@@ -41,6 +44,8 @@ pub struct Moment<'a> {
     pub generation: &'a str,
     pub tenant: &'a str,
     pub now: i64,
+    /// The store's write mark from before the rows were read, if it keeps one.
+    pub mark: Option<WriteMark>,
 }
 
 /// The rows proofs may read (`None`: absent), read once for a chunk of devices.
@@ -97,6 +102,7 @@ impl Moment<'_> {
             device: device.row.text.clone(),
             record: device.record.to_string(),
             reads: recorder.reads,
+            mark: self.mark,
         })
     }
 }
@@ -115,11 +121,20 @@ impl Proof {
         if now < self.now || now >= self.until || self.generation != generation {
             return Ok(false);
         }
-        let device = tx.get(&Key::new(tenant, DEVICES, "", device_id))?;
+        let device_key = Key::new(tenant, DEVICES, "", device_id);
+        let record_key = evaluation_key(tenant, device_id);
+        if let Some(mark) = self.mark {
+            let mut keys = vec![&device_key, &record_key];
+            keys.extend(self.reads.iter().map(|(key, _)| key));
+            if tx.unwritten_since(mark, &keys) {
+                return Ok(true);
+            }
+        }
+        let device = tx.get(&device_key)?;
         if !device.is_some_and(|row| row.type_name == self.type_name && row.body == self.device) {
             return Ok(false);
         }
-        let record = tx.get(&evaluation_key(tenant, device_id))?;
+        let record = tx.get(&record_key)?;
         if record.map(|row| row.body).unwrap_or_default() != self.record {
             return Ok(false);
         }
@@ -225,6 +240,7 @@ mod tests {
             device: DEVICE.into(),
             record: RECORD.into(),
             reads: vec![(filter_key(), Some((String::new(), FILTER.into())))],
+            mark: None,
         }
     }
 
@@ -306,6 +322,48 @@ mod tests {
             .reads
             .push((Key::new("t", "assignmentFilters", "", "gone"), None));
         assert!(!holds(store, reads_absent, 100, "g").await, "it appeared");
+    }
+
+    /// With a mark from before its reads, a proof holds on the store's word that nothing it
+    /// read was written since, without reading the rows again; once one was written, it holds
+    /// only if the rows read again are as they were.
+    #[tokio::test]
+    async fn a_marked_proof_holds_on_the_log_until_a_row_it_read_is_written() {
+        let memory = stored().await;
+        let store: &dyn Store = &memory;
+        let mark = store.write_mark();
+        assert!(mark.is_some());
+        let marked = |device: &str| Proof {
+            device: device.into(),
+            mark,
+            ..proof()
+        };
+        assert!(
+            holds(store, marked("stale"), 100, "g").await,
+            "texts are not compared while the log answers"
+        );
+        assert!(
+            !holds(store, marked(DEVICE), 160, "g").await,
+            "time still counts"
+        );
+        assert!(!holds(store, marked(DEVICE), 100, "h").await);
+        put(store, Key::new("t", DEVICES, "", "other"), DEVICE).await;
+        assert!(
+            holds(store, marked("stale"), 100, "g").await,
+            "another device"
+        );
+        put(store, filter_key(), FILTER).await;
+        assert!(
+            !holds(store, marked("stale"), 100, "g").await,
+            "a row it read was written: the rows are read again"
+        );
+        assert!(holds(store, marked(DEVICE), 100, "g").await, "as they were");
+        let deleted = Key::new("t", DEVICES, "", "d");
+        store
+            .write(move |tx| tx.delete_tree(&deleted))
+            .await
+            .unwrap();
+        assert!(!holds(store, proof(), 100, "g").await, "the device is gone");
     }
 
     /// The recorder answers the rows seen, records each once, and refuses everything else.

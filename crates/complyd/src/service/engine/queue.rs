@@ -257,6 +257,9 @@ impl WriteTx for Watching<'_> {
     fn group_notes(&mut self) -> Option<&mut GroupNotes> {
         self.inner.group_notes()
     }
+    fn unwritten_since(&mut self, mark: crate::store::WriteMark, keys: &[&Key]) -> bool {
+        self.inner.unwritten_since(mark, keys)
+    }
     fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
         self.inner.get(key)
     }
@@ -385,6 +388,9 @@ impl Store for Watched {
     }
     fn is_shared(&self) -> bool {
         self.inner.is_shared()
+    }
+    fn write_mark(&self) -> Option<crate::store::WriteMark> {
+        self.inner.write_mark()
     }
 }
 

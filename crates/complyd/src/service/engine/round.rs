@@ -157,10 +157,11 @@ impl Service {
                         };
                         let Ahead {
                             id,
+                            type_name,
                             row,
                             record,
                             proof,
-                            ..
+                            mark,
                         } = ahead;
                         done.evaluated += 1;
                         // Proved ahead to change nothing, and all the proof read holds (its
@@ -178,6 +179,7 @@ impl Service {
                                 row,
                                 record,
                                 directory,
+                                unread: mark.map(|mark| (type_name, mark)),
                             };
                             match engine.evaluate_in(tx, &view, &tenant, &id, now, &tally, ahead) {
                                 // Deleted since the page was read.

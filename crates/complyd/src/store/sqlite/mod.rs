@@ -21,7 +21,10 @@ use super::indexes::{self, ModelIndex};
 use super::slots::Slots;
 use super::sql::{self, Dialect};
 use super::writer::{self, Job, JobFn};
-use super::{CountBy, Found, Key, PageRow, Query, Read, Row, Store, StoreError, StoreFuture};
+use super::written::GroupsEnded;
+use super::{
+    CountBy, Found, Key, PageRow, Query, Read, Row, Store, StoreError, StoreFuture, WriteMark,
+};
 use readers::{Readers, Sweeper};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -54,6 +57,8 @@ pub struct SqliteStore {
     counts: Arc<[ModelCount]>,
     /// The slot columns of each collection (`slots`).
     slots: Arc<Slots>,
+    /// The writer's groups ended, for read marks (`store/written.rs`).
+    ended: Arc<GroupsEnded>,
 }
 
 /// A file's device and inode: the same path may come to name another file.
@@ -137,11 +142,13 @@ impl SqliteStore {
             .map(|_| connection::open(&path))
             .collect::<Result<_, _>>()?;
         let sweeper = Arc::new(Sweeper::default());
+        let ended = Arc::new(GroupsEnded::default());
         let writer = write::start(
             writer_conn,
             dir.join("complyd.db-wal"),
             slots.clone(),
             sweeper.clone(),
+            Arc::clone(&ended),
         )?;
         Ok(Self {
             writer,
@@ -151,6 +158,7 @@ impl SqliteStore {
             counts: counts.into(),
             slots,
             path,
+            ended,
         })
     }
 
@@ -250,5 +258,9 @@ impl Store for SqliteStore {
 
     fn queued_writes(&self) -> usize {
         writer::queued(&self.writer)
+    }
+
+    fn write_mark(&self) -> Option<WriteMark> {
+        Some(self.ended.mark())
     }
 }

@@ -494,6 +494,17 @@ async fn a_read_after_an_answered_write_sees_it_though_reads_ran_just_before() {
     }
 }
 
+/// Commits status 0 as `error` through a connection of its own (as another process would).
+fn fail_status_0_from_another_connection(dir: &Path) {
+    let other = connection::open(&dir.join("complyd.db")).unwrap();
+    other
+        .execute(
+            "UPDATE entity SET body = ?1 WHERE id = 's0000'",
+            params![status_body("error")],
+        )
+        .unwrap();
+}
+
 /// A commit by another connection on the same file (another process on the same folder) is
 /// seen by the next reads, though reads ran on the pool just before it.
 #[tokio::test]
@@ -508,15 +519,48 @@ async fn another_connections_commit_is_seen_by_the_next_read() {
     for _ in 0..READERS {
         store.get(&status(0)).await.unwrap().unwrap();
     }
-    let other = connection::open(&dir.path().join("complyd.db")).unwrap();
-    other
-        .execute(
-            "UPDATE entity SET body = ?1 WHERE id = 's0000'",
-            params![status_body("error")],
-        )
-        .unwrap();
+    fail_status_0_from_another_connection(dir.path());
     for _ in 0..READERS {
         let got = store.get(&status(0)).await.unwrap().unwrap();
         assert_eq!(got.body, status_body("error"));
     }
+}
+
+/// Whether a write finds `keys` unwritten since `mark`.
+async fn unwritten(store: &dyn Store, mark: WriteMark, keys: Vec<Key>) -> bool {
+    store
+        .write(move |tx| {
+            let keys: Vec<&Key> = keys.iter().collect();
+            Ok::<_, StoreError>(tx.unwritten_since(mark, &keys))
+        })
+        .await
+        .unwrap()
+}
+
+/// The writer's log answers for its own writes by key, and for none once another connection on
+/// the file (another process on the folder) has committed after the mark.
+#[tokio::test]
+async fn a_mark_is_answered_for_the_writers_keys_and_not_past_another_connections_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    insert_statuses(store, 2, &["compliant"]).await;
+    let mark = store.write_mark().unwrap();
+    assert!(unwritten(store, mark, vec![status(0), status(1)]).await);
+    let body = status_body("error");
+    store
+        .write(move |tx| tx.update(&status(1), &body))
+        .await
+        .unwrap();
+    assert!(unwritten(store, mark, vec![status(0)]).await);
+    assert!(!unwritten(store, mark, vec![status(1)]).await);
+    assert!(unwritten(store, store.write_mark().unwrap(), vec![status(1)]).await);
+
+    let mark = store.write_mark().unwrap();
+    fail_status_0_from_another_connection(dir.path());
+    assert!(!unwritten(store, mark, vec![status(0)]).await);
+    assert!(
+        unwritten(store, store.write_mark().unwrap(), vec![status(0)]).await,
+        "a mark after it"
+    );
 }

@@ -9,7 +9,8 @@ use super::schedule;
 use crate::store::slots::{Slot, Slots};
 use crate::store::sql::in_collection;
 use crate::store::writer::{self, GroupNotes, Job};
-use crate::store::{child_path, DueItem, Key, PageRow, Query, Row, StoreError, WriteTx};
+use crate::store::written::{GroupsEnded, Written};
+use crate::store::{child_path, DueItem, Key, PageRow, Query, Row, StoreError, WriteMark, WriteTx};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use std::path::PathBuf;
@@ -17,20 +18,57 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Starts the writer thread on `conn`; `wal` is the log it keeps short and has synced before it
-/// answers (`durable`), `slots` the columns it keeps beside the bodies.
+/// answers (`durable`), `slots` the columns it keeps beside the bodies, `ended` the count of
+/// its groups that readers take marks from.
 pub fn start(
     conn: Connection,
     wal: PathBuf,
     slots: Arc<Slots>,
     sweeper: Arc<Sweeper>,
+    ended: Arc<GroupsEnded>,
 ) -> Result<mpsc::Sender<Job>, StoreError> {
     let (tx, rx) = mpsc::channel(4096);
     let syncer = Syncer::start(wal.clone())?;
+    let log = WriterLog::new(&conn, ended)?;
     std::thread::Builder::new()
         .name("complyd-writer".into())
-        .spawn(move || write_loop(conn, rx, wal, &slots, &syncer, &sweeper))
+        .spawn(move || write_loop(conn, rx, wal, &slots, &syncer, &sweeper, log))
         .map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok(tx)
+}
+
+/// The keys each group wrote (`store/written.rs`), and what tells another connection's commits.
+struct WriterLog {
+    written: Written,
+    ended: Arc<GroupsEnded>,
+    /// `PRAGMA data_version` when the last group began: it moves only with other connections'
+    /// commits (another process on the folder).
+    data_version: i64,
+}
+
+impl WriterLog {
+    fn new(conn: &Connection, ended: Arc<GroupsEnded>) -> Result<Self, StoreError> {
+        Ok(Self {
+            written: Written::default(),
+            ended,
+            data_version: data_version(conn)?,
+        })
+    }
+
+    /// Begins a group inside its transaction, where the version includes every commit before it.
+    fn begin_group(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        let version = data_version(conn)?;
+        self.written
+            .begin_group(&self.ended, version != self.data_version);
+        self.data_version = version;
+        Ok(())
+    }
+}
+
+fn data_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?)
 }
 
 fn write_loop(
@@ -40,12 +78,13 @@ fn write_loop(
     slots: &Slots,
     syncer: &Syncer,
     sweeper: &Sweeper,
+    mut log: WriterLog,
 ) {
     let commit = |jobs: &mut [Job]| {
         if let Some(failure) = syncer.failure() {
             return Err(failure);
         }
-        let outcome = commit_group(&mut conn, jobs, slots);
+        let outcome = commit_group(&mut conn, jobs, slots, &mut log);
         checkpoint::restart_if_long(&conn, &wal, sweeper);
         outcome
     };
@@ -56,10 +95,16 @@ fn write_loop(
     writer::run_writer(rx, commit, answer);
 }
 
-fn commit_group(conn: &mut Connection, jobs: &mut [Job], slots: &Slots) -> Result<(), StoreError> {
+fn commit_group(
+    conn: &mut Connection,
+    jobs: &mut [Job],
+    slots: &Slots,
+    log: &mut WriterLog,
+) -> Result<(), StoreError> {
     // IMMEDIATE takes the write lock up front, where the busy handler applies; a deferred
     // transaction upgrading from a read can fail at once when the checkpointer is busy.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    log.begin_group(&tx)?;
     let mut notes = GroupNotes::default();
     // A job alone in its group needs no savepoint: the transaction is its savepoint. Inside an
     // open savepoint SQLite keeps every statement's journal until the savepoint ends, so a long
@@ -78,6 +123,7 @@ fn commit_group(conn: &mut Connection, jobs: &mut [Job], slots: &Slots) -> Resul
                 conn: &tx,
                 notes: &mut notes,
                 slots,
+                written: &mut log.written,
             });
         if savepoints {
             if !ok {
@@ -87,6 +133,7 @@ fn commit_group(conn: &mut Connection, jobs: &mut [Job], slots: &Slots) -> Resul
         } else if !ok {
             // The job was the whole transaction.
             tx.rollback()?;
+            log.ended.ended();
             return Ok(());
         }
     }
@@ -94,6 +141,7 @@ fn commit_group(conn: &mut Connection, jobs: &mut [Job], slots: &Slots) -> Resul
     // This connection never checkpoints inside a commit (`wal_autocheckpoint` is 0), so the only
     // WAL sync deferred here is the commit's own.
     wal_buffer::deferring_wal_sync(|| tx.commit())?;
+    log.ended.ended();
     Ok(())
 }
 
@@ -101,11 +149,16 @@ pub struct SqliteTx<'c> {
     pub conn: &'c Connection,
     pub notes: &'c mut GroupNotes,
     pub slots: &'c Slots,
+    pub written: &'c mut Written,
 }
 
 impl WriteTx for SqliteTx<'_> {
     fn group_notes(&mut self) -> Option<&mut GroupNotes> {
         Some(self.notes)
+    }
+
+    fn unwritten_since(&mut self, mark: WriteMark, keys: &[&Key]) -> bool {
+        self.written.unwritten_since(mark, keys)
     }
 
     fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
@@ -117,6 +170,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError> {
+        self.written.row(key);
         let Some(slots) = self.slots.of(&key.collection) else {
             self.conn
                 .prepare_cached(
@@ -132,6 +186,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError> {
+        self.written.row(key);
         match self.slots.of(&key.collection) {
             Some(slots) => update_with(self.conn, key, body, &slots),
             None => {
@@ -156,6 +211,7 @@ impl WriteTx for SqliteTx<'_> {
             )?)?
             .execute(params![key.tenant, key.parent, key.id])?;
         if n > 0 {
+            self.written.tree(key);
             delete_descendants(self.conn, &key.tenant, &key.collection, &key.child_parent())?;
         }
         Ok(n > 0)
@@ -177,6 +233,7 @@ impl WriteTx for SqliteTx<'_> {
         collection: &str,
         parent: &str,
     ) -> Result<(), StoreError> {
+        self.written.unnamed_write();
         let ids: Vec<String> = self
             .conn
             .prepare_cached(&in_collection(
@@ -203,6 +260,7 @@ impl WriteTx for SqliteTx<'_> {
         collection: &str,
         id: &str,
     ) -> Result<u64, StoreError> {
+        self.written.unnamed_write();
         let n = self
             .conn
             .prepare_cached(&in_collection(
@@ -218,6 +276,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
+        self.written.unnamed_write();
         let n = self
             .conn
             .prepare_cached("DELETE FROM entity WHERE tenant = ?1")?
