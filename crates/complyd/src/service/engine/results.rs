@@ -3,12 +3,14 @@
 //! policy and tenant-wide), whose counts are kept up to date by the change each evaluation makes.
 
 use super::tenant::{property_eq, Policy};
+use crate::common::Fnv1a;
 use crate::error::ApiError;
 use crate::service::parse_body;
 use crate::store::{Key, Query, WriteTx};
 use compliance::PolicyState;
 use odata::Model;
 use serde_json::{json, Map, Value};
+use std::fmt::Write;
 
 pub const DEVICES: &str = "managedDevices";
 pub const POLICY_STATES: &str = "managedDevices/deviceCompliancePolicyStates";
@@ -234,12 +236,14 @@ pub struct DeviceFacts<'a> {
 
 /// The device's names the reports show, as one fingerprint (`renamed`).
 pub fn names_print(device: &Map<String, Value>) -> String {
-    let mut text = String::new();
+    let mut hash = Fnv1a::default();
     for name in NAMES_SHOWN {
-        text.push_str(&device.get(*name).map(Value::to_string).unwrap_or_default());
-        text.push('\u{1f}');
+        if let Some(value) = device.get(*name) {
+            let _ = write!(hash, "{value}");
+        }
+        let _ = hash.write_char('\u{1f}');
     }
-    format!("{:016x}", crate::common::fnv1a(text.as_bytes()))
+    format!("{:016x}", hash.value())
 }
 
 const NAMES_SHOWN: &[&str] = &[
@@ -253,20 +257,25 @@ const NAMES_SHOWN: &[&str] = &[
 
 /// A fingerprint of what a device status shows of an outcome (besides the device's names).
 pub fn status_print(outcome: &PolicyOutcome) -> String {
-    let text = format!(
+    let mut hash = Fnv1a::default();
+    let _ = write!(
+        hash,
         "{}\u{1f}{}\u{1f}{:?}",
         outcome.state.name(),
         outcome.platform_type,
         outcome.grace_ends
     );
-    format!("{:016x}", crate::common::fnv1a(text.as_bytes()))
+    format!("{:016x}", hash.value())
 }
 
 /// A fingerprint of everything a policy's outcome shows besides the device's names and the
 /// policy's version (a state shows its policy's version as the policy has it, read when shown:
 /// the model's `follows`): equal fingerprints, equal rows.
 pub fn outcome_print(policy: &Policy, outcome: &PolicyOutcome) -> String {
-    let mut text = format!(
+    // Hashed as written: the text is never built.
+    let mut hash = Fnv1a::default();
+    let _ = write!(
+        hash,
         "{}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{}",
         policy.id,
         policy.display_name(),
@@ -275,12 +284,13 @@ pub fn outcome_print(policy: &Policy, outcome: &PolicyOutcome) -> String {
         outcome.platform_type,
     );
     for s in &outcome.settings {
-        text.push_str(&format!(
+        let _ = write!(
+            hash,
             "\u{1e}{}\u{1f}{}\u{1f}{}\u{1f}{:?}",
             s.setting, s.name, s.state, s.current
-        ));
+        );
     }
-    format!("{:016x}", crate::common::fnv1a(text.as_bytes()))
+    format!("{:016x}", hash.value())
 }
 
 impl DeviceFacts<'_> {
@@ -673,6 +683,59 @@ pub fn put_tenant_view(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The fingerprints hash the texts they always hashed (records hold them): an outcome's,
+    /// a status's and the names' are checked against the text built whole.
+    #[test]
+    fn fingerprints_hash_the_texts_records_hold() {
+        let policy = Policy {
+            id: "p1".into(),
+            type_name: String::new(),
+            body: json!({"displayName": "Windows \"baseline\""})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            assignments: Vec::new(),
+            grace_hours: 0,
+            actions: Vec::new(),
+        };
+        let outcome = PolicyOutcome {
+            state: PolicyState::InGracePeriod,
+            since: Some(5),
+            grace_ends: Some(86_405),
+            settings: vec![
+                SettingOutcome {
+                    setting: "a.one".into(),
+                    name: "one".into(),
+                    state: "nonCompliant",
+                    current: Some("4".into()),
+                },
+                SettingOutcome {
+                    setting: "a.two".into(),
+                    name: "two".into(),
+                    state: "compliant",
+                    current: None,
+                },
+            ],
+            platform_type: "windows10AndLater".into(),
+        };
+        let whole = |text: String| format!("{:016x}", crate::common::fnv1a(text.as_bytes()));
+        let mut text = format!(
+            "p1\u{1f}Windows \"baseline\"\u{1f}{}\u{1f}Some(86405)\u{1f}windows10AndLater",
+            PolicyState::InGracePeriod.name()
+        );
+        text.push_str("\u{1e}a.one\u{1f}one\u{1f}nonCompliant\u{1f}Some(\"4\")");
+        text.push_str("\u{1e}a.two\u{1f}two\u{1f}compliant\u{1f}None");
+        assert_eq!(outcome_print(&policy, &outcome), whole(text));
+        let status = format!(
+            "{}\u{1f}windows10AndLater\u{1f}Some(86405)",
+            PolicyState::InGracePeriod.name()
+        );
+        assert_eq!(status_print(&outcome), whole(status));
+        let device = json!({"deviceName": "d1", "userId": null, "emailAddress": "a@b"});
+        let names = "\"d1\"\u{1f}\u{1f}null\u{1f}\u{1f}\u{1f}\"a@b\"\u{1f}".to_string();
+        assert_eq!(names_print(device.as_object().unwrap()), whole(names));
+    }
 
     /// The members a stored state's typed read keeps are those the whole body shows.
     #[test]
