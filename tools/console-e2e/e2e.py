@@ -23,7 +23,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -130,10 +130,11 @@ class Session:
         self.driver.get(self.complyd.console + path)
 
     def wait_for(self, what, condition):
-        """Waits until `condition(driver)` holds (a page being replaced meanwhile is waited
-        out); counts the outcome as a check."""
+        """Waits until `condition(driver)` holds; counts the outcome as a check. A page being
+        replaced meanwhile is waited out: whatever the driver raises while it is (a stale
+        element, a document unloading under the script) is asked again until the time is up."""
         try:
-            WebDriverWait(self.driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)) \
+            WebDriverWait(self.driver, WAIT, ignored_exceptions=(WebDriverException,)) \
                 .until(lambda d: condition(d))
             return check(what, True)
         except Exception as e:  # a timeout says what did not happen
