@@ -68,3 +68,89 @@ macro_rules! forward_schedule {
     };
 }
 pub(crate) use forward_schedule;
+
+/// Every write of a [`WriteTx`](crate::store::WriteTx) that only reads, the schedule's
+/// included, answered with the error `$refused()` makes: `refuse_writes!(refused);` inside the
+/// `impl`.
+macro_rules! refuse_writes {
+    ($refused:ident) => {
+        fn insert(
+            &mut self,
+            _: &$crate::store::Key,
+            _: &str,
+            _: &str,
+        ) -> Result<(), $crate::store::StoreError> {
+            Err($refused())
+        }
+        fn update(
+            &mut self,
+            _: &$crate::store::Key,
+            _: &str,
+        ) -> Result<bool, $crate::store::StoreError> {
+            Err($refused())
+        }
+        fn delete_tree(
+            &mut self,
+            _: &$crate::store::Key,
+        ) -> Result<bool, $crate::store::StoreError> {
+            Err($refused())
+        }
+        fn clear_collection(
+            &mut self,
+            _: &str,
+            _: &str,
+            _: &str,
+        ) -> Result<(), $crate::store::StoreError> {
+            Err($refused())
+        }
+        fn delete_everywhere(
+            &mut self,
+            _: &str,
+            _: &str,
+            _: &str,
+        ) -> Result<u64, $crate::store::StoreError> {
+            Err($refused())
+        }
+        fn delete_tenant(&mut self, _: &str) -> Result<u64, $crate::store::StoreError> {
+            Err($refused())
+        }
+        fn due_put(&mut self, _: &$crate::store::DueItem) -> Result<(), $crate::store::StoreError> {
+            Err($refused())
+        }
+        fn due_cancel(
+            &mut self,
+            _: &str,
+            _: &str,
+            _: Option<&str>,
+        ) -> Result<u64, $crate::store::StoreError> {
+            Err($refused())
+        }
+        fn due_take(
+            &mut self,
+            _: &str,
+            _: i64,
+            _: usize,
+        ) -> Result<Vec<$crate::store::DueItem>, $crate::store::StoreError> {
+            Err($refused())
+        }
+        fn due_done(&mut self, _: &str, _: &str) -> Result<(), $crate::store::StoreError> {
+            Err($refused())
+        }
+        fn due_next(
+            &mut self,
+            _: &str,
+        ) -> Result<Option<(String, i64)>, $crate::store::StoreError> {
+            Err($refused())
+        }
+        fn due_first(&mut self, _: &str) -> Result<Option<i64>, $crate::store::StoreError> {
+            Err($refused())
+        }
+        fn due_pending(
+            &mut self,
+            _: &str,
+        ) -> Result<(u64, Option<i64>), $crate::store::StoreError> {
+            Err($refused())
+        }
+    };
+}
+pub(crate) use refuse_writes;

@@ -14,7 +14,7 @@ use super::results::{StoredRow, DEVICES};
 use super::tally::SharedTally;
 use super::{evaluation_key, DeviceInput, Engine, TenantView};
 use crate::error::ApiError;
-use crate::store::{DueItem, Key, PageRow, Row, StoreError, WriteMark, WriteTx};
+use crate::store::{Key, PageRow, Row, StoreError, WriteMark, WriteTx};
 use std::collections::HashMap;
 
 /// An evaluation that changed nothing, and what it read.
@@ -168,51 +168,13 @@ impl WriteTx for Recorder<'_> {
         }
         Ok(row)
     }
-    fn insert(&mut self, _: &Key, _: &str, _: &str) -> Result<(), StoreError> {
-        Err(unprovable())
-    }
-    fn update(&mut self, _: &Key, _: &str) -> Result<bool, StoreError> {
-        Err(unprovable())
-    }
-    fn delete_tree(&mut self, _: &Key) -> Result<bool, StoreError> {
-        Err(unprovable())
-    }
     fn members(&mut self, _: &str, _: &str, _: &str, _: usize) -> Result<Vec<Row>, StoreError> {
-        Err(unprovable())
-    }
-    fn clear_collection(&mut self, _: &str, _: &str, _: &str) -> Result<(), StoreError> {
-        Err(unprovable())
-    }
-    fn delete_everywhere(&mut self, _: &str, _: &str, _: &str) -> Result<u64, StoreError> {
         Err(unprovable())
     }
     fn query(&mut self, _: &crate::store::Query) -> Result<Vec<PageRow>, StoreError> {
         Err(unprovable())
     }
-    fn delete_tenant(&mut self, _: &str) -> Result<u64, StoreError> {
-        Err(unprovable())
-    }
-    fn due_put(&mut self, _: &DueItem) -> Result<(), StoreError> {
-        Err(unprovable())
-    }
-    fn due_cancel(&mut self, _: &str, _: &str, _: Option<&str>) -> Result<u64, StoreError> {
-        Err(unprovable())
-    }
-    fn due_take(&mut self, _: &str, _: i64, _: usize) -> Result<Vec<DueItem>, StoreError> {
-        Err(unprovable())
-    }
-    fn due_done(&mut self, _: &str, _: &str) -> Result<(), StoreError> {
-        Err(unprovable())
-    }
-    fn due_next(&mut self, _: &str) -> Result<Option<(String, i64)>, StoreError> {
-        Err(unprovable())
-    }
-    fn due_first(&mut self, _: &str) -> Result<Option<i64>, StoreError> {
-        Err(unprovable())
-    }
-    fn due_pending(&mut self, _: &str) -> Result<(u64, Option<i64>), StoreError> {
-        Err(unprovable())
-    }
+    crate::store::schedule::refuse_writes!(unprovable);
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use super::queue;
 use super::{Engine, TenantView};
 use crate::error::ApiError;
 use crate::service::Service;
-use crate::store::{DueItem, Key, PageRow, Query, Row, Store, StoreError, WriteTx};
+use crate::store::{Key, PageRow, Query, Row, Store, StoreError, WriteTx};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
@@ -37,15 +37,6 @@ impl WriteTx for ReadOnly {
     fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
         self.runtime.block_on(self.store.get(key))
     }
-    fn insert(&mut self, _: &Key, _: &str, _: &str) -> Result<(), StoreError> {
-        Err(refused())
-    }
-    fn update(&mut self, _: &Key, _: &str) -> Result<bool, StoreError> {
-        Err(refused())
-    }
-    fn delete_tree(&mut self, _: &Key) -> Result<bool, StoreError> {
-        Err(refused())
-    }
     fn members(
         &mut self,
         tenant: &str,
@@ -58,39 +49,10 @@ impl WriteTx for ReadOnly {
         let rows = self.runtime.block_on(self.store.query(query))?;
         Ok(rows.into_iter().map(|(row, _)| row).collect())
     }
-    fn clear_collection(&mut self, _: &str, _: &str, _: &str) -> Result<(), StoreError> {
-        Err(refused())
-    }
-    fn delete_everywhere(&mut self, _: &str, _: &str, _: &str) -> Result<u64, StoreError> {
-        Err(refused())
-    }
     fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError> {
         self.runtime.block_on(self.store.query(q.clone()))
     }
-    fn delete_tenant(&mut self, _: &str) -> Result<u64, StoreError> {
-        Err(refused())
-    }
-    fn due_put(&mut self, _: &DueItem) -> Result<(), StoreError> {
-        Err(refused())
-    }
-    fn due_cancel(&mut self, _: &str, _: &str, _: Option<&str>) -> Result<u64, StoreError> {
-        Err(refused())
-    }
-    fn due_take(&mut self, _: &str, _: i64, _: usize) -> Result<Vec<DueItem>, StoreError> {
-        Err(refused())
-    }
-    fn due_done(&mut self, _: &str, _: &str) -> Result<(), StoreError> {
-        Err(refused())
-    }
-    fn due_next(&mut self, _: &str) -> Result<Option<(String, i64)>, StoreError> {
-        Err(refused())
-    }
-    fn due_first(&mut self, _: &str) -> Result<Option<i64>, StoreError> {
-        Err(refused())
-    }
-    fn due_pending(&mut self, _: &str) -> Result<(u64, Option<i64>), StoreError> {
-        Err(refused())
-    }
+    crate::store::schedule::refuse_writes!(refused);
 }
 
 /// The tenant's generation and its settings, policies and group membership as committed now,
