@@ -137,7 +137,7 @@ impl SqliteStore {
         // Checkpoints run on their own thread, not inside a commit.
         writer_conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let alive = Arc::new(());
-        checkpoint::start(connection::open(&path)?, Arc::downgrade(&alive))?;
+        let restart_ready = checkpoint::start(connection::open(&path)?, Arc::downgrade(&alive))?;
         let readers = (0..READERS)
             .map(|_| connection::open(&path))
             .collect::<Result<_, _>>()?;
@@ -149,6 +149,7 @@ impl SqliteStore {
             slots.clone(),
             sweeper.clone(),
             Arc::clone(&ended),
+            restart_ready,
         )?;
         Ok(Self {
             writer,

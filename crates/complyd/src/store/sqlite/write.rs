@@ -26,13 +26,19 @@ pub fn start(
     slots: Arc<Slots>,
     sweeper: Arc<Sweeper>,
     ended: Arc<GroupsEnded>,
+    ready: Arc<checkpoint::RestartReady>,
 ) -> Result<mpsc::Sender<Job>, StoreError> {
     let (tx, rx) = mpsc::channel(4096);
     let syncer = Syncer::start(wal.clone())?;
     let log = WriterLog::new(&conn, ended)?;
+    let restart = checkpoint::Restart {
+        wal,
+        sweeper,
+        ready,
+    };
     std::thread::Builder::new()
         .name("complyd-writer".into())
-        .spawn(move || write_loop(conn, rx, wal, &slots, &syncer, &sweeper, log))
+        .spawn(move || write_loop(conn, rx, &slots, &syncer, &restart, log))
         .map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok(tx)
 }
@@ -74,10 +80,9 @@ fn data_version(conn: &Connection) -> Result<i64, StoreError> {
 fn write_loop(
     mut conn: Connection,
     rx: mpsc::Receiver<Job>,
-    wal: PathBuf,
     slots: &Slots,
     syncer: &Syncer,
-    sweeper: &Sweeper,
+    restart: &checkpoint::Restart,
     mut log: WriterLog,
 ) {
     let commit = |jobs: &mut [Job]| {
@@ -85,7 +90,7 @@ fn write_loop(
             return Err(failure);
         }
         let outcome = commit_group(&mut conn, jobs, slots, &mut log);
-        checkpoint::restart_if_long(&conn, &wal, sweeper);
+        restart.if_long(&conn);
         outcome
     };
     let answer = |answers, outcome| match outcome {
