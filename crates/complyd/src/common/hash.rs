@@ -25,6 +25,11 @@ impl Fnv1a {
     pub fn value(self) -> u64 {
         self.0
     }
+
+    /// The hash as the engine's fingerprints print it: 16 hex digits.
+    pub fn hex(self) -> String {
+        format!("{:016x}", self.0)
+    }
 }
 
 impl std::fmt::Write for Fnv1a {
@@ -49,5 +54,6 @@ mod tests {
         hash.write_str("").unwrap();
         assert_eq!(hash.value(), fnv1a("policy\u{1f}Some(7)".as_bytes()));
         assert_eq!(Fnv1a::default().value(), fnv1a(b""));
+        assert_eq!(hash.hex(), format!("{:016x}", hash.value()));
     }
 }

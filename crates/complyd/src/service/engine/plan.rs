@@ -10,6 +10,7 @@ use crate::error::ApiError;
 use crate::store::{DueItem, WriteTx};
 use compliance::Ruleset;
 use serde_json::{json, Map, Value};
+use std::fmt::Write;
 
 /// A grace period's end: the device is evaluated again.
 pub const GRACE: &str = "grace";
@@ -85,12 +86,13 @@ impl Planner<'_> {
             }
             return Ok(fired.iter().any(|i| i.starts_with("retire@")));
         };
-        let print = format!(
-            "{:016x}",
-            crate::common::fnv1a(
-                format!("{since}\u{1f}{:?}\u{1f}{:?}", self.platform, policy.actions).as_bytes()
-            )
+        let mut hash = crate::common::Fnv1a::default();
+        let _ = write!(
+            hash,
+            "{since}\u{1f}{:?}\u{1f}{:?}",
+            self.platform, policy.actions
         );
+        let print = hash.hex();
         if entry.get("plan").and_then(Value::as_str) == Some(print.as_str()) {
             return Ok(false);
         }

@@ -243,7 +243,7 @@ pub fn names_print(device: &Map<String, Value>) -> String {
         }
         let _ = hash.write_char('\u{1f}');
     }
-    format!("{:016x}", hash.value())
+    hash.hex()
 }
 
 const NAMES_SHOWN: &[&str] = &[
@@ -265,7 +265,7 @@ pub fn status_print(outcome: &PolicyOutcome) -> String {
         outcome.platform_type,
         outcome.grace_ends
     );
-    format!("{:016x}", hash.value())
+    hash.hex()
 }
 
 /// A fingerprint of everything a policy's outcome shows besides the device's names and the
@@ -290,7 +290,7 @@ pub fn outcome_print(policy: &Policy, outcome: &PolicyOutcome) -> String {
             s.setting, s.name, s.state, s.current
         );
     }
-    format!("{:016x}", hash.value())
+    hash.hex()
 }
 
 impl DeviceFacts<'_> {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// RESTART, not TRUNCATE: the next frames overwrite the file's first blocks instead of growing
 /// an emptied file again block by block, and `journal_size_limit` trims what is past the limit.
 /// 256 MiB, not 64: each restart holds the writer while it copies and syncs; check-ins measured
-/// 1.10 of before with the checkpoint thread's sync (`RestartReady`) and this limit together.
+/// 1.09 of before with the checkpoint thread's sync (`RestartReady`) and this limit together.
 pub const WAL_LIMIT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Past this size the writer restarts the WAL without waiting for the checkpoint thread's sync
@@ -24,7 +24,7 @@ const WAL_HARD_LIMIT_BYTES: u64 = 2 * WAL_LIMIT_BYTES;
 /// Set by the checkpoint thread once the log is past the restart's limit, a checkpoint has
 /// copied it and the database file is synced; taken by the writer's restart, which then has
 /// only the frames since to copy and sync. Without it the writer waited for the whole file's
-/// sync between two groups (up to 160 ms, a fifth of its time under check-ins).
+/// sync between two groups (up to 190 ms, a fifth of its time under check-ins).
 #[derive(Debug, Default)]
 pub struct RestartReady(AtomicBool);
 
