@@ -101,6 +101,12 @@ cleanup() {
     for pid in "${pids[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
+    if [[ $status -ne 0 ]]; then
+        # A failed run shows what each server said last (a server that stopped says why).
+        for err in "$work"/*/stderr; do
+            [[ -s $err ]] && { echo "# $err (last 40 lines)"; tail -n 40 "$err"; }
+        done
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
