@@ -136,12 +136,20 @@ pub struct Prepared {
 
 /// Opens the store, loads the secret and the trusted issuers' keys, and builds the state.
 pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
-    std::fs::create_dir_all(&config.data_dir)?;
+    use anyhow::Context as _;
+    let folder = config.data_dir.display().to_string();
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data folder {folder}"))?;
     let model = match config.model {
         Some(model) => model,
         None => odata::Model::intune().map_err(anyhow::Error::msg)?,
     };
-    let store = store::open_for(model, config.store.as_deref(), &config.data_dir).await?;
+    let store = store::open_for(model, config.store.as_deref(), &config.data_dir)
+        .await
+        .with_context(|| match config.store.as_deref() {
+            Some(_) => "cannot open the store".to_string(),
+            None => format!("cannot open the store in {folder}"),
+        })?;
     let metrics = config
         .metrics
         .then(|| Arc::new(metrics::Metrics::new(store.pool_use().is_some())));

@@ -236,6 +236,42 @@ async fn acknowledged_creates_survive_sigkill() {
         .expect(200);
 }
 
+/// A data folder that cannot be made, or a store that cannot be opened in it, stops `serve`
+/// before it listens, with an error that names the folder and says why.
+#[tokio::test]
+async fn a_data_folder_that_cannot_be_used_is_named_when_serve_refuses_to_start() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("a-file");
+    std::fs::write(&file, b"not a folder").unwrap();
+    let under_file = file.join("data");
+    // SQLite's database is where a folder stands: the store cannot open it.
+    let blocked = root.path().join("blocked");
+    std::fs::create_dir_all(blocked.join("complyd.db")).unwrap();
+    for (data, says) in [
+        (&under_file, "cannot create the data folder"),
+        (&blocked, "cannot open the store in"),
+    ] {
+        let out = complyd_on(&["serve", "--listen", "127.0.0.1:0"], data, None)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(30), out)
+            .await
+            .expect("serve refuses at once")
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "serve on {data:?} exits non-zero");
+        assert!(
+            stderr.contains(says) && stderr.contains(&*data.display().to_string()),
+            "serve on {data:?} says {says:?} and names the folder: {stderr}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("listening"),
+            "serve on {data:?} never listens"
+        );
+    }
+}
+
 #[tokio::test]
 async fn sigterm_exits_zero_keeps_the_data_and_empties_the_log() {
     let data = tempfile::tempdir().unwrap();
