@@ -30,7 +30,7 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // 8 MiB of page cache per connection (negative = KiB); a reset WAL is cut back to the
-    // restart's limit (256 MiB) rather than keeping its largest size.
+    // restart's limit (`WAL_LIMIT_BYTES`) rather than keeping its largest size.
     conn.pragma_update(None, "cache_size", -8192)?;
     conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES as i64)?;
     // Temporary files as SQLite decides (memory first, a file past 64 KiB), not always memory:
