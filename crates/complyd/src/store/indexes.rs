@@ -8,7 +8,7 @@
 //! no longer declares.
 
 use super::generated::{Generated, Kind};
-use super::slots::{Slot, Slots};
+use super::slots::{Layout, Slot, Slots};
 use super::sql::{self, Dialect, Sql};
 use super::StoreError;
 use crate::common::fnv1a;
@@ -62,6 +62,11 @@ impl ModelIndex {
 /// Every index `model` declares, in a stable order, and the slot columns SQLite keeps for them.
 pub fn declared(model: &Model) -> Result<(Vec<ModelIndex>, Slots), StoreError> {
     let mut slots = Slots::default();
+    for (collection, ty) in stored_collections(model) {
+        if ty.packed {
+            slots.pack(&collection);
+        }
+    }
     let mut out = Vec::new();
     let push = |index: ModelIndex, out: &mut Vec<ModelIndex>| {
         // Views of one collection may declare the same index.
@@ -203,8 +208,20 @@ fn index(
                     )))
                 }
             };
+            // A packed collection's rows are read unpacked (SQLite's layout; PostgreSQL's is plain).
+            let stored = match dialect {
+                Dialect::Sqlite => Sql::with_layout(
+                    dialect,
+                    Layout {
+                        slots: None,
+                        packed: slots.layout(collection).packed,
+                    },
+                ),
+                Dialect::Postgres => Sql::new(dialect),
+            };
             out.push(Some((
                 value(Sql::new(dialect))?,
+                value(stored)?,
                 value(Sql::over_new_body(dialect))?,
             )));
         }
@@ -224,14 +241,14 @@ fn index(
     let expressions = template(columns(
         sqlite_values
             .iter()
-            .map(|v| v.as_ref().map_or(TYPE.to_string(), |(e, _)| e.clone()))
+            .map(|v| v.as_ref().map_or(TYPE.to_string(), |(e, _, _)| e.clone()))
             .collect(),
     ))?;
     // PostgreSQL takes an expression column only in parentheses.
     let postgres = template(columns(
         values(Dialect::Postgres)?
             .into_iter()
-            .map(|v| v.map_or(TYPE.to_string(), |(e, _)| format!("({e})")))
+            .map(|v| v.map_or(TYPE.to_string(), |(e, _, _)| format!("({e})")))
             .collect(),
     ))?;
     let mut used = Vec::new();
@@ -239,7 +256,8 @@ fn index(
     for value in &sqlite_values {
         let column = match value {
             None => TYPE.to_string(),
-            Some((expression, over_new)) => match slots.assign(collection, expression, over_new) {
+            Some((_, expression, over_new)) => match slots.assign(collection, expression, over_new)
+            {
                 Some(slot) => {
                     let column = slot.column.clone();
                     used.push(slot);

@@ -13,6 +13,7 @@ pub mod indexes;
 #[cfg(test)]
 pub mod memory;
 mod observed;
+pub mod packing;
 mod postgres;
 pub mod schedule;
 pub mod slots;

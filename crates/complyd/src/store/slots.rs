@@ -11,7 +11,8 @@
 //! keeps expression indexes for the rest. PostgreSQL keeps expression indexes (its slot columns
 //! would need a type each).
 
-use std::collections::HashMap;
+use super::packing::UNPACKED_BODY;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// How many slot columns the entity table has (migration 0009).
@@ -38,16 +39,51 @@ impl Slot {
     }
 }
 
-/// Every collection's slots.
+/// How SQLite keeps one collection's rows beyond the columns every row has.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// Its slot columns (none when it has no slotted index).
+    pub slots: Option<Arc<[Slot]>>,
+    /// Its bodies are packed (`packing`).
+    pub packed: bool,
+}
+
+impl Layout {
+    /// The SQL expression of a row's body as JSON text.
+    pub fn body(&self) -> &'static str {
+        if self.packed {
+            UNPACKED_BODY
+        } else {
+            "body"
+        }
+    }
+}
+
+/// Every collection's slots, and which collections are packed.
 #[derive(Debug, Clone, Default)]
 pub struct Slots {
     by_collection: HashMap<String, Arc<[Slot]>>,
+    packed: HashSet<String>,
 }
 
 impl Slots {
     /// The slots of `collection` (none when it has no slotted index).
     pub fn of(&self, collection: &str) -> Option<Arc<[Slot]>> {
         self.by_collection.get(collection).cloned()
+    }
+
+    /// How `collection` is kept.
+    pub fn layout(&self, collection: &str) -> Layout {
+        Layout {
+            slots: self.of(collection),
+            packed: self.packed.contains(collection),
+        }
+    }
+
+    /// Marks `collection`'s bodies packed (before its slots are assigned: their expressions read
+    /// the unpacked body).
+    pub fn pack(&mut self, collection: &str) {
+        self.packed.insert(collection.to_string());
     }
 
     /// The slot holding `expression` in `collection`, assigning the next free column when it has

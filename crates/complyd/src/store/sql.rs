@@ -3,7 +3,7 @@
 //! checked to be plain identifiers). The two dialects differ only in the few places `Dialect`
 //! names; the shape of every statement is shared.
 
-use super::slots::{self, Slot};
+use super::slots::{self, Layout, Slot};
 use super::{CountBy, Key, Query, Read, Related, SortValue, StoreError};
 use odata::query::bind::{Compare, Condition, Func, Literal, Operand, Scalar, Scope, StringTest};
 use std::sync::Arc;
@@ -47,10 +47,11 @@ impl Sql {
         }
     }
 
-    /// A statement over a collection whose indexed values are in `slots`.
-    pub fn with_slots(dialect: Dialect, slots: Option<Arc<[Slot]>>) -> Self {
+    /// A statement over a collection kept as `layout` says (SQLite's; PostgreSQL's is the default).
+    pub fn with_layout(dialect: Dialect, layout: Layout) -> Self {
         Self {
-            slots,
+            entity_root: layout.body(),
+            slots: layout.slots,
             ..Self::new(dialect)
         }
     }
@@ -608,13 +609,10 @@ pub fn sort_column(i: usize) -> String {
 
 /// A page of a collection; columns `seq, id, type_name, body, shape`, then the sort keys
 /// (named by [`sort_column`]). Returns the statement and how many sort keys it selects.
-/// `slots`: the collection's slot columns, read where they hold a value the query computes.
-pub fn page(
-    dialect: Dialect,
-    q: &Query,
-    slots: Option<Arc<[Slot]>>,
-) -> Result<(Sql, usize), StoreError> {
-    let mut sql = Sql::with_slots(dialect, slots);
+/// `layout`: how the collection is kept (slot columns are read where they hold a value the query
+/// computes; a packed body is read unpacked).
+pub fn page(dialect: Dialect, q: &Query, layout: Layout) -> Result<(Sql, usize), StoreError> {
+    let mut sql = Sql::with_layout(dialect, layout);
     let mut where_sql = scope_sql(&mut sql, q)?;
     let keys: Vec<(String, bool)> = q
         .order
@@ -669,8 +667,8 @@ pub fn body_column(dialect: Dialect) -> &'static str {
 }
 
 /// How many members of the collection match the query's filter (column `n`).
-pub fn count(dialect: Dialect, q: &Query, slots: Option<Arc<[Slot]>>) -> Result<Sql, StoreError> {
-    let mut sql = Sql::with_slots(dialect, slots);
+pub fn count(dialect: Dialect, q: &Query, layout: Layout) -> Result<Sql, StoreError> {
+    let mut sql = Sql::with_layout(dialect, layout);
     let where_sql = scope_sql(&mut sql, q)?;
     sql.text = format!("SELECT count(*) AS n FROM entity WHERE {where_sql}");
     Ok(sql)

@@ -253,6 +253,9 @@ pub struct StructuredType {
     pub availability: Availability,
     /// `open`: properties it does not declare are accepted, stored and shown (dynamic properties).
     pub open: bool,
+    /// `packed` (an entity): the embedded store keeps its members' bodies compressed, for types
+    /// written often in bodies much larger than a database page holds several of.
+    pub packed: bool,
     pub own_properties: Vec<Property>,
     pub own_navigations: Vec<Navigation>,
 }

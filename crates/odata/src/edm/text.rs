@@ -170,6 +170,7 @@ fn structured(
         is_abstract: false,
         availability: Availability::Both,
         open: false,
+        packed: false,
         own_properties: Vec::new(),
         own_navigations: Vec::new(),
     };
@@ -183,6 +184,7 @@ fn structured(
             "abstract" => ty.is_abstract = true,
             "beta" => ty.availability = Availability::BetaOnly,
             "open" => ty.open = true,
+            "packed" if kind == TypeKind::Entity => ty.packed = true,
             other => return Err(format!("unknown header word '{other}'")),
         }
     }

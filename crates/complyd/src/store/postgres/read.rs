@@ -3,6 +3,7 @@
 //! read by name.
 
 use super::connection::{boxed, connect, refs, sort_value, Conn};
+use crate::store::slots::Layout;
 use crate::store::sql::{self, in_collection, sort_column, Dialect, PlannedRead, Sql};
 use crate::store::{Found, Key, PageRow, Query, Row, StoreError, StoreFuture};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -235,7 +236,7 @@ pub fn together(c: &mut Conn, reads: &[PlannedRead]) -> Result<Vec<Found>, Store
 }
 
 pub fn page(c: &mut Conn, q: &Query) -> Result<Vec<PageRow>, StoreError> {
-    let (sql, sort_keys) = sql::page(Dialect::Postgres, q, None)?;
+    let (sql, sort_keys) = sql::page(Dialect::Postgres, q, Layout::default())?;
     let statement = c.statement(&sql.text)?;
     let sort: Vec<usize> = (0..sort_keys)
         .map(|i| column(&statement, &sort_column(i)))
@@ -257,7 +258,7 @@ pub fn page(c: &mut Conn, q: &Query) -> Result<Vec<PageRow>, StoreError> {
 }
 
 pub fn count(c: &mut Conn, q: &Query) -> Result<u64, StoreError> {
-    let sql = sql::count(Dialect::Postgres, q, None)?;
+    let sql = sql::count(Dialect::Postgres, q, Layout::default())?;
     let statement = c.statement(&sql.text)?;
     let params = boxed(&sql.params);
     let n: i64 = c
@@ -302,7 +303,7 @@ pub fn scan(c: &mut Conn, after_seq: i64, limit: usize) -> Result<Vec<Row>, Stor
 
 /// The plan PostgreSQL picks for a page of `q` (for tests and diagnostics).
 pub fn explain(c: &mut Conn, q: &Query) -> Result<Vec<String>, StoreError> {
-    let (sql, _) = sql::page(Dialect::Postgres, q, None)?;
+    let (sql, _) = sql::page(Dialect::Postgres, q, Layout::default())?;
     let params = boxed(&sql.params);
     let rows = c
         .client

@@ -273,7 +273,7 @@ fn statements_page_count_and_count_by() {
         q
     };
     section(&mut out, "page: filtered, seq order", |d| {
-        page(d, &first, None).unwrap().0
+        page(d, &first, Layout::default()).unwrap().0
     });
     let later = {
         let mut q = query(None, &[("status", true), ("userName", false)]);
@@ -287,7 +287,7 @@ fn statements_page_count_and_count_by() {
     section(
         &mut out,
         "page: two sort keys, after a cursor with a null",
-        |d| page(d, &later, None).unwrap().0,
+        |d| page(d, &later, Layout::default()).unwrap().0,
     );
     let date_cursor = {
         let mut q = query(None, &[("lastReportedDateTime", false)]);
@@ -300,7 +300,7 @@ fn statements_page_count_and_count_by() {
         q
     };
     section(&mut out, "page: a date sort key after a cursor", |d| {
-        page(d, &date_cursor, None).unwrap().0
+        page(d, &date_cursor, Layout::default()).unwrap().0
     });
     let skipped = {
         let mut q = query(None, &[("userName", true)]);
@@ -313,10 +313,12 @@ fn statements_page_count_and_count_by() {
         q
     };
     section(&mut out, "page: descending text key, skip", |d| {
-        page(d, &skipped, None).unwrap().0
+        page(d, &skipped, Layout::default()).unwrap().0
     });
     let counted = query(Some("userName eq 'a'"), &[]);
-    section(&mut out, "count", |d| count(d, &counted, None).unwrap());
+    section(&mut out, "count", |d| {
+        count(d, &counted, Layout::default()).unwrap()
+    });
     section(&mut out, "count_by: one parent", |d| {
         count_by(d, &statuses_by_status(Some("p1")), false).unwrap()
     });
@@ -345,15 +347,15 @@ fn linked_members_one_step_and_every_level() {
         q
     };
     section(&mut out, "page: the members of g1", |d| {
-        page(d, &linked(false, false), None).unwrap().0
+        page(d, &linked(false, false), Layout::default()).unwrap().0
     });
     let mut groups_of = linked(true, true);
     groups_of.filter = Some(Condition::IsOf(vec!["microsoft.graph.group".into()]));
     section(&mut out, "page: every group g1 is in, at any level", |d| {
-        page(d, &groups_of, None).unwrap().0
+        page(d, &groups_of, Layout::default()).unwrap().0
     });
     section(&mut out, "count: every member of g1, at any level", |d| {
-        count(d, &linked(false, true), None).unwrap()
+        count(d, &linked(false, true), Layout::default()).unwrap()
     });
     check("linked", &out);
 }
@@ -362,7 +364,7 @@ fn linked_members_one_step_and_every_level() {
 fn sort_values_are_selected_under_their_column_names() {
     let q = query(None, &[("status", false), ("userName", true)]);
     for (dialect, _) in DIALECTS {
-        let (sql, keys) = page(dialect, &q, None).unwrap();
+        let (sql, keys) = page(dialect, &q, Layout::default()).unwrap();
         assert_eq!(keys, 2);
         for i in 0..keys {
             assert!(
@@ -380,8 +382,8 @@ fn names_from_outside_the_model_are_refused() {
     let mut q = Query::all("t", "policies'; DROP TABLE entity; --", "");
     q.filter = Some(Condition::Literal(true));
     for (dialect, _) in DIALECTS {
-        assert!(page(dialect, &q, None).is_err());
-        assert!(count(dialect, &q, None).is_err());
+        assert!(page(dialect, &q, Layout::default()).is_err());
+        assert!(count(dialect, &q, Layout::default()).is_err());
         let groups = CountBy {
             property: "status) OR (1=1",
             ..statuses_by_status(None)

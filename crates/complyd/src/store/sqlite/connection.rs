@@ -3,6 +3,7 @@
 
 use super::checkpoint::WAL_LIMIT_BYTES;
 use super::BUSY_TIMEOUT;
+use crate::store::packing;
 use crate::store::sql::Param;
 use crate::store::{SortValue, StoreError};
 use odata::value::DateTimeOffset;
@@ -52,7 +53,8 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// `dto_ticks(text)`: a DateTimeOffset's instant; `dto_part(text, part)`: one of its fields in
-/// its own offset. Indexes use the first, so every connection must have both.
+/// its own offset; `complyd_unpack(body)`: a body's JSON text, packed or not (`packing`). Indexes
+/// use the first and the last, so every connection must have them all.
 fn register_functions(conn: &Connection) -> Result<(), StoreError> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     // Evaluated for every index entry written: reads the text in place.
@@ -62,6 +64,16 @@ fn register_functions(conn: &Connection) -> Result<(), StoreError> {
                 .ok()
                 .and_then(DateTimeOffset::parse)
                 .map(|t| t.utc_ticks),
+            _ => None,
+        })
+    })?;
+    conn.create_scalar_function(packing::UNPACK_FUNCTION, 1, flags, |ctx| {
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Blob(packed) => Some(
+                packing::unpack(packed)
+                    .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?,
+            ),
+            ValueRef::Text(text) => Some(String::from_utf8_lossy(text).into_owned()),
             _ => None,
         })
     })?;

@@ -202,15 +202,15 @@ impl Store for SqliteStore {
     }
 
     fn query(&self, q: Query) -> StoreFuture<'_, Vec<PageRow>> {
-        let slots = self.slots.of(&q.collection);
+        let layout = self.slots.layout(&q.collection);
         self.readers
-            .bounded(move |c| read::page(c, &q, slots.clone()))
+            .bounded(move |c| read::page(c, &q, layout.clone()))
     }
 
     fn count_matching(&self, q: Query) -> StoreFuture<'_, u64> {
-        let slots = self.slots.of(&q.collection);
+        let layout = self.slots.layout(&q.collection);
         self.readers
-            .bounded(move |c| read::count(c, &q, slots.clone()))
+            .bounded(move |c| read::count(c, &q, layout.clone()))
     }
 
     fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
@@ -238,8 +238,8 @@ impl Store for SqliteStore {
     }
 
     fn explain(&self, q: Query) -> StoreFuture<'_, Vec<String>> {
-        let slots = self.slots.of(&q.collection);
-        self.readers.blocking(move |c| read::explain(c, &q, slots))
+        let layout = self.slots.layout(&q.collection);
+        self.readers.blocking(move |c| read::explain(c, &q, layout))
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {

@@ -1,11 +1,12 @@
 //! Every query the store answers, on a reader connection (`readers`). Columns are read by name.
 
 use super::connection::{sort_value, to_sql};
-use crate::store::slots::{Slot, Slots};
+use crate::store::packing;
+use crate::store::slots::{Layout, Slots};
 use crate::store::sql::{self, in_collection, sort_column, Dialect, PlannedRead, Sql};
 use crate::store::{Found, Key, PageRow, Query, Row, StoreError};
+use rusqlite::types::{Type, ValueRef};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
-use std::sync::Arc;
 
 /// The entity columns of a statement, found by name once per statement.
 struct Columns {
@@ -37,9 +38,19 @@ impl Columns {
             seq: r.get(self.seq)?,
             key,
             type_name: r.get(self.type_name)?,
-            body: r.get(self.body)?,
+            body: body_text(r, self.body)?,
             canonical: r.get::<_, i64>(self.shape)? == 1,
         })
+    }
+}
+
+/// A body column's JSON text: stored as text, or packed (`packing`).
+fn body_text(r: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<String> {
+    match r.get_ref(column)? {
+        ValueRef::Blob(packed) => packing::unpack(packed).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(column, Type::Blob, Box::new(e))
+        }),
+        _ => r.get(column),
     }
 }
 
@@ -49,7 +60,7 @@ fn entity(r: &rusqlite::Row<'_>, key: Key) -> rusqlite::Result<Row> {
         seq: r.get("seq")?,
         key,
         type_name: r.get("type_name")?,
-        body: r.get("body")?,
+        body: body_text(r, r.as_ref().column_index("body")?)?,
         canonical: r.get::<_, i64>("shape")? == 1,
     })
 }
@@ -116,13 +127,9 @@ pub fn first_missing(conn: &Connection, keys: Vec<Key>) -> Result<Option<Key>, S
     Ok(None)
 }
 
-/// A page of `q`, reading the collection's `slots` where they hold what it computes.
-pub fn page(
-    conn: &Connection,
-    q: &Query,
-    slots: Option<Arc<[Slot]>>,
-) -> Result<Vec<PageRow>, StoreError> {
-    let (sql, sort_keys) = sql::page(Dialect::Sqlite, q, slots)?;
+/// A page of `q`, over the collection kept as `layout` says.
+pub fn page(conn: &Connection, q: &Query, layout: Layout) -> Result<Vec<PageRow>, StoreError> {
+    let (sql, sort_keys) = sql::page(Dialect::Sqlite, q, layout)?;
     let mut stmt = conn.prepare_cached(&sql.text)?;
     let columns = Columns::of(&stmt, sort_keys)?;
     let mut rows = stmt.query(params_from_iter(sql.params.iter().map(to_sql)))?;
@@ -144,8 +151,8 @@ pub fn page(
     Ok(out)
 }
 
-pub fn count(conn: &Connection, q: &Query, slots: Option<Arc<[Slot]>>) -> Result<u64, StoreError> {
-    let sql = sql::count(Dialect::Sqlite, q, slots)?;
+pub fn count(conn: &Connection, q: &Query, layout: Layout) -> Result<u64, StoreError> {
+    let sql = sql::count(Dialect::Sqlite, q, layout)?;
     let n: i64 = conn
         .prepare_cached(&sql.text)?
         .query_row(params_from_iter(sql.params.iter().map(to_sql)), |r| {
@@ -171,8 +178,8 @@ pub fn together(
         .map(|read| {
             Ok(match read {
                 PlannedRead::Get(key) => Found::Row(get(conn, key)?),
-                PlannedRead::Query(q) => Found::Page(page(conn, q, slots.of(&q.collection))?),
-                PlannedRead::Count(q) => Found::Count(count(conn, q, slots.of(&q.collection))?),
+                PlannedRead::Query(q) => Found::Page(page(conn, q, slots.layout(&q.collection))?),
+                PlannedRead::Count(q) => Found::Count(count(conn, q, slots.layout(&q.collection))?),
                 PlannedRead::CountBy(sql) => Found::Groups(count_by(conn, sql)?),
             })
         })
@@ -221,12 +228,8 @@ pub fn scan(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Row>,
 }
 
 /// The query plan SQLite picks for a page of `q` (for tests and diagnostics).
-pub fn explain(
-    conn: &Connection,
-    q: &Query,
-    slots: Option<Arc<[Slot]>>,
-) -> Result<Vec<String>, StoreError> {
-    let (sql, _) = sql::page(Dialect::Sqlite, q, slots)?;
+pub fn explain(conn: &Connection, q: &Query, layout: Layout) -> Result<Vec<String>, StoreError> {
+    let (sql, _) = sql::page(Dialect::Sqlite, q, layout)?;
     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))?;
     let rows = stmt.query_map(params_from_iter(sql.params.iter().map(to_sql)), |r| {
         r.get::<_, String>("detail")

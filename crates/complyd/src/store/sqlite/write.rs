@@ -6,13 +6,14 @@ use super::durable::Syncer;
 use super::read::{exists, get, members, page};
 use super::readers::Sweeper;
 use super::schedule;
-use crate::store::slots::{Slot, Slots};
+use crate::store::packing;
+use crate::store::slots::{Layout, Slot, Slots};
 use crate::store::sql::in_collection;
 use crate::store::writer::{self, GroupNotes, Job};
 use crate::store::written::{GroupsEnded, Written};
 use crate::store::{child_path, DueItem, Key, PageRow, Query, Row, StoreError, WriteMark, WriteTx};
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -176,24 +177,36 @@ impl WriteTx for SqliteTx<'_> {
 
     fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError> {
         self.written.row(key);
-        let Some(slots) = self.slots.of(&key.collection) else {
+        let layout = self.slots.layout(&key.collection);
+        let stored = StoredBody::of(&layout, body);
+        let Some(slots) = layout.slots else {
             self.conn
                 .prepare_cached(
                     "INSERT INTO entity (tenant, collection, parent, id, type_name, body, shape) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
                 )?
-                .execute(params![key.tenant, key.collection, key.parent, key.id, type_name, body])?;
+                .execute(params![key.tenant, key.collection, key.parent, key.id, type_name, stored])?;
             return Ok(());
         };
-        self.conn
-            .prepare_cached(&in_collection(&insert_with(&slots), &key.collection)?)?
-            .execute(params![key.tenant, key.parent, key.id, type_name, body])?;
+        let mut insert = self.conn.prepare_cached(&in_collection(
+            &insert_with(&slots, layout.packed),
+            &key.collection,
+        )?)?;
+        if layout.packed {
+            insert.execute(params![
+                key.tenant, key.parent, key.id, type_name, stored, body
+            ])?;
+        } else {
+            insert.execute(params![key.tenant, key.parent, key.id, type_name, stored])?;
+        }
         Ok(())
     }
 
     fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError> {
         self.written.row(key);
-        match self.slots.of(&key.collection) {
-            Some(slots) => update_with(self.conn, key, body, &slots),
+        let layout = self.slots.layout(&key.collection);
+        let stored = StoredBody::of(&layout, body);
+        match layout.slots {
+            Some(slots) => update_with(self.conn, key, body, stored, &slots),
             None => {
                 let n = self
                     .conn
@@ -201,7 +214,7 @@ impl WriteTx for SqliteTx<'_> {
                         "UPDATE entity SET body = ?4, shape = 1 WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
                         &key.collection,
                     )?)?
-                    .execute(params![key.tenant, key.parent, key.id, body])?;
+                    .execute(params![key.tenant, key.parent, key.id, stored])?;
                 Ok(n > 0)
             }
         }
@@ -277,7 +290,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn query(&mut self, q: &Query) -> Result<Vec<PageRow>, StoreError> {
-        page(self.conn, q, self.slots.of(&q.collection))
+        page(self.conn, q, self.slots.layout(&q.collection))
     }
 
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
@@ -333,12 +346,39 @@ impl WriteTx for SqliteTx<'_> {
     }
 }
 
-/// An insert into a collection with slot columns, each computed from the new body (`?5`).
-fn insert_with(slots: &[Slot]) -> String {
+/// A body as the row keeps it: the text, or packed where the collection's layout says so.
+enum StoredBody<'b> {
+    Text(&'b str),
+    Packed(Vec<u8>),
+}
+
+impl<'b> StoredBody<'b> {
+    fn of(layout: &Layout, body: &'b str) -> Self {
+        if layout.packed {
+            Self::Packed(packing::pack(body))
+        } else {
+            Self::Text(body)
+        }
+    }
+}
+
+impl ToSql for StoredBody<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Self::Text(text) => ValueRef::Text(text.as_bytes()),
+            Self::Packed(bytes) => ValueRef::Blob(bytes),
+        }))
+    }
+}
+
+/// An insert into a collection with slot columns, each computed from the new body: `?5`, or when
+/// `?5` is packed, its text in `?6`.
+fn insert_with(slots: &[Slot], packed: bool) -> String {
     let columns: String = slots.iter().map(|s| format!(", {}", s.column)).collect();
+    let text = if packed { "?6" } else { "?5" };
     let values: String = slots
         .iter()
-        .map(|s| format!(", {}", s.over("?5")))
+        .map(|s| format!(", {}", s.over(text)))
         .collect();
     format!(
         "INSERT INTO entity (tenant, collection, parent, id, type_name, body, shape{columns}) VALUES (?1, {{C}}, ?2, ?3, ?4, ?5, 1{values})"
@@ -352,15 +392,16 @@ fn update_with(
     conn: &Connection,
     key: &Key,
     body: &str,
+    stored: StoredBody<'_>,
     slots: &[Slot],
 ) -> Result<bool, StoreError> {
-    let stored: String = slots.iter().map(|s| format!(", {}", s.column)).collect();
+    let held: String = slots.iter().map(|s| format!(", {}", s.column)).collect();
     let new: String = slots
         .iter()
         .map(|s| format!(", {}", s.over("?4")))
         .collect();
     let read = in_collection(
-        &format!("SELECT seq{stored}{new} FROM entity WHERE tenant = ?1 AND collection = {{C}} AND parent = ?2 AND id = ?3"),
+        &format!("SELECT seq{held}{new} FROM entity WHERE tenant = ?1 AND collection = {{C}} AND parent = ?2 AND id = ?3"),
         &key.collection,
     )?;
     let n = slots.len();
@@ -386,8 +427,8 @@ fn update_with(
         .enumerate()
         .map(|(p, (i, _))| format!(", {} = ?{}", slots[*i].column, p + 3))
         .collect();
-    let mut values = vec![SqlValue::Integer(seq), SqlValue::Text(body.to_string())];
-    values.extend(changed.into_iter().map(|(_, v)| v));
+    let mut values: Vec<&dyn ToSql> = vec![&seq, &stored];
+    values.extend(changed.iter().map(|(_, v)| v as &dyn ToSql));
     conn.prepare_cached(&format!(
         "UPDATE entity SET body = ?2, shape = 1{sets} WHERE seq = ?1"
     ))?
