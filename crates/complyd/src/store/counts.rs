@@ -11,6 +11,7 @@
 
 use super::generated::{Generated, Kind};
 use super::indexes;
+use super::packing::UNPACK_FUNCTION;
 use super::sql::{self, Dialect};
 use super::StoreError;
 use odata::edm::{DerivedSource, Model, RootKind};
@@ -24,8 +25,12 @@ pub const PREFIX: &str = "model_count_";
 pub struct ModelCount {
     /// The triggers' common name (each adds `_i`, `_u` or `_d`).
     pub name: String,
+    /// SQLite's, which also says whether the bodies are packed.
+    sqlite_name: String,
     pub collection: String,
     pub property: String,
+    /// The collection's bodies are packed (SQLite reads them through `complyd_unpack`).
+    packed: bool,
 }
 
 /// Every count the model's derived overviews read, in a stable order.
@@ -38,6 +43,11 @@ pub fn declared(model: &Model) -> Result<Vec<ModelCount>, StoreError> {
             }
         }
     }
+    let packed: Vec<String> = indexes::stored_collections(model)
+        .into_iter()
+        .filter(|(_, ty)| ty.packed)
+        .map(|(collection, _)| collection)
+        .collect();
     let mut out: Vec<ModelCount> = Vec::new();
     for (prefix, ty) in containers {
         let mut types = vec![ty];
@@ -52,7 +62,11 @@ pub fn declared(model: &Model) -> Result<Vec<ModelCount>, StoreError> {
                     DerivedSource::Sibling(name) => format!("{prefix}/{name}"),
                     DerivedSource::Tenant(path) => stored_path(model, path)?,
                 };
-                let count = counted(&collection, &derived.status_property)?;
+                let count = counted(
+                    &collection,
+                    &derived.status_property,
+                    packed.contains(&collection),
+                )?;
                 if !out.iter().any(|c| c.name == count.name) {
                     out.push(count);
                 }
@@ -88,7 +102,7 @@ fn stored_path(model: &Model, path: &str) -> Result<String, StoreError> {
     Ok(segments.join("/"))
 }
 
-fn counted(collection: &str, property: &str) -> Result<ModelCount, StoreError> {
+fn counted(collection: &str, property: &str, packed: bool) -> Result<ModelCount, StoreError> {
     if !sql::is_plain(collection) || !sql::is_plain(property) || property.contains('/') {
         return Err(StoreError::Backend(format!(
             "counted '{collection}' by '{property}': not plain names"
@@ -96,10 +110,18 @@ fn counted(collection: &str, property: &str) -> Result<ModelCount, StoreError> {
     }
     let hash = crate::common::fnv1a(format!("{collection} {property} v1").as_bytes());
     let readable: String = property.to_ascii_lowercase().chars().take(24).collect();
+    let name = |hash: u64| format!("{PREFIX}{readable}_{hash:016x}");
+    let sqlite_hash = if packed {
+        crate::common::fnv1a(format!("{collection} {property} v1 packed").as_bytes())
+    } else {
+        hash
+    };
     Ok(ModelCount {
-        name: format!("{PREFIX}{readable}_{hash:016x}"),
+        name: name(hash),
+        sqlite_name: name(sqlite_hash),
         collection: collection.to_string(),
         property: property.to_string(),
+        packed,
     })
 }
 
@@ -113,8 +135,11 @@ pub fn holds(counts: &[ModelCount], collection: &str, property: &str) -> bool {
 impl ModelCount {
     /// The statements that create the triggers and count what is stored already.
     fn statements(&self, dialect: Dialect) -> String {
-        let (c, p, n) = (&self.collection, &self.property, &self.name);
+        let (c, p, n) = (&self.collection, &self.property, self.name(dialect));
         let value = |row: &str| match dialect {
+            Dialect::Sqlite if self.packed => {
+                format!("json_extract({UNPACK_FUNCTION}({row}.body), '$.{p}')")
+            }
             Dialect::Sqlite => format!("json_extract({row}.body, '$.{p}')"),
             Dialect::Postgres => format!("(({row}.body->>'{p}') COLLATE \"C\")"),
         };
@@ -203,12 +228,15 @@ pub const COUNTS: Kind = Kind {
 };
 
 impl Generated for ModelCount {
-    fn name(&self, _: Dialect) -> &str {
-        &self.name
+    fn name(&self, dialect: Dialect) -> &str {
+        match dialect {
+            Dialect::Sqlite => &self.sqlite_name,
+            Dialect::Postgres => &self.name,
+        }
     }
     /// A partly present set (a crash cannot leave one, a hand edit can) is made whole.
     fn create_sql(&self, dialect: Dialect) -> String {
-        Self::drop_sql(&self.name, dialect) + &self.statements(dialect)
+        Self::drop_sql(self.name(dialect), dialect) + &self.statements(dialect)
     }
 }
 

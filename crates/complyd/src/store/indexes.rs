@@ -8,6 +8,7 @@
 //! no longer declares.
 
 use super::generated::{Generated, Kind};
+use super::packing;
 use super::slots::{Layout, Slot, Slots};
 use super::sql::{self, Dialect, Sql};
 use super::StoreError;
@@ -64,7 +65,7 @@ pub fn declared(model: &Model) -> Result<(Vec<ModelIndex>, Slots), StoreError> {
     let mut slots = Slots::default();
     for (collection, ty) in stored_collections(model) {
         if ty.packed {
-            slots.pack(&collection);
+            slots.pack(&collection, packing::dictionary_for(&ty.name));
         }
     }
     let mut out = Vec::new();

@@ -11,8 +11,8 @@
 //! keeps expression indexes for the rest. PostgreSQL keeps expression indexes (its slot columns
 //! would need a type each).
 
-use super::packing::UNPACKED_BODY;
-use std::collections::{HashMap, HashSet};
+use super::packing::{Dictionary, UNPACKED_BODY};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// How many slot columns the entity table has (migration 0009).
@@ -44,14 +44,14 @@ impl Slot {
 pub struct Layout {
     /// Its slot columns (none when it has no slotted index).
     pub slots: Option<Arc<[Slot]>>,
-    /// Its bodies are packed (`packing`).
-    pub packed: bool,
+    /// Its bodies are packed (`packing`), with this dictionary.
+    pub packed: Option<Dictionary>,
 }
 
 impl Layout {
     /// The SQL expression of a row's body as JSON text.
     pub fn body(&self) -> &'static str {
-        if self.packed {
+        if self.packed.is_some() {
             UNPACKED_BODY
         } else {
             "body"
@@ -63,7 +63,7 @@ impl Layout {
 #[derive(Debug, Clone, Default)]
 pub struct Slots {
     by_collection: HashMap<String, Arc<[Slot]>>,
-    packed: HashSet<String>,
+    packed: HashMap<String, Dictionary>,
 }
 
 impl Slots {
@@ -76,14 +76,14 @@ impl Slots {
     pub fn layout(&self, collection: &str) -> Layout {
         Layout {
             slots: self.of(collection),
-            packed: self.packed.contains(collection),
+            packed: self.packed.get(collection).copied(),
         }
     }
 
-    /// Marks `collection`'s bodies packed (before its slots are assigned: their expressions read
-    /// the unpacked body).
-    pub fn pack(&mut self, collection: &str) {
-        self.packed.insert(collection.to_string());
+    /// Marks `collection`'s bodies packed with `dictionary` (before its slots are assigned: their
+    /// expressions read the unpacked body).
+    pub fn pack(&mut self, collection: &str, dictionary: Dictionary) {
+        self.packed.insert(collection.to_string(), dictionary);
     }
 
     /// The slot holding `expression` in `collection`, assigning the next free column when it has

@@ -682,11 +682,13 @@ pub enum PlannedRead {
     CountBy(Sql),
 }
 
-/// `reads` planned for `dialect`; `counts` are the counts the database keeps.
+/// `reads` planned for `dialect`; `counts` are the counts the database keeps, `layouts` how
+/// SQLite keeps each collection (none for PostgreSQL).
 pub fn plan_reads(
     reads: Vec<Read>,
     dialect: Dialect,
     counts: &[super::counts::ModelCount],
+    layouts: Option<&slots::Slots>,
 ) -> Result<Vec<PlannedRead>, StoreError> {
     reads
         .into_iter()
@@ -696,7 +698,14 @@ pub fn plan_reads(
                 Read::Query(q) => PlannedRead::Query(q),
                 Read::CountMatching(q) => PlannedRead::Count(q),
                 Read::CountBy(groups) => {
-                    PlannedRead::CountBy(count_by_in(dialect, &groups.as_count_by(), counts)?)
+                    let groups = groups.as_count_by();
+                    let layout = layouts.map(|l| l.layout(groups.collection));
+                    PlannedRead::CountBy(count_by_in(
+                        dialect,
+                        &groups,
+                        counts,
+                        layout.unwrap_or_default(),
+                    )?)
                 }
             })
         })
@@ -708,14 +717,21 @@ pub fn count_by_in(
     dialect: Dialect,
     groups: &CountBy<'_>,
     counts: &[super::counts::ModelCount],
+    layout: Layout,
 ) -> Result<Sql, StoreError> {
     let counted = super::counts::holds(counts, groups.collection, groups.property);
-    count_by(dialect, groups, counted)
+    count_by(dialect, groups, counted, layout)
 }
 
 /// Members grouped by the text of one top-level property (columns `value`, `n`). `counted`: the
-/// database keeps these counts (`counts`), so they are read, not counted.
-pub fn count_by(dialect: Dialect, groups: &CountBy<'_>, counted: bool) -> Result<Sql, StoreError> {
+/// database keeps these counts (`counts`), so they are read, not counted. `layout`: how the
+/// collection is kept (a packed body is read unpacked).
+pub fn count_by(
+    dialect: Dialect,
+    groups: &CountBy<'_>,
+    counted: bool,
+    layout: Layout,
+) -> Result<Sql, StoreError> {
     let CountBy {
         tenant,
         collection,
@@ -728,7 +744,7 @@ pub fn count_by(dialect: Dialect, groups: &CountBy<'_>, counted: bool) -> Result
         ));
     }
     let mut sql = Sql::new(dialect);
-    let value = json_value(&sql, "body", &[property.to_string()]);
+    let value = json_value(&sql, layout.body(), &[property.to_string()]);
     let t = literal(&mut sql, &Literal::String(tenant.into()));
     let mut where_sql = in_collection(&format!("tenant = {t} AND collection = {{C}}"), collection)?;
     if let (true, Some(parent)) = (counted, parent) {

@@ -15,6 +15,7 @@ mod write;
 use super::counts::{self, ModelCount};
 use super::generated;
 use super::indexes::{self, ModelIndex};
+use super::slots::Layout;
 use super::sql::{self, Dialect};
 use super::writer::{self, Job, JobFn};
 use super::{CountBy, Found, Key, PageRow, Query, Read, Row, Store, StoreError, StoreFuture};
@@ -162,7 +163,7 @@ impl Store for PgStore {
     }
 
     fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
-        match sql::count_by_in(Dialect::Postgres, &groups, &self.counts) {
+        match sql::count_by_in(Dialect::Postgres, &groups, &self.counts, Layout::default()) {
             Ok(sql) => self.pool.run(move |c| read::count_by(c, &sql)),
             Err(e) => StoreFuture::ready(Err(e)),
         }
@@ -170,7 +171,7 @@ impl Store for PgStore {
 
     /// In one REPEATABLE READ transaction: the reads share its snapshot.
     fn read_together(&self, reads: Vec<Read>) -> StoreFuture<'_, Vec<Found>> {
-        match sql::plan_reads(reads, Dialect::Postgres, &self.counts) {
+        match sql::plan_reads(reads, Dialect::Postgres, &self.counts, None) {
             Ok(planned) => self.pool.run(move |c| read::together(c, &planned)),
             Err(e) => StoreFuture::ready(Err(e)),
         }

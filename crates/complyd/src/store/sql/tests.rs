@@ -320,13 +320,24 @@ fn statements_page_count_and_count_by() {
         count(d, &counted, Layout::default()).unwrap()
     });
     section(&mut out, "count_by: one parent", |d| {
-        count_by(d, &statuses_by_status(Some("p1")), false).unwrap()
+        count_by(d, &statuses_by_status(Some("p1")), false, Layout::default()).unwrap()
     });
     section(&mut out, "count_by: every parent", |d| {
-        count_by(d, &statuses_by_status(None), false).unwrap()
+        count_by(d, &statuses_by_status(None), false, Layout::default()).unwrap()
     });
     section(&mut out, "count_by: counts the database keeps", |d| {
-        count_by(d, &statuses_by_status(Some("p1")), true).unwrap()
+        count_by(d, &statuses_by_status(Some("p1")), true, Layout::default()).unwrap()
+    });
+    // SQLite reads a packed collection's properties from its unpacked body; PostgreSQL never packs.
+    let packed = |d| Layout {
+        slots: None,
+        packed: (d == Dialect::Sqlite).then(|| crate::store::packing::dictionary_for(STATUS)),
+    };
+    section(&mut out, "page: packed bodies", |d| {
+        page(d, &later, packed(d)).unwrap().0
+    });
+    section(&mut out, "count_by: packed bodies", |d| {
+        count_by(d, &statuses_by_status(None), false, packed(d)).unwrap()
     });
     check("statements", &out);
 }
@@ -388,7 +399,7 @@ fn names_from_outside_the_model_are_refused() {
             property: "status) OR (1=1",
             ..statuses_by_status(None)
         };
-        assert!(count_by(dialect, &groups, false).is_err());
+        assert!(count_by(dialect, &groups, false, Layout::default()).is_err());
     }
     // A literal is a parameter, whatever it holds.
     let mut sql = Sql::new(Dialect::Sqlite);

@@ -214,7 +214,12 @@ impl Store for SqliteStore {
     }
 
     fn count_by<'a>(&'a self, groups: CountBy<'a>) -> StoreFuture<'a, Vec<(String, u64)>> {
-        match sql::count_by_in(Dialect::Sqlite, &groups, &self.counts) {
+        match sql::count_by_in(
+            Dialect::Sqlite,
+            &groups,
+            &self.counts,
+            self.slots.layout(groups.collection),
+        ) {
             Ok(sql) => self.readers.bounded(move |c| read::count_by(c, &sql)),
             Err(e) => StoreFuture::ready(Err(e)),
         }
@@ -222,7 +227,7 @@ impl Store for SqliteStore {
 
     /// In one read transaction, within the same budget as a single query.
     fn read_together(&self, reads: Vec<Read>) -> StoreFuture<'_, Vec<Found>> {
-        match sql::plan_reads(reads, Dialect::Sqlite, &self.counts) {
+        match sql::plan_reads(reads, Dialect::Sqlite, &self.counts, Some(&self.slots)) {
             Ok(planned) => {
                 let slots = Arc::clone(&self.slots);
                 self.readers

@@ -183,7 +183,13 @@ fn statuses_by_status() -> CountBy<'static> {
 async fn kept_counts(sqlite: &SqliteStore) -> Vec<(String, u64)> {
     let mut kept = sqlite.count_by(statuses_by_status()).await.unwrap();
     kept.sort();
-    let sql = sql::count_by(Dialect::Sqlite, &statuses_by_status(), false).unwrap();
+    let sql = sql::count_by(
+        Dialect::Sqlite,
+        &statuses_by_status(),
+        false,
+        Default::default(),
+    )
+    .unwrap();
     let reader = sqlite.readers.any(0).unwrap();
     // Rows without the property group as "" there; no overview counts them.
     let mut rows = read::count_by(&reader, &sql).unwrap();
@@ -609,7 +615,7 @@ async fn packed_bodies_are_stored_small_and_read_back_as_written_beside_older_te
     }
     let model = odata::Model::intune().unwrap();
     let (indexes, slots) = indexes::declared(model).unwrap();
-    assert!(slots.layout("auditEvents").packed);
+    assert!(slots.layout("auditEvents").packed.is_some());
     let sqlite = SqliteStore::open(dir.path(), &indexes, slots, &[]).unwrap();
     let store: &dyn Store = &sqlite;
     store

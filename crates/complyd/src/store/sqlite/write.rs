@@ -188,10 +188,10 @@ impl WriteTx for SqliteTx<'_> {
             return Ok(());
         };
         let mut insert = self.conn.prepare_cached(&in_collection(
-            &insert_with(&slots, layout.packed),
+            &insert_with(&slots, layout.packed.is_some()),
             &key.collection,
         )?)?;
-        if layout.packed {
+        if layout.packed.is_some() {
             insert.execute(params![
                 key.tenant, key.parent, key.id, type_name, stored, body
             ])?;
@@ -354,10 +354,9 @@ enum StoredBody<'b> {
 
 impl<'b> StoredBody<'b> {
     fn of(layout: &Layout, body: &'b str) -> Self {
-        if layout.packed {
-            Self::Packed(packing::pack(body))
-        } else {
-            Self::Text(body)
+        match layout.packed {
+            Some(dictionary) => Self::Packed(packing::pack(body, dictionary)),
+            None => Self::Text(body),
         }
     }
 }
