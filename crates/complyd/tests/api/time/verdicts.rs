@@ -164,9 +164,12 @@ async fn devices_evaluated_before_coverage_was_recorded_are_counted_after_the_mi
         }
         None => {
             let db = rusqlite::Connection::open(dir.path().join("complyd.db")).unwrap();
-            // The generated indexes name complyd's function; they cover no row changed here.
+            // The generated indexes and triggers name complyd's functions; they cover no row
+            // changed here.
             let flags = rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC;
             db.create_scalar_function("dto_ticks", 1, flags, |_| Ok(None::<i64>))
+                .unwrap();
+            db.create_scalar_function("complyd_unpack", 1, flags, |_| Ok(None::<String>))
                 .unwrap();
             db.execute_batch(
                 "DELETE FROM entity WHERE collection = 'managedDevices/_uncovered';
