@@ -673,6 +673,15 @@ async fn packed_bodies_are_stored_small_and_read_back_as_written_beside_older_te
         ids(store.query(recent).await.unwrap()),
         ["e0004", "e0003", "e0002"]
     );
+    // The text row left from before (e0000) is filtered and sorted like the packed ones.
+    let created = events_where(
+        &format!("activityType eq '{create}'"),
+        "activityDateTime desc",
+    );
+    assert_eq!(
+        ids(store.query(created).await.unwrap()),
+        ["e0004", "e0003", "e0002", "e0000"]
+    );
     let deep = events_where("resources/any(r: r/resourceId eq 'r3')", "activityDateTime");
     assert_eq!(ids(store.query(deep).await.unwrap()), ["e0003"]);
     assert_eq!(
