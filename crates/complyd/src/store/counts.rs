@@ -43,9 +43,8 @@ pub fn declared(model: &Model) -> Result<Vec<ModelCount>, StoreError> {
             }
         }
     }
-    let packed: Vec<String> = indexes::stored_collections(model)
+    let packed: Vec<String> = indexes::packed_collections(model)
         .into_iter()
-        .filter(|(_, ty)| ty.packed)
         .map(|(collection, _)| collection)
         .collect();
     let mut out: Vec<ModelCount> = Vec::new();

@@ -63,10 +63,8 @@ impl ModelIndex {
 /// Every index `model` declares, in a stable order, and the slot columns SQLite keeps for them.
 pub fn declared(model: &Model) -> Result<(Vec<ModelIndex>, Slots), StoreError> {
     let mut slots = Slots::default();
-    for (collection, ty) in stored_collections(model) {
-        if ty.packed {
-            slots.pack(&collection, packing::dictionary_for(&ty.name));
-        }
+    for (collection, ty) in packed_collections(model) {
+        slots.pack(&collection, packing::dictionary_for(&ty.name));
     }
     let mut out = Vec::new();
     let push = |index: ModelIndex, out: &mut Vec<ModelIndex>| {
@@ -134,6 +132,13 @@ pub(super) fn stored_collections(model: &Model) -> Vec<(String, &StructuredType)
             RootKind::OperationImport => {}
         }
     }
+    out
+}
+
+/// The collections whose bodies SQLite packs: those of a type the model declares `packed`.
+pub(super) fn packed_collections(model: &Model) -> Vec<(String, &StructuredType)> {
+    let mut out = stored_collections(model);
+    out.retain(|(_, ty)| ty.packed);
     out
 }
 
@@ -397,6 +402,24 @@ impl Generated for ModelIndex {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_slice_packs_its_audit_events_managed_devices_and_policy_states() {
+        let model = Model::intune().unwrap();
+        let mut packed: Vec<String> = packed_collections(model)
+            .into_iter()
+            .map(|(collection, _)| collection)
+            .collect();
+        packed.sort();
+        assert_eq!(
+            packed,
+            [
+                "auditEvents",
+                "managedDevices",
+                "managedDevices/deviceCompliancePolicyStates"
+            ]
+        );
+    }
 
     #[test]
     fn the_slice_declares_the_indexes_that_were_written_by_hand() {
