@@ -12,17 +12,19 @@ plus a constant of Python's own that the `python` line measures (per two stateme
   S  shipped: every collection in one `entity` table (its indexes and count triggers as a fresh
      complyd folder has them, read from DB)
   K  S, with tenant and parent as short texts (what interning them in `entity` would give)
-  T  a table per collection, text keys as shipped, each with only its own indexes and triggers
+  T  a table per collection, text keys as shipped, each with only its own indexes and insert
+     triggers
   I  T, with integer tenant and parent (interned) and the count kept by the writer's own upsert
   M  the two rows alone: I's tables without an index or a count (what no layout goes under)
 
-  bench/layout.py /path/to/complyd.db [PREFILL] [MEASURED] [ROUNDS]
+  bench/layout.py /path/to/complyd.db [PREFILL] [MEASURED] [ROUNDS]    # 100000 50000 3
 
 Each round runs every layout once, in turn, on a new database; the figure is the median over
 rounds (this VM drifts by 10-20% within minutes).
 
-DB: the complyd.db of a folder a complyd serve has just created (for its schema). The event
-body is an audit event as the server writes it (bench/layout_event.json).
+DB: the complyd.db of a new folder (`complyd serve --data DIR`, stopped once it listens), read
+for its schema. The event body is an audit event as the server writes it
+(bench/layout_event.json). Results: bench/RESULTS.md, stop 55.
 """
 
 import json
@@ -40,11 +42,11 @@ except ImportError:
 STATUSES = "deviceCompliancePolicies/deviceStatuses"
 EVENTS = "auditEvents"
 GROUP = 32
-CHECK_IN_ROWS = 27  # rows a check-in rewrote, counted at stop 31; restamps commit 4 check-ins' worth
+CHECK_IN_ROWS = 27  # rows a check-in rewrote at stop 31 (25 at stop 55); restamps commit 4 check-ins' worth
 POLICIES = 100
 
 
-def status_body(i):
+def status_body():
     return json.dumps(
         {
             "id": "",
@@ -85,10 +87,7 @@ def shipped_schema(db):
         "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
         "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END"
     ).fetchall()
-    out = []
-    for _, _, sql in rows:
-        out.append(sql)
-    return out
+    return [sql for _, _, sql in rows]
 
 
 def own_tables(shipped):
@@ -189,7 +188,7 @@ def run(schema, statements, keys, n_prefill, n_measured, event):
         rnd = random.Random(1)
         total = n_prefill + n_measured
         row_ids = ids(2 * total)
-        body = status_body(0)
+        body = status_body()
         packed = event.encode()[: 330]  # a packed event's size; its bytes do not matter to SQLite
         placed = []
 
@@ -228,7 +227,7 @@ def run(schema, statements, keys, n_prefill, n_measured, event):
 
 def python_alone(n):
     conn = connect(":memory:")
-    body, began = status_body(0), time.perf_counter()
+    body, began = status_body(), time.perf_counter()
     for g in range(0, n, GROUP):
         conn.execute("BEGIN")
         for _ in range(GROUP):
@@ -243,13 +242,13 @@ def main():
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     db = sys.argv[1]
-    prefill = int(sys.argv[2]) if len(sys.argv) > 2 else 200_000
-    measured = int(sys.argv[3]) if len(sys.argv) > 3 else 100_000
+    prefill = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+    measured = int(sys.argv[3]) if len(sys.argv) > 3 else 50_000
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "layout_event.json")) as f:
         event = f.read().strip()
     print(f"SQLite {sqlite3.sqlite_version}; {prefill:,} creates, then {measured:,} measured; "
           f"groups of {GROUP}; {POLICIES} policies")
-    print(f"{'python: two statements that touch nothing':<62} {python_alone(measured):7.1f} µs per create")
+    print(f"{'python, before: two statements that touch nothing':<62} {python_alone(measured):7.1f} µs per create")
     rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 3
     shipped = shipped_schema(db)
     layouts = [
@@ -269,7 +268,7 @@ def main():
             shown = f"{restamped:6.1f}" if restamped is not None else "     -"
             print(f"round {r + 1}: {label:<62} {created:7.1f} µs per create, {shown} per restamp "
                   f"({size / 2**20:.0f} MiB)", flush=True)
-    print(f"{'python: two statements that touch nothing':<62} {python_alone(measured):7.1f} µs per create")
+    print(f"{'python, after: two statements that touch nothing':<62} {python_alone(measured):7.1f} µs per create")
     print(f"{'medians (range)':<62} {'per create':>22} {'per restamp':>22}")
     for label, (created, restamped) in figures.items():
         print(f"{label:<62} {median(created):>22} {median(restamped):>22}")
@@ -280,6 +279,7 @@ def median(values):
         return "-"
     values = sorted(values)
     return f"{values[len(values) // 2]:.1f} ({values[0]:.1f}-{values[-1]:.1f})"
+
 
 if __name__ == "__main__":
     main()
