@@ -17,7 +17,10 @@ plus a constant of Python's own that the `python` line measures (per two stateme
   I  T, with integer tenant and parent (interned) and the count kept by the writer's own upsert
   M  the two rows alone: I's tables without an index or a count (what no layout goes under)
 
-  bench/layout.py /path/to/complyd.db [PREFILL] [MEASURED] [ROUNDS]    # 100000 50000 3
+  bench/layout.py /path/to/complyd.db [PREFILL] [MEASURED] [ROUNDS] [W2|W1]    # 100000 50000 3 W2
+
+W1 replays an action item create instead (the item under one rule, no index of its own, and its
+audit event); it has no restamps.
 
 Each round runs every layout once, in turn, on a new database; the figure is the median over
 rounds (this VM drifts by 10-20% within minutes).
@@ -40,6 +43,9 @@ except ImportError:
     import sqlite3
 
 STATUSES = "deviceCompliancePolicies/deviceStatuses"
+ITEMS = "deviceCompliancePolicies/scheduledActionsForRule/scheduledActionConfigurations"
+ITEM_BODY = ('{"gracePeriodHours":0,"actionType":"notification","notificationTemplateId":'
+             '"Notification Template Id value","notificationMessageCCList":["Notification Message CCList value"]}')
 EVENTS = "auditEvents"
 GROUP = 32
 CHECK_IN_ROWS = 27  # rows a check-in rewrote at stop 31 (25 at stop 55); restamps commit 4 check-ins' worth
@@ -94,7 +100,7 @@ def own_tables(shipped):
     """T: the statuses' and events' rows in tables of their own, with their own indexes."""
     table = next(s for s in shipped if s.startswith("CREATE TABLE entity ("))
     out = [s for s in shipped if s.startswith("CREATE TABLE entity_count")]
-    for name, collection in (("statuses", STATUSES), ("events", EVENTS)):
+    for name, collection in (("statuses", STATUSES), ("events", EVENTS), ("items", ITEMS)):
         out.append(table.replace("CREATE TABLE entity (", f"CREATE TABLE {name} ("))
         out.append(f"CREATE UNIQUE INDEX {name}_key ON {name} (id, tenant, collection, parent)")
         out.append(f"CREATE INDEX {name}_page ON {name} (tenant, collection, parent, seq)")
@@ -124,6 +130,11 @@ INTEGER_TABLES = [
     "CREATE INDEX events_page ON events (tenant, parent, seq)",
     "CREATE INDEX events_k0 ON events (tenant, parent, k0, seq)",
     "CREATE INDEX events_k1 ON events (tenant, parent, k1, seq)",
+    "CREATE TABLE items (seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant INTEGER NOT NULL, "
+    "parent INTEGER NOT NULL, id TEXT NOT NULL, type_name TEXT NOT NULL, body NOT NULL, "
+    "shape INTEGER NOT NULL DEFAULT 0)",
+    "CREATE UNIQUE INDEX items_key ON items (id)",
+    "CREATE INDEX items_page ON items (tenant, parent, seq)",
     "CREATE TABLE counts (tenant INTEGER NOT NULL, parent INTEGER NOT NULL, property INTEGER NOT NULL, "
     "value TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (tenant, parent, property, value)) WITHOUT ROWID",
 ]
@@ -154,6 +165,29 @@ def text_statements(status_table, event_table):
     )
 
 
+def item_statements(item_table, event_table):
+    """W1: an action item (one rule's, no index of its own) and its audit event; no restamps."""
+    _, event_sql, _, _ = text_statements(item_table, event_table)
+    return (
+        f"INSERT INTO {item_table} (tenant, collection, parent, id, type_name, body, shape) "
+        f"VALUES (?1, '{ITEMS}', ?2, ?3, 'microsoft.graph.deviceComplianceActionItem', ?4, 1)",
+        event_sql,
+        [],
+        None,
+    )
+
+
+def integer_item_statements():
+    _, event_sql, _, _ = integer_statements()
+    return (
+        "INSERT INTO items (tenant, parent, id, type_name, body, shape) "
+        "VALUES (?1, ?2, ?3, 'microsoft.graph.deviceComplianceActionItem', ?4, 1)",
+        event_sql,
+        [],
+        None,
+    )
+
+
 def integer_statements():
     restamp = (
         "SELECT seq, k2, dto_ticks(json_extract(?4, '$.lastReportedDateTime')) FROM statuses "
@@ -172,28 +206,31 @@ def integer_statements():
     )
 
 
-def run(schema, statements, keys, n_prefill, n_measured, event):
-    """µs per create, µs per restamp (None without a key index) and the file's size."""
+def run(schema, statements, keys, n_prefill, n_measured, event, workload="W2"):
+    """µs per create, µs per restamp (None for W1 or without a key index) and the file's size."""
     with tempfile.TemporaryDirectory() as folder:
         conn = connect(os.path.join(folder, "layout.db"))
         for sql in schema:
             conn.execute(sql)
-        status_sql, event_sql, extra, (stored_sql, restamp_sql) = statements
+        status_sql, event_sql, extra, restamps = statements
+        # W2 spreads its statuses over 100 policies; W1 posts every item to one policy's rule.
+        parents = POLICIES if workload == "W2" else 1
+        path = "01a244aa-8f6e-74b9-%04x-8f028773fecf" if workload == "W2" else \
+            "01a244aa-8f6e-74b9-%04x-8f028773fecf/01a244bc-01f7-7239-a910-b27729072fee"
         tenant, policies = {
-            "text": ("7ff00d14-72df-4891-9fe6-acdc38f7dd23",
-                     ["01a244aa-8f6e-74b9-%04x-8f028773fecf" % p for p in range(POLICIES)]),
-            "short": ("1", [str(p) for p in range(POLICIES)]),
-            "integer": (1, list(range(POLICIES))),
+            "text": ("7ff00d14-72df-4891-9fe6-acdc38f7dd23", [path % p for p in range(parents)]),
+            "short": ("1", [str(p) for p in range(parents)]),
+            "integer": (1, list(range(parents))),
         }[keys]
         rnd = random.Random(1)
         total = n_prefill + n_measured
         row_ids = ids(2 * total)
-        body = status_body()
+        body = status_body() if workload == "W2" else ITEM_BODY
         packed = event.encode()[: 330]  # a packed event's size; its bytes do not matter to SQLite
         placed = []
 
         def create(i):
-            policy = policies[rnd.randrange(POLICIES)]
+            policy = policies[rnd.randrange(parents)]
             placed.append(policy)
             conn.execute(status_sql, (tenant, policy, row_ids[2 * i], body))
             conn.execute(event_sql, (tenant, row_ids[2 * i + 1], packed, event))
@@ -204,6 +241,7 @@ def run(schema, statements, keys, n_prefill, n_measured, event):
             """A check-in's commonest row write: a status rewritten with a new report time."""
             j = rnd.randrange(total)
             new = body.replace("2017-01-01T00:00:17", "2026-12-05T%02d:%02d:%02d" % (i // 3600 % 24, i // 60 % 60, i % 60))
+            stored_sql, restamp_sql = restamps
             seq, held, stamped = conn.execute(stored_sql, (tenant, placed[j], row_ids[2 * j], new)).fetchone()
             conn.execute(restamp_sql, (seq, new, stamped))
 
@@ -220,7 +258,9 @@ def run(schema, statements, keys, n_prefill, n_measured, event):
         took = batch(create, n_prefill, total, GROUP)
         size = conn.execute("PRAGMA page_count").fetchone()[0] * 2048
         has_key = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index'").fetchone()[0] > 0
-        restamped = batch(restamp, 0, n_measured, CHECK_IN_ROWS * 4) / n_measured * 1e6 if has_key else None
+        restamped = None
+        if has_key and restamps:
+            restamped = batch(restamp, 0, n_measured, CHECK_IN_ROWS * 4) / n_measured * 1e6
         conn.close()
     return took / n_measured * 1e6, restamped, size
 
@@ -250,18 +290,26 @@ def main():
           f"groups of {GROUP}; {POLICIES} policies")
     print(f"{'python, before: two statements that touch nothing':<62} {python_alone(measured):7.1f} µs per create")
     rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    workload = sys.argv[5] if len(sys.argv) > 5 else "W2"
     shipped = shipped_schema(db)
+    if workload == "W2":
+        text, table, lean = text_statements, "statuses", integer_statements()
+    elif workload == "W1":
+        text, table, lean = item_statements, "items", integer_item_statements()
+    else:
+        sys.exit(f"unknown workload {workload}: W1 or W2")
+    print(f"{workload}: {'a device status' if workload == 'W2' else 'an action item'} and its audit event per create")
     layouts = [
-        ("S  shipped: one entity table", shipped, text_statements("entity", "entity"), "text"),
-        ("K  S, with tenant and parent short texts (interned)", shipped, text_statements("entity", "entity"), "short"),
-        ("T  a table per collection, text keys", own_tables(shipped), text_statements("statuses", "events"), "text"),
-        ("I  a table per collection, integer keys, the writer's count", INTEGER_TABLES, integer_statements(), "integer"),
-        ("M  the two rows alone, no index, no count", BARE_TABLES, integer_statements()[:2] + ([], integer_statements()[3]), "integer"),
+        ("S  shipped: one entity table", shipped, text("entity", "entity"), "text"),
+        ("K  S, with tenant and parent short texts (interned)", shipped, text("entity", "entity"), "short"),
+        ("T  a table per collection, text keys", own_tables(shipped), text(table, "events"), "text"),
+        ("I  a table per collection, integer keys, the writer's count", INTEGER_TABLES, lean, "integer"),
+        ("M  the two rows alone, no index, no count", BARE_TABLES, lean[:2] + ([], lean[3]), "integer"),
     ]
     figures = {label: ([], []) for label, *_ in layouts}
     for r in range(rounds):
         for label, schema, statements, keys in layouts:
-            created, restamped, size = run(schema, statements, keys, prefill, measured, event)
+            created, restamped, size = run(schema, statements, keys, prefill, measured, event, workload)
             figures[label][0].append(created)
             if restamped is not None:
                 figures[label][1].append(restamped)
