@@ -13,6 +13,8 @@ use super::generated::{Generated, Kind};
 use super::indexes;
 use super::packing::UNPACK_FUNCTION;
 use super::sql::{self, Dialect};
+use super::slots::Slots;
+use super::tables::SHARED;
 use super::StoreError;
 use odata::edm::{DerivedSource, Model, RootKind};
 use odata::Version;
@@ -31,10 +33,13 @@ pub struct ModelCount {
     pub property: String,
     /// The collection's bodies are packed (SQLite reads them through `complyd_unpack`).
     packed: bool,
+    /// The table SQLite keeps the collection in (`tables`).
+    table: String,
 }
 
-/// Every count the model's derived overviews read, in a stable order.
-pub fn declared(model: &Model) -> Result<Vec<ModelCount>, StoreError> {
+/// Every count the model's derived overviews read, in a stable order; `slots` say how SQLite
+/// keeps each collection (`indexes::declared` gives them).
+pub fn declared(model: &Model, slots: &Slots) -> Result<Vec<ModelCount>, StoreError> {
     let mut containers = indexes::stored_collections(model);
     for root in model.roots() {
         if root.kind == RootKind::Singleton {
@@ -43,10 +48,6 @@ pub fn declared(model: &Model) -> Result<Vec<ModelCount>, StoreError> {
             }
         }
     }
-    let packed: Vec<String> = indexes::packed_collections(model)
-        .into_iter()
-        .map(|(collection, _)| collection)
-        .collect();
     let mut out: Vec<ModelCount> = Vec::new();
     for (prefix, ty) in containers {
         let mut types = vec![ty];
@@ -61,10 +62,12 @@ pub fn declared(model: &Model) -> Result<Vec<ModelCount>, StoreError> {
                     DerivedSource::Sibling(name) => format!("{prefix}/{name}"),
                     DerivedSource::Tenant(path) => stored_path(model, path)?,
                 };
+                let layout = slots.layout(&collection);
                 let count = counted(
                     &collection,
                     &derived.status_property,
-                    packed.contains(&collection),
+                    layout.packed.is_some(),
+                    layout.table().to_string(),
                 )?;
                 if !out.iter().any(|c| c.name == count.name) {
                     out.push(count);
@@ -101,7 +104,12 @@ fn stored_path(model: &Model, path: &str) -> Result<String, StoreError> {
     Ok(segments.join("/"))
 }
 
-fn counted(collection: &str, property: &str, packed: bool) -> Result<ModelCount, StoreError> {
+fn counted(
+    collection: &str,
+    property: &str,
+    packed: bool,
+    table: String,
+) -> Result<ModelCount, StoreError> {
     if !sql::is_plain(collection) || !sql::is_plain(property) || property.contains('/') {
         return Err(StoreError::Backend(format!(
             "counted '{collection}' by '{property}': not plain names"
@@ -110,10 +118,13 @@ fn counted(collection: &str, property: &str, packed: bool) -> Result<ModelCount,
     let hash = crate::common::fnv1a(format!("{collection} {property} v1").as_bytes());
     let readable: String = property.to_ascii_lowercase().chars().take(24).collect();
     let name = |hash: u64| format!("{PREFIX}{readable}_{hash:016x}");
-    let sqlite_hash = if packed {
-        crate::common::fnv1a(format!("{collection} {property} v1 packed").as_bytes())
-    } else {
-        hash
+    // SQLite's name also says where the values are read from: packed bodies, a table of its own.
+    let sqlite_hash = match (packed, table == SHARED) {
+        (false, true) => hash,
+        (true, true) => crate::common::fnv1a(format!("{collection} {property} v1 packed").as_bytes()),
+        (_, false) => crate::common::fnv1a(
+            format!("{collection} {property} v1 packed={packed} in {table}").as_bytes(),
+        ),
     };
     Ok(ModelCount {
         name: name(hash),
@@ -121,6 +132,7 @@ fn counted(collection: &str, property: &str, packed: bool) -> Result<ModelCount,
         collection: collection.to_string(),
         property: property.to_string(),
         packed,
+        table,
     })
 }
 
@@ -135,6 +147,11 @@ impl ModelCount {
     /// The statements that create the triggers and count what is stored already.
     fn statements(&self, dialect: Dialect) -> String {
         let (c, p, n) = (&self.collection, &self.property, self.name(dialect));
+        // PostgreSQL keeps every collection in `entity`.
+        let t = match dialect {
+            Dialect::Sqlite => self.table.as_str(),
+            Dialect::Postgres => SHARED,
+        };
         let value = |row: &str| match dialect {
             Dialect::Sqlite if self.packed => {
                 format!("json_extract({UNPACK_FUNCTION}({row}.body), '$.{p}')")
@@ -145,7 +162,7 @@ impl ModelCount {
         let recount = format!(
             "DELETE FROM entity_count WHERE collection = '{c}' AND property = '{p}';\n\
              INSERT INTO entity_count (tenant, collection, parent, property, value, n) \
-             SELECT tenant, collection, parent, '{p}', {v}, count(*) FROM entity e \
+             SELECT tenant, collection, parent, '{p}', {v}, count(*) FROM {t} e \
              WHERE collection = '{c}' AND {v} IS NOT NULL GROUP BY tenant, collection, parent, {v};\n",
             v = value("e"),
         );
@@ -167,9 +184,9 @@ impl ModelCount {
         match dialect {
             Dialect::Sqlite => format!(
                 "{recount}\
-                 CREATE TRIGGER {n}_i AFTER INSERT ON entity WHEN NEW.collection = '{c}' BEGIN {add_new} END;\n\
-                 CREATE TRIGGER {n}_d AFTER DELETE ON entity WHEN OLD.collection = '{c}' BEGIN {take_old} END;\n\
-                 CREATE TRIGGER {n}_u AFTER UPDATE OF body ON entity WHEN NEW.collection = '{c}' \
+                 CREATE TRIGGER {n}_i AFTER INSERT ON {t} WHEN NEW.collection = '{c}' BEGIN {add_new} END;\n\
+                 CREATE TRIGGER {n}_d AFTER DELETE ON {t} WHEN OLD.collection = '{c}' BEGIN {take_old} END;\n\
+                 CREATE TRIGGER {n}_u AFTER UPDATE OF body ON {t} WHEN NEW.collection = '{c}' \
                  AND {old} IS NOT {new} BEGIN {take_old} {add_new} END;\n",
                 add_new = add("NEW"),
                 take_old = take("OLD"),
@@ -219,7 +236,7 @@ fn common_names(triggers: Vec<String>) -> Vec<String> {
 
 /// The generated count triggers, as the store finds and drops them.
 pub const COUNTS: Kind = Kind {
-    list_sqlite: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entity' AND substr(name, 1, length(?1)) = ?1",
+    list_sqlite: "SELECT name FROM sqlite_master WHERE type = 'trigger' AND substr(name, 1, length(?1)) = ?1",
     list_postgres: "SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'entity'::regclass AND left(tgname, length($1)) = $1",
     names: common_names,
     drop_sql: ModelCount::drop_sql,
@@ -247,7 +264,8 @@ mod tests {
     #[test]
     fn the_overviews_declare_their_counts() {
         let model = Model::intune().unwrap();
-        let found: Vec<(String, String)> = declared(model)
+        let slots = indexes::declared(model).unwrap().1;
+        let found: Vec<(String, String)> = declared(model, &slots)
             .unwrap()
             .into_iter()
             .map(|c| (c.collection, c.property))

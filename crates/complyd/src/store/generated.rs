@@ -4,6 +4,7 @@
 
 use super::sql::{self, Dialect};
 use super::StoreError;
+use rusqlite::OptionalExtension;
 
 /// One generated object (or set of objects sharing a name).
 pub trait Generated {
@@ -12,8 +13,8 @@ pub trait Generated {
     /// The statements that create it (dropping any partial remains of it first).
     fn create_sql(&self, dialect: Dialect) -> String;
     /// Statements SQLite runs once before creating `created` (what they need in the rows), each
-    /// over the rows with `?1 <= seq < ?2`, range by range.
-    fn prepare_sqlite(created: &[&Self]) -> Vec<String>
+    /// with the table it updates, over the rows with `?1 <= seq < ?2`, range by range.
+    fn prepare_sqlite(created: &[&Self]) -> Vec<(String, String)>
     where
         Self: Sized,
     {
@@ -73,8 +74,8 @@ pub fn sync_sqlite<T: Generated>(
         tx.execute_batch(&(kind.drop_sql)(name, Dialect::Sqlite))?;
     }
     tx.commit()?;
-    for fill in T::prepare_sqlite(&create) {
-        fill_in_ranges(conn, &fill)?;
+    for (table, fill) in T::prepare_sqlite(&create) {
+        fill_in_ranges(conn, &table, &fill)?;
     }
     let mut created = 0;
     for object in &create {
@@ -99,24 +100,31 @@ fn present_sqlite(conn: &rusqlite::Connection, kind: &Kind) -> Result<Vec<String
     Ok((kind.names)(names))
 }
 
-/// Runs `fill` (bounded by `?1 <= seq < ?2`) over every row, one committed range at a time.
-fn fill_in_ranges(conn: &mut rusqlite::Connection, fill: &str) -> Result<(), StoreError> {
-    let (first, last): (Option<i64>, Option<i64>) =
-        conn.query_row("SELECT min(seq), max(seq) FROM entity", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    let (Some(first), Some(last)) = (first, last) else {
-        return Ok(());
-    };
-    let mut from = first;
-    while from <= last {
-        let to = from.saturating_add(FILL_RANGE);
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(fill, [from, to])?;
-        tx.commit()?;
-        from = to;
+/// Runs `fill` (bounded by `?1 <= seq < ?2`) over every row of `table`, `FILL_RANGE` rows at a
+/// time, each range committed on its own.
+fn fill_in_ranges(
+    conn: &mut rusqlite::Connection,
+    table: &str,
+    fill: &str,
+) -> Result<(), StoreError> {
+    if !sql::is_plain(table) {
+        return Err(StoreError::Backend(format!("table '{table}' is not plain")));
     }
-    Ok(())
+    let next_end =
+        format!("SELECT seq FROM {table} WHERE seq >= ?1 ORDER BY seq LIMIT 1 OFFSET {FILL_RANGE}");
+    let mut from = i64::MIN;
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let end: Option<i64> = tx
+            .query_row(&next_end, [from], |r| r.get(0))
+            .optional()?;
+        tx.execute(fill, [from, end.unwrap_or(i64::MAX)])?;
+        tx.commit()?;
+        match end {
+            Some(end) => from = end,
+            None => return Ok(()),
+        }
+    }
 }
 
 /// Brings PostgreSQL in line with `declared`, in one transaction. The caller holds the migration

@@ -11,6 +11,7 @@ use super::generated::{Generated, Kind};
 use super::packing;
 use super::slots::{Layout, Slot, Slots};
 use super::sql::{self, Dialect, Sql};
+use super::tables::SHARED;
 use super::StoreError;
 use crate::common::fnv1a;
 use odata::edm::{Model, RootKind, StructuredType};
@@ -34,6 +35,8 @@ pub struct ModelIndex {
     pub sqlite_name: String,
     /// The collection path it covers.
     pub collection: String,
+    /// The table SQLite keeps that collection in.
+    pub table: String,
     /// The indexed property.
     pub property: String,
     /// The slot columns it reads (SQLite), filled from the bodies before it is created.
@@ -65,6 +68,9 @@ pub fn declared(model: &Model) -> Result<(Vec<ModelIndex>, Slots), StoreError> {
     let mut slots = Slots::default();
     for (collection, ty) in packed_collections(model) {
         slots.pack(&collection, packing::dictionary_for(&ty.name));
+    }
+    for collection in own_table_collections(model) {
+        slots.give_own_table(&collection)?;
     }
     let mut out = Vec::new();
     let push = |index: ModelIndex, out: &mut Vec<ModelIndex>| {
@@ -139,6 +145,19 @@ pub(super) fn stored_collections(model: &Model) -> Vec<(String, &StructuredType)
 pub(super) fn packed_collections(model: &Model) -> Vec<(String, &StructuredType)> {
     let mut out = stored_collections(model);
     out.retain(|(_, ty)| ty.packed);
+    out
+}
+
+/// The collections SQLite keeps in tables of their own: those of a type the model declares
+/// `own-table` (a collection stored under several types counts once).
+pub(super) fn own_table_collections(model: &Model) -> Vec<String> {
+    let mut out: Vec<String> = stored_collections(model)
+        .into_iter()
+        .filter(|(_, ty)| ty.own_table)
+        .map(|(collection, _)| collection)
+        .collect();
+    out.sort();
+    out.dedup();
     out
 }
 
@@ -221,6 +240,7 @@ fn index(
                     Layout {
                         slots: None,
                         packed: slots.layout(collection).packed,
+                        own_table: None,
                     },
                 ),
                 Dialect::Postgres => Sql::new(dialect),
@@ -233,14 +253,16 @@ fn index(
         }
         Ok(out)
     };
-    let template = |columns: String| {
+    let table = slots.table(collection).to_string();
+    let template_on = |table: &str, columns: String| {
         sql::in_collection(
             &format!(
-                "CREATE INDEX IF NOT EXISTS {{N}} ON entity ({columns}) WHERE collection = {{C}}"
+                "CREATE INDEX IF NOT EXISTS {{N}} ON {table} ({columns}) WHERE collection = {{C}}"
             ),
             collection,
         )
     };
+    let template = |columns: String| template_on(SHARED, columns);
     let columns = |values: Vec<String>| format!("tenant, parent, {}, seq", values.join(", "));
     let sqlite_values = values(Dialect::Sqlite)?;
     // SQLite as it indexed before slots, which names the PostgreSQL index too.
@@ -274,7 +296,7 @@ fn index(
         };
         sqlite_columns.push(column);
     }
-    let sqlite = template(columns(sqlite_columns))?;
+    let sqlite = template_on(&table, columns(sqlite_columns))?;
     let hash = fnv1a(expressions.as_bytes()) ^ fnv1a(postgres.as_bytes()).rotate_left(1);
     let property = properties.join("+");
     let readable: String = properties
@@ -284,8 +306,8 @@ fn index(
         .take(MAX_NAME - PREFIX.len() - 17)
         .collect();
     let name = format!("{PREFIX}{readable}_{hash:016x}");
-    // Over slots, the name also says what the slots hold.
-    let sqlite_name = if used.is_empty() {
+    // Over slots, the name also says what the slots hold; in a table of its own, which.
+    let sqlite_name = if used.is_empty() && table == SHARED {
         name.clone()
     } else {
         let held: String = used.iter().map(|s| s.expression.as_str()).collect();
@@ -294,6 +316,7 @@ fn index(
     };
     Ok(ModelIndex {
         collection: collection.to_string(),
+        table,
         property,
         slots: used,
         sqlite: sqlite.replace("{N}", &sqlite_name),
@@ -306,7 +329,7 @@ fn index(
 /// The pseudo-property naming the member's type column.
 const TYPE: &str = "type_name";
 
-/// `(tenant, parent, type_name, seq)` over `collection`.
+/// `(tenant, parent, type_name, seq)` over `collection` (a typed view's, kept in the shared table).
 fn by_type(collection: &str) -> Result<ModelIndex, StoreError> {
     let sqlite = sql::in_collection(
         "CREATE INDEX IF NOT EXISTS {N} ON entity (tenant, parent, type_name, seq) WHERE collection = {C}",
@@ -315,6 +338,7 @@ fn by_type(collection: &str) -> Result<ModelIndex, StoreError> {
     let name = format!("{PREFIX}type_{:016x}", fnv1a(sqlite.as_bytes()));
     Ok(ModelIndex {
         collection: collection.to_string(),
+        table: SHARED.to_string(),
         property: "type_name".to_string(),
         slots: Vec::new(),
         sqlite_name: name.clone(),
@@ -340,7 +364,7 @@ fn operand(model: &Model, ty: &StructuredType, property: &str) -> Result<Operand
 
 /// The generated indexes, as the store finds and drops them.
 pub const INDEXES: Kind = Kind {
-    list_sqlite: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entity' AND substr(name, 1, length(?1)) = ?1",
+    list_sqlite: "SELECT name FROM sqlite_master WHERE type = 'index' AND substr(name, 1, length(?1)) = ?1",
     list_postgres: "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'entity' AND left(indexname, length($1)) = $1",
     names: |names| names,
     drop_sql: |name, _| format!("DROP INDEX IF EXISTS {name}"),
@@ -360,20 +384,20 @@ impl Generated for ModelIndex {
 
     /// Fills the slots the new indexes read from the bodies: one pass over each collection, run
     /// over `seq` ranges (`sync_sqlite` commits each range).
-    fn prepare_sqlite(created: &[&Self]) -> Vec<String> {
-        let mut by_collection: Vec<(&str, Vec<&Slot>)> = Vec::new();
+    fn prepare_sqlite(created: &[&Self]) -> Vec<(String, String)> {
+        let mut by_collection: Vec<(&str, &str, Vec<&Slot>)> = Vec::new();
         for index in created {
             let at = match by_collection
                 .iter()
-                .position(|(c, _)| *c == index.collection)
+                .position(|(c, _, _)| *c == index.collection)
             {
                 Some(at) => at,
                 None => {
-                    by_collection.push((&index.collection, Vec::new()));
+                    by_collection.push((&index.collection, &index.table, Vec::new()));
                     by_collection.len() - 1
                 }
             };
-            let slots = &mut by_collection[at].1;
+            let slots = &mut by_collection[at].2;
             for slot in &index.slots {
                 if !slots.contains(&slot) {
                     slots.push(slot);
@@ -382,17 +406,18 @@ impl Generated for ModelIndex {
         }
         by_collection
             .into_iter()
-            .filter(|(_, slots)| !slots.is_empty())
-            .filter_map(|(collection, slots)| {
+            .filter(|(_, _, slots)| !slots.is_empty())
+            .filter_map(|(collection, table, slots)| {
                 let sets: Vec<String> = slots
                     .iter()
                     .map(|s| format!("{} = {}", s.column, s.expression))
                     .collect();
                 let fill = format!(
-                    "UPDATE entity SET {} WHERE collection = {{C}} AND seq >= ?1 AND seq < ?2",
+                    "UPDATE {table} SET {} WHERE collection = {{C}} AND seq >= ?1 AND seq < ?2",
                     sets.join(", ")
                 );
-                sql::in_collection(&fill, collection).ok()
+                let fill = sql::in_collection(&fill, collection).ok()?;
+                Some((table.to_string(), fill))
             })
             .collect()
     }
@@ -503,15 +528,21 @@ mod tests {
         );
         assert_ne!(reported.sqlite_name, reported.name);
         assert!(reported.sqlite_name.len() <= MAX_NAME);
+        // …in the statuses' table of their own.
+        let table = slots.table(statuses);
+        assert!(table.starts_with("own_devicecompliancepolicies_devicestatuses_"));
+        assert_eq!(reported.table, table);
         assert_eq!(
             reported.create_sql(Dialect::Sqlite),
-            format!("CREATE INDEX IF NOT EXISTS {} ON entity (tenant, parent, {c}, seq) WHERE collection = '{statuses}'", reported.sqlite_name, c = k.column)
+            format!("CREATE INDEX IF NOT EXISTS {} ON {table} (tenant, parent, {c}, seq) WHERE collection = '{statuses}'", reported.sqlite_name, c = k.column)
         );
         // Before the indexes are made, each collection's slots are filled in one pass.
         let status_indexes: Vec<&ModelIndex> =
             all.iter().filter(|i| i.collection == statuses).collect();
         let fills = ModelIndex::prepare_sqlite(&status_indexes);
         assert_eq!(fills.len(), 1);
+        assert_eq!(fills[0].0, table);
+        let fills: Vec<&String> = fills.iter().map(|(_, fill)| fill).collect();
         let held = slots.of(statuses).unwrap();
         assert_eq!(held.len(), 4);
         for slot in held.iter() {
@@ -521,6 +552,7 @@ mod tests {
                 fills[0]
             );
         }
+        assert!(fills[0].starts_with(&format!("UPDATE {table} SET ")));
         assert!(fills[0].ends_with(&format!(
             "WHERE collection = '{statuses}' AND seq >= ?1 AND seq < ?2"
         )));

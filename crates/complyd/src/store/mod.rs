@@ -19,6 +19,7 @@ pub mod schedule;
 pub mod slots;
 mod sql;
 mod sqlite;
+pub mod tables;
 mod writer;
 mod written;
 
@@ -468,7 +469,7 @@ pub async fn open_for(
     data_dir: &std::path::Path,
 ) -> Result<Arc<dyn Store>, StoreError> {
     let (indexes, slots) = indexes::declared(model)?;
-    let counts = counts::declared(model)?;
+    let counts = counts::declared(model, &slots)?;
     match url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             let url = url.to_string();

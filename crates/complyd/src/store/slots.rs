@@ -12,7 +12,8 @@
 //! would need a type each).
 
 use super::packing::{Dictionary, UNPACKED_BODY};
-use std::collections::HashMap;
+use super::tables::{self, OwnTable, SHARED};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// How many slot columns the entity table has (migration 0009).
@@ -46,9 +47,16 @@ pub struct Layout {
     pub slots: Option<Arc<[Slot]>>,
     /// Its bodies are packed (`packing`), with this dictionary.
     pub packed: Option<Dictionary>,
+    /// The table of its own it is kept in (`tables`); none: the shared `entity`.
+    pub own_table: Option<Arc<str>>,
 }
 
 impl Layout {
+    /// The table its rows are in.
+    pub fn table(&self) -> &str {
+        self.own_table.as_deref().unwrap_or(SHARED)
+    }
+
     /// The SQL expression of a row's body as JSON text.
     pub fn body(&self) -> &'static str {
         if self.packed.is_some() {
@@ -59,11 +67,12 @@ impl Layout {
     }
 }
 
-/// Every collection's slots, and which collections are packed.
+/// Every collection's slots, which collections are packed, and which have tables of their own.
 #[derive(Debug, Clone, Default)]
 pub struct Slots {
     by_collection: HashMap<String, Arc<[Slot]>>,
     packed: HashMap<String, Dictionary>,
+    own_tables: BTreeMap<String, OwnTable>,
 }
 
 impl Slots {
@@ -77,7 +86,51 @@ impl Slots {
         Layout {
             slots: self.of(collection),
             packed: self.packed.get(collection).copied(),
+            own_table: self.own_tables.get(collection).map(|t| t.name.clone()),
         }
+    }
+
+    /// The table `collection`'s rows are in.
+    pub fn table(&self, collection: &str) -> &str {
+        self.own_tables
+            .get(collection)
+            .map_or(SHARED, |t| &*t.name)
+    }
+
+    /// Gives `collection` a table of its own; an error when its range of `seq` is another's.
+    pub fn give_own_table(&mut self, collection: &str) -> Result<(), super::StoreError> {
+        let table = tables::own_table(collection)?;
+        if let Some(other) = self.own_tables.values().find(|t| t.first_seq == table.first_seq) {
+            if other.collection != collection {
+                return Err(super::StoreError::Backend(format!(
+                    "the tables of {collection} and {} would share their range of seq",
+                    other.collection
+                )));
+            }
+        }
+        self.own_tables.insert(collection.to_string(), table);
+        Ok(())
+    }
+
+    /// Every table of its own, by collection.
+    pub fn own_tables(&self) -> impl Iterator<Item = &OwnTable> {
+        self.own_tables.values()
+    }
+
+    /// Every table holding rows: the shared one, then each of its own.
+    pub fn all_tables(&self) -> Vec<&str> {
+        std::iter::once(SHARED)
+            .chain(self.own_tables.values().map(|t| &*t.name))
+            .collect()
+    }
+
+    /// The tables of their own whose collections lie below `collection` (`collection/…`).
+    pub fn own_tables_below<'a>(&'a self, collection: &'a str) -> impl Iterator<Item = &'a OwnTable> {
+        self.own_tables.values().filter(move |t| {
+            t.collection
+                .strip_prefix(collection)
+                .is_some_and(|rest| rest.starts_with('/'))
+        })
     }
 
     /// Marks `collection`'s bodies packed with `dictionary` (before its slots are assigned: their

@@ -4,6 +4,7 @@
 //! names; the shape of every statement is shared.
 
 use super::slots::{self, Layout, Slot};
+use super::tables::SHARED;
 use super::{CountBy, Key, Query, Read, Related, SortValue, StoreError};
 use odata::query::bind::{Compare, Condition, Func, Literal, Operand, Scalar, Scope, StringTest};
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct Sql {
     slots: Option<Arc<[Slot]>>,
     /// What an entity's own properties are read from: `body`, or a new body's placeholder.
     entity_root: &'static str,
+    /// The queried collection's table of its own (SQLite); none: `entity`.
+    own_table: Option<Arc<str>>,
 }
 
 impl Sql {
@@ -44,6 +47,7 @@ impl Sql {
             params: Vec::new(),
             slots: None,
             entity_root: "body",
+            own_table: None,
         }
     }
 
@@ -52,6 +56,7 @@ impl Sql {
         Self {
             entity_root: layout.body(),
             slots: layout.slots,
+            own_table: layout.own_table,
             ..Self::new(dialect)
         }
     }
@@ -94,6 +99,11 @@ impl Sql {
     fn pg(&self) -> bool {
         self.dialect == Dialect::Postgres
     }
+
+    /// The table the queried collection's rows are in.
+    fn table(&self) -> &str {
+        self.own_table.as_deref().unwrap_or(SHARED)
+    }
 }
 
 /// A model-derived name is only ever letters, digits, `_` and `/`.
@@ -107,20 +117,35 @@ pub fn is_plain(name: &str) -> bool {
 /// `template` with `{C}` replaced by the collection path as a SQL literal. A literal, not a
 /// parameter: the planners match partial indexes (`WHERE collection = '…'`) only against literals.
 pub fn in_collection(template: &str, collection: &str) -> Result<String, StoreError> {
-    if !is_plain(collection) {
-        return Err(StoreError::Backend(format!(
-            "collection path '{collection}' is not plain"
-        )));
+    in_table(template, collection, SHARED)
+}
+
+/// `template` with `{C}` replaced as [`in_collection`] does and `{T}` by `table` (the table the
+/// collection is kept in, `entity` or one of its own).
+pub fn in_table(template: &str, collection: &str, table: &str) -> Result<String, StoreError> {
+    for name in [collection, table] {
+        if !is_plain(name) {
+            return Err(StoreError::Backend(format!("'{name}' is not a plain name")));
+        }
     }
     // One pass into one buffer: every read by key builds its statement's text this way.
-    let mut sql = String::with_capacity(template.len() + collection.len());
+    let mut sql = String::with_capacity(template.len() + collection.len() + table.len());
     let mut rest = template;
-    while let Some(at) = rest.find("{C}") {
+    while let Some(at) = rest.find('{') {
         sql.push_str(&rest[..at]);
-        sql.push('\'');
-        sql.push_str(collection);
-        sql.push('\'');
-        rest = &rest[at + 3..];
+        let after = &rest[at..];
+        if let Some(tail) = after.strip_prefix("{C}") {
+            sql.push('\'');
+            sql.push_str(collection);
+            sql.push('\'');
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("{T}") {
+            sql.push_str(table);
+            rest = tail;
+        } else {
+            sql.push('{');
+            rest = &after[1..];
+        }
     }
     sql.push_str(rest);
     Ok(sql)
@@ -569,7 +594,8 @@ fn scope_sql(sql: &mut Sql, q: &Query) -> Result<String, StoreError> {
 }
 
 /// The ids linked to `r.anchor` (a `SELECT` of one column): one step over the link rows, or a
-/// recursive walk whose `UNION` drops what it has seen, so that a cycle ends it.
+/// recursive walk whose `UNION` drops what it has seen, so that a cycle ends it. Link rows are
+/// kept in the shared table (no `own-table` type is a link's).
 fn linked(sql: &mut Sql, tenant: &str, r: &Related) -> Result<String, StoreError> {
     let t = literal(sql, &Literal::String(tenant.to_string()));
     let a = literal(sql, &Literal::String(r.anchor.clone()));
@@ -652,8 +678,9 @@ pub fn page(dialect: Dialect, q: &Query, layout: Layout) -> Result<(Sql, usize),
     );
     let body = body_column(dialect);
     sql.text = format!(
-        "SELECT seq, id, type_name, {body}, shape{extra} FROM entity WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-        order.join(", ")
+        "SELECT seq, id, type_name, {body}, shape{extra} FROM {table} WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        order.join(", "),
+        table = sql.table(),
     );
     Ok((sql, keys.len()))
 }
@@ -670,7 +697,10 @@ pub fn body_column(dialect: Dialect) -> &'static str {
 pub fn count(dialect: Dialect, q: &Query, layout: Layout) -> Result<Sql, StoreError> {
     let mut sql = Sql::with_layout(dialect, layout);
     let where_sql = scope_sql(&mut sql, q)?;
-    sql.text = format!("SELECT count(*) AS n FROM entity WHERE {where_sql}");
+    sql.text = format!(
+        "SELECT count(*) AS n FROM {table} WHERE {where_sql}",
+        table = sql.table()
+    );
     Ok(sql)
 }
 
@@ -759,8 +789,10 @@ pub fn count_by(
         let p = literal(&mut sql, &Literal::String(parent.into()));
         where_sql.push_str(&format!(" AND parent = {p}"));
     }
-    sql.text =
-        format!("SELECT {value} AS value, count(*) AS n FROM entity WHERE {where_sql} GROUP BY 1");
+    sql.text = format!(
+        "SELECT {value} AS value, count(*) AS n FROM {table} WHERE {where_sql} GROUP BY 1",
+        table = layout.table()
+    );
     Ok(sql)
 }
 

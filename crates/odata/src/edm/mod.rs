@@ -256,6 +256,9 @@ pub struct StructuredType {
     /// `packed` (an entity): the embedded store keeps its members' bodies compressed, for types
     /// written often in bodies much larger than a database page holds several of.
     pub packed: bool,
+    /// `own-table` (an entity): the embedded store keeps each collection of it in a table of its
+    /// own, for types written often: a write then touches that table's indexes and triggers only.
+    pub own_table: bool,
     pub own_properties: Vec<Property>,
     pub own_navigations: Vec<Navigation>,
 }

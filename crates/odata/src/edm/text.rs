@@ -171,6 +171,7 @@ fn structured(
         availability: Availability::Both,
         open: false,
         packed: false,
+        own_table: false,
         own_properties: Vec::new(),
         own_navigations: Vec::new(),
     };
@@ -185,6 +186,7 @@ fn structured(
             "beta" => ty.availability = Availability::BetaOnly,
             "open" => ty.open = true,
             "packed" if kind == TypeKind::Entity => ty.packed = true,
+            "own-table" if kind == TypeKind::Entity => ty.own_table = true,
             other => return Err(format!("unknown header word '{other}'")),
         }
     }

@@ -332,6 +332,7 @@ fn statements_page_count_and_count_by() {
     let packed = |d| Layout {
         slots: None,
         packed: (d == Dialect::Sqlite).then(|| crate::store::packing::dictionary_for(STATUS)),
+        own_table: None,
     };
     section(&mut out, "page: packed bodies", |d| {
         page(d, &later, packed(d)).unwrap().0

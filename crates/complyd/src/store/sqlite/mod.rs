@@ -20,6 +20,7 @@ use super::generated;
 use super::indexes::{self, ModelIndex};
 use super::slots::Slots;
 use super::sql::{self, Dialect};
+use super::tables;
 use super::writer::{self, Job, JobFn};
 use super::written::GroupsEnded;
 use super::{
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_schedule.sql"),
     include_str!("../migrations/0008_coverage.sql"),
     include_str!("../migrations/0009_slots.sql"),
+    include_str!("../migrations/0010_own_tables.sql"),
 ];
 const READERS: usize = 4;
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -126,7 +128,9 @@ impl SqliteStore {
         let slots = Arc::new(slots);
         let path = dir.join("complyd.db");
         let mut writer_conn = connection::open(&path)?;
+        // Rows move to their tables before the generated indexes and counts over them are made.
         let changed = migrate(&mut writer_conn)?
+            + tables::sync_sqlite(&mut writer_conn, &slots)?
             + generated::sync_sqlite(&mut writer_conn, &indexes::INDEXES, indexes)?
             + generated::sync_sqlite(&mut writer_conn, &counts::COUNTS, counts)?;
         if changed > 0 {
@@ -188,17 +192,19 @@ impl Store for SqliteStore {
     /// A lookup by key, bounded by the key index: on the calling thread whenever a reader is free.
     fn get<'a>(&'a self, key: &'a Key) -> StoreFuture<'a, Option<Row>> {
         if let Some(conn) = self.readers.inline() {
-            return StoreFuture::ready(read::get(&conn, key));
+            return StoreFuture::ready(read::get(&conn, key, &self.slots));
         }
-        let key = key.clone();
-        self.readers.blocking(move |c| read::get(c, &key))
+        let (key, slots) = (key.clone(), Arc::clone(&self.slots));
+        self.readers.blocking(move |c| read::get(c, &key, &slots))
     }
 
     fn all_exist(&self, keys: Vec<Key>) -> StoreFuture<'_, Option<Key>> {
         if let Some(conn) = self.readers.inline() {
-            return StoreFuture::ready(read::first_missing(&conn, keys));
+            return StoreFuture::ready(read::first_missing(&conn, keys, &self.slots));
         }
-        self.readers.blocking(move |c| read::first_missing(c, keys))
+        let slots = Arc::clone(&self.slots);
+        self.readers
+            .blocking(move |c| read::first_missing(c, keys, &slots))
     }
 
     fn query(&self, q: Query) -> StoreFuture<'_, Vec<PageRow>> {
@@ -238,8 +244,9 @@ impl Store for SqliteStore {
     }
 
     fn scan(&self, after_seq: i64, limit: usize) -> StoreFuture<'_, Vec<Row>> {
+        let slots = Arc::clone(&self.slots);
         self.readers
-            .blocking(move |c| read::scan(c, after_seq, limit))
+            .blocking(move |c| read::scan(c, after_seq, limit, &slots))
     }
 
     fn explain(&self, q: Query) -> StoreFuture<'_, Vec<String>> {

@@ -3,7 +3,8 @@
 use super::connection::{sort_value, to_sql};
 use crate::store::packing;
 use crate::store::slots::{Layout, Slots};
-use crate::store::sql::{self, in_collection, sort_column, Dialect, PlannedRead, Sql};
+use crate::store::sql::{self, in_table, sort_column, Dialect, PlannedRead, Sql};
+use crate::store::tables::COLUMNS;
 use crate::store::{Found, Key, PageRow, Query, Row, StoreError};
 use rusqlite::types::{Type, ValueRef};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
@@ -65,17 +66,20 @@ fn entity(r: &rusqlite::Row<'_>, key: Key) -> rusqlite::Result<Row> {
     })
 }
 
-/// The members of one collection under one parent, oldest first, at most `limit`.
+/// The members of one collection (kept in `table`) under one parent, oldest first, at most
+/// `limit`.
 pub fn members(
     conn: &Connection,
+    table: &str,
     tenant: &str,
     collection: &str,
     parent: &str,
     limit: usize,
 ) -> Result<Vec<Row>, StoreError> {
-    let mut stmt = conn.prepare_cached(&in_collection(
-        "SELECT id, seq, type_name, body, shape FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2 ORDER BY seq LIMIT ?3",
+    let mut stmt = conn.prepare_cached(&in_table(
+        "SELECT id, seq, type_name, body, shape FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2 ORDER BY seq LIMIT ?3",
         collection,
+        table,
     )?)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = stmt
@@ -92,11 +96,13 @@ pub fn members(
     Ok(rows)
 }
 
-pub fn get(conn: &Connection, key: &Key) -> Result<Option<Row>, StoreError> {
+/// The entity at `key`, in the table `slots` keep its collection in.
+pub fn get(conn: &Connection, key: &Key, slots: &Slots) -> Result<Option<Row>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        &in_collection(
-            "SELECT seq, type_name, body, shape FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+        &in_table(
+            "SELECT seq, type_name, body, shape FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
             &key.collection,
+            slots.table(&key.collection),
         )?,
     )?;
     let row = stmt
@@ -107,20 +113,26 @@ pub fn get(conn: &Connection, key: &Key) -> Result<Option<Row>, StoreError> {
     Ok(row)
 }
 
-/// Answered from the key index alone, without reading the row.
-pub fn exists(conn: &Connection, key: &Key) -> Result<bool, StoreError> {
+/// Answered from the key index alone, without reading the row (in a table of its own, the
+/// collection is known without it).
+pub fn exists(conn: &Connection, key: &Key, slots: &Slots) -> Result<bool, StoreError> {
     let found = conn
-        .prepare_cached(&in_collection(
-            "SELECT 1 FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+        .prepare_cached(&in_table(
+            "SELECT 1 FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
             &key.collection,
+            slots.table(&key.collection),
         )?)?
         .exists(params![key.tenant, key.parent, key.id])?;
     Ok(found)
 }
 
-pub fn first_missing(conn: &Connection, keys: Vec<Key>) -> Result<Option<Key>, StoreError> {
+pub fn first_missing(
+    conn: &Connection,
+    keys: Vec<Key>,
+    slots: &Slots,
+) -> Result<Option<Key>, StoreError> {
     for key in keys {
-        if !exists(conn, &key)? {
+        if !exists(conn, &key, slots)? {
             return Ok(Some(key));
         }
     }
@@ -177,7 +189,7 @@ pub fn together(
         .iter()
         .map(|read| {
             Ok(match read {
-                PlannedRead::Get(key) => Found::Row(get(conn, key)?),
+                PlannedRead::Get(key) => Found::Row(get(conn, key, slots)?),
                 PlannedRead::Query(q) => Found::Page(page(conn, q, slots.layout(&q.collection))?),
                 PlannedRead::Count(q) => Found::Count(count(conn, q, slots.layout(&q.collection))?),
                 PlannedRead::CountBy(sql) => Found::Groups(count_by(conn, sql)?),
@@ -210,11 +222,22 @@ pub fn count_by(conn: &Connection, sql: &Sql) -> Result<Vec<(String, u64)>, Stor
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// Every row of every tenant after `after_seq`, in `seq` order (export).
-pub fn scan(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Row>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, tenant, collection, parent, id, type_name, body, shape FROM entity WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
+/// Every row of every tenant after `after_seq`, in `seq` order across every table (export).
+pub fn scan(
+    conn: &Connection,
+    after_seq: i64,
+    limit: usize,
+    slots: &Slots,
+) -> Result<Vec<Row>, StoreError> {
+    let each: Vec<String> = slots
+        .all_tables()
+        .iter()
+        .map(|t| format!("SELECT * FROM (SELECT {COLUMNS} FROM {t} WHERE seq > ?1 ORDER BY seq LIMIT ?2)"))
+        .collect();
+    let mut stmt = conn.prepare_cached(&format!(
+        "{} ORDER BY seq LIMIT ?2",
+        each.join(" UNION ALL ")
+    ))?;
     let rows = stmt.query_map(params![after_seq, limit as i64], |r| {
         let key = Key {
             tenant: r.get("tenant")?,

@@ -187,7 +187,7 @@ async fn kept_counts(sqlite: &SqliteStore) -> Vec<(String, u64)> {
         Dialect::Sqlite,
         &statuses_by_status(),
         false,
-        Default::default(),
+        sqlite.slots.layout("deviceCompliancePolicies/deviceStatuses"),
     )
     .unwrap();
     let reader = sqlite.readers.any(0).unwrap();
@@ -214,9 +214,11 @@ async fn kept_counts_follow_every_write_and_start_from_the_stored_rows() {
         let store: &dyn Store = &sqlite;
         insert_statuses(store, 30, &["compliant", "nonCompliant", "unknown"]).await;
     }
+    // The model keeps statuses in a table of their own: opening moves them there first.
     let model = odata::Model::intune().unwrap();
-    let declared = crate::store::counts::declared(model).unwrap();
-    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &declared).unwrap();
+    let slots = indexes::declared(model).unwrap().1;
+    let declared = crate::store::counts::declared(model, &slots).unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], slots, &declared).unwrap();
     let store: &dyn Store = &sqlite;
     let all_three = counts(&[("compliant", 10), ("nonCompliant", 10), ("unknown", 10)]);
     assert_eq!(kept_counts(&sqlite).await, all_three);
@@ -280,12 +282,13 @@ fn stale_slots(sqlite: &SqliteStore, indexes: &[ModelIndex]) -> i64 {
     let mut stale = 0;
     for index in indexes {
         for slot in &index.slots {
-            let sql = sql::in_collection(
+            let sql = sql::in_table(
                 &format!(
-                    "SELECT count(*) FROM entity WHERE collection = {{C}} AND {} IS NOT {}",
+                    "SELECT count(*) FROM {{T}} WHERE collection = {{C}} AND {} IS NOT {}",
                     slot.column, slot.expression
                 ),
                 &index.collection,
+                &index.table,
             )
             .unwrap();
             stale += reader.query_row(&sql, [], |r| r.get::<_, i64>(0)).unwrap();
@@ -425,11 +428,14 @@ async fn an_upgrade_fills_every_range_and_a_start_cut_short_is_taken_up() {
         .find(|i| i.collection == status(0).collection && i.property == "status")
         .unwrap();
     let column = by_status.slots[0].column.clone();
+    // The statuses are moved to their table of their own first, and filled there.
+    let table = by_status.table.clone();
+    assert_ne!(table, crate::store::tables::SHARED);
     let filled = |dir: &std::path::Path| -> (i64, bool) {
         let conn = rusqlite::Connection::open(dir.join("complyd.db")).unwrap();
         let filled = conn
             .query_row(
-                &format!("SELECT count(*) FROM entity WHERE {column} = 'nonCompliant'"),
+                &format!("SELECT count(*) FROM {table} WHERE {column} = 'nonCompliant'"),
                 [],
                 |r| r.get(0),
             )
@@ -451,7 +457,7 @@ async fn an_upgrade_fills_every_range_and_a_start_cut_short_is_taken_up() {
     {
         let conn = rusqlite::Connection::open(dir.path().join("complyd.db")).unwrap();
         conn.execute_batch(&format!(
-            "DROP INDEX {}; UPDATE entity SET {column} = NULL",
+            "DROP INDEX {}; UPDATE {table} SET {column} = NULL",
             by_status.sqlite_name
         ))
         .unwrap();
@@ -616,6 +622,7 @@ async fn packed_bodies_are_stored_small_and_read_back_as_written_beside_older_te
     let model = odata::Model::intune().unwrap();
     let (indexes, slots) = indexes::declared(model).unwrap();
     assert!(slots.layout("auditEvents").packed.is_some());
+    let events = slots.table("auditEvents").to_string();
     let sqlite = SqliteStore::open(dir.path(), &indexes, slots, &[]).unwrap();
     let store: &dyn Store = &sqlite;
     store
@@ -632,7 +639,7 @@ async fn packed_bodies_are_stored_small_and_read_back_as_written_beside_older_te
         .readers
         .any(0)
         .unwrap()
-        .prepare("SELECT id, typeof(body), length(body) FROM entity WHERE collection = 'auditEvents' ORDER BY id")
+        .prepare(&format!("SELECT id, typeof(body), length(body) FROM {events} WHERE collection = 'auditEvents' ORDER BY id"))
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()

@@ -8,7 +8,8 @@ use super::readers::Sweeper;
 use super::schedule;
 use crate::store::packing;
 use crate::store::slots::{Layout, Slot, Slots};
-use crate::store::sql::in_collection;
+use crate::store::sql::in_table;
+use crate::store::tables::SHARED;
 use crate::store::writer::{self, GroupNotes, Job};
 use crate::store::written::{GroupsEnded, Written};
 use crate::store::{child_path, DueItem, Key, PageRow, Query, Row, StoreError, WriteMark, WriteTx};
@@ -168,28 +169,31 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn get(&mut self, key: &Key) -> Result<Option<Row>, StoreError> {
-        get(self.conn, key)
+        get(self.conn, key, self.slots)
     }
 
     fn exists(&mut self, key: &Key) -> Result<bool, StoreError> {
-        exists(self.conn, key)
+        exists(self.conn, key, self.slots)
     }
 
     fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError> {
         self.written.row(key);
         let layout = self.slots.layout(&key.collection);
         let stored = StoredBody::of(&layout, body);
-        let Some(slots) = layout.slots else {
+        let Some(slots) = &layout.slots else {
             self.conn
-                .prepare_cached(
-                    "INSERT INTO entity (tenant, collection, parent, id, type_name, body, shape) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
-                )?
-                .execute(params![key.tenant, key.collection, key.parent, key.id, type_name, stored])?;
+                .prepare_cached(&in_table(
+                    "INSERT INTO {T} (tenant, collection, parent, id, type_name, body, shape) VALUES (?1, {C}, ?2, ?3, ?4, ?5, 1)",
+                    &key.collection,
+                    layout.table(),
+                )?)?
+                .execute(params![key.tenant, key.parent, key.id, type_name, stored])?;
             return Ok(());
         };
-        let mut insert = self.conn.prepare_cached(&in_collection(
-            &insert_with(&slots, layout.packed.is_some()),
+        let mut insert = self.conn.prepare_cached(&in_table(
+            &insert_with(slots, layout.packed.is_some()),
             &key.collection,
+            layout.table(),
         )?)?;
         if layout.packed.is_some() {
             insert.execute(params![
@@ -205,14 +209,15 @@ impl WriteTx for SqliteTx<'_> {
         self.written.row(key);
         let layout = self.slots.layout(&key.collection);
         let stored = StoredBody::of(&layout, body);
-        match layout.slots {
-            Some(slots) => update_with(self.conn, key, body, stored, &slots),
+        match &layout.slots {
+            Some(slots) => update_with(self.conn, key, body, stored, slots, layout.table()),
             None => {
                 let n = self
                     .conn
-                    .prepare_cached(&in_collection(
-                        "UPDATE entity SET body = ?4, shape = 1 WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+                    .prepare_cached(&in_table(
+                        "UPDATE {T} SET body = ?4, shape = 1 WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
                         &key.collection,
+                        layout.table(),
                     )?)?
                     .execute(params![key.tenant, key.parent, key.id, stored])?;
                 Ok(n > 0)
@@ -223,14 +228,21 @@ impl WriteTx for SqliteTx<'_> {
     fn delete_tree(&mut self, key: &Key) -> Result<bool, StoreError> {
         let n = self
             .conn
-            .prepare_cached(&in_collection(
-                "DELETE FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+            .prepare_cached(&in_table(
+                "DELETE FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
                 &key.collection,
+                self.slots.table(&key.collection),
             )?)?
             .execute(params![key.tenant, key.parent, key.id])?;
         if n > 0 {
             self.written.tree(key);
-            delete_descendants(self.conn, &key.tenant, &key.collection, &key.child_parent())?;
+            delete_descendants(
+                self.conn,
+                self.slots,
+                &key.tenant,
+                &key.collection,
+                &key.child_parent(),
+            )?;
         }
         Ok(n > 0)
     }
@@ -242,7 +254,14 @@ impl WriteTx for SqliteTx<'_> {
         parent: &str,
         limit: usize,
     ) -> Result<Vec<Row>, StoreError> {
-        members(self.conn, tenant, collection, parent, limit)
+        members(
+            self.conn,
+            self.slots.table(collection),
+            tenant,
+            collection,
+            parent,
+            limit,
+        )
     }
 
     fn clear_collection(
@@ -254,20 +273,23 @@ impl WriteTx for SqliteTx<'_> {
         self.written.unnamed_write();
         let ids: Vec<String> = self
             .conn
-            .prepare_cached(&in_collection(
-                "SELECT id FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2",
+            .prepare_cached(&in_table(
+                "SELECT id FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2",
                 collection,
+                self.slots.table(collection),
             )?)?
             .query_map(params![tenant, parent], |r| r.get("id"))?
             .collect::<Result<_, _>>()?;
         self.conn
-            .prepare_cached(&in_collection(
-                "DELETE FROM entity WHERE tenant = ?1 AND collection = {C} AND parent = ?2",
+            .prepare_cached(&in_table(
+                "DELETE FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2",
                 collection,
+                self.slots.table(collection),
             )?)?
             .execute(params![tenant, parent])?;
         for id in ids {
-            delete_descendants(self.conn, tenant, collection, &child_path(parent, &id))?;
+            let path = child_path(parent, &id);
+            delete_descendants(self.conn, self.slots, tenant, collection, &path)?;
         }
         Ok(())
     }
@@ -281,9 +303,10 @@ impl WriteTx for SqliteTx<'_> {
         self.written.unnamed_write();
         let n = self
             .conn
-            .prepare_cached(&in_collection(
-                "DELETE FROM entity WHERE id = ?2 AND tenant = ?1 AND collection = {C}",
+            .prepare_cached(&in_table(
+                "DELETE FROM {T} WHERE id = ?2 AND tenant = ?1 AND collection = {C}",
                 collection,
+                self.slots.table(collection),
             )?)?
             .execute(params![tenant, id])?;
         Ok(n as u64)
@@ -295,10 +318,13 @@ impl WriteTx for SqliteTx<'_> {
 
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
         self.written.unnamed_write();
-        let n = self
-            .conn
-            .prepare_cached("DELETE FROM entity WHERE tenant = ?1")?
-            .execute(params![tenant])?;
+        let mut n = 0;
+        for table in self.slots.all_tables() {
+            n += self
+                .conn
+                .prepare_cached(&format!("DELETE FROM {table} WHERE tenant = ?1"))?
+                .execute(params![tenant])?;
+        }
         // The triggers took every count to zero; the rows go too.
         self.conn
             .prepare_cached("DELETE FROM entity_count WHERE tenant = ?1")?
@@ -380,7 +406,7 @@ fn insert_with(slots: &[Slot], packed: bool) -> String {
         .map(|s| format!(", {}", s.over(text)))
         .collect();
     format!(
-        "INSERT INTO entity (tenant, collection, parent, id, type_name, body, shape{columns}) VALUES (?1, {{C}}, ?2, ?3, ?4, ?5, 1{values})"
+        "INSERT INTO {{T}} (tenant, collection, parent, id, type_name, body, shape{columns}) VALUES (?1, {{C}}, ?2, ?3, ?4, ?5, 1{values})"
     )
 }
 
@@ -393,15 +419,17 @@ fn update_with(
     body: &str,
     stored: StoredBody<'_>,
     slots: &[Slot],
+    table: &str,
 ) -> Result<bool, StoreError> {
     let held: String = slots.iter().map(|s| format!(", {}", s.column)).collect();
     let new: String = slots
         .iter()
         .map(|s| format!(", {}", s.over("?4")))
         .collect();
-    let read = in_collection(
-        &format!("SELECT seq{held}{new} FROM entity WHERE tenant = ?1 AND collection = {{C}} AND parent = ?2 AND id = ?3"),
+    let read = in_table(
+        &format!("SELECT seq{held}{new} FROM {{T}} WHERE tenant = ?1 AND collection = {{C}} AND parent = ?2 AND id = ?3"),
         &key.collection,
+        table,
     )?;
     let n = slots.len();
     let found = conn
@@ -429,26 +457,32 @@ fn update_with(
     let mut values: Vec<&dyn ToSql> = vec![&seq, &stored];
     values.extend(changed.iter().map(|(_, v)| v as &dyn ToSql));
     conn.prepare_cached(&format!(
-        "UPDATE entity SET body = ?2, shape = 1{sets} WHERE seq = ?1"
+        "UPDATE {table} SET body = ?2, shape = 1{sets} WHERE seq = ?1"
     ))?
     .execute(params_from_iter(values))?;
     Ok(true)
 }
 
-/// Rows in collections below `collection` whose parent path is `path` or lies under it.
+/// Rows in collections below `collection` whose parent path is `path` or lies under it, in the
+/// shared table and in the tables of their own of the collections below it.
 /// The ranges `[x/, x0)` select every string that starts with `x/` ('0' follows '/').
 fn delete_descendants(
     conn: &Connection,
+    slots: &Slots,
     tenant: &str,
     collection: &str,
     path: &str,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(&in_collection(
-        "DELETE FROM entity WHERE tenant = ?1
-           AND collection >= {C} || '/' AND collection < {C} || '0'
-           AND (parent = ?2 OR (parent >= ?2 || '/' AND parent < ?2 || '0'))",
-        collection,
-    )?)?
-    .execute(params![tenant, path])?;
+    let below = slots.own_tables_below(collection).map(|t| &*t.name);
+    for table in std::iter::once(SHARED).chain(below) {
+        conn.prepare_cached(&in_table(
+            "DELETE FROM {T} WHERE tenant = ?1
+               AND collection >= {C} || '/' AND collection < {C} || '0'
+               AND (parent = ?2 OR (parent >= ?2 || '/' AND parent < ?2 || '0'))",
+            collection,
+            table,
+        )?)?
+        .execute(params![tenant, path])?;
+    }
     Ok(())
 }
