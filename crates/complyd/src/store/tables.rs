@@ -12,7 +12,8 @@
 //! The registry `own_table` (migration 10) records each table and whether its rows have all been
 //! moved in; at every start the store creates the tables the model declares, moves their rows in
 //! (range by range, each range in a transaction of its own), and moves back and drops the tables it
-//! no longer declares.
+//! no longer declares. Rows moved back are numbered anew, in their order: kept, their `seq` would
+//! carry the shared table's numbering into a table's range.
 
 use super::generated::FILL_RANGE;
 use super::slots::Slots;
@@ -28,6 +29,9 @@ pub const SHARED: &str = "entity";
 /// Every column of an entity table, in the order the tables declare them.
 pub const COLUMNS: &str =
     "seq, tenant, collection, parent, id, type_name, body, shape, k0, k1, k2, k3, k4, k5, k6, k7";
+/// Every column but `seq`.
+const ROW_COLUMNS: &str =
+    "tenant, collection, parent, id, type_name, body, shape, k0, k1, k2, k3, k4, k5, k6, k7";
 
 /// Where each table's own range of `seq` starts: a multiple of this. The shared table counts from
 /// 1 and would take a million rows a second for half a year to reach it.
@@ -113,7 +117,7 @@ pub fn sync_sqlite(conn: &mut Connection, slots: &Slots) -> Result<usize, StoreE
         }
         tx.commit()?;
         if !registered.is_some_and(|(_, moved)| moved) {
-            move_rows(conn, &table.collection, SHARED, &table.name)?;
+            move_rows(conn, &table.collection, SHARED, &table.name, true)?;
             conn.execute(
                 "UPDATE own_table SET moved = 1 WHERE collection = ?1",
                 params![table.collection],
@@ -133,7 +137,7 @@ pub fn sync_sqlite(conn: &mut Connection, slots: &Slots) -> Result<usize, StoreE
         if !is_plain(&name) {
             return Err(StoreError::Backend(format!("table name '{name}' is not plain")));
         }
-        move_rows(conn, &collection, &name, SHARED)?;
+        move_rows(conn, &collection, &name, SHARED, false)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(&format!("DROP TABLE IF EXISTS {name};"))?;
         tx.execute(
@@ -157,14 +161,22 @@ fn registered(conn: &Connection, collection: &str) -> Result<Option<(String, boo
         .optional()?)
 }
 
-/// Moves `collection`'s rows from table `from` to table `to`, keeping their `seq`, in ranges of
-/// `FILL_RANGE` rows each committed on its own (the log holds one range, not the collection).
-fn move_rows(conn: &mut Connection, collection: &str, from: &str, to: &str) -> Result<(), StoreError> {
+/// Moves `collection`'s rows from table `from` to table `to`, keeping their `seq` or numbered
+/// anew in their order, in ranges of `FILL_RANGE` rows each committed on its own (the log holds
+/// one range, not the collection).
+fn move_rows(
+    conn: &mut Connection,
+    collection: &str,
+    from: &str,
+    to: &str,
+    keep_seq: bool,
+) -> Result<(), StoreError> {
     let next_end = format!(
         "SELECT seq FROM {from} WHERE collection = ?1 AND seq >= ?2 ORDER BY seq LIMIT 1 OFFSET {FILL_RANGE}"
     );
+    let columns = if keep_seq { COLUMNS } else { ROW_COLUMNS };
     let copy = format!(
-        "INSERT INTO {to} ({COLUMNS}) SELECT {COLUMNS} FROM {from} WHERE collection = ?1 AND seq >= ?2 AND seq < ?3"
+        "INSERT INTO {to} ({columns}) SELECT {columns} FROM {from} WHERE collection = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq"
     );
     let delete = format!("DELETE FROM {from} WHERE collection = ?1 AND seq >= ?2 AND seq < ?3");
     let mut start = i64::MIN;

@@ -713,3 +713,101 @@ async fn packed_bodies_are_stored_small_and_read_back_as_written_beside_older_te
         .join("\n");
     assert!(plan.contains(&by_time.sqlite_name), "{plan}");
 }
+
+/// A collection given a table of its own keeps its rows and their `seq` when they move in; new
+/// rows number from the table's own range; an export scan reads every table in one `seq` order;
+/// a whole tree's delete reaches into the table; and a collection no longer given one moves back.
+#[tokio::test]
+async fn rows_move_into_a_table_of_their_own_and_back_keeping_their_order() {
+    let policies = |i: usize| Key::new("t", "deviceCompliancePolicies", "", &format!("p{i}"));
+    let status_of = |policy: usize, i: usize| {
+        Key::new(
+            "t",
+            "deviceCompliancePolicies/deviceStatuses",
+            &format!("p{policy}"),
+            &format!("s{i}"),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let shared = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+        let store: &dyn Store = &shared;
+        store
+            .write(move |tx| {
+                for i in 0..2 {
+                    tx.insert(&policies(i), "x", "{}")?;
+                    for s in 0..3 {
+                        tx.insert(&status_of(i, s), "x", &status_body("compliant"))?;
+                    }
+                }
+                Ok::<(), StoreError>(())
+            })
+            .await
+            .unwrap();
+    }
+    let scanned = |rows: Vec<Row>| -> Vec<(i64, String)> {
+        rows.into_iter().map(|r| (r.seq, r.key.id)).collect()
+    };
+    let mut own = Slots::default();
+    own.give_own_table("deviceCompliancePolicies/deviceStatuses")
+        .unwrap();
+    let table = own.table("deviceCompliancePolicies/deviceStatuses").to_string();
+    let sqlite = SqliteStore::open(dir.path(), &[], own.clone(), &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    let before = scanned(store.scan(0, 100).await.unwrap());
+    assert_eq!(before.len(), 8);
+    assert!(before.windows(2).all(|w| w[0].0 < w[1].0), "{before:?}");
+    let in_table: i64 = sqlite
+        .readers
+        .any(0)
+        .unwrap()
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(in_table, 6);
+    let old = store.get(&status_of(0, 1)).await.unwrap().unwrap();
+    assert!(before.contains(&(old.seq, "s1".to_string())));
+    store
+        .write(move |tx| tx.insert(&status_of(1, 9), "x", &status_body("error")))
+        .await
+        .unwrap();
+    let new = store.get(&status_of(1, 9)).await.unwrap().unwrap();
+    let first = own.own_tables().next().unwrap().first_seq;
+    assert_eq!(new.seq, first);
+    let page = store
+        .query(Query::all("t", "deviceCompliancePolicies/deviceStatuses", "p1"))
+        .await
+        .unwrap();
+    let ids: Vec<String> = page.into_iter().map(|(r, _)| r.key.id).collect();
+    assert_eq!(ids, ["s0", "s1", "s2", "s9"]);
+    // An export resumes after any row, in one order across the tables.
+    let after = scanned(store.scan(before[3].0, 3).await.unwrap());
+    assert_eq!(after, before[4..7].to_vec());
+    let last = scanned(store.scan(before[7].0, 10).await.unwrap());
+    assert_eq!(last, [(first, "s9".to_string())]);
+    store
+        .write(move |tx| tx.delete_tree(&policies(0)).map(|_| ()))
+        .await
+        .unwrap();
+    assert!(store.get(&status_of(0, 1)).await.unwrap().is_none());
+    assert_eq!(store.scan(0, 100).await.unwrap().len(), 5);
+    drop(sqlite);
+
+    let shared = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let store: &dyn Store = &shared;
+    let back = scanned(store.scan(0, 100).await.unwrap());
+    let ids: Vec<&str> = back.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(ids, ["p1", "s0", "s1", "s2", "s9"]);
+    assert!(back.iter().all(|(seq, _)| *seq < first));
+    let tables: i64 = shared
+        .readers
+        .any(0)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = ?1",
+            [&table],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0);
+    assert!(store.get(&status_of(1, 9)).await.unwrap().is_some());
+}
