@@ -25,6 +25,11 @@ DURATION=${AB_DURATION:-8s}
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 rm -rf "$AB" && mkdir -p "$AB"
 TOKEN=$(token --data "$WORK/data")
+# A folder without the database would start B on an empty one: every request a fast 404.
+if [ -n "${AB_WORK_B:-}" ] && [ ! -f "$AB_WORK_B/complyd.db" ]; then
+  echo "AB_WORK_B: $AB_WORK_B holds no complyd.db (give the data folder itself)" >&2
+  exit 2
+fi
 
 run() { # BINARY WORKLOAD [DATA] → "req/s p99_ms cpu_us"
   local bin=$1 p0 p1 n

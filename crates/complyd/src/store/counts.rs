@@ -12,8 +12,8 @@
 use super::generated::{Generated, Kind};
 use super::indexes;
 use super::packing::UNPACK_FUNCTION;
-use super::sql::{self, Dialect};
 use super::slots::Slots;
+use super::sql::{self, Dialect};
 use super::tables::SHARED;
 use super::StoreError;
 use odata::edm::{DerivedSource, Model, RootKind};
@@ -121,7 +121,9 @@ fn counted(
     // SQLite's name also says where the values are read from: packed bodies, a table of its own.
     let sqlite_hash = match (packed, table == SHARED) {
         (false, true) => hash,
-        (true, true) => crate::common::fnv1a(format!("{collection} {property} v1 packed").as_bytes()),
+        (true, true) => {
+            crate::common::fnv1a(format!("{collection} {property} v1 packed").as_bytes())
+        }
         (_, false) => crate::common::fnv1a(
             format!("{collection} {property} v1 packed={packed} in {table}").as_bytes(),
         ),

@@ -115,9 +115,7 @@ fn fill_in_ranges(
     let mut from = i64::MIN;
     loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let end: Option<i64> = tx
-            .query_row(&next_end, [from], |r| r.get(0))
-            .optional()?;
+        let end: Option<i64> = tx.query_row(&next_end, [from], |r| r.get(0)).optional()?;
         tx.execute(fill, [from, end.unwrap_or(i64::MAX)])?;
         tx.commit()?;
         match end {

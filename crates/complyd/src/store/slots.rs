@@ -92,15 +92,17 @@ impl Slots {
 
     /// The table `collection`'s rows are in.
     pub fn table(&self, collection: &str) -> &str {
-        self.own_tables
-            .get(collection)
-            .map_or(SHARED, |t| &*t.name)
+        self.own_tables.get(collection).map_or(SHARED, |t| &*t.name)
     }
 
     /// Gives `collection` a table of its own; an error when its range of `seq` is another's.
     pub fn give_own_table(&mut self, collection: &str) -> Result<(), super::StoreError> {
         let table = tables::own_table(collection)?;
-        if let Some(other) = self.own_tables.values().find(|t| t.first_seq == table.first_seq) {
+        if let Some(other) = self
+            .own_tables
+            .values()
+            .find(|t| t.first_seq == table.first_seq)
+        {
             if other.collection != collection {
                 return Err(super::StoreError::Backend(format!(
                     "the tables of {collection} and {} would share their range of seq",
@@ -125,7 +127,10 @@ impl Slots {
     }
 
     /// The tables of their own whose collections lie below `collection` (`collection/…`).
-    pub fn own_tables_below<'a>(&'a self, collection: &'a str) -> impl Iterator<Item = &'a OwnTable> {
+    pub fn own_tables_below<'a>(
+        &'a self,
+        collection: &'a str,
+    ) -> impl Iterator<Item = &'a OwnTable> {
         self.own_tables.values().filter(move |t| {
             t.collection
                 .strip_prefix(collection)

@@ -59,7 +59,13 @@ pub fn own_table(collection: &str) -> Result<OwnTable, StoreError> {
     let hash = fnv1a(collection.as_bytes());
     let readable: String = collection
         .chars()
-        .map(|c| if c == '/' { '_' } else { c.to_ascii_lowercase() })
+        .map(|c| {
+            if c == '/' {
+                '_'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
         .take(40)
         .collect();
     let range = 1 + (hash % RANGES) as i64;
@@ -71,27 +77,29 @@ pub fn own_table(collection: &str) -> Result<OwnTable, StoreError> {
 }
 
 impl OwnTable {
-    /// Creates the table and its key and paging indexes, starts its `seq` range and registers it.
-    fn create_sql(&self) -> String {
+    /// Creates the table with the shared table's columns (its definition as SQLite keeps it,
+    /// every migration's columns included), its key and paging indexes; starts its `seq` range
+    /// and registers it.
+    fn create(&self, conn: &Connection) -> Result<(), StoreError> {
+        let shared: String = conn.query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            params![SHARED],
+            |r| r.get(0),
+        )?;
         let (n, c) = (&self.name, &self.collection);
-        format!(
-            "CREATE TABLE {n} (
-                seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-                tenant     TEXT NOT NULL,
-                collection TEXT NOT NULL,
-                parent     TEXT NOT NULL,
-                id         TEXT NOT NULL,
-                type_name  TEXT NOT NULL,
-                body       TEXT NOT NULL,
-                shape      INTEGER NOT NULL DEFAULT 0,
-                k0, k1, k2, k3, k4, k5, k6, k7
-            );
+        let table = shared
+            .strip_prefix(&format!("CREATE TABLE {SHARED} "))
+            .map(|columns| format!("CREATE TABLE {n} {columns}"))
+            .ok_or_else(|| StoreError::Backend(format!("unexpected definition of {SHARED}")))?;
+        conn.execute_batch(&format!(
+            "{table};
             CREATE UNIQUE INDEX {n}_key ON {n} (id, tenant, parent);
             CREATE INDEX {n}_page ON {n} (tenant, parent, seq);
             INSERT INTO sqlite_sequence (name, seq) VALUES ('{n}', {start});
             INSERT INTO own_table (collection, name, moved) VALUES ('{c}', '{n}', 0);",
             start = self.first_seq - 1,
-        )
+        ))?;
+        Ok(())
     }
 }
 
@@ -104,7 +112,7 @@ pub fn sync_sqlite(conn: &mut Connection, slots: &Slots) -> Result<usize, StoreE
         let registered = registered(&tx, &table.collection)?;
         match &registered {
             None => {
-                tx.execute_batch(&table.create_sql())?;
+                table.create(&tx)?;
                 changed += 1;
             }
             Some((name, _)) if **name != *table.name => {
@@ -135,7 +143,9 @@ pub fn sync_sqlite(conn: &mut Connection, slots: &Slots) -> Result<usize, StoreE
         .collect();
     for (collection, name) in undeclared {
         if !is_plain(&name) {
-            return Err(StoreError::Backend(format!("table name '{name}' is not plain")));
+            return Err(StoreError::Backend(format!(
+                "table name '{name}' is not plain"
+            )));
         }
         move_rows(conn, &collection, &name, SHARED, false)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -209,7 +219,9 @@ mod tests {
     #[test]
     fn a_table_is_named_after_its_collection_and_numbers_from_a_range_of_its_own() {
         let a = own_table("deviceCompliancePolicies/deviceStatuses").unwrap();
-        assert!(a.name.starts_with("own_devicecompliancepolicies_devicestatuses_"));
+        assert!(a
+            .name
+            .starts_with("own_devicecompliancepolicies_devicestatuses_"));
         assert!(is_plain(&a.name));
         assert_eq!(a.first_seq % RANGE, 0);
         assert!(a.first_seq >= RANGE);

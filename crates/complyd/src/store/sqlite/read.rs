@@ -232,7 +232,11 @@ pub fn scan(
     let each: Vec<String> = slots
         .all_tables()
         .iter()
-        .map(|t| format!("SELECT * FROM (SELECT {COLUMNS} FROM {t} WHERE seq > ?1 ORDER BY seq LIMIT ?2)"))
+        .map(|t| {
+            format!(
+                "SELECT * FROM (SELECT {COLUMNS} FROM {t} WHERE seq > ?1 ORDER BY seq LIMIT ?2)"
+            )
+        })
         .collect();
     let mut stmt = conn.prepare_cached(&format!(
         "{} ORDER BY seq LIMIT ?2",

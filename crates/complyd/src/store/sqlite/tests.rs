@@ -187,7 +187,9 @@ async fn kept_counts(sqlite: &SqliteStore) -> Vec<(String, u64)> {
         Dialect::Sqlite,
         &statuses_by_status(),
         false,
-        sqlite.slots.layout("deviceCompliancePolicies/deviceStatuses"),
+        sqlite
+            .slots
+            .layout("deviceCompliancePolicies/deviceStatuses"),
     )
     .unwrap();
     let reader = sqlite.readers.any(0).unwrap();
@@ -751,7 +753,9 @@ async fn rows_move_into_a_table_of_their_own_and_back_keeping_their_order() {
     let mut own = Slots::default();
     own.give_own_table("deviceCompliancePolicies/deviceStatuses")
         .unwrap();
-    let table = own.table("deviceCompliancePolicies/deviceStatuses").to_string();
+    let table = own
+        .table("deviceCompliancePolicies/deviceStatuses")
+        .to_string();
     let sqlite = SqliteStore::open(dir.path(), &[], own.clone(), &[]).unwrap();
     let store: &dyn Store = &sqlite;
     let before = scanned(store.scan(0, 100).await.unwrap());
@@ -774,7 +778,11 @@ async fn rows_move_into_a_table_of_their_own_and_back_keeping_their_order() {
     let first = own.own_tables().next().unwrap().first_seq;
     assert_eq!(new.seq, first);
     let page = store
-        .query(Query::all("t", "deviceCompliancePolicies/deviceStatuses", "p1"))
+        .query(Query::all(
+            "t",
+            "deviceCompliancePolicies/deviceStatuses",
+            "p1",
+        ))
         .await
         .unwrap();
     let ids: Vec<String> = page.into_iter().map(|(r, _)| r.key.id).collect();
