@@ -96,12 +96,10 @@ pub fn members(
     Ok(rows)
 }
 
-/// The entity at `key`, in the table `slots` keep its collection in. By the id first: a table of
-/// its own has its key index on `(id, scope)`, and ids are unique but for a few, so the tenant and
-/// parent are read from the one row found rather than looked up as a scope.
+/// The entity at `key`, in the table `slots` keep its collection in.
 pub fn get(conn: &Connection, key: &Key, slots: &Slots) -> Result<Option<Row>, StoreError> {
     let mut stmt = conn.prepare_cached(&in_table(
-        "SELECT seq, type_name, body, shape FROM {T} WHERE id = ?3 AND tenant = ?1 AND collection = {C} AND parent = ?2",
+        "SELECT seq, type_name, body, shape FROM {T} WHERE {P} AND id = ?3",
         &key.collection,
         slots.table(&key.collection),
     )?)?;
@@ -113,12 +111,12 @@ pub fn get(conn: &Connection, key: &Key, slots: &Slots) -> Result<Option<Row>, S
     Ok(row)
 }
 
-/// Answered from the key index alone in the shared table; in a table of its own, from the one row
-/// its id finds.
+/// Answered from the key index alone, without reading the row (in a table of its own, the
+/// collection is known without it).
 pub fn exists(conn: &Connection, key: &Key, slots: &Slots) -> Result<bool, StoreError> {
     let found = conn
         .prepare_cached(&in_table(
-            "SELECT 1 FROM {T} WHERE id = ?3 AND tenant = ?1 AND collection = {C} AND parent = ?2",
+            "SELECT 1 FROM {T} WHERE {P} AND id = ?3",
             &key.collection,
             slots.table(&key.collection),
         )?)?

@@ -218,7 +218,7 @@ impl WriteTx for SqliteTx<'_> {
                 let n = self
                     .conn
                     .prepare_cached(&in_table(
-                        "UPDATE {T} SET body = ?4, shape = 1 WHERE id = ?3 AND tenant = ?1 AND collection = {C} AND parent = ?2",
+                        "UPDATE {T} SET body = ?4, shape = 1 WHERE {P} AND id = ?3",
                         &key.collection,
                         layout.table(),
                     )?)?
@@ -232,7 +232,7 @@ impl WriteTx for SqliteTx<'_> {
         let n = self
             .conn
             .prepare_cached(&in_table(
-                "DELETE FROM {T} WHERE id = ?3 AND tenant = ?1 AND collection = {C} AND parent = ?2",
+                "DELETE FROM {T} WHERE {P} AND id = ?3",
                 &key.collection,
                 self.slots.table(&key.collection),
             )?)?
@@ -436,7 +436,7 @@ fn update_with(
         .map(|s| format!(", {}", s.over("?4")))
         .collect();
     let read = in_table(
-        &format!("SELECT seq{held}{new} FROM {{T}} WHERE id = ?3 AND tenant = ?1 AND collection = {{C}} AND parent = ?2"),
+        &format!("SELECT seq{held}{new} FROM {{T}} WHERE {{P}} AND id = ?3"),
         &key.collection,
         table,
     )?;
