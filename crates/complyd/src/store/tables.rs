@@ -2,9 +2,7 @@
 //! their rows in a table each, with the shared table's columns, so that a write to one of them
 //! updates that table's key, paging and query indexes and runs its count triggers only. In the
 //! shared `entity` table every insert checks every collection's partial indexes and triggers, and
-//! its key and paging indexes hold every row of every collection. A table of its own also numbers
-//! each tenant and parent path its rows lie under (the registry `scope`), and its indexes lead with
-//! that number instead of the two texts: entries a quarter the size, so more to a page.
+//! its key and paging indexes hold every row of every collection.
 //!
 //! `seq` stays unique across tables (an export reads every table in one `seq` order): each table
 //! of its own numbers its new rows from a range of its own, fixed by a hash of its collection, far
@@ -80,8 +78,8 @@ pub fn own_table(collection: &str) -> Result<OwnTable, StoreError> {
 
 impl OwnTable {
     /// Creates the table with the shared table's columns (its definition as SQLite keeps it,
-    /// every migration's columns included) and `scope`, its key and paging indexes over the
-    /// scope; starts its `seq` range and registers it.
+    /// every migration's columns included), its key and paging indexes; starts its `seq` range
+    /// and registers it.
     fn create(&self, conn: &Connection) -> Result<(), StoreError> {
         let shared: String = conn.query_row(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
@@ -95,9 +93,8 @@ impl OwnTable {
             .ok_or_else(|| StoreError::Backend(format!("unexpected definition of {SHARED}")))?;
         conn.execute_batch(&format!(
             "{table};
-            ALTER TABLE {n} ADD COLUMN scope INTEGER NOT NULL DEFAULT 0;
-            CREATE UNIQUE INDEX {n}_key ON {n} (id, scope);
-            CREATE INDEX {n}_page ON {n} (scope, seq);
+            CREATE UNIQUE INDEX {n}_key ON {n} (id, tenant, parent);
+            CREATE INDEX {n}_page ON {n} (tenant, parent, seq);
             INSERT INTO sqlite_sequence (name, seq) VALUES ('{n}', {start});
             INSERT INTO own_table (collection, name, moved) VALUES ('{c}', '{n}', 0);",
             start = self.first_seq - 1,
@@ -188,18 +185,8 @@ fn move_rows(
         "SELECT seq FROM {from} WHERE collection = ?1 AND seq >= ?2 ORDER BY seq LIMIT 1 OFFSET {FILL_RANGE}"
     );
     let columns = if keep_seq { COLUMNS } else { ROW_COLUMNS };
-    // Into a table of its own, each row with its scope's number (registered first).
-    let (scopes, scope_column, scope_value) = if to == SHARED {
-        (String::new(), "", "")
-    } else {
-        (
-            format!("INSERT INTO scope (tenant, parent) SELECT DISTINCT tenant, parent FROM {from} WHERE collection = ?1 AND seq >= ?2 AND seq < ?3 ON CONFLICT DO NOTHING"),
-            ", scope",
-            ", (SELECT id FROM scope WHERE scope.tenant = e.tenant AND scope.parent = e.parent)",
-        )
-    };
     let copy = format!(
-        "INSERT INTO {to} ({columns}{scope_column}) SELECT {columns}{scope_value} FROM {from} AS e WHERE collection = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq"
+        "INSERT INTO {to} ({columns}) SELECT {columns} FROM {from} WHERE collection = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq"
     );
     let delete = format!("DELETE FROM {from} WHERE collection = ?1 AND seq >= ?2 AND seq < ?3");
     let mut start = i64::MIN;
@@ -209,9 +196,6 @@ fn move_rows(
             .query_row(&next_end, params![collection, start], |r| r.get(0))
             .optional()?;
         let bound = end.unwrap_or(i64::MAX);
-        if !scopes.is_empty() {
-            tx.execute(&scopes, params![collection, start, bound])?;
-        }
         tx.execute(&copy, params![collection, start, bound])?;
         tx.execute(&delete, params![collection, start, bound])?;
         tx.commit()?;
@@ -222,27 +206,9 @@ fn move_rows(
     }
 }
 
-/// Gives `tenant` and `parent` a scope number if they have none (before a row under them goes
-/// into a table of its own).
-pub fn register_scope(conn: &Connection, tenant: &str, parent: &str) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO scope (tenant, parent) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-    )?
-    .execute(params![tenant, parent])?;
-    Ok(())
-}
-
-/// The test that a row is a member of `collection` (a quoted literal) under `tenant` and `parent`
-/// (SQL expressions), each term after `hint` (`+` makes a term unindexable). A table of its own
-/// indexes its rows by their scope's number (the registry `scope`) instead of the two texts.
-pub fn under(own: bool, tenant: &str, parent: &str, hint: &str, collection: &str) -> String {
-    if own {
-        format!(
-            "{hint}scope = (SELECT id FROM scope WHERE tenant = {tenant} AND parent = {parent}) AND {hint}collection = {collection}"
-        )
-    } else {
-        format!("{hint}tenant = {tenant} AND {hint}collection = {collection} AND {hint}parent = {parent}")
-    }
+/// `template` run once per table: `{T}` is each table in `tables`.
+pub fn each_table(template: &str, tables: &[&str]) -> Vec<String> {
+    tables.iter().map(|t| template.replace("{T}", t)).collect()
 }
 
 #[cfg(test)]

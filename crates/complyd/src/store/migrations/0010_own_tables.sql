@@ -5,11 +5,3 @@ CREATE TABLE own_table (
     name       TEXT NOT NULL UNIQUE,
     moved      INTEGER NOT NULL
 ) WITHOUT ROWID;
--- A number for each tenant and parent path the rows of those tables lie under: their indexes
--- lead with it instead of the two texts. A number is never reused (rows are never deleted here).
-CREATE TABLE scope (
-    id     INTEGER PRIMARY KEY,
-    tenant TEXT NOT NULL,
-    parent TEXT NOT NULL,
-    UNIQUE (tenant, parent)
-);

@@ -9,7 +9,7 @@ use super::schedule;
 use crate::store::packing;
 use crate::store::slots::{Layout, Slot, Slots};
 use crate::store::sql::in_table;
-use crate::store::tables::{self, SHARED};
+use crate::store::tables::SHARED;
 use crate::store::writer::{self, GroupNotes, Job};
 use crate::store::written::{GroupsEnded, Written};
 use crate::store::{child_path, DueItem, Key, PageRow, Query, Row, StoreError, WriteMark, WriteTx};
@@ -180,13 +180,10 @@ impl WriteTx for SqliteTx<'_> {
         self.written.row(key);
         let layout = self.slots.layout(&key.collection);
         let stored = StoredBody::of(&layout, body);
-        if layout.own_table.is_some() {
-            tables::register_scope(self.conn, &key.tenant, &key.parent)?;
-        }
         let Some(slots) = &layout.slots else {
             self.conn
                 .prepare_cached(&in_table(
-                    "INSERT INTO {T} (tenant, collection, parent, id, type_name, body, shape{SC}) VALUES (?1, {C}, ?2, ?3, ?4, ?5, 1{SV})",
+                    "INSERT INTO {T} (tenant, collection, parent, id, type_name, body, shape) VALUES (?1, {C}, ?2, ?3, ?4, ?5, 1)",
                     &key.collection,
                     layout.table(),
                 )?)?
@@ -218,7 +215,7 @@ impl WriteTx for SqliteTx<'_> {
                 let n = self
                     .conn
                     .prepare_cached(&in_table(
-                        "UPDATE {T} SET body = ?4, shape = 1 WHERE {P} AND id = ?3",
+                        "UPDATE {T} SET body = ?4, shape = 1 WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
                         &key.collection,
                         layout.table(),
                     )?)?
@@ -232,7 +229,7 @@ impl WriteTx for SqliteTx<'_> {
         let n = self
             .conn
             .prepare_cached(&in_table(
-                "DELETE FROM {T} WHERE {P} AND id = ?3",
+                "DELETE FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
                 &key.collection,
                 self.slots.table(&key.collection),
             )?)?
@@ -277,7 +274,7 @@ impl WriteTx for SqliteTx<'_> {
         let ids: Vec<String> = self
             .conn
             .prepare_cached(&in_table(
-                "SELECT id FROM {T} WHERE {P}",
+                "SELECT id FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2",
                 collection,
                 self.slots.table(collection),
             )?)?
@@ -285,7 +282,7 @@ impl WriteTx for SqliteTx<'_> {
             .collect::<Result<_, _>>()?;
         self.conn
             .prepare_cached(&in_table(
-                "DELETE FROM {T} WHERE {P}",
+                "DELETE FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2",
                 collection,
                 self.slots.table(collection),
             )?)?
@@ -323,15 +320,9 @@ impl WriteTx for SqliteTx<'_> {
         self.written.unnamed_write();
         let mut n = 0;
         for table in self.slots.all_tables() {
-            // A table of its own finds the tenant's rows by their scopes.
-            let rows = if table == SHARED {
-                "tenant = ?1"
-            } else {
-                "scope IN (SELECT id FROM scope WHERE tenant = ?1)"
-            };
             n += self
                 .conn
-                .prepare_cached(&format!("DELETE FROM {table} WHERE {rows}"))?
+                .prepare_cached(&format!("DELETE FROM {table} WHERE tenant = ?1"))?
                 .execute(params![tenant])?;
         }
         // The triggers took every count to zero; the rows go too.
@@ -415,7 +406,7 @@ fn insert_with(slots: &[Slot], packed: bool) -> String {
         .map(|s| format!(", {}", s.over(text)))
         .collect();
     format!(
-        "INSERT INTO {{T}} (tenant, collection, parent, id, type_name, body, shape{columns}{{SC}}) VALUES (?1, {{C}}, ?2, ?3, ?4, ?5, 1{values}{{SV}})"
+        "INSERT INTO {{T}} (tenant, collection, parent, id, type_name, body, shape{columns}) VALUES (?1, {{C}}, ?2, ?3, ?4, ?5, 1{values})"
     )
 }
 
@@ -436,7 +427,7 @@ fn update_with(
         .map(|s| format!(", {}", s.over("?4")))
         .collect();
     let read = in_table(
-        &format!("SELECT seq{held}{new} FROM {{T}} WHERE {{P}} AND id = ?3"),
+        &format!("SELECT seq{held}{new} FROM {{T}} WHERE tenant = ?1 AND collection = {{C}} AND parent = ?2 AND id = ?3"),
         &key.collection,
         table,
     )?;
@@ -483,16 +474,11 @@ fn delete_descendants(
     path: &str,
 ) -> Result<(), StoreError> {
     let below = slots.own_tables_below(collection).map(|t| &*t.name);
-    let under = "(parent = ?2 OR (parent >= ?2 || '/' AND parent < ?2 || '0'))";
     for table in std::iter::once(SHARED).chain(below) {
-        // A table of its own finds them by their scopes.
-        let rows = if table == SHARED {
-            format!("tenant = ?1 AND {under}")
-        } else {
-            format!("scope IN (SELECT id FROM scope WHERE tenant = ?1 AND {under})")
-        };
         conn.prepare_cached(&in_table(
-            &format!("DELETE FROM {{T}} WHERE {rows} AND collection >= {{C}} || '/' AND collection < {{C}} || '0'"),
+            "DELETE FROM {T} WHERE tenant = ?1
+               AND collection >= {C} || '/' AND collection < {C} || '0'
+               AND (parent = ?2 OR (parent >= ?2 || '/' AND parent < ?2 || '0'))",
             collection,
             table,
         )?)?
