@@ -819,3 +819,44 @@ async fn rows_move_into_a_table_of_their_own_and_back_keeping_their_order() {
     assert_eq!(tables, 0);
     assert!(store.get(&status_of(1, 9)).await.unwrap().is_some());
 }
+
+/// In a table of its own, a lookup by key and a page of one parent's members go through the
+/// table's key and paging indexes with the tenant and parent: ids repeat across parents (each
+/// device's state of one policy has the policy's id), so the id alone would read a row per parent.
+#[test]
+fn a_table_of_its_own_is_searched_by_id_tenant_and_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut own = Slots::default();
+    let states = "managedDevices/deviceCompliancePolicyStates";
+    own.give_own_table(states).unwrap();
+    let table = own.table(states).to_string();
+    let sqlite = SqliteStore::open(dir.path(), &[], own.clone(), &[]).unwrap();
+    let reader = sqlite.readers.any(0).unwrap();
+    let plan = |template: &str, values: &[&dyn rusqlite::ToSql]| -> String {
+        let sql = sql::in_table(template, states, &table).unwrap();
+        reader
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(values, |r| r.get::<_, String>("detail"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .join("; ")
+    };
+    let get = plan(
+        "SELECT body FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+        params!["t", "d1", "p1"],
+    );
+    assert!(
+        get.contains(&format!("{table}_key (id=? AND tenant=? AND parent=?)")),
+        "{get}"
+    );
+    let page = plan(
+        "SELECT id FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2 ORDER BY seq LIMIT ?3",
+        params!["t", "d1", 10],
+    );
+    assert!(
+        page.contains(&format!("{table}_page (tenant=? AND parent=?)")),
+        "{page}"
+    );
+}
