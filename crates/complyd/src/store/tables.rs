@@ -206,11 +206,6 @@ fn move_rows(
     }
 }
 
-/// `template` run once per table: `{T}` is each table in `tables`.
-pub fn each_table(template: &str, tables: &[&str]) -> Vec<String> {
-    tables.iter().map(|t| template.replace("{T}", t)).collect()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
