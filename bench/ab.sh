@@ -5,8 +5,9 @@
 # Prints the median B/A ratio of requests/s over the pairs, with its range.
 #
 #   bench/ab.sh /tmp/complyd-before target/release/complyd W0 W3
-# Overrides: AB_ROUNDS (3), AB_DURATION (8s), AB_WORK_B (a data folder for B, e.g. the same data
-# already migrated by B, so that B's runs do not start with a migration).
+# Overrides: AB_ROUNDS (3), AB_DURATION (8s), AB_WORK_A and AB_WORK_B (a data folder for A or B,
+# e.g. the same data already migrated by that binary, so that its runs do not start with a
+# migration).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -26,10 +27,12 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 rm -rf "$AB" && mkdir -p "$AB"
 TOKEN=$(token --data "$WORK/data")
 # A folder without the database would start B on an empty one: every request a fast 404.
-if [ -n "${AB_WORK_B:-}" ] && [ ! -f "$AB_WORK_B/complyd.db" ]; then
-  echo "AB_WORK_B: $AB_WORK_B holds no complyd.db (give the data folder itself)" >&2
-  exit 2
-fi
+for folder in "${AB_WORK_A:-}" "${AB_WORK_B:-}"; do
+  if [ -n "$folder" ] && [ ! -f "$folder/complyd.db" ]; then
+    echo "AB_WORK_A/AB_WORK_B: $folder holds no complyd.db (give the data folder itself)" >&2
+    exit 2
+  fi
+done
 
 run() { # BINARY WORKLOAD [DATA] → "req/s p99_ms cpu_us"
   local bin=$1 p0 p1 n
@@ -52,7 +55,7 @@ for w in "$@"; do
   workload "$w"
   ratios=()
   for r in $(seq "$ROUNDS"); do
-    read -r ra pa ca < <(run "$A" "$w")
+    read -r ra pa ca < <(run "$A" "$w" "${AB_WORK_A:-}")
     read -r rb pb cb < <(run "$B" "$w" "${AB_WORK_B:-}")
     printf '%-3s round %d  A %7s req/s p99 %6s ms %6s µs | B %7s req/s p99 %6s ms %6s µs\n' \
       "$w" "$r" "$ra" "$pa" "$ca" "$rb" "$pb" "$cb"

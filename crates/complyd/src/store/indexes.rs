@@ -296,7 +296,12 @@ fn index(
         };
         sqlite_columns.push(column);
     }
-    let sqlite = template_on(&table, columns(sqlite_columns))?;
+    // A table of its own leads with the scope's number (`tables`) instead of tenant and parent.
+    let sqlite = if table == SHARED {
+        template_on(&table, columns(sqlite_columns))?
+    } else {
+        template_on(&table, format!("scope, {}, seq", sqlite_columns.join(", ")))?
+    };
     let hash = fnv1a(expressions.as_bytes()) ^ fnv1a(postgres.as_bytes()).rotate_left(1);
     let property = properties.join("+");
     let readable: String = properties
@@ -534,7 +539,7 @@ mod tests {
         assert_eq!(reported.table, table);
         assert_eq!(
             reported.create_sql(Dialect::Sqlite),
-            format!("CREATE INDEX IF NOT EXISTS {} ON {table} (tenant, parent, {c}, seq) WHERE collection = '{statuses}'", reported.sqlite_name, c = k.column)
+            format!("CREATE INDEX IF NOT EXISTS {} ON {table} (scope, {c}, seq) WHERE collection = '{statuses}'", reported.sqlite_name, c = k.column)
         );
         // Before the indexes are made, each collection's slots are filled in one pass.
         let status_indexes: Vec<&ModelIndex> =

@@ -4,7 +4,7 @@
 //! names; the shape of every statement is shared.
 
 use super::slots::{self, Layout, Slot};
-use super::tables::SHARED;
+use super::tables::{self, SHARED};
 use super::{CountBy, Key, Query, Read, Related, SortValue, StoreError};
 use odata::query::bind::{Compare, Condition, Func, Literal, Operand, Scalar, Scope, StringTest};
 use std::sync::Arc;
@@ -120,8 +120,11 @@ pub fn in_collection(template: &str, collection: &str) -> Result<String, StoreEr
     in_table(template, collection, SHARED)
 }
 
-/// `template` with `{C}` replaced as [`in_collection`] does and `{T}` by `table` (the table the
-/// collection is kept in, `entity` or one of its own).
+/// `template` with `{C}` replaced as [`in_collection`] does, `{T}` by `table` (the table the
+/// collection is kept in, `entity` or one of its own), `{P}` by the test that a row is a member
+/// of the collection under tenant `?1` and parent `?2` ([`tables::under`]), and in a table of its
+/// own `{SC}` by `, scope` and `{SV}` by the number of the scope of `?1` and `?2` (nothing in the
+/// shared table).
 pub fn in_table(template: &str, collection: &str, table: &str) -> Result<String, StoreError> {
     for name in [collection, table] {
         if !is_plain(name) {
@@ -141,6 +144,20 @@ pub fn in_table(template: &str, collection: &str, table: &str) -> Result<String,
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("{T}") {
             sql.push_str(table);
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("{SC}") {
+            if table != SHARED {
+                sql.push_str(", scope");
+            }
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("{SV}") {
+            if table != SHARED {
+                sql.push_str(", complyd_scope(?1, ?2)");
+            }
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("{P}") {
+            let quoted = format!("'{collection}'");
+            sql.push_str(&tables::under(table != SHARED, "?1", "?2", "", &quoted));
             rest = tail;
         } else {
             sql.push('{');
@@ -575,12 +592,8 @@ fn scope_sql(sql: &mut Sql, q: &Query) -> Result<String, StoreError> {
     } else {
         ""
     };
-    let mut text = in_collection(
-        &format!(
-            "{hint}tenant = {tenant} AND {hint}collection = {{C}} AND {hint}parent = {parent}"
-        ),
-        &q.collection,
-    )?;
+    let collection = in_collection("{C}", &q.collection)?;
+    let mut text = tables::under(sql.own_table.is_some(), &tenant, &parent, hint, &collection);
     if let Some(related) = &q.related {
         text.push_str(" AND id IN (");
         text.push_str(&linked(sql, &q.tenant, related)?);
@@ -776,19 +789,33 @@ pub fn count_by(
     let mut sql = Sql::new(dialect);
     let value = json_value(&sql, layout.body(), &[property.to_string()]);
     let t = literal(&mut sql, &Literal::String(tenant.into()));
-    let mut where_sql = in_collection(&format!("tenant = {t} AND collection = {{C}}"), collection)?;
     if let (true, Some(parent)) = (counted, parent) {
         let p = literal(&mut sql, &Literal::String(parent.into()));
         let name = literal(&mut sql, &Literal::String(property.into()));
+        let kept = in_collection(
+            &format!("tenant = {t} AND collection = {{C}} AND parent = {p}"),
+            collection,
+        )?;
         sql.text = format!(
-            "SELECT value, n FROM entity_count WHERE {where_sql} AND parent = {p} AND property = {name} AND n > 0"
+            "SELECT value, n FROM entity_count WHERE {kept} AND property = {name} AND n > 0"
         );
         return Ok(sql);
     }
-    if let Some(parent) = parent {
-        let p = literal(&mut sql, &Literal::String(parent.into()));
-        where_sql.push_str(&format!(" AND parent = {p}"));
-    }
+    let own = layout.own_table.is_some();
+    let quoted = in_collection("{C}", collection)?;
+    let where_sql = match parent {
+        Some(parent) => {
+            let p = literal(&mut sql, &Literal::String(parent.into()));
+            tables::under(own, &t, &p, "", &quoted)
+        }
+        // A table of its own indexes its rows by scope: the tenant's scopes.
+        None if own => {
+            format!(
+                "scope IN (SELECT hash FROM scope WHERE tenant = {t}) AND collection = {quoted}"
+            )
+        }
+        None => format!("tenant = {t} AND collection = {quoted}"),
+    };
     sql.text = format!(
         "SELECT {value} AS value, count(*) AS n FROM {table} WHERE {where_sql} GROUP BY 1",
         table = layout.table()

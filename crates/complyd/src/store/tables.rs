@@ -4,6 +4,13 @@
 //! shared `entity` table every insert checks every collection's partial indexes and triggers, and
 //! its key and paging indexes hold every row of every collection.
 //!
+//! A table of its own also has a column `scope`: a number for the row's tenant and parent path, a
+//! 64-bit hash of the two (`complyd_scope`). Its indexes lead with that number instead of the two
+//! texts (some 80 bytes per entry), so more entries fit a page. The registry `scope` (migration
+//! 11) records each path with its number before a row goes under it, for the statements that find
+//! rows by tenant or by a path's prefix; its number is unique, so that a collision of two paths
+//! fails the write that would make it rather than mixing their rows.
+//!
 //! `seq` stays unique across tables (an export reads every table in one `seq` order): each table
 //! of its own numbers its new rows from a range of its own, fixed by a hash of its collection, far
 //! above where the shared table counts. Rows moved in from the shared table keep their `seq`, so
@@ -21,7 +28,18 @@ use super::sql::is_plain;
 use super::StoreError;
 use crate::common::fnv1a;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The SQL function that gives a tenant and parent path its number (`scope_number`).
+pub const SCOPE_FUNCTION: &str = "complyd_scope";
+
+/// The number of a tenant and parent path (FNV-1a over the two, a byte that text never holds
+/// between them). Stored: it must never change.
+pub fn scope_number(tenant: &[u8], parent: &[u8]) -> i64 {
+    let bytes: Vec<u8> = [tenant, &[0xff], parent].concat();
+    fnv1a(&bytes) as i64
+}
 
 /// The table every other collection shares.
 pub const SHARED: &str = "entity";
@@ -78,8 +96,8 @@ pub fn own_table(collection: &str) -> Result<OwnTable, StoreError> {
 
 impl OwnTable {
     /// Creates the table with the shared table's columns (its definition as SQLite keeps it,
-    /// every migration's columns included), its key and paging indexes; starts its `seq` range
-    /// and registers it.
+    /// every migration's columns included) and `scope`, its key and paging indexes over the
+    /// scope; starts its `seq` range and registers it.
     fn create(&self, conn: &Connection) -> Result<(), StoreError> {
         let shared: String = conn.query_row(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
@@ -93,14 +111,77 @@ impl OwnTable {
             .ok_or_else(|| StoreError::Backend(format!("unexpected definition of {SHARED}")))?;
         conn.execute_batch(&format!(
             "{table};
-            CREATE UNIQUE INDEX {n}_key ON {n} (id, tenant, parent);
-            CREATE INDEX {n}_page ON {n} (tenant, parent, seq);
+            ALTER TABLE {n} ADD COLUMN scope INTEGER NOT NULL DEFAULT 0;
+            {indexes}
             INSERT INTO sqlite_sequence (name, seq) VALUES ('{n}', {start});
             INSERT INTO own_table (collection, name, moved) VALUES ('{c}', '{n}', 0);",
             start = self.first_seq - 1,
+            indexes = scope_indexes(n),
         ))?;
         Ok(())
     }
+}
+
+/// A table of its own's key and paging indexes, by scope.
+fn scope_indexes(table: &str) -> String {
+    format!(
+        "CREATE UNIQUE INDEX IF NOT EXISTS {table}_scope_key ON {table} (id, scope);
+        CREATE INDEX IF NOT EXISTS {table}_scope_page ON {table} (scope, seq);"
+    )
+}
+
+/// Gives a table made before scopes (stop 56) its `scope` column, filled range by range and
+/// registered, and its indexes by scope in place of those by tenant and parent. A start cut short
+/// takes it up again: the indexes come last.
+fn add_scopes(conn: &mut Connection, table: &str) -> Result<bool, StoreError> {
+    let indexed: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'index' AND name = ?1",
+        params![format!("{table}_scope_key")],
+        |r| r.get(0),
+    )?;
+    if indexed {
+        return Ok(false);
+    }
+    let has_column: bool = conn.query_row(
+        &format!("SELECT count(*) > 0 FROM pragma_table_info('{table}') WHERE name = 'scope'"),
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_column {
+        conn.execute_batch(&format!(
+            "ALTER TABLE {table} ADD COLUMN scope INTEGER NOT NULL DEFAULT 0"
+        ))?;
+    }
+    let next_end =
+        format!("SELECT seq FROM {table} WHERE seq >= ?1 ORDER BY seq LIMIT 1 OFFSET {FILL_RANGE}");
+    let register = format!(
+        "INSERT INTO scope (tenant, parent, hash) SELECT DISTINCT tenant, parent, {SCOPE_FUNCTION}(tenant, parent) FROM {table} WHERE seq >= ?1 AND seq < ?2 ON CONFLICT (tenant, parent) DO NOTHING"
+    );
+    let fill = format!(
+        "UPDATE {table} SET scope = {SCOPE_FUNCTION}(tenant, parent) WHERE seq >= ?1 AND seq < ?2"
+    );
+    let mut start = i64::MIN;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let end: Option<i64> = tx
+            .query_row(&next_end, params![start], |r| r.get(0))
+            .optional()?;
+        let bound = end.unwrap_or(i64::MAX);
+        tx.execute(&register, params![start, bound])?;
+        tx.execute(&fill, params![start, bound])?;
+        tx.commit()?;
+        match end {
+            Some(end) => start = end,
+            None => break,
+        }
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(&format!(
+        "DROP INDEX IF EXISTS {table}_key; DROP INDEX IF EXISTS {table}_page; {}",
+        scope_indexes(table)
+    ))?;
+    tx.commit()?;
+    Ok(true)
 }
 
 /// Brings the tables in line with `slots`' (see the module's comment). Returns how many tables it
@@ -124,6 +205,9 @@ pub fn sync_sqlite(conn: &mut Connection, slots: &Slots) -> Result<usize, StoreE
             Some(_) => {}
         }
         tx.commit()?;
+        if add_scopes(conn, &table.name)? {
+            changed += 1;
+        }
         if !registered.is_some_and(|(_, moved)| moved) {
             move_rows(conn, &table.collection, SHARED, &table.name, true)?;
             conn.execute(
@@ -185,8 +269,18 @@ fn move_rows(
         "SELECT seq FROM {from} WHERE collection = ?1 AND seq >= ?2 ORDER BY seq LIMIT 1 OFFSET {FILL_RANGE}"
     );
     let columns = if keep_seq { COLUMNS } else { ROW_COLUMNS };
+    // Into a table of its own, each row with its scope's number (registered first).
+    let (scopes, scope_column, scope_value) = if to == SHARED {
+        (String::new(), "", "")
+    } else {
+        (
+            format!("INSERT INTO scope (tenant, parent, hash) SELECT DISTINCT tenant, parent, {SCOPE_FUNCTION}(tenant, parent) FROM {from} WHERE collection = ?1 AND seq >= ?2 AND seq < ?3 ON CONFLICT (tenant, parent) DO NOTHING"),
+            ", scope",
+            ", complyd_scope(e.tenant, e.parent)",
+        )
+    };
     let copy = format!(
-        "INSERT INTO {to} ({columns}) SELECT {columns} FROM {from} WHERE collection = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq"
+        "INSERT INTO {to} ({columns}{scope_column}) SELECT {columns}{scope_value} FROM {from} AS e WHERE collection = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq"
     );
     let delete = format!("DELETE FROM {from} WHERE collection = ?1 AND seq >= ?2 AND seq < ?3");
     let mut start = i64::MIN;
@@ -196,6 +290,9 @@ fn move_rows(
             .query_row(&next_end, params![collection, start], |r| r.get(0))
             .optional()?;
         let bound = end.unwrap_or(i64::MAX);
+        if !scopes.is_empty() {
+            tx.execute(&scopes, params![collection, start, bound])?;
+        }
         tx.execute(&copy, params![collection, start, bound])?;
         tx.execute(&delete, params![collection, start, bound])?;
         tx.commit()?;
@@ -203,6 +300,98 @@ fn move_rows(
             Some(end) => start = end,
             None => return Ok(()),
         }
+    }
+}
+
+/// Records `tenant` and `parent` with their number, if they are not yet (before a row under them
+/// goes into a table of its own). Fails if another path has the same number.
+pub fn register_scope(conn: &Connection, tenant: &str, parent: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO scope (tenant, parent, hash) VALUES (?1, ?2, complyd_scope(?1, ?2)) ON CONFLICT (tenant, parent) DO NOTHING",
+    )?
+    .execute(params![tenant, parent])
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict => StoreError::Backend(format!(
+            "the scope number of tenant {tenant} and parent '{parent}' is another path's"
+        )),
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// The most paths the writer remembers as registered; past them it registers each time.
+const MOST_REMEMBERED: usize = 200_000;
+
+/// The paths the writer has registered: those committed, which stay registered (the registry only
+/// grows), so that it need not register them again, and those of the group it is writing, which
+/// a refused job or a failed commit takes back.
+#[derive(Debug, Default)]
+pub struct Scopes {
+    committed: HashMap<i64, (Box<str>, Box<str>)>,
+    pending: Vec<(i64, Box<str>, Box<str>)>,
+}
+
+impl Scopes {
+    /// Registers `tenant` and `parent` ([`register_scope`]) unless they are known to be.
+    pub fn register(
+        &mut self,
+        conn: &Connection,
+        tenant: &str,
+        parent: &str,
+    ) -> Result<(), StoreError> {
+        let number = scope_number(tenant.as_bytes(), parent.as_bytes());
+        let known = |t: &str, p: &str| t == tenant && p == parent;
+        if self
+            .committed
+            .get(&number)
+            .is_some_and(|(t, p)| known(t, p))
+            || self
+                .pending
+                .iter()
+                .any(|(n, t, p)| *n == number && known(t, p))
+        {
+            return Ok(());
+        }
+        register_scope(conn, tenant, parent)?;
+        self.pending.push((number, tenant.into(), parent.into()));
+        Ok(())
+    }
+
+    /// A group begins: nothing of an earlier one is pending.
+    pub fn begin_group(&mut self) {
+        self.pending.clear();
+    }
+
+    /// Where a job starts, for [`Scopes::refused`].
+    pub fn mark(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The job that started at `mark` was rolled back: so were its registrations.
+    pub fn refused(&mut self, mark: usize) {
+        self.pending.truncate(mark);
+    }
+
+    /// The group committed.
+    pub fn committed(&mut self) {
+        for (number, tenant, parent) in self.pending.drain(..) {
+            if self.committed.len() < MOST_REMEMBERED {
+                self.committed.insert(number, (tenant, parent));
+            }
+        }
+    }
+}
+
+/// The test that a row is a member of `collection` (a quoted literal) under `tenant` and `parent`
+/// (SQL expressions), each term after `hint` (`+` makes a term unindexable). A table of its own
+/// indexes its rows by their scope's number (the registry `scope`) instead of the two texts.
+pub fn under(own: bool, tenant: &str, parent: &str, hint: &str, collection: &str) -> String {
+    if own {
+        format!(
+            "{hint}scope = complyd_scope({tenant}, {parent}) AND {hint}collection = {collection}"
+        )
+    } else {
+        format!("{hint}tenant = {tenant} AND {hint}collection = {collection} AND {hint}parent = {parent}")
     }
 }
 

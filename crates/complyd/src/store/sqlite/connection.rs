@@ -5,6 +5,7 @@ use super::checkpoint::WAL_LIMIT_BYTES;
 use super::BUSY_TIMEOUT;
 use crate::store::packing;
 use crate::store::sql::Param;
+use crate::store::tables;
 use crate::store::{SortValue, StoreError};
 use odata::value::DateTimeOffset;
 use rusqlite::functions::FunctionFlags;
@@ -53,8 +54,9 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// `dto_ticks(text)`: a DateTimeOffset's instant; `dto_part(text, part)`: one of its fields in
-/// its own offset; `complyd_unpack(body)`: a body's JSON text, packed or not (`packing`). Indexes
-/// use the first and the last, so every connection must have them all.
+/// its own offset; `complyd_unpack(body)`: a body's JSON text, packed or not (`packing`);
+/// `complyd_scope(tenant, parent)`: the number tables of their own index rows by (`tables`).
+/// Indexes use the first and the third, so every connection must have them all.
 fn register_functions(conn: &Connection) -> Result<(), StoreError> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     // Evaluated for every index entry written: reads the text in place.
@@ -76,6 +78,15 @@ fn register_functions(conn: &Connection) -> Result<(), StoreError> {
             ValueRef::Text(text) => Some(String::from_utf8_lossy(text).into_owned()),
             _ => None,
         })
+    })?;
+    conn.create_scalar_function(tables::SCOPE_FUNCTION, 2, flags, |ctx| {
+        let text = |i| match ctx.get_raw(i) {
+            ValueRef::Text(t) => Ok(t),
+            _ => Err(rusqlite::Error::UserFunctionError(
+                "complyd_scope takes two texts".into(),
+            )),
+        };
+        Ok(tables::scope_number(text(0)?, text(1)?))
     })?;
     conn.create_scalar_function("dto_part", 2, flags, |ctx| {
         let text: Option<String> = ctx.get(0).unwrap_or(None);

@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_coverage.sql"),
     include_str!("../migrations/0009_slots.sql"),
     include_str!("../migrations/0010_own_tables.sql"),
+    include_str!("../migrations/0011_scopes.sql"),
 ];
 const READERS: usize = 4;
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

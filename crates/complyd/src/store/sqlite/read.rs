@@ -77,7 +77,7 @@ pub fn members(
     limit: usize,
 ) -> Result<Vec<Row>, StoreError> {
     let mut stmt = conn.prepare_cached(&in_table(
-        "SELECT id, seq, type_name, body, shape FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2 ORDER BY seq LIMIT ?3",
+        "SELECT id, seq, type_name, body, shape FROM {T} WHERE {P} ORDER BY seq LIMIT ?3",
         collection,
         table,
     )?)?;
@@ -98,13 +98,11 @@ pub fn members(
 
 /// The entity at `key`, in the table `slots` keep its collection in.
 pub fn get(conn: &Connection, key: &Key, slots: &Slots) -> Result<Option<Row>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        &in_table(
-            "SELECT seq, type_name, body, shape FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
-            &key.collection,
-            slots.table(&key.collection),
-        )?,
-    )?;
+    let mut stmt = conn.prepare_cached(&in_table(
+        "SELECT seq, type_name, body, shape FROM {T} WHERE {P} AND id = ?3",
+        &key.collection,
+        slots.table(&key.collection),
+    )?)?;
     let row = stmt
         .query_row(params![key.tenant, key.parent, key.id], |r| {
             entity(r, key.clone())
@@ -118,7 +116,7 @@ pub fn get(conn: &Connection, key: &Key, slots: &Slots) -> Result<Option<Row>, S
 pub fn exists(conn: &Connection, key: &Key, slots: &Slots) -> Result<bool, StoreError> {
     let found = conn
         .prepare_cached(&in_table(
-            "SELECT 1 FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+            "SELECT 1 FROM {T} WHERE {P} AND id = ?3",
             &key.collection,
             slots.table(&key.collection),
         )?)?

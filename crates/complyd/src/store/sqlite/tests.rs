@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::store::tables;
 use crate::store::{PageRow, Store};
 use rusqlite::params;
 
@@ -824,7 +825,7 @@ async fn rows_move_into_a_table_of_their_own_and_back_keeping_their_order() {
 /// table's key and paging indexes with the tenant and parent: ids repeat across parents (each
 /// device's state of one policy has the policy's id), so the id alone would read a row per parent.
 #[test]
-fn a_table_of_its_own_is_searched_by_id_tenant_and_parent() {
+fn a_table_of_its_own_is_searched_by_id_and_scope() {
     let dir = tempfile::tempdir().unwrap();
     let mut own = Slots::default();
     let states = "managedDevices/deviceCompliancePolicyStates";
@@ -843,20 +844,195 @@ fn a_table_of_its_own_is_searched_by_id_tenant_and_parent() {
             .unwrap()
             .join("; ")
     };
+    // The same templates the store's reads and writes use.
     let get = plan(
-        "SELECT body FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+        "SELECT body FROM {T} WHERE {P} AND id = ?3",
         params!["t", "d1", "p1"],
     );
     assert!(
-        get.contains(&format!("{table}_key (id=? AND tenant=? AND parent=?)")),
+        get.contains(&format!("{table}_scope_key (id=? AND scope=?)")),
         "{get}"
     );
     let page = plan(
-        "SELECT id FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2 ORDER BY seq LIMIT ?3",
+        "SELECT id FROM {T} WHERE {P} ORDER BY seq LIMIT ?3",
         params!["t", "d1", 10],
     );
     assert!(
-        page.contains(&format!("{table}_page (tenant=? AND parent=?)")),
+        page.contains(&format!("{table}_scope_page (scope=?)")),
         "{page}"
     );
+}
+
+#[tokio::test]
+async fn a_path_whose_number_is_another_paths_is_refused_not_mixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let statuses = "deviceCompliancePolicies/deviceStatuses";
+    let mut own = Slots::default();
+    own.give_own_table(statuses).unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], own, &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    let status = |parent: &str| Key::new("t", statuses, parent, "s1");
+    store
+        .write(move |tx| tx.insert(&status("p1"), "x", &status_body("compliant")))
+        .await
+        .unwrap();
+    let registered = |parent: &str| -> Option<i64> {
+        sqlite
+            .readers
+            .any(0)
+            .unwrap()
+            .query_row(
+                "SELECT hash FROM scope WHERE tenant = 't' AND parent = ?1",
+                params![parent],
+                |r| r.get(0),
+            )
+            .ok()
+    };
+    assert_eq!(registered("p1"), Some(tables::scope_number(b"t", b"p1")));
+    // Another path that had p2's number (a hash collision, made here by hand): the first row
+    // under p2 is refused, and nothing of it is kept.
+    let number = tables::scope_number(b"t", b"p2");
+    super::connection::open(&dir.path().join("complyd.db"))
+        .unwrap()
+        .execute(
+            "INSERT INTO scope (tenant, parent, hash) VALUES ('elsewhere', 'p2', ?1)",
+            params![number],
+        )
+        .unwrap();
+    let refused = store
+        .write(move |tx| tx.insert(&status("p2"), "x", &status_body("error")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Backend(m) if m.contains("another path")),
+        "{refused:?}"
+    );
+    assert!(store.get(&status("p2")).await.unwrap().is_none());
+    assert_eq!(registered("p2"), None);
+    // The path registered before still takes rows.
+    store
+        .write(move |tx| {
+            tx.insert(
+                &Key::new("t", statuses, "p1", "s2"),
+                "x",
+                &status_body("error"),
+            )
+        })
+        .await
+        .unwrap();
+}
+
+/// A job refused in a group takes its scopes back with it: the writer does not remember them as
+/// registered, so the next row under them registers them again.
+#[tokio::test]
+async fn a_refused_jobs_scopes_are_registered_again_by_the_next_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let statuses = "deviceCompliancePolicies/deviceStatuses";
+    let mut own = Slots::default();
+    own.give_own_table(statuses).unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], own, &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    let status = |parent: &str, id: &str| Key::new("t", statuses, parent, id);
+    let refused = store
+        .write(move |tx| {
+            tx.insert(&status("p1", "s1"), "x", &status_body("compliant"))?;
+            Err::<(), _>(StoreError::Conflict)
+        })
+        .await;
+    assert!(refused.is_err());
+    let scopes = || -> i64 {
+        sqlite
+            .readers
+            .any(0)
+            .unwrap()
+            .query_row("SELECT count(*) FROM scope", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(scopes(), 0);
+    store
+        .write(move |tx| tx.insert(&status("p1", "s2"), "x", &status_body("compliant")))
+        .await
+        .unwrap();
+    assert_eq!(scopes(), 1);
+    // The row is found under its parent.
+    let page = store.query(Query::all("t", statuses, "p1")).await.unwrap();
+    assert_eq!(page.len(), 1);
+}
+
+#[tokio::test]
+async fn a_table_made_before_scopes_is_given_them_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let statuses = "deviceCompliancePolicies/deviceStatuses";
+    let mut own = Slots::default();
+    own.give_own_table(statuses).unwrap();
+    let table = own.table(statuses).to_string();
+    let status = |parent: &str, id: &str| Key::new("t", statuses, parent, id);
+    {
+        let sqlite = SqliteStore::open(dir.path(), &[], own.clone(), &[]).unwrap();
+        let store: &dyn Store = &sqlite;
+        store
+            .write(move |tx| {
+                for policy in ["p1", "p2"] {
+                    tx.insert(
+                        &Key::new("t", "deviceCompliancePolicies", "", policy),
+                        "x",
+                        "{}",
+                    )?;
+                }
+                for (parent, id) in [("p1", "s1"), ("p1", "s2"), ("p2", "s1")] {
+                    tx.insert(&status(parent, id), "x", &status_body("compliant"))?;
+                }
+                Ok::<(), StoreError>(())
+            })
+            .await
+            .unwrap();
+    }
+    // Back to the tables as stop 56 made them: no scope column, registry or indexes by scope.
+    {
+        let conn = super::connection::open(&dir.path().join("complyd.db")).unwrap();
+        conn.execute_batch(&format!(
+            "DROP INDEX {table}_scope_key; DROP INDEX {table}_scope_page;
+            ALTER TABLE {table} DROP COLUMN scope; DELETE FROM scope;
+            CREATE UNIQUE INDEX {table}_key ON {table} (id, tenant, parent);
+            CREATE INDEX {table}_page ON {table} (tenant, parent, seq);"
+        ))
+        .unwrap();
+    }
+    let sqlite = SqliteStore::open(dir.path(), &[], own, &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    assert!(store.get(&status("p2", "s1")).await.unwrap().is_some());
+    let page = store.query(Query::all("t", statuses, "p1")).await.unwrap();
+    let ids: Vec<String> = page.into_iter().map(|(r, _)| r.key.id).collect();
+    assert_eq!(ids, ["s1", "s2"]);
+    let (scopes, indexes) = {
+        let reader = sqlite.readers.any(0).unwrap();
+        let scopes: i64 = reader
+            .query_row("SELECT count(*) FROM scope", [], |r| r.get(0))
+            .unwrap();
+        let indexes: Vec<String> = reader
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 ORDER BY name",
+        )
+        .unwrap()
+        .query_map(params![table], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+        (scopes, indexes)
+    };
+    assert_eq!(scopes, 2);
+    assert_eq!(
+        indexes,
+        [format!("{table}_scope_key"), format!("{table}_scope_page")]
+    );
+    // A tree's delete reaches the rows through the registry.
+    store
+        .write(move |tx| {
+            tx.delete_tree(&Key::new("t", "deviceCompliancePolicies", "", "p1"))
+                .map(|_| ())
+        })
+        .await
+        .unwrap();
+    assert!(store.get(&status("p1", "s2")).await.unwrap().is_none());
+    assert!(store.get(&status("p2", "s1")).await.unwrap().is_some());
 }

@@ -9,7 +9,7 @@ use super::schedule;
 use crate::store::packing;
 use crate::store::slots::{Layout, Slot, Slots};
 use crate::store::sql::in_table;
-use crate::store::tables::SHARED;
+use crate::store::tables::{self, SHARED};
 use crate::store::writer::{self, GroupNotes, Job};
 use crate::store::written::{GroupsEnded, Written};
 use crate::store::{child_path, DueItem, Key, PageRow, Query, Row, StoreError, WriteMark, WriteTx};
@@ -48,6 +48,8 @@ pub fn start(
 /// The keys each group wrote (`store/written.rs`), and what tells another connection's commits.
 struct WriterLog {
     written: Written,
+    /// The scopes registered (`tables::Scopes`).
+    scopes: tables::Scopes,
     ended: Arc<GroupsEnded>,
     /// `PRAGMA data_version` when the last group began: it moves only with other connections'
     /// commits (another process on the folder).
@@ -58,6 +60,7 @@ impl WriterLog {
     fn new(conn: &Connection, ended: Arc<GroupsEnded>) -> Result<Self, StoreError> {
         Ok(Self {
             written: Written::default(),
+            scopes: tables::Scopes::default(),
             ended,
             data_version: data_version(conn)?,
         })
@@ -112,6 +115,7 @@ fn commit_group(
     // transaction upgrading from a read can fail at once when the checkpointer is busy.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     log.begin_group(&tx)?;
+    log.scopes.begin_group();
     let mut notes = GroupNotes::default();
     // A job alone in its group needs no savepoint: the transaction is its savepoint. Inside an
     // open savepoint SQLite keeps every statement's journal until the savepoint ends, so a long
@@ -120,6 +124,7 @@ fn commit_group(
     // dropped when the statement ends.
     let savepoints = jobs.len() > 1;
     for job in jobs.iter_mut() {
+        let mark = log.scopes.mark();
         let savepoint_ok = !savepoints
             || tx
                 .prepare_cached("SAVEPOINT job")
@@ -131,7 +136,11 @@ fn commit_group(
                 notes: &mut notes,
                 slots,
                 written: &mut log.written,
+                scopes: &mut log.scopes,
             });
+        if !ok {
+            log.scopes.refused(mark);
+        }
         if savepoints {
             if !ok {
                 tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
@@ -148,6 +157,7 @@ fn commit_group(
     // This connection never checkpoints inside a commit (`wal_autocheckpoint` is 0), so the only
     // WAL sync deferred here is the commit's own.
     wal_buffer::deferring_wal_sync(|| tx.commit())?;
+    log.scopes.committed();
     log.ended.ended();
     Ok(())
 }
@@ -157,6 +167,7 @@ pub struct SqliteTx<'c> {
     pub notes: &'c mut GroupNotes,
     pub slots: &'c Slots,
     pub written: &'c mut Written,
+    pub scopes: &'c mut tables::Scopes,
 }
 
 impl WriteTx for SqliteTx<'_> {
@@ -180,10 +191,13 @@ impl WriteTx for SqliteTx<'_> {
         self.written.row(key);
         let layout = self.slots.layout(&key.collection);
         let stored = StoredBody::of(&layout, body);
+        if layout.own_table.is_some() {
+            self.scopes.register(self.conn, &key.tenant, &key.parent)?;
+        }
         let Some(slots) = &layout.slots else {
             self.conn
                 .prepare_cached(&in_table(
-                    "INSERT INTO {T} (tenant, collection, parent, id, type_name, body, shape) VALUES (?1, {C}, ?2, ?3, ?4, ?5, 1)",
+                    "INSERT INTO {T} (tenant, collection, parent, id, type_name, body, shape{SC}) VALUES (?1, {C}, ?2, ?3, ?4, ?5, 1{SV})",
                     &key.collection,
                     layout.table(),
                 )?)?
@@ -215,7 +229,7 @@ impl WriteTx for SqliteTx<'_> {
                 let n = self
                     .conn
                     .prepare_cached(&in_table(
-                        "UPDATE {T} SET body = ?4, shape = 1 WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+                        "UPDATE {T} SET body = ?4, shape = 1 WHERE {P} AND id = ?3",
                         &key.collection,
                         layout.table(),
                     )?)?
@@ -229,7 +243,7 @@ impl WriteTx for SqliteTx<'_> {
         let n = self
             .conn
             .prepare_cached(&in_table(
-                "DELETE FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2 AND id = ?3",
+                "DELETE FROM {T} WHERE {P} AND id = ?3",
                 &key.collection,
                 self.slots.table(&key.collection),
             )?)?
@@ -274,7 +288,7 @@ impl WriteTx for SqliteTx<'_> {
         let ids: Vec<String> = self
             .conn
             .prepare_cached(&in_table(
-                "SELECT id FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2",
+                "SELECT id FROM {T} WHERE {P}",
                 collection,
                 self.slots.table(collection),
             )?)?
@@ -282,7 +296,7 @@ impl WriteTx for SqliteTx<'_> {
             .collect::<Result<_, _>>()?;
         self.conn
             .prepare_cached(&in_table(
-                "DELETE FROM {T} WHERE tenant = ?1 AND collection = {C} AND parent = ?2",
+                "DELETE FROM {T} WHERE {P}",
                 collection,
                 self.slots.table(collection),
             )?)?
@@ -320,9 +334,15 @@ impl WriteTx for SqliteTx<'_> {
         self.written.unnamed_write();
         let mut n = 0;
         for table in self.slots.all_tables() {
+            // A table of its own finds the tenant's rows by their scopes.
+            let rows = if table == SHARED {
+                "tenant = ?1"
+            } else {
+                "scope IN (SELECT hash FROM scope WHERE tenant = ?1)"
+            };
             n += self
                 .conn
-                .prepare_cached(&format!("DELETE FROM {table} WHERE tenant = ?1"))?
+                .prepare_cached(&format!("DELETE FROM {table} WHERE {rows}"))?
                 .execute(params![tenant])?;
         }
         // The triggers took every count to zero; the rows go too.
@@ -406,7 +426,7 @@ fn insert_with(slots: &[Slot], packed: bool) -> String {
         .map(|s| format!(", {}", s.over(text)))
         .collect();
     format!(
-        "INSERT INTO {{T}} (tenant, collection, parent, id, type_name, body, shape{columns}) VALUES (?1, {{C}}, ?2, ?3, ?4, ?5, 1{values})"
+        "INSERT INTO {{T}} (tenant, collection, parent, id, type_name, body, shape{columns}{{SC}}) VALUES (?1, {{C}}, ?2, ?3, ?4, ?5, 1{values}{{SV}})"
     )
 }
 
@@ -427,7 +447,7 @@ fn update_with(
         .map(|s| format!(", {}", s.over("?4")))
         .collect();
     let read = in_table(
-        &format!("SELECT seq{held}{new} FROM {{T}} WHERE tenant = ?1 AND collection = {{C}} AND parent = ?2 AND id = ?3"),
+        &format!("SELECT seq{held}{new} FROM {{T}} WHERE {{P}} AND id = ?3"),
         &key.collection,
         table,
     )?;
@@ -474,11 +494,16 @@ fn delete_descendants(
     path: &str,
 ) -> Result<(), StoreError> {
     let below = slots.own_tables_below(collection).map(|t| &*t.name);
+    let under = "(parent = ?2 OR (parent >= ?2 || '/' AND parent < ?2 || '0'))";
     for table in std::iter::once(SHARED).chain(below) {
+        // A table of its own finds them by their scopes.
+        let rows = if table == SHARED {
+            format!("tenant = ?1 AND {under}")
+        } else {
+            format!("scope IN (SELECT hash FROM scope WHERE tenant = ?1 AND {under})")
+        };
         conn.prepare_cached(&in_table(
-            "DELETE FROM {T} WHERE tenant = ?1
-               AND collection >= {C} || '/' AND collection < {C} || '0'
-               AND (parent = ?2 OR (parent >= ?2 || '/' AND parent < ?2 || '0'))",
+            &format!("DELETE FROM {{T}} WHERE {rows} AND collection >= {{C}} || '/' AND collection < {{C}} || '0'"),
             collection,
             table,
         )?)?

@@ -177,7 +177,7 @@ async fn devices_evaluated_before_coverage_was_recorded_are_counted_after_the_mi
                    WHERE collection = 'managedDevices/_evaluation';",
             )
             .unwrap();
-            // Schema 7 had no tables of their own (migration 0010) either: their rows go back to
+            // Schema 7 had no tables of their own or scopes (migrations 10 and 11) either: their rows go back to
             // the shared table.
             let own: Vec<String> = db
                 .prepare("SELECT name FROM own_table")
@@ -193,7 +193,8 @@ async fn devices_evaluated_before_coverage_was_recorded_are_counted_after_the_mi
                 ))
                 .unwrap();
             }
-            db.execute_batch("DROP TABLE own_table").unwrap();
+            db.execute_batch("DROP TABLE own_table; DROP TABLE scope")
+                .unwrap();
             // Schema 7 had no slot columns (migration 0009) either: the generated indexes over
             // them go (the server makes them again) and the columns with them.
             let generated: Vec<String> = db
