@@ -959,6 +959,67 @@ async fn a_refused_jobs_scopes_are_registered_again_by_the_next_row() {
     assert_eq!(page.len(), 1);
 }
 
+/// Inside one group too: the jobs after a refused one do not take its path as registered, so a
+/// kept job under that path registers it itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_jobs_scopes_in_a_group_are_registered_by_the_job_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let statuses = "deviceCompliancePolicies/deviceStatuses";
+    let mut own = Slots::default();
+    own.give_own_table(statuses).unwrap();
+    let store = std::sync::Arc::new(SqliteStore::open(dir.path(), &[], own, &[]).unwrap());
+    let status = |parent: &str, id: &str| Key::new("t", statuses, parent, id);
+    let insert = |parent: &'static str, id: &'static str, refuse: bool| {
+        let store = std::sync::Arc::clone(&store);
+        tokio::spawn(async move {
+            (store.as_ref() as &dyn Store)
+                .write(move |tx| {
+                    tx.insert(&status(parent, id), "x", &status_body("compliant"))?;
+                    if refuse {
+                        return Err(StoreError::Conflict);
+                    }
+                    Ok(())
+                })
+                .await
+        })
+    };
+    // Holds the writer so that the next three jobs queue up and run as one group.
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let holder = {
+        let store = std::sync::Arc::clone(&store);
+        tokio::spawn(async move {
+            (store.as_ref() as &dyn Store)
+                .write(move |_tx| {
+                    let _ = started_tx.send(());
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    Ok::<_, StoreError>(())
+                })
+                .await
+        })
+    };
+    started.recv().unwrap();
+    let refused = insert("p1", "s1", true);
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let other = insert("p2", "s1", false);
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let kept = insert("p1", "s2", false);
+    holder.await.unwrap().unwrap();
+    assert!(refused.await.unwrap().is_err());
+    other.await.unwrap().unwrap();
+    kept.await.unwrap().unwrap();
+    let registered: Vec<String> = store
+        .readers
+        .any(0)
+        .unwrap()
+        .prepare("SELECT parent FROM scope ORDER BY parent")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(registered, ["p1", "p2"]);
+}
+
 #[tokio::test]
 async fn a_table_made_before_scopes_is_given_them_at_start() {
     let dir = tempfile::tempdir().unwrap();
