@@ -451,6 +451,27 @@ impl dyn Store + '_ {
     }
 }
 
+/// For tests: takes `store`'s writer for `hold` and returns once it has it, so that the jobs
+/// submitted next queue up behind it and run as one group. Await the handle after them.
+#[cfg(test)]
+pub async fn hold_writer(
+    store: Arc<dyn Store>,
+    hold: std::time::Duration,
+) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let holder = tokio::spawn(async move {
+        store
+            .write(move |_tx| {
+                let _ = started_tx.send(());
+                std::thread::sleep(hold);
+                Ok::<_, StoreError>(())
+            })
+            .await
+    });
+    let _ = started.recv();
+    holder
+}
+
 /// `postgres://…` opens PostgreSQL; anything else is the SQLite database in `data_dir`. With
 /// the indexes of the Intune model.
 pub async fn open(

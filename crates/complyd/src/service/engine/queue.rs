@@ -575,20 +575,9 @@ mod tests {
             crate::store::SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
         let store = watched(Arc::new(sqlite));
         // Holds the writer so that the next three jobs queue up and run as one group.
-        let (started_tx, started) = std::sync::mpsc::channel();
-        let holder = {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                store
-                    .write(move |_tx| {
-                        let _ = started_tx.send(());
-                        std::thread::sleep(std::time::Duration::from_millis(300));
-                        Ok::<_, StoreError>(())
-                    })
-                    .await
-            })
-        };
-        started.recv().unwrap();
+        let holder =
+            crate::store::hold_writer(Arc::clone(&store), std::time::Duration::from_millis(300))
+                .await;
         let refused = write_policy(&store, "a", true);
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
         let first = write_policy(&store, "b", false);

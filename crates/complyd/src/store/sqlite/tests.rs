@@ -863,12 +863,19 @@ fn a_table_of_its_own_is_searched_by_id_and_scope() {
     );
 }
 
+/// The device statuses' collection, in a table of its own in the scope tests.
+const STATUSES: &str = "deviceCompliancePolicies/deviceStatuses";
+
+fn statuses_in_a_table_of_their_own() -> Slots {
+    let mut own = Slots::default();
+    own.give_own_table(STATUSES).unwrap();
+    own
+}
+
 #[tokio::test]
 async fn a_path_whose_number_is_another_paths_is_refused_not_mixed() {
     let dir = tempfile::tempdir().unwrap();
-    let statuses = "deviceCompliancePolicies/deviceStatuses";
-    let mut own = Slots::default();
-    own.give_own_table(statuses).unwrap();
+    let (statuses, own) = (STATUSES, statuses_in_a_table_of_their_own());
     let sqlite = SqliteStore::open(dir.path(), &[], own, &[]).unwrap();
     let store: &dyn Store = &sqlite;
     let status = |parent: &str| Key::new("t", statuses, parent, "s1");
@@ -927,9 +934,7 @@ async fn a_path_whose_number_is_another_paths_is_refused_not_mixed() {
 #[tokio::test]
 async fn a_refused_jobs_scopes_are_registered_again_by_the_next_row() {
     let dir = tempfile::tempdir().unwrap();
-    let statuses = "deviceCompliancePolicies/deviceStatuses";
-    let mut own = Slots::default();
-    own.give_own_table(statuses).unwrap();
+    let (statuses, own) = (STATUSES, statuses_in_a_table_of_their_own());
     let sqlite = SqliteStore::open(dir.path(), &[], own, &[]).unwrap();
     let store: &dyn Store = &sqlite;
     let status = |parent: &str, id: &str| Key::new("t", statuses, parent, id);
@@ -964,15 +969,14 @@ async fn a_refused_jobs_scopes_are_registered_again_by_the_next_row() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_jobs_scopes_in_a_group_are_registered_by_the_job_after_it() {
     let dir = tempfile::tempdir().unwrap();
-    let statuses = "deviceCompliancePolicies/deviceStatuses";
-    let mut own = Slots::default();
-    own.give_own_table(statuses).unwrap();
-    let store = std::sync::Arc::new(SqliteStore::open(dir.path(), &[], own, &[]).unwrap());
+    let (statuses, own) = (STATUSES, statuses_in_a_table_of_their_own());
+    let sqlite = std::sync::Arc::new(SqliteStore::open(dir.path(), &[], own, &[]).unwrap());
+    let store: std::sync::Arc<dyn Store> = sqlite.clone();
     let status = |parent: &str, id: &str| Key::new("t", statuses, parent, id);
     let insert = |parent: &'static str, id: &'static str, refuse: bool| {
         let store = std::sync::Arc::clone(&store);
         tokio::spawn(async move {
-            (store.as_ref() as &dyn Store)
+            store
                 .write(move |tx| {
                     tx.insert(&status(parent, id), "x", &status_body("compliant"))?;
                     if refuse {
@@ -984,20 +988,8 @@ async fn a_refused_jobs_scopes_in_a_group_are_registered_by_the_job_after_it() {
         })
     };
     // Holds the writer so that the next three jobs queue up and run as one group.
-    let (started_tx, started) = std::sync::mpsc::channel();
-    let holder = {
-        let store = std::sync::Arc::clone(&store);
-        tokio::spawn(async move {
-            (store.as_ref() as &dyn Store)
-                .write(move |_tx| {
-                    let _ = started_tx.send(());
-                    std::thread::sleep(std::time::Duration::from_millis(300));
-                    Ok::<_, StoreError>(())
-                })
-                .await
-        })
-    };
-    started.recv().unwrap();
+    let holder =
+        crate::store::hold_writer(store.clone(), std::time::Duration::from_millis(300)).await;
     let refused = insert("p1", "s1", true);
     tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     let other = insert("p2", "s1", false);
@@ -1007,7 +999,7 @@ async fn a_refused_jobs_scopes_in_a_group_are_registered_by_the_job_after_it() {
     assert!(refused.await.unwrap().is_err());
     other.await.unwrap().unwrap();
     kept.await.unwrap().unwrap();
-    let registered: Vec<String> = store
+    let registered: Vec<String> = sqlite
         .readers
         .any(0)
         .unwrap()
@@ -1023,9 +1015,7 @@ async fn a_refused_jobs_scopes_in_a_group_are_registered_by_the_job_after_it() {
 #[tokio::test]
 async fn a_table_made_before_scopes_is_given_them_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let statuses = "deviceCompliancePolicies/deviceStatuses";
-    let mut own = Slots::default();
-    own.give_own_table(statuses).unwrap();
+    let (statuses, own) = (STATUSES, statuses_in_a_table_of_their_own());
     let table = own.table(statuses).to_string();
     let status = |parent: &str, id: &str| Key::new("t", statuses, parent, id);
     {
