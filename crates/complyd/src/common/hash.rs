@@ -1,7 +1,12 @@
 /// FNV-1a, 64 bits: a hash that stays the same across builds, platforms and Rust versions, for
 /// what is stored (generated schema names, the engine's fingerprints of its results).
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(OFFSET, step)
+    fnv1a_parts(&[bytes])
+}
+
+/// `fnv1a` of `parts` one after the other, without joining them.
+pub fn fnv1a_parts(parts: &[&[u8]]) -> u64 {
+    parts.iter().flat_map(|p| p.iter()).fold(OFFSET, step)
 }
 
 /// `fnv1a` of the text written to it (`write!`), without the text being built.

@@ -14,7 +14,7 @@ mod tokens;
 pub use changes::{Changes, EVERY_TENANT};
 pub use clock::now_unix;
 pub use context::{cookie, host, RequestContext};
-pub use hash::{fnv1a, Fnv1a};
+pub use hash::{fnv1a, fnv1a_parts, Fnv1a};
 pub use tokens::{
     access_token_issuer, KeyLookupError, VerificationKeys, AUDIENCES, GRAPH_HOST, SIGN_IN_HOSTS,
 };

@@ -152,7 +152,7 @@ pub fn in_table(template: &str, collection: &str, table: &str) -> Result<String,
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("{SV}") {
             if table != SHARED {
-                sql.push_str(", complyd_scope(?1, ?2)");
+                sql.push_str(&format!(", {}(?1, ?2)", tables::SCOPE_FUNCTION));
             }
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("{P}") {
@@ -811,7 +811,8 @@ pub fn count_by(
         // A table of its own indexes its rows by scope: the tenant's scopes.
         None if own => {
             format!(
-                "scope IN (SELECT hash FROM scope WHERE tenant = {t}) AND collection = {quoted}"
+                "{} AND collection = {quoted}",
+                tables::tenant_scopes(&t, "true")
             )
         }
         None => format!("tenant = {t} AND collection = {quoted}"),

@@ -26,7 +26,7 @@ use super::generated::FILL_RANGE;
 use super::slots::Slots;
 use super::sql::is_plain;
 use super::StoreError;
-use crate::common::fnv1a;
+use crate::common::{fnv1a, fnv1a_parts};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,8 +37,50 @@ pub const SCOPE_FUNCTION: &str = "complyd_scope";
 /// The number of a tenant and parent path (FNV-1a over the two, a byte that text never holds
 /// between them). Stored: it must never change.
 pub fn scope_number(tenant: &[u8], parent: &[u8]) -> i64 {
-    let bytes: Vec<u8> = [tenant, &[0xff], parent].concat();
-    fnv1a(&bytes) as i64
+    fnv1a_parts(&[tenant, &[0xff], parent]) as i64
+}
+
+/// The numbers of `tenant`'s paths (an SQL expression) that also pass `paths` (a condition on
+/// `parent`, or `true`): what a table of its own finds a tenant's rows, or a tree's, by.
+pub fn tenant_scopes(tenant: &str, paths: &str) -> String {
+    format!("scope IN (SELECT hash FROM scope WHERE tenant = {tenant} AND {paths})")
+}
+
+/// Registers the paths of `from`'s rows that `rows` (a condition) selects.
+fn register_rows(from: &str, rows: &str) -> String {
+    format!(
+        "INSERT INTO scope (tenant, parent, hash) SELECT DISTINCT tenant, parent, {SCOPE_FUNCTION}(tenant, parent) FROM {from} WHERE {rows} ON CONFLICT (tenant, parent) DO NOTHING"
+    )
+}
+
+/// Runs `step` over `table`'s rows in `seq` ranges of `FILL_RANGE` rows, each in a transaction of
+/// its own (the log holds one range, not the table). `rows` (a condition on `?1` and later
+/// parameters) picks the rows; `step` gets the transaction and the range's `seq` bounds.
+fn in_ranges(
+    conn: &mut Connection,
+    table: &str,
+    rows: &str,
+    first: Option<&str>,
+    mut step: impl FnMut(&rusqlite::Transaction<'_>, i64, i64) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let next_end =
+        format!("SELECT seq FROM {table} WHERE {rows} ORDER BY seq LIMIT 1 OFFSET {FILL_RANGE}");
+    let mut start = i64::MIN;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let end: Option<i64> = match first {
+            Some(first) => tx.query_row(&next_end, params![first, start], |r| r.get(0)),
+            None => tx.query_row(&next_end, params![start], |r| r.get(0)),
+        }
+        .optional()?;
+        let bound = end.unwrap_or(i64::MAX);
+        step(&tx, start, bound)?;
+        tx.commit()?;
+        match end {
+            Some(end) => start = end,
+            None => return Ok(()),
+        }
+    }
 }
 
 /// The table every other collection shares.
@@ -152,29 +194,15 @@ fn add_scopes(conn: &mut Connection, table: &str) -> Result<bool, StoreError> {
             "ALTER TABLE {table} ADD COLUMN scope INTEGER NOT NULL DEFAULT 0"
         ))?;
     }
-    let next_end =
-        format!("SELECT seq FROM {table} WHERE seq >= ?1 ORDER BY seq LIMIT 1 OFFSET {FILL_RANGE}");
-    let register = format!(
-        "INSERT INTO scope (tenant, parent, hash) SELECT DISTINCT tenant, parent, {SCOPE_FUNCTION}(tenant, parent) FROM {table} WHERE seq >= ?1 AND seq < ?2 ON CONFLICT (tenant, parent) DO NOTHING"
-    );
+    let register = register_rows(table, "seq >= ?1 AND seq < ?2");
     let fill = format!(
         "UPDATE {table} SET scope = {SCOPE_FUNCTION}(tenant, parent) WHERE seq >= ?1 AND seq < ?2"
     );
-    let mut start = i64::MIN;
-    loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let end: Option<i64> = tx
-            .query_row(&next_end, params![start], |r| r.get(0))
-            .optional()?;
-        let bound = end.unwrap_or(i64::MAX);
+    in_ranges(conn, table, "seq >= ?1", None, |tx, start, bound| {
         tx.execute(&register, params![start, bound])?;
         tx.execute(&fill, params![start, bound])?;
-        tx.commit()?;
-        match end {
-            Some(end) => start = end,
-            None => break,
-        }
-    }
+        Ok(())
+    })?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(&format!(
         "DROP INDEX IF EXISTS {table}_key; DROP INDEX IF EXISTS {table}_page; {}",
@@ -265,49 +293,43 @@ fn move_rows(
     to: &str,
     keep_seq: bool,
 ) -> Result<(), StoreError> {
-    let next_end = format!(
-        "SELECT seq FROM {from} WHERE collection = ?1 AND seq >= ?2 ORDER BY seq LIMIT 1 OFFSET {FILL_RANGE}"
-    );
     let columns = if keep_seq { COLUMNS } else { ROW_COLUMNS };
+    let range = "collection = ?1 AND seq >= ?2 AND seq < ?3";
     // Into a table of its own, each row with its scope's number (registered first).
     let (scopes, scope_column, scope_value) = if to == SHARED {
-        (String::new(), "", "")
+        (None, String::new(), String::new())
     } else {
         (
-            format!("INSERT INTO scope (tenant, parent, hash) SELECT DISTINCT tenant, parent, {SCOPE_FUNCTION}(tenant, parent) FROM {from} WHERE collection = ?1 AND seq >= ?2 AND seq < ?3 ON CONFLICT (tenant, parent) DO NOTHING"),
-            ", scope",
-            ", complyd_scope(e.tenant, e.parent)",
+            Some(register_rows(from, range)),
+            ", scope".to_string(),
+            format!(", {SCOPE_FUNCTION}(tenant, parent)"),
         )
     };
     let copy = format!(
-        "INSERT INTO {to} ({columns}{scope_column}) SELECT {columns}{scope_value} FROM {from} AS e WHERE collection = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq"
+        "INSERT INTO {to} ({columns}{scope_column}) SELECT {columns}{scope_value} FROM {from} WHERE {range} ORDER BY seq"
     );
-    let delete = format!("DELETE FROM {from} WHERE collection = ?1 AND seq >= ?2 AND seq < ?3");
-    let mut start = i64::MIN;
-    loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let end: Option<i64> = tx
-            .query_row(&next_end, params![collection, start], |r| r.get(0))
-            .optional()?;
-        let bound = end.unwrap_or(i64::MAX);
-        if !scopes.is_empty() {
-            tx.execute(&scopes, params![collection, start, bound])?;
-        }
-        tx.execute(&copy, params![collection, start, bound])?;
-        tx.execute(&delete, params![collection, start, bound])?;
-        tx.commit()?;
-        match end {
-            Some(end) => start = end,
-            None => return Ok(()),
-        }
-    }
+    let delete = format!("DELETE FROM {from} WHERE {range}");
+    in_ranges(
+        conn,
+        from,
+        "collection = ?1 AND seq >= ?2",
+        Some(collection),
+        |tx, start, bound| {
+            if let Some(scopes) = &scopes {
+                tx.execute(scopes, params![collection, start, bound])?;
+            }
+            tx.execute(&copy, params![collection, start, bound])?;
+            tx.execute(&delete, params![collection, start, bound])?;
+            Ok(())
+        },
+    )
 }
 
 /// Records `tenant` and `parent` with their number, if they are not yet (before a row under them
 /// goes into a table of its own). Fails if another path has the same number.
 pub fn register_scope(conn: &Connection, tenant: &str, parent: &str) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO scope (tenant, parent, hash) VALUES (?1, ?2, complyd_scope(?1, ?2)) ON CONFLICT (tenant, parent) DO NOTHING",
+        &format!("INSERT INTO scope (tenant, parent, hash) VALUES (?1, ?2, {SCOPE_FUNCTION}(?1, ?2)) ON CONFLICT (tenant, parent) DO NOTHING"),
     )?
     .execute(params![tenant, parent])
     .map_err(|e| match StoreError::from(e) {
@@ -388,7 +410,7 @@ impl Scopes {
 pub fn under(own: bool, tenant: &str, parent: &str, hint: &str, collection: &str) -> String {
     if own {
         format!(
-            "{hint}scope = complyd_scope({tenant}, {parent}) AND {hint}collection = {collection}"
+            "{hint}scope = {SCOPE_FUNCTION}({tenant}, {parent}) AND {hint}collection = {collection}"
         )
     } else {
         format!("{hint}tenant = {tenant} AND {hint}collection = {collection} AND {hint}parent = {parent}")

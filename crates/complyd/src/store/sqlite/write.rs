@@ -336,9 +336,9 @@ impl WriteTx for SqliteTx<'_> {
         for table in self.slots.all_tables() {
             // A table of its own finds the tenant's rows by their scopes.
             let rows = if table == SHARED {
-                "tenant = ?1"
+                "tenant = ?1".to_string()
             } else {
-                "scope IN (SELECT hash FROM scope WHERE tenant = ?1)"
+                tables::tenant_scopes("?1", "true")
             };
             n += self
                 .conn
@@ -500,7 +500,7 @@ fn delete_descendants(
         let rows = if table == SHARED {
             format!("tenant = ?1 AND {under}")
         } else {
-            format!("scope IN (SELECT hash FROM scope WHERE tenant = ?1 AND {under})")
+            tables::tenant_scopes("?1", under)
         };
         conn.prepare_cached(&in_table(
             &format!("DELETE FROM {{T}} WHERE {rows} AND collection >= {{C}} || '/' AND collection < {{C}} || '0'"),
