@@ -25,7 +25,9 @@ ROUNDS=${AB_ROUNDS:-3}
 DURATION=${AB_DURATION:-8s}
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 rm -rf "$AB" && mkdir -p "$AB"
-TOKEN=$(token --data "$WORK/data")
+# Each binary's own token, as its users would get it (what `complyd token` puts in it may differ).
+TOKEN_A=$("$A" token --data "$WORK/data" --jwt-secret "$SECRET" --lifetime 86400)
+TOKEN_B=$("$B" token --data "$WORK/data" --jwt-secret "$SECRET" --lifetime 86400)
 # A folder without the database would start B on an empty one: every request a fast 404.
 for folder in "${AB_WORK_A:-}" "${AB_WORK_B:-}"; do
   if [ -n "$folder" ] && [ ! -f "$folder/complyd.db" ]; then
@@ -34,14 +36,14 @@ for folder in "${AB_WORK_A:-}" "${AB_WORK_B:-}"; do
   fi
 done
 
-run() { # BINARY WORKLOAD [DATA] → "req/s p99_ms cpu_us"
-  local bin=$1 p0 p1 n
-  rm -rf "$AB/data" && cp -a "${3:-$WORK/data}" "$AB/data" && sync
+run() { # BINARY TOKEN WORKLOAD [DATA] → "req/s p99_ms cpu_us"
+  local bin=$1 token=$2 p0 p1 n
+  rm -rf "$AB/data" && cp -a "${4:-$WORK/data}" "$AB/data" && sync
   start complyd "$bin" serve --listen 127.0.0.1:0 --data "$AB/data" --jwt-secret "$SECRET"
   p0=$(awk '{ print $14 + $15 }' "/proc/$PID/stat")
   BENCH_GET_PATHS=$gets BENCH_POST_PATHS=$posts BENCH_POST_BODY=$body BENCH_WRITE_PCT=$pct \
     wrk -t2 -c32 -d"$DURATION" --timeout 10s --latency -s "$BENCH/lua/bench.lua" \
-    -H "Authorization: Bearer $TOKEN" "$URL/" >"$AB/wrk.out"
+    -H "Authorization: Bearer $token" "$URL/" >"$AB/wrk.out"
   p1=$(awk '{ print $14 + $15 }' "/proc/$PID/stat")
   stop "$PID"
   n=$(awk '/requests in/ { print $1 }' "$AB/wrk.out")
@@ -55,8 +57,8 @@ for w in "$@"; do
   workload "$w"
   ratios=()
   for r in $(seq "$ROUNDS"); do
-    read -r ra pa ca < <(run "$A" "$w" "${AB_WORK_A:-}")
-    read -r rb pb cb < <(run "$B" "$w" "${AB_WORK_B:-}")
+    read -r ra pa ca < <(run "$A" "$TOKEN_A" "$w" "${AB_WORK_A:-}")
+    read -r rb pb cb < <(run "$B" "$TOKEN_B" "$w" "${AB_WORK_B:-}")
     printf '%-3s round %d  A %7s req/s p99 %6s ms %6s µs | B %7s req/s p99 %6s ms %6s µs\n' \
       "$w" "$r" "$ra" "$pa" "$ca" "$rb" "$pb" "$cb"
     ratios+=("$(awk -v a="$ra" -v b="$rb" 'BEGIN { printf "%.3f", b / a }')")
