@@ -9,6 +9,7 @@ use crate::edm::{
 };
 use crate::ODataError;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// One step below the root: a navigation (or the root entity set itself) and its key.
 #[derive(Debug, Clone)]
@@ -126,7 +127,7 @@ impl<'m> ResourcePath<'m> {
         &mut self,
         model: &'m Model,
         version: Version,
-        segment: String,
+        segment: Cow<'_, str>,
     ) -> Result<(), ODataError> {
         let current = match self.steps.last() {
             Some(step) => step.target,
@@ -155,7 +156,7 @@ impl<'m> ResourcePath<'m> {
             {
                 self.call(op, &segment)?;
             } else if let Some(step) = self.steps.last_mut() {
-                step.key = Some(segment);
+                step.key = Some(segment.into_owned());
             }
             return Ok(());
         }
@@ -265,20 +266,28 @@ impl<'m> ResourcePath<'m> {
 
     /// The path as `@odata.context` spells it: every key but the last in `('…')` form.
     pub fn context_path(&self) -> String {
-        let mut parts: Vec<String> = Vec::new();
+        let mut out = String::with_capacity(160);
         if self.root.kind == RootKind::Singleton {
-            parts.push(self.root.name.clone());
+            out.push_str(&self.root.name);
         }
         let last = self.steps.len().saturating_sub(1);
         for (i, step) in self.steps.iter().enumerate() {
-            match &step.key {
-                Some(key) if i < last => {
-                    parts.push(format!("{}('{}')", step.name, key.replace('\'', "''")))
+            if !out.is_empty() {
+                out.push('/');
+            }
+            out.push_str(step.name);
+            if let (Some(key), true) = (&step.key, i < last) {
+                out.push_str("('");
+                for (n, part) in key.split('\'').enumerate() {
+                    if n > 0 {
+                        out.push_str("''");
+                    }
+                    out.push_str(part);
                 }
-                _ => parts.push(step.name.to_string()),
+                out.push_str("')");
             }
         }
-        parts.join("/")
+        out
     }
 }
 
@@ -396,11 +405,9 @@ fn split_key(segment: &str) -> Result<(&str, Option<String>), ODataError> {
 }
 
 /// A path segment with its `%XX` escapes decoded (`+` stays: it is a space only in forms); bytes
-/// that are not UTF-8 become U+FFFD.
-fn percent_decode(segment: &str) -> String {
-    percent_encoding::percent_decode_str(segment)
-        .decode_utf8_lossy()
-        .into_owned()
+/// that are not UTF-8 become U+FFFD. A segment without escapes is borrowed as it is.
+fn percent_decode(segment: &str) -> Cow<'_, str> {
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy()
 }
 
 #[cfg(test)]
@@ -422,6 +429,20 @@ mod tests {
         assert_eq!(
             a.as_deref().ok(),
             Some("deviceManagement/deviceCompliancePolicies('p1')/assignments")
+        );
+    }
+
+    #[test]
+    fn keys_in_the_context_path_double_their_quotes() {
+        let p = parse("deviceManagement/deviceCompliancePolicies('''x''y''')/assignments/a1");
+        assert_eq!(
+            p.map(|p| p.context_path()).ok().as_deref(),
+            Some("deviceManagement/deviceCompliancePolicies('''x''y''')/assignments")
+        );
+        let p = parse("users/u'1/memberOf/g1");
+        assert_eq!(
+            p.map(|p| p.context_path()).ok().as_deref(),
+            Some("users('u''1')/memberOf")
         );
     }
 

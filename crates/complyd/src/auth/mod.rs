@@ -10,6 +10,7 @@ pub use secret::{load_or_create_secret, load_or_create_shared_secret};
 
 use crate::common::{access_token_issuer, now_unix, VerificationKeys, AUDIENCES};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 use jsonwebtoken::{
@@ -24,6 +25,9 @@ pub const PERSONAL_ACCOUNT_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad"
 pub const DEFAULT_TENANT: &str = "5e1b4d9a-0c2f-4e7b-9a51-c0a1d7f3b001";
 /// The client id of tokens minted by `complyd token`.
 pub const DEV_APP_ID: &str = "c0c0c0c0-1d0e-4a2b-8f00-00000000c0de";
+/// Their `app_displayname`: Entra names the app in every access token, and a write's audit
+/// event takes the name from there.
+pub const DEV_APP_NAME: &str = "complyd token";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -99,7 +103,7 @@ const VERIFIED_LIMIT: usize = 4096;
 
 /// A token whose signature and claims have been checked, kept until its lifetime ends.
 struct Verified {
-    principal: Principal,
+    principal: Arc<Principal>,
     nbf: i64,
     exp: i64,
 }
@@ -109,7 +113,7 @@ pub struct Authenticator {
     /// Verified tokens by their exact text: a client sends the same token with every request,
     /// and checking a signature and parsing claims cost more than a lookup by key. A hit still
     /// checks the lifetime.
-    verified: Mutex<HashMap<String, Verified>>,
+    verified: Mutex<HashMap<String, Verified, BuildHasherDefault<SignatureTail>>>,
     leeway: u64,
     /// The keys of complyd's own token service (RS256).
     own_keys: Option<Arc<dyn VerificationKeys>>,
@@ -121,7 +125,7 @@ impl Authenticator {
     pub fn new(secret: &[u8]) -> Self {
         Self {
             key: DecodingKey::from_secret(secret),
-            verified: Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashMap::default()),
             leeway: DEFAULT_LEEWAY,
             own_keys: None,
             trusted: Vec::new(),
@@ -220,7 +224,10 @@ impl Authenticator {
     }
 
     /// The `Authorization` header's value (if any) to a principal.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<Arc<Principal>, AuthError> {
         let unauthenticated = |m: &str| AuthError::Unauthenticated(m.to_string());
         let raw = authorization.map(str::trim).unwrap_or("");
         let token = match raw.split_once(' ') {
@@ -238,7 +245,7 @@ impl Authenticator {
         if let Some(principal) = self.remembered(token) {
             return Ok(principal);
         }
-        let verified = self.verify(token).await?;
+        let verified = Box::pin(self.verify(token)).await?;
         let principal = verified.principal.clone();
         if let Ok(mut memory) = self.verified.lock() {
             if memory.len() >= VERIFIED_LIMIT {
@@ -250,7 +257,7 @@ impl Authenticator {
     }
 
     /// The principal of a token verified before, while its lifetime (with the leeway) lasts.
-    fn remembered(&self, token: &str) -> Option<Principal> {
+    fn remembered(&self, token: &str) -> Option<Arc<Principal>> {
         let now = now_unix();
         let leeway = self.leeway as i64;
         let memory = self.verified.lock().ok()?;
@@ -319,7 +326,7 @@ impl Authenticator {
                 .collect()
         };
         Ok(Verified {
-            principal: Principal {
+            principal: Arc::new(Principal {
                 tenant: claims.tid,
                 app_id: claims.appid.or(claims.azp),
                 app_only,
@@ -327,10 +334,29 @@ impl Authenticator {
                 object_id: Some(claims.oid).filter(|o| !o.is_empty()),
                 user_principal_name: claims.upn.or(claims.unique_name),
                 app_display_name: claims.app_displayname,
-            },
+            }),
             nbf: claims.nbf,
             exp: claims.exp,
         })
+    }
+}
+
+/// Hashes a remembered token by its last bytes, its signature's: they differ from token to
+/// token, and hashing a whole token (a kilobyte) costs more than the rest of the lookup. Only
+/// verified tokens are stored, so nobody can fill a bucket with tokens that share a tail.
+#[derive(Default)]
+struct SignatureTail(u64);
+
+impl Hasher for SignatureTail {
+    fn write(&mut self, bytes: &[u8]) {
+        let tail = &bytes[bytes.len().saturating_sub(16)..];
+        let mut hash = self.0 ^ crate::common::fnv1a_parts(&[tail]);
+        hash ^= bytes.len() as u64;
+        self.0 = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -408,7 +434,7 @@ pub fn mint(secret: &[u8], req: &TokenRequest) -> Result<String, jsonwebtoken::e
         ver: "1.0".to_string(),
         upn: None,
         unique_name: None,
-        app_displayname: None,
+        app_displayname: Some(DEV_APP_NAME.to_string()),
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),

@@ -122,7 +122,11 @@ fn line(entry: &Entry<'_>, at: SystemTime) -> String {
     line.push_str(" method=");
     line.push_str(entry.method);
     line.push_str(" path=");
-    match entry.path.char_indices().nth(MAX_PATH_CHARS) {
+    // A path of at most MAX_PATH_CHARS bytes has at most that many characters.
+    let cut = (entry.path.len() > MAX_PATH_CHARS)
+        .then(|| entry.path.char_indices().nth(MAX_PATH_CHARS))
+        .flatten();
+    match cut {
         Some((end, _)) => {
             line.push_str(&entry.path[..end]);
             line.push('…');

@@ -42,6 +42,10 @@ pub(super) async fn dispatch(
 
 /// Parse the endpoint, authenticate if it is Graph's, dispatch. `route` is what `/metrics` counts
 /// the request under; `inner` marks a request of a batch.
+///
+/// The token service, `$batch`, complyd's own API and the service's call run boxed: every
+/// request's future is copied to the heap at the size of its largest state, and unboxed these
+/// made it 12 KB (2.7 KB boxed).
 async fn handle(
     state: &Arc<AppState>,
     ctx: &RequestContext,
@@ -67,7 +71,9 @@ async fn handle(
                 ("application/xml;charset=utf-8", state.model.csdl(version))
             })
         }
-        Endpoint::TokenService(endpoint) => token_service(state, ctx, parts, &endpoint, body).await,
+        Endpoint::TokenService(endpoint) => {
+            Box::pin(token_service(state, ctx, parts, &endpoint, body)).await
+        }
         Endpoint::Graph(graph) => {
             let principal = admit(state, parts).await?;
             let tenant = principal.tenant.clone();
@@ -80,14 +86,14 @@ async fn handle(
                             "A batch request cannot contain another batch request.",
                         ));
                     }
-                    batch(state, parts, version, body).await
+                    Box::pin(batch(state, parts, version, body)).await
                 }
                 Graph::Resource(version, rest) => {
                     resource(state, parts, principal, version, rest, body, route).await
                 }
                 Graph::Own(rest) => {
                     *route = Route::Other;
-                    super::own::dispatch(state, parts, &principal, rest, body).await
+                    Box::pin(super::own::dispatch(state, parts, &principal, rest, body)).await
                 }
             };
             let wrote = matches!(
@@ -104,7 +110,7 @@ async fn handle(
 
 /// The caller of a Graph request: its token checked, then the request counted against the
 /// throttling limits.
-async fn admit(state: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
+async fn admit(state: &AppState, parts: &Parts) -> Result<Arc<Principal>, ApiError> {
     let authorization = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -126,7 +132,7 @@ async fn admit(state: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
 async fn resource(
     state: &AppState,
     parts: &Parts,
-    principal: Principal,
+    principal: Arc<Principal>,
     version: Version,
     rest: &str,
     body: Body,
@@ -164,7 +170,7 @@ async fn resource(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"));
     let call = Call {
-        tenant: principal.tenant,
+        tenant: principal.tenant.clone(),
         version,
         path,
         operation,
@@ -173,10 +179,12 @@ async fn resource(
         caller,
         eventual,
     };
-    let reply = state.service.execute(call).await.map_err(|e| match e {
-        ApiError::Unrouted(template) => no_route(template, &parts.method, parts.uri.path()),
-        other => other,
-    })?;
+    let reply = Box::pin(state.service.execute(call))
+        .await
+        .map_err(|e| match e {
+            ApiError::Unrouted(template) => no_route(template, &parts.method, parts.uri.path()),
+            other => other,
+        })?;
     let origin = origin(state, parts);
     let urls = Urls {
         service_root: format!("{origin}/{}", version.as_str()),
@@ -190,7 +198,9 @@ async fn resource(
 async fn caller(state: &AppState, principal: &Principal, write: bool) -> Caller {
     let mut app_display_name = principal.app_display_name.clone();
     if let (true, None, Some(app_id)) = (write, &app_display_name, &principal.app_id) {
-        if let Ok(Some(app)) = identity::registry::app(&state.identity.store, app_id).await {
+        if let Ok(Some(app)) =
+            Box::pin(identity::registry::app(&state.identity.store, app_id)).await
+        {
             app_display_name = Some(app.name);
         }
     }

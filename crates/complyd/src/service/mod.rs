@@ -47,6 +47,7 @@ pub use schedule_view::SCHEDULE_PAGE_LIMIT;
 use crate::error::ApiError;
 use crate::store::{Key, Store, StoreError, WriteTx};
 use audit::{AuditDraft, AuditOperation};
+use futures_util::future::BoxFuture;
 use integrity::References;
 use locate::Location;
 use odata::edm::{Navigation, Stamp, StructuredType};
@@ -241,7 +242,7 @@ impl Service {
 
     pub async fn execute(&self, call: Call) -> Result<Reply, ApiError> {
         if self.is_directory(&call) {
-            return self.directory(call).await;
+            return Box::pin(self.directory(call)).await;
         }
         let addressed = call.path.addressed();
         let last_nav = call.path.steps.last().map(|s| s.navigation);
@@ -254,22 +255,25 @@ impl Service {
             return Err(route_error(&call));
         }
         self.ensure_builtins(&call).await?;
-        match (addressed, call.operation) {
-            (Addressed::RootSingleton, Operation::Get) => self.read_root(call).await,
-            (Addressed::RootSingleton, Operation::Patch) => self.update_root(call).await,
-            (Addressed::Property, Operation::Get) => self.read_property(call).await,
-            (Addressed::Collection, Operation::Get) => self.list(call).await,
-            (Addressed::Collection, Operation::Post) => self.create(call).await,
-            (Addressed::Entity, Operation::Get) => self.read(call).await,
-            (Addressed::Entity, Operation::Patch) => self.update(call).await,
-            (Addressed::Entity, Operation::Delete) => self.delete(call).await,
-            (Addressed::Single, Operation::Get) => self.read_single(call).await,
-            (Addressed::Single, Operation::Patch) => self.update_single(call).await,
-            (Addressed::Action, Operation::Post) => self.invoke(call).await,
-            (Addressed::Function, Operation::Get) => self.invoke(call).await,
-            (Addressed::Count, Operation::Get) => self.count(call).await,
-            _ => Err(route_error(&call)),
-        }
+        // Each operation's future on the heap at its own size: a get does not carry (and copy)
+        // the state of the largest write.
+        let answer: BoxFuture<'_, Result<Reply, ApiError>> = match (addressed, call.operation) {
+            (Addressed::RootSingleton, Operation::Get) => Box::pin(self.read_root(call)),
+            (Addressed::RootSingleton, Operation::Patch) => Box::pin(self.update_root(call)),
+            (Addressed::Property, Operation::Get) => Box::pin(self.read_property(call)),
+            (Addressed::Collection, Operation::Get) => Box::pin(self.list(call)),
+            (Addressed::Collection, Operation::Post) => Box::pin(self.create(call)),
+            (Addressed::Entity, Operation::Get) => Box::pin(self.read(call)),
+            (Addressed::Entity, Operation::Patch) => Box::pin(self.update(call)),
+            (Addressed::Entity, Operation::Delete) => Box::pin(self.delete(call)),
+            (Addressed::Single, Operation::Get) => Box::pin(self.read_single(call)),
+            (Addressed::Single, Operation::Patch) => Box::pin(self.update_single(call)),
+            (Addressed::Action, Operation::Post) => Box::pin(self.invoke(call)),
+            (Addressed::Function, Operation::Get) => Box::pin(self.invoke(call)),
+            (Addressed::Count, Operation::Get) => Box::pin(self.count(call)),
+            _ => return Err(route_error(&call)),
+        };
+        answer.await
     }
 
     /// The audit event a write of `call` records, if its path is audited.

@@ -452,5 +452,7 @@ pub(super) fn with_select(context: String, bound: &BoundQuery<'_>) -> String {
 }
 
 pub(super) fn entity_context(path: &ResourcePath<'_>, bound: &BoundQuery<'_>) -> String {
-    format!("{}/$entity", with_select(path.context_path(), bound))
+    let mut context = with_select(path.context_path(), bound);
+    context.push_str("/$entity");
+    context
 }

@@ -120,6 +120,55 @@ pub fn in_collection(template: &str, collection: &str) -> Result<String, StoreEr
     in_table(template, collection, SHARED)
 }
 
+/// [`in_table`] of a template written in the code, made once per thread and kept: a read by key
+/// asks for the same few statements at every request. At most `MADE_LIMIT` are kept per thread
+/// (past it the memory starts afresh); collection and table names come from the model.
+pub fn in_table_cached(
+    template: &'static str,
+    collection: &str,
+    table: &str,
+) -> Result<std::rc::Rc<str>, StoreError> {
+    const MADE_LIMIT: usize = 4096;
+    type Made = std::collections::HashMap<u64, ((usize, usize), String, String, std::rc::Rc<str>)>;
+    thread_local! {
+        static MADE: std::cell::RefCell<Made> = std::cell::RefCell::default();
+    }
+    // A 'static template keeps its address for the whole run: address and length name it.
+    let address = (template.as_ptr() as usize, template.len());
+    let number = crate::common::fnv1a_parts(&[
+        &address.0.to_le_bytes(),
+        collection.as_bytes(),
+        &[0xff],
+        table.as_bytes(),
+    ]);
+    let known = MADE.with(|made| {
+        made.borrow()
+            .get(&number)
+            .filter(|(a, c, t, _)| *a == address && c == collection && t == table)
+            .map(|(_, _, _, sql)| sql.clone())
+    });
+    if let Some(sql) = known {
+        return Ok(sql);
+    }
+    let sql: std::rc::Rc<str> = in_table(template, collection, table)?.into();
+    MADE.with(|made| {
+        let mut made = made.borrow_mut();
+        if made.len() >= MADE_LIMIT {
+            made.clear();
+        }
+        made.insert(
+            number,
+            (
+                address,
+                collection.to_string(),
+                table.to_string(),
+                sql.clone(),
+            ),
+        );
+    });
+    Ok(sql)
+}
+
 /// `template` with `{C}` replaced as [`in_collection`] does, `{T}` by `table` (the table the
 /// collection is kept in, `entity` or one of its own), `{P}` by the test that a row is a member
 /// of the collection under tenant `?1` and parent `?2` ([`tables::under`]), and in a table of its

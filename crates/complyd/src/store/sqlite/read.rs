@@ -3,7 +3,7 @@
 use super::connection::{sort_value, to_sql};
 use crate::store::packing;
 use crate::store::slots::{Layout, Slots};
-use crate::store::sql::{self, in_table, sort_column, Dialect, PlannedRead, Sql};
+use crate::store::sql::{self, in_table_cached, sort_column, Dialect, PlannedRead, Sql};
 use crate::store::tables::COLUMNS;
 use crate::store::{Found, Key, PageRow, Query, Row, StoreError};
 use rusqlite::types::{Type, ValueRef};
@@ -76,7 +76,7 @@ pub fn members(
     parent: &str,
     limit: usize,
 ) -> Result<Vec<Row>, StoreError> {
-    let mut stmt = conn.prepare_cached(&in_table(
+    let mut stmt = conn.prepare_cached(&in_table_cached(
         "SELECT id, seq, type_name, body, shape FROM {T} WHERE {P} ORDER BY seq LIMIT ?3",
         collection,
         table,
@@ -98,7 +98,7 @@ pub fn members(
 
 /// The entity at `key`, in the table `slots` keep its collection in.
 pub fn get(conn: &Connection, key: &Key, slots: &Slots) -> Result<Option<Row>, StoreError> {
-    let mut stmt = conn.prepare_cached(&in_table(
+    let mut stmt = conn.prepare_cached(&in_table_cached(
         "SELECT seq, type_name, body, shape FROM {T} WHERE {P} AND id = ?3",
         &key.collection,
         slots.table(&key.collection),
@@ -115,7 +115,7 @@ pub fn get(conn: &Connection, key: &Key, slots: &Slots) -> Result<Option<Row>, S
 /// collection is known without it).
 pub fn exists(conn: &Connection, key: &Key, slots: &Slots) -> Result<bool, StoreError> {
     let found = conn
-        .prepare_cached(&in_table(
+        .prepare_cached(&in_table_cached(
             "SELECT 1 FROM {T} WHERE {P} AND id = ?3",
             &key.collection,
             slots.table(&key.collection),

@@ -8,7 +8,7 @@ use super::readers::Sweeper;
 use super::schedule;
 use crate::store::packing;
 use crate::store::slots::{Layout, Slot, Slots};
-use crate::store::sql::in_table;
+use crate::store::sql::{in_table, in_table_cached};
 use crate::store::tables::{self, SHARED};
 use crate::store::writer::{self, GroupNotes, Job};
 use crate::store::written::{GroupsEnded, Written};
@@ -196,7 +196,7 @@ impl WriteTx for SqliteTx<'_> {
         }
         let Some(slots) = &layout.slots else {
             self.conn
-                .prepare_cached(&in_table(
+                .prepare_cached(&in_table_cached(
                     "INSERT INTO {T} (tenant, collection, parent, id, type_name, body, shape{SC}) VALUES (?1, {C}, ?2, ?3, ?4, ?5, 1{SV})",
                     &key.collection,
                     layout.table(),
@@ -228,7 +228,7 @@ impl WriteTx for SqliteTx<'_> {
             None => {
                 let n = self
                     .conn
-                    .prepare_cached(&in_table(
+                    .prepare_cached(&in_table_cached(
                         "UPDATE {T} SET body = ?4, shape = 1 WHERE {P} AND id = ?3",
                         &key.collection,
                         layout.table(),
@@ -242,7 +242,7 @@ impl WriteTx for SqliteTx<'_> {
     fn delete_tree(&mut self, key: &Key) -> Result<bool, StoreError> {
         let n = self
             .conn
-            .prepare_cached(&in_table(
+            .prepare_cached(&in_table_cached(
                 "DELETE FROM {T} WHERE {P} AND id = ?3",
                 &key.collection,
                 self.slots.table(&key.collection),
@@ -287,7 +287,7 @@ impl WriteTx for SqliteTx<'_> {
         self.written.unnamed_write();
         let ids: Vec<String> = self
             .conn
-            .prepare_cached(&in_table(
+            .prepare_cached(&in_table_cached(
                 "SELECT id FROM {T} WHERE {P}",
                 collection,
                 self.slots.table(collection),
@@ -295,7 +295,7 @@ impl WriteTx for SqliteTx<'_> {
             .query_map(params![tenant, parent], |r| r.get("id"))?
             .collect::<Result<_, _>>()?;
         self.conn
-            .prepare_cached(&in_table(
+            .prepare_cached(&in_table_cached(
                 "DELETE FROM {T} WHERE {P}",
                 collection,
                 self.slots.table(collection),
@@ -317,7 +317,7 @@ impl WriteTx for SqliteTx<'_> {
         self.written.unnamed_write();
         let n = self
             .conn
-            .prepare_cached(&in_table(
+            .prepare_cached(&in_table_cached(
                 "DELETE FROM {T} WHERE id = ?2 AND tenant = ?1 AND collection = {C}",
                 collection,
                 self.slots.table(collection),

@@ -226,6 +226,51 @@ async fn a_kept_alive_connection_rests_for_the_idle_timeout_not_the_header_timeo
 }
 
 #[tokio::test]
+async fn a_later_head_that_trickles_is_cut_off_at_the_header_timeout() {
+    let server = Server::start_with(|c| {
+        c.header_timeout = Duration::from_secs(1);
+        c.idle_timeout = Duration::from_secs(10);
+    })
+    .await;
+    let mut stream = TcpStream::connect(addr(&server)).await.unwrap();
+    for _ in 0..2 {
+        stream
+            .write_all(b"GET /v1.0/$metadata HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(read_response(&mut stream).await.status, 200);
+    }
+    // The connection's timer has served two heads; the third starts at once and trickles: it has
+    // the header timeout from its first byte, not the idle timeout.
+    let started = Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickling = tokio::spawn(async move {
+        for byte in endless_head() {
+            if writer.write_all(&[byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut sink = [0u8; 1024];
+    let closed = tokio::time::timeout(Duration::from_secs(8), async {
+        while let Ok(n) = reader.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    trickling.abort();
+    let held = started.elapsed();
+    assert!(closed.is_ok(), "still open after {held:?}");
+    assert!(
+        held >= Duration::from_millis(700) && held < Duration::from_secs(4),
+        "a trickling third head was held {held:?} with a 1 s header timeout"
+    );
+}
+
+#[tokio::test]
 async fn connections_past_the_cap_are_answered_503_and_closed() {
     let server = Server::start_with(|c| c.max_connections = 8).await;
     let mut held = Vec::new();
