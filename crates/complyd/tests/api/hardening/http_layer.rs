@@ -4,7 +4,7 @@
 use crate::support::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn addr(server: &Server) -> String {
@@ -108,8 +108,8 @@ async fn exchange(addr: &str, request: &[u8]) -> Raw {
         .expect("an answer within 10 s")
 }
 
-/// Whether the server closes `stream` within `wait` (EOF or reset).
-async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+/// Whether the server closes `stream` (a connection or its read half) within `wait` (EOF or reset).
+async fn closed_within(stream: &mut (impl AsyncRead + Unpin), wait: Duration) -> bool {
     let mut sink = [0u8; 4096];
     tokio::time::timeout(wait, async {
         loop {
@@ -252,18 +252,10 @@ async fn a_later_head_that_trickles_is_cut_off_at_the_header_timeout() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
-    let mut sink = [0u8; 1024];
-    let closed = tokio::time::timeout(Duration::from_secs(8), async {
-        while let Ok(n) = reader.read(&mut sink).await {
-            if n == 0 {
-                break;
-            }
-        }
-    })
-    .await;
+    let closed = closed_within(&mut reader, Duration::from_secs(8)).await;
     trickling.abort();
     let held = started.elapsed();
-    assert!(closed.is_ok(), "still open after {held:?}");
+    assert!(closed, "still open after {held:?}");
     assert!(
         held >= Duration::from_millis(700) && held < Duration::from_secs(4),
         "a trickling third head was held {held:?} with a 1 s header timeout"
