@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A/B of two complyd binaries on the data a finished `bench/run.sh` left in bench/.work: for each
 # workload, ROUNDS pairs of wrk runs (A then B, each on a fresh copy of the data), with the
-# requests/s, p99 and the server's CPU per request (user + system from /proc/<pid>/stat).
+# requests/s, p99, and the CPU per request of the server and of its writer thread (user + system
+# from /proc/<pid>/stat and its task's).
 # Prints the median B/A ratio of requests/s over the pairs, with its range.
 #
 #   bench/ab.sh /tmp/complyd-before target/release/complyd W0 W3
@@ -36,31 +37,34 @@ for folder in "${AB_WORK_A:-}" "${AB_WORK_B:-}"; do
   fi
 done
 
-run() { # BINARY TOKEN WORKLOAD [DATA] → "req/s p99_ms cpu_us"
-  local bin=$1 token=$2 p0 p1 n
+run() { # BINARY TOKEN WORKLOAD [DATA] → "req/s p99_ms cpu_us writer_us"
+  local bin=$1 token=$2 p0 p1 w0=0 w1=0 writer n
   rm -rf "$AB/data" && cp -a "${4:-$WORK/data}" "$AB/data" && sync
   start complyd "$bin" serve --listen 127.0.0.1:0 --data "$AB/data" --jwt-secret "$SECRET"
+  writer=$(grep -l complyd-writer /proc/"$PID"/task/*/comm | head -n1 | xargs dirname)
   p0=$(awk '{ print $14 + $15 }' "/proc/$PID/stat")
+  w0=$(awk '{ print $14 + $15 }' "$writer/stat")
   BENCH_GET_PATHS=$gets BENCH_POST_PATHS=$posts BENCH_POST_BODY=$body BENCH_WRITE_PCT=$pct \
     wrk -t2 -c32 -d"$DURATION" --timeout 10s --latency -s "$BENCH/lua/bench.lua" \
     -H "Authorization: Bearer $token" "$URL/" >"$AB/wrk.out"
   p1=$(awk '{ print $14 + $15 }' "/proc/$PID/stat")
+  w1=$(awk '{ print $14 + $15 }' "$writer/stat")
   stop "$PID"
   n=$(awk '/requests in/ { print $1 }' "$AB/wrk.out")
-  awk -v n="$n" -v cpu=$(((p1 - p0) * TICK_US)) '
+  awk -v n="$n" -v cpu=$(((p1 - p0) * TICK_US)) -v wcpu=$(((w1 - w0) * TICK_US)) '
     /^Requests\/sec/ { rps = $2 }
     /^ +99%/ { p99 = $2; if (p99 ~ /us$/) p99 = p99 / 1000; else if (p99 ~ /s$/ && p99 !~ /ms$/) p99 = p99 * 1000; else p99 = p99 + 0 }
-    END { printf "%.0f %.2f %.1f\n", rps, p99, cpu / n }' "$AB/wrk.out"
+    END { printf "%.0f %.2f %.1f %.1f\n", rps, p99, cpu / n, wcpu / n }' "$AB/wrk.out"
 }
 
 for w in "$@"; do
   workload "$w"
   ratios=()
   for r in $(seq "$ROUNDS"); do
-    read -r ra pa ca < <(run "$A" "$TOKEN_A" "$w" "${AB_WORK_A:-}")
-    read -r rb pb cb < <(run "$B" "$TOKEN_B" "$w" "${AB_WORK_B:-}")
-    printf '%-3s round %d  A %7s req/s p99 %6s ms %6s µs | B %7s req/s p99 %6s ms %6s µs\n' \
-      "$w" "$r" "$ra" "$pa" "$ca" "$rb" "$pb" "$cb"
+    read -r ra pa ca wa < <(run "$A" "$TOKEN_A" "$w" "${AB_WORK_A:-}")
+    read -r rb pb cb wb < <(run "$B" "$TOKEN_B" "$w" "${AB_WORK_B:-}")
+    printf '%-3s round %d  A %7s req/s p99 %6s ms %6s µs (writer %5s) | B %7s req/s p99 %6s ms %6s µs (writer %5s)\n' \
+      "$w" "$r" "$ra" "$pa" "$ca" "$wa" "$rb" "$pb" "$cb" "$wb"
     ratios+=("$(awk -v a="$ra" -v b="$rb" 'BEGIN { printf "%.3f", b / a }')")
   done
   printf '%s\n' "${ratios[@]}" | sort -n | awk -v w="$w" '

@@ -10,6 +10,7 @@ pub mod counts;
 mod future;
 mod generated;
 pub mod indexes;
+mod json_members;
 #[cfg(test)]
 pub mod memory;
 mod observed;

@@ -31,6 +31,8 @@ pub struct Slot {
     pub expression: String,
     /// The same value over a body given as a parameter ([`NEW_BODY`] marks it).
     pub over_new: String,
+    /// The one top-level member `over_new` reads, when that is all it reads of the body.
+    pub member: Option<String>,
 }
 
 impl Slot {
@@ -161,11 +163,49 @@ impl Slots {
             column: format!("k{}", slots.len()),
             expression: expression.to_string(),
             over_new: over_new.to_string(),
+            member: member_read(over_new),
         };
         let mut grown = slots.to_vec();
         grown.push(slot.clone());
         *slots = Arc::from(grown);
         Some(slot)
+    }
+}
+
+/// The top-level member an expression over [`NEW_BODY`] reads, when it reads only that one:
+/// every use of the body is `json_extract({B}, '$.name…')` for the same plain `name`.
+fn member_read(over_new: &str) -> Option<String> {
+    let mut member: Option<&str> = None;
+    let mut uses = over_new.split(NEW_BODY);
+    uses.next();
+    for after in uses {
+        let path = after.strip_prefix(", '$.")?;
+        let end = path.find(['\'', '.', '['])?;
+        let name = &path[..end];
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return None;
+        }
+        if member.is_some_and(|m| m != name) {
+            return None;
+        }
+        member = Some(name);
+    }
+    member.map(str::to_string)
+}
+
+/// What the slot expressions of a write are given as the new body: only the members they read
+/// (`json_members::picked`), or the whole `body` when some slot reads more than one member.
+pub fn source<'b>(slots: &[Slot], body: &'b str) -> std::borrow::Cow<'b, str> {
+    let mut names: Vec<&str> = Vec::with_capacity(slots.len());
+    for slot in slots {
+        match &slot.member {
+            Some(name) => names.push(name),
+            None => return body.into(),
+        }
+    }
+    match super::json_members::picked(body, &names) {
+        Some(picked) => picked.into(),
+        None => body.into(),
     }
 }
 
@@ -202,5 +242,42 @@ mod tests {
         assert_eq!(column_for(&c, "v3(body)"), Some("k3"));
         assert_eq!(column_for(&c, "late(body)"), None);
         assert!(slots.of("e").is_none());
+    }
+
+    #[test]
+    fn a_slot_names_the_member_it_reads_only_when_that_is_all_it_reads() {
+        let read = |over_new: &str| member_read(over_new);
+        assert_eq!(
+            read("dto_ticks(json_extract({B}, '$.lastReportedDateTime'))").as_deref(),
+            Some("lastReportedDateTime")
+        );
+        assert_eq!(
+            read("lower(json_extract({B}, '$.actor.userPrincipalName'))").as_deref(),
+            Some("actor")
+        );
+        assert_eq!(
+            read("json_extract({B}, '$.a') || json_extract({B}, '$.a[0]')").as_deref(),
+            Some("a")
+        );
+        for other in [
+            "length({B})",
+            "json_extract({B}, '$.a') || json_extract({B}, '$.b')",
+            "json_extract({B}, '$.\"@odata.type\"')",
+            "json_extract({B}, '$')",
+            "x(body)",
+        ] {
+            assert_eq!(read(other), None, "{other}");
+        }
+        let mut slots = Slots::default();
+        slots
+            .assign("c", "a(body)", "json_extract({B}, '$.a')")
+            .unwrap();
+        let one = slots.of("c").unwrap();
+        assert_eq!(source(&one, r#"{"b":1,"a":"x"}"#), r#"{"a":"x"}"#);
+        // A text the walk cannot take goes whole.
+        assert_eq!(source(&one, r#"{"b":}"#), r#"{"b":}"#);
+        slots.assign("c", "b(body)", "length({B})").unwrap();
+        let both = slots.of("c").unwrap();
+        assert_eq!(source(&both, r#"{"b":1,"a":"x"}"#), r#"{"b":1,"a":"x"}"#);
     }
 }

@@ -399,6 +399,98 @@ async fn slots_hold_what_their_expressions_compute_through_an_upgrade_and_every_
     assert!(plan.contains(&by_status.sqlite_name), "{plan}");
 }
 
+/// Every slot of the model reads one top-level member, so a write gives SQL only the members its
+/// slots read (`slots::source`). The slots of rows written so hold what their expressions compute
+/// over the whole stored body: with the members there (escaped, or spaced out), absent while
+/// nested elsewhere under the same names, null, and after updates from one body to another.
+#[tokio::test]
+async fn slots_from_the_picked_members_equal_their_expressions_over_the_whole_body() {
+    let model = odata::Model::intune().unwrap();
+    let (indexes, slots) = indexes::declared(model).unwrap();
+    let mut members: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for index in &indexes {
+        for slot in &index.slots {
+            let member = slot.member.as_deref();
+            assert!(
+                member.is_some(),
+                "{} reads more than one member",
+                slot.over_new
+            );
+            members
+                .entry(index.collection.as_str())
+                .or_default()
+                .extend(member);
+        }
+    }
+    assert!(members.len() >= 5, "{members:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &indexes, slots, &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    let bodies = |names: &[&str]| -> Vec<String> {
+        let with = |value: &str, sep: &str| {
+            let pairs: Vec<String> = names
+                .iter()
+                .map(|n| format!(r#""{n}"{sep}:{sep}{value}"#))
+                .collect();
+            pairs.join(&format!(",{sep}"))
+        };
+        vec![
+            format!(
+                r#"{{"id":"x",{},"z":[1,{{"a":"}}"}}]}}"#,
+                with(r#""2026-01-02T03:04:05Z""#, "")
+            ),
+            format!("{{ {} }}", with(r#""2026-03-01T00:00:00\u002B01:00""#, " ")),
+            format!(
+                r#"{{"nested":{{{}}},"list":[{{{}}}]}}"#,
+                with(r#""n""#, ""),
+                with("1", "")
+            ),
+            format!("{{{}}}", with("null", "")),
+            format!(r#"{{"n":7,{}}}"#, with(r#""q\"\\ \u00e9""#, "")),
+        ]
+    };
+    let rows: Vec<(Key, String, String)> = members
+        .iter()
+        .flat_map(|(collection, names)| {
+            let parent = if collection.contains('/') { "p" } else { "" };
+            let all = bodies(names);
+            // Each row is inserted with one body, then moved to the next row's.
+            (0..all.len())
+                .map(|i| {
+                    let key = Key::new("t", collection, parent, &format!("r{i}"));
+                    (key, all[i].clone(), all[(i + 1) % all.len()].clone())
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    store
+        .write(move |tx| {
+            for (key, first, _) in &rows {
+                tx.insert(key, "x", first)?;
+            }
+            for (key, _, next) in &rows {
+                assert!(tx.update(key, next)?);
+            }
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(stale_slots(&sqlite, &indexes), 0);
+    // And the slots hold values: the first body's dates are found by their slot.
+    let recent = statuses_where(
+        "lastReportedDateTime ge 2026-01-02T03:04:05Z",
+        "lastReportedDateTime",
+    );
+    let found: Vec<String> = store
+        .query(recent)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(r, _)| r.key.id)
+        .collect();
+    assert_eq!(found, ["r4", "r0"]);
+}
+
 /// An upgrade's slot fill commits range by range: rows far apart in `seq` (several ranges, gaps
 /// between) are all filled. A start that stopped between a fill's commits and its index (here:
 /// the index gone, its slots cleared) fills them again and makes the index.

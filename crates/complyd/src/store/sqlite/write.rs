@@ -7,7 +7,7 @@ use super::read::{exists, get, members, page};
 use super::readers::Sweeper;
 use super::schedule;
 use crate::store::packing;
-use crate::store::slots::{Layout, Slot, Slots};
+use crate::store::slots::{self, Layout, Slot, Slots};
 use crate::store::sql::{in_table, in_table_cached};
 use crate::store::tables::{self, SHARED};
 use crate::store::writer::{self, GroupNotes, Job};
@@ -204,18 +204,21 @@ impl WriteTx for SqliteTx<'_> {
                 .execute(params![key.tenant, key.parent, key.id, type_name, stored])?;
             return Ok(());
         };
-        let mut insert = self.conn.prepare_cached(&in_table(
-            &insert_with(slots, layout.packed.is_some()),
-            &key.collection,
-            layout.table(),
-        )?)?;
-        if layout.packed.is_some() {
-            insert.execute(params![
-                key.tenant, key.parent, key.id, type_name, stored, body
+        let source = slots::source(slots, body);
+        self.conn
+            .prepare_cached(&in_table(
+                &insert_with(slots),
+                &key.collection,
+                layout.table(),
+            )?)?
+            .execute(params![
+                key.tenant,
+                key.parent,
+                key.id,
+                type_name,
+                stored,
+                source.as_ref()
             ])?;
-        } else {
-            insert.execute(params![key.tenant, key.parent, key.id, type_name, stored])?;
-        }
         Ok(())
     }
 
@@ -416,14 +419,13 @@ impl ToSql for StoredBody<'_> {
     }
 }
 
-/// An insert into a collection with slot columns, each computed from the new body: `?5`, or when
-/// `?5` is packed, its text in `?6`.
-fn insert_with(slots: &[Slot], packed: bool) -> String {
+/// An insert into a collection with slot columns, each computed from `?6`: the new body's text,
+/// or only the members the slots read (`slots::source`).
+fn insert_with(slots: &[Slot]) -> String {
     let columns: String = slots.iter().map(|s| format!(", {}", s.column)).collect();
-    let text = if packed { "?6" } else { "?5" };
     let values: String = slots
         .iter()
-        .map(|s| format!(", {}", s.over(text)))
+        .map(|s| format!(", {}", s.over("?6")))
         .collect();
     format!(
         "INSERT INTO {{T}} (tenant, collection, parent, id, type_name, body, shape{columns}{{SC}}) VALUES (?1, {{C}}, ?2, ?3, ?4, ?5, 1{values}{{SV}})"
@@ -454,17 +456,25 @@ fn update_with(
     let n = slots.len();
     let found = conn
         .prepare_cached(&read)?
-        .query_row(params![key.tenant, key.parent, key.id, body], |r| {
-            let seq: i64 = r.get(0)?;
-            let mut changed = Vec::new();
-            for i in 0..n {
-                let (old, new): (SqlValue, SqlValue) = (r.get(1 + i)?, r.get(1 + n + i)?);
-                if old != new {
-                    changed.push((i, new));
+        .query_row(
+            params![
+                key.tenant,
+                key.parent,
+                key.id,
+                slots::source(slots, body).as_ref()
+            ],
+            |r| {
+                let seq: i64 = r.get(0)?;
+                let mut changed = Vec::new();
+                for i in 0..n {
+                    let (old, new): (SqlValue, SqlValue) = (r.get(1 + i)?, r.get(1 + n + i)?);
+                    if old != new {
+                        changed.push((i, new));
+                    }
                 }
-            }
-            Ok((seq, changed))
-        })
+                Ok((seq, changed))
+            },
+        )
         .optional()?;
     let Some((seq, changed)) = found else {
         return Ok(false);
