@@ -194,7 +194,8 @@ fn member_read(over_new: &str) -> Option<String> {
 }
 
 /// What the slot expressions of a write are given as the new body: only the members they read
-/// (`json_members::picked`), or the whole `body` when some slot reads more than one member.
+/// (`json_members::picked`), or the whole `body` when some slot reads it otherwise or the walk
+/// cannot take it.
 pub fn source<'b>(slots: &[Slot], body: &'b str) -> std::borrow::Cow<'b, str> {
     let mut names: Vec<&str> = Vec::with_capacity(slots.len());
     for slot in slots {
