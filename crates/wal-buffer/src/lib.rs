@@ -130,6 +130,14 @@ pub fn wal_writes() -> WalWrites {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalIndexHeader([u32; WAL_INDEX_HEADER_WORDS]);
 
+impl WalIndexHeader {
+    /// SQLite's change counter (`iChange`): one more at every commit, by any connection or
+    /// process on the file; a restart of the log leaves it as it is.
+    pub fn commits(&self) -> u32 {
+        self.0[2]
+    }
+}
+
 /// The header's size (SQLite's `WalIndexHdr`: change counter, last frame, page count, salts
 /// and checksums), in 32-bit words.
 const WAL_INDEX_HEADER_WORDS: usize = 12;

@@ -10,6 +10,7 @@ mod connection;
 mod durable;
 mod read;
 mod readers;
+mod row_cache;
 mod schedule;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ use super::{
     CountBy, Found, Key, PageRow, Query, Read, Row, Store, StoreError, StoreFuture, WriteMark,
 };
 use readers::{Readers, Sweeper};
+use row_cache::{Looked, RowCache};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -62,6 +64,26 @@ pub struct SqliteStore {
     slots: Arc<Slots>,
     /// The writer's groups ended, for read marks (`store/written.rs`).
     ended: Arc<GroupsEnded>,
+    /// Rows read by key, for the next read of the same key (`row_cache`).
+    rows: Arc<RowCache>,
+}
+
+/// The row cache's bound: `COMPLYD_ROW_CACHE_MIB` (0 turns it off), else the default.
+fn row_cache_budget() -> Result<usize, StoreError> {
+    match std::env::var("COMPLYD_ROW_CACHE_MIB") {
+        Err(_) => Ok(row_cache::DEFAULT_BUDGET_BYTES),
+        Ok(text) => text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|mib| *mib <= 65_536)
+            .map(|mib| mib << 20)
+            .ok_or_else(|| {
+                StoreError::Backend(format!(
+                    "COMPLYD_ROW_CACHE_MIB is '{text}': give a whole number of MiB from 0 to 65536"
+                ))
+            }),
+    }
 }
 
 /// A file's device and inode: the same path may come to name another file.
@@ -148,6 +170,7 @@ impl SqliteStore {
             .collect::<Result<_, _>>()?;
         let sweeper = Arc::new(Sweeper::default());
         let ended = Arc::new(GroupsEnded::default());
+        let rows = Arc::new(RowCache::new(row_cache_budget()?));
         let writer = write::start(
             writer_conn,
             dir.join("complyd.db-wal"),
@@ -155,6 +178,7 @@ impl SqliteStore {
             sweeper.clone(),
             Arc::clone(&ended),
             restart_ready,
+            Arc::clone(&rows),
         )?;
         Ok(Self {
             writer,
@@ -165,6 +189,7 @@ impl SqliteStore {
             slots,
             path,
             ended,
+            rows,
         })
     }
 
@@ -191,9 +216,20 @@ impl Store for SqliteStore {
     }
 
     /// A lookup by key, bounded by the key index: on the calling thread whenever a reader is free.
+    /// A kept row answers without reading (`row_cache`); a row read fills it.
     fn get<'a>(&'a self, key: &'a Key) -> StoreFuture<'a, Option<Row>> {
-        if let Some(conn) = self.readers.inline() {
-            return StoreFuture::ready(read::get(&conn, key, &self.slots));
+        if let Some(mut reader) = self.readers.inline_unread() {
+            let ticket = match self.rows.lookup(key, || reader.header()) {
+                Looked::Hit(row) => return StoreFuture::ready(Ok(Some(row))),
+                Looked::Miss(ticket) => ticket,
+            };
+            self.readers.reading(&mut reader);
+            let got = read::get(&reader, key, &self.slots);
+            if let Ok(Some(row)) = &got {
+                let read_under = reader.snapshot_header();
+                self.rows.fill(ticket, read_under, || reader.header(), row);
+            }
+            return StoreFuture::ready(got);
         }
         let (key, slots) = (key.clone(), Arc::clone(&self.slots));
         self.readers.blocking(move |c| read::get(c, &key, &slots))

@@ -76,6 +76,17 @@ impl Reader {
         Ok(())
     }
 
+    /// The WAL index header now (`None` before this connection's first read).
+    pub fn header(&self) -> Option<WalIndexHeader> {
+        wal_index_header(&self.conn)
+    }
+
+    /// The header read just before the open snapshot began: it holds every commit up to it.
+    pub fn snapshot_header(&self) -> Option<WalIndexHeader> {
+        let open = !self.conn.is_autocommit();
+        self.snapshot.as_ref().filter(|_| open).map(|s| s.header)
+    }
+
     /// Whether the open snapshot holds every commit so far and is younger than `reuse`.
     fn current(&self, reuse: Duration) -> bool {
         self.snapshot.as_ref().is_some_and(|s| {
@@ -176,7 +187,7 @@ impl Readers {
     /// Makes `reader` read from a snapshot that holds every commit so far: the open one when it
     /// still does, a new one otherwise. When a snapshot cannot be begun the reader reads in
     /// autocommit mode, which is as current.
-    fn reading(&self, reader: &mut Reader) {
+    pub fn reading(&self, reader: &mut Reader) {
         if reader.current(self.snapshot_reuse()) {
             return;
         }
@@ -204,6 +215,12 @@ impl Readers {
         let mut reader = self.free(thread_slot())?;
         self.reading(&mut reader);
         Some(reader)
+    }
+
+    /// A free reader on the calling thread, its snapshot as the last read left it (see
+    /// [`Readers::reading`]).
+    pub fn inline_unread(&self) -> Option<MutexGuard<'_, Reader>> {
+        self.free(thread_slot())
     }
 
     /// Runs `f` on a blocking thread (a read that may take long).

@@ -1179,3 +1179,184 @@ async fn a_table_made_before_scopes_is_given_them_at_start() {
     assert!(store.get(&status("p1", "s2")).await.unwrap().is_none());
     assert!(store.get(&status("p2", "s1")).await.unwrap().is_some());
 }
+
+/// A row read by key is kept and answers the next read of it; a write to it drops it before the
+/// commit (the other rows stay kept), and the read after the write has the new body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_row_answers_until_the_writer_writes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    insert_statuses(store, 2, &["compliant"]).await;
+    for i in 0..2 {
+        store.get(&status(i)).await.unwrap().unwrap();
+    }
+    assert_eq!(sqlite.rows.stats().0, 2, "both rows kept");
+    for round in 0..3 {
+        let got = store.get(&status(1)).await.unwrap().unwrap();
+        assert_eq!(got.body, status_body("compliant"));
+        assert_eq!(got.key, status(1));
+        let _ = round;
+    }
+    assert!(sqlite.rows.stats().2 >= 3, "the reads of row 1 were answered kept");
+
+    let body = status_body("error");
+    store
+        .write(move |tx| tx.update(&status(0), &body))
+        .await
+        .unwrap();
+    assert_eq!(sqlite.rows.stats().0, 1, "row 0 dropped, row 1 kept");
+    assert_eq!(
+        store.get(&status(0)).await.unwrap().unwrap().body,
+        status_body("error")
+    );
+    assert_eq!(
+        store.get(&status(1)).await.unwrap().unwrap().body,
+        status_body("compliant")
+    );
+    assert_eq!(sqlite.rows.stats().0, 2);
+}
+
+/// Another connection's commit (another process on the folder) drops every kept row at the next
+/// lookup, while this process's writer is idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_connections_commit_drops_every_kept_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    insert_statuses(store, 3, &["compliant"]).await;
+    for _ in 0..2 {
+        for i in 0..3 {
+            store.get(&status(i)).await.unwrap().unwrap();
+        }
+    }
+    assert_eq!(sqlite.rows.stats().0, 3);
+    fail_status_0_from_another_connection(dir.path());
+    assert_eq!(
+        store.get(&status(0)).await.unwrap().unwrap().body,
+        status_body("error")
+    );
+    assert_eq!(sqlite.rows.stats().0, 1, "only the row read since is kept");
+    // The writer's next group starts from the state the other commit left.
+    let body = status_body("unknown");
+    store
+        .write(move |tx| tx.update(&status(1), &body))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(&status(0)).await.unwrap().unwrap().body,
+        status_body("error")
+    );
+    assert_eq!(
+        store.get(&status(1)).await.unwrap().unwrap().body,
+        status_body("unknown")
+    );
+}
+
+/// Deleting an entity drops the kept rows under it, and they read as gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_entity_leaves_no_kept_row_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    let policy = Key::new("t", "deviceCompliancePolicies", "", "p");
+    let other = Key::new("t", "deviceCompliancePolicies", "", "q");
+    let other_status = Key::new("t", "deviceCompliancePolicies/deviceStatuses", "q", "s0000");
+    let (p, q, qs) = (policy.clone(), other.clone(), other_status.clone());
+    store
+        .write(move |tx| {
+            tx.insert(&p, "x", "{}")?;
+            tx.insert(&q, "x", "{}")?;
+            tx.insert(&qs, "x", &status_body("compliant"))
+        })
+        .await
+        .unwrap();
+    insert_statuses(store, 2, &["compliant"]).await;
+    for key in [&policy, &other, &other_status, &status(0), &status(1)] {
+        store.get(key).await.unwrap().unwrap();
+    }
+    assert_eq!(sqlite.rows.stats().0, 5);
+    let p = policy.clone();
+    assert!(store.write(move |tx| tx.delete_tree(&p)).await.unwrap());
+    assert!(store.get(&status(0)).await.unwrap().is_none());
+    assert!(store.get(&status(1)).await.unwrap().is_none());
+    assert!(store.get(&policy).await.unwrap().is_none());
+    assert_eq!(sqlite.rows.stats().0, 2, "the other policy and its status stay");
+    assert!(store.get(&other_status).await.unwrap().is_some());
+}
+
+/// The kept rows' bytes stay within the bound, and every read still answers its own row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_rows_stay_within_their_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    insert_statuses(store, 200, &["compliant", "error"]).await;
+    let bound = 16 * 1024;
+    sqlite.rows.set_budget(bound);
+    for round in 0..3 {
+        for i in 0..200 {
+            let got = store.get(&status(i)).await.unwrap().unwrap();
+            let state = ["compliant", "error"][i % 2];
+            assert_eq!(got.body, status_body(state), "row {i}, round {round}");
+            let (kept, bytes, _) = sqlite.rows.stats();
+            assert!(bytes <= bound, "{bytes} bytes kept");
+            assert!(kept < 200);
+        }
+    }
+    let (kept, _, hits) = sqlite.rows.stats();
+    assert!(kept > 20, "{kept} rows kept");
+    assert!(hits > 0);
+}
+
+/// Reads racing the writer never answer older than the last write answered before they began:
+/// a row kept from before a commit is never served after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_racing_writes_never_answer_older_than_the_last_answered_write() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Arc::new(SqliteStore::open(dir.path(), &[], Default::default(), &[]).unwrap());
+    let store: Arc<dyn Store> = sqlite.clone();
+    insert_statuses(&*store, 4, &["compliant"]).await;
+    let answered = Arc::new(AtomicUsize::new(0));
+    let counter = |n: usize| format!("{{\"status\":\"compliant\",\"n\":{n}}}");
+    let readers: Vec<_> = (0..3)
+        .map(|r| {
+            let (store, answered) = (store.clone(), answered.clone());
+            tokio::spawn(async move {
+                let mut reads = 0;
+                loop {
+                    let before = answered.load(Ordering::SeqCst);
+                    let key = status(reads % 4);
+                    let row = store.get(&key).await.unwrap().unwrap();
+                    let body: serde_json::Value = serde_json::from_str(&row.body).unwrap();
+                    let n = body["n"].as_u64().unwrap() as usize;
+                    if reads % 4 == 0 {
+                        assert!(n >= before, "reader {r}: read {n} after write {before} was answered");
+                    }
+                    reads += 1;
+                    if before >= 300 {
+                        return reads;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for n in 2..=300 {
+        let body = counter(n);
+        store
+            .write(move |tx| {
+                tx.update(&status(0), &body)?;
+                tx.update(&status(n % 3 + 1), &body)
+            })
+            .await
+            .unwrap();
+        answered.store(n, Ordering::SeqCst);
+    }
+    for reader in readers {
+        assert!(reader.await.unwrap() > 0);
+    }
+    assert_eq!(store.get(&status(0)).await.unwrap().unwrap().body, counter(300));
+    assert!(sqlite.rows.stats().2 > 0, "some reads were answered kept");
+}

@@ -5,6 +5,7 @@ use super::checkpoint;
 use super::durable::Syncer;
 use super::read::{exists, get, members, page};
 use super::readers::Sweeper;
+use super::row_cache::{RowCache, Touched};
 use super::schedule;
 use crate::store::packing;
 use crate::store::slots::{self, Layout, Slot, Slots};
@@ -29,10 +30,11 @@ pub fn start(
     sweeper: Arc<Sweeper>,
     ended: Arc<GroupsEnded>,
     ready: Arc<checkpoint::RestartReady>,
+    rows: Arc<RowCache>,
 ) -> Result<mpsc::Sender<Job>, StoreError> {
     let (tx, rx) = mpsc::channel(4096);
     let syncer = Syncer::start(wal.clone())?;
-    let log = WriterLog::new(&conn, ended)?;
+    let log = WriterLog::new(&conn, ended, rows)?;
     let restart = checkpoint::Restart {
         wal,
         sweeper,
@@ -54,15 +56,24 @@ struct WriterLog {
     /// `PRAGMA data_version` when the last group began: it moves only with other connections'
     /// commits (another process on the folder).
     data_version: i64,
+    /// The readers' row cache, and the rows this group wrote, which it drops before the commit.
+    rows: Arc<RowCache>,
+    touched: Touched,
 }
 
 impl WriterLog {
-    fn new(conn: &Connection, ended: Arc<GroupsEnded>) -> Result<Self, StoreError> {
+    fn new(
+        conn: &Connection,
+        ended: Arc<GroupsEnded>,
+        rows: Arc<RowCache>,
+    ) -> Result<Self, StoreError> {
         Ok(Self {
             written: Written::default(),
             scopes: tables::Scopes::default(),
             ended,
             data_version: data_version(conn)?,
+            rows,
+            touched: Touched::default(),
         })
     }
 
@@ -72,6 +83,7 @@ impl WriterLog {
         self.written
             .begin_group(&self.ended, version != self.data_version);
         self.data_version = version;
+        self.touched.clear();
         Ok(())
     }
 }
@@ -136,6 +148,7 @@ fn commit_group(
                 notes: &mut notes,
                 slots,
                 written: &mut log.written,
+                touched: &mut log.touched,
                 scopes: &mut log.scopes,
             });
         if !ok {
@@ -156,7 +169,16 @@ fn commit_group(
     // Published now, on disk when the syncer has synced the log (`write_loop` answers then).
     // This connection never checkpoints inside a commit (`wal_autocheckpoint` is 0), so the only
     // WAL sync deferred here is the commit's own.
-    wal_buffer::deferring_wal_sync(|| tx.commit())?;
+    // The row cache drops what the group wrote first, and takes the new state after.
+    let before = wal_buffer::wal_index_header(&tx);
+    log.rows.before_commit(before, &log.touched);
+    let committed = wal_buffer::deferring_wal_sync(|| tx.commit());
+    if let Err(e) = committed {
+        log.rows.commit_failed();
+        return Err(e.into());
+    }
+    log.rows
+        .after_commit(before, wal_buffer::wal_index_header(conn));
     log.scopes.committed();
     log.ended.ended();
     Ok(())
@@ -167,7 +189,21 @@ pub struct SqliteTx<'c> {
     pub notes: &'c mut GroupNotes,
     pub slots: &'c Slots,
     pub written: &'c mut Written,
+    pub touched: &'c mut Touched,
     pub scopes: &'c mut tables::Scopes,
+}
+
+impl SqliteTx<'_> {
+    fn wrote_row(&mut self, key: &Key) {
+        self.written.row(key);
+        self.touched.row(key);
+    }
+
+    /// Rows the logs cannot name (a collection or a tenant cleared).
+    fn wrote_unnamed(&mut self) {
+        self.written.unnamed_write();
+        self.touched.everything();
+    }
 }
 
 impl WriteTx for SqliteTx<'_> {
@@ -188,7 +224,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError> {
-        self.written.row(key);
+        self.wrote_row(key);
         let layout = self.slots.layout(&key.collection);
         let stored = StoredBody::of(&layout, body);
         if layout.own_table.is_some() {
@@ -223,7 +259,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError> {
-        self.written.row(key);
+        self.wrote_row(key);
         let layout = self.slots.layout(&key.collection);
         let stored = StoredBody::of(&layout, body);
         match &layout.slots {
@@ -253,6 +289,7 @@ impl WriteTx for SqliteTx<'_> {
             .execute(params![key.tenant, key.parent, key.id])?;
         if n > 0 {
             self.written.tree(key);
+            self.touched.tree(key);
             delete_descendants(
                 self.conn,
                 self.slots,
@@ -287,7 +324,7 @@ impl WriteTx for SqliteTx<'_> {
         collection: &str,
         parent: &str,
     ) -> Result<(), StoreError> {
-        self.written.unnamed_write();
+        self.wrote_unnamed();
         let ids: Vec<String> = self
             .conn
             .prepare_cached(&in_table_cached(
@@ -317,7 +354,7 @@ impl WriteTx for SqliteTx<'_> {
         collection: &str,
         id: &str,
     ) -> Result<u64, StoreError> {
-        self.written.unnamed_write();
+        self.wrote_unnamed();
         let n = self
             .conn
             .prepare_cached(&in_table_cached(
@@ -334,7 +371,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn delete_tenant(&mut self, tenant: &str) -> Result<u64, StoreError> {
-        self.written.unnamed_write();
+        self.wrote_unnamed();
         let mut n = 0;
         for table in self.slots.all_tables() {
             // A table of its own finds the tenant's rows by their scopes.
