@@ -124,7 +124,10 @@ impl Entry {
 
     fn is(&self, (tenant, collection): (u32, u32), key: &Key) -> bool {
         let (parent, id) = self.path.split_at(self.parent_len as usize);
-        self.tenant == tenant && self.collection == collection && parent == key.parent && id == key.id
+        self.tenant == tenant
+            && self.collection == collection
+            && parent == key.parent
+            && id == key.id
     }
 }
 
@@ -246,9 +249,7 @@ impl RowCache {
                 state.hits += 1;
                 Looked::Hit(row)
             }
-            None => Looked::Miss(Ticket {
-                steps: state.steps,
-            }),
+            None => Looked::Miss(Ticket { steps: state.steps }),
         }
     }
 

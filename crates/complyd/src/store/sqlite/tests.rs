@@ -1198,7 +1198,10 @@ async fn a_kept_row_answers_until_the_writer_writes_it() {
         assert_eq!(got.key, status(1));
         let _ = round;
     }
-    assert!(sqlite.rows.stats().2 >= 3, "the reads of row 1 were answered kept");
+    assert!(
+        sqlite.rows.stats().2 >= 3,
+        "the reads of row 1 were answered kept"
+    );
 
     let body = status_body("error");
     store
@@ -1281,7 +1284,11 @@ async fn a_deleted_entity_leaves_no_kept_row_under_it() {
     assert!(store.get(&status(0)).await.unwrap().is_none());
     assert!(store.get(&status(1)).await.unwrap().is_none());
     assert!(store.get(&policy).await.unwrap().is_none());
-    assert_eq!(sqlite.rows.stats().0, 2, "the other policy and its status stay");
+    assert_eq!(
+        sqlite.rows.stats().0,
+        2,
+        "the other policy and its status stay"
+    );
     assert!(store.get(&other_status).await.unwrap().is_some());
 }
 
@@ -1332,7 +1339,10 @@ async fn reads_racing_writes_never_answer_older_than_the_last_answered_write() {
                     let body: serde_json::Value = serde_json::from_str(&row.body).unwrap();
                     let n = body["n"].as_u64().unwrap() as usize;
                     if reads % 4 == 0 {
-                        assert!(n >= before, "reader {r}: read {n} after write {before} was answered");
+                        assert!(
+                            n >= before,
+                            "reader {r}: read {n} after write {before} was answered"
+                        );
                     }
                     reads += 1;
                     if before >= 300 {
@@ -1357,6 +1367,9 @@ async fn reads_racing_writes_never_answer_older_than_the_last_answered_write() {
     for reader in readers {
         assert!(reader.await.unwrap() > 0);
     }
-    assert_eq!(store.get(&status(0)).await.unwrap().unwrap().body, counter(300));
+    assert_eq!(
+        store.get(&status(0)).await.unwrap().unwrap().body,
+        counter(300)
+    );
     assert!(sqlite.rows.stats().2 > 0, "some reads were answered kept");
 }
