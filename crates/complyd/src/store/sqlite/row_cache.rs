@@ -229,7 +229,11 @@ impl RowCache {
         }
         let mut state = self.lock();
         let now = header();
-        if now.is_none() || state.valid_for != now {
+        if now.is_none() {
+            // A connection that has not read yet: its read tells nothing about the kept rows.
+            return Looked::Miss(Ticket { steps: state.steps });
+        }
+        if state.valid_for != now {
             if !state.writing {
                 // Another connection committed (or nothing was known yet).
                 state.drop_all();
