@@ -148,6 +148,8 @@ impl SqliteStore {
         slots: Slots,
         counts: &[ModelCount],
     ) -> Result<Self, StoreError> {
+        // Refused before the folder is touched.
+        let row_budget = row_cache_budget()?;
         let slots = Arc::new(slots);
         let path = dir.join("complyd.db");
         let mut writer_conn = connection::open(&path)?;
@@ -170,7 +172,7 @@ impl SqliteStore {
             .collect::<Result<_, _>>()?;
         let sweeper = Arc::new(Sweeper::default());
         let ended = Arc::new(GroupsEnded::default());
-        let rows = Arc::new(RowCache::new(row_cache_budget()?));
+        let rows = Arc::new(RowCache::new(row_budget));
         let writer = write::start(
             writer_conn,
             dir.join("complyd.db-wal"),

@@ -1192,11 +1192,10 @@ async fn a_kept_row_answers_until_the_writer_writes_it() {
         store.get(&status(i)).await.unwrap().unwrap();
     }
     assert_eq!(sqlite.rows.stats().0, 2, "both rows kept");
-    for round in 0..3 {
+    for _ in 0..3 {
         let got = store.get(&status(1)).await.unwrap().unwrap();
         assert_eq!(got.body, status_body("compliant"));
         assert_eq!(got.key, status(1));
-        let _ = round;
     }
     assert!(
         sqlite.rows.stats().2 >= 3,

@@ -199,6 +199,12 @@ impl SqliteTx<'_> {
         self.touched.row(key);
     }
 
+    /// `root` and every row under it.
+    fn wrote_tree(&mut self, root: &Key) {
+        self.written.tree(root);
+        self.touched.tree(root);
+    }
+
     /// Rows the logs cannot name (a collection or a tenant cleared).
     fn wrote_unnamed(&mut self) {
         self.written.unnamed_write();
@@ -288,8 +294,7 @@ impl WriteTx for SqliteTx<'_> {
             )?)?
             .execute(params![key.tenant, key.parent, key.id])?;
         if n > 0 {
-            self.written.tree(key);
-            self.touched.tree(key);
+            self.wrote_tree(key);
             delete_descendants(
                 self.conn,
                 self.slots,
