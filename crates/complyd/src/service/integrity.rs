@@ -381,7 +381,7 @@ pub fn settle_new_members(
                 }
                 if let (0, Some(&first)) = (set, members.first()) {
                     rows[first].body.insert(flagged.clone(), Value::Bool(true));
-                    rows[first].text = Value::Object(rows[first].body.clone()).to_string();
+                    rows[first].reprint();
                 }
             }
         }
@@ -423,7 +423,7 @@ pub fn admit_member(
     if let Some(flagged) = &rules.one_default {
         if bodies.is_empty() {
             row.body.insert(flagged.clone(), Value::Bool(true));
-            row.text = Value::Object(row.body.clone()).to_string();
+            row.reprint();
         } else if flag(&row.body, flagged) {
             clear_flag(tx, &bodies, flagged)?;
         }

@@ -45,7 +45,7 @@ pub use retire::{schedule as schedule_retirement, RETIRE_SCHEDULE};
 pub use schedule_view::SCHEDULE_PAGE_LIMIT;
 
 use crate::error::ApiError;
-use crate::store::{Key, Store, StoreError, WriteTx};
+use crate::store::{Key, ReadyBody, Store, StoreError, WriteTx};
 use audit::{AuditDraft, AuditOperation};
 use futures_util::future::BoxFuture;
 use integrity::References;
@@ -173,8 +173,27 @@ pub(crate) struct NewRow {
     key: Key,
     type_name: String,
     body: Map<String, Value>,
-    /// `body` as stored, printed before the write so that the writer thread only stores it.
-    text: String,
+    /// `body` as stored, printed (and readied by the store) before the write so that the writer
+    /// thread only stores it.
+    text: ReadyBody,
+    /// `body` changed since it was readied (inside the write).
+    reprinted: bool,
+}
+
+impl NewRow {
+    /// Prints `body` anew after a change to it.
+    fn reprint(&mut self) {
+        // Printing a map of JSON values cannot fail.
+        self.text = ReadyBody::plain(serde_json::to_string(&self.body).unwrap_or_default());
+        self.reprinted = true;
+    }
+
+    /// Has the store derive what it keeps beside the text now, off the writer.
+    fn ready(&mut self, store: &dyn Store) {
+        let text = std::mem::take(&mut self.text).into_text();
+        self.text = store.ready(&self.key.collection, text);
+        self.reprinted = false;
+    }
 }
 
 impl Service {
@@ -404,11 +423,14 @@ impl Service {
         let mut ruled = Vec::new();
         ruled_children(&location.collection, &validated, &mut ruled);
         integrity::settle_new_members(&mut rows, &ruled)?;
+        for row in &mut rows {
+            row.ready(&*self.store);
+        }
         let ancestors = location.ancestors.clone();
         let model = self.model;
         let audit = rows.first().and_then(|top| {
             let draft = self.audit(&call, AuditOperation::Create);
-            audit::prepare_create(draft, model, &top.key.id, &top.body)
+            audit::prepare_create(draft, model, &top.key.id, &top.body, &*self.store)
         });
         let (engine, tenant) = (Arc::clone(&self.engine), call.tenant.clone());
         let (type_name, id, stored) = self
@@ -426,6 +448,9 @@ impl Service {
                 }
                 insert_rows(tx, &rows)?;
                 let first = rows.first_mut().ok_or_else(nothing_planned)?;
+                // The event prepared before the write holds while the resource is stored as
+                // planned: at real time (a tenant's clock reprints), unchanged by the write.
+                let as_planned = !first.reprinted && !evaluates;
                 let mut top = (
                     std::mem::take(&mut first.type_name),
                     std::mem::take(&mut first.key.id),
@@ -436,7 +461,7 @@ impl Service {
                     engine.add_device(tx, &tenant, &top.1, now)?;
                     top.2 = engine.stored_device(tx, &tenant, &top.1)?;
                 }
-                audit::record_created(&audit, model, tx, &top.1, &top.2)?;
+                audit::record_created(&audit, model, tx, &top.1, &top.2, as_planned)?;
                 Ok::<_, ApiError>(top)
             })
             .await?;
@@ -638,7 +663,8 @@ fn plan_rows(
         key,
         type_name: v.ty.name.clone(),
         body,
-        text,
+        text: ReadyBody::plain(text),
+        reprinted: false,
     });
     for (nav, items) in &v.children {
         let child_collection = format!("{collection}/{}", nav.name);
@@ -717,7 +743,7 @@ pub(crate) fn restamp_for_clock(
                 row.body.insert(prop.name.clone(), now.clone());
             }
         }
-        row.text = serde_json::to_string(&row.body).unwrap_or_default();
+        row.reprint();
     }
     Ok(())
 }
@@ -770,7 +796,7 @@ fn check_exists(tx: &mut dyn WriteTx, keys: &[Key]) -> Result<(), ApiError> {
 
 fn insert_rows(tx: &mut dyn WriteTx, rows: &[NewRow]) -> Result<(), ApiError> {
     for row in rows {
-        tx.insert(&row.key, &row.type_name, &row.text)?;
+        tx.insert_ready(&row.key, &row.type_name, &row.text)?;
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ pub mod memory;
 mod observed;
 pub mod packing;
 mod postgres;
+mod ready;
 pub mod schedule;
 pub mod slots;
 mod sql;
@@ -27,6 +28,7 @@ mod written;
 pub use future::StoreFuture;
 pub use observed::observed;
 pub use postgres::PgStore;
+pub use ready::{Derived, ReadyBody};
 
 /// Relays this instance's changes to the other instances of a shared PostgreSQL store.
 pub fn relay_changes(
@@ -290,6 +292,15 @@ pub trait WriteTx {
         Ok(self.get(key)?.is_some())
     }
     fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError>;
+    /// [`WriteTx::insert`] of a body readied by `Store::ready`, using what was derived from it.
+    fn insert_ready(
+        &mut self,
+        key: &Key,
+        type_name: &str,
+        body: &ReadyBody,
+    ) -> Result<(), StoreError> {
+        self.insert(key, type_name, body.text())
+    }
     /// False when no such entity exists.
     fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError>;
     /// Deletes the entity and everything it contains; false when no such entity exists.
@@ -405,6 +416,13 @@ pub trait Store: Send + Sync {
 
     /// The plan the database picks for a page of `q`, one line per step.
     fn explain(&self, q: Query) -> StoreFuture<'_, Vec<String>>;
+
+    /// `text`, a new body of `collection`, with what this store keeps beside it made now, off
+    /// the writer (for [`WriteTx::insert_ready`]). A store that derives nothing keeps the text.
+    fn ready(&self, collection: &str, text: String) -> ReadyBody {
+        let _ = collection;
+        ReadyBody::plain(text)
+    }
 
     /// Whether the store answers: its writer runs and the database answers a trivial query.
     /// The caller bounds the wait.

@@ -1,6 +1,6 @@
 //! Any store, timing its operations for `/metrics`.
 
-use super::{CountBy, Found, JobFn, Key, PageRow, Query, Read, Row, Store, StoreFuture};
+use super::{CountBy, Found, JobFn, Key, PageRow, Query, Read, ReadyBody, Row, Store, StoreFuture};
 use crate::metrics::{StoreMetrics, StoreOp};
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,6 +45,10 @@ impl Store for Observed {
     fn submit(&self, job: JobFn) -> StoreFuture<'_, ()> {
         let started = Instant::now();
         self.timed(StoreOp::Write, started, self.inner.submit(job))
+    }
+
+    fn ready(&self, collection: &str, text: String) -> ReadyBody {
+        self.inner.ready(collection, text)
     }
 
     fn get<'a>(&'a self, key: &'a Key) -> StoreFuture<'a, Option<Row>> {

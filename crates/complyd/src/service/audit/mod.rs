@@ -3,7 +3,7 @@
 //! change and its record are committed (or refused) together. The categories and activity types
 //! the functions list come from the model too.
 
-use crate::store::{Key, StoreError, WriteTx};
+use crate::store::{Key, ReadyBody, Store, StoreError, WriteTx};
 use odata::edm::{Binding, Model, Navigation, Operation, OperationKind, RootKind, StructuredType};
 use odata::path::ResourcePath;
 use odata::Version;
@@ -191,26 +191,29 @@ impl EventText {
     fn insert(&self, tx: &mut dyn WriteTx, tenant: &str) -> Result<(), StoreError> {
         let now =
             super::time::now_text(tx, tenant).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let text = self.at(&now);
-        let key = Key {
-            tenant: tenant.to_string(),
-            collection: AUDIT_EVENTS.to_string(),
-            parent: String::new(),
-            id: uuid::Uuid::now_v7().to_string(),
-        };
-        tx.insert(&key, AUDIT_TYPE, &text)
+        tx.insert(&event_key(tenant), AUDIT_TYPE, &self.at(&now))
     }
 }
 
-/// A creation's event built before the write, from the resource the write is expected to
-/// create; the transaction inserts it as is when the resource came out so, and builds it anew
-/// otherwise (the engine adds to a managed device, the tenant's clock restamps). It keeps the
-/// event's JSON off the single writer thread.
+/// Where a new event of `tenant` goes.
+fn event_key(tenant: &str) -> Key {
+    Key {
+        tenant: tenant.to_string(),
+        collection: AUDIT_EVENTS.to_string(),
+        parent: String::new(),
+        id: uuid::Uuid::now_v7().to_string(),
+    }
+}
+
+/// A creation's event made before the write, at real time, from the resource the write is
+/// expected to create, and readied for the store. The write inserts it as is when the resource
+/// was stored as planned, and builds it anew otherwise (the engine adds to a managed device, a
+/// tenant's clock restamps). It keeps the event's JSON off the single writer thread.
 pub struct Prepared {
     draft: AuditDraft,
     id: String,
-    created: Map<String, Value>,
-    event: EventText,
+    key: Key,
+    text: ReadyBody,
 }
 
 /// [`AuditDraft::event`] ahead of the write, for the resource `id` to be created as `created`.
@@ -219,28 +222,31 @@ pub fn prepare_create(
     model: &'static Model,
     id: &str,
     created: &Map<String, Value>,
+    store: &dyn Store,
 ) -> Option<Prepared> {
     let draft = draft?;
-    let event = draft.event(model, id, None, Some(created));
+    let now = super::time::text(super::time::real_ms());
+    let text = draft.event(model, id, None, Some(created)).at(&now);
     Some(Prepared {
+        key: event_key(&draft.tenant),
+        text: store.ready(AUDIT_EVENTS, text),
         draft,
         id: id.to_string(),
-        created: created.clone(),
-        event,
     })
 }
 
-/// Records the creation of the resource `id` as `created`, with the event prepared before the
-/// write when it still holds.
+/// Records the creation of the resource `id` as `created`: the event prepared before the write
+/// when the resource was stored `as_planned` (as `prepare_create` saw it, at real time).
 pub fn record_created(
     prepared: &Option<Prepared>,
     model: &'static Model,
     tx: &mut dyn WriteTx,
     id: &str,
     created: &Map<String, Value>,
+    as_planned: bool,
 ) -> Result<(), StoreError> {
     match prepared {
-        Some(p) if p.id == id && &p.created == created => p.event.insert(tx, &p.draft.tenant),
+        Some(p) if as_planned && p.id == id => tx.insert_ready(&p.key, AUDIT_TYPE, &p.text),
         Some(p) => p.draft.record(model, tx, id, None, Some(created)),
         None => Ok(()),
     }

@@ -10,8 +10,8 @@ use super::smtp::SmtpRelay;
 use super::Kind;
 use crate::service::OUTBOX;
 use crate::store::{
-    CountBy, Found, GroupNotes, JobFn, Key, PageRow, Query, Read, Row, Store, StoreError,
-    StoreFuture, WriteTx,
+    CountBy, Found, GroupNotes, JobFn, Key, PageRow, Query, Read, ReadyBody, Row, Store,
+    StoreError, StoreFuture, WriteTx,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -105,6 +105,16 @@ struct MailingTx<'a> {
     relay: &'a SmtpRelay,
 }
 
+impl MailingTx<'_> {
+    /// A new message in a tenant's outbox is queued for the relay.
+    fn after_insert(&mut self, key: &Key, body: &str) -> Result<(), StoreError> {
+        if key.collection == OUTBOX && !key.tenant.starts_with('_') {
+            queue_mail(self.inner, self.relay, key, body)?;
+        }
+        Ok(())
+    }
+}
+
 impl WriteTx for MailingTx<'_> {
     fn group_notes(&mut self) -> Option<&mut GroupNotes> {
         self.inner.group_notes()
@@ -120,10 +130,16 @@ impl WriteTx for MailingTx<'_> {
     }
     fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError> {
         self.inner.insert(key, type_name, body)?;
-        if key.collection == OUTBOX && !key.tenant.starts_with('_') {
-            queue_mail(self.inner, self.relay, key, body)?;
-        }
-        Ok(())
+        self.after_insert(key, body)
+    }
+    fn insert_ready(
+        &mut self,
+        key: &Key,
+        type_name: &str,
+        body: &ReadyBody,
+    ) -> Result<(), StoreError> {
+        self.inner.insert_ready(key, type_name, body)?;
+        self.after_insert(key, body.text())
     }
     fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError> {
         self.inner.update(key, body)
@@ -181,6 +197,9 @@ impl Store for Mailing {
     }
     fn get<'a>(&'a self, key: &'a Key) -> StoreFuture<'a, Option<Row>> {
         self.inner.get(key)
+    }
+    fn ready(&self, collection: &str, text: String) -> ReadyBody {
+        self.inner.ready(collection, text)
     }
     fn all_exist(&self, keys: Vec<Key>) -> StoreFuture<'_, Option<Key>> {
         self.inner.all_exist(keys)

@@ -169,7 +169,7 @@ impl Service {
                     &tenant,
                     std::slice::from_mut(&mut row),
                 )?;
-                tx.insert(&row.key, &row.type_name, &row.text)?;
+                tx.insert_ready(&row.key, &row.type_name, &row.text)?;
                 claim_keys(tx, &tenant, storage, &id_in_tx, &keys)?;
                 if let Some(user) = &sign_in {
                     accounts::put(tx, user, &keys)?;

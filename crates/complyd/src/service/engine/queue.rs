@@ -19,8 +19,8 @@ use super::tenant::DIRECTORY;
 use crate::error::ApiError;
 use crate::service::{parse_body, Service};
 use crate::store::{
-    CountBy, Found, GroupNotes, JobFn, Key, PageRow, Query, Read, Row, Store, StoreError,
-    StoreFuture, WriteTx,
+    CountBy, Found, GroupNotes, JobFn, Key, PageRow, Query, Read, ReadyBody, Row, Store,
+    StoreError, StoreFuture, WriteTx,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -270,6 +270,15 @@ impl WriteTx for Watching<'_> {
         self.touch(&key.tenant, &key.collection)?;
         self.inner.insert(key, type_name, body)
     }
+    fn insert_ready(
+        &mut self,
+        key: &Key,
+        type_name: &str,
+        body: &ReadyBody,
+    ) -> Result<(), StoreError> {
+        self.touch(&key.tenant, &key.collection)?;
+        self.inner.insert_ready(key, type_name, body)
+    }
     fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError> {
         let updated = self.inner.update(key, body)?;
         if updated {
@@ -352,6 +361,9 @@ impl Store for Watched {
     }
     fn get<'a>(&'a self, key: &'a Key) -> StoreFuture<'a, Option<Row>> {
         self.inner.get(key)
+    }
+    fn ready(&self, collection: &str, text: String) -> ReadyBody {
+        self.inner.ready(collection, text)
     }
     fn all_exist(&self, keys: Vec<Key>) -> StoreFuture<'_, Option<Key>> {
         self.inner.all_exist(keys)

@@ -25,7 +25,8 @@ use super::tables;
 use super::writer::{self, Job, JobFn};
 use super::written::GroupsEnded;
 use super::{
-    CountBy, Found, Key, PageRow, Query, Read, Row, Store, StoreError, StoreFuture, WriteMark,
+    CountBy, Found, Key, PageRow, Query, Read, ReadyBody, Row, Store, StoreError, StoreFuture,
+    WriteMark,
 };
 use readers::{Readers, Sweeper};
 use row_cache::{Looked, RowCache};
@@ -291,6 +292,11 @@ impl Store for SqliteStore {
     fn explain(&self, q: Query) -> StoreFuture<'_, Vec<String>> {
         let layout = self.slots.layout(&q.collection);
         self.readers.blocking(move |c| read::explain(c, &q, layout))
+    }
+
+    /// Picks the body's slot source here, on the request's thread.
+    fn ready(&self, collection: &str, text: String) -> ReadyBody {
+        write::derive(&self.slots, collection, text)
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {

@@ -1372,3 +1372,69 @@ async fn reads_racing_writes_never_answer_older_than_the_last_answered_write() {
     );
     assert!(sqlite.rows.stats().2 > 0, "some reads were answered kept");
 }
+
+/// A body readied off the writer (`Store::ready`) is stored as the writer stores its text: the
+/// same (packed) body and slot values. What was readied for another collection is not used.
+#[tokio::test]
+async fn a_readied_body_is_stored_as_its_text_would_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = odata::Model::intune().unwrap();
+    let (indexes, slots) = indexes::declared(model).unwrap();
+    let sqlite = SqliteStore::open(dir.path(), &indexes, slots, &[]).unwrap();
+    let store: &dyn Store = &sqlite;
+    const EVENTS: &str = "auditEvents";
+    let event = |i: usize| Key::new("t", EVENTS, "", &format!("e{i}"));
+    let status_text = reported("nonCompliant", "u@x", "2026-01-01T00:00:00Z");
+    let event_text = "{\"activityDateTime\":\"2026-01-01T00:00:00Z\",\"category\":\"Compliance\",\"activityType\":\"Create DeviceComplianceDeviceStatus\"}";
+    let ready_status = store.ready(&status(0).collection, status_text.clone());
+    let ready_event = store.ready(EVENTS, event_text.to_string());
+    let ready_elsewhere = store.ready(EVENTS, status_text.clone());
+    assert!(ready_status.derived_for(&status(0).collection).is_some());
+    assert!(ready_event
+        .derived_for(EVENTS)
+        .is_some_and(|d| d.slot_source.is_some()));
+    assert!(ready_elsewhere.derived_for(&status(0).collection).is_none());
+    let texts = (status_text.clone(), event_text);
+    store
+        .write(move |tx| {
+            tx.insert(&status(1), "x", &texts.0)?;
+            tx.insert_ready(&status(2), "x", &ready_status)?;
+            tx.insert_ready(&status(3), "x", &ready_elsewhere)?;
+            tx.insert(&event(1), "x", texts.1)?;
+            tx.insert_ready(&event(2), "x", &ready_event)
+        })
+        .await
+        .unwrap();
+    // Every column but the id and seq, as stored.
+    let stored = |key: &Key| -> Vec<rusqlite::types::Value> {
+        let reader = sqlite.readers.any(0).unwrap();
+        let table = sqlite.slots.table(&key.collection).to_string();
+        let mut st = reader
+            .prepare(&format!("SELECT * FROM {table} WHERE id = ?1"))
+            .unwrap();
+        let names: Vec<String> = st.column_names().iter().map(|n| n.to_string()).collect();
+        st.query_row([&key.id], |r| {
+            (0..names.len())
+                .filter(|&i| names[i] != "id" && names[i] != "seq")
+                .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .unwrap()
+    };
+    let first = stored(&status(1));
+    assert!(first.len() > 6, "the statuses' table has slot columns");
+    assert_eq!(stored(&status(2)), first);
+    assert_eq!(stored(&status(3)), first);
+    let event_row = stored(&event(1));
+    assert!(
+        event_row
+            .iter()
+            .any(|v| matches!(v, rusqlite::types::Value::Blob(_))),
+        "an audit event's body is packed"
+    );
+    assert_eq!(stored(&event(2)), event_row);
+    assert_eq!(stale_slots(&sqlite, &indexes), 0);
+    for (key, text) in [(status(2), status_text.as_str()), (event(2), event_text)] {
+        assert_eq!(store.get(&key).await.unwrap().unwrap().body, text);
+    }
+}

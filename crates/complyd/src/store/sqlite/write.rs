@@ -13,9 +13,13 @@ use crate::store::sql::{in_table, in_table_cached};
 use crate::store::tables::{self, SHARED};
 use crate::store::writer::{self, GroupNotes, Job};
 use crate::store::written::{GroupsEnded, Written};
-use crate::store::{child_path, DueItem, Key, PageRow, Query, Row, StoreError, WriteMark, WriteTx};
+use crate::store::{
+    child_path, Derived, DueItem, Key, PageRow, Query, ReadyBody, Row, StoreError, WriteMark,
+    WriteTx,
+};
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -210,6 +214,67 @@ impl SqliteTx<'_> {
         self.written.unnamed_write();
         self.touched.everything();
     }
+
+    /// Inserts `body`, with its slot source picked ahead (`derive`), or picking it now.
+    fn insert_row(
+        &mut self,
+        key: &Key,
+        type_name: &str,
+        body: &str,
+        derived: Option<&Derived>,
+    ) -> Result<(), StoreError> {
+        self.wrote_row(key);
+        let layout = self.slots.layout(&key.collection);
+        let stored = StoredBody::of(&layout, body);
+        if layout.own_table.is_some() {
+            self.scopes.register(self.conn, &key.tenant, &key.parent)?;
+        }
+        let Some(slots) = &layout.slots else {
+            self.conn
+                .prepare_cached(&in_table_cached(
+                    "INSERT INTO {T} (tenant, collection, parent, id, type_name, body, shape{SC}) VALUES (?1, {C}, ?2, ?3, ?4, ?5, 1{SV})",
+                    &key.collection,
+                    layout.table(),
+                )?)?
+                .execute(params![key.tenant, key.parent, key.id, type_name, stored])?;
+            return Ok(());
+        };
+        let source = match derived {
+            Some(d) => Cow::Borrowed(d.slot_source.as_deref().unwrap_or(body)),
+            None => slots::source(slots, body),
+        };
+        self.conn
+            .prepare_cached(&in_table(
+                &insert_with(slots),
+                &key.collection,
+                layout.table(),
+            )?)?
+            .execute(params![
+                key.tenant,
+                key.parent,
+                key.id,
+                type_name,
+                stored,
+                source.as_ref()
+            ])?;
+        Ok(())
+    }
+}
+
+/// `text`, a new body of `collection`, with its slot source picked now.
+pub fn derive(slots: &Slots, collection: &str, text: String) -> ReadyBody {
+    let layout = slots.layout(collection);
+    let slot_source = match layout.slots.as_deref().map(|s| slots::source(s, &text)) {
+        Some(Cow::Owned(picked)) => Some(picked),
+        _ => None,
+    };
+    ReadyBody::derived(
+        text,
+        Derived {
+            collection: collection.to_string(),
+            slot_source,
+        },
+    )
 }
 
 impl WriteTx for SqliteTx<'_> {
@@ -230,38 +295,21 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn insert(&mut self, key: &Key, type_name: &str, body: &str) -> Result<(), StoreError> {
-        self.wrote_row(key);
-        let layout = self.slots.layout(&key.collection);
-        let stored = StoredBody::of(&layout, body);
-        if layout.own_table.is_some() {
-            self.scopes.register(self.conn, &key.tenant, &key.parent)?;
-        }
-        let Some(slots) = &layout.slots else {
-            self.conn
-                .prepare_cached(&in_table_cached(
-                    "INSERT INTO {T} (tenant, collection, parent, id, type_name, body, shape{SC}) VALUES (?1, {C}, ?2, ?3, ?4, ?5, 1{SV})",
-                    &key.collection,
-                    layout.table(),
-                )?)?
-                .execute(params![key.tenant, key.parent, key.id, type_name, stored])?;
-            return Ok(());
-        };
-        let source = slots::source(slots, body);
-        self.conn
-            .prepare_cached(&in_table(
-                &insert_with(slots),
-                &key.collection,
-                layout.table(),
-            )?)?
-            .execute(params![
-                key.tenant,
-                key.parent,
-                key.id,
-                type_name,
-                stored,
-                source.as_ref()
-            ])?;
-        Ok(())
+        self.insert_row(key, type_name, body, None)
+    }
+
+    fn insert_ready(
+        &mut self,
+        key: &Key,
+        type_name: &str,
+        body: &ReadyBody,
+    ) -> Result<(), StoreError> {
+        self.insert_row(
+            key,
+            type_name,
+            body.text(),
+            body.derived_for(&key.collection),
+        )
     }
 
     fn update(&mut self, key: &Key, body: &str) -> Result<bool, StoreError> {
