@@ -263,11 +263,12 @@ impl SqliteTx<'_> {
 
 /// `text`, a new body of `collection`, with its slot source picked now.
 pub fn derive(slots: &Slots, collection: &str, text: String) -> ReadyBody {
-    let layout = slots.layout(collection);
-    let slot_source = match layout.slots.as_deref().map(|s| slots::source(s, &text)) {
-        Some(Cow::Owned(picked)) => Some(picked),
-        _ => None,
-    };
+    let slot_source = slots
+        .of(collection)
+        .and_then(|s| match slots::source(&s, &text) {
+            Cow::Owned(picked) => Some(picked),
+            Cow::Borrowed(_) => None,
+        });
     ReadyBody::derived(
         text,
         Derived {
